@@ -1,0 +1,141 @@
+"""Glass-to-alert latency: a frame leaves camera_sim → the alert arrives on an operator's WebSocket.
+
+Runs the real system (camera_sim, one worker, the command centre, NATS JetStream, SQLite or the database
+in SAFECITY_BENCH_DATABASE_URL), enrols two people seen in the Hamilton clip, and makes every hit its own
+alert (merge window 0) so each alert measures one frame. The send time comes from the stamp camera_sim
+puts in each frame; the receive time is taken the moment the WebSocket message arrives.
+
+    python bench/glass_to_alert.py [--loops N]
+Prints p50/p99 latency and the median time of each worker stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import websockets
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.e2e.procs import Processes, get_json, wait_http, write_system_config
+from tests.services import SHARED, running_nats
+
+PEOPLE = {
+    "Barack Obama": [
+        "obama/examples_obama.jpg",
+        "obama/examples_obama2.jpg",
+        "obama/tests_test_images_obama3.jpg",
+    ],
+    "Lin-Manuel Miranda": ["lin_manuel_miranda/examples_lin-manuel-miranda.png"],
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def collect(ws_url: str, procs: Processes, loops: int) -> list[tuple[float, dict[str, object]]]:
+    received: list[tuple[float, dict[str, object]]] = []
+    async with websockets.connect(ws_url, max_size=2**24) as ws:
+        procs.start("camera-sim", "camera-sim", "--loops", str(loops))
+        procs.start("worker", "worker", "--stop-at-end")
+        worker = procs.procs["worker"]
+        quiet_since: float | None = None
+        while True:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), 0.5)
+            except TimeoutError:
+                if worker.poll() is not None:
+                    quiet_since = quiet_since or time.time()
+                    if time.time() - quiet_since > 3:
+                        return received
+                continue
+            received.append((time.time(), json.loads(raw)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loops", type=int, default=4, help="times the 9.2 s clip is played")
+    args = parser.parse_args()
+    models_dir = Path(os.environ.get("SAFECITY_MODELS_DIR", SHARED / "models")).resolve()
+    with tempfile.TemporaryDirectory(prefix="safecity-bench-") as tmp, running_nats() as nats_url:
+        work = Path(tmp)
+        tag = uuid.uuid4().hex[:8]
+        camera = f"bench-{tag}"
+        db = os.environ.get("SAFECITY_BENCH_DATABASE_URL", f"sqlite:///{work / 'bench.db'}")
+        config, _, port = write_system_config(
+            work,
+            nats_url=nats_url,
+            database_url=db,
+            models_dir=models_dir,
+            videos={camera: "hamilton_whitehouse_clip.mp4"},
+            tag=tag,
+        )
+        settings = yaml.safe_load(config.read_text())
+        settings["command_center"]["alert_merge_window_s"] = 0
+        config.write_text(yaml.safe_dump(settings))
+        procs = Processes(work, config)
+        try:
+            for name, photos in PEOPLE.items():
+                result = procs.run(
+                    "watchlist",
+                    "enroll",
+                    "--name",
+                    name,
+                    "--category",
+                    "wanted",
+                    *[str(SHARED / "media/faces" / p) for p in photos],
+                )
+                if result.returncode != 0:
+                    print(result.stderr, file=sys.stderr)
+                    return 1
+            base = f"http://127.0.0.1:{port}"
+            wait_http(f"{base}/health/ready", 60, procs.start("command-center", "command-center"))
+            events = asyncio.run(collect(base.replace("http", "ws") + "/ws/alerts", procs, args.loops))
+            report(base, camera, events)
+        finally:
+            procs.stop_all()
+    return 0
+
+
+def report(base: str, camera: str, events: list[tuple[float, dict[str, object]]]) -> None:
+    latencies: list[float] = []
+    stages: dict[str, list[float]] = {}
+    for received_at, event in events:
+        if event.get("kind") != "created" or event.get("camera_id") != camera:
+            continue
+        detail = get_json(f"{base}/alerts/{event['alert_id']}")
+        hit = detail["hits"][0]
+        if hit.get("frame_sent_at"):
+            sent = datetime.fromisoformat(hit["frame_sent_at"]).timestamp()
+            latencies.append((received_at - sent) * 1e3)
+        for stage, ms in hit["timings"].items():
+            stages.setdefault(stage, []).append(float(ms))
+    if not latencies:
+        print("no alerts were received; nothing to report", file=sys.stderr)
+        return
+    print(f"glass-to-alert latency over {len(latencies)} alerts (camera_sim send → WebSocket receive):")
+    print(
+        f"  p50 {statistics.median(latencies):7.1f} ms   p99 {percentile(latencies, 99):7.1f} ms   "
+        f"min {min(latencies):6.1f} ms   max {max(latencies):6.1f} ms"
+    )
+    print("median per worker stage (ms):")
+    for stage, values in stages.items():
+        print(f"  {stage:<10} {statistics.median(values):7.2f}   (p99 {percentile(values, 99):7.2f})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Composition root of the command centre: ``create_app(settings)`` wires stores, NATS and routers.
+
+Nothing happens at import time. The lifespan opens everything in order (database → NATS → live feed
+→ hit consumer) on one AsyncExitStack, so shutdown closes it in reverse: stop consuming (the batch in
+hand is acked), stop the feed, drain NATS, dispose of the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from nats.aio.client import Client as NATS
+from nats.js.api import DeliverPolicy
+from sqlalchemy import Engine
+
+from command_center.api import alerts, console, health, watchlist
+from command_center.api.console import STATIC_DIR
+from command_center.consumer import HitConsumer
+from command_center.enrolment import EnrolmentService
+from command_center.feed import AlertFeed
+from command_center.security import SecurityHeadersMiddleware
+from command_center.services import Services
+from command_center.store import AlertStore
+from pipeline import bus
+from pipeline.database import make_engine
+from pipeline.settings import Settings
+from watchlist.store import WatchlistStore
+
+log = logging.getLogger(__name__)
+
+NATS_WAIT_S = 30.0
+NATS_DRAIN_TIMEOUT_S = 5.0
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    hits_deliver_policy: DeliverPolicy | None = None,
+    nats_wait_s: float = NATS_WAIT_S,
+) -> FastAPI:
+    """The command-centre app.
+
+    ``engine``: use this database engine (the caller disposes of it) instead of making one.
+    ``hits_deliver_policy``: where a *newly created* hit consumer starts; ALL replays the stream
+    (production: no hit is lost before the first start), NEW suits tests on a shared NATS server.
+    Defaults to ``settings.command_center.hits_consumer_start``.
+    """
+    if hits_deliver_policy is None:
+        start = settings.command_center.hits_consumer_start
+        hits_deliver_policy = DeliverPolicy.NEW if start == "new" else DeliverPolicy.ALL
+    policy = hits_deliver_policy
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            app.state.services = await _start(settings, engine, policy, nats_wait_s, stack)
+            log.info("command centre ready on NATS %s", settings.nats_url)
+            yield
+
+    app = FastAPI(
+        title="safecity command centre",
+        lifespan=lifespan,
+        docs_url=None,  # the Swagger page loads scripts from a CDN, which the CSP forbids
+        redoc_url=None,
+        max_body_size=settings.command_center.max_upload_bytes,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.include_router(health.router)
+    app.include_router(alerts.router)
+    app.include_router(watchlist.router)
+    app.include_router(console.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+async def _start(
+    settings: Settings,
+    engine: Engine | None,
+    policy: DeliverPolicy,
+    nats_wait_s: float,
+    stack: AsyncExitStack,
+) -> Services:
+    if engine is None:
+        engine = make_engine(settings.resolved_database_url)
+        stack.callback(engine.dispose)
+    alert_store = AlertStore(engine, merge_window_s=settings.command_center.alert_merge_window_s)
+    watchlist_store = WatchlistStore(engine)
+    await asyncio.to_thread(alert_store.create_schema)
+    await asyncio.to_thread(watchlist_store.create_schema)
+
+    nc = await _connect(settings.nats_url, nats_wait_s)
+    stack.push_async_callback(_close_nats, nc)
+
+    feed = AlertFeed()
+    await feed.subscribe(nc)
+    stack.push_async_callback(feed.close)
+
+    consumer = HitConsumer(nc, alert_store, name=settings.command_center.consumer_name, deliver_policy=policy)
+    await consumer.start()
+    stack.push_async_callback(consumer.stop)
+
+    enrolment = EnrolmentService(settings, watchlist_store, nc)
+    return Services(
+        settings=settings,
+        engine=engine,
+        nats=nc,
+        alerts=alert_store,
+        watchlist=watchlist_store,
+        feed=feed,
+        consumer=consumer,
+        enrolment=enrolment,
+    )
+
+
+async def _connect(url: str, wait_s: float) -> NATS:
+    try:
+        return await bus.connect(url, "command-center", wait_s=wait_s)
+    except bus.BusUnavailable as exc:
+        log.error("command centre cannot start: %s", exc)
+        raise
+
+
+async def _close_nats(nc: NATS) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(nc.drain(), NATS_DRAIN_TIMEOUT_S)
+    if not nc.is_closed:
+        with contextlib.suppress(Exception):
+            await nc.close()

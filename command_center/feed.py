@@ -1,0 +1,126 @@
+"""Live alert feed: AlertEvents from core NATS fanned out to this replica's WebSocket clients.
+
+Every replica subscribes to ``alert_events()`` (a plain subscription, not a queue group), so an alert
+stored by any replica's consumer reaches every operator, whichever replica their browser is connected to.
+Each client has a small bounded queue; a client that cannot keep up is dropped and closed instead of
+slowing the others (its browser reconnects and reloads the list).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from pipeline import subjects
+from pipeline.contracts import AlertEvent
+
+log = logging.getLogger(__name__)
+
+CLIENT_QUEUE_SIZE = 64
+CLOSE_TOO_SLOW = 1013  # "try again later"
+CLOSE_GOING_AWAY = 1001
+CLOSE_TIMEOUT_S = 2.0
+
+
+class _Client:
+    def __init__(self, websocket: WebSocket, queue_size: int) -> None:
+        self.websocket = websocket
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
+        self.stopped = asyncio.Event()
+        self.close_code = CLOSE_GOING_AWAY
+
+    def offer(self, text: str) -> bool:
+        """Queue a message; False (and the client stopped) when it is too far behind."""
+        try:
+            self.queue.put_nowait(text)
+            return True
+        except asyncio.QueueFull:
+            self.stop(CLOSE_TOO_SLOW)
+            return False
+
+    def stop(self, code: int) -> None:
+        self.close_code = code
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.stopped.set()
+
+
+class AlertFeed:
+    def __init__(self, queue_size: int = CLIENT_QUEUE_SIZE) -> None:
+        self._queue_size = queue_size
+        self._clients: set[_Client] = set()
+        self._subscription: Subscription | None = None
+        self.delivered = 0
+        self.dropped_clients = 0
+
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    async def subscribe(self, nc: NATS) -> None:
+        self._subscription = await nc.subscribe(subjects.alert_events(), cb=self._on_message)
+
+    async def close(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+            self._subscription = None
+        for client in list(self._clients):
+            client.stop(CLOSE_GOING_AWAY)
+
+    async def _on_message(self, msg: Msg) -> None:
+        try:
+            event = AlertEvent.from_bytes(msg.data)
+        except ValidationError as exc:
+            log.warning("ignored an invalid AlertEvent: %s", exc.errors()[:1])
+            return
+        self.broadcast(event.model_dump_json())
+
+    def broadcast(self, text: str) -> None:
+        for client in list(self._clients):
+            if client.offer(text):
+                self.delivered += 1
+            else:
+                self.dropped_clients += 1
+                self._clients.discard(client)
+                log.warning("dropped a WebSocket client that could not keep up")
+
+    async def serve(self, websocket: WebSocket) -> None:
+        """Run one WebSocket connection until the client leaves or is stopped."""
+        await websocket.accept()
+        client = _Client(websocket, self._queue_size)
+        self._clients.add(client)
+        tasks = [
+            asyncio.create_task(self._send_loop(client)),
+            asyncio.create_task(self._receive_loop(websocket)),
+            asyncio.create_task(client.stopped.wait()),
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._clients.discard(client)
+            for task in tasks:
+                task.cancel()  # a sender stuck on a full socket is abandoned here
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if client.stopped.is_set():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(websocket.close(code=client.close_code), CLOSE_TIMEOUT_S)
+
+    @staticmethod
+    async def _send_loop(client: _Client) -> None:
+        while True:
+            await client.websocket.send_text(await client.queue.get())
+
+    @staticmethod
+    async def _receive_loop(websocket: WebSocket) -> None:
+        # Clients have nothing to say; reading notices when they go away.
+        with contextlib.suppress(WebSocketDisconnect):
+            async for _ in websocket.iter_text():
+                pass

@@ -1,0 +1,27 @@
+"""What one running command centre holds: built in the lifespan, read by the API through deps.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nats.aio.client import Client as NATS
+from sqlalchemy import Engine
+
+from command_center.consumer import HitConsumer
+from command_center.enrolment import EnrolmentService
+from command_center.feed import AlertFeed
+from command_center.store import AlertStore
+from pipeline.settings import Settings
+from watchlist.store import WatchlistStore
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    engine: Engine
+    nats: NATS
+    alerts: AlertStore
+    watchlist: WatchlistStore
+    feed: AlertFeed
+    consumer: HitConsumer
+    enrolment: EnrolmentService

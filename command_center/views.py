@@ -1,0 +1,92 @@
+"""What the HTTP API and the live feed show of an alert (one shape for both)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from command_center.store import Alert, StoredHit
+
+
+class EvidenceLinks(BaseModel):
+    crop: str
+    scene: str
+
+
+class AlertView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    status: str
+    camera_id: str
+    profile_id: int
+    profile_name: str
+    category: str
+    best_similarity: float
+    first_seen: datetime
+    last_seen: datetime
+    hit_count: int
+    created_at: datetime
+    updated_at: datetime
+    evidence: EvidenceLinks
+    profile_photo: str
+
+    @classmethod
+    def of(cls, alert: Alert) -> AlertView:
+        return cls(
+            id=alert.id,
+            status=alert.status,
+            camera_id=alert.camera_id,
+            profile_id=alert.profile_id,
+            profile_name=alert.profile_name,
+            category=alert.category,
+            best_similarity=alert.best_similarity,
+            first_seen=alert.first_seen,
+            last_seen=alert.last_seen,
+            hit_count=alert.hit_count,
+            created_at=alert.created_at,
+            updated_at=alert.updated_at,
+            evidence=EvidenceLinks(
+                crop=f"/alerts/{alert.id}/evidence/crop",
+                scene=f"/alerts/{alert.id}/evidence/scene",
+            ),
+            profile_photo=f"/watchlist/profiles/{alert.profile_id}/photo",
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class HitView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    hit_id: str
+    similarity: float
+    detector_score: float
+    box: dict[str, float]
+    frame_sent_at: datetime | None
+    captured_at: datetime
+    received_at: datetime
+    worker_id: str
+    timings: dict[str, float]
+
+    @classmethod
+    def of(cls, hit: StoredHit) -> HitView:
+        return cls(
+            hit_id=str(hit.hit_id),
+            similarity=hit.similarity,
+            detector_score=hit.detector_score,
+            box=hit.box,
+            frame_sent_at=hit.frame_sent_at,
+            captured_at=hit.captured_at,
+            received_at=hit.received_at,
+            worker_id=hit.worker_id,
+            timings=hit.timings,
+        )
+
+
+class AlertPage(BaseModel):
+    alerts: list[AlertView]
+    next_before_id: int | None

@@ -1,0 +1,219 @@
+"""Typed configuration: YAML validated by pydantic, overridden by ``SAFECITY_...`` environment variables.
+
+``load(path)`` reads a file; ``parse(mapping)`` builds settings from a dict (tests use it directly).
+Environment variables win over the file, so a deployment can change one value without editing YAML,
+e.g. ``SAFECITY_DATABASE_URL`` or ``SAFECITY_RECOGNITION__THRESHOLD``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CAMERA_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_CAMERA_ID_RE = re.compile(CAMERA_ID_PATTERN)
+
+
+class ConfigError(ValueError):
+    """A configuration file or value that cannot be used; the message says which and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FaceIndexFlat(_Strict):
+    type: Literal["faiss_flat"] = Field("faiss_flat", description="Exact inner-product search.")
+
+
+class FaceIndexHnsw(_Strict):
+    type: Literal["faiss_hnsw"] = Field(description="Approximate search for large watchlists.")
+    m: int = Field(32, ge=4, le=128, description="HNSW graph degree.")
+    ef_construction: int = Field(80, ge=8, le=1024, description="Build-time beam width.")
+    ef_search: int = Field(64, ge=8, le=1024, description="Query-time beam width.")
+
+
+FaceIndexSettings = Annotated[FaceIndexFlat | FaceIndexHnsw, Field(discriminator="type")]
+
+
+class RecognitionSettings(_Strict):
+    detector_model: str = Field("yunet", description="Registry name of the face detector.")
+    embedder_model: str = Field("mobilefacenet", description="Registry name of the face embedder.")
+    detector_score: float = Field(0.6, ge=0.05, le=0.99, description="Minimum YuNet face score.")
+    threshold: float = Field(
+        0.42, ge=0.0, le=1.0, description="Cosine similarity at or above which a face matches a profile."
+    )
+    top_k: int = Field(5, ge=1, le=100, description="Profiles returned by a watchlist search.")
+    detect_max_side: int = Field(
+        1280, ge=160, le=4096, description="Images are downscaled to this longest side before detection."
+    )
+    enrol_min_face_px: int = Field(
+        60, ge=20, le=1000, description="Smallest face side (pixels) accepted for an enrolment photo."
+    )
+    min_face_px: int = Field(24, ge=8, le=1000, description="Smallest face side analysed in video.")
+    intra_op_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads per session.")
+
+
+class WatchlistSettings(_Strict):
+    index: FaceIndexSettings = Field(default_factory=FaceIndexFlat, description="FAISS backend.")
+    max_photo_bytes: int = Field(10_000_000, ge=1000, description="Largest enrolment photo accepted.")
+    max_photo_pixels: int = Field(40_000_000, ge=10_000, description="Largest decoded photo accepted.")
+
+
+class CameraConfig(_Strict):
+    id: str = Field(description="Camera id: letters, digits, '-' and '_' (used in NATS subjects).")
+    name: str = Field("", description="Human-readable name shown to operators.")
+    url: str = Field(description="RTSP URL of the stream.")
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    district: str = Field("", description="Administrative area; used for routing alerts.")
+    analysis_fps: float | None = Field(None, gt=0, le=60, description="Overrides worker.analysis_fps.")
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_token(cls, value: str) -> str:
+        if not _CAMERA_ID_RE.match(value):
+            raise ValueError(f"camera id {value!r} must match {CAMERA_ID_PATTERN}")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_rtsp(cls, value: str) -> str:
+        if not value.startswith(("rtsp://", "rtsps://")):
+            raise ValueError(f"camera url {value!r} must be an rtsp:// URL")
+        return value
+
+
+class WorkerSettings(_Strict):
+    worker_id: str = Field("", description="Stable worker name; defaults to host-pid.")
+    analysis_fps: float = Field(5.0, gt=0, le=60, description="Frames per second analysed per camera.")
+    queue_size: int = Field(2, ge=1, le=16, description="Decoded frames buffered per camera (oldest drops).")
+    reconnect_initial_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay.")
+    reconnect_max_s: float = Field(10.0, gt=0, le=600, description="Longest reconnect delay.")
+    open_timeout_s: float = Field(5.0, gt=0, le=120, description="RTSP connect/read timeout.")
+    scene_max_side: int = Field(640, ge=160, le=1920, description="Scene snapshot longest side.")
+    crop_margin: float = Field(0.25, ge=0, le=1, description="Margin around a face crop, fraction of box.")
+    jpeg_quality: int = Field(85, ge=30, le=100)
+    heartbeat_s: float = Field(5.0, gt=0, le=300, description="Interval of worker heartbeats.")
+    stop_at_end: bool = Field(False, description="Exit when every stream ended (tests, replays).")
+
+
+class CommandCenterSettings(_Strict):
+    host: str = Field("127.0.0.1", description="Listen address.")
+    port: int = Field(8080, ge=1, le=65535)
+    consumer_name: str = Field("command-center", description="JetStream durable consumer of hits.")
+    hits_consumer_start: Literal["all", "new"] = Field(
+        "all",
+        description="Where a newly created hit consumer starts: 'all' replays hits kept in the stream "
+        "(no hit published before the first start is lost); 'new' skips them.",
+    )
+    alert_merge_window_s: float = Field(
+        60.0,
+        ge=0,
+        le=86_400,
+        description="Hits of one profile on one camera within this window update one alert.",
+    )
+    max_upload_bytes: int = Field(10_000_000, ge=1000)
+
+
+class CameraSimSettings(_Strict):
+    host: str = Field("127.0.0.1", description="RTSP listen address.")
+    port: int = Field(8554, ge=1, le=65535)
+    scenario: Path = Field(Path("configs/scenarios/sample.yaml"), description="YAML scenario file.")
+    publish_frames: bool = Field(True, description="Publish a FrameSent event per frame on NATS.")
+
+
+class Settings(BaseSettings):
+    """Everything a safecity process needs. Every field has a default suitable for a laptop demo."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SAFECITY_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(Path("data"), description="Where the embedded database and state live.")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite under data_dir.")
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma separated.")
+    models_dir: Path = Field(Path("models"), description="Directory holding the ONNX files.")
+    models_registry: Path = Field(Path("configs/models.yaml"), description="Model registry YAML.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    recognition: RecognitionSettings = Field(default_factory=RecognitionSettings)
+    watchlist: WatchlistSettings = Field(default_factory=WatchlistSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    command_center: CommandCenterSettings = Field(default_factory=CommandCenterSettings)
+    camera_sim: CameraSimSettings = Field(default_factory=CameraSimSettings)
+    cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras the workers read.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the YAML file, which arrives as init kwargs.
+        return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> Settings:
+        ids = [c.id for c in self.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate camera ids: {', '.join(dupes)}")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'safecity.db').resolve()}"
+
+
+def parse(data: dict[str, Any]) -> Settings:
+    """Build settings from a mapping (plus environment overrides); raise ConfigError on bad input."""
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, "settings")) from None
+
+
+def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """The top-level mapping of a YAML file; ConfigError naming the file if it is unreadable or not one."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return data
+
+
+def load(path: Path | None) -> Settings:
+    """Read a YAML settings file (or none, for defaults) and apply environment overrides."""
+    if path is None:
+        return parse({})
+    data = read_yaml_mapping(path, "config")
+    try:
+        return parse(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def describe_validation_error(exc: ValidationError, what: str) -> str:
+    """One line per problem, each naming the offending key."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"{where}: {err['msg']}")
+    return f"invalid {what}:\n  " + "\n  ".join(lines)

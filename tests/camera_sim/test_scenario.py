@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from camera_sim.scenario import load_scenario, parse_scenario
+from pipeline.settings import ConfigError
+from tests.services import REPO
+
+
+def test_sample_scenario_loads_with_existing_files() -> None:
+    scenario = load_scenario(REPO / "configs" / "scenarios" / "sample.yaml")
+    assert [c.id for c in scenario.cameras] == ["cam-hamilton", "cam-group", "cam-plate"]
+    assert all(c.file.is_absolute() and c.file.is_file() for c in scenario.cameras)
+    assert all(c.loop and c.fps is None for c in scenario.cameras)
+
+
+def test_relative_files_resolve_against_the_scenario_folder(tmp_path: Path, video_dir: Path) -> None:
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "a.mp4").symlink_to(video_dir / "hamilton_whitehouse_clip.mp4")
+    (tmp_path / "scenarios").mkdir()
+    path = tmp_path / "scenarios" / "s.yaml"
+    path.write_text("cameras:\n  - {id: cam-a, file: ../videos/a.mp4, fps: 10, loop: false}\n")
+    (camera,) = load_scenario(path).cameras
+    assert camera.file == (tmp_path / "videos" / "a.mp4").resolve()
+    assert camera.fps == 10
+    assert camera.loop is False
+
+
+@pytest.mark.parametrize(
+    ("cameras", "message"),
+    [
+        ([{"id": "bad id", "file": "x.mp4"}], "camera id 'bad id' must match"),
+        ([{"id": "cam.a", "file": "x.mp4"}], "must match"),
+        ([{"id": "cam-a"}], "cameras.0.file: Field required"),
+        ([{"id": "cam-a", "file": "x.mp4", "colour": "red"}], "cameras.0.colour: Extra inputs"),
+        ([{"id": "cam-a", "file": "x.mp4", "fps": 0}], "cameras.0.fps"),
+        ([], "cameras: List should have at least 1 item"),
+        ([{"id": "cam-a", "file": "x.mp4"}, {"id": "cam-a", "file": "x.mp4"}], "duplicate camera ids: cam-a"),
+        ([{"id": "cam-a", "file": "missing.mp4"}], "video file not found:\n  cam-a: "),
+    ],
+)
+def test_invalid_scenarios_say_what_is_wrong(
+    cameras: list[dict[str, Any]], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_scenario({"cameras": cameras}, tmp_path)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("cameras: [", "not valid YAML"), ("- a\n- b\n", "top level must be a mapping"), ("", "cameras: Field required")],
+)
+def test_unreadable_scenario_files_name_the_file(text: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_scenario(path)
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_missing_scenario_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read scenario"):
+        load_scenario(tmp_path / "nope.yaml")

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import itertools
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from camera_sim.clip import Clip
+from camera_sim.server import CameraSimulator, SimCamera
+from tests.camera_sim.client import Reading, read
+
+
+def assert_stamped_in_order(reading: Reading, *, lossless: bool = True) -> None:
+    assert reading.stamps, "no packets"
+    # A client joins the live stream at any RTP packet, possibly inside a frame's fragments, so its
+    # first packet can be the tail of an access unit whose stamp it never saw.
+    assert None not in reading.stamps[1:], "every packet carries a frame stamp"
+    seqs = reading.seqs
+    if lossless:
+        assert all(b == a + 1 for a, b in itertools.pairwise(seqs)), seqs
+    else:  # UDP may lose a packet, even on loopback
+        assert all(b > a for a, b in itertools.pairwise(seqs)), seqs
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_client_decodes_stamped_frames(simulator: CameraSimulator, transport: str) -> None:
+    reading = read(simulator.url("cam-hamilton"), transport, packets=30)
+    assert_stamped_in_order(reading, lossless=transport == "tcp")
+    assert reading.frame_sizes == {(640, 360)}
+    sent_ns = [s.sent_ns for s in reading.stamps if s is not None]
+    assert abs(sent_ns[-1] / 1e9 - time.time()) < 2
+
+
+def test_concurrent_clients_share_each_camera(simulator: CameraSimulator) -> None:
+    jobs = [("cam-hamilton", "tcp"), ("cam-hamilton", "udp"), ("cam-plate", "tcp")]
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        readings = list(pool.map(lambda job: read(simulator.url(job[0]), job[1], packets=40), jobs))
+    for reading, (_, transport) in zip(readings, jobs, strict=True):
+        assert_stamped_in_order(reading, lossless=transport == "tcp")
+    first, second, plate = readings
+    assert first.frame_sizes == second.frame_sizes == {(640, 360)}
+    assert plate.frame_sizes == {(552, 530)}
+    # One live stream per camera: both viewers of a mount see the same frame numbers at the same time.
+    assert set(first.seqs) & set(second.seqs)
+
+
+def test_unknown_mount_is_refused(simulator: CameraSimulator) -> None:
+    import av
+
+    with pytest.raises(av.error.HTTPNotFoundError):
+        av.open(f"rtsp://127.0.0.1:{simulator.port}/cam-nope", options={"rtsp_transport": "tcp"}, timeout=5)
+
+
+def test_camera_runs_on_its_own_clock_without_viewers(simulator: CameraSimulator) -> None:
+    stats = simulator.stats()["cam-plate"]
+    before = stats.frames_sent
+    time.sleep(0.5)
+    assert stats.frames_sent - before == pytest.approx(15, abs=3)
+    assert stats.clock_resets == 0
+
+
+def test_playback_continues_across_loop_points(short_clip: Clip) -> None:
+    with CameraSimulator([SimCamera("cam-short", short_clip)], port=0) as sim:
+        reading = read(sim.url("cam-short"), "tcp", packets=100, min_decoded=80, timeout_s=12)
+        loops = sim.stats()["cam-short"].loops_started
+    assert_stamped_in_order(reading)
+    assert max(reading.seqs) > 2 * len(short_clip.units)
+    assert loops >= 3
+    # Frames after each loop point decode too: the stream restarts at a keyframe, seq keeps counting.
+    assert any(seq >= 2 * len(short_clip.units) for seq in reading.decoded_seqs)
+
+
+def test_finite_mode_ends_by_itself(short_clip: Clip) -> None:
+    sim = CameraSimulator([SimCamera("cam-once", short_clip)], port=0, loops=2)
+    start = time.monotonic()
+    sim.start()
+    try:
+        reading = read(sim.url("cam-once"), "tcp", packets=10_000, min_decoded=10_000, timeout_s=10)
+        assert sim.wait(timeout=5)
+        elapsed = time.monotonic() - start
+    finally:
+        sim.stop()
+    span_s = 2 * short_clip.span_ns / 1e9
+    assert span_s <= elapsed < span_s + 2
+    assert reading.ended
+    assert reading.seqs[-1] == 2 * len(short_clip.units) - 1
+    assert sim.stats()["cam-once"].frames_sent == 2 * len(short_clip.units)
+
+
+def test_non_looping_camera_plays_once(short_clip: Clip, hamilton: Clip) -> None:
+    cameras = [SimCamera("cam-once", short_clip, loop=False), SimCamera("cam-forever", hamilton)]
+    with CameraSimulator(cameras, port=0) as sim:
+        assert not sim.wait(timeout=short_clip.span_ns / 1e9 + 0.5)
+        stats = sim.stats()
+    assert stats["cam-once"].frames_sent == len(short_clip.units)
+    assert stats["cam-forever"].frames_sent > len(short_clip.units)
+
+
+def test_port_in_use_is_a_clear_error(simulator: CameraSimulator, short_clip: Clip) -> None:
+    other = CameraSimulator([SimCamera("cam-a", short_clip)], port=simulator.port)
+    with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{simulator.port}"):
+        other.start()
+    other.stop()
+
+
+def test_invalid_arguments(short_clip: Clip) -> None:
+    with pytest.raises(ValueError, match="at least one camera"):
+        CameraSimulator([])
+    with pytest.raises(ValueError, match="unique"):
+        CameraSimulator([SimCamera("a", short_clip), SimCamera("a", short_clip)])
+    with pytest.raises(ValueError, match="loops"):
+        CameraSimulator([SimCamera("a", short_clip)], loops=-1)

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from camera_sim.clip import load_clip
+from camera_sim.transcode import ensure_h264, video_codec
+from pipeline.settings import ConfigError
+
+
+def test_h264_files_are_used_as_they_are(video_dir: Path, tmp_path: Path) -> None:
+    path = video_dir / "hamilton_whitehouse_clip.mp4"
+    assert ensure_h264(path, tmp_path) == path
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_codecs_are_transcoded_once_and_cached(video_dir: Path, tmp_path: Path) -> None:
+    source = video_dir / "six_people_group.mp4"
+    assert video_codec(source) == "mpeg4"
+    first = ensure_h264(source, tmp_path)
+    assert video_codec(first) == "h264"
+    mtime = first.stat().st_mtime_ns
+    assert ensure_h264(source, tmp_path) == first
+    assert first.stat().st_mtime_ns == mtime
+    clip = load_clip(first)
+    assert (clip.width, clip.height, len(clip.units)) == (1920, 1080, 8)
+    assert clip.units[0].keyframe
+    assert clip.fps == pytest.approx(8.0)
+
+
+def test_a_file_with_no_video_is_refused(tmp_path: Path) -> None:
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(b"\x00" * 4096)
+    with pytest.raises(ConfigError, match="not a readable video"):
+        ensure_h264(fake, tmp_path / "cache")

@@ -1,0 +1,149 @@
+"""AlertStore.record_hit: episodes, idempotence and races, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from command_center.store import AlertStore, HitOutcome
+from pipeline.contracts import FaceHit
+from pipeline.database import make_engine
+from tests.command_center.helpers import T0, camera, hit, jpeg
+
+RECEIVED = datetime(2025, 1, 1, 12, 0, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(engine: Engine) -> AlertStore:
+    store = AlertStore(engine, merge_window_s=60)
+    store.create_schema()
+    return store
+
+
+def test_first_hit_opens_an_alert_with_its_evidence(store: AlertStore) -> None:
+    cam = camera()
+    first = hit(cam, similarity=0.55, crop=jpeg((0, 0, 200)))
+    alert, created, duplicate = store.record_hit(first, RECEIVED)
+    assert created and not duplicate
+    assert (alert.camera_id, alert.profile_id, alert.hit_count, alert.status) == (cam, 7, 1, "new")
+    assert alert.first_seen == alert.last_seen == T0
+    assert alert.first_hit_id == first.hit_id
+    assert store.evidence(alert.id, "crop") == first.crop_jpeg
+    assert store.evidence(alert.id, "scene") == first.scene_jpeg
+    assert store.get_alert(alert.id) == alert
+
+
+def test_hits_within_the_window_update_one_alert_keeping_the_best_evidence(store: AlertStore) -> None:
+    cam = camera()
+    best = jpeg((0, 255, 0))
+    a = store.record_hit(hit(cam, similarity=0.5, at=T0, crop=jpeg((0, 0, 255))), RECEIVED)
+    b = store.record_hit(hit(cam, similarity=0.8, at=T0 + timedelta(seconds=30), crop=best), RECEIVED)
+    c = store.record_hit(
+        hit(cam, similarity=0.6, at=T0 + timedelta(seconds=80), crop=jpeg((9, 9, 9))), RECEIVED
+    )
+    assert a.created and not b.created and not c.created
+    assert a.alert.id == b.alert.id == c.alert.id
+    assert c.alert.hit_count == 3
+    assert c.alert.best_similarity == pytest.approx(0.8)
+    assert c.alert.last_seen == T0 + timedelta(seconds=80)
+    assert store.evidence(a.alert.id, "crop") == best
+    assert store.count_hits(a.alert.id) == 3
+
+
+def test_a_hit_beyond_the_window_opens_a_new_alert(store: AlertStore) -> None:
+    cam = camera()
+    first = store.record_hit(hit(cam, at=T0), RECEIVED)
+    later = store.record_hit(hit(cam, at=T0 + timedelta(seconds=61)), RECEIVED)
+    assert later.created and later.alert.id != first.alert.id
+
+
+@pytest.mark.parametrize(
+    ("camera_of_second", "profile_of_second"), [("other", 7), ("same", 8)], ids=["camera", "profile"]
+)
+def test_another_camera_or_profile_is_another_alert(
+    store: AlertStore, camera_of_second: str, profile_of_second: int
+) -> None:
+    cam = camera()
+    second_camera = cam if camera_of_second == "same" else camera()
+    first = store.record_hit(hit(cam), RECEIVED)
+    second = store.record_hit(hit(second_camera, profile_id=profile_of_second), RECEIVED)
+    assert second.created and second.alert.id != first.alert.id
+
+
+def test_a_repeated_hit_is_a_duplicate_and_changes_nothing(store: AlertStore) -> None:
+    cam = camera()
+    original = hit(cam, similarity=0.5)
+    first = store.record_hit(original, RECEIVED)
+    again = store.record_hit(hit(cam, similarity=0.9, event_id=original.event_id), RECEIVED)
+    assert again == HitOutcome(first.alert, created=False, duplicate=True)
+    assert store.get_alert(first.alert.id) == first.alert
+    assert store.evidence(first.alert.id, "crop") == original.crop_jpeg
+
+
+def _race(store: AlertStore, hits: list[FaceHit]) -> list[HitOutcome]:
+    barrier = threading.Barrier(len(hits))
+    outcomes: list[HitOutcome] = []
+    errors: list[BaseException] = []
+
+    def run(h: FaceHit) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(store.record_hit(h, RECEIVED))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(h,)) for h in hits]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    return outcomes
+
+
+def test_the_same_hit_from_two_consumers_at_once_is_stored_once(store: AlertStore) -> None:
+    cam = camera()
+    event_id = uuid.uuid4()
+    outcomes = _race(store, [hit(cam, event_id=event_id), hit(cam, event_id=event_id)])
+    assert sorted(o.duplicate for o in outcomes) == [False, True]
+    assert outcomes[0].alert.id == outcomes[1].alert.id
+    alerts = store.list_alerts(camera_id=cam)
+    assert [a.hit_count for a in alerts] == [1]
+
+
+def test_concurrent_hits_of_one_episode_make_one_alert(store: AlertStore) -> None:
+    cam = camera()
+    hits = [hit(cam, similarity=0.5 + i / 100, at=T0 + timedelta(seconds=i)) for i in range(4)]
+    outcomes = _race(store, hits)
+    assert sum(o.created for o in outcomes) == 1
+    [alert] = store.list_alerts(camera_id=cam)
+    assert alert.hit_count == 4
+    assert alert.best_similarity == pytest.approx(0.53)
+
+
+def test_list_alerts_newest_first_with_filters_and_paging(store: AlertStore) -> None:
+    cam, other = camera(), camera()
+    ids = [store.record_hit(hit(cam, profile_id=p), RECEIVED).alert.id for p in (1, 2, 3)]
+    store.record_hit(hit(other), RECEIVED)
+    assert [a.id for a in store.list_alerts(camera_id=cam)] == ids[::-1]
+    assert [a.id for a in store.list_alerts(limit=2, camera_id=cam)] == ids[:0:-1]
+    assert [a.id for a in store.list_alerts(before_id=ids[1], camera_id=cam)] == ids[:1]
+    assert store.list_alerts(camera_id=cam, status="closed") == []
+    assert len(store.list_alerts(camera_id=cam, status="new")) == 3
+
+
+def test_absent_things_are_none(store: AlertStore) -> None:
+    assert store.get_alert(123456) is None
+    assert store.evidence(123456, "crop") is None

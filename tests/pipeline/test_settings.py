@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import ConfigError, load, parse
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_config_is_valid() -> None:
+    settings = load(REPO / "configs" / "safecity.yaml")
+    assert {c.id for c in settings.cameras} == {"cam-hamilton", "cam-group"}
+
+
+def test_environment_overrides_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAFECITY_DATABASE_URL", "sqlite:////tmp/x.db")
+    monkeypatch.setenv("SAFECITY_RECOGNITION__THRESHOLD", "0.5")
+    settings = parse({"database_url": "sqlite:////tmp/y.db", "recognition": {"threshold": 0.3, "top_k": 3}})
+    assert settings.resolved_database_url == "sqlite:////tmp/x.db"
+    assert settings.recognition.threshold == 0.5
+    assert settings.recognition.top_k == 3
+
+
+def test_default_database_is_sqlite_under_data_dir(tmp_path: Path) -> None:
+    settings = parse({"data_dir": str(tmp_path)})
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'safecity.db'}"
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"unknown_key": 1}, "unknown_key"),
+        ({"recognition": {"threshold": 2}}, "recognition.threshold"),
+        ({"cameras": [{"id": "bad id", "url": "rtsp://x/y"}]}, "camera id"),
+        ({"cameras": [{"id": "a", "url": "http://x/y"}]}, "rtsp://"),
+        ({"cameras": [{"id": "a", "url": "rtsp://x/1"}, {"id": "a", "url": "rtsp://x/2"}]}, "duplicate"),
+        ({"watchlist": {"index": {"type": "annoy"}}}, "watchlist.index"),
+    ],
+)
+def test_bad_settings_fail_loudly(data: dict[str, object], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        parse(data)
+
+
+def test_load_reports_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("worker: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load(bad)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load(tmp_path / "missing.yaml")

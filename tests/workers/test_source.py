@@ -1,0 +1,123 @@
+"""The worker's RTSP ingest against the real camera simulator: rate, stamps, reconnection, end of stream."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from camera_sim.clip import Clip, load_clip
+from camera_sim.server import CameraSimulator, SimCamera
+from pipeline.types import CameraId, Frame
+from tests.services import SHARED
+from workers.frame_queue import DropOldestQueue
+from workers.source import RtspSource, SourceOptions
+from workers.stats import CameraCounters
+
+
+@pytest.fixture(scope="module")
+def hamilton() -> Clip:
+    return load_clip(SHARED / "media" / "video" / "hamilton_whitehouse_clip.mp4")
+
+
+class Reader:
+    def __init__(self, url: str, *, fps: float = 5, stop_at_end: bool = False) -> None:
+        self.queue: DropOldestQueue[Frame] = DropOldestQueue(1000)
+        self.counters = CameraCounters("cam")
+        self.stop = threading.Event()
+        options = SourceOptions(
+            url=url,
+            analysis_fps=fps,
+            open_timeout_s=2,
+            reconnect_initial_s=0.2,
+            reconnect_max_s=1,
+            stop_at_end=stop_at_end,
+        )
+        self.source = RtspSource(CameraId("cam"), options, self.queue, self.counters, self.stop)
+
+    def frames(self, n: int, timeout: float) -> list[Frame]:
+        out: list[Frame] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < n and time.monotonic() < deadline:
+            frame = self.queue.get(timeout=0.2)
+            if frame is not None:
+                out.append(frame)
+        return out
+
+
+@pytest.fixture
+def reader_factory() -> Iterator[list[Reader]]:
+    readers: list[Reader] = []
+    yield readers
+    for r in readers:
+        r.stop.set()
+        r.source.join(10)
+
+
+def test_frames_arrive_at_the_analysis_rate_with_camera_stamps(
+    hamilton: Clip, reader_factory: list[Reader]
+) -> None:
+    with CameraSimulator([SimCamera("cam", hamilton)], port=0) as sim:
+        reader = Reader(f"rtsp://127.0.0.1:{sim.port}/cam", fps=5)
+        reader_factory.append(reader)
+        reader.source.start()
+        first = reader.frames(1, timeout=10)
+        assert first, "no frame within 10 s"
+        start = time.monotonic()
+        frames = reader.frames(15, timeout=10)
+        elapsed = time.monotonic() - start
+    assert len(frames) == 15
+    assert 2.0 <= elapsed <= 4.5, f"15 frames at 5 fps took {elapsed:.1f}s"
+    assert all(f.image.shape == (360, 640, 3) for f in frames)
+    seqs = [f.seq for f in frames]
+    assert all(s is not None for s in seqs) and seqs == sorted(seqs)
+    now = time.time_ns()
+    assert all(f.sent_ns is not None and 0 < now - f.sent_ns < 10e9 for f in frames)
+    assert reader.counters.frames_decoded > reader.counters.frames_analysed
+
+
+def test_dropped_stream_is_reconnected_and_frames_resume(
+    hamilton: Clip, reader_factory: list[Reader]
+) -> None:
+    sim = CameraSimulator([SimCamera("cam", hamilton)], port=0)
+    sim.start()
+    port = sim.port
+    reader = Reader(f"rtsp://127.0.0.1:{port}/cam")
+    reader_factory.append(reader)
+    reader.source.start()
+    assert reader.frames(3, timeout=10), "no frame before the drop"
+    sim.stop()
+    time.sleep(1.5)
+    reader.frames(1000, timeout=0.1)  # discard what was buffered before the drop
+    with CameraSimulator([SimCamera("cam", hamilton)], port=port):
+        restored = time.monotonic()
+        again = reader.frames(1, timeout=10)
+        took = time.monotonic() - restored
+    assert again, "frames did not resume after the camera came back"
+    assert took < 5, f"frames resumed only after {took:.1f}s"
+    assert reader.counters.reconnects >= 1
+
+
+def test_stop_at_end_finishes_with_the_stream(hamilton: Clip, reader_factory: list[Reader]) -> None:
+    with CameraSimulator([SimCamera("cam", hamilton, loop=False)], port=0) as sim:
+        reader = Reader(f"rtsp://127.0.0.1:{sim.port}/cam", stop_at_end=True)
+        reader_factory.append(reader)
+        reader.source.start()
+        reader.source.join(30)
+    assert not reader.source.is_alive(), "the source kept running after the stream ended"
+    assert reader.counters.frames_decoded > 100
+    assert reader.queue.closed or len(reader.queue) > 0
+
+
+def test_unreachable_camera_backs_off_without_crashing(reader_factory: list[Reader]) -> None:
+    from tests.services import free_port
+
+    reader = Reader(f"rtsp://127.0.0.1:{free_port()}/nobody")
+    reader_factory.append(reader)
+    reader.source.start()
+    time.sleep(2.5)
+    assert reader.source.is_alive()
+    assert reader.counters.reconnects >= 2
+    assert not reader.counters.connected
