@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -64,7 +65,9 @@ class Supervisor:
 
     def spawn(self, name: str, argv: list[str]) -> None:
         log = (self.logs / f"{name}.log").open("ab")
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        # The demo shows what happens from now on, not hits an earlier run left in the stream.
+        env = {**os.environ, "SAFECITY_COMMAND_CENTER__HITS_CONSUMER_START": "new"}
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
         self.children.append((name, proc, log))
         print(f"demo: started {name} (pid {proc.pid}, log {self.logs / (name + '.log')})", flush=True)
 
@@ -143,7 +146,12 @@ def enrol_sample_watchlist(settings: Settings, path: Path) -> None:
         print(f"demo: enrolled {profile['name']} ({len(photos)} photos)", flush=True)
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the children on SIGTERM as on Ctrl-C
     sup = Supervisor(settings, args.config)
     cc = settings.command_center
     console = f"http://{cc.host}:{cc.port}/"

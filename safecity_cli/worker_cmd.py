@@ -16,6 +16,8 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.bus import BusUnavailable
+    from pipeline.models.registry import ModelError
     from safecity_cli.main import EXIT_USAGE, CommandError
     from workers.service import run_worker
 
@@ -27,3 +29,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return run_worker(settings, args.camera)
     except ConfigError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
+    except (BusUnavailable, ModelError) as exc:
+        raise CommandError(str(exc)) from None

@@ -52,7 +52,11 @@ def test_invalid_scenarios_say_what_is_wrong(
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("cameras: [", "not valid YAML"), ("- a\n- b\n", "top level must be a mapping"), ("", "cameras: Field required")],
+    [
+        ("cameras: [", "not valid YAML"),
+        ("- a\n- b\n", "top level must be a mapping"),
+        ("", "cameras: Field required"),
+    ],
 )
 def test_unreadable_scenario_files_name_the_file(text: str, message: str, tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
