@@ -114,14 +114,19 @@ def main() -> int:
 def report(base: str, camera: str, events: list[tuple[float, dict[str, object]]]) -> None:
     latencies: list[float] = []
     stages: dict[str, list[float]] = {}
+    hops: dict[str, list[float]] = {"camera→worker": [], "worker→store": [], "store→websocket": []}
     for received_at, event in events:
         if event.get("kind") != "created" or event.get("camera_id") != camera:
             continue
-        detail = get_json(f"{base}/alerts/{event['alert_id']}")
-        hit = detail["hits"][0]
+        hit = get_json(f"{base}/alerts/{event['alert_id']}/hits")[0]
         if hit.get("frame_sent_at"):
             sent = datetime.fromisoformat(hit["frame_sent_at"]).timestamp()
+            captured = datetime.fromisoformat(hit["captured_at"]).timestamp()
+            stored = datetime.fromisoformat(hit["received_at"]).timestamp()
             latencies.append((received_at - sent) * 1e3)
+            hops["camera→worker"].append((captured - sent) * 1e3)
+            hops["worker→store"].append((stored - captured) * 1e3)
+            hops["store→websocket"].append((received_at - stored) * 1e3)
         for stage, ms in hit["timings"].items():
             stages.setdefault(stage, []).append(float(ms))
     if not latencies:
@@ -132,6 +137,7 @@ def report(base: str, camera: str, events: list[tuple[float, dict[str, object]]]
         f"  p50 {statistics.median(latencies):7.1f} ms   p99 {percentile(latencies, 99):7.1f} ms   "
         f"min {min(latencies):6.1f} ms   max {max(latencies):6.1f} ms"
     )
+    print("median per hop (ms): " + "   ".join(f"{k} {statistics.median(v):.1f}" for k, v in hops.items()))
     print("median per worker stage (ms):")
     for stage, values in stages.items():
         print(f"  {stage:<10} {statistics.median(values):7.2f}   (p99 {percentile(values, 99):7.2f})")

@@ -113,6 +113,9 @@ class RtspSource:
         received = False
         try:
             stream = container.streams.video[0]
+            # Frame threading holds frames back (one per thread) before returning them: latency for
+            # no gain, since a camera's decode costs ~1 ms a frame and we scale by processes.
+            stream.codec_context.thread_count = 1
             self._counters.connected = True
             log.info("camera %s: connected to %s", self.camera_id, self._opt.url)
             received = self._pump(container, stream)
