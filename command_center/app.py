@@ -24,7 +24,7 @@ from command_center.api.console import STATIC_DIR
 from command_center.consumer import HitConsumer
 from command_center.enrolment import EnrolmentService
 from command_center.feed import AlertFeed
-from command_center.security import SecurityHeadersMiddleware
+from command_center.headers import SecurityHeadersMiddleware
 from command_center.services import Services
 from command_center.store import AlertStore
 from pipeline import bus

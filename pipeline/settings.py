@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CAMERA_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -121,6 +129,36 @@ class CommandCenterSettings(_Strict):
     max_upload_bytes: int = Field(10_000_000, ge=1000)
 
 
+DEV_SECRET = "development-only-secret-change-me"  # noqa: S105 (refused outside development)
+
+
+class SecuritySettings(_Strict):
+    jwt_secret: SecretStr = Field(
+        SecretStr(DEV_SECRET), description="Signs access tokens (HS256); at least 32 characters."
+    )
+    api_key_pepper: SecretStr = Field(
+        SecretStr(DEV_SECRET), description="Server-side secret mixed into integration key hashes."
+    )
+    access_token_ttl_s: int = Field(900, ge=60, le=86_400, description="Lifetime of an access token.")
+    refresh_token_ttl_s: int = Field(
+        43_200, ge=300, le=30 * 86_400, description="Lifetime of a refresh token (about one shift)."
+    )
+    otp_ttl_s: int = Field(300, ge=30, le=3600, description="How long a one-time code stays valid.")
+    otp_digits: int = Field(6, ge=6, le=10)
+    max_failed_attempts: int = Field(5, ge=1, le=100, description="Failures before an account locks.")
+    lockout_s: int = Field(900, ge=10, le=86_400, description="How long a locked account stays locked.")
+    sms_backend: Literal["console", "outbox", "http"] = Field(
+        "console",
+        description="console: log codes (development); outbox: append JSON lines to "
+        "sms_outbox (tests); http: POST to sms_http_url (a real gateway adapter).",
+    )
+    sms_outbox: Path = Field(Path("data/sms_outbox.jsonl"), description="File for the outbox backend.")
+    sms_http_url: str = Field("", description="SMS gateway endpoint for the http backend.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser; none by default."
+    )
+
+
 class CameraSimSettings(_Strict):
     host: str = Field("127.0.0.1", description="RTSP listen address.")
     port: int = Field(8554, ge=1, le=65535)
@@ -139,6 +177,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Where the embedded database and state live.")
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite under data_dir.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma separated.")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis: sessions, lockouts, shared state.")
     models_dir: Path = Field(Path("models"), description="Directory holding the ONNX files.")
     models_registry: Path = Field(Path("configs/models.yaml"), description="Model registry YAML.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -147,6 +186,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     command_center: CommandCenterSettings = Field(default_factory=CommandCenterSettings)
     camera_sim: CameraSimSettings = Field(default_factory=CameraSimSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras the workers read.")
 
     @classmethod
@@ -167,6 +207,21 @@ class Settings(BaseSettings):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"duplicate camera ids: {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _no_default_secrets_outside_development(self) -> Settings:
+        if self.environment == "development":
+            return self
+        sec = self.security
+        for name in ("jwt_secret", "api_key_pepper"):
+            value = getattr(sec, name).get_secret_value()
+            if value == DEV_SECRET or len(value) < 32:
+                raise ValueError(
+                    f"security.{name} must be set to a secret of at least 32 characters outside "
+                    f"development (environment is {self.environment!r}); e.g. SAFECITY_SECURITY__"
+                    f"{name.upper()}=$(openssl rand -hex 32)"
+                )
         return self
 
     @property

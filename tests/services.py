@@ -103,3 +103,7 @@ def postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# Secrets for test configurations (environment "test" refuses the development defaults).
+TEST_SECURITY = {"jwt_secret": "test-jwt-secret-" + "0" * 32, "api_key_pepper": "test-pepper-" + "1" * 32}

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from pipeline.contracts import Box, FaceHit
 from pipeline.settings import Settings, parse
-from tests.services import free_port
+from tests.services import TEST_SECURITY, free_port
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -35,6 +35,7 @@ def settings_for(database_url: str, nats_url: str, tmp_path: Path, models_dir: P
             "nats_url": nats_url,
             "models_dir": str(models_dir),
             "command_center": command_center,
+            "security": TEST_SECURITY,
         }
     )
 

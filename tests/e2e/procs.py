@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from tests.services import REPO, SHARED, free_port
+from tests.services import REPO, SHARED, TEST_SECURITY, free_port
 
 
 class Processes:
@@ -112,6 +112,7 @@ def write_system_config(
     )
     settings: dict[str, Any] = {
         "environment": "test",
+        "security": TEST_SECURITY,
         "data_dir": str(workdir / "data"),
         "database_url": database_url,
         "nats_url": nats_url,

@@ -51,3 +51,15 @@ def test_load_reports_the_file(tmp_path: Path) -> None:
         load(bad)
     with pytest.raises(ConfigError, match="cannot read"):
         load(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("environment", ["test", "production"])
+def test_default_secrets_are_refused_outside_development(environment: str) -> None:
+    with pytest.raises(ConfigError, match="jwt_secret"):
+        parse({"environment": environment})
+    strong = {"jwt_secret": "x" * 40, "api_key_pepper": "y" * 40}
+    assert parse({"environment": environment, "security": strong}).environment == environment
+
+
+def test_development_may_use_the_default_secrets() -> None:
+    assert parse({"environment": "development"}).security.jwt_secret.get_secret_value()
