@@ -25,11 +25,20 @@ from pathlib import Path
 
 import websockets
 import yaml
+from websockets.typing import Subprotocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.procs import Processes, get_json, wait_http, write_system_config
-from tests.services import SHARED, running_nats
+from tests.e2e.procs import (
+    Processes,
+    add_staff,
+    get_json,
+    outbox_of,
+    sign_in,
+    wait_http,
+    write_system_config,
+)
+from tests.services import SHARED, running_nats, running_redis
 
 PEOPLE = {
     "Barack Obama": [
@@ -47,9 +56,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-async def collect(ws_url: str, procs: Processes, loops: int) -> list[tuple[float, dict[str, object]]]:
+async def collect(
+    ws_url: str, token: str, procs: Processes, loops: int
+) -> list[tuple[float, dict[str, object]]]:
     received: list[tuple[float, dict[str, object]]] = []
-    async with websockets.connect(ws_url, max_size=2**24) as ws:
+    offered = [Subprotocol("bearer"), Subprotocol(token)]
+    async with websockets.connect(ws_url, max_size=2**24, subprotocols=offered) as ws:
         procs.start("camera-sim", "camera-sim", "--loops", str(loops))
         procs.start("worker", "worker", "--stop-at-end")
         worker = procs.procs["worker"]
@@ -71,7 +83,11 @@ def main() -> int:
     parser.add_argument("--loops", type=int, default=4, help="times the 9.2 s clip is played")
     args = parser.parse_args()
     models_dir = Path(os.environ.get("SAFECITY_MODELS_DIR", SHARED / "models")).resolve()
-    with tempfile.TemporaryDirectory(prefix="safecity-bench-") as tmp, running_nats() as nats_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="safecity-bench-") as tmp,
+        running_nats() as nats_url,
+        running_redis() as redis_url,
+    ):
         work = Path(tmp)
         tag = uuid.uuid4().hex[:8]
         camera = f"bench-{tag}"
@@ -79,6 +95,7 @@ def main() -> int:
         config, _, port = write_system_config(
             work,
             nats_url=nats_url,
+            redis_url=redis_url,
             database_url=db,
             models_dir=models_dir,
             videos={camera: "hamilton_whitehouse_clip.mp4"},
@@ -90,35 +107,28 @@ def main() -> int:
         procs = Processes(work, config)
         try:
             for name, photos in PEOPLE.items():
-                result = procs.run(
-                    "watchlist",
-                    "enroll",
-                    "--name",
-                    name,
-                    "--category",
-                    "wanted",
-                    *[str(SHARED / "media/faces" / p) for p in photos],
-                )
+                result = procs.enroll(name, [SHARED / "media/faces" / p for p in photos], "bench")
                 if result.returncode != 0:
                     print(result.stderr, file=sys.stderr)
                     return 1
             base = f"http://127.0.0.1:{port}"
             wait_http(f"{base}/health/ready", 60, procs.start("command-center", "command-center"))
-            events = asyncio.run(collect(base.replace("http", "ws") + "/ws/alerts", procs, args.loops))
-            report(base, camera, events)
+            token = sign_in(base, outbox_of(work), *add_staff(procs, "supervisor"))
+            events = asyncio.run(collect(base.replace("http", "ws") + "/ws/alerts", token, procs, args.loops))
+            report(base, token, camera, events)
         finally:
             procs.stop_all()
     return 0
 
 
-def report(base: str, camera: str, events: list[tuple[float, dict[str, object]]]) -> None:
+def report(base: str, token: str, camera: str, events: list[tuple[float, dict[str, object]]]) -> None:
     latencies: list[float] = []
     stages: dict[str, list[float]] = {}
     hops: dict[str, list[float]] = {"camera→worker": [], "worker→store": [], "store→websocket": []}
     for received_at, event in events:
         if event.get("kind") != "created" or event.get("camera_id") != camera:
             continue
-        hit = get_json(f"{base}/alerts/{event['alert_id']}/hits")[0]
+        hit = get_json(f"{base}/alerts/{event['alert_id']}/hits", token)[0]
         if hit.get("frame_sent_at"):
             sent = datetime.fromisoformat(hit["frame_sent_at"]).timestamp()
             captured = datetime.fromisoformat(hit["captured_at"]).timestamp()

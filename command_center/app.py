@@ -14,17 +14,22 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from nats.aio.client import Client as NATS
 from nats.js.api import DeliverPolicy
 from sqlalchemy import Engine
 
-from command_center.api import alerts, console, health, watchlist
+from command_center.api import alerts, audit, auth, console, health, integrations, watchlist
 from command_center.api.console import STATIC_DIR
+from command_center.audit import AuditTrail
 from command_center.consumer import HitConsumer
 from command_center.enrolment import EnrolmentService
 from command_center.feed import AlertFeed
 from command_center.headers import SecurityHeadersMiddleware
+from command_center.request_guard import NulGuardMiddleware
+from command_center.security.apikeys import ApiKeyStore
+from command_center.security.wiring import start_auth
 from command_center.services import Services
 from command_center.store import AlertStore
 from pipeline import bus
@@ -71,13 +76,41 @@ def create_app(
         redoc_url=None,
         max_body_size=settings.command_center.max_upload_bytes,
     )
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(NulGuardMiddleware)  # PostgreSQL cannot take NUL in any text: 400, not 500
+    _add_cors(app, settings.security.cors_origins)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: CORS preflights get the headers too
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(alerts.router)
     app.include_router(watchlist.router)
+    app.include_router(audit.router)
+    app.include_router(integrations.router)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+CORS_METHODS = ["GET", "POST", "PATCH", "DELETE"]
+CORS_HEADERS = ["Authorization", "Content-Type", "X-API-Key"]
+
+
+def _add_cors(app: FastAPI, origins: list[str]) -> None:
+    """Closed by default: no CORS middleware at all unless origins are configured, then exactly those.
+
+    Credentials (cookies) are not allowed: the API authenticates with bearer tokens and API keys.
+    """
+    if not origins:
+        return
+    if "*" in origins:
+        raise ValueError("security.cors_origins must list origins; '*' would let any web page call the API")
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=CORS_METHODS,
+        allow_headers=CORS_HEADERS,
+        allow_credentials=False,
+        max_age=600,
+    )
 
 
 async def _start(
@@ -90,10 +123,19 @@ async def _start(
     if engine is None:
         engine = make_engine(settings.resolved_database_url)
         stack.callback(engine.dispose)
-    alert_store = AlertStore(engine, merge_window_s=settings.command_center.alert_merge_window_s)
+    alert_store = AlertStore(
+        engine,
+        merge_window_s=settings.command_center.alert_merge_window_s,
+        districts={camera.id: camera.district for camera in settings.cameras},
+    )
     watchlist_store = WatchlistStore(engine)
     await asyncio.to_thread(alert_store.create_schema)
     await asyncio.to_thread(watchlist_store.create_schema)
+    audit_trail = AuditTrail(engine)
+    await asyncio.to_thread(audit_trail.create_schema)
+    apikeys = ApiKeyStore(engine, settings.security.api_key_pepper.get_secret_value())
+    await asyncio.to_thread(apikeys.create_schema)
+    redis, staff_auth = await start_auth(settings, engine, stack)
 
     nc = await _connect(settings.nats_url, nats_wait_s)
     stack.push_async_callback(_close_nats, nc)
@@ -116,6 +158,10 @@ async def _start(
         feed=feed,
         consumer=consumer,
         enrolment=enrolment,
+        redis=redis,
+        auth=staff_auth,
+        apikeys=apikeys,
+        audit=audit_trail,
     )
 
 

@@ -1,4 +1,5 @@
-"""Enrolment for the API: face models loaded on first use, work in a thread, changes announced on NATS."""
+"""Watchlist changes for the API: face models loaded on first use, work in a thread, approved changes
+announced on NATS. Proposals are stored pending and never announced; only an approval reaches workers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
 from watchlist.announce import announce
 from watchlist.enrol import Enroller, EnrolResult
+from watchlist.governance import LegalBasis
+from watchlist.review import Decision, Reviews
 from watchlist.store import WatchlistStore
 
 log = logging.getLogger(__name__)
@@ -23,25 +26,39 @@ class EnrolmentService:
         # Constructing the analyzer reads no files; load() (seconds, on first enrolment) does.
         self._analyzer = FaceAnalyzer(settings, settings.models_dir)
         self._enroller = Enroller(settings, self._analyzer, store)
+        self._reviews = Reviews(store)
         self._loaded = False
         # One enrolment at a time: they are rare, and it keeps model loading single.
         self._lock = asyncio.Lock()
 
-    async def enrol(self, name: str, category: str, photos: list[tuple[str, bytes]]) -> EnrolResult:
-        """Store a profile (raises EnrolmentError with the reason, ModelError), then tell the workers."""
+    async def propose(
+        self,
+        name: str,
+        category: str,
+        photos: list[tuple[str, bytes]],
+        basis: LegalBasis,
+        proposed_by: str,
+    ) -> EnrolResult:
+        """Store a pending profile (raises EnrolmentError with the reason, ModelError). Not announced."""
         async with self._lock:
             if not self._loaded:
                 await asyncio.to_thread(self._analyzer.load)
                 self._loaded = True
-            result = await asyncio.to_thread(self._enroller.enrol, name, category, photos)
-        await self._announce(result.change)
-        return result
+            return await asyncio.to_thread(self._enroller.propose, name, category, photos, basis, proposed_by)
 
-    async def remove(self, profile_id: int) -> WatchlistChange:
-        """Deactivate a profile (raises ProfileNotFoundError), then tell the workers."""
-        change = await asyncio.to_thread(self._enroller.remove, profile_id)
-        await self._announce(change)
-        return change
+    async def propose_removal(self, profile_id: int, proposed_by: str, reason: str) -> Decision:
+        """active -> pending_removal (raises ProfileNotFoundError, ReviewError). Not announced."""
+        return await asyncio.to_thread(self._reviews.propose_removal, profile_id, proposed_by, reason)
+
+    async def approve(self, profile_id: int, approver: str) -> Decision:
+        """Approve a pending change (raises ProfileNotFoundError, ReviewError), then tell the workers."""
+        decision = await asyncio.to_thread(self._reviews.approve, profile_id, approver)
+        if decision.change is not None:
+            await self._announce(decision.change)
+        return decision
+
+    async def reject(self, profile_id: int, reviewer: str, reason: str) -> Decision:
+        return await asyncio.to_thread(self._reviews.reject, profile_id, reviewer, reason)
 
     async def _announce(self, change: WatchlistChange) -> None:
         # The change is committed; a worker that misses the message catches up from the

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -26,12 +28,14 @@ log = logging.getLogger(__name__)
 CLIENT_QUEUE_SIZE = 64
 CLOSE_TOO_SLOW = 1013  # "try again later"
 CLOSE_GOING_AWAY = 1001
+CLOSE_EXPIRED = 4401  # the credentials expired: sign in again (same code as a refused token)
 CLOSE_TIMEOUT_S = 2.0
 
 
 class _Client:
-    def __init__(self, websocket: WebSocket, queue_size: int) -> None:
+    def __init__(self, websocket: WebSocket, queue_size: int, sees: Callable[[str], bool]) -> None:
         self.websocket = websocket
+        self.sees = sees
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.stopped = asyncio.Event()
         self.close_code = CLOSE_GOING_AWAY
@@ -81,10 +85,14 @@ class AlertFeed:
         except ValidationError as exc:
             log.warning("ignored an invalid AlertEvent: %s", exc.errors()[:1])
             return
-        self.broadcast(event.model_dump_json())
+        district = event.alert.get("district", "")
+        self.broadcast(event.model_dump_json(), district if isinstance(district, str) else "")
 
-    def broadcast(self, text: str) -> None:
+    def broadcast(self, text: str, district: str = "") -> None:
+        """Send to every client allowed to see this district's alerts."""
         for client in list(self._clients):
+            if not client.sees(district):
+                continue
             if client.offer(text):
                 self.delivered += 1
             else:
@@ -92,16 +100,27 @@ class AlertFeed:
                 self._clients.discard(client)
                 log.warning("dropped a WebSocket client that could not keep up")
 
-    async def serve(self, websocket: WebSocket) -> None:
-        """Run one WebSocket connection until the client leaves or is stopped."""
-        await websocket.accept()
-        client = _Client(websocket, self._queue_size)
+    async def serve(
+        self,
+        websocket: WebSocket,
+        *,
+        sees: Callable[[str], bool] = lambda _district: True,
+        until: float | None = None,
+    ) -> None:
+        """Run one accepted WebSocket connection until the client leaves or is stopped.
+
+        ``sees(district)`` filters what this client receives; at ``until`` (epoch seconds: when its
+        credentials expire) the connection is closed with CLOSE_EXPIRED and the client reconnects.
+        """
+        client = _Client(websocket, self._queue_size, sees)
         self._clients.add(client)
         tasks = [
             asyncio.create_task(self._send_loop(client)),
             asyncio.create_task(self._receive_loop(websocket)),
             asyncio.create_task(client.stopped.wait()),
         ]
+        if until is not None:
+            tasks.append(asyncio.create_task(self._expire(client, until)))
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -112,6 +131,11 @@ class AlertFeed:
         if client.stopped.is_set():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(websocket.close(code=client.close_code), CLOSE_TIMEOUT_S)
+
+    @staticmethod
+    async def _expire(client: _Client, until: float) -> None:
+        await asyncio.sleep(max(until - time.time(), 0))
+        client.stop(CLOSE_EXPIRED)
 
     @staticmethod
     async def _send_loop(client: _Client) -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nats.aio.client import Client as NATS
+from redis.asyncio import Redis
 from sqlalchemy import Engine
 
+from command_center.audit import AuditTrail
 from command_center.consumer import HitConsumer
 from command_center.enrolment import EnrolmentService
 from command_center.feed import AlertFeed
+from command_center.security.apikeys import ApiKeyStore
+from command_center.security.authn import StaffAuth
 from command_center.store import AlertStore
 from pipeline.settings import Settings
 from watchlist.store import WatchlistStore
@@ -25,3 +29,7 @@ class Services:
     feed: AlertFeed
     consumer: HitConsumer
     enrolment: EnrolmentService
+    redis: Redis
+    auth: StaffAuth
+    apikeys: ApiKeyStore
+    audit: AuditTrail

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, func, insert, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from command_center.tables import alert_evidence, alert_hits, alerts, metadata
@@ -41,6 +42,7 @@ class Alert:
     id: int
     status: str
     camera_id: str
+    district: str
     profile_id: int
     profile_name: str
     category: str
@@ -93,13 +95,25 @@ class HitOutcome(NamedTuple):
 class AlertStore:
     """All SQL about alerts. Synchronous: call it from a worker thread in async code."""
 
-    def __init__(self, engine: Engine, *, merge_window_s: float = 60.0) -> None:
+    def __init__(
+        self, engine: Engine, *, merge_window_s: float = 60.0, districts: Mapping[str, str] | None = None
+    ) -> None:
         self._engine = engine
+        self._districts = dict(districts or {})  # camera id -> district
         self._merge_window = timedelta(seconds=merge_window_s)
         self._postgres = engine.dialect.name == "postgresql"
 
     def create_schema(self) -> None:
         metadata.create_all(self._engine)
+        self._add_district_column()
+
+    def _add_district_column(self) -> None:
+        """Databases made before alerts carried a district get the column (empty: unscoped roles only)."""
+        columns = {c["name"] for c in inspect(self._engine).get_columns("alerts")}
+        if "district" in columns:
+            return
+        with self._engine.begin() as conn:
+            conn.execute(text("ALTER TABLE alerts ADD COLUMN district VARCHAR(64) NOT NULL DEFAULT ''"))
 
     def ping(self) -> None:
         """Raise if the database does not answer."""
@@ -177,6 +191,7 @@ class AlertStore:
             .values(
                 status=STATUS_NEW,
                 camera_id=hit.camera_id,
+                district=self._districts.get(hit.camera_id, ""),
                 profile_id=hit.profile_id,
                 profile_name=hit.profile_name,
                 category=hit.category,
@@ -238,9 +253,13 @@ class AlertStore:
         before_id: int | None = None,
         camera_id: str | None = None,
         status: str | None = None,
+        districts: Collection[str] | None = None,
     ) -> list[Alert]:
-        """Newest first; ``before_id`` pages back from an alert id."""
+        """Newest first; ``before_id`` pages back from an alert id; ``districts`` limits to those
+        (None: every district)."""
         query = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
+        if districts is not None:
+            query = query.where(alerts.c.district.in_(sorted(districts)))
         if before_id is not None:
             query = query.where(alerts.c.id < before_id)
         if camera_id is not None:

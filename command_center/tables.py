@@ -25,6 +25,8 @@ alerts = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("status", String(16), nullable=False, default="new"),
     Column("camera_id", String(64), nullable=False),
+    # The camera's district when the alert opened ("" if unknown: only unscoped roles see it).
+    Column("district", String(64), nullable=False, server_default=""),
     Column("profile_id", Integer, nullable=False),
     Column("profile_name", String(200), nullable=False),
     Column("category", String(64), nullable=False),
@@ -38,6 +40,7 @@ alerts = Table(
     # The merge lookup: the latest alert of one profile on one camera.
     Index("ix_alerts_profile_camera_last_seen", "profile_id", "camera_id", "last_seen"),
     Index("ix_alerts_camera_id", "camera_id", "id"),
+    Index("ix_alerts_district", "district", "id"),
 )
 
 alert_hits = Table(

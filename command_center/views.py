@@ -21,6 +21,7 @@ class AlertView(BaseModel):
     id: int
     status: str
     camera_id: str
+    district: str
     profile_id: int
     profile_name: str
     category: str
@@ -39,6 +40,7 @@ class AlertView(BaseModel):
             id=alert.id,
             status=alert.status,
             camera_id=alert.camera_id,
+            district=alert.district,
             profile_id=alert.profile_id,
             profile_name=alert.profile_name,
             category=alert.category,

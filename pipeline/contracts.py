@@ -104,6 +104,9 @@ class WatchlistChange(Message):
     embedding_ids: list[int] = Field(default_factory=list)
     embeddings: list[list[float]] = Field(default_factory=list)
     revision: int = Field(0, ge=0, description="Watchlist revision after this change")
+    expires_at: datetime | None = Field(
+        None, description="When the entry's legal basis lapses; workers stop matching it from then on"
+    )
 
 
 class AlertEvent(Message):

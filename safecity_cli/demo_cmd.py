@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse
@@ -137,9 +138,11 @@ class Supervisor:
 
 
 def enrol_sample_watchlist(settings: Settings, path: Path) -> None:
+    from command_center.audit import AuditTrail
     from pipeline.database import make_engine
     from pipeline.face import FaceAnalyzer
     from watchlist.enrol import Enroller
+    from watchlist.governance import LegalBasis
     from watchlist.store import WatchlistStore
 
     store = WatchlistStore(make_engine(settings.resolved_database_url))
@@ -152,18 +155,52 @@ def enrol_sample_watchlist(settings: Settings, path: Path) -> None:
     spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     analyzer = FaceAnalyzer(settings, settings.models_dir)
     enroller = Enroller(settings, analyzer, store)
+    trail = AuditTrail(store.engine)
+    trail.create_schema()
     for profile in spec.get("profiles", []):
         photos = [path.parent / p for p in profile["photos"]]
         missing = [str(p) for p in photos if not p.exists()]
         if missing:
             print(f"demo: skipping {profile['name']}: missing {', '.join(missing)}", flush=True)
             continue
-        enroller.enrol(profile["name"], profile["category"], [(p.name, p.read_bytes()) for p in photos])
-        print(f"demo: enrolled {profile['name']} ({len(photos)} photos)", flush=True)
+        # Sample data: the legal basis comes from the file, valid for expires_in_days from today.
+        expires = datetime.now(UTC) + timedelta(days=int(profile["expires_in_days"]))
+        basis = LegalBasis(profile["legal_reference"], profile["authorised_by"], expires)
+        files = [(p.name, p.read_bytes()) for p in photos]
+        result = enroller.enrol(profile["name"], profile["category"], files, basis, "demo:sample-watchlist")
+        trail.record(
+            "demo:sample-watchlist",
+            "watchlist.enroll_admin",
+            f"watchlist_profile:{result.profile_id}",
+            reason="demo sample watchlist, four-eyes bypassed",
+            details={"name": result.name, "legal_reference": basis.legal_reference},
+        )
+        print(
+            f"demo: enrolled {profile['name']} ({len(photos)} photos; sample data, no approval)", flush=True
+        )
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
+
+
+DEMO_ADMIN = {"government_id": "DEMO-ADMIN", "mobile": "03000000000", "name": "Demo Administrator"}
+
+
+def ensure_demo_admin(settings: Settings) -> None:
+    """A first account so the console can be tried; only when no account exists (development only)."""
+    from command_center.security.users import UserStore
+    from pipeline.database import make_engine
+
+    store = UserStore(make_engine(settings.resolved_database_url))
+    store.create_schema()
+    if not store.list():
+        store.add(**DEMO_ADMIN, role="admin")
+    print(
+        f"demo: sign in as Government ID {DEMO_ADMIN['government_id']}, mobile {DEMO_ADMIN['mobile']}; "
+        "the one-time code is written to data/logs/command-center.log",
+        flush=True,
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -175,6 +212,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         sup.start_nats_if_needed()
         sup.start_redis_if_needed()
         enrol_sample_watchlist(settings, args.watchlist)
+        if settings.environment == "development":
+            ensure_demo_admin(settings)
         sup.safecity("command-center", "command-center")
         sup.safecity("camera-sim", "camera-sim")
         sup.safecity("worker", "worker")

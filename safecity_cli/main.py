@@ -26,8 +26,11 @@ _COMMAND_MODULES = (
     "safecity_cli.worker_cmd",
     "safecity_cli.command_center_cmd",
     "safecity_cli.watchlist_cmd",
+    "safecity_cli.audit_cmd",
     "safecity_cli.models_cmd",
     "safecity_cli.demo_cmd",
+    "safecity_cli.users_cmd",
+    "safecity_cli.integrations_cmd",
 )
 
 

@@ -2,13 +2,19 @@
 
 Works with nothing but the database: changes are announced over NATS when it answers, and the output
 says whether they were (workers that missed one pick it up when they next load the watchlist).
+
+``enroll`` and ``remove`` are the administrative bootstrap path: they act at once, bypassing the
+four-eyes approval the command centre enforces. They say so, record who ran them (``--by``, default
+``cli:<os user>``) in the profile, and write it to the audit trail.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +37,12 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     enroll = actions.add_parser("enroll", parents=[parent], help="enrol a person from one or more photos")
     enroll.add_argument("--name", required=True, help="the person's name")
     enroll.add_argument("--category", required=True, help="wanted, missing, hbt, history_sheeter, ...")
+    enroll.add_argument("--legal-reference", required=True, help="FIR or warrant reference")
+    enroll.add_argument("--authorised-by", required=True, help="the officer who authorised the entry")
+    enroll.add_argument(
+        "--expires", required=True, type=_expiry, help="when the legal basis lapses: YYYY-MM-DD or ISO time"
+    )
+    enroll.add_argument("--by", default=None, help="who is running this (default: cli:<os user>)")
     enroll.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="JPEG/PNG, one face each")
     enroll.set_defaults(func=run_enroll)
 
@@ -48,7 +60,35 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
     remove = actions.add_parser("remove", parents=[parent], help="remove a profile (it never matches again)")
     remove.add_argument("profile_id", type=int, metavar="ID")
+    remove.add_argument("--reason", required=True, help="why the entry is removed")
+    remove.add_argument("--by", default=None, help="who is running this (default: cli:<os user>)")
     remove.set_defaults(func=run_remove)
+
+
+def _expiry(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date or ISO time: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _actor(by: str | None) -> str:
+    return by or f"cli:{getpass.getuser()}"
+
+
+def _audit(store: WatchlistStore, actor: str, action: str, target: str, **kw: Any) -> bool:
+    """Record an administrative change; False (with a warning) if the audit trail is unreachable."""
+    from command_center.audit import AuditTrail
+
+    try:
+        trail = AuditTrail(store.engine)
+        trail.create_schema()
+        trail.record(actor, action, target, role="cli", **kw)
+    except Exception as exc:  # the change is made; say loudly that it is not in the trail
+        print(f"safecity: WARNING: not recorded in the audit trail: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _print(data: object) -> None:
@@ -93,13 +133,35 @@ def _announce(settings: Settings, change: Any) -> bool:
 
 def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
     from watchlist.enrol import EnrolmentError
+    from watchlist.governance import LegalBasis
 
     photos = [(str(path), _read(path)) for path in args.photos]
     store = _store(settings)
+    actor = _actor(args.by)
+    basis = LegalBasis(args.legal_reference, args.authorised_by, args.expires)
     try:
-        result = _enroller(settings, store).enrol(args.name, args.category, photos)
+        result = _enroller(settings, store).enrol(args.name, args.category, photos, basis, actor)
     except EnrolmentError as exc:
         raise CommandError(f"enrolment refused, nothing stored: {exc}", EXIT_USAGE) from None
+    assert result.change is not None
+    print(
+        f"safecity: profile {result.profile_id} is active at once: four-eyes approval bypassed",
+        file=sys.stderr,
+    )
+    audited = _audit(
+        store,
+        actor,
+        "watchlist.enroll_admin",
+        f"watchlist_profile:{result.profile_id}",
+        reason="administrative enrolment (CLI), four-eyes bypassed",
+        details={
+            "name": result.name,
+            "category": result.category,
+            "legal_reference": args.legal_reference,
+            "authorised_by": args.authorised_by,
+            "expires_at": basis.expires_at.isoformat(),
+        },
+    )
     announced = _announce(settings, result.change)
     _print(
         {
@@ -110,7 +172,9 @@ def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
             "embeddings": len(result.embedding_ids),
             "embedding_ids": result.embedding_ids,
             "revision": result.revision,
+            "status": result.status.value,
             "announced": announced,
+            "audited": audited,
         }
     )
     return EXIT_OK
@@ -149,7 +213,9 @@ def run_match(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
-    profiles = _store(settings).list_profiles(limit=args.limit, offset=args.offset)
+    from watchlist.governance import IN_FORCE
+
+    profiles = _store(settings).list_profiles(limit=args.limit, offset=args.offset, statuses=IN_FORCE)
     _print(
         [
             {
@@ -158,6 +224,9 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
                 "category": p.category,
                 "photos": p.photo_count,
                 "embeddings": p.embedding_count,
+                "status": p.status.value,
+                "legal_reference": p.legal_reference,
+                "expires_at": p.expires_at.isoformat(),
                 "created_at": p.created_at.isoformat(),
             }
             for p in profiles
@@ -168,12 +237,22 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_remove(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.contracts import WatchlistChange
-    from watchlist.store import ProfileNotFoundError
+    from watchlist.store import InvalidProfileError, ProfileNotFoundError
 
+    store, actor = _store(settings), _actor(args.by)
     try:
-        removed = _store(settings).remove_profile(args.profile_id)
+        removed = store.remove_profile(args.profile_id, actor, args.reason)
     except ProfileNotFoundError as exc:
         raise CommandError(str(exc)) from None
+    except InvalidProfileError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    print(
+        f"safecity: profile {removed.profile_id} removed at once: four-eyes approval bypassed",
+        file=sys.stderr,
+    )
+    audited = _audit(
+        store, actor, "watchlist.remove_admin", f"watchlist_profile:{removed.profile_id}", reason=args.reason
+    )
     change = WatchlistChange(
         action="remove",
         profile_id=removed.profile_id,
@@ -187,6 +266,7 @@ def run_remove(args: argparse.Namespace, settings: Settings) -> int:
             "removed_embedding_ids": removed.embedding_ids,
             "revision": removed.revision,
             "announced": announced,
+            "audited": audited,
         }
     )
     return EXIT_OK

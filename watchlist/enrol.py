@@ -2,6 +2,10 @@
 
 Every photo must show exactly one face, at least ``recognition.enrol_min_face_px`` on its shorter side.
 If any photo is refused, nothing is stored and ``EnrolmentError`` names the photo and the reason.
+
+``propose`` stores a ``pending_add`` profile that a second person must approve (``watchlist.review``);
+``enrol`` and ``remove`` are the administrative bootstrap path (CLI, demo) that acts at once: the
+caller names who acted and is responsible for auditing it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy.typing as npt
 from pipeline.contracts import WatchlistChange
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
+from watchlist.governance import InvalidProfileError, LegalBasis, Status
 from watchlist.matcher import Match, WatchlistMatcher
 from watchlist.photos import PhotoError, crop_with_margin, decode_photo, encode_jpeg
 from watchlist.store import NewPhoto, WatchlistStore, validate_category, validate_name
@@ -35,7 +40,8 @@ class EnrolResult:
     photo_ids: list[int]
     embedding_ids: list[int]
     revision: int
-    change: WatchlistChange  # ready to publish with watchlist.announce
+    status: Status
+    change: WatchlistChange | None  # ready to publish with watchlist.announce; None while pending
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +99,43 @@ class Enroller:
             embedding=embedding,
         )
 
-    def enrol(self, name: str, category: str, photos: Sequence[tuple[str, bytes]]) -> EnrolResult:
-        """Validate every photo, then store the profile; raises EnrolmentError (nothing stored) on refusal."""
+    def propose(
+        self,
+        name: str,
+        category: str,
+        photos: Sequence[tuple[str, bytes]],
+        basis: LegalBasis,
+        proposed_by: str,
+    ) -> EnrolResult:
+        """Store a ``pending_add`` profile: it matches nothing until a second person approves it."""
+        return self._store_profile(name, category, photos, basis, proposed_by, None)
+
+    def enrol(
+        self,
+        name: str,
+        category: str,
+        photos: Sequence[tuple[str, bytes]],
+        basis: LegalBasis,
+        actor: str,
+    ) -> EnrolResult:
+        """Store an active profile at once, bypassing four-eyes (administrative bootstrap path)."""
+        return self._store_profile(name, category, photos, basis, actor, actor)
+
+    def _store_profile(
+        self,
+        name: str,
+        category: str,
+        photos: Sequence[tuple[str, bytes]],
+        basis: LegalBasis,
+        proposed_by: str,
+        approved_by: str | None,
+    ) -> EnrolResult:
+        """Validate every field and photo, then store; raises EnrolmentError (nothing stored) on refusal."""
         try:
             name = validate_name(name)
             category = validate_category(category)
-        except ValueError as exc:
+            basis = basis.validated()
+        except InvalidProfileError as exc:
             raise EnrolmentError(None, str(exc)) from None
         if not photos:
             raise EnrolmentError(None, "at least one photo is needed")
@@ -107,25 +144,47 @@ class Enroller:
                 "(request)", f"{len(photos)} photos given; at most {MAX_PHOTOS} per enrolment"
             )
         prepared = [self._prepare(photo_name, data) for photo_name, data in photos]
-        added = self._store.add_profile(name, category, prepared, self._analyzer.embedder_model)
-        change = WatchlistChange(
-            action="upsert",
-            profile_id=added.profile_id,
-            name=name,
-            category=category,
-            embedding_ids=added.embedding_ids,
-            embeddings=[p.embedding.astype(float).tolist() for p in prepared],
-            revision=added.revision,
-        )
-        if self._matcher is not None:
-            self._matcher.apply(change)
+        try:
+            added = self._store.add_profile(
+                name,
+                category,
+                prepared,
+                self._analyzer.embedder_model,
+                basis=basis,
+                proposed_by=proposed_by,
+                approved_by=approved_by,
+            )
+        except InvalidProfileError as exc:
+            raise EnrolmentError(None, str(exc)) from None
+        change = None
+        if added.status is Status.ACTIVE:
+            change = WatchlistChange(
+                action="upsert",
+                profile_id=added.profile_id,
+                name=name,
+                category=category,
+                embedding_ids=added.embedding_ids,
+                embeddings=[p.embedding.astype(float).tolist() for p in prepared],
+                revision=added.revision,
+                expires_at=basis.expires_at,
+            )
+            if self._matcher is not None:
+                self._matcher.apply(change)
         return EnrolResult(
-            added.profile_id, name, category, added.photo_ids, added.embedding_ids, added.revision, change
+            added.profile_id,
+            name,
+            category,
+            added.photo_ids,
+            added.embedding_ids,
+            added.revision,
+            added.status,
+            change,
         )
 
-    def remove(self, profile_id: int) -> WatchlistChange:
-        """Deactivate a profile; returns the change to publish. Raises ProfileNotFoundError."""
-        removed = self._store.remove_profile(profile_id)
+    def remove(self, profile_id: int, actor: str, reason: str) -> WatchlistChange:
+        """Remove an entry at once (administrative path); returns the change to publish.
+        Raises ProfileNotFoundError, InvalidProfileError (reason too short)."""
+        removed = self._store.remove_profile(profile_id, actor, reason)
         change = WatchlistChange(
             action="remove",
             profile_id=profile_id,

@@ -6,12 +6,18 @@ it carries (or, if it carries none, only renames/recategorises), a remove drops 
 changes nothing. A change whose revision is at or below the revision read by ``load`` is already in the
 loaded state and is skipped; ``load`` reads the revision *before* the embeddings, so a change committed
 in between is re-applied (harmless), never missed.
+
+Every entry carries the expiry of its legal basis. ``match`` ignores an entry from the instant it
+expires (and drops it from the index), so a worker running for months stops matching it on time
+without waiting for a reload or a message.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -40,14 +46,22 @@ class _Owner:
     profile_id: int
     name: str
     category: str
+    expires_at: datetime | None  # None: no expiry known (a change from an older publisher)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class WatchlistMatcher:
-    def __init__(self, settings: Settings, dim: int = EMBEDDING_DIM) -> None:
+    def __init__(
+        self, settings: Settings, dim: int = EMBEDDING_DIM, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
         self._index_config = settings.watchlist.index
         self._threshold = settings.recognition.threshold
         self._top_k = settings.recognition.top_k
         self._dim = dim
+        self._clock = clock
         self._lock = threading.Lock()
         self._index: FaceIndex = build_index(self._index_config, dim)
         self._owners: dict[int, _Owner] = {}  # embedding id -> profile
@@ -74,15 +88,15 @@ class WatchlistMatcher:
             return len(self._by_profile)
 
     def load(self, store: WatchlistStore) -> None:
-        """Rebuild the index from the database (active profiles only), then swap it in."""
+        """Rebuild the index from the database (entries in force and unexpired), then swap it in."""
         revision = store.revision()  # read first: anything committed later is re-applied, never lost
         index = build_index(self._index_config, self._dim)
         owners: dict[int, _Owner] = {}
         by_profile: dict[int, set[int]] = {}
         ids: list[int] = []
         vectors: list[npt.NDArray[np.float32]] = []
-        for row in store.iter_embeddings():
-            owners[row.embedding_id] = _Owner(row.profile_id, row.name, row.category)
+        for row in store.iter_embeddings(now=self._clock()):
+            owners[row.embedding_id] = _Owner(row.profile_id, row.name, row.category, row.expires_at)
             by_profile.setdefault(row.profile_id, set()).add(row.embedding_id)
             ids.append(row.embedding_id)
             vectors.append(row.vector)
@@ -128,15 +142,16 @@ class WatchlistMatcher:
         self._drop(change.profile_id, self._by_profile.get(change.profile_id, set()) - wanted)
         vectors = np.asarray(change.embeddings, dtype=np.float32).reshape(-1, self._dim)
         self._index.add(change.embedding_ids, vectors)
-        owner = _Owner(change.profile_id, change.name, change.category)
+        owner = _Owner(change.profile_id, change.name, change.category, change.expires_at)
         for embedding_id in change.embedding_ids:
             self._owners[embedding_id] = owner
         self._by_profile[change.profile_id] = wanted
 
     def _rename(self, change: WatchlistChange) -> None:
-        owner = _Owner(change.profile_id, change.name, change.category)
         for embedding_id in self._by_profile.get(change.profile_id, set()):
-            self._owners[embedding_id] = owner
+            old = self._owners[embedding_id]
+            expires = change.expires_at if change.expires_at is not None else old.expires_at
+            self._owners[embedding_id] = _Owner(change.profile_id, change.name, change.category, expires)
 
     def match(self, embeddings: npt.NDArray[np.float32], top_k: int | None = None) -> list[list[Match]]:
         """For each embedding, the best ``top_k`` profiles (best similarity per profile), best first."""
@@ -150,16 +165,31 @@ class WatchlistMatcher:
                 return [[] for _ in range(len(queries))]
             fetch = min(size, max(k * _SEARCH_FACTOR, _MIN_SEARCH))
             sims, ids = self._index.search(queries, fetch)
-            return [
-                self._per_profile(row_sims, row_ids, k) for row_sims, row_ids in zip(sims, ids, strict=True)
+            now, expired = self._clock(), set[int]()
+            results = [
+                self._per_profile(row_sims, row_ids, k, now, expired)
+                for row_sims, row_ids in zip(sims, ids, strict=True)
             ]
+            for profile_id in expired:  # lapsed since loaded: never consider it again
+                self._drop(profile_id, set(self._by_profile.get(profile_id, set())))
+            return results
 
-    def _per_profile(self, sims: npt.NDArray[np.float32], ids: npt.NDArray[np.int64], k: int) -> list[Match]:
+    def _per_profile(
+        self,
+        sims: npt.NDArray[np.float32],
+        ids: npt.NDArray[np.int64],
+        k: int,
+        now: datetime,
+        expired: set[int],
+    ) -> list[Match]:
         best: dict[int, Match] = {}
         for sim, embedding_id in zip(sims.tolist(), ids.tolist(), strict=True):
             owner = self._owners.get(embedding_id)
             if owner is None or owner.profile_id in best:
                 continue  # results are sorted, so the first hit of a profile is its best
+            if owner.expires_at is not None and owner.expires_at <= now:
+                expired.add(owner.profile_id)
+                continue
             best[owner.profile_id] = Match(
                 owner.profile_id, owner.name, owner.category, float(sim), bool(sim >= self._threshold)
             )

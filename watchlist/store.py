@@ -1,38 +1,59 @@
 """Watchlist profiles, their photos and face embeddings, in SQLite or PostgreSQL (SQLAlchemy Core).
 
-Removal is a soft delete: the profile row is kept (alerts and audit refer to it) but marked inactive, and
-its embeddings are never returned by ``iter_embeddings`` again. Embedding ids double as FAISS ids, so
-tables use AUTOINCREMENT on SQLite as well: an id is never reused, even after the newest row is deleted.
-Every change bumps ``watchlist_meta.revision`` in the same transaction.
+Rows are never deleted: a removed or rejected profile is kept (alerts and the audit trail refer to it)
+with its status, and ``iter_embeddings`` returns only entries in force and unexpired. Review steps
+(approve, reject, propose removal) live in ``watchlist.review``; the schema in ``watchlist.tables``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Engine,
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Engine, and_, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
+
+from pipeline.validators import normalise_person_name
+from watchlist.governance import (
+    IN_FORCE,
+    InvalidProfileError,
+    LegalBasis,
+    Status,
+    utc,
+    validate_actor,
+    validate_reason,
+)
+from watchlist.tables import (
+    MAX_NAME_LENGTH,
+    face_embeddings,
+    metadata,
+    profile_photos,
+    profiles,
+    watchlist_meta,
+)
+from watchlist.types import (
+    AddedProfile,
+    NewPhoto,
+    Profile,
+    RemovedProfile,
+    StoredEmbedding,
+    profile_from_row,
+)
+
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "AddedProfile",
+    "InvalidProfileError",
+    "NewPhoto",
+    "Profile",
+    "RemovedProfile",
+    "StoredEmbedding",
+    "WatchlistStore",
+]
 
 CATEGORIES: tuple[str, ...] = (
     "wanted",
@@ -44,62 +65,12 @@ CATEGORIES: tuple[str, ...] = (
     "non_local",
     "watch",
 )
-MAX_NAME_LENGTH = 200
 _VECTOR_DTYPE = np.dtype("<f4")
-
-metadata = MetaData()
-
-profiles = Table(
-    "profiles",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(MAX_NAME_LENGTH), nullable=False),
-    Column("category", String(32), nullable=False, index=True),
-    Column("active", Boolean, nullable=False, default=True, index=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    sqlite_autoincrement=True,
-)
-
-profile_photos = Table(
-    "profile_photos",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("profile_id", Integer, ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False, index=True),
-    Column("original", LargeBinary, nullable=False),
-    Column("crop_jpeg", LargeBinary, nullable=False),
-    Column("width", Integer, nullable=False),
-    Column("height", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    sqlite_autoincrement=True,
-)
-
-face_embeddings = Table(
-    "face_embeddings",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("profile_id", Integer, ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False, index=True),
-    Column("photo_id", Integer, ForeignKey("profile_photos.id", ondelete="CASCADE"), nullable=False),
-    Column("model", String(64), nullable=False),
-    Column("vector", LargeBinary, nullable=False),
-    sqlite_autoincrement=True,
-)
-
-watchlist_meta = Table(
-    "watchlist_meta",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("revision", Integer, nullable=False),
-)
-
-
-class InvalidProfileError(ValueError):
-    """A profile field (name, category) that cannot be stored; the message says which and why."""
 
 
 class ProfileNotFoundError(LookupError):
-    def __init__(self, profile_id: int) -> None:
-        super().__init__(f"no active watchlist profile with id {profile_id}")
+    def __init__(self, profile_id: int, what: str = "watchlist profile") -> None:
+        super().__init__(f"no {what} with id {profile_id}")
         self.profile_id = profile_id
 
 
@@ -116,63 +87,14 @@ def validate_name(name: str) -> str:
         raise InvalidProfileError("a profile needs a non-empty name")
     if len(value) > MAX_NAME_LENGTH:
         raise InvalidProfileError(f"name is {len(value)} characters; at most {MAX_NAME_LENGTH} allowed")
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class NewPhoto:
-    """One accepted enrolment photo with its face crop and embedding."""
-
-    original: bytes
-    crop_jpeg: bytes
-    width: int
-    height: int
-    embedding: npt.NDArray[np.float32]
-
-
-@dataclass(frozen=True, slots=True)
-class AddedProfile:
-    profile_id: int
-    photo_ids: list[int]
-    embedding_ids: list[int]
-    revision: int
-
-
-@dataclass(frozen=True, slots=True)
-class RemovedProfile:
-    profile_id: int
-    embedding_ids: list[int]
-    revision: int
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    id: int
-    name: str
-    category: str
-    active: bool
-    created_at: datetime
-    updated_at: datetime
-    photo_count: int
-    embedding_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEmbedding:
-    embedding_id: int
-    profile_id: int
-    name: str
-    category: str
-    vector: npt.NDArray[np.float32]
+    try:  # control characters: a NUL, for one, is a 500 from PostgreSQL
+        return normalise_person_name(value)
+    except ValueError as exc:
+        raise InvalidProfileError(str(exc)) from None
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored here is UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def vector_to_bytes(vector: npt.NDArray[np.float32]) -> bytes:
@@ -199,7 +121,8 @@ class WatchlistStore:
         except IntegrityError:
             pass  # another process created it first
 
-    def _bump(self, conn: Connection) -> int:
+    def bump(self, conn: Connection) -> int:
+        """Increment the revision inside the caller's transaction; returns the new value."""
         conn.execute(
             update(watchlist_meta)
             .where(watchlist_meta.c.id == 1)
@@ -214,93 +137,161 @@ class WatchlistStore:
             value = conn.execute(select(watchlist_meta.c.revision).where(watchlist_meta.c.id == 1)).scalar()
         return int(value or 0)
 
-    def add_profile(self, name: str, category: str, photos: Sequence[NewPhoto], model: str) -> AddedProfile:
-        """Store a profile with all its photos and embeddings in one transaction."""
+    def add_profile(
+        self,
+        name: str,
+        category: str,
+        photos: Sequence[NewPhoto],
+        model: str,
+        *,
+        basis: LegalBasis,
+        proposed_by: str,
+        approved_by: str | None = None,
+    ) -> AddedProfile:
+        """Store a profile with all its photos and embeddings in one transaction.
+
+        Without ``approved_by`` the profile is ``pending_add`` and matches nothing until a second person
+        approves it (``watchlist.review``). With it, the profile is active at once: the administrative
+        bootstrap path, where the caller is responsible for recording who did it.
+        """
         name = validate_name(name)
         category = validate_category(category)
+        basis = basis.validated()
+        proposed_by = validate_actor(proposed_by)
         if not photos:
             raise InvalidProfileError("a profile needs at least one photo")
         now = _now()
+        status = Status.PENDING_ADD if approved_by is None else Status.ACTIVE
+        row = {
+            "name": name,
+            "category": category,
+            "status": status.value,
+            "active": status is Status.ACTIVE,
+            "legal_reference": basis.legal_reference,
+            "authorised_by": basis.authorised_by,
+            "expires_at": basis.expires_at,
+            "proposed_by": proposed_by,
+            "proposed_at": now,
+            "approved_by": validate_actor(approved_by) if approved_by is not None else None,
+            "approved_at": now if approved_by is not None else None,
+            "created_at": now,
+            "updated_at": now,
+        }
         with self.engine.begin() as conn:
             profile_id = int(
-                conn.execute(
-                    insert(profiles)
-                    .values(name=name, category=category, active=True, created_at=now, updated_at=now)
-                    .returning(profiles.c.id)
-                ).scalar_one()
+                conn.execute(insert(profiles).values(**row).returning(profiles.c.id)).scalar_one()
             )
             photo_ids, embedding_ids = [], []
             for photo in photos:
-                photo_id = int(
-                    conn.execute(
-                        insert(profile_photos)
-                        .values(
-                            profile_id=profile_id,
-                            original=photo.original,
-                            crop_jpeg=photo.crop_jpeg,
-                            width=photo.width,
-                            height=photo.height,
-                            created_at=now,
-                        )
-                        .returning(profile_photos.c.id)
-                    ).scalar_one()
-                )
-                embedding_id = int(
-                    conn.execute(
-                        insert(face_embeddings)
-                        .values(
-                            profile_id=profile_id,
-                            photo_id=photo_id,
-                            model=model,
-                            vector=vector_to_bytes(photo.embedding),
-                        )
-                        .returning(face_embeddings.c.id)
-                    ).scalar_one()
-                )
+                photo_id, embedding_id = self._add_photo(conn, profile_id, photo, model, now)
                 photo_ids.append(photo_id)
                 embedding_ids.append(embedding_id)
-            revision = self._bump(conn)
-        return AddedProfile(profile_id, photo_ids, embedding_ids, revision)
+            revision = self.bump(conn) if status is Status.ACTIVE else self._revision(conn)
+        return AddedProfile(profile_id, photo_ids, embedding_ids, revision, status)
 
-    def remove_profile(self, profile_id: int) -> RemovedProfile:
-        """Deactivate a profile; returns the embedding ids that must leave every index."""
+    def _revision(self, conn: Connection) -> int:
+        return int(
+            conn.execute(select(watchlist_meta.c.revision).where(watchlist_meta.c.id == 1)).scalar_one()
+        )
+
+    def _add_photo(
+        self, conn: Connection, profile_id: int, photo: NewPhoto, model: str, now: datetime
+    ) -> tuple[int, int]:
+        photo_id = int(
+            conn.execute(
+                insert(profile_photos)
+                .values(
+                    profile_id=profile_id,
+                    original=photo.original,
+                    crop_jpeg=photo.crop_jpeg,
+                    width=photo.width,
+                    height=photo.height,
+                    created_at=now,
+                )
+                .returning(profile_photos.c.id)
+            ).scalar_one()
+        )
+        embedding_id = int(
+            conn.execute(
+                insert(face_embeddings)
+                .values(
+                    profile_id=profile_id,
+                    photo_id=photo_id,
+                    model=model,
+                    vector=vector_to_bytes(photo.embedding),
+                )
+                .returning(face_embeddings.c.id)
+            ).scalar_one()
+        )
+        return photo_id, embedding_id
+
+    def remove_profile(self, profile_id: int, removed_by: str, reason: str) -> RemovedProfile:
+        """Remove an entry in force at once (administrative path, no second person); returns the
+        embedding ids that must leave every index. Raises ProfileNotFoundError."""
+        now = _now()
+        removed_by = validate_actor(removed_by)
+        reason = validate_reason(reason)
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(profiles)
-                .where(profiles.c.id == profile_id, profiles.c.active.is_(True))
-                .values(active=False, updated_at=_now())
+                .where(profiles.c.id == profile_id, profiles.c.status.in_([s.value for s in IN_FORCE]))
+                .values(
+                    status=Status.REMOVED.value,
+                    active=False,
+                    removal_proposed_by=removed_by,
+                    removal_proposed_at=now,
+                    removal_reason=reason,
+                    removal_approved_by=removed_by,
+                    removal_approved_at=now,
+                    updated_at=now,
+                )
             )
             if done.rowcount != 1:
-                raise ProfileNotFoundError(profile_id)
-            ids = conn.execute(
-                select(face_embeddings.c.id)
-                .where(face_embeddings.c.profile_id == profile_id)
-                .order_by(face_embeddings.c.id)
-            )
-            embedding_ids = [int(i) for i in ids.scalars()]
-            revision = self._bump(conn)
+                raise ProfileNotFoundError(profile_id, "active watchlist profile")
+            embedding_ids = self.embedding_ids(conn, profile_id)
+            revision = self.bump(conn)
         return RemovedProfile(profile_id, embedding_ids, revision)
 
-    def get_profile(self, profile_id: int, include_inactive: bool = False) -> Profile | None:
-        rows = self._profiles(profiles.c.id == profile_id, include_inactive, limit=1, offset=0)
+    def embedding_ids(self, conn: Connection, profile_id: int) -> list[int]:
+        query = (
+            select(face_embeddings.c.id)
+            .where(face_embeddings.c.profile_id == profile_id)
+            .order_by(face_embeddings.c.id)
+        )
+        return [int(i) for i in conn.execute(query).scalars()]
+
+    def get_profile(self, profile_id: int) -> Profile | None:
+        """The profile whatever its status (removed and rejected ones too)."""
+        rows = self._profiles(profiles.c.id == profile_id, limit=1, offset=0)
         return rows[0] if rows else None
 
     def list_profiles(
-        self, limit: int = 100, offset: int = 0, category: str | None = None, include_inactive: bool = False
+        self,
+        limit: int = 100,
+        offset: int = 0,
+        category: str | None = None,
+        statuses: Sequence[Status] | None = None,
     ) -> list[Profile]:
-        where = profiles.c.category == validate_category(category) if category else None
-        return self._profiles(where, include_inactive, limit=limit, offset=offset)
+        """Profiles in id order; ``statuses`` None means every status."""
+        return self._profiles(self._filter(category, statuses), limit=limit, offset=offset)
 
-    def count_profiles(self, include_inactive: bool = False) -> int:
+    def count_profiles(self, category: str | None = None, statuses: Sequence[Status] | None = None) -> int:
         query = select(func.count(profiles.c.id))
-        if not include_inactive:
-            query = query.where(profiles.c.active.is_(True))
+        where = self._filter(category, statuses)
+        if where is not None:
+            query = query.where(where)
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def _profiles(
-        self, where: ColumnElement[bool] | None, include_inactive: bool, limit: int, offset: int
-    ) -> list[Profile]:
+    def _filter(self, category: str | None, statuses: Sequence[Status] | None) -> ColumnElement[bool] | None:
+        clauses: list[ColumnElement[bool]] = []
+        if category:
+            clauses.append(profiles.c.category == validate_category(category))
+        if statuses is not None:
+            clauses.append(profiles.c.status.in_([s.value for s in statuses]))
+        return and_(*clauses) if clauses else None
+
+    def _profiles(self, where: ColumnElement[bool] | None, limit: int, offset: int) -> list[Profile]:
         photos = (
             select(func.count(profile_photos.c.id))
             .where(profile_photos.c.profile_id == profiles.c.id)
@@ -314,26 +305,14 @@ class WatchlistStore:
         query = select(profiles, photos.label("photo_count"), embeddings.label("embedding_count"))
         if where is not None:
             query = query.where(where)
-        if not include_inactive:
-            query = query.where(profiles.c.active.is_(True))
         query = query.order_by(profiles.c.id).limit(max(0, limit)).offset(max(0, offset))
         with self.engine.connect() as conn:
-            return [
-                Profile(
-                    id=int(row.id),
-                    name=row.name,
-                    category=row.category,
-                    active=bool(row.active),
-                    created_at=_utc(row.created_at),
-                    updated_at=_utc(row.updated_at),
-                    photo_count=int(row.photo_count),
-                    embedding_count=int(row.embedding_count),
-                )
-                for row in conn.execute(query)
-            ]
+            return [profile_from_row(row) for row in conn.execute(query)]
 
-    def iter_embeddings(self) -> Iterator[StoredEmbedding]:
-        """Every embedding of every active profile, in id order."""
+    def iter_embeddings(
+        self, now: datetime | None = None, profile_id: int | None = None
+    ) -> Iterator[StoredEmbedding]:
+        """Every embedding of every profile in force and unexpired at ``now``, in id order."""
         query = (
             select(
                 face_embeddings.c.id,
@@ -341,16 +320,27 @@ class WatchlistStore:
                 profiles.c.name,
                 profiles.c.category,
                 face_embeddings.c.vector,
+                profiles.c.expires_at,
             )
             .join(profiles, profiles.c.id == face_embeddings.c.profile_id)
-            .where(profiles.c.active.is_(True))
+            .where(
+                profiles.c.status.in_([s.value for s in IN_FORCE]),
+                profiles.c.expires_at > (now or _now()),
+            )
             .order_by(face_embeddings.c.id)
         )
+        if profile_id is not None:
+            query = query.where(face_embeddings.c.profile_id == profile_id)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         for row in rows:
             yield StoredEmbedding(
-                int(row.id), int(row.profile_id), row.name, row.category, vector_from_bytes(row.vector)
+                int(row.id),
+                int(row.profile_id),
+                row.name,
+                row.category,
+                vector_from_bytes(row.vector),
+                utc(row.expires_at),
             )
 
     def profile_photo(self, profile_id: int, crop: bool, photo_id: int | None = None) -> bytes | None:

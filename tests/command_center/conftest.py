@@ -16,8 +16,10 @@ from tests.command_center.helpers import Served, serve, settings_for
 
 
 @pytest.fixture
-def settings(database_url: str, nats_url: str, tmp_path: Path, models_dir: Path) -> Settings:
-    return settings_for(database_url, nats_url, tmp_path, models_dir, max_upload_bytes=2_000_000)
+def settings(database_url: str, nats_url: str, redis_url: str, tmp_path: Path, models_dir: Path) -> Settings:
+    return settings_for(
+        database_url, nats_url, tmp_path, models_dir, redis_url=redis_url, max_upload_bytes=2_000_000
+    )
 
 
 @pytest.fixture

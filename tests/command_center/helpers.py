@@ -1,9 +1,11 @@
-"""Builders for command-centre tests: settings, JPEGs, face hits, a served app."""
+"""Builders for command-centre tests: settings, JPEGs, face hits, a served app (signed in as an admin)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -16,7 +18,11 @@ import httpx
 import numpy as np
 import uvicorn
 from fastapi import FastAPI
+from websockets.typing import Subprotocol
 
+from command_center.security.authn import TokenPair
+from command_center.security.permissions import Role
+from command_center.security.users import StaffUser
 from pipeline.contracts import Box, FaceHit
 from pipeline.settings import Settings, parse
 from tests.services import TEST_SECURITY, free_port
@@ -24,7 +30,17 @@ from tests.services import TEST_SECURITY, free_port
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def settings_for(database_url: str, nats_url: str, tmp_path: Path, models_dir: Path, **cc: Any) -> Settings:
+def settings_for(
+    database_url: str,
+    nats_url: str,
+    tmp_path: Path,
+    models_dir: Path,
+    *,
+    redis_url: str = "redis://127.0.0.1:6379/0",
+    cameras: list[dict[str, str]] | None = None,
+    **cc: Any,
+) -> Settings:
+    """Test settings; one-time codes go to ``tmp_path/sms_outbox.jsonl`` (read them with ``read_code``)."""
     command_center = {"consumer_name": f"cc-test-{uuid.uuid4().hex[:10]}", "alert_merge_window_s": 60.0}
     command_center.update(cc)
     return parse(
@@ -33,9 +49,15 @@ def settings_for(database_url: str, nats_url: str, tmp_path: Path, models_dir: P
             "data_dir": str(tmp_path),
             "database_url": database_url,
             "nats_url": nats_url,
+            "redis_url": redis_url,
             "models_dir": str(models_dir),
             "command_center": command_center,
-            "security": TEST_SECURITY,
+            "security": {
+                **TEST_SECURITY,
+                "sms_backend": "outbox",
+                "sms_outbox": str(tmp_path / "sms_outbox.jsonl"),
+            },
+            "cameras": cameras or [],
         }
     )
 
@@ -98,13 +120,20 @@ async def eventually(check: Callable[[], Awaitable[Any]], within_s: float = 10.0
 class Served:
     url: str
     ws_url: str
-    http: httpx.AsyncClient
+    http: httpx.AsyncClient  # signed in as ``admin``
     app: FastAPI
+    anon: httpx.AsyncClient | None = None  # no credentials at all
+    admin: TokenPair | None = None
+
+    @property
+    def token(self) -> str:
+        assert self.admin is not None
+        return self.admin.access_token
 
 
 @contextlib.asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[Served]:
-    """Run the app with uvicorn on a free port in this event loop."""
+    """Run the app with uvicorn on a free port in this event loop; ``http`` is signed in as an admin."""
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, ws="websockets-sansio")
     server = uvicorn.Server(config)
@@ -116,8 +145,78 @@ async def serve(app: FastAPI) -> AsyncIterator[Served]:
         await asyncio.sleep(0.02)
     url = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-            yield Served(url, f"ws://127.0.0.1:{port}", http, app)
+        admin = await staff_session(app, Role.ADMIN)
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=10, headers=bearer(admin.access_token)) as http,
+            httpx.AsyncClient(base_url=url, timeout=10) as anon,
+        ):
+            yield Served(url, f"ws://127.0.0.1:{port}", http, app, anon, admin)
     finally:
         server.should_exit = True
         await task
+
+
+# -- staff accounts and sign-in ----------------------------------------------------------------------
+
+
+def government_id() -> str:
+    return f"T-{uuid.uuid4().hex[:12].upper()}"
+
+
+def mobile() -> str:
+    return f"+9230{uuid.uuid4().int % 10**8:08d}"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def ws_auth(token: str) -> list[Subprotocol]:
+    """What a WebSocket client offers to authenticate: the subprotocols ``bearer, <token>``."""
+    return [Subprotocol("bearer"), Subprotocol(token)]
+
+
+async def add_user(app: FastAPI, role: Role, districts: tuple[str, ...] = (), **fields: Any) -> StaffUser:
+    values = {"government_id": government_id(), "mobile": mobile(), "name": f"Officer {role.value}"}
+    values.update(fields)
+    users = app.state.services.auth.users
+    user: StaffUser = await asyncio.to_thread(users.add, role=role.value, districts=districts, **values)
+    return user
+
+
+async def staff_session(app: FastAPI, role: Role, districts: tuple[str, ...] = ()) -> TokenPair:
+    """A new account of this role, signed in directly (no SMS): for tests about something else."""
+    user = await add_user(app, role, districts)
+    pair: TokenPair = await app.state.services.auth.open_session(user)
+    return pair
+
+
+def codes_sent(outbox: Path, to: str) -> list[str]:
+    if not outbox.exists():
+        return []
+    messages = [json.loads(line) for line in outbox.read_text().splitlines()]
+    return [re.findall(r"code is ([0-9]+)", m["text"])[0] for m in messages if m["to"] == to]
+
+
+async def read_code(outbox: Path, to: str, *, after: int = 0) -> str:
+    """The code of the ``after``-th message sent to this number (codes are sent after the answer)."""
+    sent: list[str] = await eventually(lambda: _more_than(outbox, to, after), 10)
+    return sent[after]
+
+
+async def _more_than(outbox: Path, to: str, count: int) -> list[str] | None:
+    sent = codes_sent(outbox, to)
+    return sent if len(sent) > count else None
+
+
+async def otp_sign_in(http: httpx.AsyncClient, outbox: Path, user: StaffUser) -> dict[str, Any]:
+    """The real flow: login → code from the SMS outbox → verify → tokens."""
+    already = len(codes_sent(outbox, user.mobile))
+    body = {"government_id": user.government_id, "mobile": user.mobile}
+    response = await http.post("/auth/login", json=body)
+    assert response.status_code == 202, response.text
+    code = await read_code(outbox, user.mobile, after=already)
+    response = await http.post("/auth/verify", json={**body, "code": code})
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()
+    return tokens

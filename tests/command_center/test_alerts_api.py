@@ -20,7 +20,7 @@ from command_center.app import create_app
 from pipeline import bus, subjects
 from pipeline.contracts import FaceHit
 from pipeline.settings import Settings
-from tests.command_center.helpers import T0, Served, camera, eventually, hit, jpeg
+from tests.command_center.helpers import T0, Served, camera, eventually, hit, jpeg, ws_auth
 
 
 async def publish(nc: Client, *hits: FaceHit) -> None:
@@ -36,13 +36,26 @@ async def alerts_of(served: Served, cam: str) -> list[dict[str, Any]]:
     return alerts
 
 
-async def next_event(ws: ClientConnection, cam: str, within_s: float = 10.0) -> dict[str, Any]:
-    """The next AlertEvent of this camera (other tests' cameras may share the subject)."""
+async def next_event(
+    ws: ClientConnection, cam: str, served: Served, within_s: float = 10.0
+) -> dict[str, Any]:
+    """The next AlertEvent of this camera stored by *this* command centre: other command centres on the
+    same NATS server (concurrent test runs) store the same hits and announce them under their own ids."""
     async with asyncio.timeout(within_s):
         while True:
             event: dict[str, Any] = json.loads(await ws.recv())
-            if event["camera_id"] == cam:
+            if event["camera_id"] == cam and await _ours(served, event):
                 return event
+
+
+async def _ours(served: Served, event: dict[str, Any]) -> bool:
+    response = await served.http.get(f"/alerts/{event['alert_id']}")
+    if response.status_code != 200:
+        return False
+    mine = response.json()
+    return bool(
+        mine["camera_id"] == event["camera_id"] and mine["created_at"] == event["alert"]["created_at"]
+    )
 
 
 async def stats(served: Served) -> dict[str, int]:
@@ -53,10 +66,10 @@ async def stats(served: Served) -> dict[str, int]:
 
 async def test_a_hit_becomes_an_alert_pushed_to_the_websocket(served: Served, nc: Client) -> None:
     cam = camera()
-    async with connect(f"{served.ws_url}/ws/alerts") as ws:
+    async with connect(f"{served.ws_url}/ws/alerts", subprotocols=ws_auth(served.token)) as ws:
         await eventually(lambda: _has_clients(served))
         await publish(nc, hit(cam, similarity=0.7))
-        event = await next_event(ws, cam)
+        event = await next_event(ws, cam, served)
     assert event["kind"] == "created"
     alert = event["alert"]
     assert (alert["camera_id"], alert["profile_name"], alert["hit_count"]) == (cam, "Person 7", 1)
@@ -85,12 +98,12 @@ async def test_updates_reach_the_websocket_and_a_redelivered_hit_changes_nothing
 ) -> None:
     cam = camera()
     first = hit(cam, similarity=0.5)
-    async with connect(f"{served.ws_url}/ws/alerts") as ws:
+    async with connect(f"{served.ws_url}/ws/alerts", subprotocols=ws_auth(served.token)) as ws:
         await eventually(lambda: _has_clients(served))
         await publish(nc, first, first)  # the same event twice, as a redelivery would bring it
         await publish(nc, hit(cam, similarity=0.6, at=T0 + timedelta(seconds=5)))
-        created = await next_event(ws, cam)
-        updated = await next_event(ws, cam)
+        created = await next_event(ws, cam, served)
+        updated = await next_event(ws, cam, served)
     assert created["kind"] == "created" and updated["kind"] == "updated"
     assert updated["alert"]["hit_count"] == 2
     [alert] = await alerts_of(served, cam)
@@ -155,10 +168,11 @@ async def test_an_invalid_message_is_terminated_and_consuming_goes_on(
         ("/alerts?before_id=-1", 422),
         ("/alerts?camera_id=no%20spaces", 422),
         ("/alerts?status=DROP%20TABLE", 422),
-        ("/watchlist/profiles/987654", 404),
+        ("/watchlist/profiles/987654?reason=FIR%2012%2F2025", 404),
         ("/watchlist/profiles/987654/photo", 404),
-        ("/watchlist/profiles?category=nonsense", 422),
-        ("/watchlist/profiles?offset=-1", 422),
+        ("/watchlist/profiles?category=nonsense&reason=FIR%2012%2F2025", 422),
+        ("/watchlist/profiles?offset=-1&reason=FIR%2012%2F2025", 422),
+        ("/watchlist/profiles", 422),  # no stated reason
         ("/nowhere", 404),
     ],
 )
@@ -204,7 +218,8 @@ def _silent_client(served: Served) -> socket.socket:
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
         f"GET /ws/alerts HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Protocol: bearer, {served.token}\r\n\r\n".encode()
     )
     return sock
 
@@ -212,7 +227,7 @@ def _silent_client(served: Served) -> socket.socket:
 async def test_a_client_that_cannot_keep_up_is_dropped_without_holding_up_others(served: Served) -> None:
     feed = served.app.state.services.feed
     with _silent_client(served):
-        async with connect(f"{served.ws_url}/ws/alerts") as healthy:
+        async with connect(f"{served.ws_url}/ws/alerts", subprotocols=ws_auth(served.token)) as healthy:
             await eventually(lambda: _clients(served, 2))
             received = 0
             for n in range(3000):

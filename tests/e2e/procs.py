@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,25 @@ class Processes:
             timeout=timeout,
         )
 
+    def enroll(self, name: str, photos: list[Path], tag: str) -> subprocess.CompletedProcess[str]:
+        """``safecity watchlist enroll`` with a legal basis valid for 30 days."""
+        expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+        return self.run(
+            "watchlist",
+            "enroll",
+            "--name",
+            name,
+            "--category",
+            "wanted",
+            "--legal-reference",
+            f"FIR 1/2025 {tag}",
+            "--authorised-by",
+            f"SSP {tag}",
+            "--expires",
+            expires,
+            *map(str, photos),
+        )
+
     def wait_exit(self, name: str, timeout: float) -> int:
         return self.procs[name].wait(timeout)
 
@@ -89,14 +110,74 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = N
     raise TimeoutError(f"{url} did not answer 200 within {timeout}s: {last}")
 
 
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        return json.loads(resp.read())
+def get_json(url: str, token: str | None = None) -> Any:
+    return json.loads(get_bytes(url, token))
+
+
+def get_bytes(url: str, token: str | None = None) -> bytes:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as resp:
+        body: bytes = resp.read()
+        return body
+
+
+def post_json(url: str, body: dict[str, Any]) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return resp.status, json.loads(resp.read())
+
+
+def add_staff(procs: Processes, role: str, *districts: str) -> tuple[str, str]:
+    """A staff account made with ``safecity users add`` (as on a fresh install): (government ID, mobile)."""
+    government_id = f"E2E-{os.getpid()}-{time.monotonic_ns() % 10**8}"
+    mobile = f"+9230{time.monotonic_ns() % 10**8:08d}"
+    extra = [arg for district in districts for arg in ("--district", district)]
+    args = ["--government-id", government_id, "--mobile", mobile, "--name", f"E2E {role}", "--role", role]
+    added = procs.run("users", "add", *args, *extra)
+    assert added.returncode == 0, added.stderr
+    return government_id, mobile
+
+
+def sign_in(base: str, outbox: Path, government_id: str, mobile: str, timeout: float = 10) -> str:
+    """The real flow: POST /auth/login, the code from the SMS outbox, POST /auth/verify → access token."""
+    status, _ = post_json(f"{base}/auth/login", {"government_id": government_id, "mobile": mobile})
+    assert status == 202
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = outbox.read_text().splitlines() if outbox.exists() else []
+        codes = [
+            re.findall(r"code is ([0-9]+)", m["text"]) for m in map(json.loads, lines) if m["to"] == mobile
+        ]
+        if codes:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no code was sent to {mobile} within {timeout}s")
+        time.sleep(0.1)
+    body = {"government_id": government_id, "mobile": mobile, "code": codes[-1][0]}
+    status, tokens = post_json(f"{base}/auth/verify", body)
+    assert status == 200
+    token: str = tokens["access_token"]
+    return token
+
+
+def outbox_of(workdir: Path) -> Path:
+    return workdir / "sms_outbox.jsonl"
 
 
 def write_system_config(
-    workdir: Path, *, nats_url: str, database_url: str, models_dir: Path, videos: dict[str, str], tag: str
+    workdir: Path,
+    *,
+    nats_url: str,
+    database_url: str,
+    models_dir: Path,
+    videos: dict[str, str],
+    tag: str,
+    redis_url: str = "redis://127.0.0.1:6379/0",
+    district: str = "",
 ) -> tuple[Path, Path, int]:
+    """Codes sent by SMS land in ``outbox_of(workdir)``; every camera is in ``district``."""
     """A settings file and a camera_sim scenario for cameras ``{camera_id: video file name}``."""
     rtsp_port = free_port()
     http_port = free_port()
@@ -112,16 +193,19 @@ def write_system_config(
     )
     settings: dict[str, Any] = {
         "environment": "test",
-        "security": TEST_SECURITY,
+        "security": {**TEST_SECURITY, "sms_backend": "outbox", "sms_outbox": str(outbox_of(workdir))},
         "data_dir": str(workdir / "data"),
         "database_url": database_url,
         "nats_url": nats_url,
+        "redis_url": redis_url,
         "models_dir": str(models_dir),
         "models_registry": str(REPO / "configs" / "models.yaml"),
         "worker": {"analysis_fps": 5, "reconnect_initial_s": 0.3},
         "command_center": {"port": http_port, "consumer_name": f"cc-{tag}", "hits_consumer_start": "new"},
         "camera_sim": {"port": rtsp_port, "scenario": str(scenario)},
-        "cameras": [{"id": cid, "url": f"rtsp://127.0.0.1:{rtsp_port}/{cid}"} for cid in videos],
+        "cameras": [
+            {"id": cid, "url": f"rtsp://127.0.0.1:{rtsp_port}/{cid}", "district": district} for cid in videos
+        ],
     }
     config = workdir / "safecity.yaml"
     config.write_text(yaml.safe_dump(settings))

@@ -8,18 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.request
+import urllib.error
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import websockets
+from websockets.typing import Subprotocol
 
-from tests.e2e.procs import Processes, get_json, wait_http, write_system_config
+from tests.e2e.procs import (
+    Processes,
+    add_staff,
+    get_bytes,
+    get_json,
+    outbox_of,
+    sign_in,
+    wait_http,
+    write_system_config,
+)
 from tests.services import SHARED
 
 pytestmark = pytest.mark.e2e
+DISTRICT = "Islamabad"
 
 FACES = SHARED / "media" / "faces"
 WATCHLIST = {
@@ -34,12 +45,19 @@ WATCHLIST = {
 
 @pytest.fixture
 def system(
-    tmp_path: Path, nats_url: str, database_url: str, models_dir: Path
+    tmp_path: Path, nats_url: str, redis_url: str, database_url: str, models_dir: Path
 ) -> Iterator[tuple[Processes, str, dict[str, str]]]:
     tag = uuid.uuid4().hex[:8]
     cameras = {f"e2e-obama-{tag}": "hamilton_whitehouse_clip.mp4", f"e2e-group-{tag}": "six_people_group.mp4"}
     config, _scenario, port = write_system_config(
-        tmp_path, nats_url=nats_url, database_url=database_url, models_dir=models_dir, videos=cameras, tag=tag
+        tmp_path,
+        nats_url=nats_url,
+        redis_url=redis_url,
+        database_url=database_url,
+        models_dir=models_dir,
+        videos=cameras,
+        tag=tag,
+        district=DISTRICT,
     )
     procs = Processes(tmp_path, config)
     try:
@@ -48,8 +66,10 @@ def system(
         procs.stop_all()
 
 
-async def _collect_alerts(ws_url: str, until: asyncio.Event, into: list[dict[str, object]]) -> None:
-    async with websockets.connect(ws_url) as ws:
+async def _collect_alerts(
+    ws_url: str, token: str, until: asyncio.Event, into: list[dict[str, object]]
+) -> None:
+    async with websockets.connect(ws_url, subprotocols=[Subprotocol("bearer"), Subprotocol(token)]) as ws:
         until_task = asyncio.ensure_future(until.wait())
         while not until.is_set():
             recv = asyncio.ensure_future(ws.recv())
@@ -75,19 +95,21 @@ def test_enrolled_face_on_camera_alerts_the_operator_and_strangers_do_not(
 
     profiles = {}
     for name, photos in WATCHLIST.items():
-        enrolled = procs.run("watchlist", "enroll", "--name", name, "--category", "wanted", *map(str, photos))
+        enrolled = procs.enroll(name, photos, "e2e")
         assert enrolled.returncode == 0, enrolled.stderr
         profiles[name] = json.loads(enrolled.stdout)["profile_id"]
 
     cc = procs.start("command-center", "command-center")
     wait_http(f"{base}/health/ready", 60, cc)
+    # An operator of the cameras' district, added with the CLI and signed in with a code from the SMS outbox.
+    token = sign_in(base, outbox_of(procs.workdir), *add_staff(procs, "operator", DISTRICT))
     ws_url = base.replace("http://", "ws://") + "/ws/alerts"
     target = profiles["Lin-Manuel Miranda"]
 
     async def scenario() -> list[dict[str, object]]:
         events: list[dict[str, object]] = []
         done = asyncio.Event()
-        collector = asyncio.create_task(_collect_alerts(ws_url, done, events))
+        collector = asyncio.create_task(_collect_alerts(ws_url, token, done, events))
         await asyncio.sleep(0.5)  # the WebSocket is connected before any hit can exist
         procs.start("camera-sim", "camera-sim", "--loops", "3")
         procs.start("worker", "worker", "--stop-at-end")
@@ -116,17 +138,20 @@ def test_enrolled_face_on_camera_alerts_the_operator_and_strangers_do_not(
     assert alert["profile_name"] == "Lin-Manuel Miranda"
 
     # Stored, with evidence images, and within the merge window one alert per person on this camera.
-    stored = _items(get_json(f"{base}/alerts?camera_id={hamilton_cam}"))
+    stored = _items(get_json(f"{base}/alerts?camera_id={hamilton_cam}", token))
     assert {a["profile_id"] for a in stored} == set(alerts_by_profile)
     assert len(stored) == len(alerts_by_profile)
-    crop = urllib.request.urlopen(f"{base}/alerts/{alert['id']}/evidence/crop").read()
+    crop = get_bytes(f"{base}/alerts/{alert['id']}/evidence/crop", token)
     assert crop[:3] == b"\xff\xd8\xff"
-    hits = get_json(f"{base}/alerts/{alert['id']}/hits")
+    hits = get_json(f"{base}/alerts/{alert['id']}/hits", token)
     assert hits and all(h["frame_sent_at"] for h in hits), "frames carry the camera's send time"
 
     # The six strangers in the group video match nobody on the watchlist.
     assert not [e for e in events if e.get("camera_id") == group_cam], procs.logs()
-    assert _items(get_json(f"{base}/alerts?camera_id={group_cam}")) == []
+    assert _items(get_json(f"{base}/alerts?camera_id={group_cam}", token)) == []
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        get_json(f"{base}/alerts")
+    assert refused.value.code == 401
 
 
 def _items(payload: object) -> list[dict[str, object]]:

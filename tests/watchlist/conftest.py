@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -9,10 +10,19 @@ from pipeline.database import make_engine
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings, parse
 from watchlist.enrol import Enroller
+from watchlist.governance import LegalBasis
 from watchlist.store import WatchlistStore
 
 OBAMA_ENROL = ("examples_obama.jpg", "examples_obama2.jpg", "tests_test_images_obama3.jpg")
 OBAMA_PROBE = "examples_knn_examples_test_obama1.jpg"
+ADMIN = "staff:1:admin"
+CLERK = "staff:2:clerk"
+SUPERVISOR = "staff:3:supervisor"
+
+
+def basis(days: float = 30) -> LegalBasis:
+    """A valid legal basis expiring ``days`` from now."""
+    return LegalBasis("FIR 12/2025 PS Saddar", "SSP Investigation", datetime.now(UTC) + timedelta(days=days))
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from safecity_cli.main import main
 from tests.watchlist.conftest import OBAMA_ENROL, OBAMA_PROBE
+
+LEGAL = (
+    "--legal-reference",
+    "FIR 9/2025",
+    "--authorised-by",
+    "SSP Ops",
+    "--expires",
+    str(date.today() + timedelta(days=90)),
+    "--by",
+    "staff:1:admin",
+)
+REASON = ("--reason", "case closed", "--by", "staff:1:admin")
 
 
 @pytest.fixture
@@ -40,11 +53,21 @@ def test_watchlist_enroll_match_list_remove(
 ) -> None:
     photos = [str(faces_dir / "obama" / name) for name in OBAMA_ENROL]
     code, enrolled, _ = _run(
-        capsys, cli_env, "watchlist", "enroll", "--name", "Barack Obama", "--category", "wanted", *photos
+        capsys,
+        cli_env,
+        "watchlist",
+        "enroll",
+        "--name",
+        "Barack Obama",
+        "--category",
+        "wanted",
+        *LEGAL,
+        *photos,
     )
     assert code == 0
     assert isinstance(enrolled, dict)
     assert enrolled["photos"] == 3 and enrolled["embeddings"] == 3 and enrolled["announced"] is True
+    assert enrolled["status"] == "active" and enrolled["audited"] is True
     profile_id = enrolled["profile_id"]
 
     code, faces, _ = _run(
@@ -58,13 +81,19 @@ def test_watchlist_enroll_match_list_remove(
     code, listed, _ = _run(capsys, cli_env, "watchlist", "list")
     assert code == 0 and [p["profile_id"] for p in listed] == [profile_id]  # type: ignore[union-attr, index]
 
-    code, removed, _ = _run(capsys, cli_env, "watchlist", "remove", str(profile_id))
+    code, removed, _ = _run(capsys, cli_env, "watchlist", "remove", str(profile_id), *REASON)
     assert code == 0 and removed["removed_embedding_ids"] == enrolled["embedding_ids"]  # type: ignore[index]
     code, faces, _ = _run(capsys, cli_env, "watchlist", "match", str(faces_dir / "obama" / OBAMA_PROBE))
     assert code == 0 and faces == [{**faces[0], "matches": []}]  # type: ignore[index]
 
-    code, _, err = _run(capsys, cli_env, "watchlist", "remove", str(profile_id))
+    code, _, err = _run(capsys, cli_env, "watchlist", "remove", str(profile_id), *REASON)
     assert code == 1 and f"no active watchlist profile with id {profile_id}" in err
+
+    code = main(["audit", "tail", "-n", "5", "--config", str(cli_env)])
+    actions = [json.loads(line)["action"] for line in capsys.readouterr().out.splitlines()]
+    assert code == 0 and actions == ["watchlist.enroll_admin", "watchlist.remove_admin"]
+    code, out, _ = _run(capsys, cli_env, "audit", "verify")
+    assert code == 0 and "audit trail OK: 2 entries" in str(out)
 
 
 def test_watchlist_enroll_refusal_exits_2_and_stores_nothing(
@@ -73,7 +102,7 @@ def test_watchlist_enroll_refusal_exits_2_and_stores_nothing(
     two = str(faces_dir / "_multi" / "examples_two_people.jpg")
     good = str(faces_dir / "obama" / OBAMA_ENROL[0])
     code, _, err = _run(
-        capsys, cli_env, "watchlist", "enroll", "--name", "X", "--category", "wanted", good, two
+        capsys, cli_env, "watchlist", "enroll", "--name", "X", "--category", "wanted", *LEGAL, good, two
     )
     assert code == 2
     assert "examples_two_people.jpg" in err and "2 faces found" in err and "nothing stored" in err

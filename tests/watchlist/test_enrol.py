@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from pipeline.face import FaceAnalyzer
-from tests.watchlist.conftest import OBAMA_PROBE
+from tests.watchlist.conftest import ADMIN, OBAMA_PROBE, basis
 from watchlist.enrol import Enroller, EnrolmentError
+from watchlist.governance import IN_FORCE, Status
 from watchlist.photos import PhotoError
 from watchlist.store import ProfileNotFoundError, WatchlistStore
 
@@ -44,7 +45,7 @@ def _tiny_face(faces_dir: Path, analyzer: FaceAnalyzer) -> bytes:
 def test_enrol_stores_profile_photos_and_embeddings(
     enroller: Enroller, store: WatchlistStore, obama_photos: list[tuple[str, bytes]]
 ) -> None:
-    result = enroller.enrol("  Barack   Obama ", "Wanted", obama_photos)
+    result = enroller.enrol("  Barack   Obama ", "Wanted", obama_photos, basis(), ADMIN)
     assert result.name == "Barack Obama" and result.category == "wanted"
     assert len(result.photo_ids) == len(result.embedding_ids) == 3
     assert result.revision == store.revision() == 1
@@ -101,20 +102,20 @@ def test_refused_photo_names_the_photo_and_stores_nothing(
     }[case]()
     photos = [obama_photos[0], (f"{case}.img", bad)]
     with pytest.raises(EnrolmentError, match=reason) as info:
-        enroller.enrol("Someone", "missing", photos)
+        enroller.enrol("Someone", "missing", photos, basis(), ADMIN)
     assert info.value.photo == f"{case}.img"
     assert f"{case}.img" in str(info.value)
-    assert store.count_profiles(include_inactive=True) == 0
+    assert store.count_profiles() == 0
     assert store.revision() == 0 and list(store.iter_embeddings()) == []
 
 
 def test_request_errors(enroller: Enroller, obama_photos: list[tuple[str, bytes]]) -> None:
     with pytest.raises(EnrolmentError, match="unknown category 'bandit'; use one of: wanted"):
-        enroller.enrol("X", "bandit", obama_photos)
+        enroller.enrol("X", "bandit", obama_photos, basis(), ADMIN)
     with pytest.raises(EnrolmentError, match="non-empty name"):
-        enroller.enrol("   ", "wanted", obama_photos)
+        enroller.enrol("   ", "wanted", obama_photos, basis(), ADMIN)
     with pytest.raises(EnrolmentError, match="at least one photo"):
-        enroller.enrol("X", "wanted", [])
+        enroller.enrol("X", "wanted", [], basis(), ADMIN)
 
 
 def test_oversized_file_is_refused(
@@ -124,13 +125,13 @@ def test_oversized_file_is_refused(
         update={"watchlist": settings.watchlist.model_copy(update={"max_photo_bytes": 1000})}
     )
     with pytest.raises(EnrolmentError, match="at most 1000 are accepted"):
-        Enroller(small_limit, analyzer, store).enrol("X", "wanted", obama_photos)
+        Enroller(small_limit, analyzer, store).enrol("X", "wanted", obama_photos, basis(), ADMIN)
 
 
 def test_match_finds_obama_and_not_biden(
     enroller: Enroller, store: WatchlistStore, obama_photos: list[tuple[str, bytes]], faces_dir: Path
 ) -> None:
-    obama = enroller.enrol("Barack Obama", "wanted", obama_photos)
+    obama = enroller.enrol("Barack Obama", "wanted", obama_photos, basis(), ADMIN)
     enroller.enrol(
         "Kit Harington",
         "watch",
@@ -142,6 +143,8 @@ def test_match_finds_obama_and_not_biden(
                 ).read_bytes(),
             )
         ],
+        basis(),
+        ADMIN,
     )
 
     (probe,) = enroller.match_photo((faces_dir / "obama" / OBAMA_PROBE).read_bytes(), top_k=5)
@@ -164,16 +167,17 @@ def test_match_finds_obama_and_not_biden(
 def test_removed_profile_never_matches_again(
     enroller: Enroller, store: WatchlistStore, obama_photos: list[tuple[str, bytes]], faces_dir: Path
 ) -> None:
-    obama = enroller.enrol("Barack Obama", "wanted", obama_photos)
-    change = enroller.remove(obama.profile_id)
+    obama = enroller.enrol("Barack Obama", "wanted", obama_photos, basis(), ADMIN)
+    change = enroller.remove(obama.profile_id, ADMIN, "arrested, case closed")
     assert change.action == "remove" and change.embedding_ids == obama.embedding_ids
     assert change.revision == store.revision() == 2
-    assert store.get_profile(obama.profile_id) is None
-    assert store.get_profile(obama.profile_id, include_inactive=True) is not None
-    assert store.list_profiles() == [] and list(store.iter_embeddings()) == []
+    removed = store.get_profile(obama.profile_id)
+    assert removed is not None and removed.status is Status.REMOVED and not removed.matching()
+    assert removed.removal_approved_by == ADMIN and removed.removal_reason == "arrested, case closed"
+    assert store.list_profiles(statuses=IN_FORCE) == [] and list(store.iter_embeddings()) == []
     (probe,) = enroller.match_photo((faces_dir / "obama" / OBAMA_PROBE).read_bytes())
     assert probe.matches == []
     with pytest.raises(ProfileNotFoundError):
-        store.remove_profile(obama.profile_id)
-    again = enroller.enrol("Barack Obama", "wanted", obama_photos[:1])
+        store.remove_profile(obama.profile_id, ADMIN, "again, by mistake")
+    again = enroller.enrol("Barack Obama", "wanted", obama_photos[:1], basis(), ADMIN)
     assert min(again.embedding_ids) > max(obama.embedding_ids), "embedding ids must never be reused"

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.contracts import WatchlistChange
 from pipeline.settings import FaceIndexFlat, FaceIndexHnsw, Settings
+from tests.watchlist.conftest import ADMIN, basis
 from watchlist.enrol import Enroller
 from watchlist.index import FlatIndex, HnswIndex, build_index
 from watchlist.matcher import WatchlistMatcher
@@ -144,16 +145,18 @@ def test_apply_rejects_mismatched_change(settings: Settings) -> None:
 def test_load_from_store_and_skip_stale_changes(
     index_settings: Settings, enroller: Enroller, store: WatchlistStore, obama_photos: list[tuple[str, bytes]]
 ) -> None:
-    first = enroller.enrol("Barack Obama", "wanted", obama_photos)
+    first = enroller.enrol("Barack Obama", "wanted", obama_photos, basis(), ADMIN)
     matcher = WatchlistMatcher(index_settings)
     matcher.load(store)
     assert len(matcher) == 3 and matcher.revision == 1
-    assert not matcher.apply(first.change), "a change already in the loaded state is skipped"
+    assert first.change is not None and not matcher.apply(first.change), (
+        "a change already in the loaded state is skipped"
+    )
 
-    removal = enroller.remove(first.profile_id)
+    removal = enroller.remove(first.profile_id, ADMIN, "case closed")
     assert matcher.apply(removal) and len(matcher) == 0 and matcher.revision == 2
-    second = enroller.enrol("Barack Obama", "wanted", obama_photos[:1])
-    assert matcher.apply(second.change) and len(matcher) == 1
+    second = enroller.enrol("Barack Obama", "wanted", obama_photos[:1], basis(), ADMIN)
+    assert second.change is not None and matcher.apply(second.change) and len(matcher) == 1
 
     fresh = WatchlistMatcher(index_settings)
     fresh.load(store)

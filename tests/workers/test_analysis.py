@@ -18,6 +18,7 @@ from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings, parse
 from pipeline.types import CameraId, Frame
 from tests.services import SHARED
+from tests.watchlist.conftest import ADMIN, basis
 from watchlist.enrol import Enroller
 from watchlist.matcher import WatchlistMatcher
 from watchlist.store import WatchlistStore
@@ -53,7 +54,9 @@ def matcher(settings: Settings, analyzer: FaceAnalyzer, tmp_path: Path) -> Itera
     engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
     store = WatchlistStore(engine)
     store.create_schema()
-    Enroller(settings, analyzer, store).enrol("Lin-Manuel Miranda", "wanted", [(LIN.name, LIN.read_bytes())])
+    Enroller(settings, analyzer, store).enrol(
+        "Lin-Manuel Miranda", "wanted", [(LIN.name, LIN.read_bytes())], basis(), ADMIN
+    )
     matcher = WatchlistMatcher(settings)
     matcher.load(store)
     yield matcher

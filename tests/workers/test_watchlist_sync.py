@@ -11,6 +11,7 @@ from pipeline.bus import connect
 from pipeline.contracts import WatchlistChange
 from pipeline.database import make_engine
 from pipeline.settings import parse
+from tests.watchlist.conftest import ADMIN, basis
 from watchlist.announce import announce
 from watchlist.matcher import WatchlistMatcher
 from watchlist.store import NewPhoto, WatchlistStore
@@ -38,7 +39,13 @@ async def test_changes_announced_after_start_reach_the_index(nats_url: str, tmp_
     store.create_schema()
     jpeg = b"\xff\xd8\xff\xd9"
     existing = store.add_profile(
-        "Existing", "wanted", [NewPhoto(jpeg, jpeg, 10, 10, unit(1))], "mobilefacenet"
+        "Existing",
+        "wanted",
+        [NewPhoto(jpeg, jpeg, 10, 10, unit(1))],
+        "mobilefacenet",
+        basis=basis(),
+        proposed_by=ADMIN,
+        approved_by=ADMIN,
     )
     matcher = WatchlistMatcher(settings)
     nc = await connect(nats_url, "test-sync")

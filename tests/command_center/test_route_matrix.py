@@ -1,0 +1,167 @@
+"""Every route of the OpenAPI spec (and the WebSocket) x every role and anonymous: allowed, 401 or 403.
+
+The table below is the access policy in one place, written out role by role rather than derived from
+``ROLE_PERMISSIONS``, so that widening a role's rights is a visible change here too. A route that is in
+the app but not in the table fails the test (a new route is born with a rule), and so does a row whose
+route no longer exists. "Allowed" means the call got past authentication and authorisation (any status
+but 401/403: e.g. 404 for an id that does not exist, 422 for an empty body).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from command_center.security.permissions import Role
+from command_center.security.users import StaffUser
+from tests.command_center.helpers import Served, add_user, bearer, ws_auth
+
+ADM, SUP, OPR, CLK, PTL, HTL = (
+    Role.ADMIN,
+    Role.SUPERVISOR,
+    Role.OPERATOR,
+    Role.RECORDS_CLERK,
+    Role.PATROL_OFFICER,
+    Role.HOTEL,
+)
+PUBLIC = "public"
+ALERTS_READ = {ADM, SUP, OPR}
+WATCHLIST_READ = {ADM, SUP, OPR, CLK}
+WATCHLIST_PROPOSE = {ADM, SUP, CLK}
+WATCHLIST_APPROVE = {ADM, SUP}
+AUDIT_READ = {ADM, SUP}
+INTEGRATIONS = {ADM}
+STAFF = {ADM, SUP, OPR, CLK, PTL}
+ANYONE_SIGNED_IN = {ADM, SUP, OPR, CLK, PTL, HTL}
+
+POLICY: dict[tuple[str, str], str | set[Role]] = {
+    ("GET", "/health/live"): PUBLIC,
+    ("GET", "/health/ready"): PUBLIC,
+    ("POST", "/auth/login"): PUBLIC,
+    ("POST", "/auth/verify"): PUBLIC,
+    ("POST", "/auth/refresh"): PUBLIC,
+    ("POST", "/auth/logout"): STAFF,  # a staff session; an API key has none to end
+    ("GET", "/auth/me"): ANYONE_SIGNED_IN,
+    ("GET", "/alerts"): ALERTS_READ,
+    ("GET", "/alerts/{alert_id}"): ALERTS_READ,
+    ("GET", "/alerts/{alert_id}/hits"): ALERTS_READ,
+    ("GET", "/alerts/{alert_id}/evidence/{kind}"): ALERTS_READ,
+    ("WS", "/ws/alerts"): ALERTS_READ,
+    ("GET", "/watchlist/profiles"): WATCHLIST_READ,
+    ("GET", "/watchlist/profiles/{profile_id}"): WATCHLIST_READ,
+    ("GET", "/watchlist/profiles/{profile_id}/photo"): WATCHLIST_READ,
+    ("GET", "/watchlist/pending"): WATCHLIST_APPROVE,
+    ("POST", "/watchlist/profiles"): WATCHLIST_PROPOSE,
+    ("DELETE", "/watchlist/profiles/{profile_id}"): WATCHLIST_PROPOSE,
+    ("POST", "/watchlist/profiles/{profile_id}/approve"): WATCHLIST_APPROVE,
+    ("POST", "/watchlist/profiles/{profile_id}/reject"): WATCHLIST_APPROVE,
+    ("GET", "/audit"): AUDIT_READ,
+    ("GET", "/audit/verify"): AUDIT_READ,
+    ("POST", "/integrations/hotels"): INTEGRATIONS,
+    ("GET", "/integrations/hotels"): INTEGRATIONS,
+    ("PATCH", "/integrations/hotels/{hotel_id}"): INTEGRATIONS,
+    ("POST", "/integrations/hotels/{hotel_id}/keys"): INTEGRATIONS,
+    ("GET", "/integrations/hotels/{hotel_id}/keys"): INTEGRATIONS,
+    ("DELETE", "/integrations/keys/{key_id}"): INTEGRATIONS,
+    ("GET", "/integrations/whoami"): {HTL},
+}
+
+# Values for path parameters: well formed, naming nothing (an allowed call answers 404 or 422).
+PATH_VALUES = {"kind": "crop", "key_id": "0123456789abcdef"}
+
+
+def spec_routes(app: FastAPI) -> set[tuple[str, str]]:
+    paths: dict[str, dict[str, Any]] = app.openapi()["paths"]
+    return {(method.upper(), path) for path, ops in paths.items() for method in ops}
+
+
+def expected(rule: str | set[Role], who: Role | None) -> int | str:
+    if rule == PUBLIC:
+        return "allowed"
+    if who is None:
+        return 401
+    return "allowed" if who in rule else 403
+
+
+def outcome(status: int) -> int | str:
+    return status if status in (401, 403) else "allowed"
+
+
+class Callers:
+    """A fresh credential per call for each role (a call may be a logout), and none for anonymous."""
+
+    def __init__(self, app: FastAPI, users: dict[Role, StaffUser], hotel_key: str) -> None:
+        self._auth = app.state.services.auth
+        self._users = users
+        self._hotel_key = hotel_key
+
+    async def headers(self, who: Role | None) -> dict[str, str]:
+        if who is None:
+            return {}
+        if who is Role.HOTEL:
+            return {"X-API-Key": self._hotel_key}
+        return bearer(await self.token(who))
+
+    async def token(self, who: Role) -> str:
+        pair = await self._auth.open_session(self._users[who])
+        token: str = pair.access_token
+        return token
+
+
+async def callers(served: Served) -> Callers:
+    users = {role: await add_user(served.app, role) for role in Role if role is not Role.HOTEL}
+    keys = served.app.state.services.apikeys
+    hotel = await asyncio.to_thread(
+        keys.create_hotel, "Matrix Inn", f"LIC-{id(served)}", "1 Road", "Islamabad"
+    )
+    issued = await asyncio.to_thread(keys.issue_key, hotel.id, ["checkins:post"], "matrix", "test")
+    return Callers(served.app, users, issued.raw_key)
+
+
+async def call(http: httpx.AsyncClient, method: str, path: str, headers: dict[str, str]) -> int:
+    url = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES.get(m.group(1), "1"), path)
+    body = {"json": {}} if method in ("POST", "PATCH") else {}
+    response = await http.request(method, url, headers=headers, **body)
+    assert response.status_code < 500, f"{method} {path}: {response.status_code} {response.text}"
+    return response.status_code
+
+
+async def ws_outcome(served: Served, who: Role | None, callers: Callers) -> int | str:
+    offered = ws_auth(await callers.token(who)) if who not in (None, Role.HOTEL) else None
+    headers = await callers.headers(who) if who is Role.HOTEL else None
+    async with connect(f"{served.ws_url}/ws/alerts", subprotocols=offered, additional_headers=headers) as ws:
+        try:
+            await asyncio.wait_for(ws.recv(), 0.3)
+        except TimeoutError:
+            return "allowed"  # open and quiet: accepted
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None
+            return {4401: 401, 4403: 403}[closed.rcvd.code]
+    return "allowed"
+
+
+def test_every_route_has_a_rule(served: Served) -> None:
+    routes = spec_routes(served.app) | {("WS", "/ws/alerts")}
+    assert sorted(routes - POLICY.keys()) == [], "routes without a rule in POLICY"
+    assert sorted(POLICY.keys() - routes) == [], "rules for routes that no longer exist"
+
+
+async def test_every_route_by_every_role(served: Served) -> None:
+    who_calls = await callers(served)
+    wrong = []
+    for (method, path), rule in sorted(POLICY.items(), key=lambda item: item[0]):
+        for who in [None, *Role]:
+            if method == "WS":
+                got = await ws_outcome(served, who, who_calls)
+            else:
+                got = outcome(await call(served.anon, method, path, await who_calls.headers(who)))
+            want = expected(rule, who)
+            if got != want:
+                wrong.append(f"{method} {path} as {who or 'anonymous'}: got {got}, expected {want}")
+    assert wrong == [], "\n".join(wrong)
