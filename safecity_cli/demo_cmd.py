@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -66,11 +67,22 @@ class Supervisor:
 
     def spawn(self, name: str, argv: list[str]) -> None:
         log = (self.logs / f"{name}.log").open("ab")
-        # The demo shows what happens from now on, not hits an earlier run left in the stream.
-        env = {**os.environ, "SAFECITY_COMMAND_CENTER__HITS_CONSUMER_START": "new"}
+        # The demo shows what happens from now on, not hits that other runs (or tests sharing this
+        # NATS server) left in the stream: a consumer of its own per data directory, starting at new hits.
+        env = {
+            **os.environ,
+            "SAFECITY_COMMAND_CENTER__HITS_CONSUMER_START": "new",
+            "SAFECITY_COMMAND_CENTER__CONSUMER_NAME": self.consumer_name(),
+        }
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
         self.children.append((name, proc, log))
         print(f"demo: started {name} (pid {proc.pid}, log {self.logs / (name + '.log')})", flush=True)
+
+    def consumer_name(self) -> str:
+        marker = self.settings.data_dir / "demo-consumer"
+        if not marker.exists():
+            marker.write_text(f"demo-{secrets.token_hex(6)}\n")
+        return marker.read_text().strip()
 
     def safecity(self, name: str, *args: str) -> None:
         argv = [sys.executable, "-m", "safecity_cli.main", *args]
