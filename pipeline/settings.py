@@ -108,6 +108,13 @@ class WorkerSettings(_Strict):
     crop_margin: float = Field(0.25, ge=0, le=1, description="Margin around a face crop, fraction of box.")
     jpeg_quality: int = Field(85, ge=30, le=100)
     heartbeat_s: float = Field(5.0, gt=0, le=300, description="Interval of worker heartbeats.")
+    watchlist_resync_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="How often the watchlist revision in the database is checked, "
+        "to catch changes whose NATS announcement was missed.",
+    )
     stop_at_end: bool = Field(False, description="Exit when every stream ended (tests, replays).")
 
 

@@ -106,6 +106,7 @@ class Worker:
             p.source.start()
         log.info("worker %s: analysing %s", self.worker_id, ", ".join(c.id for c in self.cameras))
         heartbeat = asyncio.create_task(self._heartbeats(nc))
+        resync = asyncio.create_task(sync.resync_forever(self.settings.worker.watchlist_resync_s))
         try:
             await self._wait_until_done()
         finally:
@@ -114,6 +115,7 @@ class Worker:
                 await asyncio.to_thread(p.source.join, 10)
                 await asyncio.to_thread(p.analyser.join, 10)
             heartbeat.cancel()
+            resync.cancel()
             publish_stop.set()
             try:
                 await asyncio.wait_for(publish_task, 15)

@@ -31,6 +31,7 @@ class WatchlistSync:
         self._buffer: list[WatchlistChange] = []
         self._loaded = False
         self.applied = 0
+        self.resyncs = 0
 
     async def start(self) -> None:
         await ensure_stream(self._js, watchlist_stream_config())
@@ -49,6 +50,29 @@ class WatchlistSync:
 
     async def stop(self) -> None:
         await self._sub.unsubscribe()
+
+    async def resync_forever(self, every_s: float) -> None:
+        """Reload from the database whenever it is ahead of what announcements brought us.
+
+        An enrolment made while NATS was unreachable (the CLI works offline) is never announced;
+        this is how a running worker still learns of it.
+        """
+        while True:
+            await asyncio.sleep(every_s)
+            await self.resync()
+
+    async def resync(self) -> bool:
+        try:
+            current = await asyncio.to_thread(self._store.revision)
+        except Exception as exc:  # the database is away: keep matching with what we have
+            log.warning("watchlist revision check failed: %s", exc)
+            return False
+        if current <= self._matcher.revision:
+            return False
+        await asyncio.to_thread(self._matcher.load, self._store)
+        self.resyncs += 1
+        log.info("watchlist reloaded: database at revision %d was ahead of the announcements", current)
+        return True
 
     async def _on_message(self, msg: Msg) -> None:
         try:

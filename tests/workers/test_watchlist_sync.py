@@ -80,3 +80,35 @@ async def test_changes_announced_after_start_reach_the_index(nats_url: str, tmp_
         await sync.stop()
     finally:
         await nc.drain()
+
+
+async def test_a_change_that_was_never_announced_is_caught_by_the_resync(
+    nats_url: str, tmp_path: Path
+) -> None:
+    settings = parse({})
+    store = WatchlistStore(make_engine(f"sqlite:///{tmp_path / 'w.db'}"))
+    store.create_schema()
+    jpeg = b"\xff\xd8\xff\xd9"
+    matcher = WatchlistMatcher(settings)
+    nc = await connect(nats_url, "test-resync")
+    try:
+        sync = WatchlistSync(nc.jetstream(), matcher, store)
+        await sync.start()
+        assert await sync.resync() is False  # nothing new
+        # Enrolled while NATS was unreachable: stored, never announced.
+        offline = store.add_profile(
+            "Offline",
+            "wanted",
+            [NewPhoto(jpeg, jpeg, 10, 10, unit(3))],
+            "mobilefacenet",
+            basis=basis(),
+            proposed_by=ADMIN,
+            approved_by=ADMIN,
+        )
+        assert not matcher.match(unit(3)[None], 1)[0]
+        assert await sync.resync() is True
+        assert matcher.match(unit(3)[None], 1)[0][0].profile_id == offline.profile_id
+        assert sync.resyncs == 1
+        await sync.stop()
+    finally:
+        await nc.drain()
