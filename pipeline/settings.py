@@ -229,6 +229,13 @@ class Settings(BaseSettings):
                     f"development (environment is {self.environment!r}); e.g. SAFECITY_SECURITY__"
                     f"{name.upper()}=$(openssl rand -hex 32)"
                 )
+        if self.environment == "production" and sec.sms_backend != "http":
+            raise ValueError(
+                f"security.sms_backend {sec.sms_backend!r} does not deliver codes; production needs 'http' "
+                "(a real SMS gateway at security.sms_http_url)"
+            )
+        if sec.sms_backend == "http" and not sec.sms_http_url.startswith(("https://", "http://")):
+            raise ValueError("security.sms_http_url must be the gateway's http(s) URL")
         return self
 
     @property

@@ -58,7 +58,19 @@ def test_default_secrets_are_refused_outside_development(environment: str) -> No
     with pytest.raises(ConfigError, match="jwt_secret"):
         parse({"environment": environment})
     strong = {"jwt_secret": "x" * 40, "api_key_pepper": "y" * 40}
+    if environment == "production":
+        strong |= {"sms_backend": "http", "sms_http_url": "https://sms.example.gov.pk/send"}
     assert parse({"environment": environment, "security": strong}).environment == environment
+
+
+@pytest.mark.parametrize(
+    ("security", "needle"),
+    [({"sms_backend": "console"}, "production needs 'http'"), ({"sms_backend": "http"}, "sms_http_url")],
+)
+def test_production_needs_a_real_sms_gateway(security: dict[str, str], needle: str) -> None:
+    strong = {"jwt_secret": "x" * 40, "api_key_pepper": "y" * 40}
+    with pytest.raises(ConfigError, match=needle):
+        parse({"environment": "production", "security": strong | security})
 
 
 def test_development_may_use_the_default_secrets() -> None:
