@@ -20,7 +20,7 @@ from nats.aio.client import Client as NATS
 from nats.js.api import DeliverPolicy
 from sqlalchemy import Engine
 
-from command_center.api import alerts, audit, auth, console, health, integrations, watchlist
+from command_center.api import alerts, audit, auth, console, health, integrations, users, watchlist
 from command_center.api.console import STATIC_DIR
 from command_center.audit import AuditTrail
 from command_center.consumer import HitConsumer
@@ -85,6 +85,7 @@ def create_app(
     app.include_router(watchlist.router)
     app.include_router(audit.router)
     app.include_router(integrations.router)
+    app.include_router(users.router)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

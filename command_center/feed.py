@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pipeline import subjects
-from pipeline.contracts import AlertEvent
+from pipeline.contracts import AlertEvent, SessionRevoked
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +30,22 @@ CLOSE_TOO_SLOW = 1013  # "try again later"
 CLOSE_GOING_AWAY = 1001
 CLOSE_EXPIRED = 4401  # the credentials expired: sign in again (same code as a refused token)
 CLOSE_TIMEOUT_S = 2.0
+RECHECK_S = 30.0  # how often a connection's session is checked again, besides revocation events
 
 
 class _Client:
-    def __init__(self, websocket: WebSocket, queue_size: int, sees: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        queue_size: int,
+        sees: Callable[[str], bool],
+        user_id: int | None = None,
+        session_id: str | None = None,
+    ) -> None:
         self.websocket = websocket
         self.sees = sees
+        self.user_id = user_id
+        self.session_id = session_id
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.stopped = asyncio.Event()
         self.close_code = CLOSE_GOING_AWAY
@@ -60,24 +70,49 @@ class AlertFeed:
     def __init__(self, queue_size: int = CLIENT_QUEUE_SIZE) -> None:
         self._queue_size = queue_size
         self._clients: set[_Client] = set()
-        self._subscription: Subscription | None = None
+        self._subscriptions: list[Subscription] = []
         self.delivered = 0
         self.dropped_clients = 0
+        self.revoked_clients = 0
 
     @property
     def client_count(self) -> int:
         return len(self._clients)
 
     async def subscribe(self, nc: NATS) -> None:
-        self._subscription = await nc.subscribe(subjects.alert_events(), cb=self._on_message)
+        self._subscriptions = [
+            await nc.subscribe(subjects.alert_events(), cb=self._on_message),
+            await nc.subscribe(subjects.sessions_revoked(), cb=self._on_revoked),
+        ]
 
     async def close(self) -> None:
-        if self._subscription is not None:
+        for subscription in self._subscriptions:
             with contextlib.suppress(Exception):
-                await self._subscription.unsubscribe()
-            self._subscription = None
+                await subscription.unsubscribe()
+        self._subscriptions = []
         for client in list(self._clients):
             client.stop(CLOSE_GOING_AWAY)
+
+    async def _on_revoked(self, msg: Msg) -> None:
+        try:
+            event = SessionRevoked.from_bytes(msg.data)
+        except ValidationError as exc:
+            log.warning("ignored an invalid SessionRevoked: %s", exc.errors()[:1])
+            return
+        self.revoke(user_id=event.user_id, session_id=event.session_id)
+
+    def revoke(self, *, user_id: int | None = None, session_id: str | None = None) -> int:
+        """Close the connections opened with a session (or every session of a user); how many."""
+        closed = 0
+        for client in list(self._clients):
+            if session_id is not None and client.session_id != session_id:
+                continue
+            if user_id is not None and client.user_id != user_id:
+                continue
+            client.stop(CLOSE_EXPIRED)
+            closed += 1
+        self.revoked_clients += closed
+        return closed
 
     async def _on_message(self, msg: Msg) -> None:
         try:
@@ -106,13 +141,19 @@ class AlertFeed:
         *,
         sees: Callable[[str], bool] = lambda _district: True,
         until: float | None = None,
+        user_id: int | None = None,
+        session_id: str | None = None,
+        still_valid: Callable[[], Awaitable[bool]] | None = None,
+        recheck_s: float = RECHECK_S,
     ) -> None:
         """Run one accepted WebSocket connection until the client leaves or is stopped.
 
         ``sees(district)`` filters what this client receives; at ``until`` (epoch seconds: when its
         credentials expire) the connection is closed with CLOSE_EXPIRED and the client reconnects.
+        A SessionRevoked naming ``user_id``/``session_id`` closes it at once; ``still_valid`` is asked
+        every ``recheck_s`` too, in case that announcement was missed.
         """
-        client = _Client(websocket, self._queue_size, sees)
+        client = _Client(websocket, self._queue_size, sees, user_id, session_id)
         self._clients.add(client)
         tasks = [
             asyncio.create_task(self._send_loop(client)),
@@ -121,6 +162,8 @@ class AlertFeed:
         ]
         if until is not None:
             tasks.append(asyncio.create_task(self._expire(client, until)))
+        if still_valid is not None:
+            tasks.append(asyncio.create_task(self._recheck(client, still_valid, recheck_s)))
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -136,6 +179,19 @@ class AlertFeed:
     async def _expire(client: _Client, until: float) -> None:
         await asyncio.sleep(max(until - time.time(), 0))
         client.stop(CLOSE_EXPIRED)
+
+    @staticmethod
+    async def _recheck(client: _Client, still_valid: Callable[[], Awaitable[bool]], every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                valid = await still_valid()
+            except Exception:
+                log.exception("could not re-check a WebSocket client's session; keeping it for now")
+                continue
+            if not valid:
+                client.stop(CLOSE_EXPIRED)
+                return
 
     @staticmethod
     async def _send_loop(client: _Client) -> None:

@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -116,6 +116,24 @@ class AlertEvent(Message):
     alert_id: int
     camera_id: str
     alert: dict[str, object] = Field(description="The alert as GET /alerts/{id} returns it")
+
+
+class SessionRevoked(Message):
+    """Staff credentials stopped being valid (logout, disabled account, changed role or districts).
+
+    Every command-centre replica closes the live connections (WebSockets) that were opened with them.
+    ``session_id`` names one session; ``user_id`` alone means every session of that account.
+    """
+
+    user_id: int | None = Field(None, ge=1)
+    session_id: str | None = Field(None, min_length=1, max_length=64)
+    reason: Literal["logout", "disabled", "role_changed", "districts_changed", "refresh_reused"]
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> Self:
+        if self.user_id is None and self.session_id is None:
+            raise ValueError("a revocation names a user_id, a session_id or both")
+        return self
 
 
 class CameraStats(BaseModel):

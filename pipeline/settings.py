@@ -134,6 +134,12 @@ class CommandCenterSettings(_Strict):
         description="Hits of one profile on one camera within this window update one alert.",
     )
     max_upload_bytes: int = Field(10_000_000, ge=1000)
+    ws_recheck_s: float = Field(
+        30.0,
+        ge=0.5,
+        le=600,
+        description="How often a live WebSocket re-checks its credentials (besides revocations announced).",
+    )
 
 
 DEV_SECRET = "development-only-secret-change-me"  # noqa: S105 (refused outside development)

@@ -47,6 +47,11 @@ def alert_events() -> str:
     return f"{PREFIX}.alerts.events"
 
 
+def sessions_revoked() -> str:
+    """Staff sessions that ended, so every replica cuts their WebSockets at once (core NATS)."""
+    return f"{PREFIX}.auth.revoked"
+
+
 def worker_heartbeat(worker_id: str) -> str:
     return f"{PREFIX}.workers.heartbeat.{_token(worker_id)}"
 

@@ -102,14 +102,24 @@ async def alert_feed(websocket: WebSocket, feed: FeedDep) -> None:
     """Every AlertEvent (created and updated) the caller may see, as JSON text, as it happens.
 
     Authenticate by offering the subprotocols ``bearer, <access token>``; refusals close with 4401
-    (no or bad token) or 4403 (no ``alerts:read``). The socket closes with 4401 when the token expires.
+    (no or bad token) or 4403 (no ``alerts:read``). The socket closes with 4401 when the token expires,
+    at logout, and when the account is disabled or its role or districts change.
     """
     offered = websocket.scope.get("subprotocols") or []
     # Echo "bearer" when offered, so that browsers accept the handshake before a refusal is sent.
     await websocket.accept(subprotocol=WS_SUBPROTOCOL if WS_SUBPROTOCOL in offered else None)
     try:
-        principal, until = await authenticate_websocket(websocket, Permission.ALERTS_READ)
+        credentials = await authenticate_websocket(websocket, Permission.ALERTS_READ)
     except WebSocketRefused as refused:
         await websocket.close(code=refused.code, reason=refused.reason[:120])
         return
-    await feed.serve(websocket, sees=principal.sees_district, until=until)
+    principal = credentials.principal
+    await feed.serve(
+        websocket,
+        sees=principal.sees_district,
+        until=credentials.until,
+        user_id=principal.id if principal.kind == "staff" else None,
+        session_id=principal.session_id,
+        still_valid=credentials.still_valid,
+        recheck_s=websocket.app.state.services.settings.command_center.ws_recheck_s,
+    )

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
 
 from command_center.api.deps import AuditDep, CurrentPrincipal
 from command_center.audit import AuditEntry, AuditTrail
@@ -29,6 +30,9 @@ ReasonQuery = Annotated[
         description="Why you are looking (case/FIR number, enquiry); recorded in the audit trail",
     ),
 ]
+
+# The same rule for a reason given in a request body (a verdict, a change of an account, ...).
+ReasonText = Annotated[str, Field(min_length=MIN_REASON, max_length=MAX_REASON, pattern=r"\S")]
 
 
 def client_ip(request: Request) -> str | None:

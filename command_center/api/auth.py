@@ -21,13 +21,15 @@ from command_center.api.deps import (
     AuthDep,
     CurrentPrincipal,
     CurrentSession,
+    NatsDep,
 )
+from command_center.api.users import announce_revoked
 from command_center.audit import AuditTrail
 from command_center.security.authn import Locked, Throttled, TokenPair, WrongCode
-from command_center.security.permissions import ROLE_PERMISSIONS
 from command_center.security.sessions import InvalidRefresh, RefreshReuse
 from command_center.security.tokens import InvalidToken
 from command_center.security.users import GOVERNMENT_ID_PATTERN, StaffUser, normalise_government_id
+from pipeline.contracts import SessionRevoked
 from pipeline.validators import Mobile
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -173,9 +175,15 @@ async def refresh(body: RefreshRequest, auth: AuthDep, trail: AuditDep, request:
 
 
 @router.post("/logout", status_code=204)
-async def logout(session: CurrentSession, auth: AuthDep, trail: AuditDep, request: Request) -> None:
-    """End this session: its access and refresh tokens are refused from now on, on every replica."""
+async def logout(
+    session: CurrentSession, auth: AuthDep, trail: AuditDep, nc: NatsDep, request: Request
+) -> None:
+    """End this session: its tokens are refused from now on and its WebSockets closed, on every replica."""
     await auth.logout(session.claims)
+    revoked = SessionRevoked(
+        user_id=session.principal.id, session_id=session.claims.session_id, reason="logout"
+    )
+    await announce_revoked(nc, revoked)
     principal = session.principal
     target = f"session:{session.claims.session_id}"
     await _audit(trail, request, principal.actor, "auth.logout", target, role=principal.role.value)
@@ -189,6 +197,6 @@ async def me(principal: CurrentPrincipal) -> Me:
         name=principal.name,
         role=principal.role.value,
         districts=sorted(principal.districts),
-        permissions=sorted(p.value for p in ROLE_PERMISSIONS[principal.role]),
+        permissions=[p.value for p in principal.permissions],
         hotel_id=principal.hotel_id,
     )

@@ -8,6 +8,8 @@ check (403 naming the missing permission), usable as ``dependencies=[require(...
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException
@@ -194,34 +196,57 @@ class WebSocketRefused(Exception):
         self.reason = reason
 
 
-async def authenticate_websocket(
-    websocket: WebSocket, *permissions: Permission
-) -> tuple[Principal, float | None]:
-    """(principal, when its credentials expire) of a WebSocket, or WebSocketRefused with a 44xx code.
+@dataclass(frozen=True, slots=True)
+class WebSocketCredentials:
+    """Who opened a WebSocket, until when, and how to ask again whether that still holds."""
+
+    principal: Principal
+    until: float | None  # epoch seconds when the token expires; None for API keys
+    still_valid: Callable[[], Awaitable[bool]]
+
+
+async def authenticate_websocket(websocket: WebSocket, *permissions: Permission) -> WebSocketCredentials:
+    """The credentials of a WebSocket, or WebSocketRefused with a 44xx code.
 
     Browsers offer the subprotocols ``["bearer", <access token>]`` (never a token in the URL, which
     ends up in logs); integrations may send ``X-API-Key``.
     """
     services: Services = websocket.app.state.services
-    principal, until = await _websocket_credentials(websocket, services)
-    missing = [p for p in permissions if not principal.can(p)]
+    credentials = await _websocket_credentials(websocket, services)
+    missing = [p for p in permissions if not credentials.principal.can(p)]
     if missing:
-        raise WebSocketRefused(WS_FORBIDDEN, forbidden(principal, missing).detail)
-    return principal, until
+        raise WebSocketRefused(WS_FORBIDDEN, forbidden(credentials.principal, missing).detail)
+    return credentials
 
 
-async def _websocket_credentials(websocket: WebSocket, services: Services) -> tuple[Principal, float | None]:
+async def _websocket_credentials(websocket: WebSocket, services: Services) -> WebSocketCredentials:
     api_key = websocket.headers.get("x-api-key")
     if api_key is not None:
         try:
-            return await integration_principal(services, api_key), None
+            principal = await integration_principal(services, api_key)
         except HTTPException as exc:
             raise WebSocketRefused(WS_UNAUTHORIZED, exc.detail) from None
+
+        async def key_still_valid() -> bool:
+            again = await run_in_threadpool(services.apikeys.verify, api_key)
+            return again == principal
+
+        return WebSocketCredentials(principal, None, key_still_valid)
     offered = list(websocket.scope.get("subprotocols") or [])
     if len(offered) != 2 or offered[0] != WS_SUBPROTOCOL:
         raise WebSocketRefused(WS_UNAUTHORIZED, "offer the subprotocols: bearer, <access token>")
+    token = offered[1]
     try:
-        session = await services.auth.authenticate(offered[1])
+        session = await services.auth.authenticate(token)
     except InvalidToken as exc:
         raise WebSocketRefused(WS_UNAUTHORIZED, str(exc)) from None
-    return session.principal, float(session.claims.expires_at)
+
+    async def token_still_valid() -> bool:
+        # Same account, same role and districts: a change of rights means signing in again.
+        try:
+            again = await services.auth.authenticate(token)
+        except InvalidToken:
+            return False
+        return again.principal == session.principal
+
+    return WebSocketCredentials(session.principal, float(session.claims.expires_at), token_still_valid)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, File, Form, HTTPException, Path, Query, Res
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from command_center.api.auditing import MAX_REASON, MIN_REASON, Auditor, AuditorDep, ReasonQuery
+from command_center.api.auditing import MAX_REASON, Auditor, AuditorDep, ReasonQuery, ReasonText
 from command_center.api.deps import EnrolmentDep, WatchlistStoreDep, require
 from command_center.api.watchlist_views import ProfilePage, ProfileView, image_type, target
 from command_center.security.permissions import Permission
@@ -38,7 +38,7 @@ ProfileId = Annotated[int, Path(ge=1, le=MAX_ID, description="Profile id")]
 Reader = Annotated[Principal, require(Permission.WATCHLIST_READ)]
 Proposer = Annotated[Principal, require(Permission.WATCHLIST_PROPOSE)]
 Approver = Annotated[Principal, require(Permission.WATCHLIST_APPROVE)]
-Reason = Annotated[str, Field(min_length=MIN_REASON, max_length=MAX_REASON, pattern=r"\S")]
+Reason = ReasonText
 
 
 class ApproveBody(BaseModel):

@@ -356,6 +356,7 @@ class ApiKeyStore:
             role=Role.HOTEL,
             districts=frozenset({row.district}),
             hotel_id=info.hotel_id,
+            scopes=frozenset(info.scopes),
         )
 
     def _touch(self, info: KeyInfo, now: datetime) -> None:

@@ -17,9 +17,17 @@ class Principal:
     districts: frozenset[str] = field(default_factory=frozenset)
     hotel_id: int | None = None
     session_id: str | None = None  # token id (jti) of a staff session, for revocation and audit
+    # An integration key's scopes: it may do only what both its role and its scopes allow.
+    scopes: frozenset[str] | None = None
 
     def can(self, permission: Permission) -> bool:
+        if self.scopes is not None and permission.value not in self.scopes:
+            return False
         return allowed(self.role, permission)
+
+    @property
+    def permissions(self) -> list[Permission]:
+        return sorted(p for p in Permission if self.can(p))
 
     def sees_district(self, district: str) -> bool:
         """District-scoped roles see only their districts; everyone else sees all."""

@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    func,
     insert,
     select,
     update,
@@ -64,6 +65,10 @@ class DuplicateUserError(ValueError):
 
 class UserNotFoundError(LookupError):
     pass
+
+
+class LastAdminError(ValueError):
+    """The change would leave no active admin to manage accounts."""
 
 
 def normalise_government_id(value: str) -> str:
@@ -191,15 +196,63 @@ class UserStore:
 
     def set_active(self, government_id: str, active: bool) -> StaffUser:
         key = normalise_government_id(government_id)
-        with self._engine.begin() as conn:
-            result = conn.execute(
-                update(staff_users).where(staff_users.c.government_id == key).values(active=active)
-            )
-        if result.rowcount == 0:
-            raise UserNotFoundError(f"no account with government ID {key}")
         found = self.by_government_id(key)
-        assert found is not None
-        return found
+        if found is None:
+            raise UserNotFoundError(f"no account with government ID {key}")
+        return self.update(found.id, active=active)[1]
+
+    def update(
+        self,
+        user_id: int,
+        *,
+        name: str | None = None,
+        mobile: str | None = None,
+        role: str | None = None,
+        districts: Iterable[str] | None = None,
+        active: bool | None = None,
+    ) -> tuple[StaffUser, StaffUser]:
+        """Change the given fields; (before, after). Refuses to leave the install without an active admin."""
+        values: dict[str, Any] = {}
+        try:
+            if name is not None:
+                values["name"] = normalise_person_name(name)
+            if mobile is not None:
+                values["mobile"] = normalise_mobile(mobile)
+            if role is not None:
+                values["role"] = parse_role(role).value
+            if districts is not None:
+                values["districts"] = normalise_districts(districts)
+        except InvalidUserError:
+            raise
+        except ValueError as exc:
+            raise InvalidUserError(str(exc)) from None
+        if active is not None:
+            values["active"] = active
+        with self._engine.begin() as conn:
+            row = conn.execute(select(staff_users).where(staff_users.c.id == user_id)).first()
+            if row is None:
+                raise UserNotFoundError(f"no account with id {user_id}")
+            before = StaffUser.from_row(row)
+            stays_admin = values.get("role", before.role.value) == Role.ADMIN.value
+            stays_active = values.get("active", before.active)
+            if before.role is Role.ADMIN and before.active and not (stays_admin and stays_active):
+                others = conn.execute(
+                    select(func.count())
+                    .select_from(staff_users)
+                    .where(
+                        staff_users.c.role == Role.ADMIN.value,
+                        staff_users.c.active.is_(True),
+                        staff_users.c.id != user_id,
+                    )
+                ).scalar_one()
+                if others == 0:
+                    raise LastAdminError("this is the last active admin: make another admin first")
+            if values:
+                conn.execute(update(staff_users).where(staff_users.c.id == user_id).values(**values))
+            after = StaffUser.from_row(
+                conn.execute(select(staff_users).where(staff_users.c.id == user_id)).one()
+            )
+        return before, after
 
     def _one(self, condition: Any) -> StaffUser | None:
         with self._engine.connect() as conn:

@@ -37,6 +37,7 @@ WATCHLIST_PROPOSE = {ADM, SUP, CLK}
 WATCHLIST_APPROVE = {ADM, SUP}
 AUDIT_READ = {ADM, SUP}
 INTEGRATIONS = {ADM}
+USERS_MANAGE = {ADM}
 STAFF = {ADM, SUP, OPR, CLK, PTL}
 ANYONE_SIGNED_IN = {ADM, SUP, OPR, CLK, PTL, HTL}
 
@@ -70,6 +71,10 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/integrations/hotels/{hotel_id}/keys"): INTEGRATIONS,
     ("DELETE", "/integrations/keys/{key_id}"): INTEGRATIONS,
     ("GET", "/integrations/whoami"): {HTL},
+    ("GET", "/users"): USERS_MANAGE,
+    ("POST", "/users"): USERS_MANAGE,
+    ("GET", "/users/{user_id}"): USERS_MANAGE,
+    ("PATCH", "/users/{user_id}"): USERS_MANAGE,
 }
 
 # Values for path parameters: well formed, naming nothing (an allowed call answers 404 or 422).
