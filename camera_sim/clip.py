@@ -9,6 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from camera_sim.gst import Gst, init
+from camera_sim.transcode import video_codec
 from pipeline.settings import ConfigError
 
 # Demuxing a file of a few hundred frames takes well under a second; this only stops a wedged pipeline.
@@ -64,6 +65,11 @@ def load_clip(path: Path, fps: float | None = None) -> Clip:
     """
     if not path.is_file():
         raise ConfigError(f"video file not found: {path}")
+    # Ask FFmpeg (PyAV) what the file holds before GStreamer sees it: parsebin autoplugging a
+    # non-H.264 stream can hang in a process that has PyAV's own FFmpeg libraries loaded.
+    codec = video_codec(path)
+    if codec != "h264":
+        raise ConfigError(_not_h264(path, [codec]))
     demuxed, caps = _demux(path)
     if not demuxed:
         raise ConfigError(f"{path}: no H.264 frames")
@@ -144,6 +150,7 @@ class _Demux:
         self.pipeline = Gst.Pipeline.new("demux")
         self.found: list[str] = []
         self.linked = threading.Event()
+        self.pads_done = threading.Event()
         src = Gst.ElementFactory.make("filesrc")
         src.set_property("location", str(path))
         parse = Gst.ElementFactory.make("parsebin")
@@ -159,6 +166,7 @@ class _Demux:
         self.h264parse.link(capsfilter)
         capsfilter.link(self.sink)
         parse.connect("pad-added", self._on_pad)
+        parse.connect("no-more-pads", lambda _parse: self.pads_done.set())
 
     def _on_pad(self, _parse: Gst.Element, pad: Gst.Pad) -> None:
         caps = pad.get_current_caps() or pad.query_caps(None)
@@ -186,6 +194,10 @@ def _demux(path: Path) -> tuple[list[AccessUnit], Gst.Caps]:
                 continue
             if demux.sink.get_property("eos"):
                 break
+            if demux.pads_done.is_set() and not demux.linked.is_set():
+                # Every stream is known and none is H.264: no need to wait for an error or a timeout
+                # (an unlinked stream does not always end the pipeline with one).
+                raise ConfigError(_not_h264(path, demux.found))
             msg = bus.pop_filtered(Gst.MessageType.ERROR)
             if msg is not None:
                 raise ConfigError(_explain(path, demux, msg))

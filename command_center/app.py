@@ -20,13 +20,33 @@ from nats.aio.client import Client as NATS
 from nats.js.api import DeliverPolicy
 from sqlalchemy import Engine
 
-from command_center.api import alerts, audit, auth, console, health, integrations, users, watchlist
+from command_center.api import (
+    alerts,
+    audit,
+    auth,
+    checkins,
+    console,
+    dispatches,
+    health,
+    integrations,
+    lifecycle,
+    patrol,
+    persons,
+    plate_reads,
+    stats,
+    users,
+    vehicles,
+    watchlist,
+)
 from command_center.api.console import STATIC_DIR
 from command_center.audit import AuditTrail
 from command_center.consumer import HitConsumer
+from command_center.dispatch_services import start_dispatch
 from command_center.enrolment import EnrolmentService
 from command_center.feed import AlertFeed
 from command_center.headers import SecurityHeadersMiddleware
+from command_center.plate_reads import PlateReadConsumer
+from command_center.records.services import start_records
 from command_center.request_guard import NulGuardMiddleware
 from command_center.security.apikeys import ApiKeyStore
 from command_center.security.wiring import start_auth
@@ -36,6 +56,7 @@ from pipeline import bus
 from pipeline.database import make_engine
 from pipeline.settings import Settings
 from watchlist.store import WatchlistStore
+from watchlist.vehicles import VehicleHotlist
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +104,17 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(alerts.router)
     app.include_router(watchlist.router)
+    app.include_router(vehicles.router)
     app.include_router(audit.router)
     app.include_router(integrations.router)
     app.include_router(users.router)
+    app.include_router(plate_reads.router)
+    app.include_router(lifecycle.router)
+    app.include_router(dispatches.router)
+    app.include_router(patrol.router)
+    app.include_router(stats.router)
+    app.include_router(persons.router)
+    app.include_router(checkins.router)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
@@ -127,11 +156,14 @@ async def _start(
     alert_store = AlertStore(
         engine,
         merge_window_s=settings.command_center.alert_merge_window_s,
+        cooldown_s=settings.command_center.alert_cooldown_s,
+        policies=settings.command_center.episodes,
         districts={camera.id: camera.district for camera in settings.cameras},
     )
     watchlist_store = WatchlistStore(engine)
     await asyncio.to_thread(alert_store.create_schema)
     await asyncio.to_thread(watchlist_store.create_schema)
+    await asyncio.to_thread(VehicleHotlist(engine).create_schema)
     audit_trail = AuditTrail(engine)
     await asyncio.to_thread(audit_trail.create_schema)
     apikeys = ApiKeyStore(engine, settings.security.api_key_pepper.get_secret_value())
@@ -149,6 +181,23 @@ async def _start(
     await consumer.start()
     stack.push_async_callback(consumer.stop)
 
+    plate_reads = PlateReadConsumer(
+        nc, engine, name=f"{settings.command_center.consumer_name}-plates", deliver_policy=policy
+    )
+    await plate_reads.start()
+    stack.push_async_callback(plate_reads.stop)
+
+    dispatch = await start_dispatch(settings, engine, nc, redis, alert_store, audit_trail, stack)
+    records = await start_records(
+        settings,
+        engine,
+        nc,
+        alert_store=alert_store,
+        watchlist=watchlist_store,
+        hotels=apikeys,
+        users=staff_auth.users,
+        stack=stack,
+    )
     enrolment = EnrolmentService(settings, watchlist_store, nc)
     return Services(
         settings=settings,
@@ -158,11 +207,14 @@ async def _start(
         watchlist=watchlist_store,
         feed=feed,
         consumer=consumer,
+        plate_reads=plate_reads,
         enrolment=enrolment,
         redis=redis,
         auth=staff_auth,
         apikeys=apikeys,
         audit=audit_trail,
+        dispatch=dispatch,
+        records=records,
     )
 
 

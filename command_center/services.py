@@ -10,8 +10,11 @@ from sqlalchemy import Engine
 
 from command_center.audit import AuditTrail
 from command_center.consumer import HitConsumer
+from command_center.dispatch_services import DispatchServices
 from command_center.enrolment import EnrolmentService
 from command_center.feed import AlertFeed
+from command_center.plate_reads import PlateReadConsumer
+from command_center.records.services import RecordsServices
 from command_center.security.apikeys import ApiKeyStore
 from command_center.security.authn import StaffAuth
 from command_center.store import AlertStore
@@ -28,8 +31,11 @@ class Services:
     watchlist: WatchlistStore
     feed: AlertFeed
     consumer: HitConsumer
+    plate_reads: PlateReadConsumer
     enrolment: EnrolmentService
     redis: Redis
     auth: StaffAuth
     apikeys: ApiKeyStore
     audit: AuditTrail
+    dispatch: DispatchServices  # alert lifecycle, patrol units, dispatch
+    records: RecordsServices  # CRO persons, search, hotel check-ins, personal watchlists

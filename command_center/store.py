@@ -1,12 +1,21 @@
-"""Alerts in SQL (SQLite or PostgreSQL): hits are grouped into episodes, one alert per person per camera.
+"""Alerts in SQL (SQLite or PostgreSQL): hits are grouped into episodes, one alert per subject per camera.
+
+A subject is a watchlist profile (face hits) or a vehicle hotlist entry (plate hits). Each category has
+an episode policy (settings ``command_center.episodes``): a sighting within ``window_s`` of the
+episode's last one updates its alert; after an operator closes the alert, sightings within
+``cooldown_s`` of the last one join it quietly (kept on its timeline, announced to no one).
 
 ``record_hit`` is idempotent and safe with several consumers (command-centre replicas) at once:
 
 * its first statement claims the hit by inserting its ``hit_id`` (unique), so a redelivered hit fails
   there and is reported as a duplicate without changing anything;
 * on SQLite that first write takes the database write lock, so everything after it sees the latest
-  committed alerts; on PostgreSQL an advisory lock per (profile, camera) serialises the merge decision,
+  committed alerts; on PostgreSQL an advisory lock per (subject, camera) serialises the merge decision,
   so two replicas never open two alerts for the same episode.
+
+The episode state lives in the database, in the same transaction as the alert it decides about, rather
+than in Redis: a replica that crashes mid-way leaves nothing half-decided, and dedup does not degrade
+when Redis is away.
 """
 
 from __future__ import annotations
@@ -21,13 +30,27 @@ from typing import Any, Literal, NamedTuple
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from command_center.sightings import Sighting
 from command_center.tables import alert_evidence, alert_hits, alerts, metadata
-from pipeline.contracts import FaceHit
+from pipeline.contracts import FaceHit, PlateHit
+from pipeline.settings import EpisodePolicy
 
 EvidenceKind = Literal["crop", "scene"]
 EVIDENCE_KINDS: tuple[EvidenceKind, ...] = ("crop", "scene")
 STATUS_NEW = "new"
 STATUS_CLOSED = "closed"
+# Statuses after which an operator is done with an alert: new sightings do not reopen it.
+CLOSED_STATUSES = frozenset({STATUS_CLOSED, "resolved", "dismissed"})
+# Columns added after the first release, for databases created before them (no migrations yet).
+_ADDED_COLUMNS = {
+    "alerts": {
+        "district": "VARCHAR(64) NOT NULL DEFAULT ''",
+        "kind": "VARCHAR(8) NOT NULL DEFAULT 'face'",
+        "priority": "INTEGER NOT NULL DEFAULT 3",
+        "details": "JSON",
+    },
+    "alert_hits": {"track_id": "INTEGER", "details": "JSON"},
+}
 
 
 def as_utc(value: datetime) -> datetime:
@@ -41,6 +64,8 @@ def as_utc(value: datetime) -> datetime:
 class Alert:
     id: int
     status: str
+    kind: str
+    priority: int
     camera_id: str
     district: str
     profile_id: int
@@ -51,8 +76,13 @@ class Alert:
     last_seen: datetime
     hit_count: int
     first_hit_id: uuid.UUID
+    details: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
 
     @classmethod
     def from_row(cls, row: Any) -> Alert:
@@ -75,6 +105,8 @@ class StoredHit:
     received_at: datetime
     worker_id: str
     timings: dict[str, float]
+    track_id: int | None
+    details: dict[str, Any] | None
 
     @classmethod
     def from_row(cls, row: Any) -> StoredHit:
@@ -90,30 +122,43 @@ class HitOutcome(NamedTuple):
     alert: Alert
     created: bool
     duplicate: bool
+    quiet: bool = False  # joined a closed alert within its cooldown: nobody is told
 
 
 class AlertStore:
     """All SQL about alerts. Synchronous: call it from a worker thread in async code."""
 
     def __init__(
-        self, engine: Engine, *, merge_window_s: float = 60.0, districts: Mapping[str, str] | None = None
+        self,
+        engine: Engine,
+        *,
+        merge_window_s: float = 60.0,
+        cooldown_s: float = 300.0,
+        policies: Mapping[str, EpisodePolicy] | None = None,
+        districts: Mapping[str, str] | None = None,
     ) -> None:
         self._engine = engine
         self._districts = dict(districts or {})  # camera id -> district
-        self._merge_window = timedelta(seconds=merge_window_s)
+        self._default_policy = EpisodePolicy(window_s=merge_window_s, cooldown_s=cooldown_s)
+        self._policies = dict(policies or {})
         self._postgres = engine.dialect.name == "postgresql"
+
+    def policy(self, category: str) -> EpisodePolicy:
+        return self._policies.get(category, self._default_policy)
 
     def create_schema(self) -> None:
         metadata.create_all(self._engine)
-        self._add_district_column()
+        self._add_missing_columns()
 
-    def _add_district_column(self) -> None:
-        """Databases made before alerts carried a district get the column (empty: unscoped roles only)."""
-        columns = {c["name"] for c in inspect(self._engine).get_columns("alerts")}
-        if "district" in columns:
-            return
-        with self._engine.begin() as conn:
-            conn.execute(text("ALTER TABLE alerts ADD COLUMN district VARCHAR(64) NOT NULL DEFAULT ''"))
+    def _add_missing_columns(self) -> None:
+        """Databases made before a column existed get it (e.g. district: empty, unscoped roles only)."""
+        inspector = inspect(self._engine)
+        for table, added in _ADDED_COLUMNS.items():
+            present = {c["name"] for c in inspector.get_columns(table)}
+            for name, ddl in added.items():
+                if name not in present:
+                    with self._engine.begin() as conn:
+                        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
 
     def ping(self) -> None:
         """Raise if the database does not answer."""
@@ -122,84 +167,97 @@ class AlertStore:
 
     # -- writing -------------------------------------------------------------------------------------
 
-    def record_hit(self, hit: FaceHit, received_at: datetime) -> HitOutcome:
+    def record_hit(self, hit: FaceHit | PlateHit | Sighting, received_at: datetime) -> HitOutcome:
         """Add a hit to its episode's alert (or open one); a hit seen before changes nothing."""
+        sighting = hit if isinstance(hit, Sighting) else Sighting.of(hit)
         try:
             with self._engine.begin() as conn:
-                hit_row = self._claim_hit(conn, hit, received_at)
-                self._lock_episode(conn, hit.profile_id, hit.camera_id)
-                alert_id, created = self._merge_or_create(conn, hit)
+                hit_row = self._claim_hit(conn, sighting, received_at)
+                self._lock_episode(conn, sighting)
+                alert_id, created, quiet = self._merge_or_create(conn, sighting)
                 conn.execute(update(alert_hits).where(alert_hits.c.id == hit_row).values(alert_id=alert_id))
                 alert = self._alert(conn, alert_id)
         except IntegrityError:
-            existing = self._alert_of_hit(hit.hit_id)
+            existing = self._alert_of_hit(sighting.hit_id)
             if existing is None:
                 raise  # not the hit_id constraint: a real error
             return HitOutcome(existing, created=False, duplicate=True)
         assert alert is not None
-        return HitOutcome(alert, created=created, duplicate=False)
+        return HitOutcome(alert, created=created, duplicate=False, quiet=quiet)
 
-    def _claim_hit(self, conn: Connection, hit: FaceHit, received_at: datetime) -> int:
+    def _claim_hit(self, conn: Connection, hit: Sighting, received_at: datetime) -> int:
         result = conn.execute(
             insert(alert_hits)
             .values(
                 hit_id=hit.hit_id,
                 alert_id=None,
-                similarity=hit.similarity,
+                similarity=hit.score,
                 detector_score=hit.detector_score,
-                box=hit.box.model_dump(),
+                box=hit.box,
                 frame_sent_at=as_utc(hit.frame_sent_at) if hit.frame_sent_at else None,
                 captured_at=as_utc(hit.captured_at),
                 received_at=as_utc(received_at),
                 worker_id=hit.worker_id,
-                timings=hit.timings.model_dump(),
+                timings=hit.timings,
+                track_id=hit.track_id,
+                details=hit.details or None,
             )
             .returning(alert_hits.c.id)
         )
         return int(result.scalar_one())
 
-    def _lock_episode(self, conn: Connection, profile_id: int, camera_id: str) -> None:
+    def _lock_episode(self, conn: Connection, hit: Sighting) -> None:
         if not self._postgres:
             return  # SQLite: the hit insert already holds the database's single write lock
-        digest = hashlib.blake2b(f"alert:{profile_id}:{camera_id}".encode(), digest_size=8).digest()
+        digest = hashlib.blake2b(f"alert:{hit.episode_key}".encode(), digest_size=8).digest()
         key = int.from_bytes(digest, "big", signed=True)
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
-    def _merge_or_create(self, conn: Connection, hit: FaceHit) -> tuple[int, bool]:
+    def _merge_or_create(self, conn: Connection, hit: Sighting) -> tuple[int, bool, bool]:
+        """(alert id, created, quiet): join the open episode, or a closed one within its cooldown."""
         seen = as_utc(hit.captured_at)
+        policy = self.policy(hit.category)
+        reach = timedelta(seconds=max(policy.window_s, policy.cooldown_s))
         row = conn.execute(
             select(alerts)
             .where(
-                alerts.c.profile_id == hit.profile_id,
+                alerts.c.kind == hit.kind,
+                alerts.c.profile_id == hit.subject_id,
                 alerts.c.camera_id == hit.camera_id,
-                alerts.c.status != STATUS_CLOSED,
-                alerts.c.last_seen >= seen - self._merge_window,
-                alerts.c.first_seen <= seen + self._merge_window,
+                alerts.c.last_seen >= seen - reach,
+                alerts.c.first_seen <= seen + reach,
             )
             .order_by(alerts.c.last_seen.desc())
             .limit(1)
         ).first()
-        if row is None:
-            return self._create(conn, hit, seen), True
-        self._update(conn, Alert.from_row(row), hit, seen)
-        return row.id, False
+        if row is not None:
+            alert = Alert.from_row(row)
+            gap = (seen - alert.last_seen).total_seconds()
+            limit = policy.cooldown_s if alert.closed else policy.window_s
+            if gap <= limit:
+                self._update(conn, alert, hit, seen)
+                return alert.id, False, alert.closed
+        return self._create(conn, hit, seen, policy), True, False
 
-    def _create(self, conn: Connection, hit: FaceHit, seen: datetime) -> int:
+    def _create(self, conn: Connection, hit: Sighting, seen: datetime, policy: EpisodePolicy) -> int:
         now = datetime.now(UTC)
         result = conn.execute(
             insert(alerts)
             .values(
                 status=STATUS_NEW,
+                kind=hit.kind,
+                priority=hit.priority if hit.priority is not None else policy.priority,
                 camera_id=hit.camera_id,
-                district=self._districts.get(hit.camera_id, ""),
-                profile_id=hit.profile_id,
-                profile_name=hit.profile_name,
+                district=hit.district if hit.district is not None else self._districts.get(hit.camera_id, ""),
+                profile_id=hit.subject_id,
+                profile_name=hit.subject_name,
                 category=hit.category,
-                best_similarity=hit.similarity,
+                best_similarity=hit.score,
                 first_seen=seen,
                 last_seen=seen,
                 hit_count=1,
                 first_hit_id=hit.hit_id,
+                details=hit.details or None,
                 created_at=now,
                 updated_at=now,
             )
@@ -209,7 +267,7 @@ class AlertStore:
         conn.execute(insert(alert_evidence), self._evidence_rows(alert_id, hit, now))
         return alert_id
 
-    def _update(self, conn: Connection, alert: Alert, hit: FaceHit, seen: datetime) -> None:
+    def _update(self, conn: Connection, alert: Alert, hit: Sighting, seen: datetime) -> None:
         now = datetime.now(UTC)
         values: dict[str, Any] = {
             "hit_count": alerts.c.hit_count + 1,
@@ -217,8 +275,10 @@ class AlertStore:
             "last_seen": max(alert.last_seen, seen),
             "updated_at": now,
         }
-        if hit.similarity > alert.best_similarity:
-            values["best_similarity"] = hit.similarity
+        if hit.score > alert.best_similarity:
+            values["best_similarity"] = hit.score
+            if hit.details:
+                values["details"] = hit.details
             for row in self._evidence_rows(alert.id, hit, now):
                 conn.execute(
                     update(alert_evidence)
@@ -228,14 +288,14 @@ class AlertStore:
         conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**values))
 
     @staticmethod
-    def _evidence_rows(alert_id: int, hit: FaceHit, now: datetime) -> list[dict[str, Any]]:
+    def _evidence_rows(alert_id: int, hit: Sighting, now: datetime) -> list[dict[str, Any]]:
         images = {"crop": hit.crop_jpeg, "scene": hit.scene_jpeg}
         return [
             {
                 "alert_id": alert_id,
                 "kind": kind,
                 "jpeg": jpeg,
-                "similarity": hit.similarity,
+                "similarity": hit.score,
                 "updated_at": now,
             }
             for kind, jpeg in images.items()
@@ -254,6 +314,7 @@ class AlertStore:
         camera_id: str | None = None,
         status: str | None = None,
         districts: Collection[str] | None = None,
+        kind: str | None = None,
     ) -> list[Alert]:
         """Newest first; ``before_id`` pages back from an alert id; ``districts`` limits to those
         (None: every district)."""
@@ -266,6 +327,8 @@ class AlertStore:
             query = query.where(alerts.c.camera_id == camera_id)
         if status is not None:
             query = query.where(alerts.c.status == status)
+        if kind is not None:
+            query = query.where(alerts.c.kind == kind)
         with self._engine.connect() as conn:
             return [Alert.from_row(row) for row in conn.execute(query)]
 
@@ -288,6 +351,8 @@ class AlertStore:
                 c.received_at,
                 c.worker_id,
                 c.timings,
+                c.track_id,
+                c.details,
             )
             .where(c.alert_id == alert_id)
             .order_by(c.captured_at, c.id)

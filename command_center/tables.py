@@ -24,6 +24,9 @@ alerts = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("status", String(16), nullable=False, default="new"),
+    # What was seen: "face" (profile_id is a watchlist profile) or "plate" (a vehicle hotlist entry).
+    Column("kind", String(8), nullable=False, server_default="face"),
+    Column("priority", Integer, nullable=False, server_default="3"),
     Column("camera_id", String(64), nullable=False),
     # The camera's district when the alert opened ("" if unknown: only unscoped roles see it).
     Column("district", String(64), nullable=False, server_default=""),
@@ -35,10 +38,12 @@ alerts = Table(
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("hit_count", Integer, nullable=False),
     Column("first_hit_id", Uuid, nullable=False),
+    # What is particular to the kind: the plate read and how it matched the hotlist entry, ...
+    Column("details", JSON, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-    # The merge lookup: the latest alert of one profile on one camera.
-    Index("ix_alerts_profile_camera_last_seen", "profile_id", "camera_id", "last_seen"),
+    # The merge lookup: the latest alert of one subject on one camera.
+    Index("ix_alerts_subject_camera_last_seen", "kind", "profile_id", "camera_id", "last_seen"),
     Index("ix_alerts_camera_id", "camera_id", "id"),
     Index("ix_alerts_district", "district", "id"),
 )
@@ -59,6 +64,8 @@ alert_hits = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("worker_id", String(128), nullable=False),
     Column("timings", JSON, nullable=False),
+    Column("track_id", Integer, nullable=True),
+    Column("details", JSON, nullable=True),
 )
 
 alert_evidence = Table(
@@ -69,4 +76,29 @@ alert_evidence = Table(
     Column("jpeg", LargeBinary, nullable=False),
     Column("similarity", Float, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# The ANPR read log: every vehicle pass read by a camera, hotlisted or not (investigations), kept for the
+# plate stream's retention; the crop is the only image kept.
+plate_reads = Table(
+    "plate_reads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("read_id", Uuid, nullable=False, unique=True),  # the PlateRead's event_id: idempotence
+    Column("camera_id", String(64), nullable=False),
+    Column("worker_id", String(128), nullable=False),
+    Column("track_id", Integer, nullable=True),
+    Column("plate_key", String(16), nullable=False),
+    Column("display", String(24), nullable=False),
+    Column("country", String(8), nullable=True),
+    Column("confidence", Float, nullable=False),
+    Column("frames_read", Integer, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("hotlist_entry_id", Integer, nullable=True),
+    Column("crop_jpeg", LargeBinary, nullable=False),
+    Index("ix_plate_reads_key_seen", "plate_key", "last_seen"),
+    Index("ix_plate_reads_camera_seen", "camera_id", "last_seen"),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from command_center.store import Alert, StoredHit
 
@@ -20,10 +20,15 @@ class AlertView(BaseModel):
 
     id: int
     status: str
+    kind: str = Field(
+        description="face: a watchlist profile was seen; plate: a hotlisted vehicle; checkin: a listed "
+        "person checked into a hotel"
+    )
+    priority: int = Field(description="1 is the most urgent")
     camera_id: str
     district: str
-    profile_id: int
-    profile_name: str
+    profile_id: int = Field(description="The watchlist profile, hotlist entry or record person (by kind)")
+    profile_name: str = Field(description="The person's name, or the plate as registered")
     category: str
     best_similarity: float
     first_seen: datetime
@@ -32,13 +37,21 @@ class AlertView(BaseModel):
     created_at: datetime
     updated_at: datetime
     evidence: EvidenceLinks
-    profile_photo: str
+    profile_photo: str | None = Field(description="The enrolled photo (face alerts)")
+    vehicle: str | None = Field(description="The hotlist entry (plate alerts)")
+    person: str | None = Field(description="The criminal-record person (hotel check-in alerts)")
+    details: dict[str, Any] | None = Field(
+        description="Per kind: the plate read and how it matched; the face track's vote"
+    )
 
     @classmethod
     def of(cls, alert: Alert) -> AlertView:
+        face = alert.kind == "face"
         return cls(
             id=alert.id,
             status=alert.status,
+            kind=alert.kind,
+            priority=alert.priority,
             camera_id=alert.camera_id,
             district=alert.district,
             profile_id=alert.profile_id,
@@ -54,7 +67,10 @@ class AlertView(BaseModel):
                 crop=f"/alerts/{alert.id}/evidence/crop",
                 scene=f"/alerts/{alert.id}/evidence/scene",
             ),
-            profile_photo=f"/watchlist/profiles/{alert.profile_id}/photo",
+            profile_photo=f"/watchlist/profiles/{alert.profile_id}/photo" if face else None,
+            vehicle=f"/vehicles/{alert.profile_id}" if alert.kind == "plate" else None,
+            person=f"/persons/{alert.profile_id}" if alert.kind == "checkin" else None,
+            details=alert.details,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -73,6 +89,8 @@ class HitView(BaseModel):
     received_at: datetime
     worker_id: str
     timings: dict[str, float]
+    track_id: int | None
+    details: dict[str, Any] | None
 
     @classmethod
     def of(cls, hit: StoredHit) -> HitView:
@@ -86,6 +104,8 @@ class HitView(BaseModel):
             received_at=hit.received_at,
             worker_id=hit.worker_id,
             timings=hit.timings,
+            track_id=hit.track_id,
+            details=hit.details,
         )
 
 

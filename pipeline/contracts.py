@@ -57,6 +57,46 @@ class StageTimings(BaseModel):
     embed_ms: float = 0.0
     match_ms: float = 0.0
     encode_ms: float = 0.0
+    quality_ms: float = 0.0
+    track_ms: float = 0.0
+    vote_ms: float = 0.0
+
+
+class ShotQuality(BaseModel):
+    """How good a face image is for recognition, as the worker's quality gates measured it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    score: float = Field(ge=0, le=1, description="Size x sharpness x frontalness, each capped at 1")
+    side_px: float = Field(ge=0, description="Shorter side of the face box in pixels")
+    sharpness: float = Field(ge=0, description="Variance of the Laplacian of the grey face crop")
+    yaw: float = Field(description="Sideways turn from the landmarks; 0 is frontal")
+    pitch: float = Field(description="Nod from the landmarks; 0 is frontal")
+
+
+class TrackDecision(BaseModel):
+    """Why the worker decided that a track is this profile: the votes of the track's frames."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: Literal["consensus", "strong"] = Field(
+        description="consensus: enough frames agreed; strong: one frame was very similar"
+    )
+    revision: int = Field(
+        0, ge=0, description="0 for the decision, 1, 2, ... for updates with better evidence"
+    )
+    frames_embedded: int = Field(
+        ge=1, description="Frames of the track that passed the gates and were embedded"
+    )
+    frames_matched: int = Field(ge=1, description="Embedded frames whose best match was this profile")
+    mean_similarity: float = Field(ge=-1, le=1, description="Mean similarity over the matching frames")
+    max_similarity: float = Field(ge=-1, le=1)
+    runner_up_support: float = Field(
+        0.0, ge=0, description="Quality-weighted support of the second profile relative to this one's"
+    )
+    first_seen_at: datetime
+    last_seen_at: datetime
+    best_shot: ShotQuality
 
 
 class FaceHit(Message):
@@ -79,6 +119,15 @@ class FaceHit(Message):
     crop_jpeg: bytes
     scene_jpeg: bytes
     timings: StageTimings = Field(default_factory=StageTimings)
+    track_id: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="The worker's track of this face on this camera (unique per camera, fits a 32-bit "
+        "column); None from workers without tracking. The evidence fields describe the track's best shot.",
+    )
+    track_frames: int | None = Field(None, ge=1, description="Frames the track had been seen in")
+    decision: TrackDecision | None = Field(None, description="How the track was decided")
 
     @property
     def hit_id(self) -> uuid.UUID:
@@ -109,13 +158,119 @@ class WatchlistChange(Message):
     )
 
 
-class AlertEvent(Message):
-    """An alert was created or updated; fanned out to every operator's WebSocket."""
+class AlertChange(BaseModel):
+    """One step of an alert's lifecycle: a transition, an escalation, a dispatch passed on."""
 
-    kind: Literal["created", "updated"]
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: str = Field(max_length=32, description="acknowledge, dispatch, dismiss, escalate, ...")
+    from_status: str = Field(max_length=16)
+    to_status: str = Field(max_length=16)
+    actor: str = Field(max_length=200, description="Who: a staff member, or system:<what> for policy")
+    at: datetime
+    reason: str | None = None
+    unit_id: str | None = None
+    dispatch_id: int | None = None
+
+
+class AlertEvent(Message):
+    """An alert was created or updated; fanned out to every operator's WebSocket.
+
+    ``escalated``: left unacknowledged too long (supervisors act); ``dispatch_timeout``: a unit did not
+    acknowledge its dispatch (the next one was sent, or none was left). ``change`` says what happened.
+    """
+
+    kind: Literal["created", "updated", "escalated", "dispatch_timeout"]
     alert_id: int
     camera_id: str
     alert: dict[str, object] = Field(description="The alert as GET /alerts/{id} returns it")
+    change: AlertChange | None = Field(None, description="The lifecycle step, for lifecycle events")
+
+
+class AlertEscalated(Message):
+    """An alert stayed unacknowledged past its priority's limit: for supervisors' notification channels."""
+
+    alert_id: int
+    camera_id: str
+    district: str
+    category: str
+    priority: int = Field(ge=1, le=5)
+    waited_s: float = Field(ge=0, description="How long it had been waiting for an acknowledgement")
+    alert: dict[str, object] = Field(description="The alert as GET /alerts/{id} returns it")
+
+
+UNIT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class PatrolPosition(Message):
+    """A GPS fix of a patrol unit, sent by one of its officers' app."""
+
+    unit_id: str = Field(pattern=UNIT_ID_PATTERN)
+    officer_id: int = Field(ge=1, le=2**31 - 1, description="The staff account of the reporting officer")
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    accuracy_m: float | None = Field(None, ge=0, le=100_000)
+    recorded_at: datetime = Field(description="When the fix was taken (the phone's clock)")
+
+
+class LinkedSubject(BaseModel):
+    """Whom or what the officer is sent to: a watchlist profile, a hotlisted vehicle or a record person."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["profile", "vehicle", "person"]
+    id: int | None = None
+    name: str = Field(description="The person's name, or the vehicle's plate")
+    photo_url: str | None = Field(None, description="The enrolled photo (for staff allowed to see it)")
+
+
+class DispatchNotice(Message):
+    """What an officer's app shows for a dispatch (or its cancellation), on the officer's own channel."""
+
+    kind: Literal["dispatch", "cancelled"]
+    dispatch_id: int = Field(ge=1)
+    alert_id: int = Field(ge=1)
+    unit_id: str
+    officer_id: int = Field(ge=1)
+    attempt: int = Field(ge=1, description="1 for the first unit sent to this alert, 2 for the next, ...")
+    camera_id: str
+    camera_name: str = ""
+    district: str = ""
+    latitude: float | None = Field(None, description="Where to go: the camera's position")
+    longitude: float | None = None
+    category: str
+    priority: int = Field(ge=1, le=5)
+    subject: LinkedSubject
+    reason: str = Field(description="Why the unit is sent, in one line")
+    note: str | None = Field(None, description="The dispatching operator's note")
+    photo_jpeg: bytes | None = Field(None, description="The alert's best crop (what the camera saw)")
+    evidence_url: str
+    distance_m: float | None = None
+    eta_s: float | None = None
+    ack_deadline: datetime
+    dispatched_by: str
+    auto: bool = False
+    cancel_reason: str | None = Field(None, description="For a cancellation: why the unit is stood down")
+
+
+class PersonNotice(Message):
+    """Something happened to a person on an officer's personal watchlist: seen by a camera, checked
+    into a hotel, arrested. Published on the officer's own subject (``subjects.records_officer``)."""
+
+    kind: Literal["seen", "checkin", "arrested"]
+    officer_id: int = Field(ge=1, description="The staff account of the officer who follows the person")
+    person_id: int = Field(ge=1, description="The CRO record")
+    person_name: str
+    category: str
+    at: datetime = Field(description="When it happened (the sighting, the check-in, the arrest)")
+    summary: str = Field(max_length=500, description="One line: what, where")
+    place: str = Field("", max_length=500, description="Camera name, or hotel name and address")
+    district: str = ""
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    alert_id: int | None = Field(None, ge=1, description="The alert raised, if any")
+    camera_id: str | None = None
+    person_url: str = Field(description="The record (viewing it needs a stated reason)")
 
 
 class SessionRevoked(Message):
@@ -148,8 +303,99 @@ class CameraStats(BaseModel):
     faces_detected: int
     hits_published: int
     last_frame_at: datetime | None
+    faces_rejected: dict[str, int] = Field(
+        default_factory=dict, description="Faces not embedded, by the quality gate that refused them"
+    )
+    faces_embedded: int = 0
+    faces_unknown: int = Field(0, description="Embedded faces that matched no profile (nothing kept)")
+    faces_ambiguous: int = Field(0, description="Embedded faces whose two best profiles were too close")
+    faces_over_budget: int = Field(0, description="Faces not embedded: their track's budget was spent")
+    faces_after_decision: int = Field(
+        0, description="Faces not embedded: their track was decided and the shot was no better"
+    )
+    tracks_started: int = 0
+    tracks_decided: int = 0
+    tracks_undecided: int = Field(0, description="Tracks that ended without a decision")
+    tracks_expired: int = Field(0, description="Tracks closed by the age budget")
+    scene_cuts: int = Field(0, description="Frames that started a new scene and so ended every track")
+    budget_exhausted: int = Field(0, description="Tracks whose embedding budget ran out undecided")
+    hit_updates_published: int = 0
+    plates_detected: int = 0
+    plate_reads_published: int = Field(0, description="Vehicle passes read and published")
+    plate_passes_undecided: int = Field(0, description="Passes whose frames did not agree on a plate")
 
 
 class WorkerHeartbeat(Message):
     worker_id: str
     cameras: list[CameraStats]
+
+
+class PlateCandidate(BaseModel):
+    """One reading of a plate that the frames of a vehicle pass voted for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(pattern=r"^[A-Z0-9]{2,12}$", description="Normalised: A-Z and 0-9 only")
+    score: float = Field(ge=0, description="Confidence-weighted votes for this reading")
+    frames: int = Field(ge=1, description="Frames that read it")
+
+
+class PlateRead(Message):
+    """One vehicle pass on an ANPR camera: the plate text the frames of one track agreed on.
+
+    Published for every pass (the read log investigators search), whether or not it is on a hotlist;
+    the command centre matches it against the hotlist and turns a match into a PlateHit.
+    """
+
+    camera_id: str
+    worker_id: str
+    track_id: int | None = Field(None, description="The worker's track of this plate (unique per camera)")
+    text: str = Field(pattern=r"^[A-Z0-9]{2,12}$", description="Normalised plate text: A-Z and 0-9")
+    display: str = Field(max_length=24, description="As printed, with the format's separators")
+    country: str | None = Field(None, max_length=8, description="The plate format's country, if known")
+    plate_format: str | None = Field(None, max_length=32, description="The format that matched")
+    confidence: float = Field(ge=0, le=1, description="Share of the pass's votes for this text x OCR score")
+    candidates: list[PlateCandidate] = Field(default_factory=list, max_length=8)
+    frames_read: int = Field(ge=1, description="Frames of the pass whose plate was read")
+    first_seen_at: datetime
+    last_seen_at: datetime
+    frame_seq: int | None = None
+    frame_sent_at: datetime | None = Field(None, description="When the camera sent the best frame, if known")
+    captured_at: datetime = Field(description="When the worker received the best frame")
+    box: Box = Field(description="The plate in the best frame")
+    detector_score: float = Field(ge=0, le=1)
+    crop_jpeg: bytes = Field(description="The best plate crop (rectified)")
+    scene_jpeg: bytes = Field(description="The best frame, downscaled")
+    timings: StageTimings = Field(default_factory=StageTimings)
+
+
+class PlateHit(Message):
+    """A plate read that matched a vehicle hotlist entry (published by the command centre's matcher)."""
+
+    camera_id: str
+    read_id: uuid.UUID = Field(description="event_id of the PlateRead")
+    worker_id: str
+    track_id: int | None = None
+    read_text: str = Field(pattern=r"^[A-Z0-9]{2,12}$")
+    read_display: str = Field(max_length=24)
+    read_confidence: float = Field(ge=0, le=1)
+    entry_id: int = Field(ge=1, description="The hotlist entry")
+    plate: str = Field(description="The entry's registration number (normalised)")
+    plate_display: str
+    status: str = Field(description="stolen, crime_involved, wanted, ...")
+    priority: int = Field(ge=1, le=5, description="1 is the most urgent")
+    reason: str
+    case_reference: str | None = None
+    match_kind: Literal["exact", "confusion", "partial"]
+    match_score: float = Field(ge=0, le=1, description="1 for an exact match")
+    frame_sent_at: datetime | None = None
+    captured_at: datetime
+    box: Box
+    detector_score: float = Field(ge=0, le=1)
+    crop_jpeg: bytes
+    scene_jpeg: bytes
+    timings: StageTimings = Field(default_factory=StageTimings)
+
+    @property
+    def hit_id(self) -> uuid.UUID:
+        return self.event_id

@@ -25,6 +25,20 @@ def hits_stream_config() -> StreamConfig:
     )
 
 
+def plates_stream_config() -> StreamConfig:
+    """Plate reads (every vehicle pass): file storage, kept 30 days for investigations, then dropped."""
+    return StreamConfig(
+        name=subjects.PLATES_STREAM,
+        subjects=subjects.PLATES_STREAM_SUBJECTS,
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=30 * _DAY_S,
+        max_bytes=4 * 1024**3,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=120.0,
+    )
+
+
 def watchlist_stream_config() -> StreamConfig:
     """Watchlist changes, replayable so a worker that was briefly away catches up."""
     return StreamConfig(
@@ -34,6 +48,20 @@ def watchlist_stream_config() -> StreamConfig:
         storage=StorageType.FILE,
         max_age=30 * _DAY_S,
         max_msgs=1_000_000,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=120.0,
+    )
+
+
+def dispatch_stream_config() -> StreamConfig:
+    """Dispatch notifications to officers, kept until read by each officer's durable consumer (7 days)."""
+    return StreamConfig(
+        name=subjects.DISPATCH_STREAM,
+        subjects=subjects.DISPATCH_STREAM_SUBJECTS,
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=7 * _DAY_S,
+        max_bytes=1024**3,
         discard=DiscardPolicy.OLD,
         duplicate_window=120.0,
     )

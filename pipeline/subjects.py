@@ -9,8 +9,14 @@ PREFIX = "safecity"
 # JetStream streams: anything that must not be lost.
 HITS_STREAM = "SAFECITY_HITS"
 HITS_STREAM_SUBJECTS = [f"{PREFIX}.hits.>"]
+PLATES_STREAM = "SAFECITY_PLATES"
+PLATES_STREAM_SUBJECTS = [f"{PREFIX}.plates.>"]
 WATCHLIST_STREAM = "SAFECITY_WATCHLIST"
 WATCHLIST_STREAM_SUBJECTS = [f"{PREFIX}.watchlist.>"]
+DISPATCH_STREAM = "SAFECITY_DISPATCH"
+DISPATCH_STREAM_SUBJECTS = [f"{PREFIX}.dispatch.>"]
+RECORDS_STREAM = "SAFECITY_RECORDS"
+RECORDS_STREAM_SUBJECTS = [f"{PREFIX}.records.>"]
 
 
 def _token(camera_id: str) -> str:
@@ -26,6 +32,29 @@ def hits_face(camera_id: str) -> str:
 
 def hits_face_all() -> str:
     return f"{PREFIX}.hits.face.*"
+
+
+def hits_plate(camera_id: str) -> str:
+    """A plate read that matched the vehicle hotlist on one camera (JetStream)."""
+    return f"{PREFIX}.hits.plate.{_token(camera_id)}"
+
+
+def hits_plate_all() -> str:
+    return f"{PREFIX}.hits.plate.*"
+
+
+def hits_all() -> str:
+    """Every kind of hit (what turns into alerts)."""
+    return f"{PREFIX}.hits.>"
+
+
+def plates_read(camera_id: str) -> str:
+    """One vehicle pass read on an ANPR camera, matched or not: the read log (JetStream)."""
+    return f"{PREFIX}.plates.read.{_token(camera_id)}"
+
+
+def plates_read_all() -> str:
+    return f"{PREFIX}.plates.read.*"
 
 
 def watchlist_changes() -> str:
@@ -58,3 +87,27 @@ def worker_heartbeat(worker_id: str) -> str:
 
 def worker_heartbeat_all() -> str:
     return f"{PREFIX}.workers.heartbeat.*"
+
+
+def dispatch_officer(officer_key: str) -> str:
+    """Dispatch notifications for one officer (JetStream; a durable consumer per officer reads it)."""
+    return f"{PREFIX}.dispatch.officer.{_token(officer_key)}"
+
+
+def patrol_position(unit_id: str) -> str:
+    """GPS fixes of one patrol unit, sent by its officers' app (core NATS)."""
+    return f"{PREFIX}.patrol.position.{_token(unit_id)}"
+
+
+def patrol_position_all() -> str:
+    return f"{PREFIX}.patrol.position.*"
+
+
+def alert_escalations() -> str:
+    """Alerts left unacknowledged too long, for supervisors' notification channels (core NATS)."""
+    return f"{PREFIX}.alerts.escalations"
+
+
+def records_officer(officer_key: str) -> str:
+    """Personal-watchlist notices for one officer (JetStream; a durable consumer per officer reads it)."""
+    return f"{PREFIX}.records.officer.{_token(officer_key)}"

@@ -36,6 +36,12 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
         default=Path("configs/demo_watchlist.yaml"),
         help="profiles to enrol when the watchlist is empty",
     )
+    p.add_argument(
+        "--hotlist",
+        type=Path,
+        default=Path("configs/demo_hotlist.csv"),
+        help="vehicles to put on the hotlist (CSV; re-importing changes nothing)",
+    )
     p.set_defaults(func=run)
 
 
@@ -192,6 +198,32 @@ def enrol_sample_watchlist(settings: Settings, path: Path) -> None:
         )
 
 
+def import_sample_hotlist(settings: Settings, path: Path) -> None:
+    """The sample vehicle hotlist (the plate in the sample ANPR clip is on it); re-importing is a no-op."""
+    from command_center.audit import AuditTrail
+    from pipeline.database import make_engine
+    from watchlist.vehicle_import import import_csv
+    from watchlist.vehicles import VehicleHotlist
+
+    if not path.exists():
+        print(f"demo: {path} not found; the vehicle hotlist is empty", flush=True)
+        return
+    hotlist = VehicleHotlist(make_engine(settings.resolved_database_url))
+    hotlist.create_schema()
+    report = import_csv(hotlist, path.read_bytes(), "demo:sample-hotlist")
+    if report.created:
+        trail = AuditTrail(hotlist.engine)
+        trail.create_schema()
+        trail.record(
+            "demo:sample-hotlist",
+            "vehicles.import",
+            f"file:{path.name}",
+            reason="demo sample hotlist",
+            details={"created": report.created, "errors": [str(e) for e in report.errors]},
+        )
+        print(f"demo: {len(report.created)} vehicles on the sample hotlist", flush=True)
+
+
 def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -224,6 +256,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         sup.start_nats_if_needed()
         sup.start_redis_if_needed()
         enrol_sample_watchlist(settings, args.watchlist)
+        import_sample_hotlist(settings, args.hotlist)
         if settings.environment == "development":
             ensure_demo_admin(settings)
         sup.safecity("command-center", "command-center")

@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "safecity_cli.worker_cmd",
     "safecity_cli.command_center_cmd",
     "safecity_cli.watchlist_cmd",
+    "safecity_cli.vehicles_cmd",
     "safecity_cli.audit_cmd",
     "safecity_cli.models_cmd",
     "safecity_cli.demo_cmd",

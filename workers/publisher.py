@@ -1,4 +1,4 @@
-"""The NATS sink: hits go to JetStream, deduplicated by event id, retried until the server acks.
+"""The NATS sink: face hits and plate reads go to JetStream, deduplicated by event id, retried until acked.
 
 Analysis threads hand hits over with ``submit`` (thread-safe, never blocks). A bounded outbox
 absorbs a NATS outage; if it overflows, the oldest hit is dropped and counted, because a live
@@ -14,7 +14,16 @@ from collections import deque
 from nats.js import JetStreamContext
 
 from pipeline import subjects
-from pipeline.contracts import FaceHit
+from pipeline.contracts import FaceHit, PlateRead
+
+Outgoing = FaceHit | PlateRead
+
+
+def subject_of(message: Outgoing) -> str:
+    if isinstance(message, PlateRead):
+        return subjects.plates_read(message.camera_id)
+    return subjects.hits_face(message.camera_id)
+
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +32,17 @@ class HitPublisher:
     def __init__(self, js: JetStreamContext, loop: asyncio.AbstractEventLoop, capacity: int = 1000) -> None:
         self._js = js
         self._loop = loop
-        self._outbox: deque[FaceHit] = deque()
+        self._outbox: deque[Outgoing] = deque()
         self._capacity = capacity
         self._wakeup = asyncio.Event()
         self.dropped = 0
         self.published = 0
 
-    def submit(self, hit: FaceHit) -> None:
+    def submit(self, hit: Outgoing) -> None:
         """Called from any thread."""
         self._loop.call_soon_threadsafe(self._enqueue, hit)
 
-    def _enqueue(self, hit: FaceHit) -> None:
+    def _enqueue(self, hit: Outgoing) -> None:
         if len(self._outbox) >= self._capacity:
             self._outbox.popleft()
             self.dropped += 1
@@ -61,7 +70,7 @@ class HitPublisher:
             hit = self._outbox[0]
             try:
                 await self._js.publish(
-                    subjects.hits_face(hit.camera_id),
+                    subject_of(hit),
                     hit.to_bytes(),
                     timeout=5,
                     headers={"Nats-Msg-Id": str(hit.event_id)},

@@ -1,7 +1,8 @@
-"""Composition root of a worker process: cameras in, face hits out.
+"""Composition root of a worker process: cameras in, face hits and plate reads out.
 
-Threads: per camera, one RTSP source and one analyser. The asyncio loop owns NATS (hit publishing,
-watchlist changes, heartbeats). SIGTERM/SIGINT stop the sources, let analysers finish the frames
+Threads: per camera, one RTSP source and one analysis thread running the camera's stages (faces,
+plates, or both). The asyncio loop owns NATS (publishing, watchlist changes, heartbeats).
+SIGTERM/SIGINT stop the sources, let analysers finish the frames
 they hold, flush the outbox and drain the connection.
 """
 
@@ -25,13 +26,14 @@ from pipeline.contracts import WorkerHeartbeat
 from pipeline.database import make_engine
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import CameraConfig, ConfigError, Settings
-from pipeline.streams import ensure_stream, hits_stream_config
+from pipeline.streams import ensure_stream, hits_stream_config, plates_stream_config
 from pipeline.types import CameraId, Frame
 from watchlist.matcher import WatchlistMatcher
 from watchlist.store import WatchlistStore
 from workers.analysis import CameraAnalyser
 from workers.frame_queue import DropOldestQueue
 from workers.publisher import HitPublisher
+from workers.runner import CameraRunner, Stage
 from workers.source import RtspSource, SourceOptions
 from workers.stats import CameraCounters
 from workers.watchlist_sync import WatchlistSync
@@ -59,7 +61,7 @@ def select_cameras(settings: Settings, camera_ids: list[str]) -> list[CameraConf
 @dataclass
 class CameraPipeline:
     source: RtspSource
-    analyser: CameraAnalyser
+    analyser: CameraRunner
     counters: CameraCounters
 
     def alive(self) -> bool:
@@ -91,6 +93,7 @@ class Worker:
     async def _run_connected(self, nc: Client, loop: asyncio.AbstractEventLoop) -> int:
         js = nc.jetstream()
         await ensure_stream(js, hits_stream_config())
+        await ensure_stream(js, plates_stream_config())
         store = WatchlistStore(make_engine(self.settings.resolved_database_url))
         await asyncio.to_thread(store.create_schema)
         matcher = WatchlistMatcher(self.settings)
@@ -129,8 +132,6 @@ class Worker:
         self, camera: CameraConfig, matcher: WatchlistMatcher, publisher: HitPublisher
     ) -> CameraPipeline:
         wopt = self.settings.worker
-        analyzer = FaceAnalyzer(self.settings, self.settings.models_dir)
-        analyzer.load()
         queue: DropOldestQueue[Frame] = DropOldestQueue(wopt.queue_size)
         counters = CameraCounters(camera.id)
         options = SourceOptions(
@@ -142,17 +143,24 @@ class Worker:
             stop_at_end=wopt.stop_at_end,
         )
         source = RtspSource(CameraId(camera.id), options, queue, counters, self._thread_stop)
-        analyser = CameraAnalyser(
-            camera.id,
-            self.worker_id,
-            self.settings,
-            analyzer,
-            matcher,
-            queue,
-            counters,
-            publisher.submit,
-            self._thread_stop,
-        )
+        stages: list[Stage] = []
+        if "face" in camera.analytics:
+            analyzer = FaceAnalyzer(self.settings, self.settings.models_dir)
+            analyzer.load()
+            stages.append(
+                CameraAnalyser(
+                    camera.id,
+                    self.worker_id,
+                    self.settings,
+                    analyzer,
+                    matcher,
+                    queue,
+                    counters,
+                    publisher.submit,
+                    self._thread_stop,
+                )
+            )
+        analyser = CameraRunner(camera.id, stages, queue, self._thread_stop)
         return CameraPipeline(source, analyser, counters)
 
     async def _wait_until_done(self) -> None:

@@ -6,7 +6,7 @@ in their districts; another district's alert answers 404, exactly like one that 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, WebSocket
 from fastapi.concurrency import run_in_threadpool
@@ -32,6 +32,7 @@ MAX_PAGE = 200
 MAX_ID = 2**31 - 1  # the id columns are 32-bit integers
 
 AlertId = Annotated[int, Path(ge=1, le=MAX_ID, description="Alert id")]
+AlertKind = Literal["face", "plate", "checkin"]
 AlertReader = Annotated[Principal, require(Permission.ALERTS_READ)]
 
 
@@ -55,9 +56,12 @@ async def list_alerts(
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Page back from this id")] = None,
     camera_id: Annotated[str | None, Query(pattern=CAMERA_ID_PATTERN)] = None,
     status: Annotated[str | None, Query(pattern=r"^[a-z_]{1,16}$")] = None,
+    kind: Annotated[
+        Literal["face", "plate", "checkin"] | None, Query(description="One kind of alert only")
+    ] = None,
 ) -> AlertPage:
     scope = district_scope(principal)
-    found = await run_in_threadpool(store.list_alerts, limit, before_id, camera_id, status, scope)
+    found = await run_in_threadpool(store.list_alerts, limit, before_id, camera_id, status, scope, kind)
     views = [AlertView.of(alert) for alert in found]
     next_before = views[-1].id if len(views) == limit else None
     return AlertPage(alerts=views, next_before_id=next_before)

@@ -31,6 +31,17 @@ class Permission(StrEnum):
     USERS_MANAGE = "users:manage"
     INTEGRATIONS_MANAGE = "integrations:manage"
     CHECKINS_POST = "checkins:post"
+    VEHICLES_READ = "vehicles:read"  # search the vehicle hotlist, view an entry
+    VEHICLES_WRITE = "vehicles:write"  # add, change, remove, import hotlist entries
+    ALERTS_ACT = "alerts:act"  # acknowledge, dismiss as false positive (with a reason), resolve
+    DISPATCH = "dispatch"  # suggest units for an alert and send one
+    PATROL_READ = "patrol:read"  # patrol units, their duty status and live positions
+    PATROL_MANAGE = "patrol:manage"  # create units, assign their officers
+    PATROL_REPORT = "patrol:report"  # an officer: own position, duty status, dispatches and their channel
+    STATS_READ = "stats:read"  # verdict statistics (confirmed vs false positive)
+    PERSONS_READ = "persons:read"  # search CRO records, view a profile (with a reason), follow a person
+    PERSONS_WRITE = "persons:write"  # add and change CRO records: persons, photos, cases, vehicles
+    CHECKINS_READ = "checkins:read"  # the hotel check-in log (with a reason)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -43,6 +54,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIT_READ,
             Permission.USERS_MANAGE,
             Permission.INTEGRATIONS_MANAGE,
+            Permission.VEHICLES_READ,
+            Permission.VEHICLES_WRITE,
+            Permission.ALERTS_ACT,
+            Permission.PATROL_READ,
+            Permission.PATROL_MANAGE,
+            Permission.STATS_READ,
+            Permission.PERSONS_READ,
+            Permission.PERSONS_WRITE,
+            Permission.CHECKINS_READ,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -52,11 +72,45 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.WATCHLIST_PROPOSE,
             Permission.WATCHLIST_APPROVE,
             Permission.AUDIT_READ,
+            Permission.VEHICLES_READ,
+            Permission.VEHICLES_WRITE,
+            Permission.ALERTS_ACT,
+            Permission.DISPATCH,
+            Permission.PATROL_READ,
+            Permission.PATROL_MANAGE,
+            Permission.STATS_READ,
+            Permission.PERSONS_READ,
+            Permission.PERSONS_WRITE,
+            Permission.CHECKINS_READ,
         }
     ),
-    Role.OPERATOR: frozenset({Permission.ALERTS_READ, Permission.WATCHLIST_READ}),
-    Role.RECORDS_CLERK: frozenset({Permission.WATCHLIST_READ, Permission.WATCHLIST_PROPOSE}),
-    Role.PATROL_OFFICER: frozenset(),
+    Role.OPERATOR: frozenset(
+        {
+            Permission.ALERTS_READ,
+            Permission.WATCHLIST_READ,
+            Permission.VEHICLES_READ,
+            Permission.ALERTS_ACT,
+            Permission.DISPATCH,
+            Permission.PATROL_READ,
+            Permission.STATS_READ,
+            Permission.PERSONS_READ,
+            Permission.CHECKINS_READ,
+        }
+    ),
+    Role.RECORDS_CLERK: frozenset(
+        {
+            Permission.WATCHLIST_READ,
+            Permission.WATCHLIST_PROPOSE,
+            Permission.VEHICLES_READ,
+            Permission.VEHICLES_WRITE,
+            Permission.PERSONS_READ,
+            Permission.PERSONS_WRITE,
+            Permission.CHECKINS_READ,
+        }
+    ),
+    Role.PATROL_OFFICER: frozenset(
+        {Permission.VEHICLES_READ, Permission.PATROL_REPORT, Permission.PERSONS_READ}
+    ),
     Role.HOTEL: frozenset({Permission.CHECKINS_POST}),
 }
 

@@ -37,3 +37,7 @@ async def served(settings: Settings, nc: Client) -> AsyncIterator[Served]:
         yield running
     with contextlib.suppress(Exception):
         await nc.jetstream().delete_consumer(subjects.HITS_STREAM, settings.command_center.consumer_name)
+    with contextlib.suppress(Exception):
+        await nc.jetstream().delete_consumer(
+            subjects.PLATES_STREAM, f"{settings.command_center.consumer_name}-plates"
+        )

@@ -41,7 +41,11 @@ def settings_for(
     **cc: Any,
 ) -> Settings:
     """Test settings; one-time codes go to ``tmp_path/sms_outbox.jsonl`` (read them with ``read_code``)."""
-    command_center = {"consumer_name": f"cc-test-{uuid.uuid4().hex[:10]}", "alert_merge_window_s": 60.0}
+    command_center: dict[str, Any] = {
+        "consumer_name": f"cc-test-{uuid.uuid4().hex[:10]}",
+        "alert_merge_window_s": 60.0,
+        "episodes": {},  # every category on the 60 s default window
+    }
     command_center.update(cc)
     return parse(
         {

@@ -24,6 +24,7 @@ HOTEL_ROUTES = {
     ("GET", "/auth/me"),
     ("POST", "/checkins"),
     ("POST", "/checkins/checkout"),
+    ("POST", "/checkins/{checkin_id}/checkout"),
 }
 
 

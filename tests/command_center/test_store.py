@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from command_center.store import AlertStore, HitOutcome
-from pipeline.contracts import FaceHit
+from command_center.tables import alerts
+from pipeline.contracts import Box, FaceHit, PlateHit
 from pipeline.database import make_engine
+from pipeline.settings import EpisodePolicy
 from tests.command_center.helpers import T0, camera, hit, jpeg
 
 RECEIVED = datetime(2025, 1, 1, 12, 0, 1, tzinfo=UTC)
@@ -35,7 +37,8 @@ def store(engine: Engine) -> AlertStore:
 def test_first_hit_opens_an_alert_with_its_evidence(store: AlertStore) -> None:
     cam = camera()
     first = hit(cam, similarity=0.55, crop=jpeg((0, 0, 200)))
-    alert, created, duplicate = store.record_hit(first, RECEIVED)
+    alert, created, duplicate, quiet = store.record_hit(first, RECEIVED)
+    assert not quiet
     assert created and not duplicate
     assert (alert.camera_id, alert.profile_id, alert.hit_count, alert.status) == (cam, 7, 1, "new")
     assert alert.first_seen == alert.last_seen == T0
@@ -147,3 +150,107 @@ def test_list_alerts_newest_first_with_filters_and_paging(store: AlertStore) -> 
 def test_absent_things_are_none(store: AlertStore) -> None:
     assert store.get_alert(123456) is None
     assert store.evidence(123456, "crop") is None
+
+
+# -- episode policies per category, cooldown after closing, plate hits ---------------------------------
+
+
+def plate_hit(camera_id: str, *, entry_id: int = 7, at: datetime = T0, score: float = 1.0) -> PlateHit:
+    return PlateHit(
+        camera_id=camera_id,
+        read_id=uuid.uuid4(),
+        worker_id="worker-test",
+        track_id=3,
+        read_text="LEA1234",
+        read_display="LEA-1234",
+        read_confidence=0.93,
+        entry_id=entry_id,
+        plate="LEA1234",
+        plate_display="LEA-1234",
+        status="stolen",
+        priority=1,
+        reason="stolen from Gulberg, FIR 112/26",
+        case_reference="FIR 112/26",
+        match_kind="exact" if score == 1.0 else "confusion",
+        match_score=score,
+        captured_at=at,
+        box=Box(x=1, y=2, w=100, h=30),
+        detector_score=0.8,
+        crop_jpeg=jpeg((0, 200, 0)),
+        scene_jpeg=jpeg((40, 40, 40), 96),
+    )
+
+
+@pytest.fixture
+def policy_store(engine: Engine) -> AlertStore:
+    policies = {
+        "wanted": EpisodePolicy(window_s=300, cooldown_s=600, priority=1),
+        "vehicle:stolen": EpisodePolicy(window_s=30, cooldown_s=0, priority=2),
+    }
+    store = AlertStore(engine, merge_window_s=60, cooldown_s=120, policies=policies)
+    store.create_schema()
+    return store
+
+
+@pytest.mark.parametrize(
+    ("category", "gap_s", "joins"),
+    [
+        ("wanted", 299, True),  # wanted: a 300 s window
+        ("wanted", 301, False),
+        ("other", 59, True),  # no policy: the default 60 s window
+        ("other", 61, False),
+    ],
+)
+def test_each_category_has_its_own_episode_window(
+    policy_store: AlertStore, category: str, gap_s: float, joins: bool
+) -> None:
+    cam = camera()
+    first = policy_store.record_hit(hit(cam, at=T0).model_copy(update={"category": category}), RECEIVED)
+    later_hit = hit(cam, at=T0 + timedelta(seconds=gap_s)).model_copy(update={"category": category})
+    later = policy_store.record_hit(later_hit, RECEIVED)
+    assert (later.alert.id == first.alert.id) is joins
+    assert first.alert.priority == (1 if category == "wanted" else 3)
+
+
+def close(engine: Engine, alert_id: int, status: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(alerts).where(alerts.c.id == alert_id).values(status=status))
+
+
+@pytest.mark.parametrize("status", ["dismissed", "resolved"])
+def test_after_an_alert_is_closed_sightings_within_the_cooldown_join_it_quietly(
+    engine: Engine, policy_store: AlertStore, status: str
+) -> None:
+    cam = camera()
+    first = policy_store.record_hit(hit(cam, at=T0).model_copy(update={"category": "wanted"}), RECEIVED)
+    close(engine, first.alert.id, status)
+    soon = policy_store.record_hit(
+        hit(cam, at=T0 + timedelta(seconds=500)).model_copy(update={"category": "wanted"}), RECEIVED
+    )
+    assert soon.alert.id == first.alert.id and soon.quiet and not soon.created
+    assert soon.alert.status == status and soon.alert.hit_count == 2
+    # Counted from the last sighting: 500 + 601 s is past the cooldown, so a new alert opens.
+    later = policy_store.record_hit(
+        hit(cam, at=T0 + timedelta(seconds=1101)).model_copy(update={"category": "wanted"}), RECEIVED
+    )
+    assert later.created and not later.quiet and later.alert.status == "new"
+
+
+def test_plate_hits_make_plate_alerts_apart_from_face_alerts_of_the_same_id(policy_store: AlertStore) -> None:
+    cam = camera()
+    face = policy_store.record_hit(hit(cam, profile_id=7), RECEIVED)
+    plate = policy_store.record_hit(plate_hit(cam, entry_id=7), RECEIVED)
+    assert plate.created and plate.alert.id != face.alert.id
+    alert = plate.alert
+    assert (alert.kind, alert.category, alert.priority, alert.profile_name) == (
+        "plate",
+        "vehicle:stolen",
+        1,  # the hotlist entry's own priority wins over the category's
+        "LEA-1234",
+    )
+    assert alert.details is not None and alert.details["read_display"] == "LEA-1234"
+    again = policy_store.record_hit(plate_hit(cam, entry_id=7, at=T0 + timedelta(seconds=20)), RECEIVED)
+    assert again.alert.id == alert.id and again.alert.hit_count == 2
+    (first_hit, _) = policy_store.list_hits(alert.id)
+    assert first_hit.track_id == 3 and first_hit.details is not None
+    assert first_hit.details["match_kind"] == "exact"

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_shipped_config_is_valid() -> None:
     settings = load(REPO / "configs" / "safecity.yaml")
-    assert {c.id for c in settings.cameras} == {"cam-hamilton", "cam-group"}
+    assert {c.id for c in settings.cameras} == {"cam-hamilton", "cam-group", "cam-plate"}
 
 
 def test_environment_overrides_yaml(monkeypatch: pytest.MonkeyPatch) -> None:

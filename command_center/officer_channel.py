@@ -1,0 +1,284 @@
+"""Each officer's durable channel: a JetStream subject and a durable consumer per officer, over a WebSocket.
+
+A dispatch notice is published to ``subjects.dispatch_officer(<officer key>)`` (the officer's government
+ID: stable, unique, and never reused) in the SAFECITY_DISPATCH stream. The officer's durable pull
+consumer keeps its place whether or not anyone is connected, so an officer whose phone was offline gets
+every notice on reconnection. The app confirms each notice it received (``{"type": "received",
+"seq": n}``); unconfirmed notices are sent again after ``ack_wait`` and, when the socket closes, are
+released at once for the next connection.
+
+Two connections of one officer (phone and tablet) share the consumer: each notice goes to one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats.errors
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from pipeline import subjects
+from pipeline.contracts import DispatchNotice, SessionRevoked
+from pipeline.streams import dispatch_stream_config, ensure_stream
+
+log = logging.getLogger(__name__)
+
+FETCH_BATCH = 8
+FETCH_TIMEOUT_S = 1.0
+MAX_CLIENT_MESSAGE = 4096
+CLOSE_GOING_AWAY = 1001
+CLOSE_EXPIRED = 4401
+CLOSE_FAILED = 1011  # the server could not read the channel (NATS away): reconnect shortly
+CLOSE_TIMEOUT_S = 2.0
+# A consumer nobody read for this long is removed by the server (the stream keeps notices as long), so
+# accounts that left the force do not leave consumers behind; it is made again at the next notice.
+CHANNEL_IDLE_S = 7 * 86_400.0
+
+Describe = Callable[[DispatchNotice], Awaitable[dict[str, Any]]]
+Handle = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def consumer_name(officer_key: str) -> str:
+    return f"officer-{officer_key}"
+
+
+@dataclass(eq=False)
+class _Connection:
+    user_id: int
+    session_id: str | None
+    stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    close_code: int = CLOSE_GOING_AWAY
+
+    def stop(self, code: int) -> None:
+        self.close_code = code
+        self.stopped.set()
+
+
+@dataclass(frozen=True, slots=True)
+class OfficerSession:
+    """Who is on the other end of an officer WebSocket, and until when."""
+
+    officer_key: str
+    user_id: int
+    session_id: str | None
+    until: float | None
+    still_valid: Callable[[], Awaitable[bool]]
+    recheck_s: float
+
+
+class OfficerChannels:
+    def __init__(self, nc: NATS, *, ack_wait_s: float) -> None:
+        self._nc = nc
+        self._js: JetStreamContext = nc.jetstream()
+        self._ack_wait_s = ack_wait_s
+        self._consumers: set[str] = set()
+        self._connections: set[_Connection] = set()
+        self._subscription: Subscription | None = None
+        self.published = 0
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    async def start(self) -> None:
+        await ensure_stream(self._js, dispatch_stream_config())
+        self._subscription = await self._nc.subscribe(subjects.sessions_revoked(), cb=self._on_revoked)
+
+    async def close(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+        for connection in list(self._connections):
+            connection.stop(CLOSE_GOING_AWAY)
+
+    async def _on_revoked(self, msg: Msg) -> None:
+        try:
+            event = SessionRevoked.from_bytes(msg.data)
+        except ValidationError:
+            return
+        for connection in list(self._connections):
+            if event.session_id is not None and connection.session_id != event.session_id:
+                continue
+            if event.user_id is not None and connection.user_id != event.user_id:
+                continue
+            connection.stop(CLOSE_EXPIRED)
+
+    # -- publishing ----------------------------------------------------------------------------------
+
+    async def ensure_consumer(self, officer_key: str) -> None:
+        """The officer's durable consumer (idempotent); it starts at the first notice ever kept for them."""
+        if officer_key in self._consumers:
+            return
+        config = ConsumerConfig(
+            durable_name=consumer_name(officer_key),
+            description="an officer's dispatch notifications",
+            filter_subject=subjects.dispatch_officer(officer_key),
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self._ack_wait_s,
+            deliver_policy=DeliverPolicy.ALL,
+            max_ack_pending=256,
+            inactive_threshold=CHANNEL_IDLE_S,
+        )
+        try:
+            await self._js.add_consumer(subjects.DISPATCH_STREAM, config)
+        except APIError as exc:
+            log.warning("using the officer consumer %s as it is: %s", config.durable_name, exc)
+        self._consumers.add(officer_key)
+
+    async def publish(self, officer_key: str, notice: DispatchNotice) -> None:
+        await self.ensure_consumer(officer_key)
+        await self._js.publish(
+            subjects.dispatch_officer(officer_key),
+            notice.to_bytes(),
+            stream=subjects.DISPATCH_STREAM,
+            headers={"Nats-Msg-Id": str(notice.event_id)},
+        )
+        self.published += 1
+
+    # -- serving one WebSocket -----------------------------------------------------------------------
+
+    async def serve(
+        self, websocket: WebSocket, session: OfficerSession, describe: Describe, handle: Handle
+    ) -> None:
+        """Relay the officer's notices to an accepted WebSocket and its requests to ``handle``."""
+        await self.ensure_consumer(session.officer_key)
+        subscription = await self._js.pull_subscribe_bind(
+            durable=consumer_name(session.officer_key), stream=subjects.DISPATCH_STREAM
+        )
+        connection = _Connection(session.user_id, session.session_id)
+        self._connections.add(connection)
+        link = _Link(websocket, subscription, describe, handle)
+        tasks = [
+            asyncio.create_task(link.pump()),
+            asyncio.create_task(link.listen()),
+            asyncio.create_task(connection.stopped.wait()),
+            asyncio.create_task(_watch(connection, session)),
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            failed = tasks[0].exception() if tasks[0].done() and not tasks[0].cancelled() else None
+            if failed is not None:
+                log.warning(
+                    "officer channel %s failed: %s: %s", session.officer_key, type(failed).__name__, failed
+                )
+                connection.stop(CLOSE_FAILED)
+        finally:
+            self._connections.discard(connection)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await link.release()
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+        if connection.stopped.is_set():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(websocket.close(code=connection.close_code), CLOSE_TIMEOUT_S)
+
+
+async def _watch(connection: _Connection, session: OfficerSession) -> None:
+    """Stop the connection when its token expires or its session stops being valid."""
+    while True:
+        wait = session.recheck_s
+        if session.until is not None:
+            wait = min(wait, max(session.until - time.time(), 0))
+        await asyncio.sleep(wait)
+        if session.until is not None and time.time() >= session.until:
+            connection.stop(CLOSE_EXPIRED)
+            return
+        try:
+            valid = await session.still_valid()
+        except Exception:
+            log.exception("could not re-check an officer WebSocket's session; keeping it for now")
+            continue
+        if not valid:
+            connection.stop(CLOSE_EXPIRED)
+            return
+
+
+class _Link:
+    """One WebSocket's traffic: notices out (held until the app confirms them), requests in."""
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        subscription: JetStreamContext.PullSubscription,
+        describe: Describe,
+        handle: Handle,
+    ) -> None:
+        self._ws = websocket
+        self._subscription = subscription
+        self._describe = describe
+        self._handle = handle
+        self._held: dict[int, Msg] = {}
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        async with self._send_lock:
+            await self._ws.send_text(json.dumps(payload, default=str))
+
+    async def pump(self) -> None:
+        while True:
+            try:
+                messages = await self._subscription.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S)
+            except nats.errors.TimeoutError:
+                continue
+            for msg in messages:
+                await self._deliver(msg)
+
+    async def _deliver(self, msg: Msg) -> None:
+        try:
+            notice = DispatchNotice.from_bytes(msg.data)
+        except ValidationError as exc:
+            log.warning("terminated an invalid dispatch notice: %s", exc.errors()[:1])
+            await msg.term()
+            return
+        seq = msg.metadata.sequence.stream
+        self._held[seq] = msg
+        envelope = await self._describe(notice)
+        await self.send({**envelope, "type": notice.kind, "seq": seq})
+
+    async def listen(self) -> None:
+        with contextlib.suppress(WebSocketDisconnect):
+            async for text in self._ws.iter_text():
+                await self._on_text(text)
+
+    async def _on_text(self, text: str) -> None:
+        try:
+            request = json.loads(text) if len(text) <= MAX_CLIENT_MESSAGE else None
+        except ValueError:
+            request = None
+        if not isinstance(request, dict) or not isinstance(request.get("type"), str):
+            await self.send({"type": "error", "detail": "send a JSON object with a 'type'"})
+            return
+        if request["type"] == "received":
+            await self._confirm(request.get("seq"))
+            return
+        await self.send(await self._handle(request))
+
+    async def _confirm(self, seq: object) -> None:
+        msg = self._held.pop(seq, None) if isinstance(seq, int) else None
+        if msg is None:
+            await self.send({"type": "error", "detail": f"no notice {seq!r} is waiting for confirmation"})
+            return
+        await msg.ack()
+
+    async def release(self) -> None:
+        """Hand unconfirmed notices back to JetStream now, for the officer's next connection."""
+        for msg in self._held.values():
+            with contextlib.suppress(Exception):
+                await msg.nak()
+        self._held.clear()

@@ -1,0 +1,202 @@
+"""Officers' personal watchlists: tell each follower when a person is seen, checks in, or is arrested.
+
+A ``PersonNotice`` goes to ``subjects.records_officer(<government ID>)`` in the SAFECITY_RECORDS
+stream, with a durable consumer per officer (created when the officer first follows someone), so an
+officer whose phone was offline reads every notice later. The dispatch officer channel
+(``officer_channel.py``) only relays ``DispatchNotice`` from the dispatch stream, so these notices have
+their own subject; an officer app reads both.
+
+"Seen by a camera" comes from the alert fan-out: every *new* face alert of a watchlist profile that a
+CRO person is linked to. Each replica hears every alert event, so each notice carries a ``Nats-Msg-Id``
+derived from what it reports: JetStream keeps one copy however many replicas publish it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import APIError
+from pydantic import ValidationError
+
+from command_center.records.store import PersonStore
+from command_center.records.types import Person
+from command_center.security.users import UserStore
+from pipeline import subjects
+from pipeline.contracts import AlertEvent, PersonNotice
+from pipeline.settings import CameraConfig
+from pipeline.streams import ensure_stream
+
+log = logging.getLogger(__name__)
+
+_DAY_S = 86_400.0
+
+
+def records_stream_config() -> StreamConfig:
+    """Personal-watchlist notices, kept 7 days for officers who were offline."""
+    return StreamConfig(
+        name=subjects.RECORDS_STREAM,
+        subjects=subjects.RECORDS_STREAM_SUBJECTS,
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=7 * _DAY_S,
+        max_bytes=512 * 1024**2,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=300.0,
+    )
+
+
+def consumer_name(officer_key: str) -> str:
+    return f"records-officer-{officer_key}"
+
+
+class FollowNotifier:
+    def __init__(
+        self,
+        nc: NATS,
+        store: PersonStore,
+        users: UserStore,
+        cameras: list[CameraConfig],
+        *,
+        ack_wait_s: float,
+    ) -> None:
+        self._nc = nc
+        self._js: JetStreamContext = nc.jetstream()
+        self._store = store
+        self.users = users
+        self._cameras = {camera.id: camera for camera in cameras}
+        self._ack_wait_s = ack_wait_s
+        self._consumers: set[str] = set()
+        self._subscription: Subscription | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.published = 0
+
+    async def start(self) -> None:
+        await ensure_stream(self._js, records_stream_config())
+        self._subscription = await self._nc.subscribe(subjects.alert_events(), cb=self._on_alert_event)
+
+    async def close(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+
+    async def ensure_consumer(self, officer_key: str) -> None:
+        if officer_key in self._consumers:
+            return
+        config = ConsumerConfig(
+            durable_name=consumer_name(officer_key),
+            description="an officer's personal-watchlist notices",
+            filter_subject=subjects.records_officer(officer_key),
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self._ack_wait_s,
+            deliver_policy=DeliverPolicy.ALL,
+            max_ack_pending=256,
+        )
+        try:
+            await self._js.add_consumer(subjects.RECORDS_STREAM, config)
+        except APIError as exc:
+            log.warning("using the records consumer %s as it is: %s", config.durable_name, exc)
+        self._consumers.add(officer_key)
+
+    # -- telling followers ---------------------------------------------------------------------------
+
+    async def notify(self, person: Person, kind: str, dedup: str, **about: object) -> int:
+        """Publish a notice to every officer following ``person``; returns how many were told.
+
+        ``dedup`` names the event (e.g. ``alert:17``) so replicas and retries publish it once per officer.
+        ``about`` fills the rest of ``PersonNotice`` (at, summary, place, district, alert_id, ...).
+        """
+        officer_ids = await asyncio.to_thread(self._store.followers, person.id)
+        told = 0
+        for officer_id in officer_ids:
+            user = await asyncio.to_thread(self.users.get, officer_id)
+            if user is None or not user.active:
+                continue
+            notice = PersonNotice(
+                kind=kind,
+                officer_id=officer_id,
+                person_id=person.id,
+                person_name=person.name,
+                category=person.category,
+                person_url=f"/persons/{person.id}",
+                **about,
+            )
+            try:
+                msg_id = f"{kind}:{dedup}:{person.id}:{user.government_id}"
+                await self._publish(user.government_id, notice, msg_id)
+                told += 1
+            except Exception:
+                log.exception("could not notify officer %s about person %s", officer_id, person.id)
+        return told
+
+    async def _publish(self, officer_key: str, notice: PersonNotice, msg_id: str) -> None:
+        await self.ensure_consumer(officer_key)
+        await self._js.publish(
+            subjects.records_officer(officer_key),
+            notice.to_bytes(),
+            stream=subjects.RECORDS_STREAM,
+            headers={"Nats-Msg-Id": msg_id},
+        )
+        self.published += 1
+
+    # -- "seen by a camera" --------------------------------------------------------------------------
+
+    async def _on_alert_event(self, msg: Msg) -> None:
+        try:
+            event = AlertEvent.from_bytes(msg.data)
+        except (ValidationError, ValueError):
+            return
+        if event.kind != "created" or event.alert.get("kind") != "face":
+            return
+        profile_id = event.alert.get("profile_id")
+        details = event.alert.get("details")
+        if not isinstance(profile_id, int):
+            return
+        if isinstance(details, dict) and details.get("source") == "checkin":
+            return  # the check-in screening tells followers itself
+        task = asyncio.create_task(self._seen(event, profile_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _seen(self, event: AlertEvent, profile_id: int) -> None:
+        try:
+            persons = await asyncio.to_thread(self._store.by_watchlist_profile, profile_id)
+            for person in persons:
+                dedup = f"alert:{event.alert_id}:{event.alert.get('created_at')}"
+                await self.notify(person, "seen", dedup, **self._sighting(event))
+        except Exception:
+            log.exception("could not tell followers about alert %s", event.alert_id)
+
+    def _sighting(self, event: AlertEvent) -> dict[str, object]:
+        camera = self._cameras.get(event.camera_id)
+        where = (camera.name if camera and camera.name else None) or event.camera_id
+        seen = event.alert.get("first_seen")
+        at = datetime.fromisoformat(seen) if isinstance(seen, str) else datetime.now(UTC)
+        district = event.alert.get("district")
+        return {
+            "at": at,
+            "summary": f"seen on camera {where}",
+            "place": where,
+            "district": district if isinstance(district, str) else "",
+            "latitude": camera.latitude if camera else None,
+            "longitude": camera.longitude if camera else None,
+            "alert_id": event.alert_id,
+            "camera_id": event.camera_id,
+        }
