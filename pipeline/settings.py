@@ -24,7 +24,6 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from pipeline.dispatch_settings import DispatchSettings
-from pipeline.plate_settings import PlatesSettings
 from pipeline.records_settings import RecordsSettings
 
 CAMERA_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -429,9 +428,6 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     records: RecordsSettings = Field(
         default_factory=RecordsSettings, description="CRO records and the hotel check-in feed."
-    )
-    plates: PlatesSettings = Field(
-        default_factory=PlatesSettings, description="Plate reading (ANPR): detector, OCR, formats."
     )
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras the workers read.")
 
