@@ -134,7 +134,7 @@ def test_a_face_on_camera_ends_in_an_officer_acknowledgement(system: tuple[Proce
     async def scenario() -> dict[str, Any]:
         waiting = asyncio.create_task(first_alert(ws_url, operator, camera, profile_id, 150))
         await asyncio.sleep(0.5)
-        procs.start("camera-sim", "camera-sim", "--loops", "2")
+        procs.start("camera-sim", "camera-sim", "--loops", "4")  # a loaded machine analyses fewer frames
         procs.start("worker", "worker", "--stop-at-end")
         return await waiting
 
