@@ -37,6 +37,7 @@ class PullLoop:
         self._batch = batch
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._handling = False  # inside a batch: stop() lets it finish so its messages are acked
         self.fetch_errors = 0
 
     # -- what a subclass provides ----------------------------------------------------------------------
@@ -70,12 +71,18 @@ class PullLoop:
         self._stopping.set()
         if self._task is None:
             return
+        if not self._handling:
+            # Waiting on a fetch: nothing in hand to ack, so there is no need to wait for its timeout.
+            self._task.cancel()
         try:
             await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
         except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        except asyncio.CancelledError:
+            if not self._task.cancelled():
+                raise  # the caller itself was cancelled
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         streams = self.streams()
@@ -115,9 +122,13 @@ class PullLoop:
                 backoff = min(backoff * 2, MAX_ERROR_BACKOFF_S)
                 continue
             backoff = 0.2
-            await self.before_batch()
-            for msg in messages:
-                await self.handle(msg)
+            self._handling = True
+            try:
+                await self.before_batch()
+                for msg in messages:
+                    await self.handle(msg)
+            finally:
+                self._handling = False
         await self._discard(subscription)
 
     @staticmethod
