@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from norfair import Detection, Tracker
 
-from pipeline.settings import TrackingSettings
+from pipeline.track_settings import TrackingSettings
 from pipeline.types import Image
 
 NO_TRACK = -1
