@@ -1,8 +1,11 @@
 """Recorded video in other codecs becomes H.264 once, so the simulator can replay it like a camera.
 
-Real IP cameras send H.264; test recordings come in whatever codec they were saved with. A file that
-is not H.264 is transcoded with PyAV's libx264 into a cache keyed by the file's content, with a
-keyframe every second so a client that joins mid-stream starts decoding quickly.
+Real IP cameras send H.264 without B-frames (frames go out in display order, for latency); test
+recordings come in whatever codec they were saved with. A file that is not H.264, or is H.264 with
+B-frames (a phone or dash-cam recording: its frames are stored out of display order, which the
+simulator's RTP timing cannot replay), is transcoded with PyAV's libx264 into a cache keyed by the
+file's content, with no B-frames and a keyframe every second so a client that joins mid-stream starts
+decoding quickly.
 """
 
 from __future__ import annotations
@@ -37,9 +40,18 @@ def video_codec(path: Path) -> str:
         raise ConfigError(f"{path}: not a readable video: {exc}") from None
 
 
+def has_b_frames(path: Path) -> bool:
+    """True if the first video stream may reorder frames (B-frames), as camera streams never do."""
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.video and container.streams.video[0].codec_context.has_b_frames)
+    except av.error.FFmpegError as exc:
+        raise ConfigError(f"{path}: not a readable video: {exc}") from None
+
+
 def ensure_h264(path: Path, cache_dir: Path | None = None) -> Path:
-    """``path`` itself if it is H.264, else a cached H.264 transcode of it."""
-    if video_codec(path) == "h264":
+    """``path`` itself if it is H.264 as a camera sends it, else a cached camera-like transcode of it."""
+    if video_codec(path) == "h264" and not has_b_frames(path):
         return path
     cache = cache_dir or default_cache_dir()
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
@@ -67,7 +79,7 @@ def _transcode(source: Path, target: Path) -> None:
         out.height = in_stream.codec_context.height
         out.pix_fmt = "yuv420p"
         gop = max(1, round(float(rate)))
-        out.options = {"preset": "veryfast", "tune": "zerolatency", "g": str(gop), "crf": "20"}
+        out.options = {"preset": "veryfast", "tune": "zerolatency", "g": str(gop), "crf": "20", "bf": "0"}
         out.codec_context.time_base = Fraction(1, 1) / rate
         for index, frame in enumerate(src.decode(in_stream)):
             frame = frame.reformat(format="yuv420p")

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from pipeline.dispatch_settings import DispatchSettings
+from pipeline.plate_settings import PlatesSettings
 from pipeline.records_settings import RecordsSettings
 from pipeline.track_settings import QualitySettings, TrackingSettings, VoteSettings
 
@@ -269,6 +270,9 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     records: RecordsSettings = Field(
         default_factory=RecordsSettings, description="CRO records and the hotel check-in feed."
+    )
+    plates: PlatesSettings = Field(
+        default_factory=PlatesSettings, description="Plate reading (ANPR): detector, OCR, formats."
     )
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras the workers read.")
 

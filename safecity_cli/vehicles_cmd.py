@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from watchlist.vehicle_search import VehicleSearchResult
     from watchlist.vehicles import VehicleHotlist
 
-__all__ = ["register", "search_vehicles"]
+__all__ = ["add_search_arguments", "register", "search_vehicles"]
 
 
 def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
@@ -63,6 +63,11 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     remove.set_defaults(func=run_remove)
 
     search = actions.add_parser("search", parents=[parent], help="find vehicles: exact, LEA-12*, or fuzzy")
+    add_search_arguments(search)
+
+
+def add_search_arguments(search: argparse.ArgumentParser) -> None:
+    """The arguments of a hotlist search (``safecity vehicles search`` and ``safecity plates search``)."""
     search.add_argument("text", metavar="TEXT", help="registration number or pattern with * and ?")
     search.add_argument("--reason", default=None, help="why you are looking (recorded in the audit trail)")
     search.add_argument("--limit", type=int, default=50, help="at most this many results (1-200)")

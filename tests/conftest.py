@@ -31,6 +31,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             yield url
 
 
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """PostgreSQL only, for slow end-to-end runs whose database code the two-database tests already cover."""
+    with postgres_database() as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     return Path(os.environ.get("SAFECITY_MODELS_DIR", SHARED / "models")).resolve()

@@ -32,6 +32,7 @@ from watchlist.matcher import WatchlistMatcher
 from watchlist.store import WatchlistStore
 from workers.analysis import CameraAnalyser
 from workers.frame_queue import DropOldestQueue
+from workers.plate_analysis import PlateAnalyser
 from workers.publisher import HitPublisher
 from workers.runner import CameraRunner, Stage
 from workers.source import RtspSource, SourceOptions
@@ -159,6 +160,14 @@ class Worker:
                     publisher.submit,
                     self._thread_stop,
                 )
+            )
+        if "plate" in camera.analytics:
+            from pipeline.plates.reader import PlateReader  # ANPR models load only where configured
+
+            reader = PlateReader(self.settings.plates, self.settings.models_dir)
+            reader.load()
+            stages.append(
+                PlateAnalyser(camera.id, self.worker_id, self.settings, reader, counters, publisher.submit)
             )
         analyser = CameraRunner(camera.id, stages, queue, self._thread_stop)
         return CameraPipeline(source, analyser, counters)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from camera_sim.clip import load_clip
-from camera_sim.transcode import ensure_h264, video_codec
+from camera_sim.transcode import ensure_h264, has_b_frames, video_codec
 from pipeline.settings import ConfigError
 
 
@@ -27,6 +27,17 @@ def test_other_codecs_are_transcoded_once_and_cached(video_dir: Path, tmp_path: 
     assert (clip.width, clip.height, len(clip.units)) == (1920, 1080, 8)
     assert clip.units[0].keyframe
     assert clip.fps == pytest.approx(8.0)
+
+
+def test_h264_with_b_frames_is_made_camera_like(video_dir: Path, tmp_path: Path) -> None:
+    """A dash-cam recording stores frames out of display order; a camera never sends them so."""
+    source = video_dir / "car_plate_KA22P3368.mp4"
+    assert video_codec(source) == "h264" and has_b_frames(source)
+    target = ensure_h264(source, tmp_path)
+    assert target != source and video_codec(target) == "h264" and not has_b_frames(target)
+    clip = load_clip(target)
+    assert (clip.width, clip.height, len(clip.units)) == (552, 530, 138)
+    assert all(u.pts_ns == u.dts_ns for u in clip.units)
 
 
 def test_a_file_with_no_video_is_refused(tmp_path: Path) -> None:

@@ -176,9 +176,14 @@ def write_system_config(
     tag: str,
     redis_url: str = "redis://127.0.0.1:6379/0",
     district: str = "",
+    analytics: dict[str, list[str]] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[Path, Path, int]:
-    """Codes sent by SMS land in ``outbox_of(workdir)``; every camera is in ``district``."""
-    """A settings file and a camera_sim scenario for cameras ``{camera_id: video file name}``."""
+    """A settings file and a camera_sim scenario for cameras ``{camera_id: video file name}``.
+
+    Codes sent by SMS land in ``outbox_of(workdir)``; every camera is in ``district``; ``analytics`` gives
+    a camera's analytics (default: faces); ``extra`` adds top-level settings sections.
+    """
     rtsp_port = free_port()
     http_port = free_port()
     scenario = workdir / "scenario.yaml"
@@ -204,8 +209,15 @@ def write_system_config(
         "command_center": {"port": http_port, "consumer_name": f"cc-{tag}", "hits_consumer_start": "new"},
         "camera_sim": {"port": rtsp_port, "scenario": str(scenario)},
         "cameras": [
-            {"id": cid, "url": f"rtsp://127.0.0.1:{rtsp_port}/{cid}", "district": district} for cid in videos
+            {
+                "id": cid,
+                "url": f"rtsp://127.0.0.1:{rtsp_port}/{cid}",
+                "district": district,
+                "analytics": (analytics or {}).get(cid, ["face"]),
+            }
+            for cid in videos
         ],
+        **(extra or {}),
     }
     config = workdir / "safecity.yaml"
     config.write_text(yaml.safe_dump(settings))

@@ -52,6 +52,8 @@ def test_import_add_search_remove(
     assert sorted(r["plate"] for r in found) == ["LEA-1234", "LEA-1299"]
     code, found, _ = run(capsys, cli_env, "vehicles", "search", "KA22P33G8", *BY)
     assert code == 0 and isinstance(found, list) and found[0]["match"]["kind"] == "confusion"
+    code, by_plate, _ = run(capsys, cli_env, "plates", "search", "KA22P33G8", "--reason", "ANPR enquiry", *BY)
+    assert code == 0 and by_plate == found  # the ANPR spelling of the same audited search
 
     code, removed, _ = run(
         capsys, cli_env, "vehicles", "remove", str(entry["id"]), "--reason", "closed case", *BY
@@ -64,6 +66,7 @@ def test_import_add_search_remove(
         actions = [e.action for e in AuditTrail(engine).query(actor="staff:1:admin")]
         assert actions == [
             "vehicles.remove",
+            "vehicles.search",
             "vehicles.search",
             "vehicles.search",
             "vehicles.add",
