@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,11 +38,22 @@ class SimCamera:
     loop: bool = True
 
 
+def _loops_for(cam: SimCamera, loops: int, seconds: float | None) -> int | None:
+    """How many times ``cam`` plays its clip (None: forever)."""
+    if not cam.loop:
+        return 1
+    if seconds is not None:
+        return max(1, math.ceil(seconds * 1e9 / cam.clip.span_ns))
+    return loops or None
+
+
 class CameraSimulator:
     """Serves each camera at ``rtsp://HOST:PORT/<camera_id>``.
 
     ``loops=0`` plays forever; ``loops=N`` plays each looping camera N times (a camera with
-    ``loop=False`` once), then ends its stream; ``wait()`` returns when every camera has ended.
+    ``loop=False`` once), then ends its stream; ``seconds=S`` instead plays each looping camera in whole
+    loops until it has played at least S seconds (a 1 s clip and a 9 s clip then end together);
+    ``wait()`` returns when every camera has ended.
     ``port=0`` picks a free port, readable from ``port`` after ``start()``.
     """
 
@@ -52,12 +64,15 @@ class CameraSimulator:
         host: str = "127.0.0.1",
         port: int = 8554,
         loops: int = 0,
+        seconds: float | None = None,
         on_frame_sent: FrameSentCallback | None = None,
     ) -> None:
         if not cameras:
             raise ValueError("a simulator needs at least one camera")
         if loops < 0:
             raise ValueError("loops must be >= 0 (0 plays forever)")
+        if seconds is not None and (loops or seconds <= 0):
+            raise ValueError("seconds must be > 0, and is given instead of loops")
         self.host = host
         self._requested_port = port
         self._port: int | None = None
@@ -65,7 +80,7 @@ class CameraSimulator:
             cam.camera_id: Feeder(
                 cam.camera_id,
                 cam.clip,
-                loops=(loops or None) if cam.loop else 1,
+                loops=_loops_for(cam, loops, seconds),
                 on_frame_sent=on_frame_sent,
             )
             for cam in cameras
@@ -87,6 +102,7 @@ class CameraSimulator:
         host: str = "127.0.0.1",
         port: int = 8554,
         loops: int = 0,
+        seconds: float | None = None,
         on_frame_sent: FrameSentCallback | None = None,
         cache_dir: Path | None = None,
     ) -> CameraSimulator:
@@ -101,7 +117,7 @@ class CameraSimulator:
             if key not in clips:
                 clips[key] = load_clip(ensure_h264(cam.file, cache_dir), cam.fps)
             cameras.append(SimCamera(cam.id, clips[key], cam.loop))
-        return cls(cameras, host=host, port=port, loops=loops, on_frame_sent=on_frame_sent)
+        return cls(cameras, host=host, port=port, loops=loops, seconds=seconds, on_frame_sent=on_frame_sent)
 
     @property
     def port(self) -> int:
@@ -121,6 +137,10 @@ class CameraSimulator:
 
     def urls(self) -> dict[str, str]:
         return {camera_id: self.url(camera_id) for camera_id in self._feeders}
+
+    def planned_loops(self) -> dict[str, int | None]:
+        """How many times each camera plays its clip (None: forever)."""
+        return {camera_id: feeder.loops for camera_id, feeder in self._feeders.items()}
 
     def stats(self) -> dict[str, FeederStats]:
         return {camera_id: feeder.stats for camera_id, feeder in self._feeders.items()}

@@ -32,8 +32,16 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", type=Path, help="scenario YAML (default: camera_sim.scenario)")
     parser.add_argument("--host", help="listen address (default: camera_sim.host)")
     parser.add_argument("--port", type=int, help="RTSP port, 0 picks a free one (default: camera_sim.port)")
-    parser.add_argument(
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument(
         "--loops", type=_non_negative, default=0, help="play every file N times, then exit (0: forever)"
+    )
+    length.add_argument(
+        "--seconds",
+        type=_positive_seconds,
+        default=None,
+        metavar="S",
+        help="play every looping file, in whole loops, for at least S seconds, then exit",
     )
     parser.add_argument("--no-publish", action="store_true", help="do not publish FrameSent events to NATS")
     parser.set_defaults(func=run)
@@ -57,6 +65,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             host=args.host or conf.host,
             port=conf.port if args.port is None else args.port,
             loops=args.loops,
+            seconds=args.seconds,
             on_frame_sent=publisher.offer if publisher else None,
             cache_dir=settings.data_dir / "camera_sim",
         )
@@ -109,4 +118,14 @@ def _non_negative(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 (forever) or more")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 7 * 86400:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most a week (604800)")
     return value

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -95,6 +96,33 @@ def test_non_looping_camera_plays_once(short_clip: Clip, hamilton: Clip) -> None
         stats = sim.stats()
     assert stats["cam-once"].frames_sent == len(short_clip.units)
     assert stats["cam-forever"].frames_sent > len(short_clip.units)
+
+
+def test_seconds_play_every_looping_camera_in_whole_loops_for_that_long(
+    short_clip: Clip, hamilton: Clip
+) -> None:
+    """60 s of a 2 s clip and of a 9.2 s clip: 30 and 7 loops; a camera that does not loop plays once."""
+    cameras = [
+        SimCamera("short", short_clip),
+        SimCamera("long", hamilton),
+        SimCamera("once", hamilton, False),
+    ]
+    sim = CameraSimulator(cameras, port=0, seconds=60)
+    assert sim.planned_loops() == {
+        "short": math.ceil(60e9 / short_clip.span_ns),
+        "long": math.ceil(60e9 / hamilton.span_ns),
+        "once": 1,
+    }
+    assert sim.planned_loops()["long"] == 7
+    sim = CameraSimulator(cameras[:1], port=0, seconds=short_clip.span_ns / 1e9 * 1.5)
+    sim.start()
+    try:
+        assert sim.wait(timeout=2 * short_clip.span_ns / 1e9 + 3)
+    finally:
+        sim.stop()
+    assert sim.stats()["short"].frames_sent == 2 * len(short_clip.units)
+    with pytest.raises(ValueError, match="seconds"):
+        CameraSimulator(cameras[:1], loops=2, seconds=10)
 
 
 def test_port_in_use_is_a_clear_error(simulator: CameraSimulator, short_clip: Clip) -> None:
