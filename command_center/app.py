@@ -22,14 +22,17 @@ from sqlalchemy import Engine
 
 from command_center.api import (
     alerts,
+    arrests,
     audit,
     auth,
     checkins,
     console,
+    crimes,
     dispatches,
     health,
     integrations,
     lifecycle,
+    missing,
     patrol,
     persons,
     plate_reads,
@@ -46,6 +49,7 @@ from command_center.enrolment import EnrolmentService
 from command_center.feed import AlertFeed
 from command_center.headers import SecurityHeadersMiddleware
 from command_center.plate_reads import PlateReadConsumer
+from command_center.records.casework import start_casework
 from command_center.records.services import start_records
 from command_center.request_guard import NulGuardMiddleware
 from command_center.security.apikeys import ApiKeyStore
@@ -115,6 +119,10 @@ def create_app(
     app.include_router(stats.router)
     app.include_router(persons.router)
     app.include_router(checkins.router)
+    app.include_router(arrests.router)
+    app.include_router(missing.router)
+    app.include_router(missing.udr_router)
+    app.include_router(crimes.router)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
@@ -198,6 +206,9 @@ async def _start(
         users=staff_auth.users,
         stack=stack,
     )
+    casework = await start_casework(
+        settings, engine, nc, records=records, watchlist=watchlist_store, users=staff_auth.users, stack=stack
+    )
     enrolment = EnrolmentService(settings, watchlist_store, nc)
     return Services(
         settings=settings,
@@ -215,6 +226,7 @@ async def _start(
         audit=audit_trail,
         dispatch=dispatch,
         records=records,
+        casework=casework,
     )
 
 

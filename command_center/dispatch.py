@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from command_center.dispatch_notices import notice
+from command_center.dispatch_notices import notice, position_of
 from command_center.dispatch_records import AVAILABLE, Dispatch
 from command_center.dispatch_store import (
     AlreadyDispatched,
@@ -82,11 +82,12 @@ class Dispatcher:
     def camera(self, camera_id: str) -> CameraConfig | None:
         return self._cameras.get(camera_id)
 
-    def _origin(self, alert: Alert) -> tuple[float, float]:
-        camera = self._cameras.get(alert.camera_id)
-        if camera is None or camera.latitude is None or camera.longitude is None:
+    def origin(self, alert: Alert) -> tuple[float, float]:
+        """Where units go: the camera's position, or the place the alert names (a hotel check-in)."""
+        place = position_of(alert, self._cameras.get(alert.camera_id))
+        if place is None:
             raise NoCameraPosition(alert.camera_id)
-        return camera.latitude, camera.longitude
+        return place
 
     # -- suggestions ---------------------------------------------------------------------------------
 
@@ -99,7 +100,7 @@ class Dispatcher:
         exclude: Collection[str] = (),
     ) -> list[Suggestion]:
         """Available units nearest to the alert's camera, nearest first."""
-        latitude, longitude = self._origin(alert)
+        latitude, longitude = self.origin(alert)
         wanted = limit or self._settings.suggestions
         count = FIRST_SEARCH + len(exclude)
         while True:
@@ -170,7 +171,7 @@ class Dispatcher:
 
     async def _distance(self, alert: Alert, unit_id: str) -> float | None:
         try:
-            latitude, longitude = self._origin(alert)
+            latitude, longitude = self.origin(alert)
         except NoCameraPosition:
             return None
         found = await self._positions.positions([unit_id], time.time())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from command_center.dispatch_records import Dispatch
+from command_center.records.instructions import instruction_for
 from command_center.store import Alert
 from pipeline.contracts import DispatchNotice, LinkedSubject
 from pipeline.settings import CameraConfig
@@ -22,10 +23,27 @@ def subject_of(alert: Alert) -> LinkedSubject:
     )
 
 
+def position_of(alert: Alert, camera: CameraConfig | None) -> tuple[float, float] | None:
+    """Where to go: the camera's position, else the place the alert names (a hotel check-in's hotel)."""
+    if camera is not None and camera.latitude is not None and camera.longitude is not None:
+        return camera.latitude, camera.longitude
+    place = (alert.details or {}).get("hotel")
+    if isinstance(place, dict):
+        latitude, longitude = place.get("latitude"), place.get("longitude")
+        if isinstance(latitude, int | float) and isinstance(longitude, int | float):
+            return float(latitude), float(longitude)
+    return None
+
+
 def reason_of(alert: Alert, camera: CameraConfig | None) -> str:
-    """One line: what was seen, where, how sure."""
+    """One line: what was seen, where, how sure (and, for a missing person, that it is a welfare check)."""
     where = (camera.name if camera and camera.name else None) or alert.camera_id
     category = alert.category.replace("_", " ")
+    if instruction_for(alert.category) is not None and alert.kind == "face":
+        return (
+            f"welfare check, not an arrest: {category} person {alert.profile_name} seen on {where} "
+            f"(similarity {alert.best_similarity:.2f})"
+        )
     if alert.kind == "plate":
         return f"{category}: vehicle {alert.profile_name} read on {where} (match {alert.best_similarity:.2f})"
     if alert.kind == "checkin":
@@ -53,8 +71,8 @@ def notice(
         camera_id=alert.camera_id,
         camera_name=camera.name if camera else "",
         district=alert.district,
-        latitude=camera.latitude if camera else None,
-        longitude=camera.longitude if camera else None,
+        latitude=place[0] if (place := position_of(alert, camera)) else None,
+        longitude=place[1] if place else None,
         category=alert.category,
         priority=alert.priority,
         subject=subject_of(alert),

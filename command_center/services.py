@@ -14,6 +14,7 @@ from command_center.dispatch_services import DispatchServices
 from command_center.enrolment import EnrolmentService
 from command_center.feed import AlertFeed
 from command_center.plate_reads import PlateReadConsumer
+from command_center.records.casework import CaseworkServices
 from command_center.records.services import RecordsServices
 from command_center.security.apikeys import ApiKeyStore
 from command_center.security.authn import StaffAuth
@@ -39,3 +40,4 @@ class Services:
     audit: AuditTrail
     dispatch: DispatchServices  # alert lifecycle, patrol units, dispatch
     records: RecordsServices  # CRO persons, search, hotel check-ins, personal watchlists
+    casework: CaseworkServices  # arrests, missing persons and unidentified bodies, crime reports

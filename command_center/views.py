@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from command_center.records.instructions import instruction_for
 from command_center.store import Alert, StoredHit
 
 
@@ -43,6 +44,9 @@ class AlertView(BaseModel):
     details: dict[str, Any] | None = Field(
         description="Per kind: the plate read and how it matched; the face track's vote"
     )
+    instruction: str | None = Field(
+        None, description="What to do on the ground, by category: a missing person is a welfare check"
+    )
 
     @classmethod
     def of(cls, alert: Alert) -> AlertView:
@@ -71,6 +75,7 @@ class AlertView(BaseModel):
             vehicle=f"/vehicles/{alert.profile_id}" if alert.kind == "plate" else None,
             person=f"/persons/{alert.profile_id}" if alert.kind == "checkin" else None,
             details=alert.details,
+            instruction=instruction_for(alert.category),
         )
 
     def as_json(self) -> dict[str, Any]:

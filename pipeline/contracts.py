@@ -273,6 +273,45 @@ class PersonNotice(Message):
     person_url: str = Field(description="The record (viewing it needs a stated reason)")
 
 
+class BulletinLink(BaseModel):
+    """A case the bulletin is about, or that it matched: where to look and how sure the match is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["person", "arrest", "missing", "udr", "crime", "profile"]
+    id: int = Field(ge=1)
+    name: str = Field("", max_length=200)
+    how: Literal["cnic", "name", "face", "features", "fir", "record"] = Field(
+        "record", description="How it was linked: same CNIC, name search, face, physical features, FIR"
+    )
+    score: float = Field(1.0, ge=0, le=1, description="1 for a CNIC or FIR match")
+    detail: str = Field("", max_length=500, description="e.g. the FIR and police station of a case")
+    url: str = Field("", max_length=200)
+
+
+class OfficerBulletin(Message):
+    """Casework news for officers: on ``subjects.records_broadcast()`` for every officer (an arrest, a
+    missing person, an unidentified dead body), or on ``subjects.records_casework(<officer key>)`` for
+    one officer (someone in their case was arrested elsewhere, a missing person and a body may match)."""
+
+    kind: Literal["arrest", "missing", "udr", "wanted_elsewhere", "missing_match", "missing_seen"]
+    officer_id: int | None = Field(None, ge=1, description="The addressee; None on the broadcast")
+    title: str = Field(max_length=200, description="One line for the notification")
+    summary: str = Field(max_length=1000, description="What happened, where, which case")
+    at: datetime = Field(description="When it happened (the arrest, last seen, found)")
+    subject: BulletinLink = Field(description="The arrest or case this bulletin is about")
+    matches: list[BulletinLink] = Field(default_factory=list, max_length=50)
+    fir_number: str | None = None
+    police_station: str | None = None
+    sections: list[str] = Field(default_factory=list)
+    district: str = ""
+    place: str = Field("", max_length=500)
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    instruction: str | None = Field(None, description="What an officer who meets the person should do")
+    photo_jpeg: bytes | None = Field(None, description="The arrest or case photo (a small JPEG)")
+
+
 class SessionRevoked(Message):
     """Staff credentials stopped being valid (logout, disabled account, changed role or districts).
 

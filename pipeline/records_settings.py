@@ -40,3 +40,39 @@ class RecordsSettings(BaseModel):
         le=3600,
         description="Personal-watchlist notices: redelivery wait of an officer's consumer.",
     )
+    # -- arrests, missing persons and unidentified bodies, crime reports (issue 7, parts 4-6) --------
+    bulletin_photo_max_side: int = Field(
+        480,
+        ge=64,
+        le=2000,
+        description="Photos in officers' bulletins are scaled down to this many pixels on the longer side.",
+    )
+    arrest_name_min_score: float = Field(
+        0.85,
+        ge=0.5,
+        le=1.0,
+        description="An arrested person's name must score this high in the CRO name search to be "
+        "reported as possibly wanted elsewhere (CNIC and face matches need no name).",
+    )
+    missing_watchlist_days: int = Field(
+        365,
+        ge=1,
+        le=5 * 365,
+        description="A missing person's photos stay on the camera watchlist (category 'missing') this "
+        "long, unless the case is closed first.",
+    )
+    missing_min_score: float = Field(
+        0.35,
+        ge=0.0,
+        le=1.0,
+        description="Missing person ↔ unidentified body pairs scoring below this are not kept as candidates.",
+    )
+    missing_notify_score: float = Field(
+        0.7,
+        ge=0.0,
+        le=1.0,
+        description="A new candidate pair at or above this score is sent to the staff of both cases.",
+    )
+    missing_candidates_kept: int = Field(
+        50, ge=1, le=500, description="Ranked candidates kept per missing person or body."
+    )

@@ -111,3 +111,14 @@ def alert_escalations() -> str:
 def records_officer(officer_key: str) -> str:
     """Personal-watchlist notices for one officer (JetStream; a durable consumer per officer reads it)."""
     return f"{PREFIX}.records.officer.{_token(officer_key)}"
+
+
+def records_broadcast() -> str:
+    """Bulletins for every officer (an arrest, a missing person, an unidentified body): one message on
+    JetStream, read by each officer's own durable consumer, so an officer who was offline still gets it."""
+    return f"{PREFIX}.records.broadcast"
+
+
+def records_casework(officer_key: str) -> str:
+    """Coordination notices for one officer about their cases (JetStream; a durable consumer per officer)."""
+    return f"{PREFIX}.records.casework.{_token(officer_key)}"

@@ -80,13 +80,12 @@ async def suggestions(
         found = await dispatcher.suggest(alert, principal.sees_district, limit=limit)
     except NoCameraPosition as exc:
         raise HTTPException(409, str(exc)) from None
-    camera = dispatcher.camera(alert.camera_id)
-    assert camera is not None and camera.latitude is not None and camera.longitude is not None
+    latitude, longitude = dispatcher.origin(alert)
     return SuggestionsView(
         alert_id=alert_id,
         camera_id=alert.camera_id,
-        latitude=camera.latitude,
-        longitude=camera.longitude,
+        latitude=latitude,
+        longitude=longitude,
         radius_m=settings.dispatch.search_radius_m,
         units=[SuggestionView.of(s) for s in found],
     )

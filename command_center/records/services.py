@@ -29,6 +29,7 @@ class RecordsServices:
     checkins: CheckinStore
     notifier: FollowNotifier
     screener: CheckinScreener
+    faces: GuestFaceMatcher  # the face models of the records (one copy, loaded on first use)
 
 
 async def start_records(
@@ -52,17 +53,18 @@ async def start_records(
     )
     await notifier.start()
     stack.push_async_callback(notifier.close)
+    faces = GuestFaceMatcher(settings, watchlist)
     screener = CheckinScreener(
         engine,
         checkins,
         persons,
         hotels,
         alert_store,
-        GuestFaceMatcher(settings, watchlist),
+        faces,
         notifier,
         nc,
         settings.records.checkin_alert_categories,
     )
     stack.push_async_callback(screener.close)
     await screener.resume()
-    return RecordsServices(persons, PersonSearch(engine), checkins, notifier, screener)
+    return RecordsServices(persons, PersonSearch(engine), checkins, notifier, screener, faces)

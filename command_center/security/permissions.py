@@ -42,6 +42,12 @@ class Permission(StrEnum):
     PERSONS_READ = "persons:read"  # search CRO records, view a profile (with a reason), follow a person
     PERSONS_WRITE = "persons:write"  # add and change CRO records: persons, photos, cases, vehicles
     CHECKINS_READ = "checkins:read"  # the hotel check-in log (with a reason)
+    ARRESTS_READ = "arrests:read"  # arrests and what their screening found (searches with a reason)
+    ARRESTS_RECORD = "arrests:record"  # an officer records an arrest (every officer is told)
+    MISSING_READ = "missing:read"  # missing persons, unidentified bodies, their ranked candidates
+    MISSING_WRITE = "missing:write"  # register and update missing persons and unidentified bodies
+    CRIMES_READ = "crimes:read"  # crime reports (with a reason) and the hotspot map
+    CRIMES_REPORT = "crimes:report"  # an officer reports a crime (GPS, type, photos)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -63,6 +69,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PERSONS_READ,
             Permission.PERSONS_WRITE,
             Permission.CHECKINS_READ,
+            Permission.ARRESTS_READ,
+            Permission.MISSING_READ,
+            Permission.CRIMES_READ,
+            Permission.MISSING_WRITE,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -82,6 +92,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PERSONS_READ,
             Permission.PERSONS_WRITE,
             Permission.CHECKINS_READ,
+            Permission.ARRESTS_READ,
+            Permission.MISSING_READ,
+            Permission.CRIMES_READ,
+            Permission.MISSING_WRITE,
+            Permission.ARRESTS_RECORD,
+            Permission.CRIMES_REPORT,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -95,6 +111,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.STATS_READ,
             Permission.PERSONS_READ,
             Permission.CHECKINS_READ,
+            Permission.ARRESTS_READ,
+            Permission.MISSING_READ,
+            Permission.CRIMES_READ,
         }
     ),
     Role.RECORDS_CLERK: frozenset(
@@ -106,10 +125,23 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PERSONS_READ,
             Permission.PERSONS_WRITE,
             Permission.CHECKINS_READ,
+            Permission.ARRESTS_READ,
+            Permission.MISSING_READ,
+            Permission.CRIMES_READ,
+            Permission.MISSING_WRITE,
         }
     ),
     Role.PATROL_OFFICER: frozenset(
-        {Permission.VEHICLES_READ, Permission.PATROL_REPORT, Permission.PERSONS_READ}
+        {
+            Permission.VEHICLES_READ,
+            Permission.PATROL_REPORT,
+            Permission.PERSONS_READ,
+            Permission.ARRESTS_READ,
+            Permission.ARRESTS_RECORD,
+            Permission.MISSING_READ,
+            Permission.CRIMES_READ,
+            Permission.CRIMES_REPORT,
+        }
     ),
     Role.HOTEL: frozenset({Permission.CHECKINS_POST}),
 }

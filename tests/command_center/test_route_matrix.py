@@ -52,6 +52,12 @@ PERSONS_READ = {ADM, SUP, OPR, CLK, PTL}  # never a hotel key: it posts check-in
 PERSONS_WRITE = {ADM, SUP, CLK}
 CHECKINS_READ = {ADM, SUP, OPR, CLK}
 CHECKINS_POST = {HTL}
+ARRESTS_READ = {ADM, SUP, OPR, CLK, PTL}
+ARRESTS_RECORD = {SUP, PTL}  # officers; an admin or a clerk does not make arrests
+MISSING_READ = {ADM, SUP, OPR, CLK, PTL}
+MISSING_WRITE = {ADM, SUP, CLK}
+CRIMES_READ = {ADM, SUP, OPR, CLK, PTL}
+CRIMES_REPORT = {SUP, PTL}
 
 POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/health/live"): PUBLIC,
@@ -129,6 +135,31 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/checkins/{checkin_id}/checkout"): CHECKINS_POST,
     ("GET", "/checkins"): CHECKINS_READ,
     ("GET", "/checkins/{checkin_id}/photo"): CHECKINS_READ,
+    ("POST", "/arrests"): ARRESTS_RECORD,
+    ("GET", "/arrests"): ARRESTS_READ,
+    ("GET", "/arrests/{arrest_id}"): ARRESTS_READ,
+    ("GET", "/arrests/{arrest_id}/photo"): ARRESTS_READ,
+    ("POST", "/missing"): MISSING_WRITE,
+    ("GET", "/missing"): MISSING_READ,
+    ("GET", "/missing/{case_id}"): MISSING_READ,
+    ("PATCH", "/missing/{case_id}"): MISSING_WRITE,
+    ("POST", "/missing/{case_id}/photos"): MISSING_WRITE,
+    ("GET", "/missing/{case_id}/photos/{photo_id}"): MISSING_READ,
+    ("GET", "/missing/{case_id}/candidates"): MISSING_READ,
+    ("POST", "/udr"): MISSING_WRITE,
+    ("GET", "/udr"): MISSING_READ,
+    ("GET", "/udr/{case_id}"): MISSING_READ,
+    ("PATCH", "/udr/{case_id}"): MISSING_WRITE,
+    ("POST", "/udr/{case_id}/photos"): MISSING_WRITE,
+    ("GET", "/udr/{case_id}/photos/{photo_id}"): MISSING_READ,
+    ("GET", "/udr/{case_id}/candidates"): MISSING_READ,
+    ("POST", "/crimes"): CRIMES_REPORT,
+    ("GET", "/crimes"): CRIMES_READ,
+    ("GET", "/crimes/types"): CRIMES_READ,
+    ("GET", "/crimes/hotspots"): CRIMES_READ,
+    ("GET", "/crimes/{report_id}"): CRIMES_READ,
+    ("POST", "/crimes/{report_id}/photos"): CRIMES_REPORT,
+    ("GET", "/crimes/{report_id}/photos/{photo_id}"): CRIMES_READ,
     ("GET", "/users"): USERS_MANAGE,
     ("POST", "/users"): USERS_MANAGE,
     ("GET", "/users/{user_id}"): USERS_MANAGE,

@@ -1,0 +1,197 @@
+"""Arrests over HTTP on both databases: every officer is told (a durable broadcast, offline officers
+included); the arrested person is looked for in other cases by CNIC, name and face, and those cases'
+officers (and the person's followers) are told; staff read arrests with an audited reason."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from nats.aio.client import Client
+
+from command_center.records.bulletins import broadcast_consumer_name
+from command_center.security.permissions import Role
+from pipeline import subjects
+from tests.command_center.casework_helpers import (
+    b64,
+    bulletin_about,
+    face,
+    record_arrest,
+    screened_arrest,
+)
+from tests.command_center.helpers import Served, add_user, jpeg
+from tests.command_center.records_helpers import (
+    REASON,
+    add_person,
+    audited,
+    client,
+    client_of,
+    cnic,
+    officer_notices,
+)
+
+OLD_CASE = {
+    "fir_number": "77/2024",
+    "police_station": "PS Saddar Rawalpindi",
+    "sections": ["302 PPC"],
+    "status": "absconding",
+}
+
+
+def matches(arrest: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
+    return {(m["kind"], m["id"]): m for m in arrest["screening"]["matches"]}
+
+
+async def test_every_officer_is_told_and_the_other_cases_officers_coordinate(
+    served: Served, nc: Client
+) -> None:
+    clerk = await client(served, Role.RECORDS_CLERK)
+    arresting_user = await add_user(served.app, Role.PATROL_OFFICER, ("Lahore",))
+    investigator_user = await add_user(served.app, Role.PATROL_OFFICER, ("Rawalpindi",))
+    earlier_user = await add_user(served.app, Role.SUPERVISOR)
+    follower_user = await add_user(served.app, Role.PATROL_OFFICER)
+    bystander = await add_user(served.app, Role.PATROL_OFFICER)  # offline all along
+    arresting = await client_of(served, arresting_user)
+    investigator = await client_of(served, investigator_user)
+    earlier = await client_of(served, earlier_user)
+    follower = await client_of(served, follower_user)
+    async with clerk, arresting, investigator, earlier, follower:
+        id_card = cnic()
+        person = await add_person(clerk, "Muhammad Husain", cnic=id_card, category="wanted", cases=[OLD_CASE])
+        assert (await follower.post(f"/persons/{person['id']}/follow", params=REASON)).status_code == 200
+        crime = {
+            "type": "murder",
+            "occurred_at": (datetime.now(UTC) - timedelta(days=100)).isoformat(),
+            "latitude": 33.5973,
+            "longitude": 73.0479,
+            "police_station": "PS Saddar Rawalpindi",
+            "fir_number": "77/2024",
+        }
+        assert (await investigator.post("/crimes", json=crime)).status_code == 201
+        first = await record_arrest(
+            earlier, name="Mohd Hussain", cnic=id_card, fir_number="10/2023", police_station="PS Kotwali"
+        )
+        await screened_arrest(earlier, first["id"])
+
+        photo = b64(jpeg((30, 60, 90), 96))
+        created = await record_arrest(
+            arresting, name="Muhammad Hussain", cnic=id_card.replace("-", ""), photo_jpeg=photo
+        )
+        assert created["status"] == "screening" and created["photo"] == f"/arrests/{created['id']}/photo"
+        assert created["cnic"] == id_card and created["officer_id"] == arresting_user.id
+        done = await screened_arrest(arresting, created["id"])
+        found = matches(done)
+        assert found[("person", person["id"])]["how"] == "cnic"
+        assert "FIR 77/2024" in found[("person", person["id"])]["detail"]
+        assert found[("arrest", first["id"])]["how"] == "cnic"
+        assert done["screening"]["wanted_elsewhere"] is True
+        assert done["person_id"] == person["id"]  # linked to the CRO record by CNIC
+        assert sorted(done["screening"]["told"]["officers"]) == sorted(
+            [investigator_user.id, earlier_user.id]
+        )
+        assert done["screening"]["told"]["followers"] == 1
+
+        news = await bulletin_about(nc, bystander, "arrest", created["id"])
+        assert news.kind == "arrest" and news.fir_number == "245/2025" and news.sections == ["392 PPC"]
+        assert news.photo_jpeg is not None and news.photo_jpeg[:2] == b"\xff\xd8"
+        assert news.latitude == 31.5656 and "Muhammad Hussain" in news.title
+
+        # A new phone (the officer's broadcast cursor made afresh) still gets what was kept for them.
+        await nc.jetstream().delete_consumer(
+            subjects.RECORDS_STREAM, broadcast_consumer_name(bystander.government_id)
+        )
+        again = await bulletin_about(nc, bystander, "arrest", created["id"])
+        assert again.event_id == news.event_id
+
+        told = await bulletin_about(nc, investigator_user, "arrest", created["id"], casework=True)
+        assert told.kind == "wanted_elsewhere" and told.officer_id == investigator_user.id
+        assert ("person", person["id"]) in {(m.kind, m.id) for m in told.matches}
+        told_earlier = await bulletin_about(nc, earlier_user, "arrest", created["id"], casework=True)
+        assert ("arrest", first["id"]) in {(m.kind, m.id) for m in told_earlier.matches}
+        with contextlib.suppress(AssertionError):
+            await bulletin_about(nc, arresting_user, "arrest", created["id"], casework=True, within_s=2)
+            raise RuntimeError("the arresting officer was told about their own arrest")
+
+        notices = await officer_notices(nc, follower_user, 1)
+        assert [(n.kind, n.person_id) for n in notices] == [("arrested", person["id"])]
+
+        assert audited(served, "arrests.record", f"arrest:{created['id']}")
+        assert audited(served, "arrests.view", f"arrest:{created['id']}")[0].reason == REASON["reason"]
+
+
+async def test_name_search_and_face_find_the_person_without_a_cnic(served: Served, media_dir: Path) -> None:
+    clerk = await client(served, Role.RECORDS_CLERK)
+    first_user = await add_user(served.app, Role.PATROL_OFFICER)
+    first = await client_of(served, first_user)
+    second = await client(served, Role.PATROL_OFFICER)
+    async with clerk, first, second:
+        wanted = await add_person(clerk, "Chaudhry Aslam", father_name="Ghulam Rasool", category="wanted")
+        by_name = await record_arrest(
+            second, name="Ch. Aslam", father_name="Gulam Rasul", fir_number="5/2025"
+        )
+        named = matches(await screened_arrest(second, by_name["id"]))
+        assert named[("person", wanted["id"])]["how"] == "name"
+        assert named[("person", wanted["id"])]["strong"] is True  # the father's name confirms it
+
+        unconfirmed = await record_arrest(second, name="Aslam Chaudhary", fir_number="6/2025")
+        weak = matches(await screened_arrest(second, unconfirmed["id"]))
+        assert weak[("person", wanted["id"])]["strong"] is False
+        assert weak[("person", wanted["id"])]["officers"] == []
+
+        obama = b64(face(media_dir, "obama", "examples_obama.jpg"))
+        earlier = await record_arrest(first, name="Barry Soetoro", fir_number="1/2020", photo_jpeg=obama)
+        assert earlier["face_found"] is True
+        await screened_arrest(first, earlier["id"])
+        probe = b64(face(media_dir, "obama", "examples_obama2.jpg"))
+        again = await record_arrest(second, name="Unknown Male", fir_number="9/2025", photo_jpeg=probe)
+        by_face = matches(await screened_arrest(second, again["id"]))
+        assert by_face[("arrest", earlier["id"])]["how"] == "face"
+        assert by_face[("arrest", earlier["id"])]["score"] > 0.42
+        assert by_face[("arrest", earlier["id"])]["officers"] == [first_user.id]
+
+        stranger = b64(face(media_dir, "biden", "examples_biden.jpg"))
+        other = await record_arrest(second, name="Another Male", fir_number="10/2025", photo_jpeg=stranger)
+        assert ("arrest", earlier["id"]) not in matches(await screened_arrest(second, other["id"]))
+
+        page = await second.get("/arrests", params={"q": "Chaudhry Aslam", **REASON})
+        assert page.status_code == 200
+        names = [a["person_name"] for a in page.json()["arrests"]]
+        assert names[:2] == ["Ch. Aslam", "Aslam Chaudhary"] or names[:2] == ["Aslam Chaudhary", "Ch. Aslam"]
+        by_fir = await second.get("/arrests", params={"fir": "1/2020", **REASON})
+        assert [a["id"] for a in by_fir.json()["arrests"]] == [earlier["id"]]
+        photo = await second.get(f"/arrests/{earlier['id']}/photo")
+        assert photo.status_code == 200 and photo.content[:2] == b"\xff\xd8"
+        [entry, *_] = audited(served, "arrests.search")
+        assert entry.reason == REASON["reason"]
+
+
+async def test_bad_arrests_are_refused(served: Served) -> None:
+    officer = await client(served, Role.PATROL_OFFICER)
+    clerk = await client(served, Role.RECORDS_CLERK)
+    async with officer, clerk:
+        future = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+        refused: list[tuple[dict[str, Any], str]] = [
+            ({"cnic": "12345-123456-1"}, "CNIC"),
+            ({"sections": []}, "sections"),
+            ({"arrested_at": future}, "future"),
+            ({"arrested_at": "2020-01-01T00:00:00+00:00"}, "too old"),
+            ({"latitude": 31.5, "longitude": None}, "half a position"),
+            ({"photo_jpeg": "not base64!"}, "base64"),
+            ({"photo_jpeg": b64(b"GIF89a....")}, "not an image"),
+            ({"person_id": 999_999}, "no such person"),
+            ({"handcuffed": True}, "unknown field"),
+        ]
+        from tests.command_center.casework_helpers import arrest
+
+        for fields, why in refused:
+            body = {**arrest(), **fields}
+            response = await officer.post("/arrests", json=body)
+            assert response.status_code == 422, (why, response.text)
+        assert (await clerk.post("/arrests", json=arrest())).status_code == 403
+        assert (await clerk.get("/arrests")).status_code == 422  # no reason
+        assert (await clerk.get("/arrests", params={"cnic": "1-2", **REASON})).status_code == 422
+        assert (await clerk.get("/arrests/424242", params=REASON)).status_code == 404
+        await asyncio.sleep(0)
