@@ -234,7 +234,9 @@ class _Link:
         while True:
             try:
                 messages = await self._subscription.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):
+                # nats.py raises its own TimeoutError when no notice came, and asyncio's when the
+                # pull request itself was not answered in time (a loaded server): both mean "try again".
                 continue
             for msg in messages:
                 await self._deliver(msg)

@@ -98,38 +98,43 @@ class PullLoop:
         return await self._js.pull_subscribe_bind(durable=self._name, stream=stream)
 
     async def _run(self, subscription: JetStreamContext.PullSubscription | None) -> None:
-        backoff = 0.2
-        while not self._stopping.is_set():
-            try:
-                if subscription is None:
-                    subscription = await self._subscribe()
-                messages = await subscription.fetch(self._batch, timeout=FETCH_TIMEOUT_S)
-            except (nats.errors.TimeoutError, TimeoutError):
-                continue  # nothing to do for a second
-            except Exception as exc:
-                # Disconnected, reconnecting, or the consumer vanished: wait, then bind again.
-                self.fetch_errors += 1
-                log.warning(
-                    "fetching %s failed (%s: %s); retrying in %.1fs",
-                    self.what,
-                    type(exc).__name__,
-                    exc,
-                    backoff,
-                )
-                await self._discard(subscription)
-                subscription = None
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, MAX_ERROR_BACKOFF_S)
-                continue
+        # The subscription is dropped however the loop ends (stop() cancels a waiting fetch): a pull
+        # request left behind would be answered into an inbox nobody reads, and closing the connection
+        # (drain) would then wait its whole timeout for that message to be taken.
+        try:
             backoff = 0.2
-            self._handling = True
-            try:
-                await self.before_batch()
-                for msg in messages:
-                    await self.handle(msg)
-            finally:
-                self._handling = False
-        await self._discard(subscription)
+            while not self._stopping.is_set():
+                try:
+                    if subscription is None:
+                        subscription = await self._subscribe()
+                    messages = await subscription.fetch(self._batch, timeout=FETCH_TIMEOUT_S)
+                except (nats.errors.TimeoutError, TimeoutError):
+                    continue  # nothing to do for a second
+                except Exception as exc:
+                    # Disconnected, reconnecting, or the consumer vanished: wait, then bind again.
+                    self.fetch_errors += 1
+                    log.warning(
+                        "fetching %s failed (%s: %s); retrying in %.1fs",
+                        self.what,
+                        type(exc).__name__,
+                        exc,
+                        backoff,
+                    )
+                    await self._discard(subscription)
+                    subscription = None
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, MAX_ERROR_BACKOFF_S)
+                    continue
+                backoff = 0.2
+                self._handling = True
+                try:
+                    await self.before_batch()
+                    for msg in messages:
+                        await self.handle(msg)
+                finally:
+                    self._handling = False
+        finally:
+            await self._discard(subscription)
 
     @staticmethod
     async def _discard(subscription: JetStreamContext.PullSubscription | None) -> None:
