@@ -63,6 +63,8 @@ class MissingCases(Protocol):
 
     def cases_by_ids(self, kind: str, ids: list[int]) -> dict[int, Any]: ...
 
+    def candidates(self, kind: str, case_id: int, limit: int) -> list[Any]: ...
+
 
 @dataclass
 class Link:
@@ -158,6 +160,7 @@ class ArrestScreener:
             await asyncio.to_thread(self._store.mark_broadcast, arrest.id)
         links = await self._links(arrest)
         await self._case_officers(arrest, links)
+        await self._bodies_ruled_out(links)
         followers = await self._tell_followers(arrest, links)
         told = await self._tell_officers(arrest, links, photo)
         screening = {
@@ -282,6 +285,19 @@ class ArrestScreener:
                 link.officers |= officers
             for earlier in await asyncio.to_thread(self._store.by_cases, open_cases, arrest.id):
                 link.officers.add(earlier.officer_id)
+
+    async def _bodies_ruled_out(self, links: list[Link]) -> None:
+        """A missing person arrested alive is none of the unidentified bodies ranked as maybe them: say
+        so on the link, and tell the staff of those bodies too."""
+        for link in links:
+            if link.kind != "missing" or not link.strong:
+                continue
+            ranked = await asyncio.to_thread(self._missing.candidates, "missing", link.id, 10)
+            if not ranked:
+                continue
+            bodies = ", ".join(f"UDR {c.other.udr_number} (case {c.other.id})" for c in ranked)
+            link.detail = f"{link.detail}; arrested alive, so not the bodies ranked for them: {bodies}"[:500]
+            link.officers |= {c.other.registered_by_id for c in ranked}
 
     # -- telling -------------------------------------------------------------------------------------
 

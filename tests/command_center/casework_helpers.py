@@ -123,6 +123,31 @@ def served_services(served: Served) -> Any:
     return served.app.state.services
 
 
+class Mailbox:
+    """An officer's bulletins as their app keeps them: read (and acknowledged) once, looked up later."""
+
+    def __init__(self, nc: Client, officer: StaffUser, *, casework: bool = False) -> None:
+        self._nc = nc
+        self._officer = officer
+        self._casework = casework
+        self.read: list[OfficerBulletin] = []
+
+    async def find(
+        self, kind: str, subject_id: int, within_s: float = 15.0, *, of_kind: str | None = None
+    ) -> OfficerBulletin:
+        """The first bulletin about this arrest or case (``kind`` of the subject: arrest, missing, udr),
+        of the bulletin kind ``of_kind`` if given (arrest, wanted_elsewhere, missing_match, ...)."""
+        deadline = asyncio.get_running_loop().time() + within_s
+        read = casework_notices if self._casework else broadcasts
+        while True:
+            found = [b for b in about(self.read, kind, subject_id) if of_kind in (None, b.kind)]
+            if found:
+                return found[0]
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no bulletin about {kind} {subject_id} for officer {self._officer.id}")
+            self.read += await read(self._nc, self._officer, 50, within_s=1)
+
+
 async def bulletin_about(
     nc: Client,
     officer: StaffUser,
@@ -131,12 +156,7 @@ async def bulletin_about(
     *,
     casework: bool = False,
     within_s: float = 15.0,
+    of_kind: str | None = None,
 ) -> OfficerBulletin:
     """The first bulletin about this arrest or case on the officer's broadcast (or casework) channel."""
-    deadline = asyncio.get_running_loop().time() + within_s
-    read = casework_notices if casework else broadcasts
-    while asyncio.get_running_loop().time() < deadline:
-        found = about(await read(nc, officer, 50, within_s=1), kind, subject_id)
-        if found:
-            return found[0]
-    raise AssertionError(f"no bulletin about {kind} {subject_id} for officer {officer.id}")
+    return await Mailbox(nc, officer, casework=casework).find(kind, subject_id, within_s, of_kind=of_kind)
