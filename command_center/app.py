@@ -21,10 +21,12 @@ from nats.js.api import DeliverPolicy
 from sqlalchemy import Engine
 
 from command_center.api import (
+    alert_stats,
     alerts,
     arrests,
     audit,
     auth,
+    cameras,
     checkins,
     console,
     crimes,
@@ -33,6 +35,7 @@ from command_center.api import (
     integrations,
     lifecycle,
     missing,
+    observability,
     patrol,
     persons,
     plate_reads,
@@ -48,6 +51,7 @@ from command_center.dispatch_services import start_dispatch
 from command_center.enrolment import EnrolmentService
 from command_center.feed import AlertFeed
 from command_center.headers import SecurityHeadersMiddleware
+from command_center.observability import CommandCenterMetrics, MeteredAlertStore, Watchdog
 from command_center.plate_reads import PlateReadConsumer
 from command_center.records.casework import start_casework
 from command_center.records.services import start_records
@@ -55,7 +59,6 @@ from command_center.request_guard import NulGuardMiddleware
 from command_center.security.apikeys import ApiKeyStore
 from command_center.security.wiring import start_auth
 from command_center.services import Services
-from command_center.store import AlertStore
 from pipeline import bus
 from pipeline.database import make_engine
 from pipeline.settings import Settings
@@ -86,11 +89,16 @@ def create_app(
         start = settings.command_center.hits_consumer_start
         hits_deliver_policy = DeliverPolicy.NEW if start == "new" else DeliverPolicy.ALL
     policy = hits_deliver_policy
+    metrics = CommandCenterMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            app.state.services = await _start(settings, engine, policy, nats_wait_s, stack)
+            app.state.services = await _start(settings, engine, policy, nats_wait_s, stack, metrics)
+            metrics.attach(app.state.services)
+            watchdog = Watchdog(app.state.services, metrics)
+            watchdog.start()
+            stack.push_async_callback(watchdog.stop)
             log.info("command centre ready on NATS %s", settings.nats_url)
             yield
 
@@ -101,10 +109,12 @@ def create_app(
         redoc_url=None,
         max_body_size=settings.command_center.max_upload_bytes,
     )
+    app.state.metrics = metrics
     app.add_middleware(NulGuardMiddleware)  # PostgreSQL cannot take NUL in any text: 400, not 500
     _add_cors(app, settings.security.cors_origins)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: CORS preflights get the headers too
     app.include_router(health.router)
+    app.include_router(observability.router)
     app.include_router(auth.router)
     app.include_router(alerts.router)
     app.include_router(watchlist.router)
@@ -123,6 +133,8 @@ def create_app(
     app.include_router(missing.router)
     app.include_router(missing.udr_router)
     app.include_router(crimes.router)
+    app.include_router(alert_stats.router)
+    app.include_router(cameras.router)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
@@ -157,12 +169,14 @@ async def _start(
     policy: DeliverPolicy,
     nats_wait_s: float,
     stack: AsyncExitStack,
+    metrics: CommandCenterMetrics,
 ) -> Services:
     if engine is None:
         engine = make_engine(settings.resolved_database_url)
         stack.callback(engine.dispose)
-    alert_store = AlertStore(
+    alert_store = MeteredAlertStore(
         engine,
+        metrics=metrics,
         merge_window_s=settings.command_center.alert_merge_window_s,
         cooldown_s=settings.command_center.alert_cooldown_s,
         policies=settings.command_center.episodes,
@@ -185,7 +199,13 @@ async def _start(
     await feed.subscribe(nc)
     stack.push_async_callback(feed.close)
 
-    consumer = HitConsumer(nc, alert_store, name=settings.command_center.consumer_name, deliver_policy=policy)
+    consumer = HitConsumer(
+        nc,
+        alert_store,
+        name=settings.command_center.consumer_name,
+        deliver_policy=policy,
+        ack_wait_s=settings.command_center.hits_ack_wait_s,
+    )
     await consumer.start()
     stack.push_async_callback(consumer.stop)
 

@@ -61,10 +61,12 @@ class HitConsumer(PullLoop):
         name: str,
         deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
         batch: int = FETCH_BATCH,
+        ack_wait_s: float = ACK_WAIT_S,
     ) -> None:
         super().__init__(nc, name=name, batch=batch)
         self._store = store
         self._deliver_policy = deliver_policy
+        self._ack_wait_s = ack_wait_s
         self.stats = ConsumerStats()
 
     def streams(self) -> list[StreamConfig]:
@@ -76,7 +78,7 @@ class HitConsumer(PullLoop):
             description="command centre: hits to alerts",
             filter_subject=subjects.hits_all(),
             ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=ACK_WAIT_S,
+            ack_wait=self._ack_wait_s,
             max_deliver=MAX_DELIVER,
             deliver_policy=self._deliver_policy,
             max_ack_pending=10 * self._batch,

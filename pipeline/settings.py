@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from pipeline.dispatch_settings import DispatchSettings
+from pipeline.map_settings import TileUrl
 from pipeline.plate_settings import PlatesSettings
 from pipeline.records_settings import RecordsSettings
 from pipeline.track_settings import QualitySettings, TrackingSettings, VoteSettings
@@ -136,6 +137,39 @@ class WorkerSettings(_Strict):
         "to catch changes whose NATS announcement was missed.",
     )
     stop_at_end: bool = Field(False, description="Exit when every stream ended (tests, replays).")
+    assignment: Literal["leases", "static"] = Field(
+        "leases",
+        description="leases: cameras come from the NATS KV camera catalogue and are shared among live "
+        "workers through leases (scale-out, fail-over); static: this worker reads the configured cameras "
+        "on its own (replays, pinned cameras).",
+    )
+    fleet: str = Field(
+        "default",
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="Workers of one fleet share one camera catalogue and lease set (NATS KV buckets).",
+    )
+    lease_ttl_s: float = Field(
+        5.0,
+        ge=1.5,
+        le=120,
+        description="A camera lease (and a worker's presence) lapses this long after its last renewal; "
+        "renewals run every third of it. A dead worker's cameras move within about 1.4x this.",
+    )
+    catalogue_resync_s: float = Field(
+        30.0, gt=0, le=3600, description="How often the camera catalogue is re-read in full."
+    )
+    metrics_port: int = Field(
+        0, ge=0, le=65535, description="Port of /metrics, /healthz and /readyz; 0 serves none."
+    )
+    metrics_host: str = Field("127.0.0.1", description="Listen address of the metrics endpoint.")
+
+    @model_validator(mode="after")
+    def _replays_are_static(self) -> WorkerSettings:
+        if self.stop_at_end and self.assignment == "leases":
+            raise ValueError(
+                "stop_at_end replays a fixed set of cameras: use assignment 'static' (or --camera IDs)"
+            )
+        return self
 
 
 class EpisodePolicy(_Strict):
@@ -196,12 +230,20 @@ class CommandCenterSettings(_Strict):
         return EpisodePolicy(window_s=self.alert_merge_window_s, cooldown_s=self.alert_cooldown_s)
 
     max_upload_bytes: int = Field(10_000_000, ge=1000)
+    hits_ack_wait_s: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description="A hit fetched but not acknowledged (its replica died) is redelivered after this.",
+    )
     ws_recheck_s: float = Field(
         30.0,
         ge=0.5,
         le=600,
         description="How often a live WebSocket re-checks its credentials (besides revocations announced).",
     )
+    map_tile_url: TileUrl = ""
+    map_attribution: str = Field("", max_length=200, description="Credit shown under the map's tiles.")
 
 
 DEV_SECRET = "development-only-secret-change-me"  # noqa: S105 (refused outside development)
@@ -239,6 +281,7 @@ class CameraSimSettings(_Strict):
     port: int = Field(8554, ge=1, le=65535)
     scenario: Path = Field(Path("configs/scenarios/sample.yaml"), description="YAML scenario file.")
     publish_frames: bool = Field(True, description="Publish a FrameSent event per frame on NATS.")
+    metrics_port: int = Field(0, ge=0, le=65535, description="Port of /metrics; 0 serves none.")
 
 
 class Settings(BaseSettings):
@@ -256,6 +299,9 @@ class Settings(BaseSettings):
     models_dir: Path = Field(Path("models"), description="Directory holding the ONNX files.")
     models_registry: Path = Field(Path("configs/models.yaml"), description="Model registry YAML.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one object per line with camera_id, event_id, ... when known; text: plain."
+    )
     recognition: RecognitionSettings = Field(default_factory=RecognitionSettings)
     watchlist: WatchlistSettings = Field(default_factory=WatchlistSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

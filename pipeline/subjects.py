@@ -122,3 +122,25 @@ def records_broadcast() -> str:
 def records_casework(officer_key: str) -> str:
     """Coordination notices for one officer about their cases (JetStream; a durable consumer per officer)."""
     return f"{PREFIX}.records.casework.{_token(officer_key)}"
+
+
+# NATS KV buckets of the worker fleet (one set per fleet, so separate deployments or tests never mix).
+def _fleet_bucket(base: str, fleet: str) -> str:
+    if not _CAMERA_ID_RE.match(fleet) or len(fleet) > 32:
+        raise ValueError(f"not a valid fleet name: {fleet!r}")
+    return base if fleet == "default" else f"{base}_{fleet}"
+
+
+def cameras_bucket(fleet: str = "default") -> str:
+    """The camera catalogue: key = camera id, value = CameraConfig JSON (no expiry)."""
+    return _fleet_bucket("safecity_cameras", fleet)
+
+
+def camera_leases_bucket(fleet: str = "default") -> str:
+    """Who analyses each camera: key = camera id, value = CameraLease JSON (expires unless renewed)."""
+    return _fleet_bucket("safecity_camera_leases", fleet)
+
+
+def workers_bucket(fleet: str = "default") -> str:
+    """Live workers: key = worker id, value = WorkerPresence JSON (expires unless renewed)."""
+    return _fleet_bucket("safecity_workers", fleet)

@@ -82,13 +82,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if publisher is not None:
                 publisher.stop()
             raise CommandError(str(exc), code=EXIT_FAILURE) from None
+        metrics = None
         try:
+            if conf.metrics_port:
+                from safecity_cli.camera_sim_metrics import serve_metrics
+
+                try:
+                    metrics = serve_metrics(simulator.stats, args.host or conf.host, conf.metrics_port)
+                except ConfigError as exc:
+                    raise CommandError(str(exc), code=EXIT_USAGE) from None
             for url in simulator.urls().values():
                 print(f"camera-sim: serving {url}", flush=True)
             # Short waits keep the main thread responsive to signals.
             while not stop.is_set() and not simulator.wait(0.2):
                 pass
         finally:
+            if metrics is not None:
+                metrics.shutdown()
             simulator.stop()
             if publisher is not None:
                 publisher.stop()

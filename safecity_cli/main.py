@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.log_format import configure_logging
 from pipeline.settings import ConfigError, Settings, load
 
 EXIT_OK = 0
@@ -24,6 +24,7 @@ EXIT_USAGE = 2
 _COMMAND_MODULES = (
     "safecity_cli.camera_sim_cmd",
     "safecity_cli.worker_cmd",
+    "safecity_cli.cameras_cmd",
     "safecity_cli.command_center_cmd",
     "safecity_cli.watchlist_cmd",
     "safecity_cli.vehicles_cmd",
@@ -78,10 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
-    )
+    configure_logging(settings.log_level, settings.log_format)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

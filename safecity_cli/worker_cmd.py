@@ -10,8 +10,18 @@ from pipeline.settings import ConfigError, Settings
 
 def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("worker", parents=[parent], help="analyse camera streams")
-    p.add_argument("--camera", action="append", default=[], metavar="ID", help="camera id (repeatable)")
-    p.add_argument("--stop-at-end", action="store_true", help="exit when every stream has ended")
+    p.add_argument(
+        "--camera",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="analyse this configured camera, pinned to this worker without leases (repeatable)",
+    )
+    p.add_argument(
+        "--stop-at-end",
+        action="store_true",
+        help="exit when every stream has ended (a replay: the configured cameras, without leases)",
+    )
     p.set_defaults(func=run)
 
 
@@ -23,7 +33,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.stop_at_end:
         settings = settings.model_copy(
-            update={"worker": settings.worker.model_copy(update={"stop_at_end": True})}
+            update={
+                "worker": settings.worker.model_copy(update={"stop_at_end": True, "assignment": "static"})
+            }
         )
     try:
         return run_worker(settings, args.camera)

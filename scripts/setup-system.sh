@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-libav libgirepository1.0-dev libcairo2-dev pkg-config
+  chromium
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
+from collections.abc import Callable
 
 from nats.js import JetStreamContext
 
@@ -29,8 +31,15 @@ log = logging.getLogger(__name__)
 
 
 class HitPublisher:
-    def __init__(self, js: JetStreamContext, loop: asyncio.AbstractEventLoop, capacity: int = 1000) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        loop: asyncio.AbstractEventLoop,
+        capacity: int = 1000,
+        on_published: Callable[[Outgoing, float], None] | None = None,
+    ) -> None:
         self._js = js
+        self._on_published = on_published  # (message, seconds until JetStream acknowledged it)
         self._loop = loop
         self._outbox: deque[Outgoing] = deque()
         self._capacity = capacity
@@ -68,6 +77,7 @@ class HitPublisher:
                 stopper.cancel()
                 continue
             hit = self._outbox[0]
+            started = time.perf_counter()
             try:
                 await self._js.publish(
                     subject_of(hit),
@@ -87,3 +97,5 @@ class HitPublisher:
             if self._outbox and self._outbox[0] is hit:
                 self._outbox.popleft()
             self.published += 1
+            if self._on_published is not None:
+                self._on_published(hit, time.perf_counter() - started)

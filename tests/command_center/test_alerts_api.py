@@ -191,12 +191,12 @@ async def test_health_and_console(served: Served) -> None:
     page = await served.http.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html; charset=utf-8"
-    assert '<script src="/static/console.js"' in page.text
+    assert '<script type="module" src="/static/js/console/main.js"' in page.text
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["x-content-type-options"] == "nosniff"
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["referrer-policy"] == "no-referrer"
-    for asset in ("/static/console.js", "/static/console.css"):
+    for asset in ("/static/js/console/main.js", "/static/console.css", "/static/vendor/leaflet/leaflet.js"):
         assert (await served.http.get(asset)).status_code == 200
 
 

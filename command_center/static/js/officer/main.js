@@ -1,0 +1,112 @@
+// The officer app (a phone in the street): dispatch notifications with the photo, the reason and where to
+// go, and the buttons to acknowledge, report on scene and resolve; person and vehicle search; the
+// officer's own watchlist. Notices come over /ws/officer, the officer's durable channel: each is
+// confirmed once shown, so a phone that was offline gets every one when it reconnects.
+import { $ } from "../dom.js";
+import { getJson, openSocket, refresh, resume, send, signOut, whenEnded } from "../session.js";
+import { bindSignIn, showSignIn } from "../signin.js";
+import { DispatchList } from "./dispatches.js";
+import { mountSearch, mountWatchlist } from "./search.js";
+
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 10000;
+const MESSAGE_KEY = "safecity.officer.message";
+
+let socket = null;
+let list = null;
+
+function leave(message) {
+  if (message) sessionStorage.setItem(MESSAGE_KEY, message);
+  const ws = socket;
+  socket = null;
+  if (ws) ws.close(1000);
+  history.replaceState(null, "", "/officer");
+  location.reload();
+}
+
+function setLink(up) {
+  $("link").textContent = up ? "live" : "reconnecting…";
+  $("link").className = `link ${up ? "link-up" : "link-down"}`;
+}
+
+function connect(delay) {
+  const ws = openSocket("/ws/officer");
+  socket = ws;
+  ws.addEventListener("open", () => {
+    setLink(true);
+    delay = RECONNECT_MIN_MS;
+    list.reload().catch((error) => console.warn(error));
+  });
+  ws.addEventListener("message", (message) => {
+    const data = JSON.parse(message.data);
+    if (data.type === "dispatch" || data.type === "cancelled") {
+      list.notice(data);
+      ws.send(JSON.stringify({ type: "received", seq: data.seq })); // shown: do not send it again
+    } else if (data.type === "result") {
+      list.updated(data.dispatch);
+    } else if (data.type === "error") {
+      list.failed(data.detail);
+    }
+  });
+  ws.addEventListener("close", (event) => {
+    if (socket !== ws) return;
+    setLink(false);
+    if (event.code === 4403) {
+      leave("This app is for patrol officers: your role has no dispatch channel.");
+      return;
+    }
+    const renewed = event.code === 4401 ? refresh() : Promise.resolve();
+    renewed.then(
+      () => setTimeout(() => socket === ws && connect(Math.min(delay * 2, RECONNECT_MAX_MS)), delay),
+      () => leave("Your session has ended; sign in again."),
+    );
+  });
+}
+
+// Steps go over the socket when it is open (the answer comes back on it), else over HTTP.
+async function step(dispatchId, action, reason) {
+  if (socket && socket.readyState === WebSocket.OPEN) {
+    socket.send(JSON.stringify({ type: action, dispatch_id: dispatchId, reason: reason || undefined }));
+    return;
+  }
+  const path = { ack: "ack", on_scene: "on-scene", resolve: "resolve", dismiss: "dismiss" }[action];
+  const body = action === "dismiss" || action === "resolve" ? { reason: reason || null } : undefined;
+  list.updated(await send("POST", `/dispatches/${dispatchId}/${path}`, body));
+}
+
+function showTab() {
+  const tab = location.hash.replace("#", "") || "dispatches";
+  for (const section of document.querySelectorAll(".tab")) section.hidden = section.id !== `tab-${tab}`;
+  for (const link of document.querySelectorAll("#tabs a")) link.classList.toggle("active", link.dataset.tab === tab);
+}
+
+async function start() {
+  const me = await getJson("/auth/me");
+  if (!me.permissions.includes("patrol:report")) {
+    await signOut();
+    leave(`This app is for patrol officers; your role (${me.role.replaceAll("_", " ")}) uses the command centre console.`);
+    return;
+  }
+  $("status").hidden = false;
+  $("app").hidden = false;
+  $("tabs").hidden = false;
+  list = new DispatchList(me, step);
+  mountSearch($("tab-search"));
+  mountWatchlist($("tab-watchlist"));
+  window.addEventListener("hashchange", showTab);
+  showTab();
+  connect(RECONNECT_MIN_MS);
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  bindSignIn(() => start().catch((error) => leave(error.message)));
+  whenEnded((message) => leave(message));
+  $("logout").addEventListener("click", async () => {
+    await signOut();
+    leave("");
+  });
+  const message = sessionStorage.getItem(MESSAGE_KEY) || "";
+  sessionStorage.removeItem(MESSAGE_KEY);
+  if (await resume()) start().catch((error) => leave(error.message));
+  else showSignIn(message);
+});

@@ -1,0 +1,329 @@
+"""The operator console and the officer app in a real browser, against a real system: a face on a
+camera_sim stream becomes an alert on the operator's screen; acknowledging it shows on a second
+operator's screen at once; dispatching it reaches the officer's phone, whose acknowledgement comes back.
+Roles apply in the pages as in the API; filters, the map, statistics (CSV) and records screens work."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import cv2
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import (
+    CAMERA_AT,
+    FACES,
+    PHONE,
+    TARGET,
+    System,
+    new_context,
+    screenshot,
+    sign_in_page,
+)
+
+pytestmark = pytest.mark.e2e
+ALERT_WITHIN_MS = 150_000  # a loaded machine analyses fewer frames: the e2e tests allow as long
+OBAMA = FACES / "obama" / "examples_obama_small.jpg"
+COUPLE = FACES / "_multi" / "couple.jpg"
+# What the API answers the page's own session (its token, as the page keeps it) for each path.
+STATUS_OF = """async (paths) => {
+    const token = JSON.parse(sessionStorage.getItem("safecity.session")).access_token;
+    const headers = {Authorization: `Bearer ${token}`};
+    return Promise.all(paths.map((path) => fetch(path, {headers}).then((r) => r.status)));
+}"""
+
+
+@pytest.fixture(scope="module")
+def operator(browser: Browser, system: System) -> Iterator[Page]:
+    context = new_context(browser, viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    sign_in_page(page, system, "operator")
+    expect(page.locator("#link")).to_have_text("live")
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def operator2(browser: Browser, system: System) -> Iterator[Page]:
+    context = new_context(browser, viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    sign_in_page(page, system, "operator2")
+    expect(page.locator("#link")).to_have_text("live")
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def officer(browser: Browser, system: System) -> Iterator[Page]:
+    lat, lon = CAMERA_AT[0] + 600 / 111_195, CAMERA_AT[1]  # 600 m north of the camera
+    context = new_context(
+        browser,
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
+        geolocation={"latitude": lat, "longitude": lon, "accuracy": 10},
+        permissions=["geolocation"],
+    )
+    page = context.new_page()
+    sign_in_page(page, system, "officer", "/officer")
+    expect(page.locator("#link")).to_have_text("live")
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def alert_id(operator: Page, officer: Page, system: System) -> int:
+    """The alert the camera raises, as it appears live on the operator's list (the officer's unit is
+    placed near the camera first, by the officer app sharing its location)."""
+    officer.click("#share-location")
+    expect(officer.locator("#share-location")).to_have_text("Sharing location")
+    system.start_camera()
+    # Only this system's camera: other tests' workers publish hits on the same NATS server.
+    row = operator.locator(f"tr.alert[data-camera='{system.camera}']", has_text=TARGET).first
+    expect(row).to_be_visible(timeout=ALERT_WITHIN_MS)
+    return int(row.get_attribute("data-id") or 0)
+
+
+def test_a_camera_alert_appears_live_with_its_evidence(operator: Page, alert_id: int, system: System) -> None:
+    row = operator.locator(f"tr.alert[data-id='{alert_id}']")
+    expect(row.locator(".category")).to_contain_text("wanted")
+    expect(row).to_contain_text("Constitution Avenue")
+    expect(row.locator("img[alt='what the camera saw']")).to_have_attribute(
+        "src", re.compile("^data:image/jpeg")
+    )
+    expect(row.locator("img[alt='enrolled photo']")).to_have_attribute("src", re.compile("^data:image/"))
+    assert float(row.locator(".similarity").inner_text()) >= 0.42
+    # Wanted is priority 1: the cue sounded (and was counted) when the alert was created.
+    assert int(operator.locator("#sound").get_attribute("data-cues") or 0) >= 1
+    screenshot(operator, "01-alert-live")
+
+
+def test_acknowledging_shows_at_once_on_another_operators_screen(
+    operator: Page, operator2: Page, alert_id: int
+) -> None:
+    elsewhere = operator2.locator(f"tr.alert[data-id='{alert_id}'] .badge")
+    expect(elsewhere).to_have_text("new")
+    operator.locator(f"tr.alert[data-id='{alert_id}']").click()
+    expect(operator.locator("#alert-detail h2")).to_have_text(TARGET)
+    expect(operator.locator("#detail-timeline li.sighting").first).to_be_visible()
+    expect(operator.locator("#alert-detail img.scene")).to_have_attribute(
+        "src", re.compile("^data:image/jpeg")
+    )
+    operator.click("#act-acknowledge")
+    expect(operator.locator("#detail-status")).to_have_text("acknowledged")
+    expect(elsewhere).to_have_text("acknowledged")  # over the live feed, no reload
+    screenshot(operator2, "02-second-operator-sees-acknowledged")
+
+
+def test_dispatch_reaches_the_officer_who_acknowledges(
+    operator: Page, operator2: Page, officer: Page, alert_id: int, system: System
+) -> None:
+    operator.goto(f"{system.base}/#/alerts/{alert_id}")
+    operator.click("#act-suggest")
+    suggestion = operator.locator(f"#suggestions tr[data-unit='{system.unit(1)}']")
+    expect(suggestion).to_contain_text("600 m")
+    expect(operator.locator(f"#suggestions tr[data-unit='{system.unit(2)}']")).to_have_count(0)  # no crew
+    operator.fill("#dispatch-note", "white kurta, near the stage")
+    suggestion.locator("button.send-unit").click()
+    expect(operator.locator("#detail-status")).to_have_text("dispatched")
+    expect(operator2.locator(f"tr.alert[data-id='{alert_id}'] .badge")).to_have_text("dispatched")
+
+    card = officer.locator("article.dispatch").first
+    expect(card.locator("h2")).to_have_text(TARGET)
+    expect(card).to_contain_text("Constitution Avenue")
+    expect(card).to_contain_text("white kurta, near the stage")
+    expect(card.locator("img.evidence")).to_have_attribute("src", re.compile("^data:image/jpeg;base64,"))
+    screenshot(officer, "03-officer-dispatch")
+    card.locator("button.step-ack").click()
+    expect(card.locator(".badge")).to_have_text("acknowledged")
+    expect(operator.locator("#detail-timeline")).to_contain_text("dispatch ack")
+    card.locator("button.step-on_scene").click()
+    expect(card.locator(".badge")).to_have_text("on scene")
+    expect(operator.locator("#detail-status")).to_have_text("on scene")
+    screenshot(operator, "04-operator-timeline")
+
+
+def test_filters_narrow_the_list(operator: Page, alert_id: int, system: System) -> None:
+    operator.goto(f"{system.base}/#/alerts")
+    row = operator.locator(f"tr.alert[data-id='{alert_id}']")
+    expect(row).to_be_visible()
+    operator.select_option("#alert-filters select[name=kind]", "plate")
+    expect(row).to_have_count(0)
+    operator.select_option("#alert-filters select[name=kind]", "face")
+    expect(row).to_be_visible()
+    operator.select_option("#alert-filters select[name=status]", "new")
+    expect(row).to_have_count(0)
+    operator.select_option("#alert-filters select[name=status]", "on_scene")
+    expect(row).to_be_visible()
+    operator.select_option("#alert-filters select[name=district]", "Islamabad")
+    operator.select_option("#alert-filters select[name=camera]", system.camera)
+    expect(row).to_be_visible()
+    operator.select_option("#alert-filters select[name=status]", "open")
+
+
+def test_map_draws_offline_with_cameras_units_and_alerts(
+    operator: Page, alert_id: int, system: System
+) -> None:
+    operator.goto(f"{system.base}/#/map")
+    expect(operator.locator("#map.offline")).to_be_visible()
+    expect(operator.locator("#map path.camera-marker")).to_have_count(1)
+    expect(operator.locator("#map path.alert-marker")).to_have_count(1)
+    expect(operator.locator("#map path.unit-marker")).to_have_count(1)  # the officer's shared position
+    expect(operator.locator("#map-status")).to_contain_text("hotspots")
+    screenshot(operator, "05-map-offline")
+
+
+def test_statistics_download_as_csv(operator: Page, alert_id: int, system: System) -> None:
+    operator.goto(f"{system.base}/#/stats")
+    panel = operator.locator("#stats-camera")
+    expect(panel.locator("table")).to_contain_text("Constitution Avenue")
+    with operator.expect_download() as download:
+        panel.locator("button.csv").click()
+    path = download.value.path()
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    mine = [r for r in rows if r["key"] == system.camera]
+    assert mine and int(mine[0]["total"]) == 1 and int(mine[0]["open"]) == 1
+    assert rows[-1]["key"] == "total"
+    assert download.value.suggested_filename.startswith("alerts-by-camera-")
+    screenshot(operator, "06-statistics")
+
+
+def test_an_officer_sees_no_operator_screens_and_the_api_refuses(browser: Browser, system: System) -> None:
+    context = new_context(browser, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        sign_in_page(page, system, "officer")
+        expect(page.locator("#nav")).to_be_visible()
+        shown = page.locator("#nav a").all_inner_texts()
+        assert "Alerts" not in shown and "Map" not in shown and "Statistics" not in shown
+        assert "Audit log" not in shown and "Watchlist" not in shown
+        assert "Persons" in shown and "Vehicles" in shown and "Officer app" in shown
+        page.goto(f"{system.base}/#/audit")
+        expect(page.locator("#denied")).to_contain_text("may not use the Audit log screen")
+        statuses = page.evaluate(STATUS_OF, ["/audit", "/alerts", "/stats/alerts", "/cameras"])
+        assert statuses == [403, 403, 403, 403]
+        screenshot(page, "07-officer-on-console")
+
+        # What an officer may do here works: a misread plate still finds the stolen car.
+        number = int(system.tag[:4], 16) % 9000 + 1000
+        plate = f"LEB-{number}"
+        entry = {
+            "plate": plate,
+            "status": "stolen",
+            "reason": "stolen from Jinnah Super",
+            "case_reference": "FIR 9/2025",
+        }
+        system.call("POST", "/vehicles", "supervisor", entry)
+        page.goto(f"{system.base}/#/vehicles")
+        page.fill("#vehicle-q", f"LE8{number}")  # B read as 8
+        page.fill("#vehicle-reason", "Stop and search, Jinnah Avenue")
+        page.click("#vehicle-search button[type=submit]")
+        expect(page.locator("#vehicle-table")).to_contain_text("stolen from Jinnah Super")
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def supervisor(browser: Browser, system: System) -> Iterator[Page]:
+    context = new_context(browser, viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    sign_in_page(page, system, "supervisor")
+    yield page
+    context.close()
+
+
+def test_person_search_states_a_reason_that_the_audit_log_shows(supervisor: Page, system: System) -> None:
+    person = {"category": "wanted", "name": "Muhammad Imran Khan", "father_name": "Abdul Khaliq"}
+    created = system.call("POST", "/persons", "supervisor", person)
+    page = supervisor
+    page.goto(f"{system.base}/#/persons")
+    page.fill("#person-q", "Mohammad Imraan")  # another spelling
+    page.fill("#person-reason", "FIR 77/2025 PS Kohsar")
+    page.click("#person-search button[type=submit]")
+    link = page.locator("#person-table a", has_text="Muhammad Imran Khan")
+    expect(link).to_be_visible()
+    link.click()
+    expect(page.locator("#person-profile h3")).to_have_text("Muhammad Imran Khan")
+    page.goto(f"{system.base}/#/audit")
+    page.fill("#audit-form input[name=action]", "persons.view")
+    page.click("#audit-form button[type=submit]")
+    entry = page.locator("#audit-table tr", has_text="persons.view").filter(
+        has_text=f"person:{created['id']}"
+    )
+    expect(entry).to_contain_text("FIR 77/2025 PS Kohsar")
+    screenshot(page, "08-audit-log")
+
+
+def png(width: int, height: int) -> bytes:
+    image = np.full((height, width, 3), 128, np.uint8)
+    ok, data = cv2.imencode(".png", image)
+    assert ok
+    return data.tobytes()
+
+
+def test_enrolment_gives_feedback_on_each_photo(supervisor: Page, system: System) -> None:
+    page = supervisor
+    page.goto(f"{system.base}/#/watchlist")
+    tiny = {"name": "tiny.png", "mimeType": "image/png", "buffer": png(120, 90)}
+    page.set_input_files("#enrol-photos", [tiny])
+    expect(page.locator("#enrol-quality li.bad[data-photo='tiny.png']")).to_contain_text("only 90 px")
+    page.fill("#enrol-form input[name=name]", "Barack Obama")
+    page.fill("#enrol-form input[name=legal_reference]", "Warrant 12/2025")
+    page.fill("#enrol-form input[name=authorised_by]", "SSP Operations")
+    page.click("#enrol-submit")
+    expect(page.locator("#enrol-message")).to_contain_text("Replace the photos")
+
+    # Both look fine in the browser; the command centre finds two faces in one and names it.
+    page.set_input_files("#enrol-photos", [OBAMA, COUPLE])
+    expect(page.locator("#enrol-quality li.ok, #enrol-quality li.warn")).to_have_count(2)
+    page.click("#enrol-submit")
+    expect(page.locator("#enrol-quality li.bad[data-photo='couple.jpg']")).to_contain_text(
+        "faces found", timeout=60_000
+    )
+    screenshot(page, "09-enrolment-feedback")
+
+    page.set_input_files("#enrol-photos", [OBAMA])
+    expect(page.locator("#enrol-quality li.ok, #enrol-quality li.warn")).to_have_count(1)
+    page.click("#enrol-submit")
+    expect(page.locator("#enrol-message")).to_contain_text("pending add")
+    expect(page.locator("#pending-table")).to_contain_text("Barack Obama")  # waits for a second approver
+
+
+def test_missing_and_udr_cross_search_ranks_candidates(supervisor: Page, system: System) -> None:
+    now = datetime.now(UTC)
+    described = {
+        "sex": "female",
+        "age_min": 20,
+        "age_max": 25,
+        "height_cm": 158,
+        "marks": "mole on the left cheek",
+    }
+    system.call(
+        "POST",
+        "/missing",
+        "supervisor",
+        {"name": "Ayesha Bibi", "last_seen_at": (now - timedelta(days=3)).isoformat(), **described},
+    )
+    system.call(
+        "POST",
+        "/udr",
+        "supervisor",
+        {"udr_number": f"UDR-{system.tag}", "found_at": (now - timedelta(days=1)).isoformat(), **described},
+    )
+    page = supervisor
+    page.goto(f"{system.base}/#/crossmatch")
+    page.fill("#crossmatch-form input[name=q]", "Aysha")
+    page.fill("#crossmatch-reason", "Missing report 4/2025 PS Aabpara")
+    page.click("#crossmatch-form button[type=submit]")
+    row = page.locator("#crossmatch-table tr", has_text="Ayesha Bibi")
+    row.locator("button").click()
+    expect(page.locator("#crossmatch-candidates article.candidate h4").first).to_contain_text(
+        f"UDR-{system.tag}"
+    )
+    screenshot(page, "10-missing-udr-candidates")

@@ -1,0 +1,93 @@
+"""``safecity cameras``: the catalogue in NATS KV edited from the command line (a fleet per test)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import nats
+import pytest
+import yaml
+
+from pipeline import subjects
+from safecity_cli.main import main
+
+
+@pytest.fixture
+def config(tmp_path: Path, nats_url: str) -> Iterator[Path]:
+    fleet = f"cli{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "safecity.yaml"
+    cameras = [
+        {"id": "gate-1", "url": "rtsp://10.0.0.1/gate-1", "district": "Saddar"},
+        {"id": "gate-2", "url": "rtsp://10.0.0.1/gate-2", "analytics": ["plate"]},
+    ]
+    path.write_text(yaml.safe_dump({"nats_url": nats_url, "worker": {"fleet": fleet}, "cameras": cameras}))
+    yield path
+    asyncio.run(_drop_buckets(nats_url, fleet))
+
+
+async def _drop_buckets(url: str, fleet: str) -> None:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    for bucket in (
+        subjects.cameras_bucket(fleet),
+        subjects.camera_leases_bucket(fleet),
+        subjects.workers_bucket(fleet),
+    ):
+        with contextlib.suppress(Exception):
+            await js.delete_key_value(bucket)
+    await nc.close()
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_import_list_set_remove(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c = ["--config", str(config)]
+    code, out, _ = run(capsys, "cameras", "import", *c)
+    assert code == 0 and json.loads(out)["added"] == ["gate-1", "gate-2"]
+    code, out, _ = run(capsys, "cameras", "import", *c)
+    assert code == 0 and json.loads(out)["kept"] == ["gate-1", "gate-2"]  # never overwritten silently
+
+    code, out, _ = run(capsys, "cameras", "set", "gate-1", "--name", "Main gate", "--analysis-fps", "2", *c)
+    assert code == 0
+    edited = json.loads(out)
+    assert edited["name"] == "Main gate" and edited["district"] == "Saddar" and edited["analysis_fps"] == 2
+    code, out, _ = run(
+        capsys, "cameras", "set", "gate-3", "--url", "rtsp://10.0.0.1/3", "--analytics", "face,plate", *c
+    )
+    assert code == 0 and json.loads(out)["analytics"] == ["face", "plate"]
+
+    code, out, _ = run(capsys, "cameras", "remove", "gate-2", *c)
+    assert code == 0
+    code, out, _ = run(capsys, "cameras", "list", "--json", *c)
+    listed = json.loads(out)
+    assert [cam["id"] for cam in listed["cameras"]] == ["gate-1", "gate-3"]
+    assert listed["cameras"][0]["name"] == "Main gate" and listed["cameras"][0]["worker"] is None
+    assert listed["workers"] == []
+    code, out, _ = run(capsys, "cameras", "list", *c)
+    assert "gate-3" in out and "(unassigned)" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("set", "new-cam"), 2, "--url is required"),
+        (("set", "new-cam", "--url", "http://x"), 2, "rtsp://"),
+        (("set", "bad id!", "--url", "rtsp://x"), 2, "must match"),
+        (("set", "cam", "--url", "rtsp://x", "--analytics", "face,face"), 2, "at most once"),
+        (("remove", "nobody"), 1, "no camera 'nobody'"),
+    ],
+)
+def test_bad_input_is_refused_clearly(
+    config: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], code: int, message: str
+) -> None:
+    got, _, err = run(capsys, "cameras", *args, "--config", str(config))
+    assert got == code and message in err
