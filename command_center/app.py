@@ -46,6 +46,7 @@ from command_center.api import (
 )
 from command_center.api.console import STATIC_DIR
 from command_center.audit import AuditTrail
+from command_center.camera_directory import CameraDirectory
 from command_center.consumer import HitConsumer
 from command_center.dispatch_services import start_dispatch
 from command_center.enrolment import EnrolmentService
@@ -174,13 +175,14 @@ async def _start(
     if engine is None:
         engine = make_engine(settings.resolved_database_url)
         stack.callback(engine.dispose)
+    directory = CameraDirectory(settings.cameras)
     alert_store = MeteredAlertStore(
         engine,
         metrics=metrics,
         merge_window_s=settings.command_center.alert_merge_window_s,
         cooldown_s=settings.command_center.alert_cooldown_s,
         policies=settings.command_center.episodes,
-        districts={camera.id: camera.district for camera in settings.cameras},
+        districts=directory.districts,
     )
     watchlist_store = WatchlistStore(engine)
     await asyncio.to_thread(alert_store.create_schema)
@@ -194,6 +196,7 @@ async def _start(
 
     nc = await _connect(settings.nats_url, nats_wait_s)
     stack.push_async_callback(_close_nats, nc)
+    await directory.follow(nc, settings, stack)  # before any hit is routed to a district
 
     feed = AlertFeed()
     await feed.subscribe(nc)
@@ -215,7 +218,9 @@ async def _start(
     await plate_reads.start()
     stack.push_async_callback(plate_reads.stop)
 
-    dispatch = await start_dispatch(settings, engine, nc, redis, alert_store, audit_trail, stack)
+    dispatch = await start_dispatch(
+        settings, engine, nc, redis, alert_store, audit_trail, stack, cameras=directory
+    )
     records = await start_records(
         settings,
         engine,
@@ -225,6 +230,7 @@ async def _start(
         hotels=apikeys,
         users=staff_auth.users,
         stack=stack,
+        cameras=directory,
     )
     casework = await start_casework(
         settings, engine, nc, records=records, watchlist=watchlist_store, users=staff_auth.users, stack=stack
@@ -234,6 +240,7 @@ async def _start(
         settings=settings,
         engine=engine,
         nats=nc,
+        cameras=directory,
         alerts=alert_store,
         watchlist=watchlist_store,
         feed=feed,

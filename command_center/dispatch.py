@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -68,9 +68,11 @@ class Dispatcher:
         positions: PatrolPositions,
         channels: OfficerChannels,
         announcer: Announcer,
+        cameras: Mapping[str, CameraConfig] | None = None,
     ) -> None:
         self._settings = settings.dispatch
-        self._cameras = {camera.id: camera for camera in settings.cameras}
+        # camera id -> camera; the command centre passes its live directory (see camera_directory.py)
+        self._cameras = cameras if cameras is not None else {c.id: c for c in settings.cameras}
         self._alerts = alerts
         self._lifecycle = lifecycle
         self._store = store

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from command_center.patrol_positions import PatrolPositions
 from command_center.patrol_tracking import PatrolTracker
 from command_center.policy_loop import PolicyLoop
 from command_center.store import AlertStore
-from pipeline.settings import Settings
+from pipeline.settings import CameraConfig, Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ async def start_dispatch(
     alerts: AlertStore,
     audit: AuditTrail,
     stack: AsyncExitStack,
+    cameras: Mapping[str, CameraConfig] | None = None,
 ) -> DispatchServices:
     """Create the tables and the dispatch stream, start listening for positions and the policy loop."""
     config = settings.dispatch
@@ -71,6 +73,7 @@ async def start_dispatch(
         positions=positions,
         channels=channels,
         announcer=announcer,
+        cameras=cameras,
     )
     policy = PolicyLoop(
         config, lifecycle=lifecycle, dispatcher=dispatcher, positions=positions, announcer=announcer

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine
 
 from command_center.audit import AuditTrail
+from command_center.camera_directory import CameraDirectory
 from command_center.consumer import HitConsumer
 from command_center.dispatch_services import DispatchServices
 from command_center.enrolment import EnrolmentService
@@ -28,6 +29,7 @@ class Services:
     settings: Settings
     engine: Engine
     nats: NATS
+    cameras: CameraDirectory  # settings + the fleet's live camera catalogue
     alerts: AlertStore
     watchlist: WatchlistStore
     feed: AlertFeed

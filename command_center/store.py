@@ -138,7 +138,8 @@ class AlertStore:
         districts: Mapping[str, str] | None = None,
     ) -> None:
         self._engine = engine
-        self._districts = dict(districts or {})  # camera id -> district
+        # camera id -> district; a live mapping (the camera directory) when cameras change at run time
+        self._districts: Mapping[str, str] = districts if districts is not None else {}
         self._default_policy = EpisodePolicy(window_s=merge_window_s, cooldown_s=cooldown_s)
         self._policies = dict(policies or {})
         self._postgres = engine.dialect.name == "postgresql"

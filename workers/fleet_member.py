@@ -16,7 +16,7 @@ from nats.aio.client import Client
 
 from pipeline.fleet import open_buckets, seed_if_empty
 from pipeline.settings import CameraConfig, Settings
-from workers.catalogue_watch import CatalogueWatch
+from pipeline.catalogue_watch import CatalogueWatch
 from workers.leases import LeaseKeeper
 
 log = logging.getLogger(__name__)

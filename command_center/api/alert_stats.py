@@ -104,7 +104,7 @@ async def alert_stats(
     """Alerts opened in the period per group, with confirmed / false positive / open and the rate."""
     zone = _zone(tz)
     start, end = _period(since, until)
-    names = {camera.id: camera.name for camera in services.settings.cameras if camera.name}
+    names = {camera.id: camera.name for camera in services.cameras.all() if camera.name}
     stats = AlertStats(services.engine, names)
     counts = await run_in_threadpool(stats.count, group_by, start, end, district_scope(principal), zone)
     total = sum(counts, AlertCount("total", "all", 0, 0, 0, 0))

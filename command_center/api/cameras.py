@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from command_center.api.alerts import AlertReader
-from command_center.api.deps import SettingsDep
+from command_center.api.deps import ServicesDep
 from pipeline.settings import CameraConfig
 
 router = APIRouter(tags=["cameras"])
@@ -52,17 +52,18 @@ class MapConfig(BaseModel):
 
 
 @router.get("/cameras", response_model=list[CameraView])
-async def list_cameras(principal: AlertReader, settings: SettingsDep) -> list[CameraView]:
-    """The configured cameras the caller may see, in configuration order."""
-    return [CameraView.of(c) for c in settings.cameras if principal.sees_district(c.district)]
+async def list_cameras(principal: AlertReader, services: ServicesDep) -> list[CameraView]:
+    """The cameras the caller may see (configured, and the fleet's live catalogue), by id."""
+    return [CameraView.of(c) for c in services.cameras.all() if principal.sees_district(c.district)]
 
 
 @router.get("/map/config", response_model=MapConfig)
-async def map_config(principal: AlertReader, settings: SettingsDep) -> MapConfig:
+async def map_config(principal: AlertReader, services: ServicesDep) -> MapConfig:
     """How to draw the basemap, and where to open it (the middle of the caller's cameras)."""
+    settings = services.settings
     placed = [
         (c.latitude, c.longitude)
-        for c in settings.cameras
+        for c in services.cameras.all()
         if principal.sees_district(c.district) and c.latitude is not None and c.longitude is not None
     ]
     centre = DEFAULT_CENTRE

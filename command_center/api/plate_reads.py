@@ -81,7 +81,7 @@ async def search_reads(
         details={k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in filters.items()},
     )
     rows = await run_in_threadpool(services.plate_reads.log.sightings, key, camera_id, since, until, limit)
-    districts = {camera.id: camera.district for camera in services.settings.cameras}
+    districts = services.cameras.districts
     return [
         PlateReadView(
             read_id=row["read_id"],
@@ -113,7 +113,7 @@ async def read_crop(
 ) -> Response:
     jpeg = await run_in_threadpool(services.plate_reads.log.crop, read_id)
     camera = await run_in_threadpool(services.plate_reads.log.camera_of, read_id)
-    districts = {c.id: c.district for c in services.settings.cameras}
+    districts = services.cameras.districts
     if jpeg is None or camera is None or not principal.sees_district(districts.get(camera, "")):
         raise HTTPException(404, f"no plate read {read_id}")
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from nats.aio.client import Client as NATS
@@ -71,7 +72,7 @@ class FollowNotifier:
         nc: NATS,
         store: PersonStore,
         users: UserStore,
-        cameras: list[CameraConfig],
+        cameras: Mapping[str, CameraConfig],
         *,
         ack_wait_s: float,
     ) -> None:
@@ -79,7 +80,7 @@ class FollowNotifier:
         self._js: JetStreamContext = nc.jetstream()
         self._store = store
         self.users = users
-        self._cameras = {camera.id: camera for camera in cameras}
+        self._cameras = cameras  # camera id -> camera, live (the command centre's camera directory)
         self._ack_wait_s = ack_wait_s
         self._consumers: set[str] = set()
         self._subscription: Subscription | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from command_center.records.store import PersonStore
 from command_center.security.apikeys import ApiKeyStore
 from command_center.security.users import UserStore
 from command_center.store import AlertStore
-from pipeline.settings import Settings
+from pipeline.settings import CameraConfig, Settings
 from watchlist.store import WatchlistStore
 
 
@@ -42,6 +43,7 @@ async def start_records(
     hotels: ApiKeyStore,
     users: UserStore,
     stack: AsyncExitStack,
+    cameras: Mapping[str, CameraConfig] | None = None,
 ) -> RecordsServices:
     """Create the tables (and the trigram index on PostgreSQL), the notice stream, start listening for
     face alerts, and screen check-ins left unscreened by a previous run."""
@@ -49,7 +51,11 @@ async def start_records(
     await asyncio.to_thread(persons.create_schema)
     checkins = CheckinStore(engine)
     notifier = FollowNotifier(
-        nc, persons, users, settings.cameras, ack_wait_s=settings.records.notice_ack_wait_s
+        nc,
+        persons,
+        users,
+        cameras if cameras is not None else {c.id: c for c in settings.cameras},
+        ack_wait_s=settings.records.notice_ack_wait_s,
     )
     await notifier.start()
     stack.push_async_callback(notifier.close)

@@ -56,6 +56,8 @@ def settings_for(
             "redis_url": redis_url,
             "models_dir": str(models_dir),
             "command_center": command_center,
+            # Not the default fleet: a demo run on this machine leaves its cameras in that catalogue.
+            "worker": {"fleet": "tests"},
             "security": {
                 **TEST_SECURITY,
                 "sms_backend": "outbox",

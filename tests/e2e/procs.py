@@ -205,7 +205,8 @@ def write_system_config(
         "redis_url": redis_url,
         "models_dir": str(models_dir),
         "models_registry": str(REPO / "configs" / "models.yaml"),
-        "worker": {"analysis_fps": 5, "reconnect_initial_s": 0.3},
+        # Not the default fleet: a demo run on this machine leaves its cameras in that catalogue.
+        "worker": {"analysis_fps": 5, "reconnect_initial_s": 0.3, "fleet": "tests"},
         "command_center": {"port": http_port, "consumer_name": f"cc-{tag}", "hits_consumer_start": "new"},
         "camera_sim": {"port": rtsp_port, "scenario": str(scenario)},
         "cameras": [

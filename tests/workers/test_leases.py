@@ -24,7 +24,7 @@ from pipeline.fleet import (
     snapshot,
 )
 from pipeline.settings import CameraConfig
-from workers.catalogue_watch import CatalogueWatch
+from pipeline.catalogue_watch import CatalogueWatch
 from workers.leases import LeaseKeeper
 
 TTL_S = 1.5

@@ -1,4 +1,5 @@
-"""Follows the camera catalogue in NATS KV, so adding, editing or removing a camera needs no restart.
+"""Follows the camera catalogue in NATS KV, so adding, editing or removing a camera needs no restart
+(workers pick up cameras, the command centre their names, places and districts).
 
 A KV watcher delivers every current camera, then each change as it happens. The watcher is rebuilt
 from scratch every ``resync_s``, after any error and after the client reconnects: its ephemeral
