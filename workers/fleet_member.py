@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 from nats.aio.client import Client
 
+from pipeline.catalogue_watch import CatalogueWatch
 from pipeline.fleet import open_buckets, seed_if_empty
 from pipeline.settings import CameraConfig, Settings
-from pipeline.catalogue_watch import CatalogueWatch
 from workers.leases import LeaseKeeper
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ import pytest
 from nats.aio.client import Client
 
 from pipeline import subjects
+from pipeline.catalogue_watch import CatalogueWatch
 from pipeline.fleet import (
     CameraLease,
     FleetBuckets,
@@ -24,7 +25,6 @@ from pipeline.fleet import (
     snapshot,
 )
 from pipeline.settings import CameraConfig
-from pipeline.catalogue_watch import CatalogueWatch
 from workers.leases import LeaseKeeper
 
 TTL_S = 1.5
