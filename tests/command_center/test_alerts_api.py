@@ -232,7 +232,7 @@ async def test_a_client_that_cannot_keep_up_is_dropped_without_holding_up_others
             received = 0
             for n in range(3000):
                 feed.broadcast(json.dumps({"camera_id": "flood", "n": n, "pad": "x" * 16_000}))
-                await healthy.recv()
+                assert (await _own(healthy))["n"] == n
                 received += 1
                 if feed.dropped_clients:
                     break
@@ -240,7 +240,16 @@ async def test_a_client_that_cannot_keep_up_is_dropped_without_holding_up_others
             assert feed.client_count == 1  # the healthy one stays
             assert received == n + 1
             feed.broadcast(json.dumps({"camera_id": "after"}))
-            assert json.loads(await healthy.recv()) == {"camera_id": "after"}
+            assert await _own(healthy) == {"camera_id": "after"}
+
+
+async def _own(ws: ClientConnection) -> dict[str, Any]:
+    """The next message this test broadcast, skipping alert events of other command centres on the same
+    NATS (the feed relays every replica's events, and tests share the machine's NATS)."""
+    while True:
+        message = json.loads(await ws.recv())
+        if message.get("camera_id") in ("flood", "after"):
+            return dict(message)
 
 
 async def _clients(served: Served, count: int) -> bool:
