@@ -1,0 +1,288 @@
+"""Camera streams one worker sustains on this machine: 720p at 25 fps, faces analysed at 5 fps.
+
+Runs the real system for each camera count asked for (camera_sim, ONE worker process holding every camera,
+the command centre, NATS JetStream, SQLite) on the Hamilton clip scaled to 1280x720 and replayed at 25 fps,
+with Lin-Manuel Miranda and Barack Obama enrolled and every decided track its own alert (merge window 0).
+Per count, after a warm-up, it reads the worker's heartbeats and its /metrics:
+
+* decoded and analysed frames per second per camera (sustained: ≥ 97 % of 25 decoded, ≥ 95 % of 5 analysed),
+* frames dropped by the drop-oldest queue (the worker sheds load rather than build a backlog),
+* glass-to-analysed latency p50/p99 (camera_sim's send stamp → end of analysis), first and second half of
+  the window: a backlog shows as the second half being slower,
+* glass-to-alert latency p50/p99 over the alerts of the run (camera send → operator WebSocket).
+
+    python bench/camera_capacity.py [--counts 1,2,4,6] [--seconds 60] [--warmup 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import nats
+import websockets
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.typing import Subprotocol
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline import subjects
+from pipeline.contracts import WorkerHeartbeat
+from tests.e2e.procs import Processes, add_staff, get_json, outbox_of, sign_in, wait_http, write_system_config
+from tests.services import SHARED, free_port, running_nats, running_redis
+
+FPS = 25
+HEADER_END = "   glass→alert ms     sustained"
+ANALYSIS_FPS = 5.0
+PEOPLE = {
+    "Barack Obama": [
+        "obama/examples_obama.jpg",
+        "obama/examples_obama2.jpg",
+        "obama/tests_test_images_obama3.jpg",
+    ],
+    "Lin-Manuel Miranda": ["lin_manuel_miranda/examples_lin-manuel-miranda.png"],
+}
+
+
+def make_720p(cache: Path) -> Path:
+    """The Hamilton clip scaled to 1280x720 (H.264, no B-frames, a keyframe every 2 s), made once."""
+    target = cache / "hamilton_720p.mp4"
+    if target.exists():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    source = SHARED / "media/video/hamilton_whitehouse_clip.mp4"
+    partial = target.with_suffix(".part.mp4")
+    with av.open(str(source)) as src, av.open(str(partial), "w") as dst:
+        out = dst.add_stream("libx264", rate=FPS)
+        out.width, out.height, out.pix_fmt = 1280, 720, "yuv420p"
+        out.options = {"preset": "veryfast", "g": str(2 * FPS), "bf": "0", "crf": "23"}
+        out.codec_context.time_base = Fraction(1, FPS)
+        for index, frame in enumerate(src.decode(video=0)):
+            scaled = frame.reformat(width=1280, height=720, format="yuv420p")
+            scaled.pts, scaled.time_base = index, Fraction(1, FPS)
+            for packet in out.encode(scaled):
+                dst.mux(packet)
+        for packet in out.encode(None):
+            dst.mux(packet)
+    partial.rename(target)
+    return target
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def scrape(port: int) -> dict[float, float]:
+    """Cumulative bucket counts of the worker's glass-to-analysed histogram: {upper bound: count}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "safecity_worker_glass_to_analysed_seconds":
+            for sample in family.samples:
+                if sample.name.endswith("_bucket"):
+                    buckets[float(sample.labels["le"])] = sample.value
+    return buckets
+
+
+def histogram_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float | None:
+    """Quantile (seconds) of the observations made between two scrapes, interpolated within a bucket."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1] if counts else 0.0
+    if total <= 0:
+        return None
+    rank, lower, below = q * total, 0.0, 0.0
+    for bound, cumulative in zip(bounds, counts, strict=True):
+        if cumulative >= rank:
+            if bound == float("inf"):
+                return lower
+            share = (rank - below) / max(cumulative - below, 1e-9)
+            return lower + (bound - lower) * share
+        lower, below = bound, cumulative
+    return lower
+
+
+async def measure(
+    nats_url: str,
+    ws_url: str,
+    token: str,
+    procs: Processes,
+    cameras: list[str],
+    args: argparse.Namespace,
+    port: int,
+) -> dict[str, Any]:
+    beats: list[tuple[float, WorkerHeartbeat]] = []
+    alerts: list[tuple[float, dict[str, Any]]] = []
+    nc = await nats.connect(nats_url)
+
+    async def on_beat(msg: Any) -> None:
+        beats.append((time.monotonic(), WorkerHeartbeat.from_bytes(msg.data)))
+
+    await nc.subscribe(subjects.worker_heartbeat_all(), cb=on_beat)
+    offered = [Subprotocol("bearer"), Subprotocol(token)]
+    async with websockets.connect(ws_url, max_size=2**24, subprotocols=offered) as ws:
+
+        async def listen() -> None:
+            async for raw in ws:
+                alerts.append((time.time(), json.loads(raw)))
+
+        listener = asyncio.create_task(listen())
+        procs.start("camera-sim", "camera-sim", "--seconds", str(args.seconds + args.warmup + 60))
+        worker = procs.start(
+            "worker", "worker", "--stop-at-end", *[a for c in cameras for a in ("--camera", c)]
+        )
+        await asyncio.to_thread(wait_http, f"http://127.0.0.1:{port}/healthz", 120, worker)
+        await asyncio.sleep(args.warmup)
+        start, first = time.monotonic(), await asyncio.to_thread(scrape, port)
+        await asyncio.sleep(args.seconds / 2)
+        middle = await asyncio.to_thread(scrape, port)
+        await asyncio.sleep(args.seconds / 2)
+        end, last = time.monotonic(), await asyncio.to_thread(scrape, port)
+        listener.cancel()
+    await nc.close()
+    window = [b for t, b in beats if start - 1 <= t <= end + 1 and b.cameras]
+    result: dict[str, Any] = {"halves": []}
+    if len(window) >= 2:
+        first_beat, last_beat = window[0], window[-1]
+        dt = (last_beat.emitted_at - first_beat.emitted_at).total_seconds()
+        per = {c.camera_id: c for c in first_beat.cameras}
+        decoded, analysed, dropped = [], [], 0
+        for cam in last_beat.cameras:
+            before = per.get(cam.camera_id)
+            if before is None or dt <= 0:
+                continue
+            decoded.append((cam.frames_decoded - before.frames_decoded) / dt)
+            analysed.append((cam.frames_analysed - before.frames_analysed) / dt)
+            dropped += cam.frames_dropped - before.frames_dropped
+        result.update(decoded=decoded, analysed=analysed, dropped_per_s=dropped / dt if dt else 0.0)
+    for a, b in ((first, middle), (middle, last)):
+        result["halves"].append((histogram_quantile(a, b, 0.5), histogram_quantile(a, b, 0.99)))
+    result["alerts"] = alerts
+    return result
+
+
+def glass_to_alert(
+    base: str, token: str, cameras: set[str], alerts: list[tuple[float, dict[str, Any]]]
+) -> list[float]:
+    """Camera send → WebSocket, per decided track: the first alert shown for a track's first frame (a
+    track's later, better shots are updates and, with the merge window at 0, open alerts of their own)."""
+    first: dict[tuple[str, str], float] = {}
+    for received_at, event in alerts:
+        if event.get("kind") != "created" or event.get("camera_id") not in cameras:
+            continue
+        try:
+            hit = get_json(f"{base}/alerts/{event['alert_id']}/hits", token)[0]
+        except urllib.error.HTTPError as exc:
+            print(f"alert {event['alert_id']}: {exc}", file=sys.stderr)
+            continue
+        if hit.get("frame_sent_at"):
+            key = (str(event["camera_id"]), str(hit["frame_sent_at"]))
+            latency = (received_at - datetime.fromisoformat(hit["frame_sent_at"]).timestamp()) * 1e3
+            first[key] = min(latency, first.get(key, latency))
+    return list(first.values())
+
+
+def run_count(count: int, clip: Path, nats_url: str, redis_url: str, args: argparse.Namespace) -> None:
+    models_dir = Path(os.environ.get("SAFECITY_MODELS_DIR", SHARED / "models")).resolve()
+    with tempfile.TemporaryDirectory(prefix="safecity-capacity-") as tmp:
+        work, tag = Path(tmp), uuid.uuid4().hex[:8]
+        cameras = [f"cap-{tag}-{i}" for i in range(count)]
+        config, scenario, port = write_system_config(
+            work,
+            nats_url=nats_url,
+            redis_url=redis_url,
+            database_url=f"sqlite:///{work / 'bench.db'}",
+            models_dir=models_dir,
+            videos=dict.fromkeys(cameras, "hamilton_whitehouse_clip.mp4"),
+            tag=tag,
+        )
+        scenario.write_text(
+            yaml.safe_dump({"cameras": [{"id": c, "file": str(clip), "fps": FPS} for c in cameras]})
+        )
+        metrics_port = free_port()
+        settings = yaml.safe_load(config.read_text())
+        settings["command_center"]["alert_merge_window_s"] = 0
+        settings["worker"].update(analysis_fps=ANALYSIS_FPS, metrics_port=metrics_port, heartbeat_s=2)
+        config.write_text(yaml.safe_dump(settings))
+        procs = Processes(work, config)
+        try:
+            for name, photos in PEOPLE.items():
+                enrolled = procs.enroll(name, [SHARED / "media/faces" / p for p in photos], "bench")
+                if enrolled.returncode != 0:
+                    raise SystemExit(enrolled.stderr)
+            base = f"http://127.0.0.1:{port}"
+            wait_http(f"{base}/health/ready", 60, procs.start("command-center", "command-center"))
+            token = sign_in(base, outbox_of(work), *add_staff(procs, "supervisor"))
+            ws_url = base.replace("http", "ws") + "/ws/alerts"
+            try:
+                result = asyncio.run(measure(nats_url, ws_url, token, procs, cameras, args, metrics_port))
+            except Exception:
+                print(procs.logs(), file=sys.stderr)
+                raise
+            latencies = glass_to_alert(base, token, set(cameras), result["alerts"])
+        finally:
+            procs.stop_all()
+    decoded, analysed = result.get("decoded", []), result.get("analysed", [])
+    if not decoded:
+        print(f"{count:>7}   no heartbeats in the window")
+        return
+    halves = [
+        f"{p50 * 1e3:5.0f}/{p99 * 1e3:5.0f}" if p50 is not None and p99 is not None else "   -/-"
+        for p50, p99 in result["halves"]
+    ]
+    sustained = min(decoded) >= 0.97 * FPS and min(analysed) >= 0.95 * ANALYSIS_FPS
+    g2a = (
+        f"{statistics.median(latencies):5.0f}/{percentile(latencies, 99):5.0f} ({len(latencies)})"
+        if latencies
+        else "-"
+    )
+    print(
+        f"{count:>7}   {min(decoded):5.1f}-{max(decoded):4.1f}   {min(analysed):4.2f}-{max(analysed):4.2f}"
+        f"   {result['dropped_per_s']:6.2f}   {halves[0]:>11}   {halves[1]:>11}   {g2a:>17}"
+        f"   {'yes' if sustained else 'NO'}",
+        flush=True,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", default="1,2,4,6", help="camera counts to try, comma-separated")
+    parser.add_argument("--seconds", type=float, default=60, help="measurement window per count")
+    parser.add_argument(
+        "--warmup", type=float, default=15, help="seconds before measuring (model load, connect)"
+    )
+    args = parser.parse_args()
+    counts = [int(c) for c in args.counts.split(",")]
+    clip = make_720p(Path(tempfile.gettempdir()) / "safecity-bench-media")
+    print(
+        f"camera capacity: one worker, 1280x720 at {FPS} fps per camera, "
+        f"faces analysed at {ANALYSIS_FPS:g} fps"
+    )
+    print(f"machine: {os.cpu_count()} CPUs; window {args.seconds:g} s after {args.warmup:g} s warm-up")
+    print("cameras   decoded fps   analysed fps   drop/s   g→analysed ms   g→analysed ms" + HEADER_END)
+    print(" " * 49 + "p50/p99 1st half  p50/p99 2nd half  p50/p99 (tracks)")
+    with running_nats() as nats_url, running_redis() as redis_url:
+        for count in counts:
+            run_count(count, clip, nats_url, redis_url, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
