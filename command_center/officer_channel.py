@@ -1,23 +1,30 @@
-"""Each officer's durable channel: a JetStream subject and a durable consumer per officer, over a WebSocket.
+"""Each officer's durable channels: JetStream subjects and durable consumers per officer, over one WebSocket.
 
 A dispatch notice is published to ``subjects.dispatch_officer(<officer key>)`` (the officer's government
 ID: stable, unique, and never reused) in the SAFECITY_DISPATCH stream. The officer's durable pull
 consumer keeps its place whether or not anyone is connected, so an officer whose phone was offline gets
-every notice on reconnection. The app confirms each notice it received (``{"type": "received",
-"seq": n}``); unconfirmed notices are sent again after ``ack_wait`` and, when the socket closes, are
-released at once for the next connection.
+every notice on reconnection. The records notices (personal watchlist, bulletins to every officer,
+casework) come the same way from the officer's consumers on the SAFECITY_RECORDS stream: each consumer
+is a ``Feed``, and one WebSocket relays all of an officer's feeds.
 
-Two connections of one officer (phone and tablet) share the consumer: each notice goes to one of them.
+The app confirms each notice it received (``{"type": "received", "seq": n}``); unconfirmed notices are
+sent again after ``ack_wait`` and, when the socket closes, are released at once for the next connection.
+``seq`` numbers a notice on its connection (the feeds' streams number their messages independently, so
+a stream sequence would not name one notice); a notice sent again on the same connection keeps its number.
+
+Two connections of one officer (phone and tablet) share the consumers: each notice goes to one of them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import functools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +39,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pipeline import subjects
-from pipeline.contracts import DispatchNotice, SessionRevoked
+from pipeline.contracts import DispatchNotice, Message, SessionRevoked
 from pipeline.streams import dispatch_stream_config, ensure_stream
 
 log = logging.getLogger(__name__)
@@ -50,10 +57,33 @@ CHANNEL_IDLE_S = 7 * 86_400.0
 
 Describe = Callable[[DispatchNotice], Awaitable[dict[str, Any]]]
 Handle = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+# A message's payload -> what the app is sent (with its "type"); raises pydantic's ValidationError for
+# a payload that is not the feed's contract (such a message is terminated, never sent).
+Render = Callable[[bytes], Awaitable[dict[str, Any]]]
 
 
 def consumer_name(officer_key: str) -> str:
     return f"officer-{officer_key}"
+
+
+def browser_json(message: Message) -> dict[str, Any]:
+    """A message for a browser: a photo in standard base64 (what ``atob`` and data: URLs take;
+    pydantic writes the URL-safe alphabet)."""
+    body = message.model_dump(mode="json")
+    photo = getattr(message, "photo_jpeg", None)
+    if "photo_jpeg" in body:
+        body["photo_jpeg"] = base64.b64encode(photo).decode() if isinstance(photo, bytes) and photo else None
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """One durable consumer of an officer, relayed over their WebSocket."""
+
+    stream: str
+    durable: str
+    ensure: Callable[[], Awaitable[None]]  # makes the consumer if it is not there (idempotent)
+    render: Render
 
 
 @dataclass(eq=False)
@@ -139,6 +169,20 @@ class OfficerChannels:
             log.warning("using the officer consumer %s as it is: %s", config.durable_name, exc)
         self._consumers.add(officer_key)
 
+    def feed(self, officer_key: str, describe: Describe) -> Feed:
+        """The officer's dispatch notices as a feed: ``{"type": "dispatch"|"cancelled", ...describe()}``."""
+
+        async def render(data: bytes) -> dict[str, Any]:
+            notice = DispatchNotice.from_bytes(data)
+            return {**await describe(notice), "type": notice.kind}
+
+        return Feed(
+            subjects.DISPATCH_STREAM,
+            consumer_name(officer_key),
+            functools.partial(self.ensure_consumer, officer_key),
+            render,
+        )
+
     async def publish(self, officer_key: str, notice: DispatchNotice) -> None:
         await self.ensure_consumer(officer_key)
         await self._js.publish(
@@ -152,38 +196,54 @@ class OfficerChannels:
     # -- serving one WebSocket -----------------------------------------------------------------------
 
     async def serve(
-        self, websocket: WebSocket, session: OfficerSession, describe: Describe, handle: Handle
+        self, websocket: WebSocket, session: OfficerSession, feeds: Sequence[Feed], handle: Handle
     ) -> None:
-        """Relay the officer's notices to an accepted WebSocket and its requests to ``handle``."""
-        await self.ensure_consumer(session.officer_key)
-        subscription = await self._js.pull_subscribe_bind(
-            durable=consumer_name(session.officer_key), stream=subjects.DISPATCH_STREAM
-        )
+        """Relay the officer's feeds to an accepted WebSocket and its requests to ``handle``."""
+        subscriptions: list[JetStreamContext.PullSubscription] = []
+        try:
+            for feed in feeds:
+                await feed.ensure()
+                subscriptions.append(
+                    await self._js.pull_subscribe_bind(durable=feed.durable, stream=feed.stream)
+                )
+            await self._relay(websocket, session, list(zip(feeds, subscriptions, strict=True)), handle)
+        finally:
+            for subscription in subscriptions:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
+
+    async def _relay(
+        self,
+        websocket: WebSocket,
+        session: OfficerSession,
+        feeds: list[tuple[Feed, JetStreamContext.PullSubscription]],
+        handle: Handle,
+    ) -> None:
         connection = _Connection(session.user_id, session.session_id)
         self._connections.add(connection)
-        link = _Link(websocket, subscription, describe, handle)
+        link = _Link(websocket, handle)
+        pumps = [asyncio.create_task(link.pump(feed, subscription)) for feed, subscription in feeds]
         tasks = [
-            asyncio.create_task(link.pump()),
+            *pumps,
             asyncio.create_task(link.listen()),
             asyncio.create_task(connection.stopped.wait()),
             asyncio.create_task(_watch(connection, session)),
         ]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            failed = tasks[0].exception() if tasks[0].done() and not tasks[0].cancelled() else None
-            if failed is not None:
-                log.warning(
-                    "officer channel %s failed: %s: %s", session.officer_key, type(failed).__name__, failed
-                )
-                connection.stop(CLOSE_FAILED)
+            for (feed, _), pump in zip(feeds, pumps, strict=True):
+                failed = pump.exception() if pump.done() and not pump.cancelled() else None
+                if failed is not None:
+                    log.warning(
+                        "officer channel %s failed: %s: %s", feed.durable, type(failed).__name__, failed
+                    )
+                    connection.stop(CLOSE_FAILED)
         finally:
             self._connections.discard(connection)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await link.release()
-            with contextlib.suppress(Exception):
-                await subscription.unsubscribe()
         if connection.stopped.is_set():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(websocket.close(code=connection.close_code), CLOSE_TIMEOUT_S)
@@ -209,49 +269,49 @@ async def _watch(connection: _Connection, session: OfficerSession) -> None:
             return
 
 
+_Key = tuple[str, int]  # a message: its stream and its sequence there
+
+
 class _Link:
     """One WebSocket's traffic: notices out (held until the app confirms them), requests in."""
 
-    def __init__(
-        self,
-        websocket: WebSocket,
-        subscription: JetStreamContext.PullSubscription,
-        describe: Describe,
-        handle: Handle,
-    ) -> None:
+    def __init__(self, websocket: WebSocket, handle: Handle) -> None:
         self._ws = websocket
-        self._subscription = subscription
-        self._describe = describe
         self._handle = handle
-        self._held: dict[int, Msg] = {}
+        self._held: dict[int, tuple[_Key, Msg]] = {}  # seq -> the message to acknowledge when confirmed
+        self._numbers: dict[_Key, int] = {}  # the seq of each held message
+        self._last_seq = 0
         self._send_lock = asyncio.Lock()
 
     async def send(self, payload: dict[str, Any]) -> None:
         async with self._send_lock:
             await self._ws.send_text(json.dumps(payload, default=str))
 
-    async def pump(self) -> None:
+    async def pump(self, feed: Feed, subscription: JetStreamContext.PullSubscription) -> None:
         while True:
             try:
-                messages = await self._subscription.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S)
+                messages = await subscription.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S)
             except (nats.errors.TimeoutError, TimeoutError):
                 # nats.py raises its own TimeoutError when no notice came, and asyncio's when the
                 # pull request itself was not answered in time (a loaded server): both mean "try again".
                 continue
             for msg in messages:
-                await self._deliver(msg)
+                await self._deliver(feed, msg)
 
-    async def _deliver(self, msg: Msg) -> None:
+    async def _deliver(self, feed: Feed, msg: Msg) -> None:
         try:
-            notice = DispatchNotice.from_bytes(msg.data)
+            envelope = await feed.render(msg.data)
         except ValidationError as exc:
-            log.warning("terminated an invalid dispatch notice: %s", exc.errors()[:1])
+            log.warning("terminated an invalid notice on %s: %s", feed.durable, exc.errors()[:1])
             await msg.term()
             return
-        seq = msg.metadata.sequence.stream
-        self._held[seq] = msg
-        envelope = await self._describe(notice)
-        await self.send({**envelope, "type": notice.kind, "seq": seq})
+        key = (feed.stream, msg.metadata.sequence.stream)
+        seq = self._numbers.get(key)
+        if seq is None:  # a notice sent again on this connection (not confirmed in time) keeps its number
+            self._last_seq += 1
+            seq = self._numbers[key] = self._last_seq
+        self._held[seq] = (key, msg)
+        await self.send({**envelope, "seq": seq})
 
     async def listen(self) -> None:
         with contextlib.suppress(WebSocketDisconnect):
@@ -272,15 +332,18 @@ class _Link:
         await self.send(await self._handle(request))
 
     async def _confirm(self, seq: object) -> None:
-        msg = self._held.pop(seq, None) if isinstance(seq, int) else None
-        if msg is None:
+        held = self._held.pop(seq, None) if isinstance(seq, int) and not isinstance(seq, bool) else None
+        if held is None:
             await self.send({"type": "error", "detail": f"no notice {seq!r} is waiting for confirmation"})
             return
+        key, msg = held
+        del self._numbers[key]
         await msg.ack()
 
     async def release(self) -> None:
         """Hand unconfirmed notices back to JetStream now, for the officer's next connection."""
-        for msg in self._held.values():
+        for _, msg in self._held.values():
             with contextlib.suppress(Exception):
                 await msg.nak()
         self._held.clear()
+        self._numbers.clear()

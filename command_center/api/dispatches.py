@@ -7,7 +7,6 @@ over their WebSocket ``/ws/officer``, which also delivers their notices (see off
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import Annotated, Any
 
@@ -51,7 +50,7 @@ from command_center.dispatch_services import DispatchServices
 from command_center.dispatch_store import DispatchClosed, DispatchNotFound, UnitUnavailable
 from command_center.lifecycle import AlertNotFound, IllegalTransition
 from command_center.lifecycle_events import alert_target
-from command_center.officer_channel import OfficerSession
+from command_center.officer_channel import OfficerSession, browser_json
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from command_center.services import Services
@@ -208,7 +207,13 @@ async def dismiss_dispatch(
 
 @router.websocket("/ws/officer")
 async def officer_channel(websocket: WebSocket) -> None:
-    """The officer's notices, as JSON text: ``{"type": "dispatch"|"cancelled", "seq", "status", "notice"}``.
+    """The officer's notices, as JSON text ``{"type", "seq", "notice", ...}``, from their own channels only
+    (named by the signed-in account's government ID):
+
+    * ``dispatch`` | ``cancelled`` (with ``status``): their unit is sent to an alert, or stood down;
+    * ``person_notice``: a person they follow was seen by a camera, checked in, or was arrested;
+    * ``bulletin``: news to every officer (an arrest with its photo, a missing person, a body);
+    * ``casework``: someone in their case was arrested elsewhere; a missing person and a body may match.
 
     Authenticate like /ws/alerts (subprotocols ``bearer, <access token>``; needs ``patrol:report``).
     Confirm each notice with ``{"type": "received", "seq": n}``, or it comes again (and on the next
@@ -241,20 +246,17 @@ async def officer_channel(websocket: WebSocket) -> None:
     async def describe(notice: DispatchNotice) -> dict[str, Any]:
         current = await run_in_threadpool(services.dispatch.dispatches.get, notice.dispatch_id)
         status = current.status if current is not None else None
-        return {"status": status, "notice": notice_json(notice)}
+        return {"status": status, "notice": browser_json(notice)}
 
     async def handle(request: dict[str, Any]) -> dict[str, Any]:
         return await _ws_request(services.dispatch, auditor, principal, request)
 
-    await services.dispatch.channels.serve(websocket, session, describe, handle)
-
-
-def notice_json(notice: DispatchNotice) -> dict[str, Any]:
-    """The notice for a browser: the photo in standard base64 (what ``atob`` and data: URLs take;
-    pydantic writes the URL-safe alphabet)."""
-    body = notice.model_dump(mode="json")
-    body["photo_jpeg"] = base64.b64encode(notice.photo_jpeg).decode() if notice.photo_jpeg else None
-    return body
+    feeds = [
+        services.dispatch.channels.feed(user.government_id, describe),
+        services.records.notifier.feed(user.government_id),
+        *services.casework.bulletins.feeds(user),
+    ]
+    await services.dispatch.channels.serve(websocket, session, feeds, handle)
 
 
 def client_ip_of(websocket: WebSocket) -> str | None:

@@ -9,6 +9,8 @@
   their case was arrested elsewhere; a missing person and a body may be the same person), read by the
   durable consumer ``records-casework-<government ID>``.
 
+The officer's WebSocket (``officer_channel.py``) relays both, as ``bulletin`` and ``casework``.
+
 "Officers" are the active accounts of the roles in ``OFFICER_ROLES``. Every publication carries a
 ``Nats-Msg-Id`` naming the event, so a retry or a second replica stores it once.
 """
@@ -16,14 +18,17 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import datetime
+from typing import Any
 
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError
 
+from command_center.officer_channel import Feed, Render, browser_json
 from command_center.records.notices import records_stream_config
 from command_center.security.permissions import Role
 from command_center.security.users import StaffUser, UserStore
@@ -98,6 +103,15 @@ class Bulletins:
         await self._ensure(broadcast_consumer_config(key, user.created_at, self._ack_wait_s))
         await self._ensure(casework_consumer_config(key, self._ack_wait_s))
 
+    def feeds(self, user: StaffUser) -> list[Feed]:
+        """The officer's two channels for their WebSocket: ``{"type": "bulletin"|"casework", "notice"}``."""
+        key = user.government_id
+        ensure = functools.partial(self.ensure_officer, user)
+        return [
+            Feed(subjects.RECORDS_STREAM, broadcast_consumer_name(key), ensure, _render("bulletin")),
+            Feed(subjects.RECORDS_STREAM, casework_consumer_name(key), ensure, _render("casework")),
+        ]
+
     async def officers(self) -> list[StaffUser]:
         users = await asyncio.to_thread(self._users.list)
         return [u for u in users if u.active and u.role in OFFICER_ROLES]
@@ -143,3 +157,10 @@ class Bulletins:
             except Exception:
                 log.exception("could not tell officer %s (%s)", officer_id, dedup)
         return told
+
+
+def _render(kind: str) -> Render:
+    async def render(data: bytes) -> dict[str, Any]:
+        return {"type": kind, "notice": browser_json(OfficerBulletin.from_bytes(data))}
+
+    return render

@@ -1,10 +1,10 @@
 """Officers' personal watchlists: tell each follower when a person is seen, checks in, or is arrested.
 
 A ``PersonNotice`` goes to ``subjects.records_officer(<government ID>)`` in the SAFECITY_RECORDS
-stream, with a durable consumer per officer (created when the officer first follows someone), so an
-officer whose phone was offline reads every notice later. The dispatch officer channel
-(``officer_channel.py``) only relays ``DispatchNotice`` from the dispatch stream, so these notices have
-their own subject; an officer app reads both.
+stream, with a durable consumer per officer (made at their first notice or first connection), so an
+officer whose phone was offline reads every notice later. These notices have their own subject and
+stream; the officer's WebSocket (``officer_channel.py``) relays them, as ``person_notice``, beside the
+dispatch notices.
 
 "Seen by a camera" comes from the alert fan-out: every *new* face alert of a watchlist profile that a
 CRO person is linked to. Each replica hears every alert event, so each notice carries a ``Nats-Msg-Id``
@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -35,6 +37,7 @@ from nats.js.api import (
 from nats.js.errors import APIError
 from pydantic import ValidationError
 
+from command_center.officer_channel import Feed, browser_json
 from command_center.records.store import PersonStore
 from command_center.records.types import Person
 from command_center.security.users import UserStore
@@ -115,6 +118,15 @@ class FollowNotifier:
         except APIError as exc:
             log.warning("using the records consumer %s as it is: %s", config.durable_name, exc)
         self._consumers.add(officer_key)
+
+    def feed(self, officer_key: str) -> Feed:
+        """The officer's notices for their WebSocket: ``{"type": "person_notice", "notice": {...}}``."""
+
+        async def render(data: bytes) -> dict[str, Any]:
+            return {"type": "person_notice", "notice": browser_json(PersonNotice.from_bytes(data))}
+
+        ensure = functools.partial(self.ensure_consumer, officer_key)
+        return Feed(subjects.RECORDS_STREAM, consumer_name(officer_key), ensure, render)
 
     # -- telling followers ---------------------------------------------------------------------------
 

@@ -1,20 +1,24 @@
 """The operator console and the officer app in a real browser, against a real system: a face on a
 camera_sim stream becomes an alert on the operator's screen; acknowledging it shows on a second
-operator's screen at once; dispatching it reaches the officer's phone, whose acknowledgement comes back.
-Roles apply in the pages as in the API; filters, the map, statistics (CSV) and records screens work."""
+operator's screen at once; dispatching it reaches the officer's phone, whose acknowledgement comes back;
+an arrest recorded elsewhere reaches the officer's notices with its photo. Roles apply in the pages as in
+the API; filters, the map and statistics (with crime hotspots, CSV) and records screens work."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlparse
 
 import cv2
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Response, expect
 
 from tests.browser.conftest import (
     CAMERA_AT,
@@ -149,6 +153,43 @@ def test_dispatch_reaches_the_officer_who_acknowledges(
     screenshot(operator, "04-operator-timeline")
 
 
+def test_an_arrest_reaches_the_officers_notices_with_its_photo(officer: Page, system: System) -> None:
+    fir = f"{int(system.tag[:4], 16) % 900 + 100}/2025"  # names this arrest on a NATS shared with other tests
+    arrest = {
+        "person_name": "Shahid Mehmood",
+        "fir_number": fir,
+        "police_station": "PS Kohsar",
+        "sections": ["392 PPC", "34 PPC"],
+        "arrested_at": (datetime.now(UTC) - timedelta(minutes=20)).isoformat(),
+        "district": "Islamabad",
+        "place": "Jinnah Avenue, Blue Area",
+        "latitude": CAMERA_AT[0],
+        "longitude": CAMERA_AT[1],
+        "photo_jpeg": base64.b64encode(OBAMA.read_bytes()).decode(),
+    }
+    system.call("POST", "/arrests", "supervisor", arrest)  # only patrol officers and supervisors may
+
+    # It comes over the officer's channel while the app shows the dispatches: the Notices tab counts it.
+    expect(officer.locator("#notices-unread")).to_be_visible()
+    officer.click("#tabs a[data-tab=notices]")
+    card = officer.locator("article.notice-bulletin[data-kind=arrest]", has_text=f"FIR {fir}")
+    expect(card.locator("h3")).to_contain_text("Shahid Mehmood")
+    expect(card).to_contain_text("Jinnah Avenue, Blue Area")
+    expect(card).to_contain_text("392 PPC, 34 PPC")
+    expect(card.locator("a.map-link")).to_have_text(f"{CAMERA_AT[0]:.5f},{CAMERA_AT[1]:.5f}")
+    photo = card.locator("img.photo")
+    expect(photo).to_have_attribute("src", re.compile("^data:image/jpeg;base64,"))
+    officer.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=photo.element_handle())
+    expect(officer.locator("#notices-unread")).to_be_hidden()  # read, now that the tab is open
+    screenshot(officer, "11-officer-arrest-bulletin")
+
+    # Confirmed once shown: a reload (a new connection) shows it from the phone, not twice.
+    officer.reload()
+    expect(officer.locator("#link")).to_have_text("live")
+    expect(card).to_have_count(1)
+    expect(card.locator("img.photo")).to_be_visible()
+
+
 def test_filters_narrow_the_list(operator: Page, alert_id: int, system: System) -> None:
     operator.goto(f"{system.base}/#/alerts")
     row = operator.locator(f"tr.alert[data-id='{alert_id}']")
@@ -167,20 +208,50 @@ def test_filters_narrow_the_list(operator: Page, alert_id: int, system: System) 
     operator.select_option("#alert-filters select[name=status]", "open")
 
 
+@pytest.fixture(scope="module")
+def crime(system: System) -> dict[str, Any]:
+    """A theft reported by the officer near the camera two hours ago (a hotspot for the map and charts)."""
+    report = {
+        "type": "theft",
+        "occurred_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+        "latitude": CAMERA_AT[0] + 0.001,
+        "longitude": CAMERA_AT[1],
+        "district": "Islamabad",
+        "police_station": "PS Kohsar",
+    }
+    created: dict[str, Any] = system.call("POST", "/crimes", "officer", report)
+    return created
+
+
+def hotspots_answered(response: Response) -> bool:
+    """The console reads crime counts from /crimes/hotspots (no reason needed), never /crimes (needs one)."""
+    return urlparse(response.url).path in ("/crimes", "/crimes/hotspots")
+
+
 def test_map_draws_offline_with_cameras_units_and_alerts(
-    operator: Page, alert_id: int, system: System
+    operator: Page, alert_id: int, crime: dict[str, Any], system: System
 ) -> None:
-    operator.goto(f"{system.base}/#/map")
+    with operator.expect_response(hotspots_answered) as answered:
+        operator.goto(f"{system.base}/#/map")
+    assert (urlparse(answered.value.url).path, answered.value.status) == ("/crimes/hotspots", 200)
     expect(operator.locator("#map.offline")).to_be_visible()
     expect(operator.locator("#map path.camera-marker")).to_have_count(1)
     expect(operator.locator("#map path.alert-marker")).to_have_count(1)
     expect(operator.locator("#map path.unit-marker")).to_have_count(1)  # the officer's shared position
-    expect(operator.locator("#map-status")).to_contain_text("hotspots")
+    expect(operator.locator("#map path.hotspot")).to_have_count(1)
+    expect(operator.locator("#map-status")).to_contain_text("hotspots: 1 reports in 30 days")
     screenshot(operator, "05-map-offline")
 
 
-def test_statistics_download_as_csv(operator: Page, alert_id: int, system: System) -> None:
-    operator.goto(f"{system.base}/#/stats")
+def test_statistics_download_as_csv(
+    operator: Page, alert_id: int, crime: dict[str, Any], system: System
+) -> None:
+    with operator.expect_response(hotspots_answered) as answered:
+        operator.goto(f"{system.base}/#/stats")
+    assert (urlparse(answered.value.url).path, answered.value.status) == ("/crimes/hotspots", 200)
+    crimes = operator.locator("#stats-crimes")
+    expect(crimes).to_contain_text("1 reports in the period.")
+    expect(crimes).to_contain_text("theft")
     panel = operator.locator("#stats-camera")
     expect(panel.locator("table")).to_contain_text("Constitution Avenue")
     with operator.expect_download() as download:

@@ -219,7 +219,7 @@ async def test_an_offline_officer_gets_the_dispatch_on_reconnection_and_acknowle
     # Confirmed notices are not delivered again.
     async with officer_socket(served, near) as ws:
         with pytest.raises(TimeoutError):
-            await next_message(ws, within_s=1.5)
+            await next_message(ws, within_s=1.5, type="dispatch")
 
     arrived = await served.http.post(f"/dispatches/{dispatch['id']}/on-scene", headers=near.headers)
     assert arrived.status_code == 200 and arrived.json()["status"] == "on_scene"

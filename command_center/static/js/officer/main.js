@@ -1,11 +1,13 @@
 // The officer app (a phone in the street): dispatch notifications with the photo, the reason and where to
-// go, and the buttons to acknowledge, report on scene and resolve; person and vehicle search; the
-// officer's own watchlist. Notices come over /ws/officer, the officer's durable channel: each is
+// go, and the buttons to acknowledge, report on scene and resolve; notices from the records (arrests,
+// missing persons, the persons the officer follows, their cases); person and vehicle search; the
+// officer's own watchlist. Both kinds come over /ws/officer, the officer's durable channels: each is
 // confirmed once shown, so a phone that was offline gets every one when it reconnects.
 import { $ } from "../dom.js";
 import { getJson, openSocket, refresh, resume, send, signOut, whenEnded } from "../session.js";
 import { bindSignIn, showSignIn } from "../signin.js";
 import { DispatchList } from "./dispatches.js";
+import { NOTICE_TYPES, NoticeList } from "./notices.js";
 import { mountSearch, mountWatchlist } from "./search.js";
 
 const RECONNECT_MIN_MS = 500;
@@ -14,6 +16,7 @@ const MESSAGE_KEY = "safecity.officer.message";
 
 let socket = null;
 let list = null;
+let notices = null;
 
 function leave(message) {
   if (message) sessionStorage.setItem(MESSAGE_KEY, message);
@@ -42,6 +45,9 @@ function connect(delay) {
     if (data.type === "dispatch" || data.type === "cancelled") {
       list.notice(data);
       ws.send(JSON.stringify({ type: "received", seq: data.seq })); // shown: do not send it again
+    } else if (NOTICE_TYPES.has(data.type)) {
+      notices.add(data);
+      ws.send(JSON.stringify({ type: "received", seq: data.seq }));
     } else if (data.type === "result") {
       list.updated(data.dispatch);
     } else if (data.type === "error") {
@@ -78,6 +84,7 @@ function showTab() {
   const tab = location.hash.replace("#", "") || "dispatches";
   for (const section of document.querySelectorAll(".tab")) section.hidden = section.id !== `tab-${tab}`;
   for (const link of document.querySelectorAll("#tabs a")) link.classList.toggle("active", link.dataset.tab === tab);
+  if (tab === "notices" && notices) notices.seen();
 }
 
 async function start() {
@@ -91,6 +98,8 @@ async function start() {
   $("app").hidden = false;
   $("tabs").hidden = false;
   list = new DispatchList(me, step);
+  notices = new NoticeList(me, $("tab-notices"), $("notices-unread"));
+  document.addEventListener("visibilitychange", () => location.hash === "#notices" && notices.seen());
   mountSearch($("tab-search"));
   mountWatchlist($("tab-watchlist"));
   window.addEventListener("hashchange", showTab);
