@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import nats
 import pytest
 
 from tests.services import SHARED, postgres_database, running_nats, running_redis
@@ -13,6 +18,35 @@ from tests.services import SHARED, postgres_database, running_nats, running_redi
 def nats_url() -> Iterator[str]:
     with running_nats() as url:
         yield url
+        asyncio.run(_delete_test_consumers(url))
+
+
+# Durable consumers that tests' command centres and officers leave on the machine's NATS (named after a
+# test's random tag or a test account's government ID); a real deployment's are never named so.
+_TEST_CONSUMER = re.compile(
+    r"^(cc-test-[0-9a-f]+|cc-replica-[0-9a-f]+|cc-[0-9a-f]{8})(-plates)?$|-(T-[0-9A-F]{12}|E2E-\d+-\d+)$"
+)
+
+
+async def _delete_test_consumers(url: str) -> None:
+    """Delete left-over test consumers that nobody is fetching from (another run's live ones are kept)."""
+    try:
+        nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0)
+    except Exception:
+        return
+    try:
+        js = nc.jetstream()
+        for stream in await js.streams_info():
+            if not (stream.config.name or "").startswith("SAFECITY_"):
+                continue
+            for consumer in await js.consumers_info(stream.config.name):
+                if _TEST_CONSUMER.search(consumer.name) and not consumer.num_waiting:
+                    with contextlib.suppress(Exception):
+                        await js.delete_consumer(stream.config.name, consumer.name)
+    except Exception as exc:  # tidying only: never fail a run over it
+        print(f"tests: could not tidy NATS consumers: {exc}", file=sys.stderr)
+    finally:
+        await nc.close()
 
 
 @pytest.fixture(scope="session")
