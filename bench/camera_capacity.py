@@ -237,6 +237,8 @@ def run_count(count: int, clip: Path, nats_url: str, redis_url: str, args: argpa
                 print(procs.logs(), file=sys.stderr)
                 raise
             latencies = glass_to_alert(base, token, set(cameras), result["alerts"])
+            if not result.get("decoded") or min(result["decoded"]) == 0:
+                print(f"a camera decoded nothing; the processes' logs:\n{procs.logs()}", file=sys.stderr)
         finally:
             procs.stop_all()
     decoded, analysed = result.get("decoded", []), result.get("analysed", [])
