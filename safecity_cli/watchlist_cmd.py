@@ -6,6 +6,9 @@ says whether they were (workers that missed one pick it up when they next load t
 ``enroll`` and ``remove`` are the administrative bootstrap path: they act at once, bypassing the
 four-eyes approval the command centre enforces. They say so, record who ran them (``--by``, default
 ``cli:<os user>``) in the profile, and write it to the audit trail.
+
+``snapshot`` publishes the face index to the NATS object store so workers start from it instead of
+rebuilding it from the database (``--every SECONDS`` keeps doing so).
 """
 
 from __future__ import annotations
@@ -63,6 +66,14 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     remove.add_argument("--reason", required=True, help="why the entry is removed")
     remove.add_argument("--by", default=None, help="who is running this (default: cli:<os user>)")
     remove.set_defaults(func=run_remove)
+
+    snapshot = actions.add_parser(
+        "snapshot", parents=[parent], help="publish the face index to the NATS object store for worker starts"
+    )
+    snapshot.add_argument(
+        "--every", type=float, default=0.0, metavar="SECONDS", help="keep running; publish again this often"
+    )
+    snapshot.set_defaults(func=run_snapshot)
 
 
 def _expiry(value: str) -> datetime:
@@ -269,4 +280,29 @@ def run_remove(args: argparse.Namespace, settings: Settings) -> int:
             "audited": audited,
         }
     )
+    return EXIT_OK
+
+
+def run_snapshot(args: argparse.Namespace, settings: Settings) -> int:
+    """Publish the watchlist index (``workers.watchlist_sync.publish_snapshots``); Ctrl-C ends --every."""
+    import asyncio
+    import signal
+
+    from pipeline.bus import BusUnavailable
+    from workers.watchlist_sync import publish_snapshots
+
+    if args.every < 0:
+        raise CommandError("--every must be 0 (once) or a number of seconds", EXIT_USAGE)
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        return await publish_snapshots(settings, args.every, stop)
+
+    try:
+        published = asyncio.run(run())
+    except BusUnavailable as exc:
+        raise CommandError(str(exc)) from None
+    _print({"published": published, "bucket": settings.watchlist.snapshots.bucket})
     return EXIT_OK

@@ -1,56 +1,58 @@
-"""Face-embedding indexes: a small protocol and FAISS backends chosen by the settings' ``type`` field.
+"""Face-embedding indexes: FAISS backends chosen by the settings' ``type`` field.
 
-Vectors are L2-normalised, so inner product is cosine similarity. Both backends treat ``add`` as an
+Vectors are L2-normalised, so inner product is cosine similarity. Every backend treats ``add`` as an
 upsert: an id already present is replaced, so replaying a change twice leaves the index unchanged.
+Every backend exports its content for a snapshot and is restored from one without re-adding vectors.
 
-``faiss_hnsw`` cannot delete from its graph. Removed ids are tombstoned, filtered out of results (the
-search over-fetches by the number of tombstones), and the graph is rebuilt from the live vectors once
-tombstones exceed a quarter of the index, or when a removed id is added again.
+* ``faiss_flat``: exact; right for up to some tens of thousands of profiles.
+* ``faiss_ivf_pq`` (``watchlist.ivf_pq``): the national-scale backend, chosen by benchmark.
+* ``faiss_hnsw``: a graph; kept for existing deployments. On face embeddings it needs a very wide beam
+  to find a twin (bench/watchlist_scale.py). It cannot delete from its graph: removed ids are
+  tombstoned, filtered out of results (the search over-fetches by the number of tombstones), and the
+  graph is rebuilt from the live vectors once tombstones exceed a quarter of the index, or when a
+  removed id is added again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import faiss
 import numpy as np
-import numpy.typing as npt
 
-from pipeline.settings import FaceIndexFlat, FaceIndexHnsw
+from pipeline.settings import FaceIndexFlat, FaceIndexHnsw, FaceIndexIvfPq
+from watchlist.index_base import (
+    FaceIndex,
+    FloatArray,
+    IdArray,
+    IndexState,
+    StateError,
+    as_queries,
+    no_results,
+    prepare,
+    state_array,
+)
+from watchlist.ivf_pq import IvfPqIndex
 
-FloatArray = npt.NDArray[np.float32]
-IdArray = npt.NDArray[np.int64]
+__all__ = [
+    "FaceIndex",
+    "FlatIndex",
+    "HnswIndex",
+    "IndexConfig",
+    "IndexState",
+    "IvfPqIndex",
+    "StateError",
+    "build_index",
+    "restore_index",
+]
 
-
-class FaceIndex(Protocol):
-    dim: int
-
-    def add(self, ids: Sequence[int] | IdArray, vectors: FloatArray) -> None: ...
-
-    def remove(self, ids: Sequence[int] | IdArray) -> int: ...
-
-    def search(self, vectors: FloatArray, k: int) -> tuple[FloatArray, IdArray]: ...
-
-    def __len__(self) -> int: ...
-
-
-def _prepare(ids: Sequence[int] | IdArray, vectors: FloatArray, dim: int) -> tuple[IdArray, FloatArray]:
-    id_array = np.asarray(ids, dtype=np.int64).reshape(-1)
-    matrix = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dim)
-    if len(id_array) != len(matrix):
-        raise ValueError(f"{len(id_array)} ids for {len(matrix)} vectors")
-    if len(np.unique(id_array)) != len(id_array):
-        raise ValueError("duplicate ids in one add()")
-    return id_array, matrix
-
-
-def _no_results(n: int, k: int) -> tuple[FloatArray, IdArray]:
-    return np.full((n, k), -np.inf, dtype=np.float32), np.full((n, k), -1, dtype=np.int64)
+IndexConfig = FaceIndexFlat | FaceIndexHnsw | FaceIndexIvfPq
 
 
 class FlatIndex:
     """Exact search: IndexIDMap2 over IndexFlatIP."""
+
+    KIND = "faiss_flat"
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
@@ -61,7 +63,7 @@ class FlatIndex:
         return int(self._index.ntotal)
 
     def add(self, ids: Sequence[int] | IdArray, vectors: FloatArray) -> None:
-        id_array, matrix = _prepare(ids, vectors, self.dim)
+        id_array, matrix = prepare(ids, vectors, self.dim)
         if len(id_array) == 0:
             return
         self.remove(id_array)
@@ -77,17 +79,32 @@ class FlatIndex:
         return removed
 
     def search(self, vectors: FloatArray, k: int) -> tuple[FloatArray, IdArray]:
-        queries = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        queries = as_queries(vectors, self.dim)
         if len(self) == 0 or len(queries) == 0:
-            return _no_results(len(queries), k)
+            return no_results(len(queries), k)
         sims, ids = self._index.search(queries, k)
         sims = np.where(ids < 0, -np.inf, sims).astype(np.float32)
         return sims, np.asarray(ids, dtype=np.int64)
+
+    def export_state(self) -> IndexState:
+        return IndexState(self.KIND, self._index)  # the id map travels inside the FAISS structure
+
+    @classmethod
+    def from_state(cls, dim: int, state: IndexState) -> FlatIndex:
+        if state.kind != cls.KIND or not isinstance(state.faiss_index, faiss.IndexIDMap2):
+            raise StateError(f"not a {cls.KIND} state: {state.kind!r}")
+        if state.faiss_index.d != dim:
+            raise StateError(f"the index holds {state.faiss_index.d}-d vectors, not {dim}-d")
+        index = cls(dim)
+        index._index = state.faiss_index
+        index._ids = set(faiss.vector_to_array(state.faiss_index.id_map).tolist())
+        return index
 
 
 class HnswIndex:
     """Approximate search: IndexHNSWFlat (inner product) with a Python id map and tombstones."""
 
+    KIND = "faiss_hnsw"
     REBUILD_FRACTION = 0.25
 
     def __init__(self, dim: int, m: int = 32, ef_construction: int = 80, ef_search: int = 64) -> None:
@@ -115,7 +132,7 @@ class HnswIndex:
             self._index.add(np.stack([self._vectors[i] for i in self._labels]))
 
     def add(self, ids: Sequence[int] | IdArray, vectors: FloatArray) -> None:
-        id_array, matrix = _prepare(ids, vectors, self.dim)
+        id_array, matrix = prepare(ids, vectors, self.dim)
         fresh: list[int] = []
         needs_rebuild = False
         for embedding_id, vector in zip(id_array.tolist(), matrix, strict=True):
@@ -142,12 +159,12 @@ class HnswIndex:
         return removed
 
     def search(self, vectors: FloatArray, k: int) -> tuple[FloatArray, IdArray]:
-        queries = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        queries = as_queries(vectors, self.dim)
         if len(self) == 0 or len(queries) == 0:
-            return _no_results(len(queries), k)
+            return no_results(len(queries), k)
         fetch = min(len(self._labels), k + len(self._tombstones))
         sims, labels = self._index.search(queries, fetch)
-        out_sims, out_ids = _no_results(len(queries), k)
+        out_sims, out_ids = no_results(len(queries), k)
         for row in range(len(queries)):
             col = 0
             for sim, label in zip(sims[row].tolist(), labels[row].tolist(), strict=True):
@@ -162,9 +179,55 @@ class HnswIndex:
                     break
         return out_sims, out_ids
 
+    def export_state(self) -> IndexState:
+        arrays = {
+            "labels": np.asarray(self._labels, dtype=np.int64),
+            "tombstones": np.asarray(sorted(self._tombstones), dtype=np.int64),
+            "build": np.asarray([self._m, self._ef_construction], dtype=np.int64),
+        }
+        return IndexState(self.KIND, self._index, arrays)
 
-def build_index(config: FaceIndexFlat | FaceIndexHnsw, dim: int) -> FaceIndex:
-    """The backend named by ``config.type``."""
+    @classmethod
+    def from_state(cls, dim: int, state: IndexState, ef_search: int) -> HnswIndex:
+        labels = state_array(state, "labels", np.int64, cls.KIND)
+        tombstones = state_array(state, "tombstones", np.int64, cls.KIND)
+        m, ef_construction = state_array(state, "build", np.int64, cls.KIND).tolist()
+        graph = state.faiss_index
+        if not isinstance(graph, faiss.IndexHNSWFlat) or graph.d != dim or graph.ntotal != len(labels):
+            raise StateError("the HNSW graph does not match its label map")
+        index = cls(dim, m, ef_construction, ef_search)
+        graph.hnsw.efSearch = ef_search
+        index._index = graph
+        index._labels = labels.tolist()
+        index._tombstones = set(tombstones.tolist())
+        stored = graph.reconstruct_n(0, graph.ntotal) if graph.ntotal else np.zeros((0, dim), np.float32)
+        index._vectors = {
+            embedding_id: stored[label]
+            for label, embedding_id in enumerate(index._labels)
+            if embedding_id not in index._tombstones
+        }
+        return index
+
+
+def build_index(config: IndexConfig, dim: int) -> FaceIndex:
+    """An empty index of the backend named by ``config.type``."""
     if isinstance(config, FaceIndexHnsw):
         return HnswIndex(dim, config.m, config.ef_construction, config.ef_search)
+    if isinstance(config, FaceIndexIvfPq):
+        return IvfPqIndex(dim, config)
     return FlatIndex(dim)
+
+
+def restore_index(config: IndexConfig, dim: int, state: IndexState) -> FaceIndex:
+    """The index a snapshot holds, with this process's query-time settings; StateError if it does not fit.
+
+    Only the backend must match: build-time parameters (lists, graph degree) are those the snapshot
+    was built with, query-time ones (probes, beam width) come from ``config``.
+    """
+    if state.kind != config.type:
+        raise StateError(f"the snapshot holds a {state.kind!r} index; this process is set to {config.type!r}")
+    if isinstance(config, FaceIndexHnsw):
+        return HnswIndex.from_state(dim, state, config.ef_search)
+    if isinstance(config, FaceIndexIvfPq):
+        return IvfPqIndex.from_state(dim, config, state)
+    return FlatIndex.from_state(dim, state)

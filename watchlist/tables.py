@@ -51,7 +51,8 @@ profiles = Table(
     Column("rejected_at", DateTime(timezone=True), nullable=True),
     Column("rejection_reason", String(MAX_REASON_LENGTH), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Indexed: a worker catching up with the database reads the profiles changed since a moment.
+    Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
     sqlite_autoincrement=True,
 )
 

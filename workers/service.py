@@ -131,7 +131,7 @@ class Worker:
         store = WatchlistStore(make_engine(self.settings.resolved_database_url))
         await asyncio.to_thread(store.create_schema)
         self._matcher = WatchlistMatcher(self.settings)
-        sync = WatchlistSync(js, self._matcher, store)
+        sync = WatchlistSync(js, self._matcher, store, self.settings)  # settings: start from snapshots
         await sync.start()
         self._publisher = HitPublisher(js, loop, on_published=self._published)
         publish_stop = asyncio.Event()
