@@ -11,59 +11,58 @@ from pipeline import subjects
 _DAY_S = 86_400.0
 
 
-def hits_stream_config() -> StreamConfig:
-    """Hits must not be lost: file storage, kept 7 days, deduplicated by Nats-Msg-Id for 2 minutes."""
+def _kept(
+    name: str,
+    subject_filter: list[str],
+    *,
+    days: float,
+    max_bytes: int | None = None,
+    max_msgs: int | None = None,
+    duplicate_window: float = 120.0,
+) -> StreamConfig:
+    """A stream that must not lose messages: file storage, oldest dropped past its age or size limit,
+    deduplicated by Nats-Msg-Id within ``duplicate_window`` seconds."""
     return StreamConfig(
-        name=subjects.HITS_STREAM,
-        subjects=subjects.HITS_STREAM_SUBJECTS,
+        name=name,
+        subjects=subject_filter,
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
-        max_age=7 * _DAY_S,
-        max_bytes=2 * 1024**3,
+        max_age=days * _DAY_S,
+        max_bytes=max_bytes,
+        max_msgs=max_msgs,
         discard=DiscardPolicy.OLD,
-        duplicate_window=120.0,
+        duplicate_window=duplicate_window,
     )
+
+
+def hits_stream_config() -> StreamConfig:
+    """Hits must not be lost: kept 7 days."""
+    return _kept(subjects.HITS_STREAM, subjects.HITS_STREAM_SUBJECTS, days=7, max_bytes=2 * 1024**3)
 
 
 def plates_stream_config() -> StreamConfig:
-    """Plate reads (every vehicle pass): file storage, kept 30 days for investigations, then dropped."""
-    return StreamConfig(
-        name=subjects.PLATES_STREAM,
-        subjects=subjects.PLATES_STREAM_SUBJECTS,
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        max_age=30 * _DAY_S,
-        max_bytes=4 * 1024**3,
-        discard=DiscardPolicy.OLD,
-        duplicate_window=120.0,
-    )
+    """Plate reads (every vehicle pass): kept 30 days for investigations, then dropped."""
+    return _kept(subjects.PLATES_STREAM, subjects.PLATES_STREAM_SUBJECTS, days=30, max_bytes=4 * 1024**3)
 
 
 def watchlist_stream_config() -> StreamConfig:
     """Watchlist changes, replayable so a worker that was briefly away catches up."""
-    return StreamConfig(
-        name=subjects.WATCHLIST_STREAM,
-        subjects=subjects.WATCHLIST_STREAM_SUBJECTS,
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        max_age=30 * _DAY_S,
-        max_msgs=1_000_000,
-        discard=DiscardPolicy.OLD,
-        duplicate_window=120.0,
-    )
+    return _kept(subjects.WATCHLIST_STREAM, subjects.WATCHLIST_STREAM_SUBJECTS, days=30, max_msgs=1_000_000)
 
 
 def dispatch_stream_config() -> StreamConfig:
     """Dispatch notifications to officers, kept until read by each officer's durable consumer (7 days)."""
-    return StreamConfig(
-        name=subjects.DISPATCH_STREAM,
-        subjects=subjects.DISPATCH_STREAM_SUBJECTS,
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        max_age=7 * _DAY_S,
-        max_bytes=1024**3,
-        discard=DiscardPolicy.OLD,
-        duplicate_window=120.0,
+    return _kept(subjects.DISPATCH_STREAM, subjects.DISPATCH_STREAM_SUBJECTS, days=7, max_bytes=1024**3)
+
+
+def records_stream_config() -> StreamConfig:
+    """Officers' records notices and bulletins, kept 7 days for officers who were offline."""
+    return _kept(
+        subjects.RECORDS_STREAM,
+        subjects.RECORDS_STREAM_SUBJECTS,
+        days=7,
+        max_bytes=512 * 1024**2,
+        duplicate_window=300.0,
     )
 
 

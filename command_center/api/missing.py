@@ -9,6 +9,7 @@ side, ranks the open cases of the other side again (``GET /missing/{id}/candidat
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, HTTPException, Path, Query, Response, UploadFile
@@ -16,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
 
 from command_center.api.arrests import CaseworkDep
-from command_center.api.auditing import AuditorDep, ReasonQuery
+from command_center.api.auditing import Auditor, AuditorDep, ReasonQuery
 from command_center.api.casework_common import (
     MAX_ID,
     NO_STORE,
@@ -50,7 +51,7 @@ from command_center.api.missing_views import (
 from command_center.api.persons import _unprocessable
 from command_center.records.casework import CaseworkServices
 from command_center.records.casework_photos import CleanPhoto
-from command_center.records.missing import CaseFilters, Kind, MissingPerson, UnidentifiedBody
+from command_center.records.missing import AnyCase, CaseFilters, Kind, MissingPerson, UnidentifiedBody
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.settings import Settings
@@ -105,6 +106,29 @@ async def _udr_view(casework: CaseworkServices, case_id: int) -> UdrView:
     case = await call(store.require, "udr", case_id)
     assert isinstance(case, UnidentifiedBody)
     return UdrView.of(case, await run_in_threadpool(store.photos, "udr", case_id))
+
+
+_SEARCHED = {"missing": ("missing.search", "missing_persons"), "udr": ("udr.search", "udr_cases")}
+
+
+async def _search(
+    kind: Kind,
+    filters: CaseFilters,
+    limit: int,
+    offset: int,
+    casework: CaseworkServices,
+    auditor: Auditor,
+    reason: str,
+) -> tuple[list[AnyCase], int]:
+    """One kind of case by the filters (``q`` blank means none), audited with what was returned."""
+    filters = dataclasses.replace(filters, q=(filters.q or "").strip() or None)
+    found, total = await run_in_threadpool(casework.missing.store.search, kind, filters, limit, offset)
+    action, what = _SEARCHED[kind]
+    audit = iso({k: getattr(filters, k) for k in CaseFilters.__dataclass_fields__})
+    await auditor.record(
+        action, what, reason=reason, details={"filters": audit, "returned": [c.id for c, _ in found]}
+    )
+    return [case for case, _ in found], total
 
 
 async def _update(
@@ -218,23 +242,9 @@ async def search_missing(
     offset: Offset = 0,
 ) -> MissingPage:
     """Missing persons, last seen most recently first (with ``q``: the closest names first)."""
-    filters = CaseFilters(
-        q=q.strip() or None if q else None,
-        status=status,
-        district=district,
-        sex=sex,
-        since=since,
-        until=until,
-    )
-    found, total = await run_in_threadpool(casework.missing.store.search, "missing", filters, limit, offset)
-    audit = iso({k: getattr(filters, k) for k in CaseFilters.__dataclass_fields__})
-    await auditor.record(
-        "missing.search",
-        "missing_persons",
-        reason=reason,
-        details={"filters": audit, "returned": [c.id for c, _ in found]},
-    )
-    cases = [MissingView.of(c) for c, _ in found if isinstance(c, MissingPerson)]
+    filters = CaseFilters(q=q, status=status, district=district, sex=sex, since=since, until=until)
+    found, total = await _search("missing", filters, limit, offset, casework, auditor, reason)
+    cases = [MissingView.of(c) for c in found if isinstance(c, MissingPerson)]
     return MissingPage(cases=cases, total=total, limit=limit, offset=offset)
 
 
@@ -327,23 +337,9 @@ async def search_udr(
     offset: Offset = 0,
 ) -> UdrPage:
     """Unidentified bodies, found most recently first."""
-    filters = CaseFilters(
-        q=q.strip() or None if q else None,
-        status=status,
-        district=district,
-        sex=sex,
-        since=since,
-        until=until,
-    )
-    found, total = await run_in_threadpool(casework.missing.store.search, "udr", filters, limit, offset)
-    audit = iso({k: getattr(filters, k) for k in CaseFilters.__dataclass_fields__})
-    await auditor.record(
-        "udr.search",
-        "udr_cases",
-        reason=reason,
-        details={"filters": audit, "returned": [c.id for c, _ in found]},
-    )
-    cases = [UdrView.of(c) for c, _ in found if isinstance(c, UnidentifiedBody)]
+    filters = CaseFilters(q=q, status=status, district=district, sex=sex, since=since, until=until)
+    found, total = await _search("udr", filters, limit, offset, casework, auditor, reason)
+    cases = [UdrView.of(c) for c in found if isinstance(c, UnidentifiedBody)]
     return UdrPage(cases=cases, total=total, limit=limit, offset=offset)
 
 

@@ -29,12 +29,11 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError
 
 from command_center.officer_channel import Feed, Render, browser_json
-from command_center.records.notices import records_stream_config
 from command_center.security.permissions import Role
 from command_center.security.users import StaffUser, UserStore
 from pipeline import subjects
 from pipeline.contracts import OfficerBulletin
-from pipeline.streams import ensure_stream
+from pipeline.streams import ensure_stream, records_stream_config
 
 log = logging.getLogger(__name__)
 

@@ -29,10 +29,6 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
-    DiscardPolicy,
-    RetentionPolicy,
-    StorageType,
-    StreamConfig,
 )
 from nats.js.errors import APIError
 from pydantic import ValidationError
@@ -44,25 +40,9 @@ from command_center.security.users import UserStore
 from pipeline import subjects
 from pipeline.contracts import AlertEvent, PersonNotice
 from pipeline.settings import CameraConfig
-from pipeline.streams import ensure_stream
+from pipeline.streams import ensure_stream, records_stream_config
 
 log = logging.getLogger(__name__)
-
-_DAY_S = 86_400.0
-
-
-def records_stream_config() -> StreamConfig:
-    """Personal-watchlist notices, kept 7 days for officers who were offline."""
-    return StreamConfig(
-        name=subjects.RECORDS_STREAM,
-        subjects=subjects.RECORDS_STREAM_SUBJECTS,
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        max_age=7 * _DAY_S,
-        max_bytes=512 * 1024**2,
-        discard=DiscardPolicy.OLD,
-        duplicate_window=300.0,
-    )
 
 
 def consumer_name(officer_key: str) -> str:
