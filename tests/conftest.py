@@ -11,14 +11,21 @@ from pathlib import Path
 import nats
 import pytest
 
-from tests.services import SHARED, postgres_database, running_nats, running_redis
+from tests.services import SHARED, port_open, postgres_database, running_nats, running_redis
 
 
 @pytest.fixture(scope="session")
 def nats_url() -> Iterator[str]:
     with running_nats() as url:
         yield url
-        asyncio.run(_delete_test_consumers(url))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Tidy the machine's NATS once, from the controlling process: an xdist worker finishing early must not
+    delete the consumers of tests still running on its siblings."""
+    if hasattr(session.config, "workerinput") or not port_open("127.0.0.1", 4222):
+        return
+    asyncio.run(_delete_test_consumers("nats://127.0.0.1:4222"))
 
 
 # Durable consumers that tests' command centres and officers leave on the machine's NATS (named after a

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The test suite, as `make test` runs it after lint and type checks.
+#
+# Two phases: first every test but the end-to-end ones, spread over processes by pytest-xdist (one test
+# file per process at a time, so module fixtures are built once); then the end-to-end and browser tests
+# (marker e2e) one at a time, since each starts camera_sim, a worker and a command centre whose deadlines
+# assume the machine is theirs. Arguments, when given, replace both phases with one plain pytest run.
+# pytest exits 5 when it collects no test; that is said, not failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PYTEST=${PYTEST:-.venv/bin/pytest}
+JOBS=${TEST_JOBS:-3}
+
+run() {
+    "$PYTEST" "$@"
+    local rc=$?
+    if [ "$rc" -eq 5 ]; then
+        echo "scripts/test.sh: pytest collected no tests for: $*"
+        rc=0
+    fi
+    return "$rc"
+}
+
+if [ "$#" -gt 0 ]; then
+    run "$@"
+    exit $?
+fi
+
+run -n "$JOBS" --dist loadfile -m "not e2e" --durations=20
+parallel=$?
+run -p no:xdist -m e2e --durations=20
+serial=$?
+echo "scripts/test.sh: parallel phase exit $parallel, end-to-end phase exit $serial"
+[ "$parallel" -eq 0 ] && [ "$serial" -eq 0 ]
