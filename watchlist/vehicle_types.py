@@ -30,6 +30,8 @@ __all__ = [
     "HotlistEntry",
     "InvalidPlateError",
     "InvalidVehicleError",
+    "ListState",
+    "Listing",
     "NewVehicle",
     "VehicleStatus",
     "validate_actor",
@@ -59,6 +61,38 @@ class VehicleStatus(StrEnum):
 ALERTING = frozenset(
     {VehicleStatus.STOLEN, VehicleStatus.CRIME_INVOLVED, VehicleStatus.WANTED, VehicleStatus.ABANDONED}
 )
+
+
+class ListState(StrEnum):
+    """Which entries a listing of the hotlist shows, by where they are in their life."""
+
+    ACTIVE = "active"  # not removed, not expired: in force (a recovered one too; filter by status)
+    EXPIRED = "expired"  # lapsed, not removed
+    REMOVED = "removed"  # taken off the list, kept for history
+    ALL = "all"
+
+
+MAX_LIST_LIMIT = 200
+MAX_LIST_OFFSET = 100_000  # deeper than anyone pages; beyond it, narrow the filters
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One page of a filtered listing: most urgent first, then newest first (stable under paging)."""
+
+    statuses: frozenset[VehicleStatus] = frozenset()  # empty: any status
+    priority: int | None = None  # exactly this priority
+    state: ListState = ListState.ACTIVE
+    limit: int = 50
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.priority is not None and not MIN_PRIORITY <= self.priority <= MAX_PRIORITY:
+            raise InvalidVehicleError(f"priority is {self.priority}; use {MIN_PRIORITY} to {MAX_PRIORITY}")
+        if not 1 <= self.limit <= MAX_LIST_LIMIT:
+            raise InvalidVehicleError(f"limit is {self.limit}; use 1 to {MAX_LIST_LIMIT}")
+        if not 0 <= self.offset <= MAX_LIST_OFFSET:
+            raise InvalidVehicleError(f"offset is {self.offset}; use 0 to {MAX_LIST_OFFSET}")
 
 
 def validate_actor(actor: str) -> str:

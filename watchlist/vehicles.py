@@ -26,6 +26,8 @@ from watchlist.vehicle_types import (
     ALERTING,
     HotlistEntry,
     InvalidVehicleError,
+    Listing,
+    ListState,
     NewVehicle,
     VehicleStatus,
     case_key,
@@ -38,6 +40,8 @@ from watchlist.vehicle_types import (
 __all__ = [
     "HotlistEntry",
     "InvalidVehicleError",
+    "ListState",
+    "Listing",
     "NewVehicle",
     "Updated",
     "VehicleConflictError",
@@ -236,6 +240,27 @@ class VehicleHotlist:
         if status is not None:
             clauses.append(vehicle_hotlist.c.status == status.value)
         return self._select(*clauses, limit=limit, offset=offset)
+
+    def listing(self, listing: Listing, now: datetime | None = None) -> tuple[int, list[HotlistEntry]]:
+        """(how many entries pass the filters, the page of them ``listing`` asks for)."""
+        when = now or _now()
+        lapsed = vehicle_hotlist.c.expires_at.is_not(None) & (vehicle_hotlist.c.expires_at <= when)
+        by_state: dict[ListState, list[ColumnElement[bool]]] = {
+            ListState.ACTIVE: [live(), ~lapsed],
+            ListState.EXPIRED: [live(), lapsed],
+            ListState.REMOVED: [vehicle_hotlist.c.removed_at.is_not(None)],
+            ListState.ALL: [],
+        }
+        clauses = by_state[listing.state]
+        if listing.statuses:
+            clauses.append(vehicle_hotlist.c.status.in_(sorted(s.value for s in listing.statuses)))
+        if listing.priority is not None:
+            clauses.append(vehicle_hotlist.c.priority == listing.priority)
+        with self.engine.connect() as conn:
+            total = int(conn.execute(select(func.count(vehicle_hotlist.c.id)).where(*clauses)).scalar_one())
+        order = (vehicle_hotlist.c.priority, vehicle_hotlist.c.id.desc())
+        page = self._select(*clauses, limit=listing.limit, offset=listing.offset, order=order)
+        return total, page
 
     def matching_entries(self, now: datetime | None = None) -> list[HotlistEntry]:
         """Every entry that alerts at ``now``: an alerting status, not removed, not expired."""

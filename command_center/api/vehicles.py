@@ -1,9 +1,10 @@
 """The vehicle hotlist: add, view, change, remove entries, import a CSV, and search for a vehicle.
 
 Records clerks, supervisors and admins write (``vehicles:write``); they and operators and patrol
-officers search and view (``vehicles:read``); integration keys never see it. Every change is written
-to the audit trail with its before/after values; every search and every view states a reason, which
-is recorded before anything is returned.
+officers list, search and view (``vehicles:read``); integration keys never see it. Every change is
+written to the audit trail with its before/after values; every listing, search and view states a
+reason, which is recorded before anything is returned. Search results carry the CRO persons who list
+the vehicle among their known vehicles (with their cases), for callers who may read records.
 """
 
 from __future__ import annotations
@@ -21,21 +22,27 @@ from command_center.api.vehicles_views import (
     SearchHit,
     SearchPage,
     VehicleIn,
+    VehiclePage,
     VehiclePatch,
     VehicleView,
     target,
 )
-from command_center.security.permissions import Permission
+from command_center.records.vehicle_links import LinkedPerson, linked_persons
+from command_center.security.permissions import Permission, allowed
 from command_center.security.principal import Principal
 from watchlist.vehicle_import import CsvFormatError, ImportConflictError, import_csv
 from watchlist.vehicle_search import DEFAULT_RESULTS, MAX_RESULTS, InvalidQueryError, search_vehicles
+from watchlist.vehicle_types import MAX_LIST_LIMIT, MAX_LIST_OFFSET, MAX_PRIORITY, MIN_PRIORITY
 from watchlist.vehicles import (
     InvalidVehicleError,
+    Listing,
+    ListState,
     NewVehicle,
     VehicleConflictError,
     VehicleHotlist,
     VehicleNotFoundError,
     VehicleRemovedError,
+    VehicleStatus,
 )
 
 router = APIRouter(prefix="/vehicles", tags=["vehicles"])
@@ -57,9 +64,47 @@ def get_hotlist(services: ServicesDep) -> VehicleHotlist:
 HotlistDep = Annotated[VehicleHotlist, Depends(get_hotlist)]
 
 
+@router.get("", response_model=VehiclePage)
+async def list_vehicles(
+    _: Reader,
+    auditor: AuditorDep,
+    hotlist: HotlistDep,
+    reason: ReasonQuery,
+    status: Annotated[
+        list[VehicleStatus] | None, Query(description="Only these statuses (repeat for several)")
+    ] = None,
+    priority: Annotated[int | None, Query(ge=MIN_PRIORITY, le=MAX_PRIORITY)] = None,
+    state: Annotated[
+        ListState,
+        Query(description="active: in force (not removed, not expired); expired; removed; all"),
+    ] = ListState.ACTIVE,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_LIST_OFFSET)] = 0,
+) -> VehiclePage:
+    """The hotlist, most urgent first and newest first within a priority; audited like a search."""
+    listing = Listing(frozenset(status or ()), priority, state, limit, offset)
+    total, entries = await run_in_threadpool(hotlist.listing, listing)
+    await auditor.record(
+        "vehicles.list",
+        "vehicle_hotlist",
+        reason=reason,
+        details={
+            "status": sorted(s.value for s in listing.statuses),
+            "priority": priority,
+            "state": state.value,
+            "limit": limit,
+            "offset": offset,
+            "total": total,
+            "returned": [e.id for e in entries],
+        },
+    )
+    return VehiclePage(total=total, limit=limit, offset=offset, results=[VehicleView.of(e) for e in entries])
+
+
 @router.get("/search", response_model=SearchPage)
 async def search(
-    _: Reader,
+    principal: Reader,
+    services: ServicesDep,
     auditor: AuditorDep,
     hotlist: HotlistDep,
     q: Annotated[
@@ -82,6 +127,11 @@ async def search(
         )
     except InvalidQueryError as exc:
         raise HTTPException(422, f"q: {exc}") from None
+    # CRO persons who list the vehicle: only for a caller who may read records, and named in the audit
+    # entry, since the answer then discloses them.
+    linked = None
+    if allowed(principal.role, Permission.PERSONS_READ):
+        linked = await run_in_threadpool(linked_persons, services.engine, [r.entry for r in found])
     await auditor.record(
         "vehicles.search",
         "vehicle_hotlist",
@@ -91,9 +141,11 @@ async def search(
             "include_removed": include_removed,
             "limit": limit,
             "returned": [r.entry.id for r in found],
+            **({} if linked is None else {"linked_persons": _person_ids(linked)}),
         },
     )
-    return SearchPage(query=q, results=[SearchHit.of_result(r) for r in found])
+    hits = [SearchHit.of_result(r, None if linked is None else linked.get(r.entry.id, [])) for r in found]
+    return SearchPage(query=q, results=hits)
 
 
 @router.post("/import", response_model=ImportView)
@@ -201,6 +253,10 @@ async def remove_vehicle(
         raise HTTPException(409, str(exc)) from None
     await auditor.record("vehicles.remove", target(entry_id), reason=reason, details={"plate": entry.plate})
     return VehicleView.of(entry)
+
+
+def _person_ids(linked: dict[int, list[LinkedPerson]]) -> list[int]:
+    return sorted({p.person_id for persons in linked.values() for p in persons})
 
 
 def _audited(view: VehicleView) -> dict[str, object]:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from command_center.records.vehicle_links import LinkedPerson
 from pipeline.validators import Label, PersonName, Reference
 from watchlist.plate_text import MAX_DISPLAY_LENGTH
 from watchlist.vehicle_import import ImportReport
@@ -115,19 +116,68 @@ class MatchView(BaseModel):
     score: float
 
 
-class SearchHit(VehicleView):
-    match: MatchView
+class LinkedCaseView(BaseModel):
+    fir_number: str
+    police_station: str
+    status: str
+
+
+class LinkedPersonView(BaseModel):
+    """A CRO person who lists this vehicle among their known vehicles."""
+
+    person_id: int
+    name: str
+    category: str
+    plate: str = Field(description="The registration number as the person's record writes it")
+    via: Literal["hotlist_entry", "plate"] = Field(
+        description="hotlist_entry: the record names this entry; plate: the same registration number"
+    )
+    cases: list[LinkedCaseView]
+    person: str = Field(description="Link to the person's record (viewed with a reason, audited)")
 
     @classmethod
-    def of_result(cls, result: VehicleSearchResult) -> SearchHit:
+    def of(cls, linked: LinkedPerson) -> LinkedPersonView:
+        return cls(
+            person_id=linked.person_id,
+            name=linked.name,
+            category=linked.category,
+            plate=linked.plate,
+            via=linked.via,
+            cases=[
+                LinkedCaseView(fir_number=c.fir_number, police_station=c.police_station, status=c.status)
+                for c in linked.cases
+            ],
+            person=f"/persons/{linked.person_id}",
+        )
+
+
+class SearchHit(VehicleView):
+    match: MatchView
+    linked_persons: list[LinkedPersonView] | None = Field(
+        description="CRO persons who list this vehicle, with their cases; null for a caller who may not "
+        "read CRO records"
+    )
+
+    @classmethod
+    def of_result(cls, result: VehicleSearchResult, linked: list[LinkedPerson] | None = None) -> SearchHit:
         view = VehicleView.of(result.entry)
         match = MatchView(kind=result.kind, distance=result.distance, score=result.score)
-        return cls(**view.model_dump(), match=match)
+        persons = None if linked is None else [LinkedPersonView.of(p) for p in linked]
+        return cls(**view.model_dump(), match=match, linked_persons=persons)
 
 
 class SearchPage(BaseModel):
     query: str
     results: list[SearchHit]
+
+
+class VehiclePage(BaseModel):
+    """A page of the hotlist listing; ``total`` counts every entry that passes the filters."""
+
+    total: int
+    limit: int
+    offset: int
+    results: list[VehicleView]
 
 
 class RowErrorView(BaseModel):

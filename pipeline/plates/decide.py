@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.plates import ctc
-from pipeline.plates.formats import PlateRules, PlateText, Template, transfer_matrices
+from pipeline.plates.formats import PlateRules, PlateText, Template, is_sign_word, transfer_matrices
 
 ProbMatrix = npt.NDArray[np.float32]
 
@@ -92,6 +92,8 @@ class TextDecoder:
     def decode(self, probs: ProbMatrix) -> TextRead | None:
         """The best reading that fits a format, or None when no format fits well enough."""
         raw = ctc.greedy(probs)
+        if is_sign_word(raw.text):
+            return None  # the network plainly read TAXI or POLICE: no format may make a plate of it
         decoded = ctc.constrained(
             probs,
             self._classes,
@@ -113,6 +115,8 @@ class TextDecoder:
             and d.confidence >= p.min_char_conf
             # A format may correct or drop characters, never invent one the network did not see.
             and (tpl.specificity == 0 or len(d.text) <= len(raw.text))
+            # Under the catch-all, TAXI or POLICE on a roof sign would otherwise pass as a plate.
+            and not is_sign_word(d.text)
         ]
         if not plausible:
             return None

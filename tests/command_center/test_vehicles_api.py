@@ -218,3 +218,106 @@ async def test_bad_input_is_4xx_with_a_reason(served: Served) -> None:
     assert (await served.http.get("/vehicles/999999", params=REASON)).status_code == 404
     assert (await served.http.patch("/vehicles/999999", json={"priority": 1})).status_code == 404
     assert (await served.http.get("/vehicles/0", params=REASON)).status_code == 422
+
+
+async def test_list_filters_pages_with_reason_audited(served: Served) -> None:
+    ids = {}
+    for plate, status, priority in [
+        ("LEA-2001", "stolen", 2),
+        ("LEA-2002", "wanted", 1),
+        ("LEA-2003", "stolen", 2),
+        ("LEA-2004", "recovered", 3),
+    ]:
+        created = await served.http.post(
+            "/vehicles", json=body(plate, status=status, priority=priority, case_reference=f"FIR {plate}")
+        )
+        assert created.status_code == 201, created.text
+        ids[plate] = created.json()["id"]
+    removed = await served.http.delete(f"/vehicles/{ids['LEA-2004']}", params=REASON)
+    assert removed.status_code == 200
+    officer = await client(served, Role.PATROL_OFFICER)
+    async with officer:
+        missing = await officer.get("/vehicles")
+        assert missing.status_code == 422 and "reason" in missing.text
+
+        active = (await officer.get("/vehicles", params=REASON)).json()
+        assert (active["total"], active["limit"], active["offset"]) == (3, 50, 0)
+        assert [r["plate"] for r in active["results"]] == ["LEA-2002", "LEA-2003", "LEA-2001"]
+        assert all(r["alerting"] for r in active["results"])
+
+        stolen = await officer.get("/vehicles", params={"status": "stolen", "priority": 2, **REASON})
+        assert [r["plate"] for r in stolen.json()["results"]] == ["LEA-2003", "LEA-2001"]
+        either = await officer.get(
+            "/vehicles", params=[("status", "wanted"), ("status", "stolen"), *REASON.items()]
+        )
+        assert either.json()["total"] == 3
+
+        gone = (await officer.get("/vehicles", params={"state": "removed", **REASON})).json()
+        assert [r["plate"] for r in gone["results"]] == ["LEA-2004"] and gone["results"][0]["removed_by"]
+        assert (await officer.get("/vehicles", params={"state": "expired", **REASON})).json()["total"] == 0
+
+        second = (await officer.get("/vehicles", params={"limit": 2, "offset": 2, **REASON})).json()
+        assert (second["total"], [r["plate"] for r in second["results"]]) == (3, ["LEA-2001"])
+
+        for bad in (
+            {"limit": 0},
+            {"limit": 201},
+            {"offset": -1},
+            {"offset": 100_001},
+            {"priority": 9},
+            {"status": "lost"},
+            {"state": "deleted"},
+            {"reason": "x"},
+        ):
+            refused = await officer.get("/vehicles", params={**REASON, **bad})
+            assert refused.status_code == 422, (bad, refused.text)
+
+    listed = trail(served).query(action="vehicles.list", limit=20)
+    assert len(listed) == 6 and all(e.reason == REASON["reason"] for e in listed)
+    first = listed[-1]
+    assert first.role == "patrol_officer" and first.details["state"] == "active"
+    assert first.details["returned"] == [ids["LEA-2002"], ids["LEA-2003"], ids["LEA-2001"]]
+    assert listed[-3].details["status"] == ["stolen", "wanted"]
+
+
+async def test_search_carries_the_persons_who_list_the_vehicle(served: Served) -> None:
+    entry = (await served.http.post("/vehicles", json=body("LEZ-4321", case_reference="FIR 77/2025"))).json()
+    other = (await served.http.post("/vehicles", json=body("LEZ-4329", case_reference="FIR 78/2025"))).json()
+    case = {"fir_number": "FIR 77/2025", "police_station": "PS Gulberg", "sections": ["381-A PPC"]}
+    linked = await served.http.post(
+        "/persons",
+        json={
+            "category": "wanted",
+            "name": "Imran Ali",
+            "cases": [{**case, "status": "absconding"}],
+            "vehicles": [{"plate": "lez 4321", "hotlist_entry_id": entry["id"]}],
+        },
+    )
+    by_plate = await served.http.post(
+        "/persons", json={"category": "local", "name": "Bilal Ahmed", "vehicles": [{"plate": "LEZ4321"}]}
+    )
+    archived = await served.http.post(
+        "/persons", json={"category": "local", "name": "Tariq Mehmood", "vehicles": [{"plate": "LEZ-4321"}]}
+    )
+    for response in (linked, by_plate, archived):
+        assert response.status_code == 201, response.text
+    gone = await served.http.delete(f"/persons/{archived.json()['id']}", params=REASON)
+    assert gone.status_code in (200, 204), gone.text
+
+    officer = await client(served, Role.PATROL_OFFICER)
+    async with officer:
+        found = (await officer.get("/vehicles/search", params={"q": "LEZ-4321", **REASON})).json()
+    hits = {r["plate"]: r for r in found["results"]}
+    persons = hits["LEZ-4321"]["linked_persons"]
+    assert [(p["name"], p["via"], p["plate"]) for p in persons] == [
+        ("Imran Ali", "hotlist_entry", "LEZ 4321"),
+        ("Bilal Ahmed", "plate", "LEZ4321"),
+    ]
+    assert persons[0]["cases"] == [
+        {**{k: case[k] for k in ("fir_number", "police_station")}, "status": "absconding"}
+    ]
+    assert persons[0]["person"] == f"/persons/{linked.json()['id']}" and persons[1]["cases"] == []
+    assert hits["LEZ-4329"]["linked_persons"] == [] and hits["LEZ-4329"]["id"] == other["id"]
+
+    audited = trail(served).query(action="vehicles.search", limit=1)[0]
+    assert audited.details["linked_persons"] == sorted([linked.json()["id"], by_plate.json()["id"]])

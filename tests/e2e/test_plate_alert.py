@@ -14,8 +14,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlencode
 
+import cv2
+import numpy as np
 import pytest
 
 from tests.e2e.procs import (
@@ -32,6 +35,7 @@ from tests.e2e.procs import (
 pytestmark = pytest.mark.e2e
 DISTRICT = "East"
 PLATE = "KA22P3368"
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -74,12 +78,32 @@ def _reads(base: str, token: str, camera: str) -> list[dict[str, object]]:
     return reads
 
 
-def _wait_for(check: Callable[[], bool], timeout: float = 20) -> None:
+SETTLE_S = 3.0
+
+
+def _settled(fetch: Callable[[], list[T]], at_least: int, timeout: float = 30) -> list[T]:
+    """What ``fetch`` returns once it holds ``at_least`` items and has not changed for SETTLE_S.
+
+    The worker has exited by then (its pass is over and published), but the command centre stores
+    reads and alerts as it consumes them: asserting on the first answer would miss a late duplicate.
+    """
     deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return
+    seen, since = fetch(), time.monotonic()
+    while time.monotonic() < deadline:
         time.sleep(0.3)
+        now = fetch()
+        if now != seen:
+            seen, since = now, time.monotonic()
+        elif len(seen) >= at_least and time.monotonic() - since >= SETTLE_S:
+            break
+    return seen
+
+
+def _size(jpeg: bytes) -> tuple[int, int]:
+    assert jpeg[:3] == b"\xff\xd8\xff", "not a JPEG"
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None, "an undecodable JPEG"
+    return int(image.shape[1]), int(image.shape[0])
 
 
 def test_a_hotlisted_plate_is_read_once_per_pass_and_alerts_once(
@@ -98,8 +122,7 @@ def test_a_hotlisted_plate_is_read_once_per_pass_and_alerts_once(
     token = sign_in(base, outbox_of(procs.workdir), *add_staff(procs, "operator", DISTRICT))
 
     _pass_of_the_vehicle(procs, 1)
-    _wait_for(lambda: len(_reads(base, token, camera)) >= 1)
-    reads = _reads(base, token, camera)
+    reads = _settled(lambda: _reads(base, token, camera), 1)
     assert [r["plate"] for r in reads] == [PLATE], f"{reads}\n{procs.logs()}"
     read = reads[0]
     assert read["hotlist_entry_id"] == entry_id
@@ -112,17 +135,26 @@ def test_a_hotlisted_plate_is_read_once_per_pass_and_alerts_once(
         items = page["alerts"] if isinstance(page, dict) else page
         return [a for a in items if a.get("kind") == "plate"]
 
-    _wait_for(lambda: len(plate_alerts()) >= 1)
-    alerts = plate_alerts()
+    alerts = _settled(plate_alerts, 1)
     assert len(alerts) == 1, f"{alerts}\n{procs.logs()}"
     alert = alerts[0]
     assert alert["profile_id"] == entry_id
-    assert get_bytes(f"{base}/alerts/{alert['id']}/evidence/crop", token)[:3] == b"\xff\xd8\xff"
+    # The evidence an operator sees: the plate crop beside the scene it was read in.
+    links = alert["evidence"]
+    assert isinstance(links, dict)
+    assert links == {
+        "crop": f"/alerts/{alert['id']}/evidence/crop",
+        "scene": f"/alerts/{alert['id']}/evidence/scene",
+    }
+    crop_w, crop_h = _size(get_bytes(f"{base}{links['crop']}", token))
+    scene_w, scene_h = _size(get_bytes(f"{base}{links['scene']}", token))
+    assert crop_w > crop_h, "a plate crop is wider than high"
+    assert scene_w > 2 * crop_w and scene_h > 2 * crop_h, "the scene is the frame, not the plate"
 
     # The same vehicle passes the camera again: a second read, the same alert updated.
     _pass_of_the_vehicle(procs, 2)
-    _wait_for(lambda: len(_reads(base, token, camera)) >= 2)
-    assert [r["plate"] for r in _reads(base, token, camera)] == [PLATE, PLATE], procs.logs()
-    _wait_for(lambda: len(get_json(f"{base}/alerts/{alert['id']}/hits", token)) >= 2)
-    assert [a["id"] for a in plate_alerts()] == [alert["id"]]
-    assert len(get_json(f"{base}/alerts/{alert['id']}/hits", token)) == 2
+    reads = _settled(lambda: _reads(base, token, camera), 2)
+    assert [r["plate"] for r in reads] == [PLATE, PLATE], f"{reads}\n{procs.logs()}"
+    hits = _settled(lambda: list(get_json(f"{base}/alerts/{alert['id']}/hits", token)), 2)
+    assert len(hits) == 2, hits
+    assert [a["id"] for a in _settled(plate_alerts, 1)] == [alert["id"]]

@@ -245,3 +245,52 @@ def test_constrained_decoding_finds_the_best_path_and_forward_sums_all(seed: int
             assert ctc.string_log_prob(seen, text, "A" * len(text)) == pytest.approx(
                 np.log(total[text]), abs=1e-3
             )
+
+
+@pytest.mark.parametrize(
+    ("countries", "raw"),
+    [
+        (["us"], "TAXI"),
+        (["us"], "STOP"),
+        (["us"], "POLICE"),
+        (["us"], "police"),
+        (["us"], "SHERIFF"),
+        (["us"], "TOYOTA"),
+        (["eu"], "TAXI"),
+        (["eu"], "POLIZEI"),
+        (["eu"], "P-O-L-I-C-E"),
+        (["eu", "us"], "PARKING"),
+    ],
+)
+def test_words_on_vehicles_and_signs_are_no_plates(countries: list[str], raw: str) -> None:
+    assert PlateRules(countries).match(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("countries", "raw", "text"),
+    [
+        # Vanity plates of the benchmark: all letters, read by the catch-all (a digit is not required).
+        (["eu"], "GWAGEN", "GWAGEN"),
+        (["eu"], "BIMMIAN", "BIMMIAN"),
+        (["us"], "FZRULZ", "FZRULZ"),
+        (["us"], "NEILDMND", "NEILDMND"),
+        # Catch-all plates with digits, and national plates next to a listed word.
+        (["us"], "KCS1M", "KCS1M"),
+        (["us"], "TAXI1", "TAXI1"),
+        (["us"], "5VCF203", "5VCF203"),
+        (["eu"], "WO53011", "WO53011"),
+        (["pk"], "LEA-1234", "LEA1234"),
+    ],
+)
+def test_real_plates_are_kept(countries: list[str], raw: str, text: str) -> None:
+    plate = PlateRules(countries).match(raw)
+    assert plate is not None and plate.text == text
+
+
+def test_decoding_rejects_a_word_under_the_catch_all_but_not_a_vanity_plate() -> None:
+    decoder = TextDecoder(PlateRules(["us"]))
+    assert decoder.decode(_reading("POLICE")) is None  # not POLIC either (one character dropped)
+    assert decoder.decode(_reading("TAXI")) is None
+    assert decoder.decode(_reading("TOYOTA")) is None  # not TOY-074 under LLL-DDD
+    vanity = decoder.decode(_reading("FZRULZ"))
+    assert vanity is not None and vanity.text == "FZRULZ"
