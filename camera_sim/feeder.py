@@ -89,6 +89,11 @@ class Feeder:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def playing(self) -> bool:
+        """Started and not yet ended: the mount has a stream to give a client that connects."""
+        return self._thread.is_alive() and not self.finished.is_set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():

@@ -32,6 +32,17 @@ _SESSION_SWEEP_S = 2
 
 
 @dataclass(frozen=True, slots=True)
+class SimReadiness:
+    listening: bool
+    cameras_playing: list[str]
+
+    @property
+    def ready(self) -> bool:
+        """Listening with at least one mount that has a stream to give."""
+        return self.listening and bool(self.cameras_playing)
+
+
+@dataclass(frozen=True, slots=True)
 class SimCamera:
     camera_id: str
     clip: Clip
@@ -144,6 +155,12 @@ class CameraSimulator:
 
     def stats(self) -> dict[str, FeederStats]:
         return {camera_id: feeder.stats for camera_id, feeder in self._feeders.items()}
+
+    def readiness(self) -> SimReadiness:
+        """Whether the RTSP server listens (its socket attached, its loop running), and which mounts play."""
+        listening = self._source is not None and self._loop is not None and self._loop.is_running()
+        playing = sorted(camera_id for camera_id, feeder in self._feeders.items() if feeder.playing)
+        return SimReadiness(listening=listening, cameras_playing=playing)
 
     def start(self) -> None:
         """Listen (raising OSError if the address is unusable), then start every camera's clock."""

@@ -90,22 +90,23 @@ class HitConsumer(PullLoop):
         self.stats.received += 1
         contract = _CONTRACTS.get(msg.subject.rsplit(".", 2)[-2] if msg.subject.count(".") >= 2 else "")
         if contract is None:
-            await self._reject(msg, f"no hit contract for subject {msg.subject}")
+            await self._reject(msg, f"no hit contract for subject {msg.subject}", _message_ids(msg))
             return
         try:
             hit = contract.from_bytes(msg.data)
         except ValueError as exc:
-            await self._reject(msg, f"not a {contract.__name__}: {exc}")
+            await self._reject(msg, f"not a {contract.__name__}: {exc}", _message_ids(msg))
             return
+        ids = {"camera_id": hit.camera_id, "event_id": str(hit.hit_id)}
         try:
             outcome = await asyncio.to_thread(self._store.record_hit, hit, datetime.now(UTC))
         except DataError as exc:
-            await self._reject(msg, f"database refused hit {hit.hit_id}: {exc.orig}")
+            await self._reject(msg, f"database refused hit {hit.hit_id}: {exc.orig}", ids)
             return
         except Exception:
             # The database is away: leave the hit in JetStream and try again shortly.
             self.stats.store_failures += 1
-            log.exception("could not store hit %s; will retry", hit.hit_id)
+            log.exception("could not store hit %s; will retry", hit.hit_id, extra=ids)
             with contextlib.suppress(Exception):
                 await msg.nak(delay=STORE_RETRY_DELAY_S)
             return
@@ -116,16 +117,16 @@ class HitConsumer(PullLoop):
         if outcome.quiet:
             self.stats.quiet += 1  # a closed alert's cooldown: on its timeline, announced to no one
             return
-        await self._announce(outcome)
+        await self._announce(outcome, ids)
 
-    async def _reject(self, msg: Msg, reason: str) -> None:
+    async def _reject(self, msg: Msg, reason: str, ids: dict[str, str]) -> None:
         """Terminate a message that can never be stored, so it is not redelivered forever."""
         self.stats.invalid += 1
-        log.warning("terminated message on %s: %s", msg.subject, reason[:500])
+        log.warning("terminated message on %s: %s", msg.subject, reason[:500], extra=ids)
         with contextlib.suppress(Exception):
             await msg.term()
 
-    async def _announce(self, outcome: HitOutcome) -> None:
+    async def _announce(self, outcome: HitOutcome, ids: dict[str, str]) -> None:
         if outcome.created:
             self.stats.created += 1
         else:
@@ -140,4 +141,22 @@ class HitConsumer(PullLoop):
             await self._nc.publish(subjects.alert_events(), event.to_bytes())
         except Exception as exc:
             # The alert is stored; operators see it on their next reload.
-            log.warning("could not announce alert %s: %s", outcome.alert.id, exc)
+            log.warning(
+                "could not announce alert %s: %s",
+                outcome.alert.id,
+                exc,
+                extra={**ids, "alert_id": outcome.alert.id},
+            )
+
+
+def _message_ids(msg: Msg) -> dict[str, str]:
+    """Log ids of a hit that could not be read: the camera from its subject (safecity.hits.<kind>.<camera>)
+    and the event id from the publisher's de-duplication header, where present."""
+    ids = {}
+    tokens = msg.subject.split(".")
+    if len(tokens) >= 3 and tokens[-2] in _CONTRACTS:
+        ids["camera_id"] = tokens[-1]
+    event_id = (msg.headers or {}).get("Nats-Msg-Id")
+    if event_id:
+        ids["event_id"] = event_id[:64]
+    return ids

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 from safecity_cli.camera_sim_metrics import serve_metrics
 
                 try:
-                    metrics = serve_metrics(simulator.stats, args.host or conf.host, conf.metrics_port)
+                    metrics = serve_metrics(simulator, args.host or conf.host, conf.metrics_port)
                 except ConfigError as exc:
                     raise CommandError(str(exc), code=EXIT_USAGE) from None
             for url in simulator.urls().values():

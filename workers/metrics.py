@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from pipeline.types import Frame
+from workers.quality import Rejection
 from workers.stats import CameraCounters
 
 STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -105,17 +106,47 @@ class WorkerMetrics:
         self.stage_seconds.labels("publish").observe(seconds)
 
 
-_CAMERA_COUNTERS = (
-    ("frames_decoded", "Frames decoded from the camera's stream."),
-    ("frames_analysed", "Frames analysed (the analysis rate's share of the decoded ones)."),
-    ("frames_dropped", "Frames dropped because analysis was behind (the oldest goes)."),
-    ("reconnects", "Times the camera's stream was lost or could not be opened, then retried."),
-    ("faces_detected", "Faces detected."),
-    ("faces_embedded", "Faces embedded (passed the quality gates, within the track budget)."),
-    ("hits_published", "Watchlist hits published (first decisions)."),
-    ("hit_updates_published", "Hit updates published (better evidence of a decided track)."),
-    ("plates_detected", "Plates detected."),
-    ("plate_reads_published", "Vehicle passes read and published."),
+_CAMERA_COUNTERS = (  # (metric name, CameraCounters attribute, help)
+    ("frames_decoded", "frames_decoded", "Frames decoded from the camera's stream."),
+    (
+        "frames_analysed",
+        "frames_analysed",
+        "Frames analysed (the analysis rate's share of the decoded ones).",
+    ),
+    ("frames_dropped", "frames_dropped", "Frames dropped because analysis was behind (the oldest goes)."),
+    ("reconnects", "reconnects", "Times the camera's stream was lost or could not be opened, then retried."),
+    ("faces_detected", "faces_detected", "Faces detected."),
+    (
+        "faces_embedded",
+        "faces_embedded",
+        "Faces embedded (passed the quality gates, within the track budget).",
+    ),
+    ("faces_unknown", "faces_unknown", "Embedded faces that matched no watchlist profile (nothing kept)."),
+    (
+        "faces_ambiguous",
+        "faces_ambiguous",
+        "Embedded faces whose two best profiles were too close to call (no vote for either).",
+    ),
+    ("faces_over_budget", "faces_over_budget", "Faces not embedded: their track's attempt budget was spent."),
+    ("faces_after_decision", "faces_after_decision", "Faces not embedded: their track was already decided."),
+    ("tracks_started", "tracks_started", "Face tracks started."),
+    ("tracks_decided", "tracks_decided", "Face tracks decided for a watchlist profile."),
+    ("tracks_undecided", "tracks_undecided", "Face tracks that ended without a decision."),
+    ("tracks_expired", "tracks_expired", "Face tracks closed by the age budget."),
+    (
+        "tracks_budget_exhausted",
+        "budget_exhausted",
+        "Face tracks whose attempt budget was spent without a decision (not embedded again).",
+    ),
+    ("scene_cuts", "scene_cuts", "Scene cuts seen (every open track ended)."),
+    ("hits_published", "hits_published", "Watchlist hits published (first decisions)."),
+    (
+        "hit_updates_published",
+        "hit_updates_published",
+        "Hit updates published (better evidence of a decided track).",
+    ),
+    ("plates_detected", "plates_detected", "Plates detected."),
+    ("plate_reads_published", "plate_reads_published", "Vehicle passes read and published."),
 )
 
 
@@ -132,11 +163,22 @@ class _SnapshotCollector(Collector):
             yield from self._leases(s)
 
     def _cameras(self, s: WorkerSnapshot) -> Iterator[Metric]:
-        for attr, doc in _CAMERA_COUNTERS:
-            family = CounterMetricFamily(f"safecity_worker_{attr}", doc, labels=["camera"])
+        for name, attr, doc in _CAMERA_COUNTERS:
+            family = CounterMetricFamily(f"safecity_worker_{name}", doc, labels=["camera"])
             for camera_id, counters in s.cameras.items():
                 family.add_metric([camera_id], getattr(counters, attr))
             yield family
+        rejected = CounterMetricFamily(
+            "safecity_worker_faces_rejected",
+            "Faces refused by a quality gate before embedding, under the first gate failed: too_small "
+            "(size), low_score (detector score), turned (pose), blurry (sharpness).",
+            labels=["camera", "reason"],
+        )
+        for camera_id, counters in s.cameras.items():
+            # Every gate, even at 0, so a rate() over a reason exists before its first rejection.
+            for reason in Rejection:
+                rejected.add_metric([camera_id, reason.value], counters.faces_rejected.get(reason.value, 0))
+        yield rejected
         fps = GaugeMetricFamily(
             "safecity_worker_fps", "Frames per second over the last few seconds.", labels=["camera", "kind"]
         )

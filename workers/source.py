@@ -25,13 +25,57 @@ from workers.stats import CameraCounters
 log = logging.getLogger(__name__)
 
 _MAX_PENDING_STAMPS = 64
-# A connection whose packets decode to nothing for this long is dropped and opened again (a camera keeps
-# a keyframe at least every few seconds, so a healthy stream always decodes well within it).
-UNDECODABLE_RECONNECT_S = 10.0
+# A connection whose packets decode to nothing for a while is dropped and opened again (seen once in ~20
+# benchmark connections: a session that opened without usable parameter sets never decodes). The first
+# limit is short so a camera restored into such a session is back within seconds; it doubles with each
+# stall in a row, so a camera whose keyframes lie further apart (a long GOP joined mid-way; the car clip
+# has one keyframe in 4.6 s) still gets through after a reconnect or two.
+UNDECODABLE_FIRST_S = 3.0
+UNDECODABLE_MAX_S = 12.0
+# Failed attempts in a row logged one by one; after them, about one line a minute (with the count), so a
+# camera down for hours at one attempt every reconnect_max_s does not write thousands of lines an hour.
+_LOUD_FAILURES = 3
+_QUIET_LOG_S = 60.0
 
 
 class _Stalled(Exception):
-    """Packets arrive but none has decoded for UNDECODABLE_RECONNECT_S."""
+    """Packets arrive but none has decoded within the current undecodable limit."""
+
+
+class StallLimit:
+    """How long a connection may go without a decoded frame: short first, doubling on stalls in a row."""
+
+    def __init__(self, first_s: float = UNDECODABLE_FIRST_S, max_s: float = UNDECODABLE_MAX_S) -> None:
+        self._first_s = first_s
+        self._max_s = max_s
+        self.seconds = first_s
+
+    def stalled(self) -> None:
+        self.seconds = min(self.seconds * 2, self._max_s)
+
+    def decoded(self) -> None:
+        self.seconds = self._first_s
+
+
+class FailureLog:
+    """Whether to log this failure in a row: the first few, then about once every ``every_s``."""
+
+    def __init__(self, loud: int = _LOUD_FAILURES, every_s: float = _QUIET_LOG_S) -> None:
+        self._loud = loud
+        self._every_s = every_s
+        self.failures = 0
+        self._logged_at = -float("inf")
+
+    def failed(self, now: float) -> bool:
+        self.failures += 1
+        if self.failures <= self._loud or now - self._logged_at >= self._every_s:
+            self._logged_at = now
+            return True
+        return False
+
+    def recovered(self) -> None:
+        self.failures = 0
+        self._logged_at = -float("inf")
 
 
 @dataclass(frozen=True)
@@ -80,6 +124,9 @@ class RtspSource:
         self._stop = stop
         self._clock = clock
         self._gate = RateGate(options.analysis_fps)
+        self._stall = StallLimit()
+        self._failures = FailureLog()
+        self._last_error = ""  # why the last attempt failed, for the once-a-minute line
         self._thread = threading.Thread(target=self._run, name=f"source-{camera_id}", daemon=True)
 
     def start(self) -> None:
@@ -100,8 +147,17 @@ class RtspSource:
                     break  # a replay that ended is over, even if it ended before a decodable frame
                 if received:
                     delay = self._opt.reconnect_initial_s
+                    self._failures.recovered()
                 self._counters.reconnects += 1
-                log.info("camera %s: reconnecting in %.1fs", self.camera_id, delay)
+                if self._failures.failed(time.monotonic()):
+                    log.info(
+                        "camera %s: reconnecting in %.1fs (attempt %d; %s)",
+                        self.camera_id,
+                        delay,
+                        self._failures.failures,
+                        self._last_error or "stream ended",
+                        extra={"camera_id": self.camera_id},
+                    )
                 self._stop.wait(delay)
                 delay = min(delay * 2, self._opt.reconnect_max_s)
         finally:
@@ -124,10 +180,19 @@ class RtspSource:
         try:
             container = av.open(self._opt.url, options=options, timeout=(timeout, timeout))
         except (av.error.FFmpegError, OSError) as exc:
-            log.warning("camera %s: cannot open %s: %s", self.camera_id, self._opt.url, exc)
+            self._last_error = f"cannot open: {exc}"
+            if self._failures.failures < _LOUD_FAILURES:  # later ones: the reconnect line says enough
+                log.warning(
+                    "camera %s: cannot open %s: %s",
+                    self.camera_id,
+                    self._opt.url,
+                    exc,
+                    extra={"camera_id": self.camera_id},
+                )
             return False, False
         received = False
         stalled = False
+        self._last_error = ""
         try:
             stream = container.streams.video[0]
             # Frame threading holds frames back (one per thread) before returning them: latency for
@@ -137,9 +202,14 @@ class RtspSource:
             log.info("camera %s: connected to %s", self.camera_id, self._opt.url)
             received = self._pump(container, stream)
         except (av.error.FFmpegError, OSError, IndexError) as exc:
-            log.warning("camera %s: stream lost: %s", self.camera_id, exc)
+            self._last_error = f"stream lost: {exc}"
+            log.warning(
+                "camera %s: stream lost: %s", self.camera_id, exc, extra={"camera_id": self.camera_id}
+            )
         except _Stalled:
             stalled = True
+            self._last_error = "nothing decoded"
+            self._stall.stalled()
         finally:
             self._counters.connected = False
             container.close()
@@ -155,13 +225,12 @@ class RtspSource:
         for packet in container.demux(stream):
             if self._stop.is_set():
                 break
-            if time.monotonic() - last_frame > UNDECODABLE_RECONNECT_S:
-                # Packets arrive but nothing decodes (seen once in ~20 benchmark connections: a session
-                # that opened without usable parameter sets). Reconnecting is what a person would do.
+            if time.monotonic() - last_frame > self._stall.seconds:
+                # Packets arrive but nothing decodes: reconnecting is what a person would do.
                 log.warning(
                     "camera %s: no frame decoded for %.0fs though packets arrive; reconnecting",
                     self.camera_id,
-                    UNDECODABLE_RECONNECT_S,
+                    self._stall.seconds,
                     extra={"camera_id": self.camera_id},
                 )
                 raise _Stalled
@@ -179,6 +248,8 @@ class RtspSource:
                 continue  # joined mid-GOP: undecodable until the next keyframe
             decode_ms = (time.perf_counter() - t0) * 1e3
             for frame in frames:
+                if not received:
+                    self._stall.decoded()
                 received = True
                 last_frame = time.monotonic()
                 self._on_frame(

@@ -10,10 +10,11 @@ import pytest
 
 from camera_sim.clip import Clip, load_clip
 from camera_sim.server import CameraSimulator, SimCamera
+from pipeline.settings import parse
 from pipeline.types import CameraId, Frame
 from tests.services import SHARED
 from workers.frame_queue import DropOldestQueue
-from workers.source import RtspSource, SourceOptions
+from workers.source import FailureLog, RtspSource, SourceOptions, StallLimit
 from workers.stats import CameraCounters
 
 
@@ -23,16 +24,19 @@ def hamilton() -> Clip:
 
 
 class Reader:
-    def __init__(self, url: str, *, fps: float = 5, stop_at_end: bool = False) -> None:
+    """``shipped=True`` reads with the worker's default reconnection settings, as a deployment does."""
+
+    def __init__(self, url: str, *, fps: float = 5, stop_at_end: bool = False, shipped: bool = False) -> None:
         self.queue: DropOldestQueue[Frame] = DropOldestQueue(1000)
         self.counters = CameraCounters("cam")
         self.stop = threading.Event()
+        defaults = parse({}).worker
         options = SourceOptions(
             url=url,
             analysis_fps=fps,
-            open_timeout_s=2,
-            reconnect_initial_s=0.2,
-            reconnect_max_s=1,
+            open_timeout_s=defaults.open_timeout_s if shipped else 2,
+            reconnect_initial_s=defaults.reconnect_initial_s if shipped else 0.2,
+            reconnect_max_s=defaults.reconnect_max_s if shipped else 1,
             stop_at_end=stop_at_end,
         )
         self.source = RtspSource(CameraId("cam"), options, self.queue, self.counters, self.stop)
@@ -100,6 +104,33 @@ def test_dropped_stream_is_reconnected_and_frames_resume(
     assert reader.counters.reconnects >= 1
 
 
+def test_a_long_outage_with_the_shipped_defaults_gives_frames_within_5s_of_the_restore(
+    hamilton: Clip, reader_factory: list[Reader]
+) -> None:
+    """Issue 9: a camera dropped for longer than the backoff cap and restored is seen again within 5 s."""
+    outage_s = 8.0
+    assert outage_s > parse({}).worker.reconnect_max_s
+    sim = CameraSimulator([SimCamera("cam", hamilton)], port=0)
+    sim.start()
+    port = sim.port
+    reader = Reader(f"rtsp://127.0.0.1:{port}/cam", shipped=True)
+    reader_factory.append(reader)
+    reader.source.start()
+    assert reader.frames(3, timeout=10), "no frame before the drop"
+    sim.stop()
+    time.sleep(outage_s)
+    reader.frames(1000, timeout=0.1)  # discard what was buffered before the drop
+    failed_attempts = reader.counters.reconnects
+    with CameraSimulator([SimCamera("cam", hamilton)], port=port):
+        restored = time.monotonic()
+        again = reader.frames(1, timeout=10)
+        took = time.monotonic() - restored
+    assert again, "frames did not resume after the camera came back"
+    assert took < 5, f"frames resumed only after {took:.1f}s"
+    # Kept trying through the outage, at no more than one attempt a second or so (backoff 0.5, 1, 2, 2...).
+    assert 3 <= failed_attempts <= outage_s, failed_attempts
+
+
 def test_stop_at_end_finishes_with_the_stream(hamilton: Clip, reader_factory: list[Reader]) -> None:
     with CameraSimulator([SimCamera("cam", hamilton, loop=False)], port=0) as sim:
         reader = Reader(f"rtsp://127.0.0.1:{sim.port}/cam", stop_at_end=True)
@@ -121,3 +152,28 @@ def test_unreachable_camera_backs_off_without_crashing(reader_factory: list[Read
     assert reader.source.is_alive()
     assert reader.counters.reconnects >= 2
     assert not reader.counters.connected
+
+
+def test_the_undecodable_limit_starts_short_and_doubles_on_stalls_in_a_row() -> None:
+    limit = StallLimit(first_s=3, max_s=12)
+    seen = [limit.seconds]
+    for _ in range(4):
+        limit.stalled()
+        seen.append(limit.seconds)
+    assert seen == [3, 6, 12, 12, 12]
+    limit.decoded()
+    assert limit.seconds == 3
+
+
+@pytest.mark.parametrize(
+    ("times", "logged"),
+    [
+        ([0, 2, 4], [True, True, True]),  # the first failures in a row, each
+        ([0, 2, 4, 6, 8, 30, 64, 66, 124], [True, True, True, False, False, False, True, False, True]),
+    ],
+)
+def test_a_camera_down_for_long_is_logged_about_once_a_minute(times: list[float], logged: list[bool]) -> None:
+    failures = FailureLog(loud=3, every_s=60)
+    assert [failures.failed(t) for t in times] == logged
+    failures.recovered()
+    assert failures.failed(125) and failures.failures == 1
