@@ -1,6 +1,8 @@
-"""One running system and one Chromium per test module: camera_sim + worker + command centre (real
-processes, real NATS, Redis, SQLite), accounts made with the CLI, pages signed in through the real
-OTP form. Debian's ``chromium`` is driven by Playwright (never ``playwright install``).
+"""One running system and one Chromium for the whole browser package: camera_sim + worker + command
+centre (real processes, real NATS, Redis, SQLite), accounts made with the CLI, pages signed in through
+the real OTP form and shared by the test modules. Debian's ``chromium`` is driven by Playwright (never
+``playwright install``). Only one test drives the camera; the others raise alerts as a worker would,
+by publishing a hit on JetStream (see seed.py), which costs a fraction of a video pass.
 
 Screenshots go to ``test-artifacts/browser/`` under the repository (ignored by git).
 """
@@ -19,7 +21,17 @@ from typing import Any
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Response,
+    WebError,
+    expect,
+    sync_playwright,
+)
 
 from tests.e2e.procs import Processes, add_staff, outbox_of, sign_in, wait_http, write_system_config
 from tests.services import REPO, SHARED
@@ -27,11 +39,33 @@ from tests.services import REPO, SHARED
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 DISTRICT = "Islamabad"
+OTHER_DISTRICT = "Rawalpindi"
 CAMERA_AT = (33.7000, 73.0500)
 TARGET = "Lin-Manuel Miranda"
 FACES = SHARED / "media" / "faces"
 TARGET_PHOTO = FACES / "lin_manuel_miranda" / "examples_lin-manuel-miranda.png"
 PHONE = {"width": 390, "height": 844}
+# What the API answers the page's own session (its token, as the page keeps it) for each path.
+STATUS_OF = """async (paths) => {
+    const token = JSON.parse(sessionStorage.getItem("safecity.session")).access_token;
+    const headers = {Authorization: `Bearer ${token}`};
+    return Promise.all(paths.map((path) => fetch(path, {headers}).then((r) => r.status)));
+}"""
+# A dispatched unit has this long to acknowledge (short, so a timeout is seen within a test module; the
+# real-stream test acknowledges at once). P3 alerts escalate after ESCALATE_P3_S.
+ACK_TIMEOUT_S = 12.0
+ESCALATE_P3_S = 3.0
+
+
+# Who signs in during the tests: (name, role, districts).
+STAFF: tuple[tuple[str, str, list[str]], ...] = (
+    ("operator", "operator", [DISTRICT]),
+    ("operator2", "operator", [DISTRICT]),
+    ("supervisor", "supervisor", []),
+    ("officer", "patrol_officer", [DISTRICT]),
+    ("idle_officer", "patrol_officer", [DISTRICT]),  # crews unit 3 and never answers a dispatch
+    ("clerk", "records_clerk", []),
+)
 
 
 @dataclass
@@ -49,11 +83,22 @@ class System:
     camera: str
     tag: str
     profile_id: int
+    nats_url: str
     accounts: dict[str, Account] = field(default_factory=dict)
 
     @property
     def outbox(self) -> Path:
         return outbox_of(self.procs.workdir)
+
+    @property
+    def desk_camera(self) -> str:
+        """A camera of this district with no stream: alerts on it are raised by publishing hits."""
+        return f"desk-{self.tag}"
+
+    @property
+    def other_camera(self) -> str:
+        """A camera of another district (OTHER_DISTRICT), also without a stream."""
+        return f"other-{self.tag}"
 
     def unit(self, n: int) -> str:
         return f"ISB-{self.tag}-{n}"
@@ -75,7 +120,7 @@ class System:
         """The Hamilton clip on an RTSP stream, and a worker that stops when the stream ends."""
         if "camera-sim" not in self.procs.procs:
             self.procs.start("camera-sim", "camera-sim", "--loops", "3")
-            self.procs.start("worker", "worker", "--stop-at-end")
+            self.procs.start("worker", "worker", "--camera", self.camera, "--stop-at-end")
 
 
 def screenshot(page: Page, name: str) -> Path:
@@ -111,7 +156,7 @@ def sign_in_page(page: Page, system: System, who: str, path: str = "/") -> None:
     expect(page.locator("#signin")).to_be_hidden()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def system(
     tmp_path_factory: pytest.TempPathFactory, nats_url: str, redis_url: str, models_dir: Path
 ) -> Iterator[System]:
@@ -130,7 +175,24 @@ def system(
     )
     settings = yaml.safe_load(config.read_text())
     settings["cameras"][0].update(latitude=CAMERA_AT[0], longitude=CAMERA_AT[1], name="Constitution Avenue")
-    settings["dispatch"] = {"redis_prefix": f"browser:patrol:{tag}", "ack_timeout_s": 300, "tick_s": 0.5}
+    rtsp = settings["cameras"][0]["url"].rsplit("/", 1)[0]
+    settings["cameras"] += [  # no position: the map and its tests see only the streaming camera
+        {"id": f"desk-{tag}", "name": "Jinnah Avenue", "url": f"{rtsp}/desk-{tag}", "district": DISTRICT},
+        {
+            "id": f"other-{tag}",
+            "name": "Murree Road",
+            "url": f"{rtsp}/other-{tag}",
+            "district": OTHER_DISTRICT,
+        },
+    ]
+    settings["dispatch"] = {
+        "redis_prefix": f"browser:patrol:{tag}",
+        "ack_timeout_s": ACK_TIMEOUT_S,
+        "max_attempts": 1,  # a timed-out alert goes back to operators, never to another test's unit
+        "auto_dispatch_max_priority": 0,  # operators dispatch here (the policy has tests of its own)
+        "escalate_after_s": {1: 120, 2: 180, 3: ESCALATE_P3_S},
+        "tick_s": 0.5,
+    }
     config.write_text(yaml.safe_dump(settings))
     procs = Processes(workdir, config)
     try:
@@ -139,20 +201,28 @@ def system(
         base = f"http://127.0.0.1:{port}"
         cc = procs.start("command-center", "command-center")
         wait_http(f"{base}/health/ready", 60, cc)
-        running = System(procs, base, camera, tag, json.loads(enrolled.stdout)["profile_id"])
-        for who, role, districts in (
-            ("operator", "operator", (DISTRICT,)),
-            ("operator2", "operator", (DISTRICT,)),
-            ("supervisor", "supervisor", ()),
-            ("officer", "patrol_officer", (DISTRICT,)),
-        ):
-            government_id, mobile = add_staff(procs, role, *districts)
-            running.accounts[who] = Account(role, government_id, mobile)
-        for who in ("supervisor", "officer"):  # API tokens for setting up (pages sign in themselves)
+        running = System(procs, base, camera, tag, json.loads(enrolled.stdout)["profile_id"], nats_url)
+        # The first administrator as on a fresh install (the CLI); the rest of the staff as that
+        # administrator adds them (the API, which is also much quicker than a process per account).
+        admin = Account("admin", *add_staff(procs, "admin"))
+        admin.token = sign_in(base, running.outbox, admin.government_id, admin.mobile)
+        running.accounts["admin"] = admin
+        ids: dict[str, int] = {}
+        for n, (who, role, districts) in enumerate(STAFF):
+            account = Account(role, f"BRW-{tag}-{n}", f"+92300{int(tag[:6], 16) % 10**5:05d}{n:02d}")
+            body = {
+                "government_id": account.government_id,
+                "mobile": account.mobile,
+                "name": f"Browser {who.replace('_', ' ')}",
+            }
+            created = running.call("POST", "/users", "admin", {**body, "role": role, "districts": districts})
+            ids[who] = created["id"]
+            running.accounts[who] = account
+        for who in ("supervisor", "officer", "idle_officer"):  # API tokens (pages sign in themselves)
             account = running.accounts[who]
             account.token = sign_in(base, running.outbox, account.government_id, account.mobile)
-        officer_id = running.call("GET", "/auth/me", "officer")["id"]
-        for n, crew in ((1, [officer_id]), (2, [])):
+        officer_id, idle_id = ids["officer"], ids["idle_officer"]
+        for n, crew in ((1, [officer_id]), (2, []), (3, [idle_id])):
             body = {"id": running.unit(n), "name": f"Mobile {n}", "district": DISTRICT}
             running.call("POST", "/patrol/units", "supervisor", body)
             running.call("POST", f"/patrol/units/{running.unit(n)}/crew", "supervisor", {"officer_ids": crew})
@@ -161,13 +231,13 @@ def system(
         procs.stop_all()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: run scripts/setup-system.sh (apt-get install chromium)")
@@ -180,7 +250,72 @@ def new_context(browser: Browser, **options: Any) -> BrowserContext:
     """A context whose refused requests and script errors are printed (pytest shows them on failure)."""
     context = browser.new_context(accept_downloads=True, **options)
     context.set_default_timeout(15_000)
-    context.on("response", lambda r: r.status >= 400 and print(f"browser: HTTP {r.status} {r.url}"))
-    context.on("weberror", lambda e: print(f"browser: script error {e.error}"))
-    context.on("console", lambda m: m.type in ("error", "warning") and print(f"browser console: {m.text}"))
+    context.on("response", _print_refused)
+    context.on("weberror", _print_script_error)
+    context.on("console", _print_console_problem)
     return context
+
+
+def _print_refused(response: Response) -> None:
+    if response.status >= 400:
+        print(f"browser: HTTP {response.status} {response.url}")
+
+
+def _print_script_error(error: WebError) -> None:
+    print(f"browser: script error {error.error}")
+
+
+def _print_console_problem(message: ConsoleMessage) -> None:
+    if message.type in ("error", "warning"):
+        print(f"browser console: {message.text}")
+
+
+# -- signed-in pages, shared by the test modules (each test opens the screen it needs) -----------------
+
+
+def console_page(browser: Browser, system: System, who: str, width: int = 1400, height: int = 900) -> Page:
+    page = new_context(browser, viewport={"width": width, "height": height}).new_page()
+    sign_in_page(page, system, who)
+    return page
+
+
+@pytest.fixture(scope="package")
+def operator(browser: Browser, system: System) -> Iterator[Page]:
+    page = console_page(browser, system, "operator", 1600, 1000)
+    expect(page.locator("#link")).to_have_text("live")
+    yield page
+    page.context.close()
+
+
+@pytest.fixture(scope="package")
+def operator2(browser: Browser, system: System) -> Iterator[Page]:
+    page = console_page(browser, system, "operator2")
+    expect(page.locator("#link")).to_have_text("live")
+    yield page
+    page.context.close()
+
+
+@pytest.fixture(scope="package")
+def supervisor(browser: Browser, system: System) -> Iterator[Page]:
+    page = console_page(browser, system, "supervisor")
+    expect(page.locator("#link")).to_have_text("live")
+    yield page
+    page.context.close()
+
+
+@pytest.fixture(scope="package")
+def officer(browser: Browser, system: System) -> Iterator[Page]:
+    lat, lon = CAMERA_AT[0] + 600 / 111_195, CAMERA_AT[1]  # 600 m north of the camera
+    context = new_context(
+        browser,
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
+        geolocation={"latitude": lat, "longitude": lon, "accuracy": 10},
+        permissions=["geolocation"],
+    )
+    page = context.new_page()
+    sign_in_page(page, system, "officer", "/officer")
+    expect(page.locator("#link")).to_have_text("live")
+    yield page
+    context.close()

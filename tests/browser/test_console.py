@@ -1,8 +1,8 @@
 """The operator console and the officer app in a real browser, against a real system: a face on a
 camera_sim stream becomes an alert on the operator's screen; acknowledging it shows on a second
-operator's screen at once; dispatching it reaches the officer's phone, whose acknowledgement comes back;
-an arrest recorded elsewhere reaches the officer's notices with its photo. Roles apply in the pages as in
-the API; filters, the map and statistics (with crime hotspots, CSV) and records screens work."""
+operator's screen at once; dispatching it reaches the officer's phone, whose acknowledgement, arrival and
+resolution come back; an arrest recorded elsewhere reaches the officer's notices with its photo. An
+officer sees no operator screens; filters, the map and statistics (with crime hotspots, CSV) work."""
 
 from __future__ import annotations
 
@@ -10,20 +10,17 @@ import base64
 import csv
 import io
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-import cv2
-import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, Response, expect
 
 from tests.browser.conftest import (
     CAMERA_AT,
     FACES,
-    PHONE,
+    STATUS_OF,
     TARGET,
     System,
     new_context,
@@ -34,51 +31,6 @@ from tests.browser.conftest import (
 pytestmark = pytest.mark.e2e
 ALERT_WITHIN_MS = 150_000  # a loaded machine analyses fewer frames: the e2e tests allow as long
 OBAMA = FACES / "obama" / "examples_obama_small.jpg"
-COUPLE = FACES / "_multi" / "couple.jpg"
-# What the API answers the page's own session (its token, as the page keeps it) for each path.
-STATUS_OF = """async (paths) => {
-    const token = JSON.parse(sessionStorage.getItem("safecity.session")).access_token;
-    const headers = {Authorization: `Bearer ${token}`};
-    return Promise.all(paths.map((path) => fetch(path, {headers}).then((r) => r.status)));
-}"""
-
-
-@pytest.fixture(scope="module")
-def operator(browser: Browser, system: System) -> Iterator[Page]:
-    context = new_context(browser, viewport={"width": 1600, "height": 1000})
-    page = context.new_page()
-    sign_in_page(page, system, "operator")
-    expect(page.locator("#link")).to_have_text("live")
-    yield page
-    context.close()
-
-
-@pytest.fixture(scope="module")
-def operator2(browser: Browser, system: System) -> Iterator[Page]:
-    context = new_context(browser, viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    sign_in_page(page, system, "operator2")
-    expect(page.locator("#link")).to_have_text("live")
-    yield page
-    context.close()
-
-
-@pytest.fixture(scope="module")
-def officer(browser: Browser, system: System) -> Iterator[Page]:
-    lat, lon = CAMERA_AT[0] + 600 / 111_195, CAMERA_AT[1]  # 600 m north of the camera
-    context = new_context(
-        browser,
-        viewport=PHONE,
-        is_mobile=True,
-        has_touch=True,
-        geolocation={"latitude": lat, "longitude": lon, "accuracy": 10},
-        permissions=["geolocation"],
-    )
-    page = context.new_page()
-    sign_in_page(page, system, "officer", "/officer")
-    expect(page.locator("#link")).to_have_text("live")
-    yield page
-    context.close()
 
 
 @pytest.fixture(scope="module")
@@ -140,12 +92,12 @@ def test_dispatch_reaches_the_officer_who_acknowledges(
 
     card = officer.locator("article.dispatch").first
     expect(card.locator("h2")).to_have_text(TARGET)
+    card.locator("button.step-ack").click()  # at once: the unit has ACK_TIMEOUT_S to acknowledge
+    expect(card.locator(".badge")).to_have_text("acknowledged")
     expect(card).to_contain_text("Constitution Avenue")
     expect(card).to_contain_text("white kurta, near the stage")
     expect(card.locator("img.evidence")).to_have_attribute("src", re.compile("^data:image/jpeg;base64,"))
     screenshot(officer, "03-officer-dispatch")
-    card.locator("button.step-ack").click()
-    expect(card.locator(".badge")).to_have_text("acknowledged")
     expect(operator.locator("#detail-timeline")).to_contain_text("dispatch ack")
     card.locator("button.step-on_scene").click()
     expect(card.locator(".badge")).to_have_text("on scene")
@@ -205,7 +157,8 @@ def test_filters_narrow_the_list(operator: Page, alert_id: int, system: System) 
     operator.select_option("#alert-filters select[name=district]", "Islamabad")
     operator.select_option("#alert-filters select[name=camera]", system.camera)
     expect(row).to_be_visible()
-    operator.select_option("#alert-filters select[name=status]", "open")
+    for name, value in (("kind", ""), ("camera", ""), ("district", ""), ("status", "open")):
+        operator.select_option(f"#alert-filters select[name={name}]", value)  # as a new console starts
 
 
 @pytest.fixture(scope="module")
@@ -265,6 +218,25 @@ def test_statistics_download_as_csv(
     screenshot(operator, "06-statistics")
 
 
+def test_the_officer_resolves_and_every_console_shows_it(
+    operator: Page, operator2: Page, officer: Page, alert_id: int, system: System
+) -> None:
+    operator.goto(f"{system.base}/#/alerts/{alert_id}")
+    expect(operator.locator("#detail-status")).to_have_text("on scene")
+    operator2.goto(f"{system.base}/#/alerts")
+    listed = operator2.locator(f"tr.alert[data-id='{alert_id}']")
+    expect(listed).to_be_visible()
+    officer.click("#tabs a[data-tab=dispatches]")
+    card = officer.locator("article.dispatch", has_text=TARGET).first
+    card.locator("button.step-resolve").click()
+    expect(card.locator(".badge")).to_have_text("resolved")
+    expect(card.locator("button")).to_have_count(0)  # closed: no more steps offered
+    expect(operator.locator("#detail-status")).to_have_text("resolved")
+    expect(operator.locator("#detail-timeline")).to_contain_text("resolved")
+    expect(listed).to_have_count(0)  # no longer open: gone from the second operator's list, no reload
+    screenshot(officer, "12-officer-resolved")
+
+
 def test_an_officer_sees_no_operator_screens_and_the_api_refuses(browser: Browser, system: System) -> None:
     context = new_context(browser, viewport={"width": 1280, "height": 800})
     page = context.new_page()
@@ -298,103 +270,3 @@ def test_an_officer_sees_no_operator_screens_and_the_api_refuses(browser: Browse
         expect(page.locator("#vehicle-table")).to_contain_text("stolen from Jinnah Super")
     finally:
         context.close()
-
-
-@pytest.fixture(scope="module")
-def supervisor(browser: Browser, system: System) -> Iterator[Page]:
-    context = new_context(browser, viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    sign_in_page(page, system, "supervisor")
-    yield page
-    context.close()
-
-
-def test_person_search_states_a_reason_that_the_audit_log_shows(supervisor: Page, system: System) -> None:
-    person = {"category": "wanted", "name": "Muhammad Imran Khan", "father_name": "Abdul Khaliq"}
-    created = system.call("POST", "/persons", "supervisor", person)
-    page = supervisor
-    page.goto(f"{system.base}/#/persons")
-    page.fill("#person-q", "Mohammad Imraan")  # another spelling
-    page.fill("#person-reason", "FIR 77/2025 PS Kohsar")
-    page.click("#person-search button[type=submit]")
-    link = page.locator("#person-table a", has_text="Muhammad Imran Khan")
-    expect(link).to_be_visible()
-    link.click()
-    expect(page.locator("#person-profile h3")).to_have_text("Muhammad Imran Khan")
-    page.goto(f"{system.base}/#/audit")
-    page.fill("#audit-form input[name=action]", "persons.view")
-    page.click("#audit-form button[type=submit]")
-    entry = page.locator("#audit-table tr", has_text="persons.view").filter(
-        has_text=f"person:{created['id']}"
-    )
-    expect(entry).to_contain_text("FIR 77/2025 PS Kohsar")
-    screenshot(page, "08-audit-log")
-
-
-def png(width: int, height: int) -> bytes:
-    image = np.full((height, width, 3), 128, np.uint8)
-    ok, data = cv2.imencode(".png", image)
-    assert ok
-    return data.tobytes()
-
-
-def test_enrolment_gives_feedback_on_each_photo(supervisor: Page, system: System) -> None:
-    page = supervisor
-    page.goto(f"{system.base}/#/watchlist")
-    tiny = {"name": "tiny.png", "mimeType": "image/png", "buffer": png(120, 90)}
-    page.set_input_files("#enrol-photos", [tiny])
-    expect(page.locator("#enrol-quality li.bad[data-photo='tiny.png']")).to_contain_text("only 90 px")
-    page.fill("#enrol-form input[name=name]", "Barack Obama")
-    page.fill("#enrol-form input[name=legal_reference]", "Warrant 12/2025")
-    page.fill("#enrol-form input[name=authorised_by]", "SSP Operations")
-    page.click("#enrol-submit")
-    expect(page.locator("#enrol-message")).to_contain_text("Replace the photos")
-
-    # Both look fine in the browser; the command centre finds two faces in one and names it.
-    page.set_input_files("#enrol-photos", [OBAMA, COUPLE])
-    expect(page.locator("#enrol-quality li.ok, #enrol-quality li.warn")).to_have_count(2)
-    page.click("#enrol-submit")
-    expect(page.locator("#enrol-quality li.bad[data-photo='couple.jpg']")).to_contain_text(
-        "faces found", timeout=60_000
-    )
-    screenshot(page, "09-enrolment-feedback")
-
-    page.set_input_files("#enrol-photos", [OBAMA])
-    expect(page.locator("#enrol-quality li.ok, #enrol-quality li.warn")).to_have_count(1)
-    page.click("#enrol-submit")
-    expect(page.locator("#enrol-message")).to_contain_text("pending add")
-    expect(page.locator("#pending-table")).to_contain_text("Barack Obama")  # waits for a second approver
-
-
-def test_missing_and_udr_cross_search_ranks_candidates(supervisor: Page, system: System) -> None:
-    now = datetime.now(UTC)
-    described = {
-        "sex": "female",
-        "age_min": 20,
-        "age_max": 25,
-        "height_cm": 158,
-        "marks": "mole on the left cheek",
-    }
-    system.call(
-        "POST",
-        "/missing",
-        "supervisor",
-        {"name": "Ayesha Bibi", "last_seen_at": (now - timedelta(days=3)).isoformat(), **described},
-    )
-    system.call(
-        "POST",
-        "/udr",
-        "supervisor",
-        {"udr_number": f"UDR-{system.tag}", "found_at": (now - timedelta(days=1)).isoformat(), **described},
-    )
-    page = supervisor
-    page.goto(f"{system.base}/#/crossmatch")
-    page.fill("#crossmatch-form input[name=q]", "Aysha")
-    page.fill("#crossmatch-reason", "Missing report 4/2025 PS Aabpara")
-    page.click("#crossmatch-form button[type=submit]")
-    row = page.locator("#crossmatch-table tr", has_text="Ayesha Bibi")
-    row.locator("button").click()
-    expect(page.locator("#crossmatch-candidates article.candidate h4").first).to_contain_text(
-        f"UDR-{system.tag}"
-    )
-    screenshot(page, "10-missing-udr-candidates")

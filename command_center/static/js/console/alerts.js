@@ -73,8 +73,8 @@ export class AlertsScreen {
   }
 
   onAlert(alert, event) {
+    // Escalations and dispatch timeouts sound with their notice (notices.js).
     if (event && event.kind === "created" && isHighPriority(alert)) cue();
-    if (event && event.kind === "escalated") cue();
     let row = this.rows.get(alert.id);
     if (!this.matches(alert)) {
       if (row) { row.remove(); this.rows.delete(alert.id); }

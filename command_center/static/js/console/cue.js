@@ -7,7 +7,7 @@ const HIGH_PRIORITY = 2; // priorities 1 (most urgent) and 2 sound
 const MUTE_KEY = "safecity.muted";
 
 let context = null;
-let cues = 0;
+const counts = new Map(); // why -> cues sounded
 
 function audio() {
   if (!context) {
@@ -55,10 +55,13 @@ function tone(ctx, frequency, start, length) {
   oscillator.stop(start + length + 0.02);
 }
 
-// Sound the cue (unless muted) and count it where the page (and a test) can see: #sound[data-cues].
-export function cue() {
-  cues += 1;
-  $("sound").dataset.cues = String(cues);
+// Sound the cue (unless muted) and count it where the page (and a test) can see: #sound[data-cues] in
+// all, and #sound[data-cues-WHY] per reason ("alert", "escalated", "dispatch-timeout").
+export function cue(why = "alert") {
+  const button = $("sound");
+  counts.set(why, (counts.get(why) || 0) + 1);
+  button.dataset.cues = String(Array.from(counts.values()).reduce((a, b) => a + b, 0));
+  button.setAttribute(`data-cues-${why}`, String(counts.get(why)));
   if (muted()) return;
   const ctx = audio();
   if (!ctx) return;

@@ -11,6 +11,7 @@ import { CrossmatchScreen } from "./crossmatch.js";
 import { bindSound } from "./cue.js";
 import { AlertFeed } from "./feed.js";
 import { MapScreen } from "./map.js";
+import { NoticeBoard } from "./notices.js";
 import { PersonsScreen } from "./persons.js";
 import { StatsScreen } from "./stats.js";
 import { VehiclesScreen } from "./vehicles.js";
@@ -56,6 +57,7 @@ async function start() {
   buildNav();
   if (ctx.feed) {
     mountScreen(SCREENS[0]); // the alert list listens from the start, so its cue sounds on any screen
+    new NoticeBoard(ctx).mount(); // timeouts and escalations show over every screen
     ctx.feed.start();
   } else {
     $("link").hidden = true; // no live alerts for this role: no feed, no count, no cue
