@@ -3,11 +3,12 @@
 Prints p50/p95 of ``Dispatcher.suggest`` (Redis GEOSEARCH + staleness check + one SQL query for the
 units' duty status and crews) and of a position update, for 100 and 1000 units within 15 km.
 
-    .venv/bin/python bench/dispatch_suggestions.py
+    .venv/bin/python bench/dispatch_suggestions.py [--units 100 1000] [--runs 200]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import random
 import statistics
@@ -37,7 +38,7 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1]
 
 
-async def bench(units: int) -> None:
+async def bench(units: int, runs: int = RUNS) -> None:
     tag = uuid.uuid4().hex[:8]
     folder = Path(tempfile.mkdtemp())
     settings = parse(
@@ -91,7 +92,7 @@ async def bench(units: int) -> None:
         created_at=datetime.now(UTC), updated_at=datetime.now(UTC),
     )  # fmt: skip
     suggest, moves = [], []
-    for _ in range(RUNS):
+    for _ in range(runs):
         started = time.perf_counter()
         found = await dispatcher.suggest(alert, lambda _d: True)
         suggest.append((time.perf_counter() - started) * 1000)
@@ -109,10 +110,18 @@ async def bench(units: int) -> None:
     engine.dispose()
 
 
-async def main() -> None:
-    for units in (100, 1000):
-        await bench(units)
+async def main(units: list[int], runs: int) -> None:
+    for count in units:
+        await bench(count, runs)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, nargs="+", default=[100, 1000], help="units around the city")
+    parser.add_argument("--runs", type=int, default=RUNS, help="suggestions timed per size")
+    return parser.parse_args()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    args = parse_args()
+    asyncio.run(main(args.units, args.runs))

@@ -12,7 +12,16 @@ from pipeline.settings import CameraConfig
 def subject_of(alert: Alert) -> LinkedSubject:
     """The watchlist profile (face), hotlisted vehicle (plate) or record person (check-in) of an alert."""
     if alert.kind == "plate":
-        return LinkedSubject(kind="vehicle", id=alert.profile_id, name=alert.profile_name)
+        # The hotlist entry as matched (kept in the alert's details): why the vehicle is to be stopped.
+        entry = alert.details or {}
+        return LinkedSubject(
+            kind="vehicle",
+            id=alert.profile_id,
+            name=alert.profile_name,
+            status=_text(entry.get("status")),
+            reason=_text(entry.get("reason")),
+            case_reference=_text(entry.get("case_reference")),
+        )
     if alert.kind == "checkin":
         return LinkedSubject(kind="person", id=alert.profile_id, name=alert.profile_name)
     return LinkedSubject(
@@ -21,6 +30,10 @@ def subject_of(alert: Alert) -> LinkedSubject:
         name=alert.profile_name,
         photo_url=f"/watchlist/profiles/{alert.profile_id}/photo",
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def position_of(alert: Alert, camera: CameraConfig | None) -> tuple[float, float] | None:
@@ -45,7 +58,12 @@ def reason_of(alert: Alert, camera: CameraConfig | None) -> str:
             f"(similarity {alert.best_similarity:.2f})"
         )
     if alert.kind == "plate":
-        return f"{category}: vehicle {alert.profile_name} read on {where} (match {alert.best_similarity:.2f})"
+        entry = alert.details or {}
+        why, case = _text(entry.get("reason")) or "", _text(entry.get("case_reference"))
+        if case and case not in why:
+            why = f"{why}; {case}" if why else case
+        seen = f"{category}: vehicle {alert.profile_name} read on {where} (match {alert.best_similarity:.2f})"
+        return f"{seen}: {why}" if why else seen
     if alert.kind == "checkin":
         hotel = (alert.details or {}).get("hotel") or {}
         return f"{category}: {alert.profile_name} checked in at {hotel.get('name') or where}"

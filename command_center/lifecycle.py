@@ -20,6 +20,7 @@ and what it may still become (409).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -207,6 +208,15 @@ def record(
 
 
 @dataclass(frozen=True, slots=True)
+class Escalation:
+    """An escalated alert, with how long it had waited when the policy escalated it."""
+
+    alert: Alert
+    waited_s: float
+    escalated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     transition: Transition
     closed: Dispatch | None = None  # the dispatch this step ended (its officers are told)
@@ -275,9 +285,10 @@ class LifecycleStore:
         with self._engine.connect() as conn:
             return [Alert.from_row(row) for row in conn.execute(query)]
 
-    def escalate(self, alert_id: int, priority: int, waited_s: float) -> Transition | None:
+    def escalate(self, alert_id: int, priority: int, waited_s: float, limit_s: float) -> Transition | None:
         """Escalate once: None if the alert was acknowledged meanwhile or another replica escalated it."""
         now = datetime.now(UTC)
+        why = f"unacknowledged for {waited_s:.0f} s; priority {priority} escalates after {limit_s:g} s"
         try:
             with self._engine.begin() as conn:
                 conn.execute(
@@ -285,6 +296,34 @@ class LifecycleStore:
                         alert_id=alert_id, priority=priority, waited_s=waited_s, escalated_at=now
                     )
                 )
-                return move(conn, alert_id, "escalate", Actor.system("escalation"), now)
+                return move(conn, alert_id, "escalate", Actor.system("escalation"), now, reason=why)
         except (IntegrityError, IllegalTransition, AlertNotFound):
             return None
+
+    def escalations(
+        self,
+        districts: Collection[str] | None = None,
+        *,
+        priority: int | None = None,
+        limit: int = 100,
+    ) -> list[Escalation]:
+        """Escalated alerts still waiting for an acknowledgement (status ``new``): the supervisors' queue,
+        most urgent priority first, then longest waiting. ``districts`` limits to those (None: all)."""
+        query = (
+            select(alerts)
+            .join(alert_escalations, alert_escalations.c.alert_id == alerts.c.id)
+            .where(alerts.c.status == NEW)
+            .order_by(alerts.c.priority, alerts.c.created_at, alerts.c.id)
+            .limit(limit)
+        )
+        if districts is not None:
+            query = query.where(alerts.c.district.in_(sorted(districts)))
+        if priority is not None:
+            query = query.where(alerts.c.priority == priority)
+        with self._engine.connect() as conn:
+            waiting = [Alert.from_row(row) for row in conn.execute(query)]
+            rows = conn.execute(
+                select(alert_escalations).where(alert_escalations.c.alert_id.in_([a.id for a in waiting]))
+            )
+            escalated = {row.alert_id: (float(row.waited_s), as_utc(row.escalated_at)) for row in rows}
+        return [Escalation(alert, *escalated[alert.id]) for alert in waiting if alert.id in escalated]

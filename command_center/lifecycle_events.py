@@ -1,5 +1,11 @@
 """Telling everyone about a lifecycle step: operators (AlertEvent on the live feed), supervisors
-(``escalated``, also on ``alert_escalations()``), and the audit trail for steps the policy took itself."""
+(``escalated`` events marked ``audience: supervisors``, also on ``alert_escalations()`` for notification
+gateways), and the audit trail for steps the policy took itself.
+
+Both announcements are best effort (core NATS: a console that is not connected misses them). What makes
+an escalation durable is its row in ``alert_escalations``: a supervisor who signs in later finds every
+escalated alert still unacknowledged at ``GET /alerts/escalations``.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from command_center.lifecycle import Transition
 from command_center.store import Alert, AlertStore
 from command_center.views import AlertView
 from pipeline import subjects
-from pipeline.contracts import AlertChange, AlertEscalated, AlertEvent
+from pipeline.contracts import AlertChange, AlertEscalated, AlertEvent, EscalationInfo
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +54,9 @@ class Announcer:
     async def alert(self, alert_id: int) -> Alert | None:
         return await asyncio.to_thread(self._alerts.get_alert, alert_id)
 
-    async def step(self, transition: Transition, kind: EventKind = "updated") -> Alert | None:
+    async def step(
+        self, transition: Transition, kind: EventKind = "updated", escalation: EscalationInfo | None = None
+    ) -> Alert | None:
         """Publish the alert as it is now, with the step that changed it; the alert (None if gone)."""
         alert = await self.alert(transition.alert_id)
         if alert is None:
@@ -59,12 +67,17 @@ class Announcer:
             camera_id=alert.camera_id,
             alert=AlertView.of(alert).as_json(),
             change=change_of(transition),
+            audience="supervisors" if escalation is not None else "all",
+            escalation=escalation,
         )
         await self._publish(subjects.alert_events(), event.to_bytes(), alert.id)
         return alert
 
-    async def escalated(self, transition: Transition, priority: int, waited_s: float) -> None:
-        alert = await self.step(transition, "escalated")
+    async def escalated(self, transition: Transition, priority: int, waited_s: float, limit_s: float) -> None:
+        why = EscalationInfo(
+            priority=priority, waited_s=waited_s, limit_s=limit_s, escalated_at=transition.at
+        )
+        alert = await self.step(transition, "escalated", why)
         if alert is None:
             return
         notice = AlertEscalated(

@@ -1,8 +1,18 @@
-"""Accepting patrol units' GPS fixes, from the officer app over NATS and over HTTP alike.
+"""Accepting patrol units' GPS fixes, over HTTP (the officer app) and over NATS (trusted gateways).
 
 A fix counts only if its officer serves in the unit it names, it is not from the future (beyond the
 allowed clock skew) and not already stale. Every replica subscribes (no queue group): applying a fix
 is idempotent, and the newest fix wins whatever order fixes arrive in.
+
+Who may send a fix: over HTTP (``POST /patrol/position``) the officer and the unit come from the
+officer's access token, never from the body, so a phone can only move its own unit. Over NATS the
+message names its ``officer_id`` and nothing proves it: NATS carries no staff identity. That path is
+therefore for trusted in-cluster gateways only (a vehicle AVL/GPS bridge, a radio-system adapter),
+and the deployment's NATS permissions must allow publishing on ``safecity.patrol.position.>`` to
+those gateways' NATS users alone; the officer app never gets NATS credentials. The membership check
+below is a consistency check on what a gateway sends (a fix for a unit its officer has left), not
+authentication. (Requiring the unit to be on duty would not make a forged fix any less forged, and
+would hide an off-duty unit's position from the map, so it is not done.)
 """
 
 from __future__ import annotations

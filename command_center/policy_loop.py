@@ -1,6 +1,7 @@
 """The command centre's own steps, taken every ``dispatch.tick_s`` by each replica's loop.
 
-1. escalate alerts left ``new`` longer than their priority allows;
+1. escalate alerts left ``new`` longer than their priority allows (supervisors are told live, with
+   ``audience: supervisors`` on the feed, and find them later at ``GET /alerts/escalations``);
 2. pass dispatches nobody acknowledged in time on to the next nearest unit;
 3. auto-dispatch the most urgent new alerts (when the policy is on);
 4. drop stale unit positions.
@@ -148,15 +149,15 @@ class PolicyLoop:
         for priority, limit in sorted(self._settings.escalate_after_s.items()):
             waiting = await asyncio.to_thread(self._lifecycle.waiting, now, horizon, priority, limit)
             for alert in waiting:
-                escalated += await self._escalate_one(alert, now)
+                escalated += await self._escalate_one(alert, now, limit)
         return escalated
 
-    async def _escalate_one(self, alert: Alert, now: datetime) -> int:
+    async def _escalate_one(self, alert: Alert, now: datetime, limit_s: float) -> int:
         waited = (now - alert.created_at).total_seconds()
-        done = await asyncio.to_thread(self._lifecycle.escalate, alert.id, alert.priority, waited)
+        done = await asyncio.to_thread(self._lifecycle.escalate, alert.id, alert.priority, waited, limit_s)
         if done is None:
             return 0  # acknowledged meanwhile, or escalated by another replica
-        await self._announcer.escalated(done, alert.priority, waited)
-        details = {"priority": alert.priority, "waited_s": round(waited, 1)}
+        await self._announcer.escalated(done, alert.priority, waited, limit_s)
+        details = {"priority": alert.priority, "waited_s": round(waited, 1), "limit_s": limit_s}
         await self._announcer.audit_policy(done, "alerts.escalate", details=details)
         return 1

@@ -173,11 +173,24 @@ class AlertChange(BaseModel):
     dispatch_id: int | None = None
 
 
+class EscalationInfo(BaseModel):
+    """Why an alert was escalated: how long it waited for an acknowledgement against its limit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    priority: int = Field(ge=1, le=5)
+    waited_s: float = Field(ge=0, description="Seconds it had waited unacknowledged when it escalated")
+    limit_s: float = Field(ge=0, description="The configured limit of its priority (escalate_after_s)")
+    escalated_at: datetime
+
+
 class AlertEvent(Message):
     """An alert was created or updated; fanned out to every operator's WebSocket.
 
     ``escalated``: left unacknowledged too long (supervisors act); ``dispatch_timeout``: a unit did not
     acknowledge its dispatch (the next one was sent, or none was left). ``change`` says what happened.
+    ``audience`` says whom the event asks to act: ``supervisors`` for an escalation (everyone who reads
+    the alert still receives it, so that operators see the change too).
     """
 
     kind: Literal["created", "updated", "escalated", "dispatch_timeout"]
@@ -185,6 +198,10 @@ class AlertEvent(Message):
     camera_id: str
     alert: dict[str, object] = Field(description="The alert as GET /alerts/{id} returns it")
     change: AlertChange | None = Field(None, description="The lifecycle step, for lifecycle events")
+    audience: Literal["all", "supervisors"] = Field(
+        "all", description="supervisors: an escalation for supervisors and admins (GET /alerts/escalations)"
+    )
+    escalation: EscalationInfo | None = Field(None, description="For an escalated event: why")
 
 
 class AlertEscalated(Message):
@@ -203,7 +220,7 @@ UNIT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 class PatrolPosition(Message):
-    """A GPS fix of a patrol unit, sent by one of its officers' app."""
+    """A GPS fix of a patrol unit: over NATS only from a trusted gateway (``officer_id`` is believed)."""
 
     unit_id: str = Field(pattern=UNIT_ID_PATTERN)
     officer_id: int = Field(ge=1, le=2**31 - 1, description="The staff account of the reporting officer")
@@ -222,6 +239,10 @@ class LinkedSubject(BaseModel):
     id: int | None = None
     name: str = Field(description="The person's name, or the vehicle's plate")
     photo_url: str | None = Field(None, description="The enrolled photo (for staff allowed to see it)")
+    # A vehicle's hotlist entry as it stood when the plate was matched: what the officer stops it for.
+    status: str | None = Field(None, description="Vehicle: hotlist status (stolen, wanted, ...)")
+    reason: str | None = Field(None, description="Vehicle: why it is on the hotlist")
+    case_reference: str | None = Field(None, description="Vehicle: the FIR or case it belongs to")
 
 
 class DispatchNotice(Message):
@@ -254,10 +275,11 @@ class DispatchNotice(Message):
 
 
 class PersonNotice(Message):
-    """Something happened to a person on an officer's personal watchlist: seen by a camera, checked
-    into a hotel, arrested. Published on the officer's own subject (``subjects.records_officer``)."""
+    """Something happened to a person on an officer's personal watchlist: seen by a camera, one of
+    their known vehicles read by a hotlist camera (``vehicle_seen``), checked into a hotel, arrested.
+    Published on the officer's own subject (``subjects.records_officer``)."""
 
-    kind: Literal["seen", "checkin", "arrested"]
+    kind: Literal["seen", "vehicle_seen", "checkin", "arrested"]
     officer_id: int = Field(ge=1, description="The staff account of the officer who follows the person")
     person_id: int = Field(ge=1, description="The CRO record")
     person_name: str

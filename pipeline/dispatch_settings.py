@@ -29,12 +29,17 @@ class DispatchSettings(BaseModel):
         description="Only alerts opened within this many seconds are escalated or auto-dispatched, so a "
         "first start on an old database does not page supervisors about last month's alerts.",
     )
+    # Priority 1 only by default: the issue asks policy to send units to the highest-priority categories
+    # itself ("wanted" faces, vehicles hotlisted at priority 1), where a minute waiting for an operator
+    # matters. Lower priorities (a missing person is 2) wait for a person to decide.
     auto_dispatch_max_priority: int = Field(
-        0,
+        1,
         ge=0,
         le=5,
         description="Alerts of this priority or more urgent (1 is the most urgent) are dispatched to the "
-        "nearest available unit of their district without waiting for an operator; 0 turns it off.",
+        "nearest available unit of their own district without waiting for an operator (default 1: only "
+        "the most urgent categories, e.g. 'wanted'; one unit, the officer still acknowledges and "
+        "operators may dismiss or reassign at once); 0 turns it off.",
     )
     auto_dispatch_window_s: float = Field(
         300.0,

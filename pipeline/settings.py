@@ -167,9 +167,11 @@ class WorkerSettings(_Strict):
     worker_id: str = Field("", description="Stable worker name; defaults to host-pid.")
     analysis_fps: float = Field(5.0, gt=0, le=60, description="Frames per second analysed per camera.")
     queue_size: int = Field(2, ge=1, le=16, description="Decoded frames buffered per camera (oldest drops).")
+    # A restored camera is seen again within the backoff cap plus one open: 2 s each keeps that under
+    # 5 s after any outage, and one refused connection every 2 s is cheap for a camera down for hours.
     reconnect_initial_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay.")
-    reconnect_max_s: float = Field(10.0, gt=0, le=600, description="Longest reconnect delay.")
-    open_timeout_s: float = Field(5.0, gt=0, le=120, description="RTSP connect/read timeout.")
+    reconnect_max_s: float = Field(2.0, gt=0, le=600, description="Longest reconnect delay.")
+    open_timeout_s: float = Field(2.0, gt=0, le=120, description="RTSP connect/read timeout.")
     scene_max_side: int = Field(640, ge=160, le=1920, description="Scene snapshot longest side.")
     crop_margin: float = Field(0.25, ge=0, le=1, description="Margin around a face crop, fraction of box.")
     jpeg_quality: int = Field(85, ge=30, le=100)

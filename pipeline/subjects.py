@@ -95,7 +95,7 @@ def dispatch_officer(officer_key: str) -> str:
 
 
 def patrol_position(unit_id: str) -> str:
-    """GPS fixes of one patrol unit, sent by its officers' app (core NATS)."""
+    """GPS fixes of one patrol unit from trusted in-cluster gateways (core NATS; the app uses HTTP)."""
     return f"{PREFIX}.patrol.position.{_token(unit_id)}"
 
 

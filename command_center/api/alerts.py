@@ -1,11 +1,13 @@
 """Alerts: the list, one alert, its evidence images, and the live WebSocket feed.
 
-All need ``alerts:read``. District-scoped roles (operators, patrol officers) see only alerts of cameras
-in their districts; another district's alert answers 404, exactly like one that does not exist.
+All need ``alerts:read``, but the supervisors' queue ``GET /alerts/escalations`` (``alerts:escalations``).
+District-scoped roles (operators, patrol officers) see only alerts of cameras in their districts; another
+district's alert answers 404, exactly like one that does not exist.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, WebSocket
@@ -16,12 +18,16 @@ from command_center.api.deps import (
     WS_SUBPROTOCOL,
     AlertStoreDep,
     FeedDep,
+    SettingsDep,
     WebSocketRefused,
     authenticate_websocket,
     require,
 )
+from command_center.api.dispatch_deps import DispatchDep
+from command_center.api.escalation_views import EscalationPage, EscalationView
 from command_center.security.permissions import DISTRICT_SCOPED_ROLES, Permission
 from command_center.security.principal import Principal
+from command_center.security.users import DISTRICT_PATTERN
 from command_center.store import Alert, AlertStore, EvidenceKind
 from command_center.views import AlertPage, AlertView, HitView
 from pipeline.settings import CAMERA_ID_PATTERN
@@ -65,6 +71,29 @@ async def list_alerts(
     views = [AlertView.of(alert) for alert in found]
     next_before = views[-1].id if len(views) == limit else None
     return AlertPage(alerts=views, next_before_id=next_before)
+
+
+@router.get("/alerts/escalations", response_model=EscalationPage)
+async def list_escalations(
+    dispatch: DispatchDep,
+    settings: SettingsDep,
+    principal: Annotated[Principal, require(Permission.ALERTS_ESCALATIONS)],
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    priority: Annotated[int | None, Query(ge=1, le=5, description="One priority only")] = None,
+    district: Annotated[str | None, Query(pattern=DISTRICT_PATTERN, description="One district only")] = None,
+) -> EscalationPage:
+    """Escalated alerts still unacknowledged, for supervisors: what operators left waiting too long.
+
+    Stored, not only announced, so a supervisor who was not connected when an alert escalated finds it
+    here; acknowledging (or dismissing, dispatching) the alert takes it off the list. (Declared before
+    ``/alerts/{alert_id}`` so that the path is not read as an alert id.)
+    """
+    scope = district_scope(principal)
+    if district is not None:
+        scope = frozenset({district}) if scope is None or district in scope else frozenset()
+    found = await run_in_threadpool(dispatch.lifecycle.escalations, scope, priority=priority, limit=limit)
+    now = datetime.now(UTC)
+    return EscalationPage(escalations=[EscalationView.of(e, now, settings.dispatch) for e in found])
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertView)

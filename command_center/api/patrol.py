@@ -1,8 +1,9 @@
 """Patrol units: list them with live positions (``patrol:read``), create them and set their crews
 (``patrol:manage``); an officer reports the unit's position and duty status (``patrol:report``).
 
-Positions also arrive over NATS from the officer app (``subjects.patrol_position``); both paths go
-through the same checks (see patrol_tracking.py). Positions are not audited (one every few seconds per
+Positions also arrive over NATS (``subjects.patrol_position``) from trusted in-cluster gateways only
+(the officer app posts here with its token; see patrol_tracking.py for why); both paths go through the
+same checks. Positions are not audited (one every few seconds per
 unit); unit and crew changes and duty status changes are.
 """
 

@@ -6,11 +6,20 @@ import unicodedata
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 
 from command_center.records.checkins import Checkin
 from command_center.records.search import Found
 from command_center.records.types import Case, CaseStatus, Category, Gender, Person, PersonRecord, Vehicle
+from command_center.security.users import GOVERNMENT_ID_PATTERN, normalise_government_id
 from pipeline.validators import Address, Cnic, District, Label, PersonName, Reference, normalise_reference
 from watchlist.plate_text import InvalidPlateError, normalise_plate
 
@@ -47,6 +56,15 @@ Notes = Annotated[str, AfterValidator(_notes), Field(max_length=MAX_NOTES)]
 Section = Annotated[str, AfterValidator(_section), Field(min_length=1, max_length=32)]
 PastDate = Annotated[date, AfterValidator(_past_date)]
 RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
+OfficerId = Annotated[
+    str,
+    AfterValidator(normalise_government_id),
+    WithJsonSchema({"type": "string", "pattern": GOVERNMENT_ID_PATTERN, "examples": ["PK-ICT-00421"]}),
+]
+OFFICER_HELP = (
+    "The investigating officer's Government ID (a staff account): told when the person of an open "
+    "case is arrested elsewhere"
+)
 
 
 class _Body(BaseModel):
@@ -64,6 +82,7 @@ class CaseCreate(_Body):
     court: Label | None = None
     prison: Label | None = None
     notes: Notes | None = None
+    investigating_officer: OfficerId | None = Field(None, description=OFFICER_HELP)
 
 
 class CaseUpdate(_Body):
@@ -75,6 +94,7 @@ class CaseUpdate(_Body):
     court: Label | None = None
     prison: Label | None = None
     notes: Notes | None = None
+    investigating_officer: OfficerId | None = Field(None, description=OFFICER_HELP)
 
     def changes(self) -> dict[str, Any]:
         return _changes(self, required=("fir_number", "police_station", "sections", "status"))
@@ -157,6 +177,7 @@ class CaseView(BaseModel):
     court: str | None
     prison: str | None
     notes: str | None
+    investigating_officer: str | None = Field(description="Government ID of the investigating officer")
     updated_by: str
     updated_at: datetime
 
@@ -173,6 +194,7 @@ class CaseView(BaseModel):
             court=f.court,
             prison=f.prison,
             notes=f.notes,
+            investigating_officer=f.investigating_officer,
             updated_by=case.updated_by,
             updated_at=case.updated_at,
         )

@@ -98,6 +98,17 @@ async def _check_links(services: ServicesDep, profile_id: int | None, entry_ids:
             raise HTTPException(422, f"hotlist_entry_id: no vehicle hotlist entry {entry_id}")
 
 
+async def _check_officer(records: RecordsServices, government_id: str | None) -> None:
+    """A case's investigating officer must be a staff account (422 otherwise): arrest screening tells
+    them, and an ID that names no one would silently tell no one."""
+    if government_id is None:
+        return
+    if await run_in_threadpool(records.notifier.users.by_government_id, government_id) is None:
+        raise HTTPException(
+            422, f"investigating_officer: no staff account with Government ID {government_id}"
+        )
+
+
 def _no_repeats(body: PersonCreate) -> None:
     """Refuse repeats within one body before anything is stored (the person is stored first)."""
     firs = [(c.fir_number, c.police_station) for c in body.cases]
@@ -168,6 +179,8 @@ async def create_person(
     body: PersonCreate, principal: Writer, auditor: AuditorDep, records: RecordsDep, services: ServicesDep
 ) -> PersonView:
     await _check_links(services, body.watchlist_profile_id, [v.hotlist_entry_id for v in body.vehicles])
+    for case in body.cases:
+        await _check_officer(records, case.investigating_officer)
     _no_repeats(body)
     fields = PersonFields(
         **{**body.model_dump(exclude={"cases", "vehicles"}), "aliases": tuple(body.aliases)}
@@ -308,10 +321,12 @@ async def remove_photo(
 async def add_case(
     person_id: PersonId, body: CaseCreate, principal: Writer, auditor: AuditorDep, records: RecordsDep
 ) -> CaseView:
+    await _check_officer(records, body.investigating_officer)
     fields = CaseFields(**{**body.model_dump(), "sections": tuple(body.sections)})
     case = await _call(records.persons.add_case, person_id, fields, principal.actor)
     details = {"case_id": case.id, "fir_number": body.fir_number, "police_station": body.police_station}
-    await auditor.record("persons.case_add", target(person_id), details=details | {"status": body.status})
+    details |= {"status": body.status, "investigating_officer": body.investigating_officer}
+    await auditor.record("persons.case_add", target(person_id), details=details)
     return CaseView.of(case)
 
 
@@ -330,6 +345,7 @@ async def update_case(
         raise _unprocessable(exc) from None
     if "sections" in changes:
         changes["sections"] = tuple(changes["sections"])
+    await _check_officer(records, changes.get("investigating_officer"))
     before, after = await _call(records.persons.update_case, person_id, case_id, changes, principal.actor)
     diff = {k: [_plain(getattr(before.fields, k)), _plain(getattr(after.fields, k))] for k in changes}
     await auditor.record(

@@ -7,8 +7,10 @@ the arrest photo (the camera watchlist, earlier arrests, missing persons, uniden
 finds is kept with the arrest (``screening``). Those told:
 
 * every officer following a CRO person found: the personal-watchlist "arrested" notice;
-* the officers of the other cases: who reported the crime of a matching FIR, who made an earlier arrest
-  of the person, who registered a matching missing person or body — each on their casework channel.
+* the officers of the other cases: the investigating officer of each of a CRO person's open cases, who
+  reported the crime of a matching FIR, who made an earlier arrest of the person, who registered a
+  matching missing person or body — each on their casework channel. A closed case (convicted,
+  acquitted, ...) tells no one.
 
 A match by name alone (no CNIC, no face, no father's name to confirm it) is kept and shown, but tells no
 one: common names would otherwise send officers after namesakes.
@@ -18,19 +20,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any, Protocol
 
+from command_center.records.arrest_links import Link, arrest_link, missing_link, same_father, udr_link
 from command_center.records.arrests import Arrest, ArrestStore
 from command_center.records.bulletins import Bulletins
 from command_center.records.casework_photos import best_matches, faceprint, thumbnail
 from command_center.records.faces import GuestFaceMatcher
-from command_center.records.names import name_key, score
 from command_center.records.notices import FollowNotifier
 from command_center.records.search import PersonSearch, Query
 from command_center.records.store import PersonStore
-from command_center.records.types import Person
-from pipeline.contracts import BulletinLink, OfficerBulletin
+from pipeline.contracts import OfficerBulletin
 from pipeline.records_settings import RecordsSettings
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ OPEN_STATUSES = frozenset(
         "proclaimed_offender",
     }
 )
-FATHER_MIN_SCORE = 0.8
 HOW_RANK = {"record": 4, "cnic": 3, "face": 2, "name": 1}
 
 
@@ -64,47 +64,6 @@ class MissingCases(Protocol):
     def cases_by_ids(self, kind: str, ids: list[int]) -> dict[int, Any]: ...
 
     def candidates(self, kind: str, case_id: int, limit: int) -> list[Any]: ...
-
-
-@dataclass
-class Link:
-    kind: str  # person, arrest, missing, udr, profile
-    id: int
-    name: str
-    how: str
-    score: float
-    detail: str = ""
-    strong: bool = True
-    officers: set[int] = field(default_factory=set)
-    person: Person | None = None
-
-    @property
-    def url(self) -> str:
-        return {
-            "person": f"/persons/{self.id}",
-            "arrest": f"/arrests/{self.id}",
-            "missing": f"/missing/{self.id}",
-            "udr": f"/udr/{self.id}",
-            "profile": f"/watchlist/profiles/{self.id}",
-        }[self.kind]
-
-    def contract(self) -> BulletinLink:
-        return BulletinLink(
-            kind=self.kind,
-            id=self.id,
-            name=self.name[:200],
-            how=self.how,
-            score=max(0.0, min(1.0, round(self.score, 4))),
-            detail=self.detail[:500],
-            url=self.url,
-        )
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            **self.contract().model_dump(mode="json"),
-            "strong": self.strong,
-            "officers": sorted(self.officers),
-        }
 
 
 class ArrestScreener:
@@ -206,9 +165,9 @@ class ArrestScreener:
             if arrest.cro_person_id is None:
                 await asyncio.to_thread(self._store.link_person, arrest.id, person.id)
         for earlier in await asyncio.to_thread(self._store.by_cnic, cnic, arrest.id):
-            found.append(_arrest_link(earlier, "cnic", 1.0))
+            found.append(arrest_link(earlier, "cnic", 1.0))
         for case in await asyncio.to_thread(self._missing.missing_by_cnic, cnic):
-            found.append(_missing_link(case, "cnic", 1.0))
+            found.append(missing_link(case, "cnic", 1.0))
         return found
 
     async def _by_name(self, arrest: Arrest) -> list[Link]:
@@ -228,7 +187,7 @@ class ArrestScreener:
         for earlier, value in await asyncio.to_thread(
             self._store.by_name, arrest.person_name, arrest.id, minimum
         ):
-            found.append(_arrest_link(earlier, "name", value, strong=_same_father(arrest, earlier)))
+            found.append(arrest_link(earlier, "name", value, strong=same_father(arrest, earlier)))
         return found
 
     async def _by_face(self, arrest: Arrest, vector: Any) -> list[Link]:
@@ -249,42 +208,53 @@ class ArrestScreener:
         stored = await asyncio.to_thread(self._store.faceprints, arrest.id)
         earlier = best_matches(vector, stored, threshold)
         for other in (await asyncio.to_thread(self._store.by_ids, list(earlier))).values():
-            found.append(_arrest_link(other, "face", earlier[other.id]))
+            found.append(arrest_link(other, "face", earlier[other.id]))
         for kind in ("missing", "udr"):
             sims = best_matches(vector, await asyncio.to_thread(self._missing.faceprints, kind), threshold)
             cases = await asyncio.to_thread(self._missing.cases_by_ids, kind, list(sims))
             for case in cases.values():
                 link = (
-                    _missing_link(case, "face", sims[case.id])
+                    missing_link(case, "face", sims[case.id])
                     if kind == "missing"
-                    else _udr_link(case, sims[case.id])
+                    else udr_link(case, sims[case.id])
                 )
                 found.append(link)
         return found
 
     async def _case_officers(self, arrest: Arrest, links: list[Link]) -> None:
-        """A CRO person's open cases (not this one): the officers who reported those crimes and who made
-        earlier arrests in them."""
+        """A CRO person's open cases (not this one): their investigating officers, the officers who
+        reported those crimes and who made earlier arrests in them. Closed cases tell no one."""
         this = (arrest.fir_number, arrest.police_station.lower())
         for link in links:
             if link.person is None:
                 continue
             record = await asyncio.to_thread(self._persons.record, link.person.id)
-            open_cases = [
-                (c.fields.fir_number, c.fields.police_station)
+            cases = [
+                c.fields
                 for c in record.cases
                 if c.fields.status in OPEN_STATUSES
                 and (c.fields.fir_number, c.fields.police_station.lower()) != this
             ]
+            open_cases = [(c.fir_number, c.police_station) for c in cases]
             if open_cases:
                 link.detail = "; ".join(f"FIR {fir}, {station}" for fir, station in open_cases)[:500]
             elif link.person.category == "wanted":
                 link.detail = "category: wanted"
+            link.officers |= await self._investigators(c.investigating_officer for c in cases)
             reporters = await asyncio.to_thread(self._crimes.reporting_officers, open_cases)
             for officers in reporters.values():
                 link.officers |= officers
             for earlier in await asyncio.to_thread(self._store.by_cases, open_cases, arrest.id):
                 link.officers.add(earlier.officer_id)
+
+    async def _investigators(self, government_ids: Iterable[str | None]) -> set[int]:
+        """The accounts of the cases' investigating officers (an ID whose account is gone is skipped)."""
+        found = set()
+        for government_id in {g for g in government_ids if g}:
+            user = await asyncio.to_thread(self._notifier.users.by_government_id, government_id)
+            if user is not None:
+                found.add(user.id)
+        return found
 
     async def _bodies_ruled_out(self, links: list[Link]) -> None:
         """A missing person arrested alive is none of the unidentified bodies ranked as maybe them: say
@@ -339,7 +309,7 @@ class ArrestScreener:
                 summary=f"Arrested {arrest.arrested_at:%Y-%m-%d %H:%M} UTC by {arrest.police_station}. "
                 f"Linked to: {cases}"[:1000],
                 at=arrest.arrested_at,
-                subject=_arrest_link(arrest, "record", 1.0).contract(),
+                subject=arrest_link(arrest, "record", 1.0).contract(),
                 matches=[k.contract() for k in theirs][:50],
                 fir_number=arrest.fir_number,
                 police_station=arrest.police_station,
@@ -364,7 +334,7 @@ class ArrestScreener:
             summary=f"{arrest.person_name}{father} arrested at {where} on "
             f"{arrest.arrested_at:%Y-%m-%d %H:%M} UTC under {sections}"[:1000],
             at=arrest.arrested_at,
-            subject=_arrest_link(arrest, "record", 1.0).contract(),
+            subject=arrest_link(arrest, "record", 1.0).contract(),
             fir_number=arrest.fir_number,
             police_station=arrest.police_station,
             sections=list(arrest.sections),
@@ -379,25 +349,3 @@ class ArrestScreener:
 def _event(arrest: Arrest) -> str:
     """Names the arrest for deduplication (ids alone repeat across databases sharing one NATS)."""
     return f"arrest:{arrest.id}:{arrest.recorded_at.isoformat()}"
-
-
-def _same_father(a: Arrest, b: Arrest) -> bool:
-    if not a.father_name or not b.father_name:
-        return False
-    return score(name_key(a.father_name), name_key(b.father_name)) >= FATHER_MIN_SCORE
-
-
-def _arrest_link(arrest: Arrest, how: str, value: float, strong: bool = True) -> Link:
-    return Link(
-        "arrest", arrest.id, arrest.person_name, how, value, arrest.case_label, strong, {arrest.officer_id}
-    )
-
-
-def _missing_link(case: Any, how: str, value: float) -> Link:
-    detail = f"missing since {case.last_seen_at:%Y-%m-%d}, {case.district or case.police_station}"
-    return Link("missing", case.id, case.name, how, value, detail, True, {case.registered_by_id})
-
-
-def _udr_link(case: Any, value: float) -> Link:
-    detail = f"unidentified body {case.udr_number}, found {case.found_at:%Y-%m-%d}"
-    return Link("udr", case.id, case.udr_number, "face", value, detail, True, {case.registered_by_id})

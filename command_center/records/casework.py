@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 
+from command_center.audit import AuditTrail
 from command_center.records.arrest_screening import ArrestScreener
 from command_center.records.arrests import ArrestStore
 from command_center.records.bulletins import Bulletins
@@ -48,7 +49,10 @@ async def start_casework(
         await asyncio.to_thread(store.create_schema)
     bulletins = Bulletins(nc, users, ack_wait_s=settings.records.notice_ack_wait_s)
     await bulletins.start()
-    missing = MissingCasework(missing_store, records.faces, watchlist, bulletins, nc, settings)
+    # The same hash chain as the API's (appends are serialised in the database, so a second handle on
+    # it is safe): missing persons' watchlist entries are audited where they are made.
+    audit = AuditTrail(engine)
+    missing = MissingCasework(missing_store, records.faces, watchlist, bulletins, nc, settings, audit)
     await missing.start()
     stack.push_async_callback(missing.close)
     screener = ArrestScreener(

@@ -7,6 +7,7 @@
 * A missing person's photos go onto the camera watchlist in the category ``missing`` (one profile per
   case, replaced when photos are added, removed when the case is closed): cameras raise alerts that ask
   for a welfare check, not an arrest (``WELFARE_CHECK``), and the case's staff are told of each one.
+  The one watchlist addition without a second approval, audited (``missing_watchlist.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -22,6 +23,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 
+from command_center.audit import AuditTrail
 from command_center.records.bulletins import Bulletins
 from command_center.records.casework_photos import CleanPhoto, faceprint, faceprint_bytes, thumbnail
 from command_center.records.faces import GuestFaceMatcher
@@ -35,18 +37,13 @@ from command_center.records.missing import (
     MissingStore,
     UnidentifiedBody,
 )
+from command_center.records.missing_watchlist import MissingWatchlist
 from pipeline import subjects
 from pipeline.contracts import AlertEvent, BulletinLink, OfficerBulletin
-from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
-from watchlist.announce import announce
-from watchlist.enrol import Enroller, EnrolmentError, EnrolResult
-from watchlist.governance import LegalBasis
-from watchlist.store import ProfileNotFoundError, WatchlistStore
+from watchlist.store import WatchlistStore
 
 log = logging.getLogger(__name__)
-
-MAX_ENROL_TRIES = 4
 
 
 def link_of(case: AnyCase, how: str = "record", score: float = 1.0, detail: str = "") -> BulletinLink:
@@ -83,10 +80,11 @@ class MissingCasework:
         bulletins: Bulletins,
         nc: NATS,
         settings: Settings,
+        audit: AuditTrail,
     ) -> None:
         self.store = store
+        self.camera = MissingWatchlist(faces, watchlist, nc, settings, audit)
         self._faces = faces
-        self._watchlist = watchlist
         self._bulletins = bulletins
         self._nc = nc
         self._settings = settings
@@ -233,64 +231,14 @@ class MissingCasework:
             case = await asyncio.to_thread(self.store.require, "missing", missing_id)
             assert isinstance(case, MissingPerson)
             photos = await asyncio.to_thread(self.store.face_photos, "missing", missing_id)
-            result, note = await self._enrol_photos(case, photos, actor)
-            if result is None:
-                await asyncio.to_thread(self.store.set_watchlist, missing_id, case.watchlist_profile_id, note)
-                return
-            if result.change is not None:
-                await self._announce(result.change)
-            await asyncio.to_thread(self.store.set_watchlist, missing_id, result.profile_id, note)
-        if case.watchlist_profile_id is not None:
-            await self._unenrol(case.watchlist_profile_id, actor, f"replaced by profile {result.profile_id}")
-
-    async def _enrol_photos(
-        self, case: MissingPerson, photos: list[tuple[str, bytes]], actor: str
-    ) -> tuple[EnrolResult | None, str]:
-        days = self._records.missing_watchlist_days
-        expires = datetime.now(UTC) + timedelta(days=days)
-        reference = f"Missing person report {case.report_number or f'MP-{case.id}'}"[:100]
-        basis = LegalBasis(reference, actor[:200], expires)
-        for _ in range(MAX_ENROL_TRIES):
-            if not photos:
-                return None, "not on the camera watchlist: no photo with one clear face"
-            chosen = photos
-
-            def work(analyzer: FaceAnalyzer, chosen: list[tuple[str, bytes]] = chosen) -> EnrolResult:
-                enroller = Enroller(self._settings, analyzer, self._watchlist)
-                return enroller.enrol(case.name, "missing", chosen, basis, actor)
-
-            try:
-                result = await self._faces.with_analyzer(work)
-            except EnrolmentError as exc:
-                refused = [p for p in photos if p[0] == exc.photo]
-                if not refused:
-                    return None, f"not on the camera watchlist: {exc}"[:300]
-                photos = [p for p in photos if p[0] != exc.photo]
-                continue
-            except Exception as exc:
-                log.warning("missing person %s not enrolled: %s", case.id, exc)
-                return None, f"not on the camera watchlist: {exc}"[:300]
-            return result, f"on the camera watchlist (category missing) until {expires:%Y-%m-%d}"
-        return None, "not on the camera watchlist: no photo could be enrolled"
+            profile_id, note = await self.camera.enrol(case, photos, actor)
+            kept = profile_id if profile_id is not None else case.watchlist_profile_id
+            await asyncio.to_thread(self.store.set_watchlist, missing_id, kept, note)
+        if profile_id is not None and case.watchlist_profile_id is not None:
+            await self._unenrol(case.watchlist_profile_id, actor, f"replaced by profile {profile_id}")
 
     async def _unenrol(self, profile_id: int, actor: str, reason: str) -> None:
-        def work(analyzer: FaceAnalyzer) -> Any:
-            return Enroller(self._settings, analyzer, self._watchlist).remove(profile_id, actor, reason)
-
-        try:
-            change = await self._faces.with_analyzer(work)
-        except ProfileNotFoundError:
-            return
-        except Exception as exc:
-            log.warning("watchlist profile %s of a missing person not removed: %s", profile_id, exc)
-            return
-        await self._announce(change)
-
-    async def _announce(self, change: Any) -> None:
-        try:
-            await announce(self._nc, change)
-        except Exception:
-            log.exception("watchlist change of profile %s stored but not announced", change.profile_id)
+        await self.camera.remove(profile_id, actor, reason)
 
     # -- telling -------------------------------------------------------------------------------------
 

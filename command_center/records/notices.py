@@ -7,8 +7,10 @@ stream; the officer's WebSocket (``officer_channel.py``) relays them, as ``perso
 dispatch notices.
 
 "Seen by a camera" comes from the alert fan-out: every *new* face alert of a watchlist profile that a
-CRO person is linked to. Each replica hears every alert event, so each notice carries a ``Nats-Msg-Id``
-derived from what it reports: JetStream keeps one copy however many replicas publish it.
+CRO person is linked to, and every *new* plate alert of a hotlisted vehicle that is one of a person's
+known vehicles (by its hotlist entry, or by the same registration number: ``vehicle_seen``). Each
+replica hears every alert event, so each notice carries a ``Nats-Msg-Id`` derived from what it
+reports: JetStream keeps one copy however many replicas publish it.
 """
 
 from __future__ import annotations
@@ -156,7 +158,8 @@ class FollowNotifier:
             event = AlertEvent.from_bytes(msg.data)
         except (ValidationError, ValueError):
             return
-        if event.kind != "created" or event.alert.get("kind") != "face":
+        kind = event.alert.get("kind")
+        if event.kind != "created" or kind not in ("face", "plate"):
             return
         profile_id = event.alert.get("profile_id")
         details = event.alert.get("details")
@@ -164,7 +167,12 @@ class FollowNotifier:
             return
         if isinstance(details, dict) and details.get("source") == "checkin":
             return  # the check-in screening tells followers itself
-        task = asyncio.create_task(self._seen(event, profile_id))
+        if kind == "plate":
+            plate = details.get("plate") if isinstance(details, dict) else None
+            work = self._vehicle_seen(event, profile_id, plate if isinstance(plate, str) else "")
+        else:
+            work = self._seen(event, profile_id)
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -176,6 +184,20 @@ class FollowNotifier:
                 await self.notify(person, "seen", dedup, **self._sighting(event))
         except Exception:
             log.exception("could not tell followers about alert %s", event.alert_id)
+
+    async def _vehicle_seen(self, event: AlertEvent, entry_id: int, plate_key: str) -> None:
+        """A plate alert (the hotlist entry ``entry_id``, plate ``plate_key``): tell the followers of
+        every person who has that vehicle among their known vehicles."""
+        try:
+            persons = await asyncio.to_thread(self._store.by_vehicle, entry_id, plate_key)
+            shown = str(event.alert.get("profile_name") or plate_key)
+            for person in persons:
+                about = self._sighting(event)
+                about["summary"] = f"vehicle {shown} seen on camera {about['place']}"[:500]
+                dedup = f"alert:{event.alert_id}:{event.alert.get('created_at')}"
+                await self.notify(person, "vehicle_seen", dedup, **about)
+        except Exception:
+            log.exception("could not tell followers about plate alert %s", event.alert_id)
 
     def _sighting(self, event: AlertEvent) -> dict[str, object]:
         camera = self._cameras.get(event.camera_id)

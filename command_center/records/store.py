@@ -74,6 +74,7 @@ class PersonStore:
 
     def create_schema(self) -> None:
         t.metadata.create_all(self.engine)
+        t.add_missing_columns(self.engine)
         t.create_search_indexes(self.engine)
 
     # -- persons -------------------------------------------------------------------------------------
@@ -200,6 +201,21 @@ class PersonStore:
                 )
             ).all()
         return [Person.from_row(row) for row in rows]
+
+    def by_vehicle(self, hotlist_entry_id: int, plate_key: str) -> list[Person]:
+        """The live persons with this vehicle among their known vehicles: linked to the hotlist entry,
+        or entered with the same registration number (the link to the hotlist is often left blank)."""
+        owner = (t.vehicles.c.hotlist_entry_id == hotlist_entry_id) | (t.vehicles.c.plate == plate_key)
+        query = (
+            select(t.persons)
+            .where(
+                t.persons.c.archived_at.is_(None),
+                t.persons.c.id.in_(select(t.vehicles.c.person_id).where(owner)),
+            )
+            .order_by(t.persons.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [Person.from_row(row) for row in conn.execute(query).all()]
 
     def list_by_category(self, category: str | None, limit: int, offset: int) -> list[Person]:
         query = select(t.persons).where(t.persons.c.archived_at.is_(None))

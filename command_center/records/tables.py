@@ -25,9 +25,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
     text,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 metadata = MetaData()
 
@@ -103,6 +104,9 @@ cases = Table(
     Column("court", String(200), nullable=True),
     Column("prison", String(200), nullable=True),
     Column("notes", Text, nullable=True),
+    # The investigating officer's Government ID (staff_users.government_id): told when the person of
+    # an open case is arrested elsewhere. An ID, not an account id, because that is what a clerk types.
+    Column("investigating_officer", String(32), nullable=True),
     Column("updated_by", String(300), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("person_id", "fir_number", "police_station", name="uq_cro_cases_fir"),
@@ -158,6 +162,27 @@ checkins = Table(
     Index("ix_hotel_checkins_hotel_time", "hotel_id", "checked_in_at"),
     Index("ix_hotel_checkins_unscreened", "screened_at"),
 )
+
+
+# Columns added after the first release: ``create_all`` makes no change to an existing table, so
+# databases made before a column existed get it here (empty; no migration tool is used).
+ADDED_COLUMNS: dict[str, dict[str, str]] = {"cro_cases": {"investigating_officer": "VARCHAR(32)"}}
+
+
+def add_missing_columns(engine: Engine) -> None:
+    inspector = inspect(engine)
+    for table, added in ADDED_COLUMNS.items():
+        present = {c["name"] for c in inspector.get_columns(table)}
+        for name, ddl in added.items():
+            if name in present:
+                continue
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+            except DBAPIError:
+                # Another replica added it in the same instant; anything else is a real failure.
+                if name not in {c["name"] for c in inspect(engine).get_columns(table)}:
+                    raise
 
 
 def create_search_indexes(engine: Engine) -> None:

@@ -147,6 +147,7 @@ class CaseFields:
     court: str | None = None
     prison: str | None = None
     notes: str | None = None
+    investigating_officer: str | None = None  # a staff Government ID
 
 
 CASE_EDITABLE = tuple(CaseFields.__dataclass_fields__)

@@ -31,9 +31,10 @@ class Permission(StrEnum):
     USERS_MANAGE = "users:manage"
     INTEGRATIONS_MANAGE = "integrations:manage"
     CHECKINS_POST = "checkins:post"
-    VEHICLES_READ = "vehicles:read"  # search the vehicle hotlist, view an entry
+    VEHICLES_READ = "vehicles:read"  # list and search the vehicle hotlist, view an entry
     VEHICLES_WRITE = "vehicles:write"  # add, change, remove, import hotlist entries
     ALERTS_ACT = "alerts:act"  # acknowledge, dismiss as false positive (with a reason), resolve
+    ALERTS_ESCALATIONS = "alerts:escalations"  # the supervisors' queue of escalated, unacknowledged alerts
     DISPATCH = "dispatch"  # suggest units for an alert and send one
     PATROL_READ = "patrol:read"  # patrol units, their duty status and live positions
     PATROL_MANAGE = "patrol:manage"  # create units, assign their officers
@@ -63,6 +64,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VEHICLES_READ,
             Permission.VEHICLES_WRITE,
             Permission.ALERTS_ACT,
+            Permission.ALERTS_ESCALATIONS,
             Permission.PATROL_READ,
             Permission.PATROL_MANAGE,
             Permission.STATS_READ,
@@ -85,6 +87,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VEHICLES_READ,
             Permission.VEHICLES_WRITE,
             Permission.ALERTS_ACT,
+            Permission.ALERTS_ESCALATIONS,
             Permission.DISPATCH,
             Permission.PATROL_READ,
             Permission.PATROL_MANAGE,

@@ -160,3 +160,10 @@ async def bulletin_about(
 ) -> OfficerBulletin:
     """The first bulletin about this arrest or case on the officer's broadcast (or casework) channel."""
     return await Mailbox(nc, officer, casework=casework).find(kind, subject_id, within_s, of_kind=of_kind)
+
+
+async def nothing_on_casework(nc: Client, officer: StaffUser, arrest_id: int) -> None:
+    """Nothing about this arrest reaches the officer's casework channel (waits 2 s)."""
+    with contextlib.suppress(AssertionError):
+        await bulletin_about(nc, officer, "arrest", arrest_id, casework=True, within_s=2)
+        raise RuntimeError(f"officer {officer.id} was told about arrest {arrest_id}")

@@ -23,9 +23,10 @@ from command_center.officer_channel import consumer_name
 from command_center.security.permissions import Role
 from command_center.security.users import StaffUser
 from pipeline import subjects
+from pipeline.contracts import Box, PlateHit
 from pipeline.dispatch_settings import DispatchSettings
 from pipeline.settings import CameraConfig, EpisodePolicy, Settings
-from tests.command_center.helpers import Served, add_user, bearer, hit, serve, ws_auth
+from tests.command_center.helpers import Served, add_user, bearer, hit, jpeg, serve, ws_auth
 
 # A camera in Islamabad; a degree of latitude is ~111.2 km.
 CAMERA_LAT, CAMERA_LON = 33.7000, 73.0500
@@ -80,8 +81,16 @@ class City:
 
 
 def with_dispatch(settings: Settings, city: City, **dispatch: Any) -> Settings:
-    """Settings for a city; dispatch settings are validated, Redis keys private to the test."""
-    values = {"redis_prefix": f"test:patrol:{city.tag}", "tick_s": 0.1, **dispatch}
+    """Settings for a city; dispatch settings are validated, Redis keys private to the test.
+
+    Auto-dispatch is off unless a test asks for it: most tests send units themselves, and the default
+    policy (priority 1, i.e. "wanted") would otherwise take their units first."""
+    values = {
+        "redis_prefix": f"test:patrol:{city.tag}",
+        "tick_s": 0.1,
+        "auto_dispatch_max_priority": 0,
+        **dispatch,
+    }
     # The configured priorities of the categories: wanted 1 (most urgent), missing 2, others 3.
     episodes = {"wanted": EpisodePolicy(priority=1), "missing": EpisodePolicy(priority=2)}
     command_center = settings.command_center.model_copy(update={"episodes": episodes})
@@ -154,6 +163,38 @@ async def open_alert(served: Served, camera_id: str, profile_id: int = 7, catego
     """An alert as the hit consumer would store it (straight into the store: no NATS in between)."""
     found = hit(camera_id, profile_id=profile_id)
     found = found.model_copy(update={"category": category})
+    outcome = await asyncio.to_thread(served.app.state.services.alerts.record_hit, found, datetime.now(UTC))
+    alert_id: int = outcome.alert.id
+    return alert_id
+
+
+async def open_plate_alert(
+    served: Served, camera_id: str, *, entry_id: int, plate: str, status: str, reason: str, case: str
+) -> int:
+    """A vehicle-hotlist alert as the plate matcher would raise it (straight into the store)."""
+    found = PlateHit(
+        camera_id=camera_id,
+        read_id=uuid.uuid4(),
+        worker_id="worker-test",
+        track_id=1,
+        read_text=plate,
+        read_display=plate,
+        read_confidence=0.93,
+        entry_id=entry_id,
+        plate=plate,
+        plate_display=plate,
+        status=status,
+        priority=1,
+        reason=reason,
+        case_reference=case,
+        match_kind="exact",
+        match_score=1.0,
+        captured_at=datetime.now(UTC),
+        box=Box(x=1, y=2, w=100, h=30),
+        detector_score=0.8,
+        crop_jpeg=jpeg((0, 200, 0)),
+        scene_jpeg=jpeg((40, 40, 40), 96),
+    )
     outcome = await asyncio.to_thread(served.app.state.services.alerts.record_hit, found, datetime.now(UTC))
     alert_id: int = outcome.alert.id
     return alert_id

@@ -1,6 +1,7 @@
 """Arrests over HTTP on both databases: every officer is told (a durable broadcast, offline officers
 included); the arrested person is looked for in other cases by CNIC, name and face, and those cases'
-officers (and the person's followers) are told; staff read arrests with an audited reason."""
+officers (investigating officers of open cases, reporters, earlier arresting officers) and the person's
+followers are told; staff read arrests with an audited reason."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from nats.aio.client import Client
 from command_center.records.bulletins import broadcast_consumer_name
 from command_center.security.permissions import Role
 from pipeline import subjects
+from pipeline.face import FaceAnalyzer
 from tests.command_center.casework_helpers import (
     b64,
     bulletin_about,
     face,
+    nothing_on_casework,
     record_arrest,
     screened_arrest,
 )
@@ -32,6 +35,8 @@ from tests.command_center.records_helpers import (
     cnic,
     officer_notices,
 )
+from watchlist.enrol import Enroller
+from watchlist.governance import LegalBasis
 
 OLD_CASE = {
     "fir_number": "77/2024",
@@ -195,3 +200,114 @@ async def test_bad_arrests_are_refused(served: Served) -> None:
         assert (await clerk.get("/arrests", params={"cnic": "1-2", **REASON})).status_code == 422
         assert (await clerk.get("/arrests/424242", params=REASON)).status_code == 404
         await asyncio.sleep(0)
+
+
+async def test_investigating_officers_of_open_cases_are_told_and_closed_cases_tell_no_one(
+    served: Served, nc: Client
+) -> None:
+    clerk = await client(served, Role.RECORDS_CLERK)
+    open_io = await add_user(served.app, Role.PATROL_OFFICER, ("Rawalpindi",))
+    closed_io = await add_user(served.app, Role.SUPERVISOR)
+    arresting = await client(served, Role.PATROL_OFFICER)
+    async with clerk, arresting:
+        id_card = cnic()
+        open_case = {
+            **OLD_CASE,
+            "fir_number": "31/2024",
+            "investigating_officer": open_io.government_id.lower(),
+        }
+        closed_case = {
+            "fir_number": "12/2019",
+            "police_station": "PS Kotwali",
+            "sections": ["379 PPC"],
+            "status": "convicted",
+            "investigating_officer": closed_io.government_id,
+        }
+        person = await add_person(
+            clerk, "Imran Qureshi", cnic=id_card, category="history_sheeter", cases=[open_case, closed_case]
+        )
+        officers = [c["investigating_officer"] for c in person["cases"]]
+        assert officers == [open_io.government_id, closed_io.government_id]  # stored as the account's ID
+
+        created = await record_arrest(arresting, name="Imran Qureshi", cnic=id_card, fir_number="300/2025")
+        done = await screened_arrest(arresting, created["id"])
+        link = matches(done)[("person", person["id"])]
+        assert link["how"] == "cnic" and link["detail"] == "FIR 31/2024, PS Saddar Rawalpindi"
+        assert link["officers"] == [open_io.id]
+        assert done["screening"]["told"]["officers"] == [open_io.id]
+        told = await bulletin_about(nc, open_io, "arrest", created["id"], casework=True)
+        assert told.kind == "wanted_elsewhere" and told.officer_id == open_io.id
+        assert ("person", person["id"]) in {(m.kind, m.id) for m in told.matches}
+        await nothing_on_casework(nc, closed_io, created["id"])
+
+        # The open case is closed too: the next arrest tells its officer nothing.
+        case_id = person["cases"][0]["id"]
+        closing = await clerk.patch(f"/persons/{person['id']}/cases/{case_id}", json={"status": "acquitted"})
+        assert closing.status_code == 200 and closing.json()["investigating_officer"] == open_io.government_id
+        later = await record_arrest(arresting, name="Imran Qureshi", cnic=id_card, fir_number="301/2025")
+        again = await screened_arrest(arresting, later["id"])
+        assert matches(again)[("person", person["id"])]["officers"] == []
+        assert again["screening"]["told"]["officers"] == []
+        await nothing_on_casework(nc, open_io, later["id"])
+
+
+async def test_an_investigating_officer_must_be_a_staff_account(served: Served) -> None:
+    clerk = await client(served, Role.RECORDS_CLERK)
+    io = await add_user(served.app, Role.PATROL_OFFICER)
+    async with clerk:
+        person = await add_person(clerk, "Tariq Mehmood", cases=[OLD_CASE])
+        case_id = person["cases"][0]["id"]
+        cases = f"/persons/{person['id']}/cases"
+        for bad, status in (("NO-SUCH-OFFICER", 422), ("a b", 422), ("x" * 40, 422)):
+            new_case = {**OLD_CASE, "fir_number": "1/2025", "investigating_officer": bad}
+            assert (await clerk.post(cases, json=new_case)).status_code == status, bad
+            patched = await clerk.patch(f"{cases}/{case_id}", json={"investigating_officer": bad})
+            assert patched.status_code == status, bad
+            body = {"category": "wanted", "name": "Someone Else", "cases": [new_case]}
+            assert (await clerk.post("/persons", json=body)).status_code == status, bad
+        refused = await clerk.post(
+            cases, json={**OLD_CASE, "fir_number": "2/2025", "investigating_officer": "T-0"}
+        )
+        assert "investigating_officer" in refused.text
+        missing = await clerk.patch(f"{cases}/{case_id}", json={"investigating_officer": "NO-SUCH-OFFICER"})
+        assert "no staff account" in missing.text
+
+        patched = await clerk.patch(f"{cases}/{case_id}", json={"investigating_officer": io.government_id})
+        assert patched.status_code == 200 and patched.json()["investigating_officer"] == io.government_id
+        [entry, *_] = audited(served, "persons.case_update", f"person:{person['id']}")
+        assert entry.details["changes"]["investigating_officer"] == [None, io.government_id]
+        cleared = await clerk.patch(f"{cases}/{case_id}", json={"investigating_officer": None})
+        assert cleared.status_code == 200 and cleared.json()["investigating_officer"] is None
+
+
+async def test_an_arrest_photo_matching_a_watchlisted_person_tells_their_case_officer(
+    served: Served, nc: Client, media_dir: Path
+) -> None:
+    settings = served.app.state.services.settings
+    enroller = Enroller(
+        settings, FaceAnalyzer(settings, settings.models_dir), served.app.state.services.watchlist
+    )
+    basis = LegalBasis("FIR 31/2024 PS Saddar", "SSP Investigation", datetime.now(UTC) + timedelta(days=30))
+    photos = [("a.jpg", face(media_dir, "obama", "examples_obama.jpg"))]
+    enrolled = await asyncio.to_thread(enroller.enrol, "Barack Obama", "wanted", photos, basis, "staff:1:t")
+    clerk = await client(served, Role.RECORDS_CLERK)
+    io = await add_user(served.app, Role.PATROL_OFFICER)
+    arresting = await client(served, Role.PATROL_OFFICER)
+    async with clerk, arresting:
+        case = {**OLD_CASE, "investigating_officer": io.government_id}
+        person = await add_person(
+            clerk, "Barack Obama", watchlist_profile_id=enrolled.profile_id, cases=[case]
+        )
+        probe = b64(face(media_dir, "obama", "examples_obama2.jpg"))
+        created = await record_arrest(arresting, name="Unknown Male", fir_number="77/2025", photo_jpeg=probe)
+        done = await screened_arrest(arresting, created["id"])
+        link = matches(done)[("person", person["id"])]
+        assert link["how"] == "face" and link["score"] > 0.42 and link["officers"] == [io.id]
+        told = await bulletin_about(nc, io, "arrest", created["id"], casework=True)
+        assert told.kind == "wanted_elsewhere" and "FIR 77/2024" in told.summary
+        assert told.photo_jpeg is not None and told.photo_jpeg[:2] == b"\xff\xd8"
+
+        stranger = b64(face(media_dir, "biden", "examples_biden.jpg"))
+        other = await record_arrest(arresting, name="Another Male", fir_number="78/2025", photo_jpeg=stranger)
+        assert ("person", person["id"]) not in matches(await screened_arrest(arresting, other["id"]))
+        await nothing_on_casework(nc, io, other["id"])

@@ -1,5 +1,6 @@
 """The alert lifecycle on both databases: legal and illegal steps, reasons, history, audit, live feed,
-escalation of unacknowledged alerts, and two operators acting at once."""
+escalation of unacknowledged alerts (live to supervisors, and kept in their queue for later), and two
+operators acting at once."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nats.aio.client import Client
@@ -16,7 +18,7 @@ from command_center.lifecycle import allowed_next
 from command_center.security.permissions import Role
 from pipeline import subjects
 from pipeline.contracts import AlertEscalated
-from pipeline.settings import Settings
+from pipeline.settings import CameraConfig, Settings
 from tests.command_center.dispatch_helpers import (
     City,
     feed_events,
@@ -26,7 +28,7 @@ from tests.command_center.dispatch_helpers import (
     staff,
     with_dispatch,
 )
-from tests.command_center.helpers import Served, eventually, settings_for, ws_auth
+from tests.command_center.helpers import Served, bearer, eventually, settings_for, ws_auth
 
 
 @pytest.fixture
@@ -172,6 +174,10 @@ async def test_an_unacknowledged_alert_escalates_to_supervisors_once(
             took = time.monotonic() - started
         assert event["alert_id"] == urgent
         assert event["change"]["action"] == "escalate" and event["change"]["actor"] == "system:escalation"
+        assert event["audience"] == "supervisors"  # consoles tell supervisors' events from the rest
+        assert event["escalation"]["priority"] == 1 and event["escalation"]["limit_s"] == 1.0
+        assert event["escalation"]["waited_s"] >= 1.0
+        assert "priority 1 escalates after 1 s" in event["change"]["reason"]
         await eventually(lambda: _true(bool(escalations)))
         assert escalations[0].alert_id == urgent and escalations[0].priority == 1
         assert escalations[0].waited_s >= 1.0
@@ -195,3 +201,58 @@ async def test_an_unacknowledged_alert_escalates_to_supervisors_once(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_supervisor_who_was_not_connected_finds_the_escalation_later(
+    settings: Settings, nc: Client, city: City
+) -> None:
+    """Nobody is on /ws/alerts when the alerts escalate; the supervisors' queue has them afterwards."""
+    south = CameraConfig(id=f"cam-o-{city.tag}", url="rtsp://127.0.0.1/o", district=city.other_district)
+    wider = settings.model_copy(update={"cameras": [*settings.cameras, south]})
+    async with serve_city(wider, nc) as served:
+        supervisor = await staff(served, Role.SUPERVISOR)
+        operator = await staff(served, Role.OPERATOR, city.district)
+        urgent = await open_alert(served, city.camera, profile_id=61, category="wanted")
+        elsewhere = await open_alert(served, south.id, profile_id=62, category="wanted")
+        taken = await open_alert(served, city.camera, profile_id=63, category="wanted")
+        slow = await open_alert(served, city.camera, profile_id=64, category="missing")
+        assert (await served.http.post(f"/alerts/{taken}/acknowledge", headers=operator)).status_code == 200
+        await eventually(lambda: _escalated(served, urgent, elsewhere))
+
+        async def queue(headers: dict[str, str], **params: str | int) -> list[dict[str, Any]]:
+            found = await served.http.get("/alerts/escalations", params=params, headers=headers)
+            assert found.status_code == 200, found.text
+            mine = {city.camera, south.id}  # (other tests' alerts on the shared NATS are left out)
+            return [e for e in found.json()["escalations"] if e["alert"]["camera_id"] in mine]
+
+        listed = await queue(supervisor)
+        assert [e["alert"]["id"] for e in listed] == [urgent, elsewhere]  # oldest first; taken, slow absent
+        first = listed[0]
+        assert first["priority"] == 1 and first["limit_s"] == 1.0
+        assert first["waited_at_escalation_s"] >= 1.0 and first["waited_s"] >= first["waited_at_escalation_s"]
+        assert first["alert"]["status"] == "new" and first["escalated_at"]
+        assert [e["alert"]["id"] for e in await queue(supervisor, district=city.other_district)] == [
+            elsewhere
+        ]
+        assert await queue(supervisor, priority=2) == []
+        assert [e["alert"]["id"] for e in await queue(bearer(served.token))] == [urgent, elsewhere]  # admin
+
+        officer = await staff(served, Role.PATROL_OFFICER, city.district)
+        for refused in (operator, officer):
+            answer = await served.http.get("/alerts/escalations", headers=refused)
+            assert answer.status_code == 403  # addressed to supervisors, not to the operators who missed it
+        bad = await served.http.get("/alerts/escalations", params={"priority": 9}, headers=supervisor)
+        assert bad.status_code == 422
+
+        # Acting on the alert takes it off the queue.
+        acked = await served.http.post(f"/alerts/{urgent}/acknowledge", headers=supervisor)
+        assert acked.status_code == 200
+        assert [e["alert"]["id"] for e in await queue(supervisor)] == [elsewhere]
+        assert (await lifecycle(served.http, slow))["escalated_at"] is None
+
+
+async def _escalated(served: Served, *alert_ids: int) -> bool:
+    for alert_id in alert_ids:
+        if (await lifecycle(served.http, alert_id))["escalated_at"] is None:
+            return False
+    return True

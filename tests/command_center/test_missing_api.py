@@ -1,7 +1,8 @@
 """Missing persons and unidentified dead bodies over HTTP on both databases: registered with features and
 photos, every officer told, ranked candidates both ways re-computed whenever either side changes (sex a
 hard filter, time plausible, features and faces scored), and a missing person's photos on the camera
-watchlist in the category 'missing' whose alerts ask for a welfare check."""
+watchlist in the category 'missing' whose alerts ask for a welfare check: at once (no second approval),
+with the report as its legal basis, who registered it as the authorising officer and an expiry, audited."""
 
 from __future__ import annotations
 
@@ -237,3 +238,59 @@ async def test_bad_cases_are_refused(served: Served) -> None:
         now_found = await officer.get(f"/missing/{case['id']}", params=REASON)
         assert now_found.json()["status"] == "found"
         await asyncio.sleep(0)
+
+
+async def test_a_missing_persons_watchlist_entry_carries_its_legal_basis_and_is_audited(
+    served: Served, media_dir: Path
+) -> None:
+    registering, other = [await add_user(served.app, Role.RECORDS_CLERK) for _ in range(2)]
+    watchlist = served.app.state.services.watchlist
+    async with await client_of(served, registering) as clerk, await client_of(served, other) as second:
+        sparse = {"sex": "male", "age_min": 40, "age_max": 60, "district": "Islamabad"}
+        obama = b64(face(media_dir, "obama", "examples_obama.jpg"))
+        missing = await register(
+            clerk,
+            "missing",
+            {**sparse, "name": "Barry Soetoro"},
+            report_number="MPR 41/2025",
+            photos_jpeg=[obama],
+        )
+        first = missing["watchlist_profile_id"]
+        profile = await asyncio.to_thread(watchlist.get_profile, first)
+        assert profile.legal_reference == f"Missing person case {missing['id']}, report MPR 41/2025"
+        assert profile.authorised_by.startswith(f"staff:{registering.id}:")
+        days = (profile.expires_at - datetime.now(UTC)).days
+        assert 363 <= days <= 365 and profile.status == "active"  # missing_watchlist_days: 365
+        [entry] = audited(served, "watchlist.enroll_missing", f"watchlist_profile:{first}")
+        assert entry.actor.startswith(f"staff:{registering.id}:") and "no second approval" in (
+            entry.reason or ""
+        )
+        assert entry.details["missing_case_id"] == missing["id"] and entry.details["replaces"] is None
+        assert (entry.details["legal_reference"], entry.details["authorised_by"]) == (
+            profile.legal_reference,
+            profile.authorised_by,
+        )
+        assert entry.details["expires_at"] == profile.expires_at.isoformat()
+
+        # Another clerk adds a photo: a new entry, still authorised by who registered the report.
+        more = await second.post(
+            f"/missing/{missing['id']}/photos",
+            files={"photo": ("p.jpg", face(media_dir, "obama", "examples_obama2.jpg"), "image/jpeg")},
+        )
+        assert more.status_code == 201, more.text
+        view = await clerk.get(f"/missing/{missing['id']}", params=REASON)
+        replacement = view.json()["watchlist_profile_id"]
+        assert replacement not in (None, first)
+        renewed = await asyncio.to_thread(watchlist.get_profile, replacement)
+        assert renewed.authorised_by == profile.authorised_by and renewed.photo_count == 2
+        [added] = audited(served, "watchlist.enroll_missing", f"watchlist_profile:{replacement}")
+        assert added.actor.startswith(f"staff:{other.id}:") and added.details["replaces"] == first
+        [replaced] = audited(served, "watchlist.remove_missing", f"watchlist_profile:{first}")
+        assert replaced.reason == f"replaced by profile {replacement}"
+
+        closed = await second.patch(f"/missing/{missing['id']}", json={"status": "found"})
+        assert closed.status_code == 200, closed.text
+        [removed] = audited(served, "watchlist.remove_missing", f"watchlist_profile:{replacement}")
+        assert removed.actor.startswith(f"staff:{other.id}:") and "found" in (removed.reason or "")
+        assert (await asyncio.to_thread(watchlist.get_profile, replacement)).status == "removed"
+        assert (await asyncio.to_thread(served.app.state.services.audit.verify)).ok

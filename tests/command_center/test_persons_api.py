@@ -1,9 +1,11 @@
 """CRO persons over HTTP on both databases: CRUD and validation, audited views and searches, ranked
-spelling-agnostic search, and an officer's personal watchlist notified of a face alert."""
+spelling-agnostic search, and an officer's personal watchlist notified of a face alert and of a plate
+alert of one of the person's known vehicles."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from nats.aio.client import Client
@@ -22,6 +24,8 @@ from tests.command_center.records_helpers import (
     person,
     watchlist_profile,
 )
+from tests.command_center.test_plate_reads import add_vehicle, plate_read
+from watchlist.vehicles import VehicleHotlist
 
 CASE = {
     "fir_number": "112/2025",
@@ -200,3 +204,40 @@ async def test_officer_following_a_person_is_told_when_a_camera_sees_them(served
         assert await eventually(alert_count) == 1
         assert (await officer.delete(f"/persons/{pid}/follow")).status_code == 200
         assert (await officer.delete(f"/persons/{pid}/follow")).status_code == 404
+
+
+async def test_followers_are_told_when_a_known_vehicle_raises_a_plate_alert(
+    served: Served, nc: Client
+) -> None:
+    clerk = await client(served, Role.RECORDS_CLERK)
+    by_plate, by_entry, bystander = [await add_user(served.app, Role.PATROL_OFFICER) for _ in range(3)]
+    number = uuid.uuid4().int % 9000 + 1000
+    entry_id = await asyncio.to_thread(add_vehicle, served, f"LEA-{number}")
+    other_entry = await asyncio.to_thread(add_vehicle, served, f"RIK-{number}")
+    consumer = served.app.state.services.plate_reads
+    await asyncio.to_thread(consumer.matcher.load, VehicleHotlist(served.app.state.services.engine))
+    async with clerk:
+        # Typed by its number only (no hotlist link), typed with the link (another number), and neither.
+        typed = await add_person(clerk, "Shahid Butt", vehicles=[{"plate": f"lea {number}"}])
+        linked = await add_person(
+            clerk, "Nadeem Akhtar", vehicles=[{"plate": "ABC 123", "hotlist_entry_id": entry_id}]
+        )
+        unrelated = await add_person(
+            clerk, "Kashif Ali", vehicles=[{"plate": f"RIK {number}", "hotlist_entry_id": other_entry}]
+        )
+        for user, pid in ((by_plate, typed["id"]), (by_entry, linked["id"]), (bystander, unrelated["id"])):
+            async with await client_of(served, user) as officer:
+                assert (await officer.post(f"/persons/{pid}/follow", params=REASON)).status_code == 200
+
+        cam = camera()
+        await nc.jetstream().publish(
+            subjects.plates_read(cam), plate_read(cam, f"LEA{number}", f"LEA-{number}").to_bytes()
+        )
+        for user, pid in ((by_plate, typed["id"]), (by_entry, linked["id"])):
+            [notice] = await officer_notices(nc, user, 1, within_s=30)
+            assert (notice.kind, notice.person_id, notice.officer_id) == ("vehicle_seen", pid, user.id)
+            assert notice.camera_id == cam and notice.alert_id is not None
+            assert f"LEA-{number}" in notice.summary
+        [alert] = (await served.http.get("/alerts", params={"camera_id": cam})).json()["alerts"]
+        assert (alert["kind"], alert["profile_id"]) == ("plate", entry_id)
+        assert await officer_notices(nc, bystander, 1, within_s=2) == []

@@ -43,6 +43,7 @@ VEHICLES_READ = {ADM, SUP, OPR, CLK, PTL}
 VEHICLES_WRITE = {ADM, SUP, CLK}
 ANYONE_SIGNED_IN = {ADM, SUP, OPR, CLK, PTL, HTL}
 ALERTS_ACT = {ADM, SUP, OPR}
+ALERTS_ESCALATIONS = {ADM, SUP}  # escalations are addressed to supervisors
 DISPATCH = {SUP, OPR}
 PATROL_READ = {ADM, SUP, OPR}
 PATROL_MANAGE = {ADM, SUP}
@@ -68,6 +69,7 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/auth/logout"): STAFF,  # a staff session; an API key has none to end
     ("GET", "/auth/me"): ANYONE_SIGNED_IN,
     ("GET", "/alerts"): ALERTS_READ,
+    ("GET", "/alerts/escalations"): ALERTS_ESCALATIONS,
     ("GET", "/alerts/{alert_id}"): ALERTS_READ,
     ("GET", "/alerts/{alert_id}/hits"): ALERTS_READ,
     ("GET", "/alerts/{alert_id}/evidence/{kind}"): ALERTS_READ,
@@ -89,6 +91,7 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/integrations/hotels/{hotel_id}/keys"): INTEGRATIONS,
     ("DELETE", "/integrations/keys/{key_id}"): INTEGRATIONS,
     ("GET", "/integrations/whoami"): {HTL},
+    ("GET", "/vehicles"): VEHICLES_READ,
     ("GET", "/vehicles/search"): VEHICLES_READ,
     ("GET", "/vehicles/{entry_id}"): VEHICLES_READ,
     ("POST", "/vehicles"): VEHICLES_WRITE,

@@ -55,7 +55,13 @@ def system(
     )
     settings = yaml.safe_load(config.read_text())
     settings["cameras"][0].update(latitude=CAMERA_AT[0], longitude=CAMERA_AT[1], name="Constitution Avenue")
-    settings["dispatch"] = {"redis_prefix": f"e2e:patrol:{tag}", "ack_timeout_s": 120, "tick_s": 0.5}
+    # The operator dispatches by hand here: auto-dispatch (priority 1 by default) is turned off.
+    settings["dispatch"] = {
+        "redis_prefix": f"e2e:patrol:{tag}",
+        "ack_timeout_s": 120,
+        "tick_s": 0.5,
+        "auto_dispatch_max_priority": 0,
+    }
     config.write_text(yaml.safe_dump(settings))
     procs = Processes(tmp_path, config)
     try:
