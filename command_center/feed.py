@@ -41,11 +41,13 @@ class _Client:
         sees: Callable[[str], bool],
         user_id: int | None = None,
         session_id: str | None = None,
+        still_valid: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.websocket = websocket
         self.sees = sees
         self.user_id = user_id
         self.session_id = session_id
+        self.still_valid = still_valid
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.stopped = asyncio.Event()
         self.close_code = CLOSE_GOING_AWAY
@@ -99,15 +101,22 @@ class AlertFeed:
         except ValidationError as exc:
             log.warning("ignored an invalid SessionRevoked: %s", exc.errors()[:1])
             return
-        self.revoke(user_id=event.user_id, session_id=event.session_id)
+        await self.revoke(user_id=event.user_id, session_id=event.session_id)
 
-    def revoke(self, *, user_id: int | None = None, session_id: str | None = None) -> int:
-        """Close the connections opened with a session (or every session of a user); how many."""
+    async def revoke(self, *, user_id: int | None = None, session_id: str | None = None) -> int:
+        """Close the connections opened with a session (or every session of a user); how many.
+
+        A session id is unique, so its connections close at once. An account id alone is only unique
+        within one database: before closing on it, the connection's credentials are checked again, so
+        that an announcement from another deployment sharing this NATS cannot cut this one's operators.
+        """
         closed = 0
         for client in list(self._clients):
             if session_id is not None and client.session_id != session_id:
                 continue
             if user_id is not None and client.user_id != user_id:
+                continue
+            if session_id is None and client.still_valid is not None and await _holds(client.still_valid):
                 continue
             client.stop(CLOSE_EXPIRED)
             closed += 1
@@ -153,7 +162,7 @@ class AlertFeed:
         A SessionRevoked naming ``user_id``/``session_id`` closes it at once; ``still_valid`` is asked
         every ``recheck_s`` too, in case that announcement was missed.
         """
-        client = _Client(websocket, self._queue_size, sees, user_id, session_id)
+        client = _Client(websocket, self._queue_size, sees, user_id, session_id, still_valid)
         self._clients.add(client)
         tasks = [
             asyncio.create_task(self._send_loop(client)),
@@ -204,3 +213,12 @@ class AlertFeed:
         with contextlib.suppress(WebSocketDisconnect):
             async for _ in websocket.iter_text():
                 pass
+
+
+async def _holds(still_valid: Callable[[], Awaitable[bool]]) -> bool:
+    """Whether credentials are still good; a failed check counts as no (a revocation errs on closing)."""
+    try:
+        return await still_valid()
+    except Exception:
+        log.exception("could not re-check a WebSocket client's session on a revocation; closing it")
+        return False

@@ -90,6 +90,7 @@ class Feed:
 class _Connection:
     user_id: int
     session_id: str | None
+    still_valid: Callable[[], Awaitable[bool]] | None = None
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
     close_code: int = CLOSE_GOING_AWAY
 
@@ -145,6 +146,13 @@ class OfficerChannels:
                 continue
             if event.user_id is not None and connection.user_id != event.user_id:
                 continue
+            # An account id alone is unique only within one database (see AlertFeed.revoke): check first.
+            if event.session_id is None and connection.still_valid is not None:
+                try:
+                    if await connection.still_valid():
+                        continue
+                except Exception:
+                    log.exception("could not re-check an officer's session on a revocation; closing it")
             connection.stop(CLOSE_EXPIRED)
 
     # -- publishing ----------------------------------------------------------------------------------
@@ -219,7 +227,7 @@ class OfficerChannels:
         feeds: list[tuple[Feed, JetStreamContext.PullSubscription]],
         handle: Handle,
     ) -> None:
-        connection = _Connection(session.user_id, session.session_id)
+        connection = _Connection(session.user_id, session.session_id, session.still_valid)
         self._connections.add(connection)
         link = _Link(websocket, handle)
         pumps = [asyncio.create_task(link.pump(feed, subscription)) for feed, subscription in feeds]

@@ -17,6 +17,8 @@ from websockets.exceptions import ConnectionClosed
 from command_center.app import create_app
 from command_center.security.permissions import Permission, Role
 from command_center.security.principal import Principal
+from pipeline import subjects
+from pipeline.contracts import SessionRevoked
 from pipeline.settings import Settings
 from tests.command_center.helpers import (
     Served,
@@ -127,6 +129,17 @@ async def closed_with(ws: ClientConnection) -> int:
     return closed.value.rcvd.code
 
 
+async def receives(ws: ClientConnection, text: str) -> bool:
+    """Whether ``text`` arrives within 5 s; alert events of other tests on the shared NATS are skipped."""
+
+    async def until_seen() -> bool:
+        while await ws.recv() != text:
+            pass
+        return True
+
+    return await asyncio.wait_for(until_seen(), 5)
+
+
 @contextlib.asynccontextmanager
 async def replica(settings: Settings) -> AsyncIterator[Served]:
     name = f"cc-replica-{uuid.uuid4().hex[:8]}"
@@ -152,7 +165,7 @@ async def test_logout_closes_the_sessions_websockets_on_every_replica(
         assert await closed_with(on_other) == 4401
         # Another session of the same officer (another device) stays open.
         served.app.state.services.feed.broadcast('{"still": "here"}')
-        assert await asyncio.wait_for(same_user_other_session.recv(), 5) == '{"still": "here"}'
+        assert await receives(same_user_other_session, '{"still": "here"}')
         name = other.app.state.services.settings.command_center.consumer_name
     with contextlib.suppress(Exception):
         await nc.jetstream().delete_consumer("SAFECITY_HITS", name)
@@ -171,6 +184,25 @@ async def test_disabling_or_changing_rights_closes_every_websocket_of_the_accoun
         assert response.status_code == 200, response.text
         assert await closed_with(one) == 4401
         assert await closed_with(two) == 4401
+
+
+async def test_an_announcement_for_an_account_whose_rights_hold_closes_nothing(
+    served: Served, nc: Client
+) -> None:
+    """Account ids are per database: another deployment on the same NATS announcing "user 7 disabled"
+    must not cut this deployment's user 7, whose credentials the replica checks before closing."""
+    pair = await staff_session(served.app, Role.SUPERVISOR)  # sees every district's alerts
+    async with feed_socket(served, pair.access_token) as ws:
+        foreign = SessionRevoked(user_id=pair.user.id, reason="disabled")
+        await nc.publish(subjects.sessions_revoked(), foreign.to_bytes())
+        await nc.flush()
+        await asyncio.sleep(0.5)
+        served.app.state.services.feed.broadcast('{"still": "here"}')
+        assert await receives(ws, '{"still": "here"}')
+        # Once the account really is disabled, the same announcement closes it.
+        await asyncio.to_thread(served.app.state.services.auth.users.update, pair.user.id, active=False)
+        await nc.publish(subjects.sessions_revoked(), foreign.to_bytes())
+        assert await closed_with(ws) == 4401
 
 
 async def test_a_missed_announcement_is_caught_by_the_periodic_recheck(settings: Settings) -> None:
