@@ -181,22 +181,32 @@ async def measure(
 def glass_to_alert(
     base: str, token: str, cameras: set[str], alerts: list[tuple[float, dict[str, Any]]]
 ) -> list[float]:
-    """Camera send → WebSocket, per decided track: the first alert shown for a track's first frame (a
-    track's later, better shots are updates and, with the merge window at 0, open alerts of their own)."""
-    first: dict[tuple[str, str], float] = {}
+    """Camera send → WebSocket, per decided track: from the send stamp of the frame of a track's first hit
+    to the first alert event (created, or updated when the track joined an open episode) that arrived after
+    the command centre stored that hit. Later hits of the same track (better shots) are not counted."""
+    events: dict[int, list[float]] = {}
     for received_at, event in alerts:
-        if event.get("kind") != "created" or event.get("camera_id") not in cameras:
-            continue
+        if event.get("kind") in ("created", "updated") and event.get("camera_id") in cameras:
+            events.setdefault(int(event["alert_id"]), []).append(received_at)
+    latencies: list[float] = []
+    for alert_id, arrivals in events.items():
         try:
-            hit = get_json(f"{base}/alerts/{event['alert_id']}/hits", token)[0]
+            hits = get_json(f"{base}/alerts/{alert_id}/hits?limit=1000", token)
         except urllib.error.HTTPError as exc:
-            print(f"alert {event['alert_id']}: {exc}", file=sys.stderr)
+            print(f"alert {alert_id}: {exc}", file=sys.stderr)
             continue
-        if hit.get("frame_sent_at"):
-            key = (str(event["camera_id"]), str(hit["frame_sent_at"]))
-            latency = (received_at - datetime.fromisoformat(hit["frame_sent_at"]).timestamp()) * 1e3
-            first[key] = min(latency, first.get(key, latency))
-    return list(first.values())
+        previous: object = None
+        for hit in hits:  # oldest first; a track's later, better shots come right after its first hit
+            track, first_of_track = hit.get("track_id"), hit.get("track_id") != previous or previous is None
+            previous = track
+            if not first_of_track or not hit.get("frame_sent_at"):
+                continue
+            stored = datetime.fromisoformat(hit["received_at"]).timestamp()
+            shown = [t for t in arrivals if t >= stored]
+            if shown:
+                sent = datetime.fromisoformat(hit["frame_sent_at"]).timestamp()
+                latencies.append((min(shown) - sent) * 1e3)
+    return latencies
 
 
 def run_count(count: int, clip: Path, nats_url: str, redis_url: str, args: argparse.Namespace) -> None:
