@@ -10,10 +10,16 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTEST=${PYTEST:-.venv/bin/pytest}
 JOBS=${TEST_JOBS:-3}
+# A phase that hangs (a test's leftover thread keeping pytest alive after its summary, say) fails here
+# instead of holding CI for its whole allowance.
+PHASE_LIMIT_S=${TEST_PHASE_LIMIT_S:-1500}
 
 run() {
-    "$PYTEST" "$@"
+    timeout --kill-after=30 "$PHASE_LIMIT_S" "$PYTEST" "$@"
     local rc=$?
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "scripts/test.sh: pytest did not finish within ${PHASE_LIMIT_S} s: $*"
+    fi
     if [ "$rc" -eq 5 ]; then
         echo "scripts/test.sh: pytest collected no tests for: $*"
         rc=0
