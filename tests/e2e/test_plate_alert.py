@@ -125,6 +125,7 @@ def test_a_hotlisted_plate_is_read_once_per_pass_and_alerts_once(
     reads = _settled(lambda: _reads(base, token, camera), 1)
     assert [r["plate"] for r in reads] == [PLATE], f"{reads}\n{procs.logs()}"
     read = reads[0]
+    print(f"pass 1: {read['plate']} from {read['frames_read']} frames, confidence {read['confidence']}")
     assert read["hotlist_entry_id"] == entry_id
     assert read["country"] == "in" and float(str(read["confidence"])) >= 0.5
     assert int(str(read["frames_read"])) >= 2, "one read is the vote of several frames"
