@@ -208,12 +208,17 @@ async def _start(
         name=settings.command_center.consumer_name,
         deliver_policy=policy,
         ack_wait_s=settings.command_center.hits_ack_wait_s,
+        retry_delay_s=settings.command_center.hits_retry_delay_s,
     )
     await consumer.start()
     stack.push_async_callback(consumer.stop)
 
     plate_reads = PlateReadConsumer(
-        nc, engine, name=f"{settings.command_center.consumer_name}-plates", deliver_policy=policy
+        nc,
+        engine,
+        name=f"{settings.command_center.consumer_name}-plates",
+        deliver_policy=policy,
+        retry_delay_s=settings.command_center.hits_retry_delay_s,
     )
     await plate_reads.start()
     stack.push_async_callback(plate_reads.stop)

@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 
 FETCH_BATCH = 32
 ACK_WAIT_S = 30.0
-MAX_DELIVER = 20
+# Never give up on a hit: a database outage of any length must lose none (a cap of 20 deliveries, 5 s
+# apart, once dropped every hit of an outage longer than ~100 s). A hit that can never be stored is
+# terminated explicitly instead (_reject).
+MAX_DELIVER = -1
 STORE_RETRY_DELAY_S = 5.0
 # The hit contract by the subject's kind token: safecity.hits.<kind>.<camera>.
 _CONTRACTS: dict[str, type[FaceHit] | type[PlateHit]] = {"face": FaceHit, "plate": PlateHit}
@@ -62,11 +65,13 @@ class HitConsumer(PullLoop):
         deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
         batch: int = FETCH_BATCH,
         ack_wait_s: float = ACK_WAIT_S,
+        retry_delay_s: float = STORE_RETRY_DELAY_S,
     ) -> None:
         super().__init__(nc, name=name, batch=batch)
         self._store = store
         self._deliver_policy = deliver_policy
         self._ack_wait_s = ack_wait_s
+        self._retry_delay_s = retry_delay_s
         self.stats = ConsumerStats()
 
     def streams(self) -> list[StreamConfig]:
@@ -108,7 +113,7 @@ class HitConsumer(PullLoop):
             self.stats.store_failures += 1
             log.exception("could not store hit %s; will retry", hit.hit_id, extra=ids)
             with contextlib.suppress(Exception):
-                await msg.nak(delay=STORE_RETRY_DELAY_S)
+                await msg.nak(delay=self._retry_delay_s)
             return
         await msg.ack()
         if outcome.duplicate:

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 FETCH_BATCH = 32
 ACK_WAIT_S = 30.0
-MAX_DELIVER = 20
+MAX_DELIVER = -1  # never give up on a read while the database is away (see consumer.MAX_DELIVER)
 RETRY_DELAY_S = 5.0
 HOTLIST_REFRESH_S = 2.0
 
@@ -180,8 +180,10 @@ class PlateReadConsumer(PullLoop):
         *,
         name: str,
         deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+        retry_delay_s: float = RETRY_DELAY_S,
     ) -> None:
         super().__init__(nc, name=name, batch=FETCH_BATCH)
+        self._retry_delay_s = retry_delay_s
         self.log = PlateReadLog(engine)
         self._hotlist = VehicleHotlist(engine)
         self.matcher = HotlistMatcher()
@@ -255,7 +257,7 @@ class PlateReadConsumer(PullLoop):
             self.stats.failures += 1
             log.exception("could not handle plate read %s; will retry", read.event_id)
             with contextlib.suppress(Exception):
-                await msg.nak(delay=RETRY_DELAY_S)
+                await msg.nak(delay=self._retry_delay_s)
             return
         if stored:
             self.stats.stored += 1

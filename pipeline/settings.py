@@ -283,6 +283,13 @@ class CommandCenterSettings(_Strict):
         le=3600,
         description="A hit fetched but not acknowledged (its replica died) is redelivered after this.",
     )
+    hits_retry_delay_s: float = Field(
+        5.0,
+        gt=0,
+        le=600,
+        description="While the database is away, each hit and plate read waiting to be stored is tried again "
+        "this often; none is ever given up.",
+    )
     ws_recheck_s: float = Field(
         30.0,
         ge=0.5,
