@@ -11,11 +11,18 @@ from pathlib import Path
 import nats
 import pytest
 
-from tests.services import SHARED, port_open, postgres_database, running_nats, running_redis
+from tests.services import SHARED, port_open, postgres_database, private_nats, running_nats, running_redis
 
 
 @pytest.fixture(scope="session")
 def nats_url() -> Iterator[str]:
+    """The machine's NATS; under pytest-xdist, a private server per process instead, so that tests running
+    side by side never see each other's hits, alerts or announcements (each deployment has a NATS of its
+    own in production too). The end-to-end phase runs alone, on the machine's server."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        with private_nats() as url:
+            yield url
+        return
     with running_nats() as url:
         yield url
 

