@@ -384,6 +384,9 @@ class CameraStats(BaseModel):
     plates_detected: int = 0
     plate_reads_published: int = Field(0, description="Vehicle passes read and published")
     plate_passes_undecided: int = Field(0, description="Passes whose frames did not agree on a plate")
+    plate_passes_rejoined: int = Field(
+        0, description="Tracks that re-acquired a plate just read on this camera (same pass, not published)"
+    )
 
 
 class WorkerHeartbeat(Message):

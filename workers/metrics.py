@@ -147,6 +147,11 @@ _CAMERA_COUNTERS = (  # (metric name, CameraCounters attribute, help)
     ),
     ("plates_detected", "plates_detected", "Plates detected."),
     ("plate_reads_published", "plate_reads_published", "Vehicle passes read and published."),
+    (
+        "plate_passes_rejoined",
+        "plate_passes_rejoined",
+        "Tracks that re-acquired a plate read moments before on this camera (one pass: not published again).",
+    ),
 )
 
 

@@ -113,6 +113,8 @@ class PlateAnalyser:
         self._rules = rules or PlateVoteRules()
         self._max_age_ns = int(settings.vote.max_track_age_s * 1e9)
         self._tracks: dict[int, PlateTrack] = {}
+        # plate text → (start, last sighting) of its latest published pass, in received_ns
+        self._recent: dict[str, tuple[int, int]] = {}
         self.last_stage_ms: dict[str, float] = {}
 
     @property
@@ -184,6 +186,19 @@ class PlateAnalyser:
                 received_ns=frame.received_ns,
             )
 
+    def _rejoins(self, text: str, track: PlateTrack) -> bool:
+        """Whether this track re-acquired a plate whose pass was just published (see rejoin_s). A pass
+        still ends at max_track_age_s, so a vehicle queued in view is reported again then."""
+        window_ns = int(self._rules.rejoin_s * 1e9)
+        for stale in [t for t, (_, last) in self._recent.items() if track.first_seen_ns - last > window_ns]:
+            del self._recent[stale]
+        start, last = self._recent.get(text, (track.first_seen_ns, 0))
+        rejoined = text in self._recent and track.last_seen_ns - start < self._max_age_ns
+        if not rejoined:
+            start = track.first_seen_ns
+        self._recent[text] = (start, max(last, track.last_seen_ns))
+        return rejoined
+
     def _close(self, track_id: int) -> list[PlateRead]:
         track = self._tracks.pop(track_id, None)
         if track is None or track.best is None:
@@ -191,6 +206,9 @@ class PlateAnalyser:
         decision = decide(track.readings, self._rules)
         if decision is None or not 2 <= len(decision.text) <= 12:
             self._counters.plate_passes_undecided += 1
+            return []
+        if self._rejoins(decision.text, track):
+            self._counters.plate_passes_rejoined += 1
             return []
         best = track.best
         x, y, w, h = best.box

@@ -24,10 +24,18 @@ class PlateVoteRules:
     min_share: float = 0.5  # the winning cluster's share of all support
     min_confidence: float = 0.5  # frames read below this OCR confidence do not vote
     cluster_distance: int = 1  # readings this close (or a third of the length apart) are one cluster
+    # A track whose plate was published on this camera less than this before the track began is the same
+    # vehicle, re-acquired after the tracker lost it for a moment (a missed detection, a jolt of the
+    # camera, frames dropped under load): seen as two reads of one pass in the dash-cam clip. It is not
+    # published again. No vehicle passes one camera twice within seconds; one queued in view for longer
+    # than max_track_age_s is still reported again then.
+    rejoin_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.min_frames < 1 or not 0 < self.min_share <= 1:
             raise ValueError("min_frames >= 1 and 0 < min_share <= 1")
+        if self.rejoin_s < 0:
+            raise ValueError("rejoin_s >= 0")
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ class CameraCounters:
     plates_detected: int = 0
     plate_reads_published: int = 0
     plate_passes_undecided: int = 0
+    plate_passes_rejoined: int = 0
     last_frame_ns: int | None = None
 
     def reject(self, reason: Rejection) -> None:
@@ -81,4 +82,5 @@ class CameraCounters:
             plates_detected=self.plates_detected,
             plate_reads_published=self.plate_reads_published,
             plate_passes_undecided=self.plate_passes_undecided,
+            plate_passes_rejoined=self.plate_passes_rejoined,
         )

@@ -1,0 +1,108 @@
+"""One PlateRead per vehicle pass, even when the tracker loses the plate for a moment (the real tracker;
+the reader's output is scripted frame by frame, since this is about what happens after reading)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from pipeline.contracts import PlateRead
+from pipeline.settings import Settings, parse
+from pipeline.types import Frame, Image
+from workers.plate_analysis import PlateAnalyser
+from workers.stats import CameraCounters
+
+FPS = 5
+STEP_NS = 1_000_000_000 // FPS
+IMAGE = np.full((360, 640, 3), 90, np.uint8)
+LEFT, RIGHT = (40.0, 250.0, 120.0, 30.0), (460.0, 60.0, 120.0, 30.0)  # far apart: no overlap
+
+
+@dataclass(frozen=True)
+class Seen:
+    text: str
+    box: tuple[float, float, float, float]
+    display: str = ""
+    country: str | None = "in"
+    plate_format: str | None = None
+    confidence: float = 0.97
+    detector_score: float = 0.9
+    crop: Image = field(default_factory=lambda: IMAGE[:30, :120])
+
+
+class Script:
+    """What the reader 'sees' in each frame, in order."""
+
+    def __init__(self, frames: list[list[Seen]]) -> None:
+        self._frames = iter(frames)
+
+    def read(self, image: Image) -> list[Seen]:
+        return next(self._frames)
+
+
+def plate(text: str, box: tuple[float, float, float, float], frames: int) -> list[list[Seen]]:
+    return [[Seen(text, box)] for _ in range(frames)]
+
+
+def nothing(frames: int) -> list[list[Seen]]:
+    return [[] for _ in range(frames)]
+
+
+def run(script: list[list[Seen]], settings: Settings) -> tuple[list[PlateRead], CameraCounters]:
+    reads: list[PlateRead] = []
+    counters = CameraCounters("cam")
+    analyser = PlateAnalyser("cam", "w1", settings, Script(script), counters, reads.append)
+    for i in range(len(script)):
+        analyser.process(Frame("cam", IMAGE, received_ns=1_000_000_000 + i * STEP_NS, seq=i))
+    analyser.finish()
+    return reads, counters
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return parse({"tracking": {"scene_cut_correlation": 0}, "vote": {"max_track_age_s": 30}})
+
+
+@pytest.mark.parametrize(
+    ("script", "texts", "rejoined"),
+    [
+        # The plate lost for 2 s, found again elsewhere in the frame: one pass (as in the dash-cam clip).
+        (plate("KA22P3368", LEFT, 3) + nothing(10) + plate("KA22P3368", RIGHT, 6), ["KA22P3368"], 1),
+        # Another plate after the first: two passes.
+        (
+            plate("KA22P3368", LEFT, 3) + nothing(10) + plate("MH12AB1234", RIGHT, 6),
+            ["KA22P3368", "MH12AB1234"],
+            0,
+        ),
+        # The same plate again, but 20 s later: a second pass.
+        (plate("KA22P3368", LEFT, 3) + nothing(100) + plate("KA22P3368", RIGHT, 6), ["KA22P3368"] * 2, 0),
+        # Two vehicles in view at once, each read once.
+        (
+            [[Seen("KA22P3368", LEFT), Seen("MH12AB1234", RIGHT)] for _ in range(5)],
+            ["KA22P3368", "MH12AB1234"],
+            0,
+        ),
+    ],
+    ids=["lost-and-found", "next-vehicle", "returns-later", "side-by-side"],
+)
+def test_one_read_per_pass(
+    script: list[list[Seen]], texts: list[str], rejoined: int, settings: Settings
+) -> None:
+    reads, counters = run(script, settings)
+    assert sorted(r.text for r in reads) == sorted(texts)
+    assert counters.plate_passes_rejoined == rejoined
+    assert counters.plate_reads_published == len(texts)
+
+
+def test_a_vehicle_queued_in_view_is_reported_again_at_the_track_age_budget(settings: Settings) -> None:
+    """A pass still ends at max_track_age_s (30 s here): 75 s in view, its plate lost for 1.4 s every 10 s
+    (each loss ends the track), gives a read at the start and one per 30 s, the other tracks rejoined."""
+    blinking = (plate("KA22P3368", LEFT, 45) + nothing(7)) * 7 + plate("KA22P3368", LEFT, 10)
+    reads, counters = run(blinking, settings)
+    assert [r.text for r in reads] == ["KA22P3368"] * 3
+    starts = [r.first_seen_at.timestamp() for r in reads]
+    assert all(30 <= b - a <= 42 for a, b in itertools.pairwise(starts)), starts
+    assert counters.plate_passes_rejoined == 5
