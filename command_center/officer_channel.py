@@ -251,6 +251,12 @@ class OfficerChannels:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            # Drop the pull subscriptions before handing notices back: a cancelled fetch's pull request
+            # may still be waiting on the server, and a notice released into it would be "delivered" to
+            # nobody and come back only after ack_wait (seen once: the next connection waited > 10 s).
+            for _, subscription in feeds:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
             await link.release()
         if connection.stopped.is_set():
             with contextlib.suppress(Exception):
