@@ -245,9 +245,18 @@ def test_worker_killed_its_cameras_resume_on_another_within_10s(
 # -- NATS restart ------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("outage_s", [1.0, 8.0], ids=["under-the-lease-ttl", "over-the-lease-ttl"])
 def test_nats_restart_everything_recovers_without_operator_action(
-    tmp_path: Path, private_nats: PrivateNats, redis_url: str, models_dir: Path, hamilton: Clip
+    tmp_path: Path,
+    private_nats: PrivateNats,
+    redis_url: str,
+    models_dir: Path,
+    hamilton: Clip,
+    outage_s: float,
 ) -> None:
+    """A restart shorter than the lease TTL (5 s) costs the worker nothing; a longer one costs it the lease
+    (it stops analysing, as it cannot know whether another worker took the camera) and it claims the
+    camera again on its own once NATS is back."""
     tag = uuid.uuid4().hex[:8]
     cam = f"cam-n-{tag}"
     db = tmp_path / "db.sqlite"
@@ -268,7 +277,7 @@ def test_nats_restart_everything_recovers_without_operator_action(
 
             private_nats.stop()
             down = time.monotonic()
-            time.sleep(1.0)
+            time.sleep(outage_s)
             frames_during = analysed(wport, cam)
             private_nats.start()
             up = time.monotonic()
@@ -291,11 +300,13 @@ def test_nats_restart_everything_recovers_without_operator_action(
             procs.stop_all()
             engine.dispose()
     print(
-        f"\nNATS down {1.0:.1f}s; command centre ready {cc_back:.1f}s and worker analysing again "
+        f"\nNATS down {outage_s:.1f}s; command centre ready {cc_back:.1f}s and worker analysing again "
         f"{worker_back:.1f}s after it came back ({time.monotonic() - down:.1f}s in all); new hit → alert "
         f"in {alert_in:.2f}s; leases lost: {lost:.0f}"
     )
-    assert lost == 0, "a short NATS restart must not cost the worker its camera"
+    if outage_s < 5:
+        assert lost == 0, "a short NATS restart must not cost the worker its camera"
+    assert worker_back < 15, "the worker analyses its camera again soon after NATS is back"
 
 
 # -- Redis down ----------------------------------------------------------------------------------------
