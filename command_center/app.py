@@ -13,11 +13,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from nats.aio.client import Client as NATS
 from nats.js.api import DeliverPolicy
+from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
 from command_center.api import (
@@ -111,6 +113,7 @@ def create_app(
         max_body_size=settings.command_center.max_upload_bytes,
     )
     app.state.metrics = metrics
+    app.add_exception_handler(RedisError, _redis_unavailable)
     app.add_middleware(NulGuardMiddleware)  # PostgreSQL cannot take NUL in any text: 400, not 500
     _add_cors(app, settings.security.cors_origins)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: CORS preflights get the headers too
@@ -139,6 +142,19 @@ def create_app(
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+REDIS_RETRY_AFTER_S = 5
+
+
+async def _redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """Redis (sessions, codes, patrol positions) is down: 503 with a reason, never a 500."""
+    log.warning("redis unavailable for %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "a service the command centre needs (Redis) is unavailable; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": str(REDIS_RETRY_AFTER_S)},
+    )
 
 
 CORS_METHODS = ["GET", "POST", "PATCH", "DELETE"]

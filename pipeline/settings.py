@@ -325,6 +325,13 @@ class SecuritySettings(_Strict):
     )
     sms_outbox: Path = Field(Path("data/sms_outbox.jsonl"), description="File for the outbox backend.")
     sms_http_url: str = Field("", description="SMS gateway endpoint for the http backend.")
+    trust_tokens_without_session_store: bool = Field(
+        True,
+        description="While Redis (the session store) is down, accept unexpired access tokens of active "
+        "accounts without the logout check, so operators keep acknowledging and dispatching; a token "
+        "logged out during the outage stays usable until it expires (access_token_ttl_s). Sign-in, "
+        "refresh and logout answer 503 meanwhile. False refuses every staff request (503) instead.",
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser; none by default."
     )

@@ -68,5 +68,6 @@ async def start_auth(
         sessions=SessionStore(redis, security.refresh_token_ttl_s),
         tokens=TokenIssuer(security.jwt_secret.get_secret_value(), security.access_token_ttl_s),
         sms=make_sms_gateway(security),
+        trust_without_sessions=security.trust_tokens_without_session_store,
     )
     return redis, auth

@@ -11,6 +11,7 @@ import asyncio
 import json
 import time
 import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -334,6 +335,12 @@ def test_redis_down_alerts_still_reach_operators(
             event, took, readiness = asyncio.run(
                 _alert_with_redis_down(base, token, cam, redis, private_nats.url)
             )
+            # The operator still acts on it (the session store's logout check is skipped, the account is
+            # checked in the database); signing in needs Redis and says so with a 503, not a 500.
+            acknowledged = _post(f"{base}/alerts/{event['alert_id']}/acknowledge", {}, token)
+            sign_in_attempt = _post(
+                f"{base}/auth/login", {"government_id": "NOBODY-1", "mobile": "03001234567"}
+            )
             wait_for(
                 lambda: "redis unavailable" in procs.log("cc").read_text(), 10, "a warning logged", procs
             )
@@ -346,6 +353,20 @@ def test_redis_down_alerts_still_reach_operators(
     )
     assert event["kind"] == "created" and event["alert"]["camera_id"] == cam
     assert readiness["status"] == "degraded" and readiness["problems"] == []
+    assert acknowledged[0] == 200, acknowledged
+    assert sign_in_attempt[0] == 503 and "Redis" in sign_in_attempt[1]["detail"], sign_in_attempt
+
+
+def _post(url: str, body: dict[str, Any], token: str | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
 
 
 async def _alert_with_redis_down(
