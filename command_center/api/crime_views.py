@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from command_center.api.person_views import Notes, _Body
 from command_center.records.crime_types import CrimeType
-from command_center.records.crimes import Cell, CrimeReport
+from command_center.records.crimes import Cell, CrimeReport, Tally
 from pipeline.validators import Address, District, Label, Reference
 
 
@@ -93,6 +95,39 @@ class Hotspots(BaseModel):
     cell_m: int = Field(description="The side of a grid cell in metres")
     cells: list[HotspotCell] = Field(description="Cells with at least one report, the busiest first")
     total: int = Field(description="Reports counted")
+
+
+class CrimeTally(BaseModel):
+    key: str | None = Field(description="The police station, district or type; null: not recorded")
+    count: int
+    by_type: dict[str, int]
+
+    @classmethod
+    def of(cls, tally: Tally) -> CrimeTally:
+        return cls(key=tally.key, count=tally.count, by_type=tally.by_type)
+
+
+class CrimeStats(BaseModel):
+    group_by: str
+    groups: list[CrimeTally] = Field(description="The largest groups first")
+    total: int = Field(description="Reports counted")
+
+
+def crime_stats_csv(stats: CrimeStats) -> str:
+    """One row per group: the key, the count, then a column per crime type seen."""
+    types = sorted({t for g in stats.groups for t in g.by_type})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([stats.group_by, "count", *types])
+    for group in stats.groups:
+        writer.writerow([_cell(group.key or ""), group.count, *(group.by_type.get(t, 0) for t in types)])
+    writer.writerow(["total", stats.total, *(sum(g.by_type.get(t, 0) for g in stats.groups) for t in types)])
+    return out.getvalue()
+
+
+def _cell(text: str) -> str:
+    """A spreadsheet must not take a station's name for a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 class PhotoAdded(BaseModel):

@@ -7,13 +7,16 @@ charts (``crimes:read``).
 * ``GET /crimes/hotspots?since=&until=&type=&district=&cell_m=500``: reports counted on a grid of
   ``cell_m`` squares, ``{"cell_m", "cells": [{"lat", "lon", "count", "by_type"}], "total"}``, the cell
   centre given. Counts only, no records: audited without a reason.
+* ``GET /crimes/stats?group_by=police_station|district|type&since=&until=&type=&district=&format=csv``:
+  reports per group with the types within each, ``{"group_by", "groups": [{"key", "count",
+  "by_type"}], "total"}``, largest first; counts only, audited without a reason.
 * ``GET /crimes/types``: the vocabulary of crime types (``records.crime_types``).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, HTTPException, Path, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -33,11 +36,14 @@ from command_center.api.casework_common import (
 from command_center.api.crime_views import (
     CrimeCreate,
     CrimePage,
+    CrimeStats,
+    CrimeTally,
     CrimeTypeView,
     CrimeView,
     HotspotCell,
     Hotspots,
     PhotoAdded,
+    crime_stats_csv,
 )
 from command_center.api.deps import SettingsDep, require
 from command_center.records.crime_types import CRIME_TYPES, TYPE_PATTERN
@@ -122,6 +128,44 @@ async def hotspots(
         "crimes.hotspots", "crime_reports", details={"filters": audit, "cells": len(cells), "total": total}
     )
     return Hotspots(cell_m=cell_m, cells=[HotspotCell.of(c) for c in cells], total=total)
+
+
+@router.get(
+    "/stats",
+    response_model=CrimeStats,
+    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}},
+)
+async def crime_stats(
+    _: Reader,
+    auditor: AuditorDep,
+    casework: CaseworkDep,
+    group_by: Literal["police_station", "district", "type"] = "police_station",
+    since: When = None,
+    until: When = None,
+    type: TypeQuery = None,
+    district: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    format: Literal["json", "csv"] = "json",
+) -> CrimeStats | Response:
+    """Reports counted per police station, district or type, with the types within each (M-CCTNS
+    "graphs and statistics": crime by area and type). Counts only: audited without a reason."""
+    _window(since, until)
+    filters = CrimeFilters(crime_type=type, since=since, until=until, district=district)
+    tallies, total = await run_in_threadpool(casework.crimes.counts, filters, group_by)
+    audit = iso({"type": type, "since": since, "until": until, "district": district})
+    await auditor.record(
+        "crimes.stats", "crime_reports", details={"group_by": group_by, "filters": audit, "total": total}
+    )
+    stats = CrimeStats(group_by=group_by, groups=[CrimeTally.of(t) for t in tallies], total=total)
+    if format == "csv":
+        return Response(
+            crime_stats_csv(stats),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="crimes-by-{group_by}.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
+    return stats
 
 
 @router.get("", response_model=CrimePage)

@@ -130,6 +130,13 @@ class CrimeFilters:
 
 
 @dataclass(frozen=True, slots=True)
+class Tally:
+    key: str | None
+    count: int
+    by_type: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class Cell:
     latitude: float
     longitude: float
@@ -253,6 +260,20 @@ class CrimeStore:
             cells.append(Cell(round(latitude, 6), round(longitude, 6), sum(by_type.values()), dict(by_type)))
         cells.sort(key=lambda cell: (-cell.count, cell.latitude, cell.longitude))
         return cells, total
+
+    def counts(self, filters: CrimeFilters, group_by: str) -> tuple[list[Tally], int]:
+        """Reports counted per police station, district or type (and per type within each), the
+        largest groups first; and the total. Reports that name no station or district count under None."""
+        c = crime_reports.c
+        key = {"police_station": c.police_station, "district": c.district, "type": c.crime_type}[group_by]
+        query = select(key, c.crime_type, func.count()).where(*filters.where()).group_by(key, c.crime_type)
+        tallies: dict[str | None, Counter[str]] = {}
+        with self._engine.connect() as conn:
+            for group, crime_type, count in conn.execute(query):
+                tallies.setdefault(group, Counter())[crime_type] += int(count)
+        found = [Tally(group, sum(by_type.values()), dict(by_type)) for group, by_type in tallies.items()]
+        found.sort(key=lambda t: (-t.count, t.key is None, t.key or ""))
+        return found, sum(t.count for t in found)
 
     def reporting_officers(self, cases: list[tuple[str, str]]) -> dict[tuple[str, str], set[int]]:
         """The officers who reported the crimes of these (FIR number, police station) cases."""

@@ -205,6 +205,12 @@ def test_statistics_download_as_csv(
     crimes = operator.locator("#stats-crimes")
     expect(crimes).to_contain_text("1 reports in the period.")
     expect(crimes).to_contain_text("theft")
+    stations = operator.locator("#stats-crimes-stations")
+    expect(stations.locator("tbody tr").first).to_contain_text("PS Kohsar")
+    with operator.expect_download() as by_station:
+        stations.locator("button.csv").click()
+    station_rows = by_station.value.path().read_text().splitlines()
+    assert station_rows[0].startswith("police_station,count") and station_rows[1].startswith("PS Kohsar,1")
     panel = operator.locator("#stats-camera")
     expect(panel.locator("table")).to_contain_text("Constitution Avenue")
     with operator.expect_download() as download:

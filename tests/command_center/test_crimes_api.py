@@ -132,6 +132,50 @@ async def test_hotspots_count_reports_on_a_fixed_grid(served: Served) -> None:
         assert audited(served, "crimes.hotspots")
 
 
+async def test_crime_statistics_by_police_station_district_and_type_as_json_and_csv(served: Served) -> None:
+    officer = await client(served, Role.PATROL_OFFICER)
+    async with officer:
+        district = f"Stats {datetime.now(UTC).timestamp():.0f}"
+        for kind, station in [("theft", "PS Gulberg"), ("theft", "PS Gulberg"), ("robbery", "PS Gulberg")]:
+            await report(officer, kind, district=district, police_station=station)
+        await report(officer, "snatching", district=district, police_station="PS Model Town")
+        await report(officer, "theft", district=district, police_station=None)
+        await report(
+            officer, "theft", district=district, police_station="=HYPERLINK", occurred_at=ago(days=20)
+        )
+
+        week = {"district": district, "since": ago(days=7)}
+        by_station = (await served.http.get("/crimes/stats", params=week)).json()
+        assert by_station["group_by"] == "police_station" and by_station["total"] == 5
+        assert [(g["key"], g["count"], g["by_type"]) for g in by_station["groups"]] == [
+            ("PS Gulberg", 3, {"theft": 2, "robbery": 1}),
+            ("PS Model Town", 1, {"snatching": 1}),
+            (None, 1, {"theft": 1}),
+        ]
+        by_type = (await served.http.get("/crimes/stats", params={**week, "group_by": "type"})).json()
+        assert [(g["key"], g["count"]) for g in by_type["groups"]] == [
+            ("theft", 3),
+            ("robbery", 1),
+            ("snatching", 1),
+        ]
+        thefts = await served.http.get(
+            "/crimes/stats", params={**week, "group_by": "district", "type": "theft"}
+        )
+        assert [(g["key"], g["count"]) for g in thefts.json()["groups"]] == [(district, 3)]
+
+        everything = await served.http.get("/crimes/stats", params={"district": district, "format": "csv"})
+        assert everything.headers["content-type"].startswith("text/csv")
+        rows = everything.text.splitlines()
+        assert rows[0] == "police_station,count,robbery,snatching,theft"
+        assert rows[1] == "PS Gulberg,3,1,0,2" and rows[-1] == "total,6,1,1,4"
+        assert "'=HYPERLINK,1,0,0,1" in rows, "a name that looks like a formula is quoted"
+
+        assert (await served.http.get("/crimes/stats", params={"group_by": "camera"})).status_code == 422
+        late = {"since": ago(days=1), "until": ago(days=2)}
+        assert (await served.http.get("/crimes/stats", params=late)).status_code == 422
+        assert audited(served, "crimes.stats")
+
+
 def test_grid_cells_keep_their_size_and_place() -> None:
     for latitude in (24.86, 31.52, 35.92):  # Karachi, Lahore, Gilgit
         row, column = cell_of(latitude, 70.0, 500)

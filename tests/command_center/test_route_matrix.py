@@ -163,6 +163,7 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/crimes"): CRIMES_READ,
     ("GET", "/crimes/types"): CRIMES_READ,
     ("GET", "/crimes/hotspots"): CRIMES_READ,
+    ("GET", "/crimes/stats"): CRIMES_READ,
     ("GET", "/crimes/{report_id}"): CRIMES_READ,
     ("POST", "/crimes/{report_id}/photos"): CRIMES_REPORT,
     ("GET", "/crimes/{report_id}/photos/{photo_id}"): CRIMES_READ,

@@ -105,8 +105,27 @@ export class StatsScreen {
       }
       if (!response.ok) throw new ApiError(response.status, (await response.json().catch(() => ({}))).detail || `HTTP ${response.status}`, path);
       this.renderCrimes(body, section.querySelector("header"), await response.json());
+      if (body.querySelector("table")) body.append(await this.crimesByStation(period));
     }).catch((error) => fill(body, h("p", { class: "message error" }, error.message)));
     return section;
+  }
+
+  // Reports per police station, with the types within each, from GET /crimes/stats (CSV from the server).
+  async crimesByStation(period) {
+    const params = { since: period.since, until: period.until, group_by: "police_station" };
+    const found = await getJson(`/crimes/stats${query(params)}`);
+    const csv = h("button", {
+      type: "button", class: "secondary csv", dataset: { report: "crimes-by-station" },
+      onclick: async () => {
+        const file = await getFile(`/crimes/stats${query({ ...params, format: "csv" })}`);
+        download(file.blob, file.name);
+      },
+    }, "CSV");
+    return h("div", { id: "stats-crimes-stations" },
+      h("h4", {}, "By police station ", csv),
+      h("table", { class: "data" }, h("thead", {}, h("tr", {}, ["Police station", "Reports", "Types"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, found.groups.slice(0, 30).map((g) => h("tr", {}, h("td", {}, g.key || "(not recorded)"), h("td", {}, g.count),
+          h("td", {}, Object.entries(g.by_type || {}).map(([t, n]) => `${label(t)} ${n}`).join(", ")))))));
   }
 
   renderCrimes(body, header, found) {
