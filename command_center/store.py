@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, Engine, func, insert, inspect, select, text, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from command_center.sightings import Sighting
 from command_center.tables import alert_evidence, alert_hits, alerts, metadata
 from pipeline.contracts import FaceHit, PlateHit
+from pipeline.database import add_missing_columns
 from pipeline.settings import EpisodePolicy
 
 EvidenceKind = Literal["crop", "scene"]
@@ -149,17 +150,8 @@ class AlertStore:
 
     def create_schema(self) -> None:
         metadata.create_all(self._engine)
-        self._add_missing_columns()
-
-    def _add_missing_columns(self) -> None:
-        """Databases made before a column existed get it (e.g. district: empty, unscoped roles only)."""
-        inspector = inspect(self._engine)
-        for table, added in _ADDED_COLUMNS.items():
-            present = {c["name"] for c in inspector.get_columns(table)}
-            for name, ddl in added.items():
-                if name not in present:
-                    with self._engine.begin() as conn:
-                        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+        # Databases made before a column existed get it (e.g. district: empty, unscoped roles only).
+        add_missing_columns(self._engine, _ADDED_COLUMNS)
 
     def ping(self) -> None:
         """Raise if the database does not answer."""

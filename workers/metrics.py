@@ -106,53 +106,40 @@ class WorkerMetrics:
         self.stage_seconds.labels("publish").observe(seconds)
 
 
-_CAMERA_COUNTERS = (  # (metric name, CameraCounters attribute, help)
-    ("frames_decoded", "frames_decoded", "Frames decoded from the camera's stream."),
+_CAMERA_COUNTERS = (  # (CameraCounters attribute, help): the metric is safecity_worker_<attribute>
+    ("frames_decoded", "Frames decoded from the camera's stream."),
+    ("frames_analysed", "Frames analysed (the analysis rate's share of the decoded ones)."),
+    ("frames_dropped", "Frames dropped because analysis was behind (the oldest goes)."),
+    ("reconnects", "Times the camera's stream was lost or could not be opened, then retried."),
+    ("faces_detected", "Faces detected."),
+    ("faces_embedded", "Faces embedded (passed the quality gates, within the track budget)."),
+    ("faces_unknown", "Embedded faces that matched no watchlist profile (nothing kept)."),
     (
-        "frames_analysed",
-        "frames_analysed",
-        "Frames analysed (the analysis rate's share of the decoded ones).",
-    ),
-    ("frames_dropped", "frames_dropped", "Frames dropped because analysis was behind (the oldest goes)."),
-    ("reconnects", "reconnects", "Times the camera's stream was lost or could not be opened, then retried."),
-    ("faces_detected", "faces_detected", "Faces detected."),
-    (
-        "faces_embedded",
-        "faces_embedded",
-        "Faces embedded (passed the quality gates, within the track budget).",
-    ),
-    ("faces_unknown", "faces_unknown", "Embedded faces that matched no watchlist profile (nothing kept)."),
-    (
-        "faces_ambiguous",
         "faces_ambiguous",
         "Embedded faces whose two best profiles were too close to call (no vote for either).",
     ),
-    ("faces_over_budget", "faces_over_budget", "Faces not embedded: their track's attempt budget was spent."),
-    ("faces_after_decision", "faces_after_decision", "Faces not embedded: their track was already decided."),
-    ("tracks_started", "tracks_started", "Face tracks started."),
-    ("tracks_decided", "tracks_decided", "Face tracks decided for a watchlist profile."),
-    ("tracks_undecided", "tracks_undecided", "Face tracks that ended without a decision."),
-    ("tracks_expired", "tracks_expired", "Face tracks closed by the age budget."),
+    ("faces_over_budget", "Faces not embedded: their track's attempt budget was spent."),
+    ("faces_after_decision", "Faces not embedded: their track was already decided."),
+    ("tracks_started", "Face tracks started."),
+    ("tracks_decided", "Face tracks decided for a watchlist profile."),
+    ("tracks_undecided", "Face tracks that ended without a decision."),
+    ("tracks_expired", "Face tracks closed by the age budget."),
     (
-        "tracks_budget_exhausted",
         "budget_exhausted",
         "Face tracks whose attempt budget was spent without a decision (not embedded again).",
     ),
-    ("scene_cuts", "scene_cuts", "Scene cuts seen (every open track ended)."),
-    ("hits_published", "hits_published", "Watchlist hits published (first decisions)."),
+    ("scene_cuts", "Scene cuts seen (every open track ended)."),
+    ("hits_published", "Watchlist hits published (first decisions)."),
+    ("hit_updates_published", "Hit updates published (better evidence of a decided track)."),
+    ("plates_detected", "Plates detected."),
+    ("plate_reads_published", "Vehicle passes read and published."),
     (
-        "hit_updates_published",
-        "hit_updates_published",
-        "Hit updates published (better evidence of a decided track).",
-    ),
-    ("plates_detected", "plates_detected", "Plates detected."),
-    ("plate_reads_published", "plate_reads_published", "Vehicle passes read and published."),
-    (
-        "plate_passes_rejoined",
         "plate_passes_rejoined",
         "Tracks that re-acquired a plate read moments before on this camera (one pass: not published again).",
     ),
 )
+# Where the metric says more than the attribute's name.
+_METRIC_NAMES = {"budget_exhausted": "tracks_budget_exhausted"}
 
 
 class _SnapshotCollector(Collector):
@@ -168,7 +155,8 @@ class _SnapshotCollector(Collector):
             yield from self._leases(s)
 
     def _cameras(self, s: WorkerSnapshot) -> Iterator[Metric]:
-        for name, attr, doc in _CAMERA_COUNTERS:
+        for attr, doc in _CAMERA_COUNTERS:
+            name = _METRIC_NAMES.get(attr, attr)
             family = CounterMetricFamily(f"safecity_worker_{name}", doc, labels=["camera"])
             for camera_id, counters in s.cameras.items():
                 family.add_metric([camera_id], getattr(counters, attr))

@@ -34,6 +34,8 @@ from command_center.records.types import (
     now,
     utc,
 )
+from command_center.records.vehicle_links import owns_vehicle
+from pipeline.database import add_missing_columns
 
 MAX_PHOTOS_PER_PERSON = 10
 MAX_CASES_PER_PERSON = 200
@@ -74,7 +76,7 @@ class PersonStore:
 
     def create_schema(self) -> None:
         t.metadata.create_all(self.engine)
-        t.add_missing_columns(self.engine)
+        add_missing_columns(self.engine, t.ADDED_COLUMNS)
         t.create_search_indexes(self.engine)
 
     # -- persons -------------------------------------------------------------------------------------
@@ -205,12 +207,13 @@ class PersonStore:
     def by_vehicle(self, hotlist_entry_id: int, plate_key: str) -> list[Person]:
         """The live persons with this vehicle among their known vehicles: linked to the hotlist entry,
         or entered with the same registration number (the link to the hotlist is often left blank)."""
-        owner = (t.vehicles.c.hotlist_entry_id == hotlist_entry_id) | (t.vehicles.c.plate == plate_key)
         query = (
             select(t.persons)
             .where(
                 t.persons.c.archived_at.is_(None),
-                t.persons.c.id.in_(select(t.vehicles.c.person_id).where(owner)),
+                t.persons.c.id.in_(
+                    select(t.vehicles.c.person_id).where(owns_vehicle([hotlist_entry_id], [plate_key]))
+                ),
             )
             .order_by(t.persons.c.id)
         )

@@ -25,10 +25,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    inspect,
     text,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 metadata = MetaData()
 
@@ -164,25 +163,8 @@ checkins = Table(
 )
 
 
-# Columns added after the first release: ``create_all`` makes no change to an existing table, so
-# databases made before a column existed get it here (empty; no migration tool is used).
+# Columns added after the first release (see pipeline.database.add_missing_columns).
 ADDED_COLUMNS: dict[str, dict[str, str]] = {"cro_cases": {"investigating_officer": "VARCHAR(32)"}}
-
-
-def add_missing_columns(engine: Engine) -> None:
-    inspector = inspect(engine)
-    for table, added in ADDED_COLUMNS.items():
-        present = {c["name"] for c in inspector.get_columns(table)}
-        for name, ddl in added.items():
-            if name in present:
-                continue
-            try:
-                with engine.begin() as conn:
-                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
-            except DBAPIError:
-                # Another replica added it in the same instant; anything else is a real failure.
-                if name not in {c["name"] for c in inspect(engine).get_columns(table)}:
-                    raise
 
 
 def create_search_indexes(engine: Engine) -> None:

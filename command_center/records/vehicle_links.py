@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import Engine, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from command_center.records import tables as t
 from watchlist.vehicle_types import HotlistEntry
@@ -77,6 +78,12 @@ def linked_persons(engine: Engine, entries: Sequence[HotlistEntry]) -> dict[int,
     }
 
 
+def owns_vehicle(entry_ids: Sequence[int], plate_keys: Sequence[str]) -> ColumnElement[bool]:
+    """Known vehicles that are these hotlist entries: linked by id, or carrying one of these plates."""
+    v = t.vehicles
+    return or_(v.c.hotlist_entry_id.in_(entry_ids), v.c.plate.in_(plate_keys))
+
+
 def _vehicle_rows(engine: Engine, entry_ids: list[int], plate_keys: list[str]) -> list[Any]:
     v, p = t.vehicles, t.persons
     columns = (v.c.person_id, v.c.plate, v.c.plate_display, v.c.hotlist_entry_id, p.c.name, p.c.category)
@@ -87,7 +94,7 @@ def _vehicle_rows(engine: Engine, entry_ids: list[int], plate_keys: list[str]) -
             query = (
                 select(*columns)
                 .join(p, p.c.id == v.c.person_id)
-                .where(or_(v.c.hotlist_entry_id.in_(ids), v.c.plate.in_(keys)), p.c.archived_at.is_(None))
+                .where(owns_vehicle(ids, keys), p.c.archived_at.is_(None))
                 .order_by(v.c.id)
             )
             rows.extend(conn.execute(query))

@@ -279,28 +279,29 @@ def console_page(browser: Browser, system: System, who: str, width: int = 1400, 
     return page
 
 
-@pytest.fixture(scope="package")
-def operator(browser: Browser, system: System) -> Iterator[Page]:
-    page = console_page(browser, system, "operator", 1600, 1000)
+def live_console(
+    browser: Browser, system: System, who: str, width: int = 1400, height: int = 900
+) -> Iterator[Page]:
+    """A signed-in console whose live feed is connected, closed at the end."""
+    page = console_page(browser, system, who, width, height)
     expect(page.locator("#link")).to_have_text("live")
     yield page
     page.context.close()
+
+
+@pytest.fixture(scope="package")
+def operator(browser: Browser, system: System) -> Iterator[Page]:
+    yield from live_console(browser, system, "operator", 1600, 1000)
 
 
 @pytest.fixture(scope="package")
 def operator2(browser: Browser, system: System) -> Iterator[Page]:
-    page = console_page(browser, system, "operator2")
-    expect(page.locator("#link")).to_have_text("live")
-    yield page
-    page.context.close()
+    yield from live_console(browser, system, "operator2")
 
 
 @pytest.fixture(scope="package")
 def supervisor(browser: Browser, system: System) -> Iterator[Page]:
-    page = console_page(browser, system, "supervisor")
-    expect(page.locator("#link")).to_have_text("live")
-    yield page
-    page.context.close()
+    yield from live_console(browser, system, "supervisor")
 
 
 @pytest.fixture(scope="package")

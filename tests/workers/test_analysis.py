@@ -15,7 +15,7 @@ import pytest
 from pipeline.contracts import FaceHit
 from pipeline.database import make_engine
 from pipeline.face import FaceAnalyzer
-from pipeline.settings import Settings, parse
+from pipeline.settings import Settings
 from pipeline.types import CameraId, Frame
 from tests.watchlist.conftest import ADMIN, basis
 from tests.workers.media import HAMILTON, LIN, LIN_CLOSE_UP, OBAMA, SIX_PEOPLE, every, video_frames
@@ -27,18 +27,6 @@ from workers.frame_queue import DropOldestQueue
 from workers.stats import CameraCounters
 
 FIVE_FPS = 6  # every 6th frame of the 29.97 fps clip: the worker's default analysis rate
-
-
-@pytest.fixture(scope="module")
-def settings() -> Settings:
-    return parse({})
-
-
-@pytest.fixture(scope="module")
-def analyzer(settings: Settings, models_dir: Path) -> FaceAnalyzer:
-    analyzer = FaceAnalyzer(settings, models_dir)
-    analyzer.load()
-    return analyzer
 
 
 @pytest.fixture(scope="module")

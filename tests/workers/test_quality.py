@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 
 from pipeline.align import ARCFACE_TEMPLATE
 from pipeline.face import FaceAnalyzer
-from pipeline.settings import QualitySettings, Settings, parse
+from pipeline.settings import QualitySettings, Settings
 from tests.workers.media import HAMILTON, LIN, video_frames
 from workers.quality import QualityGate, Rejection, pose, sharpness
 
@@ -60,18 +59,6 @@ def test_pose_from_landmarks(landmarks: np.ndarray, yaw: float, pitch: float) ->
 def test_degenerate_landmarks_are_not_frontal(landmarks: np.ndarray) -> None:
     yaw, pitch = pose(landmarks)
     assert not (abs(yaw) <= 2 and abs(pitch) <= 1)
-
-
-@pytest.fixture(scope="module")
-def settings() -> Settings:
-    return parse({})
-
-
-@pytest.fixture(scope="module")
-def analyzer(settings: Settings, models_dir: Path) -> FaceAnalyzer:
-    analyzer = FaceAnalyzer(settings, models_dir)
-    analyzer.load()
-    return analyzer
 
 
 @pytest.fixture(scope="module")

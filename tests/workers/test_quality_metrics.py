@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.face import FaceAnalyzer
-from pipeline.settings import Settings, parse
+from pipeline.settings import Settings
 from pipeline.types import Frame
 from tests.workers.media import HAMILTON, LIN, SIX_PEOPLE, video_frames
 from tests.workers.test_analysis import frame, watchlist
@@ -26,18 +26,6 @@ from workers.quality import Rejection
 from workers.stats import CameraCounters
 
 FIVE_FPS = 6  # every 6th frame of the 29.97 fps Hamilton clip
-
-
-@pytest.fixture(scope="module")
-def settings() -> Settings:
-    return parse({})
-
-
-@pytest.fixture(scope="module")
-def analyzer(settings: Settings, models_dir: Path) -> FaceAnalyzer:
-    analyzer = FaceAnalyzer(settings, models_dir)
-    analyzer.load()
-    return analyzer
 
 
 @pytest.fixture

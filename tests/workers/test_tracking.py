@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -106,13 +104,6 @@ def test_mismatched_inputs_are_refused() -> None:
 @pytest.fixture(scope="module")
 def hamilton() -> dict[int, np.ndarray]:
     return video_frames(HAMILTON)
-
-
-@pytest.fixture(scope="module")
-def analyzer(models_dir: Path) -> FaceAnalyzer:
-    analyzer = FaceAnalyzer(parse({}), models_dir)
-    analyzer.load()
-    return analyzer
 
 
 @pytest.mark.parametrize("frame_step", [3, 6, 10, 15])

@@ -1,0 +1,23 @@
+"""Fixtures shared by the worker tests: default settings and the real face models, loaded once a module
+(a module that needs other settings defines its own ``settings``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.face import FaceAnalyzer
+from pipeline.settings import Settings, parse
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return parse({})
+
+
+@pytest.fixture(scope="module")
+def analyzer(settings: Settings, models_dir: Path) -> FaceAnalyzer:
+    analyzer = FaceAnalyzer(settings, models_dir)
+    analyzer.load()
+    return analyzer
