@@ -33,6 +33,7 @@ from command_center.api import (
     console,
     crimes,
     dispatches,
+    face_search,
     health,
     integrations,
     lifecycle,
@@ -44,6 +45,7 @@ from command_center.api import (
     stats,
     users,
     vehicles,
+    watch_lists,
     watchlist,
 )
 from command_center.api.console import STATIC_DIR
@@ -62,9 +64,11 @@ from command_center.request_guard import NulGuardMiddleware
 from command_center.security.apikeys import ApiKeyStore
 from command_center.security.wiring import start_auth
 from command_center.services import Services
+from command_center.watch_lists import WatchListService
 from pipeline import bus
 from pipeline.database import make_engine
 from pipeline.settings import Settings
+from watchlist.lists import WatchLists
 from watchlist.store import WatchlistStore
 from watchlist.vehicles import VehicleHotlist
 
@@ -122,6 +126,8 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(alerts.router)
     app.include_router(watchlist.router)
+    app.include_router(watch_lists.router)
+    app.include_router(face_search.router)
     app.include_router(vehicles.router)
     app.include_router(audit.router)
     app.include_router(integrations.router)
@@ -256,7 +262,10 @@ async def _start(
     casework = await start_casework(
         settings, engine, nc, records=records, watchlist=watchlist_store, users=staff_auth.users, stack=stack
     )
-    enrolment = EnrolmentService(settings, watchlist_store, nc)
+    lists = await asyncio.to_thread(WatchLists.open, watchlist_store, settings)
+    watch_lists = WatchListService(lists, watchlist_store, nc)
+    watch_lists.start(settings.watchlist.lists.recalibrate_s, stack)
+    enrolment = EnrolmentService(settings, watchlist_store, nc, lists)
     return Services(
         settings=settings,
         engine=engine,
@@ -268,6 +277,7 @@ async def _start(
         consumer=consumer,
         plate_reads=plate_reads,
         enrolment=enrolment,
+        watch_lists=watch_lists,
         redis=redis,
         auth=staff_auth,
         apikeys=apikeys,

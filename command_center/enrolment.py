@@ -14,6 +14,7 @@ from pipeline.settings import Settings
 from watchlist.announce import announce
 from watchlist.enrol import Enroller, EnrolResult
 from watchlist.governance import LegalBasis
+from watchlist.lists import WatchLists
 from watchlist.review import Decision, Reviews
 from watchlist.store import WatchlistStore
 
@@ -21,12 +22,12 @@ log = logging.getLogger(__name__)
 
 
 class EnrolmentService:
-    def __init__(self, settings: Settings, store: WatchlistStore, nc: NATS) -> None:
+    def __init__(self, settings: Settings, store: WatchlistStore, nc: NATS, lists: WatchLists) -> None:
         self._nc = nc
         # Constructing the analyzer reads no files; load() (seconds, on first enrolment) does.
         self._analyzer = FaceAnalyzer(settings, settings.models_dir)
-        self._enroller = Enroller(settings, self._analyzer, store)
-        self._reviews = Reviews(store)
+        self._enroller = Enroller(settings, self._analyzer, store, lists=lists)
+        self._reviews = Reviews(store, lists.recalibrate_in)
         self._loaded = False
         # One enrolment at a time: they are rare, and it keeps model loading single.
         self._lock = asyncio.Lock()
@@ -38,13 +39,17 @@ class EnrolmentService:
         photos: list[tuple[str, bytes]],
         basis: LegalBasis,
         proposed_by: str,
+        lists: list[int] | None = None,
     ) -> EnrolResult:
-        """Store a pending profile (raises EnrolmentError with the reason, ModelError). Not announced."""
+        """Store a pending profile (raises EnrolmentError with the reason, ModelError). Not announced.
+        It joins ``lists``, or by default the watch list that takes its category."""
         async with self._lock:
             if not self._loaded:
                 await asyncio.to_thread(self._analyzer.load)
                 self._loaded = True
-            return await asyncio.to_thread(self._enroller.propose, name, category, photos, basis, proposed_by)
+            return await asyncio.to_thread(
+                self._enroller.propose, name, category, photos, basis, proposed_by, lists
+            )
 
     async def propose_removal(self, profile_id: int, proposed_by: str, reason: str) -> Decision:
         """active -> pending_removal (raises ProfileNotFoundError, ReviewError). Not announced."""
@@ -54,7 +59,7 @@ class EnrolmentService:
         """Approve a pending change (raises ProfileNotFoundError, ReviewError), then tell the workers."""
         decision = await asyncio.to_thread(self._reviews.approve, profile_id, approver)
         if decision.change is not None:
-            await self._announce(decision.change)
+            await self._announce(decision.change)  # workers also reload its lists' new thresholds
         return decision
 
     async def reject(self, profile_id: int, reviewer: str, reason: str) -> Decision:

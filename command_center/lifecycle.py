@@ -275,6 +275,7 @@ class LifecycleStore:
             .where(
                 alerts.c.status == NEW,
                 alerts.c.priority == priority,
+                alerts.c.requires_ack.is_(True),
                 alerts.c.created_at >= now - timedelta(seconds=horizon_s),
                 alerts.c.created_at <= now - timedelta(seconds=older_than_s),
                 alert_escalations.c.alert_id.is_(None),

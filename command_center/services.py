@@ -20,6 +20,7 @@ from command_center.records.services import RecordsServices
 from command_center.security.apikeys import ApiKeyStore
 from command_center.security.authn import StaffAuth
 from command_center.store import AlertStore
+from command_center.watch_lists import WatchListService
 from pipeline.settings import Settings
 from watchlist.store import WatchlistStore
 
@@ -36,6 +37,7 @@ class Services:
     consumer: HitConsumer
     plate_reads: PlateReadConsumer
     enrolment: EnrolmentService
+    watch_lists: WatchListService  # lists, their members, rights and calibrated thresholds
     redis: Redis
     auth: StaffAuth
     apikeys: ApiKeyStore

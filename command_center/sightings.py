@@ -37,6 +37,8 @@ class Sighting:
     priority: int | None = None  # None: the category's configured priority
     district: str | None = None  # None: the camera's district from the configuration
     details: dict[str, Any] = field(default_factory=dict)
+    watch_list_id: int | None = None  # a face: the watch list it matched through
+    requires_ack: bool = True  # False: the list wants no acknowledgement, so no escalation
 
     @property
     def episode_key(self) -> str:
@@ -54,6 +56,8 @@ class Sighting:
         details: dict[str, Any] = {"threshold": hit.threshold, "embedder": hit.embedder_model}
         if decision is not None:
             details["decision"] = decision.model_dump(mode="json")
+        if hit.watch_list_id is not None:
+            details["watch_list"] = {"id": hit.watch_list_id, "name": hit.watch_list_name}
         return cls(
             hit_id=hit.hit_id,
             kind="face",
@@ -71,7 +75,10 @@ class Sighting:
             crop_jpeg=hit.crop_jpeg,
             scene_jpeg=hit.scene_jpeg,
             track_id=getattr(hit, "track_id", None),
+            priority=hit.priority,
             details=details,
+            watch_list_id=hit.watch_list_id,
+            requires_ack=hit.requires_ack,
         )
 
     @classmethod

@@ -49,6 +49,8 @@ _ADDED_COLUMNS = {
         "kind": "VARCHAR(8) NOT NULL DEFAULT 'face'",
         "priority": "INTEGER NOT NULL DEFAULT 3",
         "details": "JSON",
+        "watch_list_id": "INTEGER",
+        "requires_ack": "BOOLEAN NOT NULL DEFAULT TRUE",
     },
     "alert_hits": {"track_id": "INTEGER", "details": "JSON"},
 }
@@ -80,6 +82,8 @@ class Alert:
     details: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    watch_list_id: int | None = None
+    requires_ack: bool = True
 
     @property
     def closed(self) -> bool:
@@ -251,6 +255,8 @@ class AlertStore:
                 hit_count=1,
                 first_hit_id=hit.hit_id,
                 details=hit.details or None,
+                watch_list_id=hit.watch_list_id,
+                requires_ack=hit.requires_ack,
                 created_at=now,
                 updated_at=now,
             )

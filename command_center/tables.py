@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    true,
 )
 
 metadata = MetaData()
@@ -40,6 +42,10 @@ alerts = Table(
     Column("first_hit_id", Uuid, nullable=False),
     # What is particular to the kind: the plate read and how it matched the hotlist entry, ...
     Column("details", JSON, nullable=True),
+    # A face alert: the watch list it matched through (verdicts per list; its acknowledgement rule).
+    Column("watch_list_id", Integer, nullable=True),
+    # False: the list asks for no acknowledgement (informational), so the alert never escalates.
+    Column("requires_ack", Boolean, nullable=False, server_default=true()),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # The merge lookup: the latest alert of one subject on one camera.

@@ -42,6 +42,16 @@ def _count(status: str | Collection[str]) -> Any:
     return func.sum(case((matches, 1), else_=0))
 
 
+def count_statuses() -> list[Any]:
+    """Columns for a grouped query: total, confirmed, false_positive, open."""
+    return [
+        func.count().label("total"),
+        func.coalesce(_count(RESOLVED), 0).label("confirmed"),
+        func.coalesce(_count(DISMISSED), 0).label("false_positive"),
+        func.coalesce(_count(OPEN), 0).label("open"),
+    ]
+
+
 class VerdictStats:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine

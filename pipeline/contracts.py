@@ -128,6 +128,14 @@ class FaceHit(Message):
     )
     track_frames: int | None = Field(None, ge=1, description="Frames the track had been seen in")
     decision: TrackDecision | None = Field(None, description="How the track was decided")
+    watch_list_id: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="The live watch list the face matched through"
+    )
+    watch_list_name: str = Field("", max_length=100)
+    priority: int | None = Field(None, ge=1, le=5, description="The watch list's priority (1 most urgent)")
+    requires_ack: bool = Field(
+        True, description="False: the watch list asks for no acknowledgement, so the alert never escalates"
+    )
 
     @property
     def hit_id(self) -> uuid.UUID:
@@ -144,9 +152,10 @@ class FrameSent(Message):
 
 
 class WatchlistChange(Message):
-    """A profile was enrolled, changed or removed; workers update their FAISS index."""
+    """A profile was enrolled, changed or removed (workers update their FAISS index), or ``lists``: the
+    watch lists changed (thresholds, where they are live), so workers reload them."""
 
-    action: Literal["upsert", "remove"]
+    action: Literal["upsert", "remove", "lists"]
     profile_id: int
     name: str = ""
     category: str = ""
@@ -155,6 +164,9 @@ class WatchlistChange(Message):
     revision: int = Field(0, ge=0, description="Watchlist revision after this change")
     expires_at: datetime | None = Field(
         None, description="When the entry's legal basis lapses; workers stop matching it from then on"
+    )
+    lists: list[int] = Field(
+        default_factory=list, description="The watch lists the profile is on (ids); an upsert only"
     )
 
 

@@ -108,19 +108,19 @@ class QualitySettings(_Strict):
 class VoteSettings(_Strict):
     """How per-frame matches over one track become one identity decision, and the budgets per track."""
 
-    strong_threshold: float = Field(
-        0.6,
-        ge=0,
-        le=1,
-        description="Similarity at which a single frame is enough to decide (must exceed "
-        "recognition.threshold). Impostor pairs measured at most 0.26.",
+    strong_margin: float = Field(
+        0.08,
+        ge=0.01,
+        le=0.5,
+        description="A single frame this far above its list's threshold is enough to decide (the strong "
+        "rule); the calibration bounds false alerts from both rules (pipeline/calibration.py).",
     )
     min_frames: int = Field(
         3,
         ge=1,
         le=100,
-        description="Frames of a track that must match the same profile (at or above "
-        "recognition.threshold) before the track is decided without a strong frame.",
+        description="Frames of a track that must match the same profile (at or above its list's "
+        "threshold) before the track is decided without a strong frame.",
     )
     min_match_fraction: float = Field(
         0.3,

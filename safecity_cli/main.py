@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "safecity_cli.cameras_cmd",
     "safecity_cli.command_center_cmd",
     "safecity_cli.watchlist_cmd",
+    "safecity_cli.watchlists_cmd",
     "safecity_cli.vehicles_cmd",
     "safecity_cli.plates_cmd",
     "safecity_cli.audit_cmd",

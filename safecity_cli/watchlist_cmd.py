@@ -46,6 +46,14 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
         "--expires", required=True, type=_expiry, help="when the legal basis lapses: YYYY-MM-DD or ISO time"
     )
     enroll.add_argument("--by", default=None, help="who is running this (default: cli:<os user>)")
+    enroll.add_argument(
+        "--list",
+        type=int,
+        action="append",
+        dest="lists",
+        metavar="LIST_ID",
+        help="watch list to put the profile on (repeat; default: the list of its category)",
+    )
     enroll.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="JPEG/PNG, one face each")
     enroll.set_defaults(func=run_enroll)
 
@@ -151,7 +159,7 @@ def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
     actor = _actor(args.by)
     basis = LegalBasis(args.legal_reference, args.authorised_by, args.expires)
     try:
-        result = _enroller(settings, store).enrol(args.name, args.category, photos, basis, actor)
+        result = _enroller(settings, store).enrol(args.name, args.category, photos, basis, actor, args.lists)
     except EnrolmentError as exc:
         raise CommandError(f"enrolment refused, nothing stored: {exc}", EXIT_USAGE) from None
     assert result.change is not None
@@ -184,6 +192,7 @@ def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
             "embedding_ids": result.embedding_ids,
             "revision": result.revision,
             "status": result.status.value,
+            "lists": result.lists,
             "announced": announced,
             "audited": audited,
         }
@@ -248,11 +257,17 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_remove(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.contracts import WatchlistChange
+    from pipeline.models.registry import ModelError
+    from watchlist.lists import WatchLists
     from watchlist.store import InvalidProfileError, ProfileNotFoundError
 
     store, actor = _store(settings), _actor(args.by)
     try:
-        removed = store.remove_profile(args.profile_id, actor, args.reason)
+        lists = WatchLists.open(store, settings)
+    except ModelError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        removed = store.remove_profile(args.profile_id, actor, args.reason, lists.recalibrate_in)
     except ProfileNotFoundError as exc:
         raise CommandError(str(exc)) from None
     except InvalidProfileError as exc:

@@ -7,6 +7,7 @@ several gigabytes that one Python object per row and column would.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy import func, select
 from watchlist.governance import IN_FORCE, utc
 from watchlist.index_base import FloatArray, IdArray
 from watchlist.store import WatchlistStore
-from watchlist.tables import face_embeddings, profiles
+from watchlist.tables import face_embeddings, profiles, watch_list_members, watch_lists
 
 _PARTITION = 20_000
 
@@ -28,11 +29,14 @@ class InForce:
     embedding_ids: IdArray
     embedding_profiles: IdArray  # the profile of each embedding
     vectors: FloatArray  # (n, dim)
-    owners: dict[int, tuple[str, str, datetime]]  # profile id -> (name, category, expires_at)
+    owners: dict[int, tuple[str, str, datetime, tuple[int, ...]]]  # profile -> name, category, expiry, lists
 
 
-def read_in_force(store: WatchlistStore, now: datetime, dim: int) -> InForce:
-    """Every embedding of every profile in force and unexpired at ``now``, in embedding id order."""
+def read_in_force(
+    store: WatchlistStore, now: datetime, dim: int, keep: Callable[[Sequence[int]], bool] | None = None
+) -> InForce:
+    """Every embedding of every profile in force and unexpired at ``now``, in embedding id order; with
+    ``keep``, only those of profiles whose watch lists it keeps."""
     where = (profiles.c.status.in_([s.value for s in IN_FORCE]), profiles.c.expires_at > now)
     joined = face_embeddings.join(profiles, profiles.c.id == face_embeddings.c.profile_id)
     columns = (
@@ -43,8 +47,9 @@ def read_in_force(store: WatchlistStore, now: datetime, dim: int) -> InForce:
         profiles.c.category,
         profiles.c.expires_at,
     )
-    owners: dict[int, tuple[str, str, datetime]] = {}
+    owners: dict[int, tuple[str, str, datetime, tuple[int, ...]]] = {}
     with store.engine.connect() as conn:
+        lists = _memberships(conn)
         expected = int(conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one())
         ids = np.zeros(expected, dtype=np.int64)  # filled in place: no second copy of the vectors
         owner_ids = np.zeros(expected, dtype=np.int64)
@@ -61,9 +66,32 @@ def read_in_force(store: WatchlistStore, now: datetime, dim: int) -> InForce:
             vectors[filled:end] = np.frombuffer(blob, dtype="<f4").reshape(-1, dim)
             for r in partition:
                 if r.profile_id not in owners:
-                    owners[int(r.profile_id)] = (r.name, r.category, utc(r.expires_at))
+                    on = lists.get(int(r.profile_id), ())
+                    owners[int(r.profile_id)] = (r.name, r.category, utc(r.expires_at), on)
             filled = end
-    return InForce(ids[:filled], owner_ids[:filled], vectors[:filled], owners)
+    found = InForce(ids[:filled], owner_ids[:filled], vectors[:filled], owners)
+    return found if keep is None else _kept(found, keep)
+
+
+def _memberships(conn: Any) -> dict[int, tuple[int, ...]]:
+    """Profile id -> its active watch lists; one tuple object per distinct set (most profiles share one)."""
+    query = (
+        select(watch_list_members.c.profile_id, watch_list_members.c.list_id)
+        .join(watch_lists, watch_lists.c.id == watch_list_members.c.list_id)
+        .where(watch_lists.c.status == "active")
+        .order_by(watch_list_members.c.profile_id, watch_list_members.c.list_id)
+    )
+    grouped: dict[int, list[int]] = {}
+    for profile_id, list_id in conn.execute(query):
+        grouped.setdefault(int(profile_id), []).append(int(list_id))
+    shared: dict[tuple[int, ...], tuple[int, ...]] = {}
+    return {pid: shared.setdefault(tuple(ids), tuple(ids)) for pid, ids in grouped.items()}
+
+
+def _kept(found: InForce, keep: Callable[[Sequence[int]], bool]) -> InForce:
+    owners = {pid: owner for pid, owner in found.owners.items() if keep(owner[3])}
+    mask = np.fromiter((int(p) in owners for p in found.embedding_profiles), dtype=bool)
+    return InForce(found.embedding_ids[mask], found.embedding_profiles[mask], found.vectors[mask], owners)
 
 
 def _grown(array: npt.NDArray[Any], length: int) -> npt.NDArray[Any]:

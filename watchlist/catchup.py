@@ -18,9 +18,11 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import select
+from sqlalchemy.sql.elements import ColumnElement
 
 from pipeline.contracts import WatchlistChange
 from watchlist.governance import IN_FORCE, utc
+from watchlist.membership import member_lists
 from watchlist.store import WatchlistStore, vector_from_bytes
 from watchlist.tables import face_embeddings, profiles
 
@@ -41,17 +43,30 @@ def _chunks(values: Sequence[int]) -> Iterable[list[int]]:
 def changes_since(store: WatchlistStore, since: datetime, now: datetime) -> CatchUp:
     """Every profile changed at or after ``since``, as the change that brings a matcher up to date."""
     revision = store.revision()  # first: a change committed after this is re-read or announced
+    return CatchUp(revision, _changes(store, profiles.c.updated_at >= since, now))
+
+
+def changes_for(store: WatchlistStore, profile_ids: Sequence[int], now: datetime) -> list[WatchlistChange]:
+    """The changes that bring a matcher up to date on these profiles (their lists moved, say)."""
+    changes = []
+    for chunk in _chunks(sorted(set(profile_ids))):
+        changes.extend(_changes(store, profiles.c.id.in_(chunk), now))
+    return changes
+
+
+def _changes(store: WatchlistStore, where: ColumnElement[bool], now: datetime) -> list[WatchlistChange]:
     in_force = [s.value for s in IN_FORCE]
     with store.engine.connect() as conn:
         rows = conn.execute(
             select(
                 profiles.c.id, profiles.c.name, profiles.c.category, profiles.c.status, profiles.c.expires_at
             )
-            .where(profiles.c.updated_at >= since)
+            .where(where)
             .order_by(profiles.c.id)
         ).all()
         embeddings: dict[int, list[tuple[int, bytes]]] = {}
-        for chunk in _chunks([int(r.id) for r in rows]):
+        ids = [int(r.id) for r in rows]
+        for chunk in _chunks(ids):
             query = (
                 select(face_embeddings.c.profile_id, face_embeddings.c.id, face_embeddings.c.vector)
                 .where(face_embeddings.c.profile_id.in_(chunk))
@@ -59,6 +74,7 @@ def changes_since(store: WatchlistStore, since: datetime, now: datetime) -> Catc
             )
             for e in conn.execute(query):
                 embeddings.setdefault(int(e.profile_id), []).append((int(e.id), bytes(e.vector)))
+        lists = member_lists(conn, ids)
     changes = []
     for row in rows:
         own = embeddings.get(int(row.id), [])
@@ -73,13 +89,14 @@ def changes_since(store: WatchlistStore, since: datetime, now: datetime) -> Catc
                     embedding_ids=[i for i, _ in own],
                     embeddings=[vector_from_bytes(v).astype(float).tolist() for _, v in own],
                     expires_at=expires,
+                    lists=lists.get(int(row.id), []),
                 )
             )
         else:
             changes.append(
                 WatchlistChange(action="remove", profile_id=int(row.id), embedding_ids=[i for i, _ in own])
             )
-    return CatchUp(revision, changes)
+    return changes
 
 
 def stored_embeddings(

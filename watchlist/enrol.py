@@ -20,6 +20,7 @@ from pipeline.contracts import WatchlistChange
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
 from watchlist.governance import InvalidProfileError, LegalBasis, Status
+from watchlist.lists import WatchLists
 from watchlist.matcher import Match, WatchlistMatcher
 from watchlist.photos import PhotoError, crop_with_margin, decode_photo, encode_jpeg
 from watchlist.store import NewPhoto, WatchlistStore, validate_category, validate_name
@@ -42,6 +43,7 @@ class EnrolResult:
     revision: int
     status: Status
     change: WatchlistChange | None  # ready to publish with watchlist.announce; None while pending
+    lists: list[int]  # the watch lists it joined
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +62,22 @@ class Enroller:
         analyzer: FaceAnalyzer,
         store: WatchlistStore,
         matcher: WatchlistMatcher | None = None,
+        lists: WatchLists | None = None,
     ) -> None:
         """``matcher``, if given, is kept current by ``enrol`` and used by ``match_photo``; otherwise
-        ``match_photo`` loads a fresh one from the store on each call (fine for the CLI)."""
+        ``match_photo`` loads a fresh one from the store on each call (fine for the CLI). ``lists``
+        recalibrates the watch lists a profile joins or leaves (built from the settings if not given)."""
         self._settings = settings
         self._analyzer = analyzer
         self._store = store
         self._matcher = matcher
+        self._lists = lists
+
+    @property
+    def lists(self) -> WatchLists:
+        if self._lists is None:
+            self._lists = WatchLists.open(self._store, self._settings)
+        return self._lists
 
     def _decode(self, name: str, data: bytes) -> npt.NDArray[np.uint8]:
         limits = self._settings.watchlist
@@ -106,9 +117,11 @@ class Enroller:
         photos: Sequence[tuple[str, bytes]],
         basis: LegalBasis,
         proposed_by: str,
+        lists: Sequence[int] | None = None,
     ) -> EnrolResult:
-        """Store a ``pending_add`` profile: it matches nothing until a second person approves it."""
-        return self._store_profile(name, category, photos, basis, proposed_by, None)
+        """Store a ``pending_add`` profile: it matches nothing until a second person approves it. It
+        joins ``lists`` (watch list ids), or by default the list that takes its category."""
+        return self._store_profile(name, category, photos, basis, proposed_by, None, lists)
 
     def enrol(
         self,
@@ -117,9 +130,10 @@ class Enroller:
         photos: Sequence[tuple[str, bytes]],
         basis: LegalBasis,
         actor: str,
+        lists: Sequence[int] | None = None,
     ) -> EnrolResult:
         """Store an active profile at once, bypassing four-eyes (administrative bootstrap path)."""
-        return self._store_profile(name, category, photos, basis, actor, actor)
+        return self._store_profile(name, category, photos, basis, actor, actor, lists)
 
     def _store_profile(
         self,
@@ -129,6 +143,7 @@ class Enroller:
         basis: LegalBasis,
         proposed_by: str,
         approved_by: str | None,
+        lists: Sequence[int] | None,
     ) -> EnrolResult:
         """Validate every field and photo, then store; raises EnrolmentError (nothing stored) on refusal."""
         try:
@@ -144,6 +159,7 @@ class Enroller:
                 "(request)", f"{len(photos)} photos given; at most {MAX_PHOTOS} per enrolment"
             )
         prepared = [self._prepare(photo_name, data) for photo_name, data in photos]
+        self.lists.ensure_defaults()  # before the profile joins the list of its category
         try:
             added = self._store.add_profile(
                 name,
@@ -153,6 +169,8 @@ class Enroller:
                 basis=basis,
                 proposed_by=proposed_by,
                 approved_by=approved_by,
+                lists=lists,
+                recalibrate=self.lists.recalibrate_in,
             )
         except InvalidProfileError as exc:
             raise EnrolmentError(None, str(exc)) from None
@@ -167,6 +185,7 @@ class Enroller:
                 embeddings=[p.embedding.astype(float).tolist() for p in prepared],
                 revision=added.revision,
                 expires_at=basis.expires_at,
+                lists=added.lists,
             )
             if self._matcher is not None:
                 self._matcher.apply(change)
@@ -179,12 +198,13 @@ class Enroller:
             added.revision,
             added.status,
             change,
+            added.lists,
         )
 
     def remove(self, profile_id: int, actor: str, reason: str) -> WatchlistChange:
         """Remove an entry at once (administrative path); returns the change to publish.
         Raises ProfileNotFoundError, InvalidProfileError (reason too short)."""
-        removed = self._store.remove_profile(profile_id, actor, reason)
+        removed = self._store.remove_profile(profile_id, actor, reason, self.lists.recalibrate_in)
         change = WatchlistChange(
             action="remove",
             profile_id=profile_id,

@@ -13,6 +13,11 @@ starts without rebuilding the index; ``caught_up`` records how far a catch-up wi
 Every entry carries the expiry of its legal basis. ``match`` ignores an entry from the instant it
 expires (and drops it from the index), so a worker running for months stops matching it on time
 without waiting for a reload or a message.
+
+Every entry also carries the watch lists its profile is on. A matcher built with ``keep`` holds only
+the profiles whose lists it keeps (a worker: those on a live list); one without holds every profile in
+force (investigative search). ``match`` with a ``scope`` (list id -> thresholds) considers only profiles
+on a list in scope, each judged by the lowest threshold among its lists there.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple, TypeVar
@@ -43,12 +48,33 @@ _MIN_SEARCH = 16
 
 
 @dataclass(frozen=True, slots=True)
+class ListThreshold:
+    """How one watch list matches where it is in scope (a camera): its thresholds, its priority."""
+
+    list_id: int
+    threshold: float
+    strong: float
+    priority: int = 3
+
+
+Scope = Mapping[int, ListThreshold]
+"""List id -> how it matches; the key ``EVERY_PROFILE`` holds a list that applies to every profile (the
+gallery of every profile in force), whatever lists the profile is on."""
+EVERY_PROFILE = 0
+KeepLists = Callable[[Sequence[int]], bool]
+
+
+@dataclass(frozen=True, slots=True)
 class Match:
     profile_id: int
     name: str
     category: str
     similarity: float
     passes: bool
+    threshold: float = 0.0
+    strong: float | None = None
+    list_id: int | None = None  # the list it matched through (the lowest threshold in scope)
+    lists: tuple[int, ...] = ()
 
 
 class _Owner(NamedTuple):  # a tuple: 1.5M of them are built in a fraction of a dataclass's time
@@ -56,6 +82,7 @@ class _Owner(NamedTuple):  # a tuple: 1.5M of them are built in a fraction of a 
     name: str
     category: str
     expires_at: datetime | None  # None: no expiry known (a change from an older publisher)
+    lists: tuple[int, ...] = ()
 
 
 def _utcnow() -> datetime:
@@ -64,8 +91,14 @@ def _utcnow() -> datetime:
 
 class WatchlistMatcher:
     def __init__(
-        self, settings: Settings, dim: int = EMBEDDING_DIM, clock: Callable[[], datetime] = _utcnow
+        self,
+        settings: Settings,
+        dim: int = EMBEDDING_DIM,
+        clock: Callable[[], datetime] = _utcnow,
+        keep: KeepLists | None = None,
     ) -> None:
+        """``keep``: which profiles to hold, by their lists (None: every profile in force)."""
+        self._keep = keep
         self._index_config = settings.watchlist.index
         self._threshold = settings.recognition.threshold
         self._top_k = settings.recognition.top_k
@@ -125,6 +158,7 @@ class WatchlistMatcher:
                 names=[o.name for o in first],
                 categories=[o.category for o in first],
                 expires_us=np.asarray([to_micros(o.expires_at) for o in first], dtype=np.int64),
+                lists=[o.lists for o in first],
             )
             state = WatchlistState(
                 self._loaded_revision, taken_at, model, self._dim, self._index.export_state(), owners
@@ -140,14 +174,20 @@ class WatchlistMatcher:
         expiry = {us: from_micros(us) for us in set(o.expires_us.tolist())}  # legal bases share dates
         with _gc_paused():
             per_profile = {
-                pid: _Owner(pid, name, category, expiry[expires])
-                for pid, name, category, expires in zip(
-                    o.profile_ids.tolist(), o.names, o.categories, o.expires_us.tolist(), strict=True
+                pid: _Owner(pid, name, category, expiry[expires], lists)
+                for pid, name, category, expires, lists in zip(
+                    o.profile_ids.tolist(),
+                    o.names,
+                    o.categories,
+                    o.expires_us.tolist(),
+                    o.lists,
+                    strict=True,
                 )
             }
             owners, by_profile = _owner_maps(o.embedding_ids, o.embedding_profiles, per_profile)
         if len(owners) != len(index):
             raise StateError(f"the snapshot's index holds {len(index)} vectors for {len(owners)} owners")
+        self._keep_only(index, owners, by_profile)
         with self._lock:
             self._index, self._owners, self._by_profile = index, owners, by_profile
             self._loaded_revision = self._revision = state.revision
@@ -158,7 +198,7 @@ class WatchlistMatcher:
         Rows are read column by column (``watchlist.bulk_read``): with 1.5M profiles the vectors are
         most of the memory this takes, not one Python object per row."""
         revision = store.revision()  # read first: anything committed later is re-applied, never lost
-        rows = read_in_force(store, self._clock(), self._dim)
+        rows = read_in_force(store, self._clock(), self._dim, self._keep)
         index = build_index(self._index_config, self._dim)
         if len(rows.embedding_ids):
             index.add(rows.embedding_ids, rows.vectors)
@@ -179,7 +219,9 @@ class WatchlistMatcher:
         with self._lock:
             if 0 < change.revision <= self._loaded_revision:
                 return False
-            if change.action == "remove":
+            if change.action == "lists":
+                pass  # the lists' thresholds changed: whoever scopes matches reloads them
+            elif change.action == "remove" or not self._keeps(change.lists):
                 known = self._by_profile.get(change.profile_id, set())
                 self._drop(change.profile_id, known | set(change.embedding_ids))
             elif change.embedding_ids:
@@ -205,7 +247,9 @@ class WatchlistMatcher:
         self._drop(change.profile_id, self._by_profile.get(change.profile_id, set()) - wanted)
         vectors = np.asarray(change.embeddings, dtype=np.float32).reshape(-1, self._dim)
         self._index.add(change.embedding_ids, vectors)
-        owner = _Owner(change.profile_id, change.name, change.category, change.expires_at)
+        owner = _Owner(
+            change.profile_id, change.name, change.category, change.expires_at, tuple(change.lists)
+        )
         for embedding_id in change.embedding_ids:
             self._owners[embedding_id] = owner
         self._by_profile[change.profile_id] = wanted
@@ -214,10 +258,41 @@ class WatchlistMatcher:
         for embedding_id in self._by_profile.get(change.profile_id, set()):
             old = self._owners[embedding_id]
             expires = change.expires_at if change.expires_at is not None else old.expires_at
-            self._owners[embedding_id] = _Owner(change.profile_id, change.name, change.category, expires)
+            self._owners[embedding_id] = _Owner(
+                change.profile_id, change.name, change.category, expires, tuple(change.lists)
+            )
 
-    def match(self, embeddings: npt.NDArray[np.float32], top_k: int | None = None) -> list[list[Match]]:
-        """For each embedding, the best ``top_k`` profiles (best similarity per profile), best first."""
+    def _keeps(self, lists: Sequence[int]) -> bool:
+        return self._keep is None or self._keep(lists)
+
+    def _keep_only(
+        self, index: FaceIndex, owners: dict[int, _Owner], by_profile: dict[int, set[int]]
+    ) -> None:
+        """Drop, from a state being built, the profiles this matcher does not hold (by their lists)."""
+        if self._keep is None:
+            return
+        dropped = [pid for pid, ids in by_profile.items() if not self._keeps(owners[min(ids)].lists)]
+        gone = sorted(e for pid in dropped for e in by_profile.pop(pid))
+        if gone:
+            index.remove(gone)
+            for embedding_id in gone:
+                del owners[embedding_id]
+
+    def refilter(self) -> int:
+        """Drop the profiles ``keep`` no longer holds (a list stopped being live); returns how many.
+        Profiles it now holds again come back through a catch-up, which re-reads them."""
+        with self._lock:
+            before = len(self._by_profile)
+            self._keep_only(self._index, self._owners, self._by_profile)
+            return before - len(self._by_profile)
+
+    def match(
+        self, embeddings: npt.NDArray[np.float32], top_k: int | None = None, scope: Scope | None = None
+    ) -> list[list[Match]]:
+        """For each embedding, the best ``top_k`` profiles (best similarity per profile), best first.
+
+        With ``scope``, only profiles on a list in it, each passing at its lowest list threshold there;
+        without, every profile held, passing at the global threshold."""
         k = top_k or self._top_k
         queries = np.asarray(embeddings, dtype=np.float32).reshape(-1, self._dim)
         if len(queries) == 0:
@@ -230,7 +305,7 @@ class WatchlistMatcher:
             sims, ids = self._index.search(queries, fetch)
             now, expired = self._clock(), set[int]()
             results = [
-                self._per_profile(row_sims, row_ids, k, now, expired)
+                self._per_profile(row_sims, row_ids, k, now, expired, scope)
                 for row_sims, row_ids in zip(sims, ids, strict=True)
             ]
             for profile_id in expired:  # lapsed since loaded: never consider it again
@@ -244,6 +319,7 @@ class WatchlistMatcher:
         k: int,
         now: datetime,
         expired: set[int],
+        scope: Scope | None,
     ) -> list[Match]:
         best: dict[int, Match] = {}
         for sim, embedding_id in zip(sims.tolist(), ids.tolist(), strict=True):
@@ -253,10 +329,33 @@ class WatchlistMatcher:
             if owner.expires_at is not None and owner.expires_at <= now:
                 expired.add(owner.profile_id)
                 continue
+            if scope is None:
+                threshold, strong, via = self._threshold, None, None
+            else:
+                rule = _loosest(owner.lists, scope)
+                if rule is None:
+                    continue  # on no list watched here
+                threshold, strong, via = rule.threshold, rule.strong, rule.list_id
             best[owner.profile_id] = Match(
-                owner.profile_id, owner.name, owner.category, float(sim), bool(sim >= self._threshold)
+                owner.profile_id,
+                owner.name,
+                owner.category,
+                float(sim),
+                bool(sim >= threshold),
+                threshold,
+                strong,
+                via,
+                owner.lists,
             )
         return sorted(best.values(), key=lambda m: m.similarity, reverse=True)[:k]
+
+
+def _loosest(lists: Sequence[int], scope: Scope) -> ListThreshold | None:
+    """The list in scope with the lowest threshold (then the most urgent): the one a match goes by."""
+    rules = [scope[i] for i in lists if i in scope]
+    if EVERY_PROFILE in scope:
+        rules.append(scope[EVERY_PROFILE])
+    return min(rules, key=lambda r: (r.threshold, r.priority, r.list_id)) if rules else None
 
 
 @contextlib.contextmanager

@@ -25,7 +25,8 @@ from watchlist.governance import (
     validate_actor,
     validate_reason,
 )
-from watchlist.store import ProfileNotFoundError, WatchlistStore, vector_from_bytes
+from watchlist.membership import member_lists
+from watchlist.store import ProfileNotFoundError, Recalibrate, WatchlistStore, vector_from_bytes
 from watchlist.tables import face_embeddings, profiles
 
 Step = Literal["add", "removal"]
@@ -41,8 +42,9 @@ class Decision:
 
 
 class Reviews:
-    def __init__(self, store: WatchlistStore) -> None:
+    def __init__(self, store: WatchlistStore, recalibrate: Recalibrate | None = None) -> None:
         self._store = store
+        self._recalibrate = recalibrate
 
     def propose_removal(self, profile_id: int, proposed_by: str, reason: str) -> Decision:
         """active -> pending_removal; the entry keeps matching until a second person approves."""
@@ -82,6 +84,8 @@ class Reviews:
                 raise WrongStatusError(f"the legal basis of profile {profile_id} expired while pending")
             if status is Status.PENDING_ADD:
                 self._move(conn, profile_id, status, Status.ACTIVE, approved_by=approver, approved_at=now)
+                if self._recalibrate is not None:
+                    self._recalibrate(conn, profile_id)
                 change = self._upsert(conn, profile_id, self._store.bump(conn))
                 return Decision(profile_id, "add", Status.ACTIVE, proposer, change)
             self._move(
@@ -92,6 +96,8 @@ class Reviews:
                 removal_approved_by=approver,
                 removal_approved_at=now,
             )
+            if self._recalibrate is not None:
+                self._recalibrate(conn, profile_id)
             revision = self._store.bump(conn)
             change = WatchlistChange(
                 action="remove",
@@ -172,4 +178,5 @@ class Reviews:
             embeddings=[vector_from_bytes(e.vector).astype(float).tolist() for e in embeddings],
             revision=revision,
             expires_at=utc(row.expires_at),
+            lists=member_lists(conn, [profile_id]).get(profile_id, []),
         )

@@ -33,7 +33,7 @@ import numpy.typing as npt
 from watchlist.index_base import IdArray, IndexState
 
 MAGIC = b"SCWLSNP1"
-FORMAT = 1
+FORMAT = 2  # 2: each profile's watch lists (a table of distinct sets in the header, a code per profile)
 NO_EXPIRY = np.iinfo(np.int64).max  # an owner whose expiry is unknown (a change from an old publisher)
 _BLOCK = 8 << 20
 _LENGTH = struct.Struct("<Q")
@@ -55,11 +55,13 @@ class Owners:
     names: list[str]  # per profile, like the three below
     categories: list[str]
     expires_us: IdArray  # microseconds since the epoch; NO_EXPIRY when unknown
+    lists: list[tuple[int, ...]]  # the watch lists each profile is on
 
     def __post_init__(self) -> None:
         if len(self.embedding_ids) != len(self.embedding_profiles):
             raise SnapshotError("owners: one profile per embedding expected")
-        if not len(self.profile_ids) == len(self.names) == len(self.categories) == len(self.expires_us):
+        columns = (self.names, self.categories, self.expires_us, self.lists)
+        if any(len(column) != len(self.profile_ids) for column in columns):
             raise SnapshotError("owners: the profile columns differ in length")
 
 
@@ -176,6 +178,8 @@ def write_snapshot(state: WatchlistState, path: Path) -> SnapshotHeader:
     code = {c: i for i, c in enumerate(categories)}
     if len(categories) > 255:
         raise ValueError("more than 255 categories")
+    memberships = sorted(set(owners.lists))  # profiles share a handful of list sets
+    membership_code = {m: i for i, m in enumerate(memberships)}
     header = SnapshotHeader(
         state.revision,
         state.taken_at,
@@ -197,9 +201,14 @@ def write_snapshot(state: WatchlistState, path: Path) -> SnapshotHeader:
         out.array("profile_ids", owners.profile_ids)
         out.array("expires_us", owners.expires_us)
         out.array("category_codes", np.asarray([code[c] for c in owners.categories], dtype=np.uint8))
+        out.array("membership_codes", np.asarray([membership_code[m] for m in owners.lists], dtype=np.int64))
         out.array("name_offsets", name_offsets)
         out.array("names", np.frombuffer(b"".join(names), dtype=np.uint8))
-        document = header.describe() | {"categories": categories, "sections": out.sections}
+        document = header.describe() | {
+            "categories": categories,
+            "memberships": [list(m) for m in memberships],
+            "sections": out.sections,
+        }
         encoded = json.dumps(document).encode()
         f.write(encoded)
         f.write(_LENGTH.pack(len(encoded)))
@@ -210,8 +219,9 @@ def write_snapshot(state: WatchlistState, path: Path) -> SnapshotHeader:
 # -- reading -------------------------------------------------------------------------------------------
 
 
-def read_header(path: Path) -> tuple[SnapshotHeader, list[str]]:
-    """The header and the category table; SnapshotError if the file does not end like a snapshot."""
+def read_header(path: Path) -> tuple[SnapshotHeader, list[str], list[tuple[int, ...]]]:
+    """The header, the category table and the membership table; SnapshotError if the file does not
+    end like a snapshot."""
     size = path.stat().st_size
     tail = len(MAGIC) + _LENGTH.size
     with path.open("rb") as f:
@@ -226,6 +236,7 @@ def read_header(path: Path) -> tuple[SnapshotHeader, list[str]]:
             document = json.loads(f.read(length))
             sections = tuple(document["sections"])
             categories = [str(c) for c in document["categories"]]
+            memberships = [tuple(int(i) for i in m) for m in document.get("memberships", [])]
         except (ValueError, KeyError, TypeError) as exc:
             raise SnapshotError(f"{path.name}: unreadable header ({exc!r})") from None
     header = SnapshotHeader.parse(document, sections)
@@ -237,7 +248,7 @@ def read_header(path: Path) -> tuple[SnapshotHeader, list[str]]:
             raise SnapshotError(f"{path.name}: section {s['name']!r} is of an unknown kind")
         if s["offset"] < len(MAGIC) or s["length"] < 0 or s["offset"] + s["length"] > end:
             raise SnapshotError(f"{path.name}: section {s['name']!r} lies outside the file")
-    return header, categories
+    return header, categories, memberships
 
 
 def _check(f: IO[bytes], section: dict[str, Any]) -> None:
@@ -286,7 +297,7 @@ def _read_faiss(f: IO[bytes], section: dict[str, Any]) -> faiss.Index:
 
 def read_snapshot(path: Path) -> WatchlistState:
     """The state in ``path``; SnapshotError (never a crash) if it is damaged or inconsistent."""
-    header, categories = read_header(path)
+    header, categories, memberships = read_header(path)
     by_name = {s["name"]: s for s in header.sections}
     with path.open("rb") as f:
         for section in header.sections:
@@ -295,6 +306,12 @@ def read_snapshot(path: Path) -> WatchlistState:
             arrays = {n: _read_array(f, s) for n, s in by_name.items() if s["kind"] == "array"}
             index = _read_faiss(f, by_name["index"]) if "index" in by_name else None
             codes = arrays.pop("category_codes")
+            membership_codes = arrays.pop("membership_codes")
+            if len(membership_codes) != len(codes) or (
+                membership_codes.size
+                and not 0 <= int(membership_codes.min()) <= int(membership_codes.max()) < len(memberships)
+            ):
+                raise SnapshotError("the membership codes do not match the membership table")
             offsets, blob = arrays.pop("name_offsets"), arrays.pop("names").tobytes()
             if codes.size and int(codes.max()) >= len(categories):
                 raise SnapshotError("a category code is outside the category table")
@@ -310,6 +327,7 @@ def read_snapshot(path: Path) -> WatchlistState:
                 ],
                 categories=[categories[c] for c in codes.tolist()],
                 expires_us=arrays.pop("expires_us"),
+                lists=[memberships[c] for c in membership_codes.tolist()],
             )
         except (KeyError, TypeError, ValueError) as exc:  # SnapshotError is a ValueError: passes through
             if isinstance(exc, SnapshotError):

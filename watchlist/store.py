@@ -7,7 +7,7 @@ with its status, and ``iter_embeddings`` returns only entries in force and unexp
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
@@ -27,6 +27,7 @@ from watchlist.governance import (
     validate_actor,
     validate_reason,
 )
+from watchlist.membership import join_lists
 from watchlist.tables import (
     MAX_NAME_LENGTH,
     face_embeddings,
@@ -66,6 +67,9 @@ CATEGORIES: tuple[str, ...] = (
     "watch",
 )
 _VECTOR_DTYPE = np.dtype("<f4")
+
+Recalibrate = Callable[[Connection, int], None]
+"""Inside a transaction that put a profile in or out of force: its watch lists' thresholds follow."""
 
 
 class ProfileNotFoundError(LookupError):
@@ -147,12 +151,16 @@ class WatchlistStore:
         basis: LegalBasis,
         proposed_by: str,
         approved_by: str | None = None,
+        lists: Sequence[int] | None = None,
+        recalibrate: Recalibrate | None = None,
     ) -> AddedProfile:
         """Store a profile with all its photos and embeddings in one transaction.
 
         Without ``approved_by`` the profile is ``pending_add`` and matches nothing until a second person
         approves it (``watchlist.review``). With it, the profile is active at once: the administrative
-        bootstrap path, where the caller is responsible for recording who did it.
+        bootstrap path, where the caller is responsible for recording who did it. The profile joins
+        ``lists`` (watch list ids), or by default the list that takes its category; ``recalibrate``, when
+        it is active at once, brings those lists' thresholds to their new size in the same transaction.
         """
         name = validate_name(name)
         category = validate_category(category)
@@ -186,8 +194,15 @@ class WatchlistStore:
                 photo_id, embedding_id = self._add_photo(conn, profile_id, photo, model, now)
                 photo_ids.append(photo_id)
                 embedding_ids.append(embedding_id)
+            joined = join_lists(conn, profile_id, category, lists, proposed_by)
+            if status is Status.ACTIVE and recalibrate is not None:
+                recalibrate(conn, profile_id)
             revision = self.bump(conn) if status is Status.ACTIVE else self._revision(conn)
-        return AddedProfile(profile_id, photo_ids, embedding_ids, revision, status)
+        return AddedProfile(profile_id, photo_ids, embedding_ids, revision, status, joined)
+
+    def revision_in(self, conn: Connection) -> int:
+        """The revision as the caller's transaction sees it."""
+        return self._revision(conn)
 
     def _revision(self, conn: Connection) -> int:
         return int(
@@ -225,7 +240,9 @@ class WatchlistStore:
         )
         return photo_id, embedding_id
 
-    def remove_profile(self, profile_id: int, removed_by: str, reason: str) -> RemovedProfile:
+    def remove_profile(
+        self, profile_id: int, removed_by: str, reason: str, recalibrate: Recalibrate | None = None
+    ) -> RemovedProfile:
         """Remove an entry in force at once (administrative path, no second person); returns the
         embedding ids that must leave every index. Raises ProfileNotFoundError."""
         now = _now()
@@ -248,6 +265,8 @@ class WatchlistStore:
             )
             if done.rowcount != 1:
                 raise ProfileNotFoundError(profile_id, "active watchlist profile")
+            if recalibrate is not None:
+                recalibrate(conn, profile_id)
             embedding_ids = self.embedding_ids(conn, profile_id)
             revision = self.bump(conn)
         return RemovedProfile(profile_id, embedding_ids, revision)
@@ -264,6 +283,13 @@ class WatchlistStore:
         """The profile whatever its status (removed and rejected ones too)."""
         rows = self._profiles(profiles.c.id == profile_id, limit=1, offset=0)
         return rows[0] if rows else None
+
+    def profiles_by_ids(self, profile_ids: Sequence[int]) -> list[Profile]:
+        """These profiles (whatever their status), in id order; unknown ids are left out."""
+        if not profile_ids:
+            return []
+        where = profiles.c.id.in_(sorted(set(profile_ids)))
+        return self._profiles(where, limit=len(profile_ids), offset=0)
 
     def list_profiles(
         self,

@@ -8,13 +8,16 @@ matching (an activation, a removal), bumped in the same transaction as the chang
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
 )
@@ -23,6 +26,7 @@ MAX_NAME_LENGTH = 200
 MAX_ACTOR_LENGTH = 200
 MAX_REFERENCE_LENGTH = 100
 MAX_REASON_LENGTH = 500
+MAX_LIST_NAME_LENGTH = 100
 
 metadata = MetaData()
 
@@ -85,4 +89,51 @@ watchlist_meta = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("revision", Integer, nullable=False),
+)
+
+# Watch lists (``watchlist.lists``): a named set of profiles with its purpose, whether it raises camera
+# alerts (live) or answers investigative searches only, where it is live, who may see and change it,
+# and its false-alert target with the threshold calibrated for its size (``pipeline.calibration``).
+watch_lists = Table(
+    "watch_lists",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(MAX_LIST_NAME_LENGTH), nullable=False, unique=True),
+    Column("purpose", String(32), nullable=False),
+    Column("description", String(MAX_REASON_LENGTH), nullable=False, default=""),
+    Column("mode", String(8), nullable=False),  # live | search
+    Column("status", String(10), nullable=False),  # active | archived
+    # Every profile in force is a member (the CRO gallery): no member rows, search only.
+    Column("all_profiles", Boolean, nullable=False, default=False),
+    # Profiles proposed in this category join the list unless other lists are named.
+    Column("auto_category", String(32), nullable=True, unique=True),
+    Column("priority", Integer, nullable=False),
+    Column("cameras", JSON, nullable=False),  # camera ids where live; [] = every camera of the districts
+    Column("districts", JSON, nullable=False),  # [] = every district
+    Column("requires_ack", Boolean, nullable=False, default=True),
+    Column("viewers", JSON, nullable=False),  # grants: "role:<role>" / "user:<id>"; [] = every reader
+    Column("editors", JSON, nullable=False),
+    Column("target_fpir", Float, nullable=False),  # false alerts per stranger track
+    Column("threshold_floor", Float, nullable=True),  # a supervisor's raise above the calibration
+    Column("gallery_size", Integer, nullable=False, default=0),  # embeddings at the last calibration
+    Column("threshold", Float, nullable=False),
+    Column("strong_threshold", Float, nullable=False),
+    Column("fpir_bound", Float, nullable=False),
+    Column("genuine_pass", Float, nullable=False),
+    Column("calibration_note", String(MAX_REASON_LENGTH), nullable=False, default=""),
+    Column("created_by", String(MAX_ACTOR_LENGTH), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(MAX_ACTOR_LENGTH), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+watch_list_members = Table(
+    "watch_list_members",
+    metadata,
+    Column("list_id", Integer, ForeignKey("watch_lists.id", ondelete="CASCADE"), nullable=False),
+    Column("profile_id", Integer, ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("added_by", String(MAX_ACTOR_LENGTH), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("list_id", "profile_id"),
 )

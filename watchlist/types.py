@@ -30,6 +30,7 @@ class AddedProfile:
     embedding_ids: list[int]
     revision: int
     status: Status
+    lists: list[int]  # the watch lists it joined
 
 
 @dataclass(frozen=True, slots=True)

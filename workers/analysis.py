@@ -26,6 +26,7 @@ from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
 from pipeline.types import Frame, Image
 from watchlist.matcher import Match, WatchlistMatcher
+from watchlist.policies import CameraScope
 from workers.evidence import downscale, encode_jpeg, face_crop
 from workers.frame_queue import DropOldestQueue
 from workers.quality import FaceQuality, QualityGate
@@ -99,8 +100,12 @@ class CameraAnalyser:
         sink: HitSink,
         stop: threading.Event,
         tracker: BoxTracker | None = None,
+        scope: CameraScope | None = None,
     ) -> None:
+        """``scope``: the live watch lists of this camera and their thresholds (None: every profile the
+        matcher holds, at the global threshold)."""
         self.camera_id = camera_id
+        self._scope = scope
         self._worker_id = worker_id
         self._rec = settings.recognition
         self._wopt = settings.worker
@@ -239,7 +244,8 @@ class CameraAnalyser:
             return []
         embeddings = self._analyzer.embed(frame.image, detections.filter(np.asarray(chosen, np.intp)))
         clock.lap("embed")
-        matches = self._matcher.match(embeddings, top_k=_RUNNER_UP)
+        scope = self._scope() if self._scope is not None else None
+        matches = self._matcher.match(embeddings, top_k=_RUNNER_UP, scope=scope)
         del embeddings  # nobody's embedding outlives the match
         clock.lap("match")
         touched: dict[int, FaceTrack] = {}
@@ -247,7 +253,8 @@ class CameraAnalyser:
             track = self._tracks[int(update.ids[i])]
             self._counters.faces_embedded += 1
             verdict, best = track.vote.observe(
-                [Candidate(m.profile_id, m.similarity) for m in candidates], qualities[i].score
+                [Candidate(m.profile_id, m.similarity, m.threshold, m.strong) for m in candidates],
+                qualities[i].score,
             )
             if verdict is FrameVote.UNKNOWN:
                 self._counters.faces_unknown += 1
@@ -319,6 +326,7 @@ class CameraAnalyser:
     ) -> FaceHit:
         shot = track.best[decision.profile_id]
         profile = track.profiles[decision.profile_id]
+        watch_list = self._scope.list_of(profile.list_id) if self._scope is not None else None
         t0 = time.perf_counter()
         crop = encode_jpeg(shot.crop, self._wopt.jpeg_quality)
         scene = encode_jpeg(shot.scene, self._wopt.jpeg_quality)
@@ -335,7 +343,7 @@ class CameraAnalyser:
             landmarks=shot.landmarks,
             detector_score=min(1.0, max(0.0, shot.detector_score)),
             similarity=shot.similarity,
-            threshold=self._rec.threshold,
+            threshold=profile.threshold if profile.list_id is not None else self._rec.threshold,
             profile_id=decision.profile_id,
             profile_name=profile.name,
             category=profile.category,
@@ -367,6 +375,10 @@ class CameraAnalyser:
                 last_seen_at=_utc(track.last_seen_ns or frame.received_ns),
                 best_shot=shot.quality.to_contract(),
             ),
+            watch_list_id=profile.list_id,
+            watch_list_name=watch_list.name if watch_list is not None else "",
+            priority=watch_list.priority if watch_list is not None else None,
+            requires_ack=watch_list.requires_ack if watch_list is not None else True,
         )
 
     def _expire(self, now_ns: int) -> None:

@@ -35,7 +35,9 @@ from pipeline.face import FaceAnalyzer
 from pipeline.settings import CameraConfig, ConfigError, Settings
 from pipeline.streams import ensure_stream, hits_stream_config, plates_stream_config
 from pipeline.types import CameraId, Frame
+from watchlist.lists import WatchLists
 from watchlist.matcher import WatchlistMatcher
+from watchlist.policies import CameraScope, ListPolicies
 from watchlist.store import WatchlistStore
 from workers.analysis import CameraAnalyser
 from workers.fleet_member import FleetMember
@@ -108,6 +110,7 @@ class Worker:
         self._nc: Client | None = None
         self._publisher: HitPublisher | None = None
         self._matcher: WatchlistMatcher | None = None
+        self._policies = ListPolicies()
         self._build_failures: dict[str, str] = {}
 
     def request_stop(self) -> None:
@@ -130,8 +133,9 @@ class Worker:
         await ensure_stream(js, plates_stream_config())
         store = WatchlistStore(make_engine(self.settings.resolved_database_url))
         await asyncio.to_thread(store.create_schema)
-        self._matcher = WatchlistMatcher(self.settings)
-        sync = WatchlistSync(js, self._matcher, store, self.settings)  # settings: start from snapshots
+        await asyncio.to_thread(WatchLists.open, store, self.settings)  # the default lists, if none yet
+        self._matcher = WatchlistMatcher(self.settings, keep=self._policies.keeps)  # live lists only
+        sync = WatchlistSync(js, self._matcher, store, self.settings, self._policies)
         await sync.start()
         self._publisher = HitPublisher(js, loop, on_published=self._published)
         publish_stop = asyncio.Event()
@@ -260,6 +264,7 @@ class Worker:
                     counters,
                     submit,
                     stop,
+                    scope=CameraScope(self._policies, camera.id, camera.district, camera.face_threshold),
                 )
             )
         if "plate" in camera.analytics:

@@ -2,13 +2,15 @@
 
 Pure and deterministic (no I/O, no clock, no images), so the rules are tested with tables.
 
-A frame votes for its best profile only if that profile reaches ``threshold`` and leads the second
-best by ``min_margin``; otherwise it is unknown or ambiguous and votes for nobody. A track is decided
+A frame votes for its best profile only if that profile reaches its threshold and leads the second
+best by ``min_margin``; otherwise it is unknown or ambiguous and votes for nobody. Each candidate carries
+the threshold of the watch list it is matched through (calibrated for that list's size); the rules'
+``threshold`` and ``strong_threshold`` apply to a candidate that carries none. A track is decided
 for the profile with the most quality-weighted support when
 
 * no rival profile has more than ``max_rival_ratio`` of that support (two identities: no decision),
 * and either ``min_frames`` frames voted for it and they are at least ``min_match_fraction`` of the
-  embedded frames (consensus), or one of its frames reached ``strong_threshold`` (strong).
+  embedded frames (consensus), or one of its frames reached its strong threshold (strong).
 
 Budgets: a track gets at most ``max_attempts`` embeddings. Once decided, a face is only embedded
 again when its shot is clearly better than the published best shot, and such an improvement is
@@ -27,10 +29,13 @@ from pipeline.settings import Settings
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One profile's similarity to one face; a frame's candidates come best first."""
+    """One profile's similarity to one face; a frame's candidates come best first. ``threshold`` and
+    ``strong`` are those of the profile's watch list here (None: the rules' own)."""
 
     profile_id: int
     similarity: float
+    threshold: float | None = None
+    strong: float | None = None
 
 
 class FrameVote(StrEnum):
@@ -60,7 +65,7 @@ class VoteRules:
         v = settings.vote
         return cls(
             threshold=settings.recognition.threshold,
-            strong_threshold=v.strong_threshold,
+            strong_threshold=settings.recognition.threshold + v.strong_margin,
             min_frames=v.min_frames,
             min_match_fraction=v.min_match_fraction,
             min_margin=v.min_margin,
@@ -79,6 +84,7 @@ class Tally:
     support: float = 0.0  # sum of quality x similarity
     similarity_sum: float = 0.0
     max_similarity: float = -1.0
+    strong: float = 1.0  # the similarity at which one frame decides, for this profile here
 
     def add(self, similarity: float, quality: float) -> None:
         self.frames += 1
@@ -106,11 +112,19 @@ class Decision:
 def classify(candidates: Sequence[Candidate], rules: VoteRules) -> tuple[FrameVote, Candidate | None]:
     """What one embedded frame says: a vote for its best candidate, unknown, or ambiguous."""
     ranked = sorted(candidates, key=lambda c: c.similarity, reverse=True)
-    if not ranked or ranked[0].similarity < rules.threshold:
+    if not ranked or ranked[0].similarity < threshold_of(ranked[0], rules):
         return FrameVote.UNKNOWN, None
     if len(ranked) > 1 and ranked[0].similarity - ranked[1].similarity < rules.min_margin:
         return FrameVote.AMBIGUOUS, None
     return FrameVote.VOTED, ranked[0]
+
+
+def threshold_of(candidate: Candidate, rules: VoteRules) -> float:
+    return candidate.threshold if candidate.threshold is not None else rules.threshold
+
+
+def strong_of(candidate: Candidate, rules: VoteRules) -> float:
+    return candidate.strong if candidate.strong is not None else rules.strong_threshold
 
 
 def decide(tallies: dict[int, Tally], embedded: int, rules: VoteRules) -> Decision | None:
@@ -123,7 +137,7 @@ def decide(tallies: dict[int, Tally], embedded: int, rules: VoteRules) -> Decisi
     if len(ranked) > 1 and (lead.support <= 0 or rival > rules.max_rival_ratio):
         return None
     consensus = lead.frames >= rules.min_frames and lead.frames >= rules.min_match_fraction * embedded
-    strong = lead.max_similarity >= rules.strong_threshold
+    strong = lead.max_similarity >= lead.strong
     if not (consensus or strong):
         return None
     return Decision(
@@ -187,7 +201,8 @@ class TrackVote:
             self.ambiguous += 1
         else:
             assert best is not None
-            self.tallies.setdefault(best.profile_id, Tally()).add(best.similarity, quality)
+            tally = self.tallies.setdefault(best.profile_id, Tally(strong=strong_of(best, self.rules)))
+            tally.add(best.similarity, quality)
         return verdict, best
 
     def decide(self) -> Decision | None:

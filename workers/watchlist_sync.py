@@ -37,7 +37,9 @@ from pipeline.streams import ensure_stream, watchlist_stream_config
 from watchlist import snapshot_store
 from watchlist.catchup import changes_since, stored_embeddings
 from watchlist.index import StateError
+from watchlist.lists import WatchLists
 from watchlist.matcher import WatchlistMatcher
+from watchlist.policies import ListPolicies
 from watchlist.snapshot import SnapshotError, SnapshotHeader, WatchlistState, read_snapshot, write_snapshot
 from watchlist.snapshot_store import SnapshotUnavailable, StoredSnapshot
 from watchlist.store import WatchlistStore
@@ -55,7 +57,9 @@ def _utcnow() -> datetime:
 
 
 class WatchlistSync:
-    """``settings`` None: no snapshots (load from the database only), as before they existed."""
+    """``settings`` None: no snapshots (load from the database only), as before they existed.
+    ``policies``: the watch lists, reloaded whenever they may have changed (before the matcher is
+    filled, so it keeps the profiles of the lists live then)."""
 
     def __init__(
         self,
@@ -63,10 +67,12 @@ class WatchlistSync:
         matcher: WatchlistMatcher,
         store: WatchlistStore,
         settings: Settings | None = None,
+        policies: ListPolicies | None = None,
     ) -> None:
         self._js = js
         self._matcher = matcher
         self._store = store
+        self._policies = policies
         self._snapshots = settings.watchlist.snapshots if settings else WatchlistSnapshots(enabled=False)
         self._index_type = settings.watchlist.index.type if settings else ""
         self._model = settings.recognition.embedder_model if settings else ""
@@ -88,6 +94,7 @@ class WatchlistSync:
             deliver_policy=DeliverPolicy.NEW,
         )
         started = time.monotonic()
+        await self._load_policies()
         if not (self._snapshots.enabled and await self._start_from_snapshot()):
             at = _utcnow()
             await asyncio.to_thread(self._matcher.load, self._store)
@@ -112,9 +119,32 @@ class WatchlistSync:
         if self._held is not None:
             self._held.append(change)
             return
+        if change.action == "lists":
+            await self._lists_changed()
+            return
         await asyncio.to_thread(self._matcher.apply, change)
         self.applied += 1
         log.info("watchlist change applied: %s profile %d", change.action, change.profile_id)
+        if self._policies is not None:  # an approval or removal moves its lists' thresholds
+            await self._load_policies()
+
+    async def _load_policies(self) -> bool:
+        """Reload the lists; returns whether which lists are live changed."""
+        if self._policies is None:
+            return False
+        try:
+            return await asyncio.to_thread(self._policies.load, self._store)
+        except Exception as exc:  # the database is away: keep the lists we have
+            log.warning("watch lists not reloaded: %s", exc)
+            return False
+
+    async def _lists_changed(self) -> None:
+        """The lists changed: new thresholds at once; if a list went live or stopped, the profiles it
+        brings or takes away (re-read by a catch-up, or dropped here)."""
+        if await self._load_policies():
+            dropped = await asyncio.to_thread(self._matcher.refilter)
+            log.info("watch lists changed: %d profiles no longer on a live list dropped", dropped)
+        await self.resync()
 
     async def _release(self) -> None:
         """Apply the held changes (more may arrive meanwhile), then apply changes as they come."""
@@ -125,7 +155,8 @@ class WatchlistSync:
 
     def _apply_all(self, changes: list[WatchlistChange]) -> None:
         for change in changes:
-            self._matcher.apply(change)
+            if change.action != "lists":  # the lists themselves are reloaded by whoever holds them
+                self._matcher.apply(change)
 
     # -- catching up with the database -----------------------------------------------------------------
 
@@ -164,6 +195,8 @@ class WatchlistSync:
         assert self._synced_at is not None
         since = self._synced_at - timedelta(seconds=self._snapshots.catchup_margin_s)
         at = _utcnow()
+        if await self._load_policies():
+            await asyncio.to_thread(self._matcher.refilter)
         result = await asyncio.to_thread(changes_since, self._store, since, at)
         await asyncio.to_thread(self._apply_all, result.changes)
         self._matcher.caught_up(result.revision)
@@ -319,7 +352,10 @@ async def publish_snapshots(
     try:
         store = WatchlistStore(engine)
         await asyncio.to_thread(store.create_schema)
-        sync = WatchlistSync(nc.jetstream(), WatchlistMatcher(settings), store, settings)
+        await asyncio.to_thread(WatchLists.open, store, settings)
+        policies = ListPolicies()  # a snapshot holds what workers hold: the profiles on live lists
+        matcher = WatchlistMatcher(settings, keep=policies.keeps)
+        sync = WatchlistSync(nc.jetstream(), matcher, store, settings, policies)
         await sync.start()
         try:
             while True:

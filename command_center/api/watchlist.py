@@ -17,7 +17,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from command_center.api.auditing import MAX_REASON, Auditor, AuditorDep, ReasonQuery, ReasonText
-from command_center.api.deps import EnrolmentDep, WatchlistStoreDep, require
+from command_center.api.deps import EnrolmentDep, ServicesDep, WatchlistStoreDep, require
+from command_center.api.watch_lists import visible
 from command_center.api.watchlist_views import ProfilePage, ProfileView, image_type, target
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
@@ -65,14 +66,22 @@ async def propose_profile(
     ],
     expires_at: Annotated[datetime, Form(description="When the legal basis lapses (at most five years)")],
     photos: Annotated[list[UploadFile], File(description="One or more photos showing one face each")],
+    services: ServicesDep,
+    lists: Annotated[
+        list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None,
+        Form(max_length=50, description="Watch lists to put it on (default: the list of its category)"),
+    ] = None,
 ) -> ProfileView:
-    """Propose an entry; it stays ``pending_add`` (matching nothing) until a second person approves."""
+    """Propose an entry; it stays ``pending_add`` (matching nothing) until a second person approves.
+    Several photos of the person make a stronger template (each is matched; the best counts)."""
     if len(photos) > MAX_PHOTOS:
         raise HTTPException(422, f"{len(photos)} photos sent; at most {MAX_PHOTOS} per profile")
+    for list_id in lists or []:
+        await visible(services.watch_lists, list_id, principal)
     basis = LegalBasis(legal_reference, authorised_by, expires_at)
     files = [(photo.filename or f"photo {n}", await photo.read()) for n, photo in enumerate(photos, 1)]
     try:
-        result = await enrolment.propose(name, category, files, basis, principal.actor)
+        result = await enrolment.propose(name, category, files, basis, principal.actor, lists)
     except (EnrolmentError, InvalidProfileError) as exc:
         raise HTTPException(422, str(exc)) from None
     except ModelError as exc:
@@ -89,6 +98,7 @@ async def propose_profile(
             "authorised_by": profile.authorised_by,
             "expires_at": profile.expires_at.isoformat(),
             "photos": profile.photo_count,
+            "lists": result.lists,
         },
     )
     return ProfileView.of(profile)

@@ -117,7 +117,7 @@ class CheckinScreener:
         if hotel is None:
             raise LookupError(f"check-in {checkin_id} names hotel {checkin.hotel_id}, which is gone")
         photo = await asyncio.to_thread(self._checkins.photo, checkin_id) if checkin.has_photo else None
-        found, face_note = await self._subjects(checkin, photo)
+        found, face_note = await self._subjects(checkin, photo, hotel.district)
         alert_ids = []
         for subject in found:
             alert_id = await self._raise(checkin, hotel, subject, photo)
@@ -134,7 +134,9 @@ class CheckinScreener:
         self.screened += 1
         return screening
 
-    async def _subjects(self, checkin: Checkin, photo: bytes | None) -> tuple[list[Subject], str]:
+    async def _subjects(
+        self, checkin: Checkin, photo: bytes | None, district: str
+    ) -> tuple[list[Subject], str]:
         found: list[Subject] = []
         person = await asyncio.to_thread(self._persons.by_cnic, checkin.cnic)
         if person is not None and person.category in self._categories:
@@ -142,7 +144,7 @@ class CheckinScreener:
         if photo is None:
             return found, "no photo"
         try:
-            matches = await self._faces.match(photo)
+            matches = await self._faces.match(photo, district)  # the live lists watching the hotel
         except Exception as exc:  # an unusable photo or unavailable models must not lose the CNIC check
             log.warning("guest photo of check-in %s not matched: %s", checkin.id, exc)
             return found, f"not matched: {exc}"[:300]

@@ -27,6 +27,8 @@ class Permission(StrEnum):
     WATCHLIST_READ = "watchlist:read"
     WATCHLIST_PROPOSE = "watchlist:propose"  # add/remove, pending approval
     WATCHLIST_APPROVE = "watchlist:approve"  # the second pair of eyes
+    WATCHLISTS_MANAGE = "watchlists:manage"  # create watch lists (each list's own editors change it)
+    FACES_SEARCH = "faces:search"  # investigative photo search: ranked candidates, with a reason
     AUDIT_READ = "audit:read"
     USERS_MANAGE = "users:manage"
     INTEGRATIONS_MANAGE = "integrations:manage"
@@ -58,6 +60,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.WATCHLIST_READ,
             Permission.WATCHLIST_PROPOSE,
             Permission.WATCHLIST_APPROVE,
+            Permission.WATCHLISTS_MANAGE,
+            Permission.FACES_SEARCH,
             Permission.AUDIT_READ,
             Permission.USERS_MANAGE,
             Permission.INTEGRATIONS_MANAGE,
@@ -83,6 +87,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.WATCHLIST_READ,
             Permission.WATCHLIST_PROPOSE,
             Permission.WATCHLIST_APPROVE,
+            Permission.WATCHLISTS_MANAGE,
+            Permission.FACES_SEARCH,
             Permission.AUDIT_READ,
             Permission.VEHICLES_READ,
             Permission.VEHICLES_WRITE,
@@ -107,6 +113,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {
             Permission.ALERTS_READ,
             Permission.WATCHLIST_READ,
+            Permission.FACES_SEARCH,
             Permission.VEHICLES_READ,
             Permission.ALERTS_ACT,
             Permission.DISPATCH,
@@ -123,6 +130,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {
             Permission.WATCHLIST_READ,
             Permission.WATCHLIST_PROPOSE,
+            Permission.FACES_SEARCH,
             Permission.VEHICLES_READ,
             Permission.VEHICLES_WRITE,
             Permission.PERSONS_READ,
@@ -137,6 +145,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PATROL_OFFICER: frozenset(
         {
             Permission.VEHICLES_READ,
+            Permission.FACES_SEARCH,  # the M-CCTNS face client: check a suspect's photo at the spot
             Permission.PATROL_REPORT,
             Permission.PERSONS_READ,
             Permission.ARRESTS_READ,

@@ -58,6 +58,29 @@ class ModelSource(_Strict):
         return self
 
 
+class ScoreCalibration(_Strict):
+    """Cosine score distributions of a face embedder, measured: what watch-list thresholds are
+    calibrated from (``pipeline.calibration``). Measure them in camera conditions, not on clean photos
+    alone: a threshold set from a too-narrow impostor spread lets strangers through."""
+
+    impostor_mean: float = Field(ge=-1, le=1)
+    impostor_sd: float = Field(gt=0, le=1)
+    genuine_mean: float = Field(ge=-1, le=1)
+    genuine_sd: float = Field(gt=0, le=1)
+    impostor_pairs: int = Field(ge=1, description="Impostor pairs the figures come from.")
+    genuine_pairs: int = Field(ge=1, description="Genuine pairs the figures come from.")
+    measured: str = Field(min_length=1, description="How, on what and when the figures were measured.")
+
+    @model_validator(mode="after")
+    def _separated(self) -> ScoreCalibration:
+        if self.genuine_mean <= self.impostor_mean:
+            raise ValueError("genuine_mean must exceed impostor_mean")
+        return self
+
+
+CalibrationVariant = Literal["plain", "flip_tta"]
+
+
 class ModelEntry(_Strict):
     name: str = Field(pattern=r"^[a-z0-9_]+$", description="Registry name used in settings.")
     file: str = Field(pattern=r"^[A-Za-z0-9_.-]+\.onnx$", description="File name inside models_dir.")
@@ -69,6 +92,10 @@ class ModelEntry(_Strict):
     commercial_use: bool
     default: bool = Field(description="Needed by a default deployment; `models pull` fetches it.")
     notes: str = ""
+    calibration: dict[CalibrationVariant, ScoreCalibration] = Field(
+        default_factory=dict,
+        description="Face embedders: score distributions per test-time augmentation (plain, flip_tta).",
+    )
 
 
 class Registry(_Strict):

@@ -137,7 +137,7 @@ def _flip(path: Path, offset: int) -> None:
 
 
 def test_a_damaged_section_is_refused_before_faiss_reads_it(snapshot_file: Path) -> None:
-    header, _ = read_header(snapshot_file)
+    header = read_header(snapshot_file)[0]
     for section in header.sections:  # every section, the FAISS one first
         damaged = snapshot_file.with_name(f"damaged-{section['name']}")
         damaged.write_bytes(snapshot_file.read_bytes())

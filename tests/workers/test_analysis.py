@@ -25,6 +25,7 @@ from watchlist.store import WatchlistStore
 from workers.analysis import CameraAnalyser
 from workers.frame_queue import DropOldestQueue
 from workers.stats import CameraCounters
+from workers.vote import VoteRules
 
 FIVE_FPS = 6  # every 6th frame of the 29.97 fps clip: the worker's default analysis rate
 
@@ -145,7 +146,7 @@ def test_a_single_weak_frame_above_the_threshold_is_not_a_hit(
 ) -> None:
     weak = 90
     similarity = similarity_to(matcher, analyzer, hamilton[weak], "Lin-Manuel Miranda")
-    assert settings.recognition.threshold <= similarity < settings.vote.strong_threshold, similarity
+    assert settings.recognition.threshold <= similarity < VoteRules.of(settings).strong_threshold, similarity
     analyser, hits, counters = make_analyser(settings, analyzer, matcher)
     assert analyser.process(frame(hamilton[weak], seq=weak)) == []
     assert hits == [] and counters.faces_embedded == 1 and analyser.held_shots == 1
@@ -158,7 +159,7 @@ def test_a_single_very_strong_frame_is_a_hit(
 ) -> None:
     strong = 156
     similarity = similarity_to(matcher, analyzer, hamilton[strong], "Lin-Manuel Miranda")
-    assert similarity >= settings.vote.strong_threshold, similarity
+    assert similarity >= VoteRules.of(settings).strong_threshold, similarity
     analyser, hits, _ = make_analyser(settings, analyzer, matcher)
     analyser.process(frame(hamilton[strong], seq=strong))
     assert len(hits) == 1 and hits[0].decision is not None

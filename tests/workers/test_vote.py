@@ -164,13 +164,40 @@ def test_what_counts_as_a_substantial_improvement(
 
 
 def test_rules_come_from_settings_and_refuse_a_weak_strong_threshold() -> None:
-    settings = parse({"recognition": {"threshold": 0.45}, "vote": {"strong_threshold": 0.7, "min_frames": 4}})
+    settings = parse({"recognition": {"threshold": 0.45}, "vote": {"strong_margin": 0.25, "min_frames": 4}})
     rules = VoteRules.of(settings)
     assert (rules.threshold, rules.strong_threshold, rules.min_frames) == (0.45, 0.7, 4)
     with pytest.raises(ValueError, match="strong_threshold"):
         VoteRules(threshold=0.5, strong_threshold=0.5)
 
 
-def test_settings_refuse_a_strong_threshold_at_or_below_the_match_threshold() -> None:
-    with pytest.raises(ConfigError, match="strong_threshold"):
-        parse({"recognition": {"threshold": 0.5}, "vote": {"strong_threshold": 0.5}})
+def test_settings_refuse_a_strong_margin_of_nothing() -> None:
+    with pytest.raises(ConfigError, match="strong_margin"):
+        parse({"vote": {"strong_margin": 0.0}})
+
+
+@pytest.mark.parametrize(
+    ("similarity", "threshold", "verdict"),
+    [
+        (0.50, 0.55, FrameVote.UNKNOWN),  # a large list's threshold: 0.50 is not enough there
+        (0.50, 0.45, FrameVote.VOTED),
+        (0.50, None, FrameVote.VOTED),  # no list threshold: the rules' 0.42
+        (0.41, None, FrameVote.UNKNOWN),
+    ],
+)
+def test_each_candidate_is_judged_by_its_own_lists_threshold(
+    similarity: float, threshold: float | None, verdict: FrameVote
+) -> None:
+    assert classify([Candidate(1, similarity, threshold)], RULES)[0] is verdict
+
+
+@pytest.mark.parametrize(
+    ("similarity", "strong", "decided"),
+    [(0.72, 0.75, False), (0.76, 0.75, True), (0.65, None, True)],  # None: the rules' 0.60
+)
+def test_one_frame_decides_at_its_lists_strong_threshold(
+    similarity: float, strong: float | None, decided: bool
+) -> None:
+    vote = TrackVote(RULES)
+    vote.observe([Candidate(1, similarity, 0.6 if strong else None, strong)], 1.0)
+    assert (vote.decide() is not None) is decided
