@@ -41,10 +41,25 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     put.add_argument("--longitude", type=float)
     put.add_argument("--analysis-fps", type=float)
     put.add_argument("--analytics", help="comma-separated: face, plate")
+    put.add_argument(
+        "--face-threshold",
+        type=_threshold,
+        help="raise every watch list's face threshold on this camera to at least this ('none' clears)",
+    )
     put.set_defaults(func=run_set)
     rm = sub.add_parser("remove", parents=[parent], help="take a camera out of the catalogue")
     rm.add_argument("camera_id", metavar="ID")
     rm.set_defaults(func=run_remove)
+
+
+def _threshold(value: str) -> float:
+    """A similarity, or 0 for 'none' (clears the camera's own threshold)."""
+    if value.strip().lower() == "none":
+        return 0.0
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a similarity or 'none': {value!r}") from None
 
 
 def _fail(message: str, code: int = 1) -> Exception:
@@ -170,6 +185,8 @@ def camera_from_args(args: argparse.Namespace, current: CameraConfig | None) -> 
             fields[option] = value
     if args.analytics is not None:
         fields["analytics"] = [a.strip() for a in args.analytics.split(",") if a.strip()]
+    if args.face_threshold is not None:
+        fields["face_threshold"] = args.face_threshold or None
     if "url" not in fields:
         raise _fail(f"camera {args.camera_id} is new: --url is required", 2)
     try:

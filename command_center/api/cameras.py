@@ -7,12 +7,19 @@ recorder's credentials, and the console has no use for it.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException
+from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from command_center.api.alerts import AlertReader
-from command_center.api.deps import ServicesDep
-from pipeline.settings import CameraConfig
+from command_center.api.auditing import AuditorDep, ReasonText
+from command_center.api.deps import ServicesDep, require
+from command_center.security.permissions import Permission
+from command_center.security.principal import Principal
+from pipeline.fleet import camera_bytes, open_catalogue
+from pipeline.settings import CAMERA_ID_PATTERN, CameraConfig
 
 router = APIRouter(tags=["cameras"])
 
@@ -29,6 +36,7 @@ class CameraView(BaseModel):
     latitude: float | None
     longitude: float | None
     analytics: list[str]
+    face_threshold: float | None = None
 
     @classmethod
     def of(cls, camera: CameraConfig) -> CameraView:
@@ -39,6 +47,7 @@ class CameraView(BaseModel):
             latitude=camera.latitude,
             longitude=camera.longitude,
             analytics=list(camera.analytics),
+            face_threshold=camera.face_threshold,
         )
 
 
@@ -78,3 +87,40 @@ async def map_config(principal: AlertReader, services: ServicesDep) -> MapConfig
         zoom=DEFAULT_ZOOM,
         basemap="/static/vendor/basemap/pakistan.geojson",
     )
+
+
+class FaceThresholdBody(BaseModel):
+    face_threshold: Annotated[float | None, Field(gt=0, lt=1)] = Field(
+        description="Every watch list alerts on this camera only at or above this (null: their own)"
+    )
+    reason: ReasonText
+
+
+@router.put("/cameras/{camera_id}/face-threshold", response_model=CameraView)
+async def set_face_threshold(
+    camera_id: Annotated[str, PathParam(pattern=CAMERA_ID_PATTERN)],
+    body: FaceThresholdBody,
+    principal: Annotated[Principal, require(Permission.WATCHLISTS_MANAGE)],
+    services: ServicesDep,
+    auditor: AuditorDep,
+) -> CameraView:
+    """Raise the face threshold on one camera (a record of false alerts, poor light), or clear it.
+
+    Written to the fleet's camera catalogue: the worker analysing the camera picks it up at once."""
+    current = services.cameras.get(camera_id)
+    if current is None or not principal.sees_district(current.district):
+        raise HTTPException(404, f"no camera {camera_id!r}")
+    updated = current.model_copy(update={"face_threshold": body.face_threshold})
+    js = services.nats.jetstream()
+    try:
+        kv = await open_catalogue(js, services.settings.worker.fleet)
+        await kv.put(camera_id, camera_bytes(updated))
+    except Exception as exc:
+        raise HTTPException(503, f"the camera catalogue (NATS) is unavailable: {exc}") from None
+    await auditor.record(
+        "cameras.face_threshold",
+        f"camera:{camera_id}",
+        reason=body.reason,
+        details={"before": current.face_threshold, "after": body.face_threshold},
+    )
+    return CameraView.of(updated)

@@ -35,6 +35,8 @@ ALERTS_READ = {ADM, SUP, OPR}
 WATCHLIST_READ = {ADM, SUP, OPR, CLK}
 WATCHLIST_PROPOSE = {ADM, SUP, CLK}
 WATCHLIST_APPROVE = {ADM, SUP}
+WATCHLISTS_MANAGE = {ADM, SUP}  # create lists; each list's own editors change it (per-list rights)
+FACES_SEARCH = {ADM, SUP, OPR, CLK, PTL}  # investigative photo search; a hotel never
 AUDIT_READ = {ADM, SUP}
 INTEGRATIONS = {ADM}
 USERS_MANAGE = {ADM}
@@ -82,6 +84,16 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("DELETE", "/watchlist/profiles/{profile_id}"): WATCHLIST_PROPOSE,
     ("POST", "/watchlist/profiles/{profile_id}/approve"): WATCHLIST_APPROVE,
     ("POST", "/watchlist/profiles/{profile_id}/reject"): WATCHLIST_APPROVE,
+    ("GET", "/watchlists"): WATCHLIST_READ,
+    ("POST", "/watchlists"): WATCHLISTS_MANAGE,
+    ("GET", "/watchlists/{list_id}"): WATCHLIST_READ,
+    ("PATCH", "/watchlists/{list_id}"): WATCHLIST_READ,  # then the list's own editors (403 otherwise)
+    ("GET", "/watchlists/{list_id}/calibration"): WATCHLIST_READ,
+    ("GET", "/watchlists/{list_id}/members"): WATCHLIST_READ,
+    ("POST", "/watchlists/{list_id}/members"): WATCHLIST_READ,  # then the list's own editors
+    ("DELETE", "/watchlists/{list_id}/members/{profile_id}"): WATCHLIST_READ,  # likewise
+    ("GET", "/watchlists/{list_id}/performance"): {ADM, SUP, OPR},  # watchlist:read + stats:read
+    ("POST", "/faces/search"): FACES_SEARCH,
     ("GET", "/audit"): AUDIT_READ,
     ("GET", "/audit/verify"): AUDIT_READ,
     ("POST", "/integrations/hotels"): INTEGRATIONS,
@@ -121,6 +133,7 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/stats/verdicts"): STATS_READ,
     ("GET", "/stats/alerts"): STATS_READ,
     ("GET", "/cameras"): ALERTS_READ,
+    ("PUT", "/cameras/{camera_id}/face-threshold"): WATCHLISTS_MANAGE,
     ("GET", "/map/config"): ALERTS_READ,
     ("GET", "/persons/search"): PERSONS_READ,
     ("GET", "/persons/following"): PERSONS_READ,
