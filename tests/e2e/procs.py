@@ -53,8 +53,10 @@ class Processes:
             timeout=timeout,
         )
 
-    def enroll(self, name: str, photos: list[Path], tag: str) -> subprocess.CompletedProcess[str]:
-        """``safecity watchlist enroll`` with a legal basis valid for 30 days."""
+    def enroll(
+        self, name: str, photos: list[Path], tag: str, category: str = "wanted"
+    ) -> subprocess.CompletedProcess[str]:
+        """``safecity watchlist enroll`` with a legal basis valid for 30 days (on the category's list)."""
         expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
         return self.run(
             "watchlist",
@@ -62,7 +64,7 @@ class Processes:
             "--name",
             name,
             "--category",
-            "wanted",
+            category,
             "--legal-reference",
             f"FIR 1/2025 {tag}",
             "--authorised-by",

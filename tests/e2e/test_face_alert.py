@@ -104,6 +104,8 @@ def test_a_minute_of_video_gives_one_alert_per_person_per_camera_and_strangers_n
     timeline holds the sightings). Obama appears only laughing in near-profile in the dark audience
     (frames ~213-273): MobileFaceNet scores him at most 0.34 there (measured), under the 0.42 threshold, so
     he may get no alert, and at most one per camera. The six strangers of the group clip raise nothing.
+    The same photo of Lin-Manuel Miranda enrolled a second time as a history sheeter, a record category
+    whose list is search-only, never raises an alert: only live watch lists page anyone.
     """
     procs, base, cameras = system
     hamilton_cams, group_cam = list(cameras)[:2], list(cameras)[2]
@@ -113,6 +115,11 @@ def test_a_minute_of_video_gives_one_alert_per_person_per_camera_and_strangers_n
         enrolled = procs.enroll(name, photos, "e2e")
         assert enrolled.returncode == 0, enrolled.stderr
         profiles[name] = json.loads(enrolled.stdout)["profile_id"]
+    record_only = procs.enroll(
+        "Lin-Manuel Miranda (record)", WATCHLIST["Lin-Manuel Miranda"], "e2e", "history_sheeter"
+    )
+    assert record_only.returncode == 0, record_only.stderr
+    search_only = json.loads(record_only.stdout)["profile_id"]
 
     cc = procs.start("command-center", "command-center")
     wait_http(f"{base}/health/ready", 60, cc)
@@ -146,8 +153,10 @@ def test_a_minute_of_video_gives_one_alert_per_person_per_camera_and_strangers_n
             assert isinstance(alert, dict)
             by_profile.setdefault(alert["profile_id"], []).append(alert)
             assert float(alert["best_similarity"]) >= 0.42
+            assert alert["details"]["watch_list"]["name"] == "Wanted", alert["details"]
         assert target in by_profile, f"no alert for Lin-Manuel Miranda on {camera}\n{procs.logs()}"
         assert set(by_profile) <= set(profiles.values()), by_profile
+        assert search_only not in by_profile, "a search-only list raised a camera alert"
         assert {p: len(a) for p, a in by_profile.items()} == dict.fromkeys(by_profile, 1), by_profile
 
         # Stored once per person, the episode's timeline holding several tracks' sightings with track ids.

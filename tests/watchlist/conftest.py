@@ -60,3 +60,20 @@ def faces_dir(media_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def obama_photos(faces_dir: Path) -> list[tuple[str, bytes]]:
     return [(name, (faces_dir / "obama" / name).read_bytes()) for name in OBAMA_ENROL]
+
+
+@pytest.fixture
+def cli_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, models_dir: Path, nats_url: str) -> Path:
+    """An empty config file; the environment points at the test services."""
+    monkeypatch.setenv("SAFECITY_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("SAFECITY_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("SAFECITY_NATS_URL", nats_url)
+    config = tmp_path / "safecity.yaml"
+    config.write_text("{}\n")
+    return config
+
+
+@pytest.fixture
+def cli_env(cli_config: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Path:
+    monkeypatch.setenv("SAFECITY_DATABASE_URL", database_url)
+    return cli_config

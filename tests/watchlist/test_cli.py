@@ -25,23 +25,6 @@ LEGAL = (
 REASON = ("--reason", "case closed", "--by", "staff:1:admin")
 
 
-@pytest.fixture
-def cli_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, models_dir: Path, nats_url: str) -> Path:
-    """An empty config file; the environment points at the test services."""
-    monkeypatch.setenv("SAFECITY_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("SAFECITY_MODELS_DIR", str(models_dir))
-    monkeypatch.setenv("SAFECITY_NATS_URL", nats_url)
-    config = tmp_path / "safecity.yaml"
-    config.write_text("{}\n")
-    return config
-
-
-@pytest.fixture
-def cli_env(cli_config: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Path:
-    monkeypatch.setenv("SAFECITY_DATABASE_URL", database_url)
-    return cli_config
-
-
 def _run(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple[int, object, str]:
     code = main([*argv, "--config", str(config)])
     out, err = capsys.readouterr()
