@@ -100,9 +100,14 @@ class FaceSpace:
     sigma_spread: float
     seed: int = 0
 
+    def axes(self) -> FloatArray:
+        """The principal axes (columns), first the direction every face shares. The space is symmetric
+        under a sign flip of any axis but the first: flipping them draws the same distribution."""
+        rotation, _ = np.linalg.qr(np.random.default_rng(self.seed).standard_normal((DIM, DIM)))
+        return rotation.astype(np.float32)
+
     def _basis(self) -> tuple[FloatArray, FloatArray]:
-        rng = np.random.default_rng(self.seed)
-        rotation, _ = np.linalg.qr(rng.standard_normal((DIM, DIM)))
+        rotation = self.axes().astype(np.float64)
         spectrum = np.arange(1, DIM + 1, dtype=np.float64) ** -self.alpha
         spectrum *= DIM / spectrum.sum()
         scaled = rotation * np.sqrt(spectrum)[None, :] / np.sqrt(DIM)  # columns: scaled directions

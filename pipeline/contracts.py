@@ -79,8 +79,9 @@ class TrackDecision(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    rule: Literal["consensus", "strong"] = Field(
-        description="consensus: enough frames agreed; strong: one frame was very similar"
+    rule: Literal["consensus", "strong", "template"] = Field(
+        description="consensus: enough frames agreed; strong: one frame was very similar; template: the "
+        "track's faces together (their quality-weighted mean) matched"
     )
     revision: int = Field(
         0, ge=0, description="0 for the decision, 1, 2, ... for updates with better evidence"
@@ -88,7 +89,7 @@ class TrackDecision(BaseModel):
     frames_embedded: int = Field(
         ge=1, description="Frames of the track that passed the gates and were embedded"
     )
-    frames_matched: int = Field(ge=1, description="Embedded frames whose best match was this profile")
+    frames_matched: int = Field(ge=0, description="Embedded frames whose best match was this profile")
     mean_similarity: float = Field(ge=-1, le=1, description="Mean similarity over the matching frames")
     max_similarity: float = Field(ge=-1, le=1)
     runner_up_support: float = Field(

@@ -5,8 +5,10 @@ per (track, decided profile), with the track's best shot as evidence, plus at mo
 a clearly better shot of the same person arrives; not once per frame.
 
 Privacy: a face is embedded only if it passes the quality gates and its track still has budget; the
-embedding is dropped as soon as it is matched. A crop is kept only for a face that voted for a
-watchlist profile, only in memory, and only until its track ends. Unknown faces leave only counts.
+embedding is dropped as soon as it is matched, leaving only its share of the track's template (the
+quality-weighted sum of the track's embeddings, in memory until the track ends). A crop is kept only
+for a face that voted for a watchlist profile (or at which the template did), only in memory, and only
+until its track ends. Unknown faces leave only counts.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
+import numpy.typing as npt
 
 from pipeline.contracts import Box, FaceHit, StageTimings, TrackDecision
 from pipeline.detections import FaceDetections
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
 from pipeline.types import Frame, Image
-from watchlist.matcher import Match, WatchlistMatcher
+from watchlist.matcher import Match, Scope, WatchlistMatcher
 from watchlist.policies import CameraScope
 from workers.evidence import downscale, encode_jpeg, face_crop
 from workers.frame_queue import DropOldestQueue
@@ -37,6 +40,10 @@ from workers.vote import Candidate, Decision, FrameVote, TrackVote, VoteRules
 log = logging.getLogger(__name__)
 
 HitSink = Callable[[FaceHit], None]
+Observer = Callable[[int, npt.NDArray[np.float32], float, int | None], None]
+"""Sees every embedding the analysis makes: (track id, embedding, shot quality, frame number). For
+benchmarks that replay a camera's faces against other galleries (bench/false_alerts.py); a camera's
+own analysis has none, and keeps no embedding past its match."""
 _RUNNER_UP = 2  # profiles fetched per face: the best and the one it must lead by a margin
 
 
@@ -70,6 +77,7 @@ class FaceTrack:
     best: dict[int, Shot] = field(default_factory=dict)  # profile id -> best shot voting for it
     profiles: dict[int, Match] = field(default_factory=dict)  # profile id -> name and category
     exhausted: bool = False
+    template: npt.NDArray[np.float32] | None = None  # quality-weighted sum of the faces embedded
 
 
 @dataclass(slots=True)
@@ -101,11 +109,13 @@ class CameraAnalyser:
         stop: threading.Event,
         tracker: BoxTracker | None = None,
         scope: CameraScope | None = None,
+        observer: Observer | None = None,
     ) -> None:
         """``scope``: the live watch lists of this camera and their thresholds (None: every profile the
         matcher holds, at the global threshold)."""
         self.camera_id = camera_id
         self._scope = scope
+        self._observer = observer
         self._worker_id = worker_id
         self._rec = settings.recognition
         self._wopt = settings.worker
@@ -246,11 +256,22 @@ class CameraAnalyser:
         clock.lap("embed")
         scope = self._scope() if self._scope is not None else None
         matches = self._matcher.match(embeddings, top_k=_RUNNER_UP, scope=scope)
-        del embeddings  # nobody's embedding outlives the match
+        if self._observer is not None:
+            for i, embedding in zip(chosen, embeddings, strict=True):
+                self._observer(int(update.ids[i]), embedding.copy(), qualities[i].score, frame.seq)
+        for i, embedding in zip(chosen, embeddings, strict=True):
+            track = self._tracks[int(update.ids[i])]
+            weighted = embedding * np.float32(max(qualities[i].score, 1e-3))
+            track.template = weighted if track.template is None else track.template + weighted
+        del embeddings  # nobody's embedding outlives the match (only its share of the track's template)
         clock.lap("match")
         touched: dict[int, FaceTrack] = {}
+        latest: dict[int, int] = {}  # track id -> its best face embedded in this frame
         for i, candidates in zip(chosen, matches, strict=True):
             track = self._tracks[int(update.ids[i])]
+            best_here = latest.get(track.track_id)
+            if best_here is None or qualities[i].score > qualities[best_here].score:
+                latest[track.track_id] = i
             self._counters.faces_embedded += 1
             verdict, best = track.vote.observe(
                 [Candidate(m.profile_id, m.similarity, m.threshold, m.strong) for m in candidates],
@@ -265,7 +286,35 @@ class CameraAnalyser:
                 track.profiles[best.profile_id] = candidates[0]
                 self._keep_if_best(track, best, frame, detections, qualities[i], i)
             touched[track.track_id] = track
+        self._vote_templates(list(touched.values()), latest, frame, detections, qualities, scope)
         return list(touched.values())
+
+    def _vote_templates(
+        self,
+        tracks: list[FaceTrack],
+        latest: dict[int, int],
+        frame: Frame,
+        detections: FaceDetections,
+        qualities: list[FaceQuality],
+        scope: Scope | None,
+    ) -> None:
+        """Each touched track's template votes; where it votes for a profile, the face just embedded
+        is kept as that profile's shot (if better), at the template's similarity."""
+        ready = [t for t in tracks if t.template is not None and t.vote.embedded >= self._rules.min_frames]
+        if not ready:
+            return
+        templates = np.stack([t.template for t in ready if t.template is not None])
+        templates /= np.linalg.norm(templates, axis=1, keepdims=True)
+        for track, candidates in zip(
+            ready, self._matcher.match(templates, top_k=_RUNNER_UP, scope=scope), strict=True
+        ):
+            verdict, best = track.vote.observe_template(
+                [Candidate(m.profile_id, m.similarity, m.threshold, m.strong) for m in candidates]
+            )
+            if verdict is FrameVote.VOTED and best is not None:
+                track.profiles.setdefault(best.profile_id, candidates[0])
+                i = latest[track.track_id]
+                self._keep_if_best(track, best, frame, detections, qualities[i], i)
 
     def _keep_if_best(
         self,
