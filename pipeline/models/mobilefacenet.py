@@ -2,7 +2,7 @@
 
 Input: faces already aligned to the 112x112 ArcFace template. The graph's batch is fixed at 1 (its last
 Reshape is hard-wired to [1, -1] too), so faces are run one by one: a graph edited to a free batch gives
-bit-identical outputs but saved only ~3 % CPU per face here, not worth the `onnx` package at run time.
+bit-identical outputs but saved only 1-3.5 % CPU per face here, not worth the `onnx` package at run time.
 Outputs are L2-normalised so the dot product is the cosine similarity. With ``flip_tta`` a face's embedding
 is the normalised sum of the embeddings of the face and of its mirror image (test-time augmentation).
 """
