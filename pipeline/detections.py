@@ -78,3 +78,16 @@ class FaceDetections:
         if len(self) == 0:
             return self
         return self.filter(np.array([self.largest_index()], dtype=np.intp))
+
+
+def box_iou(boxes: FloatArray, box: FloatArray) -> FloatArray:
+    """Intersection over union of each ``x, y, w, h`` box with one box."""
+    ix = np.maximum(
+        0.0, np.minimum(boxes[:, 0] + boxes[:, 2], box[0] + box[2]) - np.maximum(boxes[:, 0], box[0])
+    )
+    iy = np.maximum(
+        0.0, np.minimum(boxes[:, 1] + boxes[:, 3], box[1] + box[3]) - np.maximum(boxes[:, 1], box[1])
+    )
+    inter = ix * iy
+    union = boxes[:, 2] * boxes[:, 3] + box[2] * box[3] - inter
+    return np.asarray(inter / np.maximum(union, 1e-9), dtype=np.float32)

@@ -55,7 +55,7 @@ class FaceAnalyzer:
             resolve(registry, self._models_dir, rec.detector_model), rec.detector_score, rec.detect_max_side
         )
         embedder = MobileFaceNet(
-            resolve(registry, self._models_dir, rec.embedder_model), rec.intra_op_threads
+            resolve(registry, self._models_dir, rec.embedder_model), rec.intra_op_threads, rec.flip_tta
         )
         detector.load()
         embedder.load()

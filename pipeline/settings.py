@@ -100,6 +100,13 @@ class RecognitionSettings(_Strict):
     )
     min_face_px: int = Field(24, ge=8, le=1000, description="Smallest face side analysed in video.")
     intra_op_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads per session.")
+    flip_tta: bool = Field(
+        False,
+        description="Flip test-time augmentation: a face's embedding is the normalised sum of the embeddings "
+        "of the aligned face and of its mirror image. Doubles the embedder's CPU per face; enrolments and "
+        "live faces should use the same setting, so re-enrol (or re-embed) the gallery after changing it. "
+        "Measured effect: bench/face_roc.py.",
+    )
 
 
 class WatchlistSnapshots(_Strict):

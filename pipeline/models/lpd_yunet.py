@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from pipeline.detections import box_iou
 from pipeline.models.runtime import ort_session
 from pipeline.plate_detections import PlateDetections, box_corners, corners_to_boxes, fused_nms
 from pipeline.types import Image
@@ -256,7 +257,7 @@ class LpdYuNet:
         box = coarse.boxes[index]
         near = self._detect_in(image, refine_window(box))
         if len(near):
-            overlap = _iou(near.boxes, box)
+            overlap = box_iou(near.boxes, box)
             near = near.filter(overlap >= _REFINE_IOU)
         if not len(near):
             return coarse.filter(np.array([index], dtype=np.intp))
@@ -274,15 +275,3 @@ def _concat(parts: Sequence[PlateDetections]) -> PlateDetections:
         np.concatenate([p.scores for p in parts]),
         np.concatenate([p.corners for p in parts if p.corners is not None]),
     )
-
-
-def _iou(boxes: npt.NDArray[np.float32], box: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    ix = np.maximum(
-        0.0, np.minimum(boxes[:, 0] + boxes[:, 2], box[0] + box[2]) - np.maximum(boxes[:, 0], box[0])
-    )
-    iy = np.maximum(
-        0.0, np.minimum(boxes[:, 1] + boxes[:, 3], box[1] + box[3]) - np.maximum(boxes[:, 1], box[1])
-    )
-    inter = ix * iy
-    union = boxes[:, 2] * boxes[:, 3] + box[2] * box[3] - inter
-    return np.asarray(inter / np.maximum(union, 1e-9), dtype=np.float32)

@@ -1,7 +1,10 @@
 """MobileFaceNet (foamliu, ArcFace loss) 128-d face embedder, run with onnxruntime.
 
-Input: faces already aligned to the 112x112 ArcFace template. The graph's batch is fixed at 1, so faces
-are run one by one. Outputs are L2-normalised so the dot product is the cosine similarity.
+Input: faces already aligned to the 112x112 ArcFace template. The graph's batch is fixed at 1 (its last
+Reshape is hard-wired to [1, -1] too), so faces are run one by one: a graph edited to a free batch gives
+bit-identical outputs but saved only 1-3.5 % CPU per face here, not worth the `onnx` package at run time.
+Outputs are L2-normalised so the dot product is the cosine similarity. With ``flip_tta`` a face's embedding
+is the normalised sum of the embeddings of the face and of its mirror image (test-time augmentation).
 """
 
 from __future__ import annotations
@@ -33,9 +36,10 @@ def preprocess(face: Image) -> npt.NDArray[np.float32]:
 
 
 class MobileFaceNet:
-    def __init__(self, path: Path, threads: int) -> None:
+    def __init__(self, path: Path, threads: int, flip_tta: bool = False) -> None:
         self._path = path
         self._threads = threads
+        self._flip_tta = flip_tta
         self._session: ort.InferenceSession | None = None
         self._input = "input0"
         self._lock = threading.Lock()
@@ -52,11 +56,20 @@ class MobileFaceNet:
     def predict(self, aligned_faces: Sequence[Image] | npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """(N, 128) float32 L2-normalised embeddings, one row per aligned face."""
         self.load()
-        assert self._session is not None
         out = np.zeros((len(aligned_faces), EMBEDDING_DIM), dtype=np.float32)
         for i, face in enumerate(aligned_faces):
-            (raw,) = self._session.run(None, {self._input: preprocess(face)})[:1]
-            vector = np.asarray(raw, dtype=np.float32).reshape(-1)
-            norm = float(np.linalg.norm(vector))
-            out[i] = vector / norm if norm > 0 else vector
+            vector = self._unit_embedding(face)
+            if self._flip_tta:
+                vector = _normalised(vector + self._unit_embedding(face[:, ::-1]))
+            out[i] = vector
         return out
+
+    def _unit_embedding(self, face: Image) -> npt.NDArray[np.float32]:
+        assert self._session is not None
+        (raw,) = self._session.run(None, {self._input: preprocess(face)})[:1]
+        return _normalised(np.asarray(raw, dtype=np.float32).reshape(-1))
+
+
+def _normalised(vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector

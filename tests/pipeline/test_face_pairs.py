@@ -1,4 +1,5 @@
-"""Recognition quality on the shared face set: every genuine pair matches, no impostor pair does."""
+"""Recognition quality on the shared face set: every genuine pair matches, no impostor pair does, with and
+without flip test-time augmentation."""
 
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ def _single_person_photos(media_dir: Path) -> list[tuple[str, Path]]:
     ]
 
 
-@pytest.fixture(scope="module")
-def analyzer(models_dir: Path) -> FaceAnalyzer:
-    analyzer = FaceAnalyzer(parse({}), models_dir)
+@pytest.fixture(scope="module", params=[False, True], ids=["plain", "flip_tta"])
+def analyzer(models_dir: Path, request: pytest.FixtureRequest) -> FaceAnalyzer:
+    analyzer = FaceAnalyzer(parse({"recognition": {"flip_tta": request.param}}), models_dir)
     analyzer.load()
     return analyzer
 
