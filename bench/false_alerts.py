@@ -35,7 +35,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import faiss
 import numpy as np
 import numpy.typing as npt
 
@@ -46,9 +45,11 @@ from track_vote import sampled
 from watchlist_synth import DIM, FaceSpace, fit, pair_stats
 
 from pipeline.face import FaceAnalyzer
-from pipeline.settings import Settings, parse
+from pipeline.settings import FaceIndexFlat, FaceIndexIvfPq, Settings, parse
 from pipeline.types import CameraId, Frame
 from tests.services import SHARED
+from watchlist.index import build_index
+from watchlist.index_base import FaceIndex
 from watchlist.list_calibration import Calibrator
 from watchlist.matcher import WatchlistMatcher
 from workers.analysis import CameraAnalyser
@@ -137,22 +138,23 @@ def record_tracks(settings: Settings, analyzer: FaceAnalyzer, fps: float) -> tup
     return list(tracks.values()), seconds
 
 
-def synthetic_gallery(space: FaceSpace, n: int, seed: int, index_type: str) -> faiss.Index:
-    index: faiss.Index
-    if index_type == "flat":
-        index = faiss.IndexFlatIP(DIM)
-    else:  # national scale, as production configures it (watchlist.index faiss_ivf_pq)
-        nlist = 1 << max(6, int(np.log2(np.sqrt(max(n, 1)))))
-        coarse = faiss.IndexFlatIP(DIM)
-        index = faiss.IndexIVFPQFastScan(coarse, DIM, nlist, 32, 4, faiss.METRIC_INNER_PRODUCT)
-        index.nprobe = max(1, int(nlist * 0.375))
-    first = True
-    for _, photos in space.gallery(n, seed):
-        if first and not index.is_trained:
-            index.train(photos)
-        first = False
-        index.add(photos)
-    return index
+def prefix_templates(track: Track) -> FloatArray:
+    """After each face of the track: the quality-weighted mean of its faces so far, unit length."""
+    weighted = np.stack([f.embedding * max(f.quality, 1e-3) for f in track.faces]).astype(np.float32)
+    sums = np.cumsum(weighted, axis=0)
+    return (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(np.float32)
+
+
+def synthetic_gallery(space: FaceSpace, n: int, seed: int) -> tuple[FaceIndex, str]:
+    """The synthetic part of the list in the index production uses at that size: exact search up to
+    ``exact_below`` entries, ``faiss_ivf_pq`` (re-ranked exactly) beyond, as a national list is set."""
+    config = FaceIndexIvfPq(type="faiss_ivf_pq")
+    kind = "faiss_flat" if n <= config.exact_below else "faiss_ivf_pq"
+    index = build_index(config if kind == "faiss_ivf_pq" else FaceIndexFlat(), DIM)
+    if n:
+        vectors = np.concatenate([photos for _, photos in space.gallery(n, seed)])
+        index.add(np.arange(n, dtype=np.int64), vectors)
+    return index, kind
 
 
 class Trials:
@@ -171,12 +173,14 @@ class Trials:
         self.rules = VoteRules.of(settings)
         self.tracks, self.seconds = record_tracks(settings, self.analyzer, args.fps)
         synthetic = max(0, args.gallery - len(self.real))
-        kind = "flat" if synthetic <= 200_000 else "ivf_pq"
         started = time.perf_counter()
-        self.index = synthetic_gallery(self.space, synthetic, args.seed, kind)
-        self.index_kind, self.build_s = kind, time.perf_counter() - started
+        self.index, self.index_kind = synthetic_gallery(self.space, synthetic, args.seed)
+        self.build_s = time.perf_counter() - started
         self.basis = self.space.axes()
-        self.queries = np.stack([f.embedding for t in self.tracks for f in t.faces]).astype(np.float32)
+        faces = np.stack([f.embedding for t in self.tracks for f in t.faces]).astype(np.float32)
+        # Each face, then each track's template as it stands after that face (the quality-weighted mean
+        # of the faces so far: what the worker matches once min_frames faces are in it).
+        self.queries = np.concatenate([faces, np.concatenate([prefix_templates(t) for t in self.tracks])])
         self.enrolled = self._enrolled_candidates()
 
     def _enrolled_candidates(self) -> list[list[Candidate]]:
@@ -194,11 +198,12 @@ class Trials:
         return found
 
     def candidates(self, flips: FloatArray) -> list[list[Candidate]]:
-        """Top two per recorded face against this draw of the gallery (synthetic ids offset)."""
+        """Top two per recorded face and template against this draw of the gallery (synthetic ids
+        offset): the faces first, then the templates, in the same order."""
         t, strong = self.calibration.threshold, self.calibration.strong_threshold
         drawn = ((self.queries @ self.basis) * flips) @ self.basis.T
         found: list[list[Candidate]] = [[] for _ in range(len(self.queries))]
-        if self.index.ntotal:
+        if len(self.index):
             sims, ids = self.index.search(np.ascontiguousarray(drawn, dtype=np.float32), 2)
             for row, (s, i) in enumerate(zip(sims, ids, strict=True)):
                 found[row] = [
@@ -215,15 +220,18 @@ class Trials:
         """One camera pass before a fresh gallery draw: false alerts, and the enrolled people found."""
         flips = np.where(rng.random(DIM) < 0.5, -1.0, 1.0).astype(np.float32)
         flips[0] = 1.0  # the axis every face shares is not symmetric
-        candidates = iter(self.candidates(flips))
+        every = self.candidates(flips)
+        half = len(every) // 2
+        candidates, templates = iter(every[:half]), iter(every[half:])
         false_alerts, found = 0, set[str]()
         for track in self.tracks:
             vote, person = TrackVote(self.rules), track.person()
             for face in track.faces:
-                options = next(candidates)
+                options, template = next(candidates), next(templates)
                 if not vote.wants_embedding(face.quality):
                     continue
                 vote.observe(options, face.quality)
+                vote.observe_template(template)
                 decision = vote.decide()
                 if decision is None or vote.publication(decision, face.quality, 0.0) is None:
                     continue
@@ -274,7 +282,7 @@ def main() -> int:
         "fpir_bound": trials.calibration.fpir_bound,
         "trials": rounds,
         "tracks_per_trial": len(trials.tracks),
-        "faces_per_trial": len(trials.queries),
+        "faces_per_trial": len(trials.queries) // 2,
         "index": trials.index_kind,
         "index_build_s": round(trials.build_s, 1),
         "replay_s": round(time.perf_counter() - replay, 1),

@@ -19,9 +19,9 @@ one frame at or above the strong threshold ``t_s``. For a gallery of ``N`` embed
   (measured: 0.091 against 0.096 a face on the Hamilton clip), so the union gives ``N K q(t)``.
 
 ``FPIR <= N K (q(t) / m + q(t) + q(t_s))``, whatever the correlation between the frames of a track
-(frames of one face are nearly identical, so the true figure is lower). ``t_s = t + strong_margin``, and ``t`` is
-the smallest threshold whose bound meets the target. Every quantity is per list: a list of 120,000
-profiles gets its own threshold, a six-person list its own.
+(frames of one face are nearly identical, so the true figure is lower). ``t_s = t + strong_margin``,
+and ``t`` is the smallest threshold whose bound meets the target. Every quantity is per list: a list
+of 120,000 profiles gets its own threshold, a six-person list its own.
 
 A list is refused for live use when that threshold would pass few genuine faces (the genuine score
 distribution, also measured in camera conditions, says how many): such a list cannot alert at its

@@ -37,7 +37,7 @@ class Calibrator:
         registry = registry or load_registry(locate_registry(settings.models_registry))
         rec = settings.recognition
         entry = registry.get(rec.embedder_model)
-        variant: CalibrationVariant = "flip_tta" if getattr(rec, "flip_tta", False) else "plain"
+        variant: CalibrationVariant = "flip_tta" if rec.flip_tta else "plain"
         figures = entry.calibration.get(variant)
         if figures is None:
             raise ModelError(

@@ -28,7 +28,7 @@ def test_a_live_lists_threshold_rises_with_its_size() -> None:
     assert thresholds == sorted(thresholds) and len(set(thresholds)) == len(thresholds)
     # NIST-style arithmetic from the issue: a stranger's best score against 1.5M profiles is about 0.51,
     # so a list of that size needs a threshold near 0.6 for 1e-4 per stranger track.
-    assert 0.58 <= thresholds[-1] <= 0.66 and thresholds[0] < 0.45
+    assert 0.58 <= thresholds[-1] <= 0.66 and thresholds[0] < 0.46
 
 
 def test_the_bound_counts_every_look_of_a_track() -> None:

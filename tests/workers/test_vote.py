@@ -201,3 +201,35 @@ def test_one_frame_decides_at_its_lists_strong_threshold(
     vote = TrackVote(RULES)
     vote.observe([Candidate(1, similarity, 0.6 if strong else None, strong)], 1.0)
     assert (vote.decide() is not None) is decided
+
+
+def test_a_tracks_template_decides_when_its_frames_alone_do_not() -> None:
+    vote = track("A.40 A.41 A.39")  # three frames under the 0.42 threshold: unknown, unknown, unknown
+    assert vote.decide() is None
+    verdict, best = vote.observe_template([Candidate(PROFILES["A"], 0.55), Candidate(PROFILES["B"], 0.10)])
+    assert verdict is FrameVote.VOTED and best is not None
+    decision = vote.decide()
+    assert decision is not None and decision.rule == "template" and decision.profile_id == PROFILES["A"]
+    assert (decision.frames_matched, decision.frames_embedded, decision.max_similarity) == (0, 3, 0.55)
+
+
+@pytest.mark.parametrize(
+    ("frames", "template", "decided"),
+    [
+        ("A.40 A.41", "A.60", False),  # fewer faces than min_frames: the template has no say yet
+        ("A.40 A.41 A.39", "A.40", False),  # under the threshold
+        ("A.40 A.41 A.39", "A.60,B.58", False),  # within the margin of a second profile: ambiguous
+        ("A.40 A.41 A.39", "A.60,B.40", True),
+    ],
+)
+def test_the_template_obeys_the_frames_rules(frames: str, template: str, decided: bool) -> None:
+    vote = track(frames)
+    vote.observe_template(frame(template)[0])
+    assert (vote.decide() is not None) is decided
+
+
+def test_frames_that_decide_win_over_the_template() -> None:
+    vote = track("A.50 A.52 A.51")
+    vote.observe_template(frame("B.70")[0])
+    decision = vote.decide()
+    assert decision is not None and decision.profile_id == PROFILES["A"] and decision.rule == "consensus"
