@@ -32,9 +32,11 @@ export function fill(el, ...children) {
   return el;
 }
 
+// Dates in the browser's order, times always on the 24-hour clock (a control room reads "15:04", never
+// "3:04 PM", whatever language the browser was set up in).
 export function formatTime(iso) {
   if (!iso) return "";
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
+  return new Date(iso).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium", hourCycle: "h23" });
 }
 
 export function timeOf(iso) {
