@@ -15,6 +15,7 @@ import { NoticeBoard } from "./notices.js";
 import { PersonsScreen } from "./persons.js";
 import { StatsScreen } from "./stats.js";
 import { VehiclesScreen } from "./vehicles.js";
+import { WatchListsScreen } from "./watch_lists.js";
 import { WatchlistScreen } from "./watchlist.js";
 
 const MESSAGE_KEY = "safecity.message";
@@ -27,7 +28,8 @@ const SCREENS = [
   { id: "vehicles", title: "Vehicles", needs: "vehicles:read", make: (ctx) => new VehiclesScreen(ctx) },
   { id: "crossmatch", title: "Missing / UDR", needs: "missing:read", make: (ctx) => new CrossmatchScreen(ctx) },
   { id: "checkins", title: "Hotel check-ins", needs: "checkins:read", make: (ctx) => new CheckinsScreen(ctx) },
-  { id: "watchlist", title: "Watchlist", needs: "watchlist:read", make: (ctx) => new WatchlistScreen(ctx) },
+  { id: "watchlist", title: "Watchlist entries", needs: "watchlist:read", make: (ctx) => new WatchlistScreen(ctx) },
+  { id: "lists", title: "Watch lists", needs: "watchlist:read", make: (ctx) => new WatchListsScreen(ctx) },
   { id: "audit", title: "Audit log", needs: "audit:read", make: (ctx) => new AuditScreen(ctx) },
 ];
 
