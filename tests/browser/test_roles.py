@@ -27,6 +27,7 @@ SCREENS = [
     ("Hotel check-ins", "checkins", Permission.CHECKINS_READ),
     ("Watchlist entries", "watchlist", Permission.WATCHLIST_READ),
     ("Watch lists", "lists", Permission.WATCHLIST_READ),
+    ("Photo search", "facesearch", Permission.FACES_SEARCH),
     ("Audit log", "audit", Permission.AUDIT_READ),
 ]
 

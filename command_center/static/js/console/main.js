@@ -9,6 +9,7 @@ import { AuditScreen } from "./audit.js";
 import { CheckinsScreen } from "./checkins.js";
 import { CrossmatchScreen } from "./crossmatch.js";
 import { bindSound } from "./cue.js";
+import { FaceSearchScreen } from "./face_search.js";
 import { AlertFeed } from "./feed.js";
 import { MapScreen } from "./map.js";
 import { NoticeBoard } from "./notices.js";
@@ -30,6 +31,7 @@ const SCREENS = [
   { id: "checkins", title: "Hotel check-ins", needs: "checkins:read", make: (ctx) => new CheckinsScreen(ctx) },
   { id: "watchlist", title: "Watchlist entries", needs: "watchlist:read", make: (ctx) => new WatchlistScreen(ctx) },
   { id: "lists", title: "Watch lists", needs: "watchlist:read", make: (ctx) => new WatchListsScreen(ctx) },
+  { id: "facesearch", title: "Photo search", needs: "faces:search", make: (ctx) => new FaceSearchScreen(ctx) },
   { id: "audit", title: "Audit log", needs: "audit:read", make: (ctx) => new AuditScreen(ctx) },
 ];
 
