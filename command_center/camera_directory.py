@@ -55,6 +55,10 @@ class CameraDirectory(Mapping[str, CameraConfig]):
         cameras = self._cameras
         return [cameras[k] for k in sorted(cameras)]
 
+    def put(self, camera: CameraConfig) -> None:
+        """One camera as just written to the catalogue, before the watch brings it (read your writes)."""
+        self._cameras = {**self._cameras, camera.id: camera}
+
     # -- following the catalogue -----------------------------------------------------------------------
 
     def apply(self, catalogue: Catalogue) -> None:

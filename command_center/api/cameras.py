@@ -18,7 +18,7 @@ from command_center.api.auditing import AuditorDep, ReasonText
 from command_center.api.deps import ServicesDep, require
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
-from pipeline.fleet import camera_bytes, open_catalogue
+from pipeline.fleet import camera_bytes, open_catalogue, seed_if_empty
 from pipeline.settings import CAMERA_ID_PATTERN, CameraConfig
 
 router = APIRouter(tags=["cameras"])
@@ -106,7 +106,10 @@ async def set_face_threshold(
 ) -> CameraView:
     """Raise the face threshold on one camera (a record of false alerts, poor light), or clear it.
 
-    Written to the fleet's camera catalogue: the worker analysing the camera picks it up at once."""
+    Written to the fleet's camera catalogue: the worker analysing the camera picks it up at once. A fleet
+    whose catalogue is still empty (no worker started yet) is seeded with the configured cameras first,
+    as its first worker would do: one camera alone in the catalogue would hide the others from workers.
+    """
     current = services.cameras.get(camera_id)
     if current is None or not principal.sees_district(current.district):
         raise HTTPException(404, f"no camera {camera_id!r}")
@@ -114,9 +117,11 @@ async def set_face_threshold(
     js = services.nats.jetstream()
     try:
         kv = await open_catalogue(js, services.settings.worker.fleet)
+        await seed_if_empty(kv, list(services.settings.cameras))
         await kv.put(camera_id, camera_bytes(updated))
     except Exception as exc:
         raise HTTPException(503, f"the camera catalogue (NATS) is unavailable: {exc}") from None
+    services.cameras.put(updated)  # this replica answers with it at once; the catalogue watch agrees
     await auditor.record(
         "cameras.face_threshold",
         f"camera:{camera_id}",

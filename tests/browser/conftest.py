@@ -9,16 +9,21 @@ Screenshots go to ``test-artifacts/browser/`` under the repository (ignored by g
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nats
+import nats.js.errors
 import pytest
 import yaml
 from playwright.sync_api import (
@@ -33,6 +38,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from pipeline import subjects
 from tests.e2e.procs import Processes, add_staff, outbox_of, sign_in, wait_http, write_system_config
 from tests.services import REPO, SHARED
 
@@ -131,6 +137,22 @@ def screenshot(page: Page, name: str) -> Path:
     return path
 
 
+def drop_catalogue(nats_url: str, fleet: str) -> None:
+    """The fleet's camera catalogue in NATS KV, if a test made one (a camera's raised threshold is written
+    there). Playwright's sync API keeps an event loop on this thread: the NATS client runs on its own."""
+
+    async def drop() -> None:
+        nc = await nats.connect(nats_url)
+        try:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await nc.jetstream().delete_key_value(subjects.cameras_bucket(fleet))
+        finally:
+            await nc.drain()
+
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, drop()).result(timeout=30)
+
+
 def _codes(outbox: Path, mobile: str) -> list[str]:
     if not outbox.exists():
         return []
@@ -193,6 +215,9 @@ def system(
         "escalate_after_s": {1: 120, 2: 180, 3: ESCALATE_P3_S},
         "tick_s": 0.5,
     }
+    # A fleet of its own: what the tests write to its camera catalogue is seen by no other run.
+    fleet = f"browser-{tag}"
+    settings["worker"]["fleet"] = fleet
     config.write_text(yaml.safe_dump(settings))
     procs = Processes(workdir, config)
     try:
@@ -229,6 +254,7 @@ def system(
         yield running
     finally:
         procs.stop_all()
+        drop_catalogue(nats_url, fleet)
 
 
 @pytest.fixture(scope="package")

@@ -25,7 +25,10 @@ from tests.browser.conftest import DISTRICT, FACES, System
 OBAMA = FACES / "obama" / "examples_obama_small.jpg"
 
 
-def face_hit(camera_id: str, name: str, category: str, crop: bytes) -> FaceHit:
+def face_hit(
+    camera_id: str, name: str, category: str, crop: bytes, watch_list: tuple[int, str] | None = None
+) -> FaceHit:
+    """``watch_list``: (id, name) of the list the face matched through, as a worker names it."""
     now = datetime.now(UTC)
     return FaceHit(
         camera_id=camera_id,
@@ -43,6 +46,8 @@ def face_hit(camera_id: str, name: str, category: str, crop: bytes) -> FaceHit:
         embedder_model="mobilefacenet",
         crop_jpeg=crop,
         scene_jpeg=crop,
+        watch_list_id=watch_list[0] if watch_list else None,
+        watch_list_name=watch_list[1] if watch_list else "",
     )
 
 
@@ -56,10 +61,15 @@ async def _publish(nats_url: str, hit: FaceHit) -> None:
 
 
 def raise_alert(
-    system: System, camera_id: str, name: str, category: str = "wanted", within_s: float = 30
+    system: System,
+    camera_id: str,
+    name: str,
+    category: str = "wanted",
+    within_s: float = 30,
+    watch_list: tuple[int, str] | None = None,
 ) -> int:
     """Publish one hit on ``camera_id`` and wait for its alert in the API (as the supervisor sees it)."""
-    hit = face_hit(camera_id, name, category, OBAMA.read_bytes())
+    hit = face_hit(camera_id, name, category, OBAMA.read_bytes(), watch_list)
     # Playwright's sync API keeps an event loop on this thread: the NATS client runs on its own.
     with ThreadPoolExecutor(1) as thread:
         thread.submit(asyncio.run, _publish(system.nats_url, hit)).result(timeout=30)
@@ -73,19 +83,51 @@ def raise_alert(
         time.sleep(0.2)
 
 
-def add_photo(system: System, person_id: int, photo: Path, who: str = "supervisor") -> dict[str, Any]:
-    """A person's photo, uploaded as the records screen would (multipart)."""
+def post_form(
+    system: System,
+    path: str,
+    who: str,
+    files: list[tuple[str, Path]],
+    data: dict[str, Any] | None = None,
+    expect: int = 201,
+) -> dict[str, Any]:
+    """A multipart POST as the pages send one: photos (field, path) and form fields."""
     token = system.accounts[who].token
-    with photo.open("rb") as handle:
-        response = httpx.post(
-            f"{system.base}/persons/{person_id}/photos",
-            files={"photo": (photo.name, handle, "image/jpeg")},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
-    assert response.status_code == 201, response.text
+    parts = [(field, (photo.name, photo.read_bytes(), "image/jpeg")) for field, photo in files]
+    response = httpx.post(
+        f"{system.base}{path}",
+        files=parts,
+        data=data,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert response.status_code == expect, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def add_photo(system: System, person_id: int, photo: Path, who: str = "supervisor") -> dict[str, Any]:
+    """A person's photo, uploaded as the records screen would (multipart)."""
+    return post_form(system, f"/persons/{person_id}/photos", who, [("photo", photo)])
+
+
+def enrol_profile(
+    system: System, name: str, photo: Path, category: str, lists: list[int], reference: str
+) -> int:
+    """A watchlist entry proposed by the supervisor on these watch lists and approved by the
+    administrator (the four-eyes path); its profile id."""
+    expires = (datetime.now(UTC) + timedelta(days=90)).isoformat()
+    fields = {
+        "name": name,
+        "category": category,
+        "legal_reference": reference,
+        "authorised_by": "SSP Operations",
+        "expires_at": expires,
+        "lists": [str(i) for i in lists],
+    }
+    proposed = post_form(system, "/watchlist/profiles", "supervisor", [("photos", photo)], fields)
+    system.call("POST", f"/watchlist/profiles/{proposed['id']}/approve", "admin", {})
+    return int(proposed["id"])
 
 
 def cnic() -> str:

@@ -25,7 +25,9 @@ SCREENS = [
     ("Vehicles", "vehicles", Permission.VEHICLES_READ),
     ("Missing / UDR", "crossmatch", Permission.MISSING_READ),
     ("Hotel check-ins", "checkins", Permission.CHECKINS_READ),
-    ("Watchlist", "watchlist", Permission.WATCHLIST_READ),
+    ("Watchlist entries", "watchlist", Permission.WATCHLIST_READ),
+    ("Watch lists", "lists", Permission.WATCHLIST_READ),
+    ("Photo search", "facesearch", Permission.FACES_SEARCH),
     ("Audit log", "audit", Permission.AUDIT_READ),
 ]
 

@@ -13,7 +13,7 @@ from nats.js.api import DeliverPolicy
 from command_center.app import create_app
 from command_center.security.permissions import Role
 from pipeline import subjects
-from pipeline.fleet import camera_bytes, open_catalogue
+from pipeline.fleet import camera_bytes, open_catalogue, read_catalogue
 from pipeline.settings import CameraConfig, Settings
 from tests.command_center.helpers import bearer, eventually, hit, serve, staff_session
 
@@ -101,6 +101,55 @@ async def test_the_live_catalogue_adds_and_moves_cameras_for_lists_and_alert_rou
                 return cameras if added not in cameras and cameras[configured]["name"] == configured else None
 
             await eventually(removed)
+        with contextlib.suppress(Exception):
+            await nc.jetstream().delete_consumer(subjects.HITS_STREAM, settings.command_center.consumer_name)
+    finally:
+        with contextlib.suppress(Exception):
+            await nc.jetstream().delete_key_value(subjects.cameras_bucket(fleet))
+
+
+async def test_a_camera_threshold_raised_before_any_worker_keeps_every_camera_in_the_fleet(
+    settings: Settings, nc: Client
+) -> None:
+    """The first write to a fleet's catalogue may be a supervisor's raised threshold: the catalogue then
+    takes every configured camera, not that one alone (a worker seeds only an empty catalogue), and the
+    command centre answers with the new threshold at once."""
+    tag = uuid.uuid4().hex[:8]
+    fleet = f"thr{tag}"
+    raised, other = f"raised-{tag}", f"other-{tag}"
+    configured = [
+        CameraConfig(id=camera_id, url=f"rtsp://127.0.0.1/{camera_id}", district="Islamabad")
+        for camera_id in (raised, other)
+    ]
+    with_fleet = settings.model_copy(
+        update={"cameras": configured, "worker": settings.worker.model_copy(update={"fleet": fleet})}
+    )
+    try:
+        async with serve(create_app(with_fleet, hits_deliver_policy=DeliverPolicy.NEW)) as served:
+            supervisor = bearer((await staff_session(served.app, Role.SUPERVISOR)).access_token)
+            path = f"/cameras/{raised}/face-threshold"
+            body = {"face_threshold": 0.61, "reason": "false alerts at dusk, order 3/2026"}
+            response = await served.http.put(path, json=body, headers=supervisor)
+            assert response.status_code == 200, response.text
+            assert response.json()["face_threshold"] == 0.61
+
+            listed = await served.http.get("/cameras", headers=supervisor)
+            assert {c["id"]: c["face_threshold"] for c in listed.json()} == {raised: 0.61, other: None}
+            kv = await open_catalogue(nc.jetstream(), fleet)
+            catalogue = await read_catalogue(kv)
+            assert set(catalogue.cameras) == {raised, other}
+            assert catalogue.cameras[raised].face_threshold == 0.61
+            assert catalogue.cameras[other] == configured[1]
+
+            cleared = await served.http.put(
+                path, json={"face_threshold": None, "reason": "lighting fixed"}, headers=supervisor
+            )
+            assert cleared.status_code == 200 and cleared.json()["face_threshold"] is None
+            assert (await read_catalogue(kv)).cameras[raised].face_threshold is None
+            missing = await served.http.put(
+                f"/cameras/nowhere-{tag}/face-threshold", json=body, headers=supervisor
+            )
+            assert missing.status_code == 404
         with contextlib.suppress(Exception):
             await nc.jetstream().delete_consumer(subjects.HITS_STREAM, settings.command_center.consumer_name)
     finally:

@@ -32,9 +32,11 @@ export function fill(el, ...children) {
   return el;
 }
 
+// Dates in the browser's order, times always on the 24-hour clock (a control room reads "15:04", never
+// "3:04 PM", whatever language the browser was set up in).
 export function formatTime(iso) {
   if (!iso) return "";
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
+  return new Date(iso).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium", hourCycle: "h23" });
 }
 
 export function timeOf(iso) {
@@ -51,6 +53,30 @@ export function formatDuration(seconds) {
   return seconds >= 90 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds)} s`;
 }
 
+const COUNT = new Intl.NumberFormat("en", { maximumFractionDigits: 0 });
+
+// A whole number with thousands separators: 120000 -> "120,000".
+export function formatCount(n) {
+  return COUNT.format(n);
+}
+
+// A count with its noun: counted(1, "person") -> "1 person", counted(2, "person") -> "2 persons".
+export function counted(n, noun, nouns = `${noun}s`) {
+  return `${formatCount(n)} ${n === 1 ? noun : nouns}`;
+}
+
+// A similarity to three decimals, never "-0.000" (a stranger's face can score a hair below zero).
+export function formatSimilarity(x) {
+  return (Math.abs(x) < 0.0005 ? 0 : x).toFixed(3);
+}
+
+// A number of at least 1 to two significant figures, never in exponent notation: 2137 -> "2,100".
+export function roughly(n) {
+  if (!(n > 0)) return "0";
+  const step = 10 ** Math.max(0, Math.floor(Math.log10(n)) - 1);
+  return formatCount(Math.round(n / step) * step);
+}
+
 export function label(text) {
   return String(text || "").replaceAll("_", " ");
 }
@@ -59,6 +85,16 @@ export function label(text) {
 export function say(el, text, kind = "info") {
   el.textContent = text || "";
   el.className = `message ${text ? kind : ""}`;
+}
+
+// A Blob (a File too) as a data: URL, to show without a request (the page's CSP admits data: images).
+export function readAsDataUrl(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
 }
 
 // Offer a Blob as a file download (CSV exports).

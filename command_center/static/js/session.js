@@ -1,6 +1,7 @@
 // A staff session in the browser: sign in (government ID + mobile -> SMS code), tokens in sessionStorage
 // (gone when the tab closes), the access token refreshed before it expires, and API calls that carry it.
 // Shared by the operator console and the officer app.
+import { readAsDataUrl } from "./dom.js";
 
 const REFRESH_MARGIN_MS = 60000;
 const SESSION_KEY = "safecity.session";
@@ -169,15 +170,6 @@ export async function getFile(path) {
   return { blob: await response.blob(), name: named ? named[1] : "export.csv" };
 }
 
-function asDataUrl(blob) {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(reader.result);
-    reader.onerror = () => reject(reader.error);
-    reader.readAsDataURL(blob);
-  });
-}
-
 // <img src> cannot carry the bearer token: fetch the image and show it as a data: URL. ``cache``: fetch
 // each URL once per session (profile photos, whose every read is written to the audit trail).
 export function loadImage(img, url, cache = false) {
@@ -187,7 +179,7 @@ export function loadImage(img, url, cache = false) {
     pending = call(url).then((response) => {
       if (!response.ok) throw new ApiError(response.status, `image ${url}: HTTP ${response.status}`, url);
       return response.blob();
-    }).then(asDataUrl);
+    }).then(readAsDataUrl);
     if (cache) photos.set(url, pending);
   }
   pending.then((src) => { img.src = src; img.classList.remove("missing"); })

@@ -73,12 +73,14 @@ export class AlertDetail {
   async update(alert) {
     this.alert = alert;
     const camera = this.ctx.cameras.get(alert.camera_id);
+    const matched = alert.details && alert.details.watch_list; // a face: the watch list it matched through
     this.badge.className = `badge status-${alert.status}`;
     this.badge.textContent = label(alert.status);
     loadImage(this.crop, `${alert.evidence.crop}?v=${encodeURIComponent(alert.updated_at)}`);
     loadImage(this.scene, `${alert.evidence.scene}?v=${encodeURIComponent(alert.updated_at)}`);
     fill(this.facts,
       h("dt", {}, "Similarity"), h("dd", {}, alert.best_similarity.toFixed(3)),
+      matched ? [h("dt", {}, "Watch list"), h("dd", { id: "detail-watch-list" }, matched.name || `list ${matched.id}`)] : null,
       h("dt", {}, "Camera"), h("dd", {}, camera ? `${camera.name} (${alert.camera_id})` : alert.camera_id),
       h("dt", {}, "District"), h("dd", {}, alert.district || "—"),
       h("dt", {}, "First seen"), h("dd", {}, formatTime(alert.first_seen)),

@@ -9,12 +9,14 @@ import { AuditScreen } from "./audit.js";
 import { CheckinsScreen } from "./checkins.js";
 import { CrossmatchScreen } from "./crossmatch.js";
 import { bindSound } from "./cue.js";
+import { FaceSearchScreen } from "./face_search.js";
 import { AlertFeed } from "./feed.js";
 import { MapScreen } from "./map.js";
 import { NoticeBoard } from "./notices.js";
 import { PersonsScreen } from "./persons.js";
 import { StatsScreen } from "./stats.js";
 import { VehiclesScreen } from "./vehicles.js";
+import { WatchListsScreen } from "./watch_lists.js";
 import { WatchlistScreen } from "./watchlist.js";
 
 const MESSAGE_KEY = "safecity.message";
@@ -27,7 +29,9 @@ const SCREENS = [
   { id: "vehicles", title: "Vehicles", needs: "vehicles:read", make: (ctx) => new VehiclesScreen(ctx) },
   { id: "crossmatch", title: "Missing / UDR", needs: "missing:read", make: (ctx) => new CrossmatchScreen(ctx) },
   { id: "checkins", title: "Hotel check-ins", needs: "checkins:read", make: (ctx) => new CheckinsScreen(ctx) },
-  { id: "watchlist", title: "Watchlist", needs: "watchlist:read", make: (ctx) => new WatchlistScreen(ctx) },
+  { id: "watchlist", title: "Watchlist entries", needs: "watchlist:read", make: (ctx) => new WatchlistScreen(ctx) },
+  { id: "lists", title: "Watch lists", needs: "watchlist:read", make: (ctx) => new WatchListsScreen(ctx) },
+  { id: "facesearch", title: "Photo search", needs: "faces:search", make: (ctx) => new FaceSearchScreen(ctx) },
   { id: "audit", title: "Audit log", needs: "audit:read", make: (ctx) => new AuditScreen(ctx) },
 ];
 

@@ -1,6 +1,7 @@
 // First look at an enrolment photo in the browser, before it is sent: type, size, resolution, exposure
 // and sharpness. The command centre then checks what only the face models can (one face, big enough)
 // and names the photo it refuses, so the clerk learns which photo to retake.
+import { readAsDataUrl } from "../dom.js";
 
 const TYPES = new Set(["image/jpeg", "image/png"]);
 const MAX_BYTES = 10_000_000;
@@ -9,15 +10,6 @@ const SAMPLE_SIDE = 256; // measured on a copy this size, so photos of any size 
 const MIN_SHARPNESS = 60; // variance of the Laplacian; camera-shaken or defocused photos score lower
 const DARK = 50;
 const BRIGHT = 215;
-
-function readAsDataUrl(file) {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(reader.result);
-    reader.onerror = () => reject(reader.error);
-    reader.readAsDataURL(file);
-  });
-}
 
 function decode(src) {
   return new Promise((resolve, reject) => {

@@ -1,6 +1,7 @@
-// The face watchlist under four-eyes governance: propose an entry with its legal basis and photos (each
-// photo checked as it is chosen, and the command centre's verdict on each shown beside it), approve or
-// reject what others proposed, and search the list (with a reason, audited).
+// The face watchlist under four-eyes governance: propose an entry with its legal basis, photos (each
+// photo checked as it is chosen, and the command centre's verdict on each shown beside it) and the watch
+// lists it goes on, approve or reject what others proposed, and search the entries (with a reason,
+// audited).
 import { fill, formatTime, formValues, h, label, query, say } from "../dom.js";
 import { keepReason, reasonField, table } from "../records.js";
 import { getJson, loadImage, send } from "../session.js";
@@ -22,7 +23,7 @@ export class WatchlistScreen {
   }
 
   mount(container) {
-    const parts = [h("h2", {}, "Watchlist")];
+    const parts = [h("h2", {}, "Watchlist entries")];
     if (this.ctx.can("watchlist:propose")) parts.push(this.enrolForm());
     if (this.ctx.can("watchlist:approve")) {
       this.pending = h("div", { id: "pending" });
@@ -34,6 +35,35 @@ export class WatchlistScreen {
 
   show() {
     if (this.pending) this.loadPending();
+    if (this.listChoice) this.loadLists();
+  }
+
+  // The lists an entry may be put on: those the caller may see, active, curated (not the whole gallery).
+  async loadLists() {
+    try {
+      const lists = (await getJson("/watchlists")).filter((w) => !w.all_profiles && w.status === "active");
+      const ticked = new Set(this.chosenLists());
+      this.byCategory = new Map(lists.filter((w) => w.auto_category).map((w) => [w.auto_category, w]));
+      fill(this.listChoice, lists.map((w) => h("label", { class: "check" },
+        h("input", { type: "checkbox", name: "lists", value: w.id, checked: ticked.has(w.id) }), ` ${w.name} `,
+        h("span", { class: "muted" }, w.live ? "(live)" : "(search)"))));
+    } catch (error) {
+      fill(this.listChoice, h("span", { class: "message error" }, error.message));
+    }
+    this.explainLists();
+  }
+
+  chosenLists() {
+    return Array.from(this.listChoice.querySelectorAll("input[name=lists]:checked"), (box) => Number(box.value));
+  }
+
+  // What an empty choice means for the category chosen.
+  explainLists() {
+    const category = this.enrol.elements.category.value;
+    const own = this.byCategory && this.byCategory.get(category);
+    this.listHint.textContent = own
+      ? `None ticked: it goes on ${own.name}, the list for ${label(category)} entries.`
+      : `None ticked: it goes on the list for ${label(category)} entries, if there is one.`;
   }
 
   enrolForm() {
@@ -42,17 +72,21 @@ export class WatchlistScreen {
     this.quality = h("ul", { class: "quality", id: "enrol-quality" });
     this.enrolMessage = h("p", { class: "message", id: "enrol-message" });
     this.photos.addEventListener("change", () => this.checkPhotos());
+    this.listChoice = h("div", { class: "checks", id: "enrol-lists" });
+    this.listHint = h("p", { class: "muted", id: "enrol-lists-hint" });
     const form = h("form", { class: "enrol", id: "enrol-form" },
       h("label", {}, "Name", h("input", { name: "name", required: true, maxlength: 200 })),
-      h("label", {}, "Category", h("select", { name: "category" }, CATEGORIES.map((c) => h("option", { value: c }, label(c))))),
+      h("label", {}, "Category", h("select", { name: "category", onchange: () => this.explainLists() }, CATEGORIES.map((c) => h("option", { value: c }, label(c))))),
       h("label", {}, "Legal reference (FIR / warrant)", h("input", { name: "legal_reference", required: true, minlength: 3, maxlength: 200 })),
       h("label", {}, "Authorised by", h("input", { name: "authorised_by", required: true, minlength: 3, maxlength: 200 })),
       h("label", {}, "Legal basis lapses on", h("input", { name: "expires_at", type: "date", required: true, value: expires })),
       h("label", {}, "Photos (one face each)", this.photos),
+      h("fieldset", { class: "wide" }, h("legend", {}, "Watch lists"), this.listChoice, this.listHint),
       this.quality,
       h("button", { type: "submit", id: "enrol-submit" }, "Propose"),
       this.enrolMessage);
     form.addEventListener("submit", (event) => { event.preventDefault(); this.propose(form); });
+    this.enrol = form;
     return h("section", { class: "panel" }, h("h3", {}, "Propose an entry"), form);
   }
 
@@ -76,11 +110,15 @@ export class WatchlistScreen {
     for (const name of ["name", "category", "legal_reference", "authorised_by"]) body.append(name, values[name]);
     body.append("expires_at", new Date(`${values.expires_at}T23:59:59`).toISOString());
     for (const file of this.photos.files) body.append("photos", file, file.name);
+    const lists = this.chosenLists();
+    for (const id of lists) body.append("lists", String(id));
+    const where = lists.length ? `on ${lists.length === 1 ? "1 chosen list" : `${lists.length} chosen lists`}` : "on the list for its category";
     say(this.enrolMessage, "Checking the faces…");
     try {
       const profile = await send("POST", "/watchlist/profiles", body);
-      say(this.enrolMessage, `Proposed as profile ${profile.id} (${label(profile.status)}): another supervisor must approve it before it matches.`, "info");
+      say(this.enrolMessage, `Proposed as profile ${profile.id} (${label(profile.status)}) ${where}: another supervisor must approve it before it matches.`, "info");
       form.reset();
+      this.explainLists();
       fill(this.quality);
       this.checked = [];
       if (this.pending) this.loadPending();

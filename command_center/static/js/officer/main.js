@@ -1,12 +1,13 @@
 // The officer app (a phone in the street): dispatch notifications with the photo, the reason and where to
 // go, and the buttons to acknowledge, report on scene and resolve; notices from the records (arrests,
-// missing persons, the persons the officer follows, their cases); person and vehicle search; the
-// officer's own watchlist. Both kinds come over /ws/officer, the officer's durable channels: each is
+// missing persons, the persons the officer follows, their cases); person and vehicle search; a face
+// checked against the watch lists from a photo taken on the spot; the officer's own watchlist. Both kinds come over /ws/officer, the officer's durable channels: each is
 // confirmed once shown, so a phone that was offline gets every one when it reconnects.
 import { $ } from "../dom.js";
 import { getJson, openSocket, refresh, resume, send, signOut, whenEnded } from "../session.js";
 import { bindSignIn, showSignIn } from "../signin.js";
 import { DispatchList } from "./dispatches.js";
+import { mountFaceCheck } from "./face_check.js";
 import { NOTICE_TYPES, NoticeList } from "./notices.js";
 import { mountSearch, mountWatchlist } from "./search.js";
 
@@ -101,6 +102,8 @@ async function start() {
   notices = new NoticeList(me, $("tab-notices"), $("notices-unread"));
   document.addEventListener("visibilitychange", () => location.hash === "#notices" && notices.seen());
   mountSearch($("tab-search"));
+  if (me.permissions.includes("faces:search")) mountFaceCheck($("tab-face"));
+  else document.querySelector("#tabs a[data-tab=face]").remove();
   mountWatchlist($("tab-watchlist"));
   window.addEventListener("hashchange", showTab);
   showTab();
