@@ -78,9 +78,13 @@ class CameraDirectory(Mapping[str, CameraConfig]):
         task = asyncio.create_task(self._follow(nc, settings, stop, loaded), name="camera-directory")
 
         async def _stop() -> None:
+            # Bounded whatever the task does: asyncio.wait_for would wait on a cancelled task that is
+            # itself stuck in a NATS request (seen once as a shutdown hung for minutes, NATS away).
             stop.set()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, 5)
+            done, _ = await asyncio.wait({task}, timeout=5)
+            if not done:
+                task.cancel()
+                await asyncio.wait({task}, timeout=1)
 
         stack.push_async_callback(_stop)
         with contextlib.suppress(TimeoutError):

@@ -406,13 +406,12 @@ class WatchLists:
         return moved
 
     def recalibrate_in(self, conn: Connection, profile_id: int) -> None:
-        """Inside a transaction that put a profile in or out of force: its lists' thresholds follow."""
+        """Inside a transaction that put a profile in or out of force: its lists' thresholds follow.
+        The gallery of every profile (search only, national size: counting it costs) follows at the next
+        scheduled ``recalibrate``."""
         now = _now()
         for list_id in member_lists(conn, [profile_id]).get(profile_id, []):
             self._recalibrate(conn, list_id, now)
-        gallery = conn.execute(select(watch_lists.c.id).where(watch_lists.c.all_profiles)).scalars()
-        for list_id in list(gallery):
-            self._recalibrate(conn, int(list_id), now)
 
     def _recalibrate(self, conn: Connection, list_id: int, now: datetime) -> tuple[WatchList, Calibration]:
         row = conn.execute(select(watch_lists).where(watch_lists.c.id == list_id)).one()
