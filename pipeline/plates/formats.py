@@ -95,9 +95,9 @@ DEFAULT_FORMATS: Mapping[str, tuple[str, ...]] = {
         "DDDDDDD",
         "L DDDDDD",
     ),
-    # Europe: FR/IT AB-123-CD, SK BA-123AB, CZ 1AB-2345, ES 1234-ABC, PL SG 47471 / BSE 5579; the rest
-    # (Germany's, the Netherlands' ...) region-free.
-    "eu": ("LL-DDD-LL", "DLA-DDDD", "DDDD-LLL", "LL DDDDD", "LLL DDDD"),
+    # Europe: FR/IT AB-123-CD, SK BA-123AB, CZ 1AB-2345, ES 1234-ABC, PL SG 47471 / BSE 5579, GB AB12 CDE;
+    # the rest (Germany's, the Netherlands' ...) region-free.
+    "eu": ("LL-DDD-LL", "DLA-DDDD", "DDDD-LLL", "LL DDDDD", "LLL DDDD", "LLDD LLL"),
 }
 
 NOT_PLATES = frozenset(

@@ -71,6 +71,7 @@ def _decode(
         (["us"], "5CJP303", "5CJP303", "us"),
         (["us"], "ABC1234", "ABC-1234", "us"),
         (["eu"], "RK735AS", "RK-735-AS", "eu"),
+        (["eu"], "OY09FEU", "OY09 FEU", "eu"),  # Great Britain
         (["pk", "in"], "KA22P3368", "KA 22 P 3368", "in"),
         (["pk", "br"], "LEA1234", "LEA-1234", "pk"),  # both declared: the first wins
         # A plate from elsewhere is read, and named when only one country's format fits it...
