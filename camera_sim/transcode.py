@@ -18,11 +18,16 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.container
 import av.error
+from av.video.stream import VideoStream
 
 from pipeline.settings import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+_ENCODING = "h264s1"  # names the encoder settings below: a transcode made with others is not reused
 
 
 def default_cache_dir() -> Path:
@@ -55,7 +60,7 @@ def ensure_h264(path: Path, cache_dir: Path | None = None) -> Path:
         return path
     cache = cache_dir or default_cache_dir()
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    target = cache / f"{path.stem}-{digest}.h264.mp4"
+    target = cache / f"{path.stem}-{digest}.{_ENCODING}.mp4"
     if target.exists():
         return target
     cache.mkdir(parents=True, exist_ok=True)
@@ -70,17 +75,33 @@ def ensure_h264(path: Path, cache_dir: Path | None = None) -> Path:
     return target
 
 
+def camera_stream(dst: av.container.OutputContainer, rate: Fraction, width: int, height: int) -> VideoStream:
+    """An H.264 stream in ``dst`` as a camera sends one: no B-frames, a keyframe every second."""
+    out = dst.add_stream("libx264", rate=rate)
+    out.width = width
+    out.height = height
+    out.pix_fmt = "yuv420p"
+    gop = max(1, round(float(rate)))
+    # One slice per frame: zerolatency alone splits each frame into a slice per encoder thread, and the
+    # first slice of such frames did not survive the simulator's RTSP path (the top of every frame came
+    # out grey in the worker).
+    out.options = {
+        "preset": "veryfast",
+        "tune": "zerolatency",
+        "x264-params": "sliced-threads=0",
+        "g": str(gop),
+        "crf": "20",
+        "bf": "0",
+    }
+    out.codec_context.time_base = Fraction(1, 1) / rate
+    return out
+
+
 def _transcode(source: Path, target: Path) -> None:
     with av.open(str(source)) as src, av.open(str(target), "w") as dst:
         in_stream = src.streams.video[0]
         rate = in_stream.average_rate or Fraction(25)
-        out = dst.add_stream("libx264", rate=rate)
-        out.width = in_stream.codec_context.width
-        out.height = in_stream.codec_context.height
-        out.pix_fmt = "yuv420p"
-        gop = max(1, round(float(rate)))
-        out.options = {"preset": "veryfast", "tune": "zerolatency", "g": str(gop), "crf": "20", "bf": "0"}
-        out.codec_context.time_base = Fraction(1, 1) / rate
+        out = camera_stream(dst, rate, in_stream.codec_context.width, in_stream.codec_context.height)
         for index, frame in enumerate(src.decode(in_stream)):
             frame = frame.reformat(format="yuv420p")
             frame.pts = index

@@ -1,7 +1,7 @@
 """Settings of plate reading (``plates:`` in the YAML file), included in ``Settings`` as ``Settings.plates``.
 
 Kept apart from ``settings.py`` so the noun stays small, and free of model imports: format patterns are
-checked for syntax here, and against the known countries when the reader is built.
+checked for syntax here, country codes against the built-in formats and those in ``formats``.
 """
 
 from __future__ import annotations
@@ -9,10 +9,20 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pipeline.plates.formats import DEFAULT_FORMATS, FREE_LENGTHS
 
 _PATTERN = re.compile(r"^(?:[LDA]\??|[- ])+$")
 _COUNTRY = re.compile(r"^[a-z]{2,8}$")
+
+
+def check_country_codes(value: list[str]) -> list[str]:
+    """``value`` if it is a list of distinct lower-case country codes; ValueError otherwise."""
+    bad = [c for c in value if not _COUNTRY.match(c)]
+    if bad or len(set(value)) != len(value):
+        raise ValueError(f"countries must be distinct lower-case codes, got {value}")
+    return value
 
 
 class _Strict(BaseModel):
@@ -59,16 +69,32 @@ class PlatesSettings(_Strict):
     )
     ocr_model: str = Field("ppocr_rec", description="Registry name of the text recogniser.")
     countries: list[str] = Field(
-        default_factory=lambda: ["pk"],
-        min_length=1,
-        description="Plate formats in use, by country code (pk, in, br, us, eu or one defined in "
-        "'formats'); the first listed wins when two countries' formats read a plate equally well.",
+        default_factory=list,
+        description="Countries whose plates the cameras expect, by code (pk, in, br, us, eu or one defined "
+        "in 'formats'; the first is named when two share a format); a camera may declare its own "
+        "(cameras[].plate_countries). "
+        "Empty, the default: region-free, every known format weighs the same. Either way a plate that fits "
+        "no format is still read, as the OCR sees it: formats only re-rank readings (see format_margin).",
     )
     formats: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Formats per country replacing (or adding to) the built-in ones. A format is a "
         "pattern of L (letter), D (digit), A (either), '?' after one for optional, '-' or space where "
         "the display form puts a separator: e.g. pk: ['LLL-DDDD', 'LLL-DDD'].",
+    )
+    free_min_length: int = Field(
+        FREE_LENGTHS[0],
+        ge=2,
+        le=12,
+        description="Shortest plate read when it fits no format (shorter strings are mostly model badges "
+        "and clock overlays); shorter plates are read where a format says so.",
+    )
+    free_max_length: int = Field(
+        FREE_LENGTHS[1],
+        ge=2,
+        le=12,
+        description="Longest plate read when it fits no format (longer strings are mostly slogans and state "
+        "names); formats may be longer (India's ten characters).",
     )
     min_plate_width_px: int = Field(
         32, ge=8, le=2000, description="Plates narrower than this (in frame pixels) are not read."
@@ -109,18 +135,22 @@ class PlatesSettings(_Strict):
         0.03,
         gt=0.0,
         le=1.0,
-        description="A national format wins over the generic one when its reading is at least this "
-        "fraction as likely as the best reading.",
+        description="A reading that fits a format of a declared country (of any known country when none is "
+        "declared) wins over one that fits no format when at least this fraction as likely.",
+    )
+    foreign_format_margin: float = Field(
+        0.2,
+        gt=0.0,
+        le=1.0,
+        description="The same for formats of the known countries a camera does not declare: a weaker pull, "
+        "so that a visiting plate is read by its own format without bending local plates into it.",
     )
     intra_op_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads per session.")
 
     @field_validator("countries")
     @classmethod
     def _country_codes(cls, value: list[str]) -> list[str]:
-        bad = [c for c in value if not _COUNTRY.match(c)]
-        if bad or len(set(value)) != len(value):
-            raise ValueError(f"countries must be distinct lower-case codes, got {value}")
-        return value
+        return check_country_codes(value)
 
     @field_validator("formats")
     @classmethod
@@ -134,3 +164,24 @@ class PlatesSettings(_Strict):
                         f"formats[{country!r}]: {pattern!r} is not a pattern of L, D, A, '?', '-' and spaces"
                     )
         return value
+
+    @model_validator(mode="after")
+    def _known_countries(self) -> PlatesSettings:
+        self.check_known(self.countries)
+        if self.free_min_length > self.free_max_length:
+            raise ValueError("free_min_length must not exceed free_max_length")
+        return self
+
+    def check_known(self, countries: list[str]) -> None:
+        """ValueError naming any of ``countries`` that has no formats, built-in or in ``formats``."""
+        known = {*DEFAULT_FORMATS, *self.formats}
+        unknown = [c for c in countries if c not in known]
+        if unknown:
+            raise ValueError(f"no plate formats for {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+
+    def for_camera(self, countries: list[str] | None) -> PlatesSettings:
+        """These settings as a camera sees them: its own declared countries, when it has any."""
+        if countries is None or countries == self.countries:
+            return self
+        self.check_known(countries)
+        return self.model_copy(update={"countries": list(countries)})

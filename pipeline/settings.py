@@ -25,7 +25,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from pipeline.dispatch_settings import DispatchSettings
 from pipeline.map_settings import TileUrl
-from pipeline.plate_settings import PlatesSettings
+from pipeline.plate_settings import PlatesSettings, check_country_codes
 from pipeline.records_settings import RecordsSettings
 from pipeline.track_settings import QualitySettings, TrackingSettings, VoteSettings
 
@@ -191,6 +191,11 @@ class CameraConfig(_Strict):
         min_length=1,
         description="What the worker looks for on this camera: faces (watchlist), plates (ANPR), or both.",
     )
+    plate_countries: list[str] | None = Field(
+        None,
+        description="Countries whose plates this camera expects (codes as in plates.countries); null: the "
+        "global plates.countries; []: region-free on this camera. Other plates are still read.",
+    )
 
     @field_validator("analytics")
     @classmethod
@@ -198,6 +203,11 @@ class CameraConfig(_Strict):
         if len(set(value)) != len(value):
             raise ValueError(f"analytics lists each of face, plate at most once, not {value}")
         return value
+
+    @field_validator("plate_countries")
+    @classmethod
+    def _country_codes(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else check_country_codes(value)
 
     @field_validator("id")
     @classmethod
@@ -452,6 +462,16 @@ class Settings(BaseSettings):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"duplicate camera ids: {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _cameras_plate_countries_are_known(self) -> Settings:
+        for camera in self.cameras:
+            if camera.plate_countries:
+                try:
+                    self.plates.check_known(camera.plate_countries)
+                except ValueError as exc:
+                    raise ValueError(f"camera {camera.id}: plate_countries: {exc}") from None
         return self
 
     @model_validator(mode="after")

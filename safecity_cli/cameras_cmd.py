@@ -3,7 +3,8 @@
 * ``import`` puts the cameras of the settings file into the catalogue (``--replace`` overwrites
   cameras already there; otherwise they are left alone);
 * ``list`` shows each camera with the worker analysing it, and the live workers;
-* ``set ID --url ... [--name ...]`` adds a camera or changes some of its fields;
+* ``set ID --url ... [--name ...]`` adds a camera or changes some of its fields (``--plate-countries
+  us,eu`` declares the plates it expects; plates from elsewhere are still read);
 * ``remove ID`` takes a camera out: its worker stops it within a lease round.
 
 Workers follow the catalogue through a KV watch, so none of this needs a restart.
@@ -45,6 +46,12 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
         "--face-threshold",
         type=_threshold,
         help="raise every watch list's face threshold on this camera to at least this ('none' clears)",
+    )
+    put.add_argument(
+        "--plate-countries",
+        metavar="CODES",
+        help="countries whose plates this camera expects, comma-separated (e.g. us,eu); 'none' reads "
+        "region-free, 'default' follows plates.countries. Other plates are still read.",
     )
     put.set_defaults(func=run_set)
     rm = sub.add_parser("remove", parents=[parent], help="take a camera out of the catalogue")
@@ -141,10 +148,18 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
     for camera in found["cameras"]:
         print(
             f"  {camera['id']:<24} {camera['worker'] or '(unassigned)':<32} {','.join(camera['analytics'])}"
+            f"{_plates_note(camera)}"
         )
     for key, reason in found["invalid"].items():
         print(f"  {key:<24} INVALID: {reason}")
     return EXIT_OK
+
+
+def _plates_note(camera: dict[str, Any]) -> str:
+    """Which plates an ANPR camera expects, for the table: its declared countries, if any."""
+    if "plate" not in camera["analytics"] or camera.get("plate_countries") is None:
+        return ""
+    return f"  plates: {','.join(camera['plate_countries']) or 'region-free'}"
 
 
 async def _entries_if_any(js: Any, bucket: str) -> dict[str, Any]:
@@ -176,9 +191,24 @@ def _cameras_of(model: Any, value: bytes | None) -> list[str]:
         return []
 
 
-def camera_from_args(args: argparse.Namespace, current: CameraConfig | None) -> CameraConfig:
-    """The camera as ``set`` leaves it: the current fields, overridden by the options given."""
-    fields: dict[str, Any] = current.model_dump() if current is not None else {"id": args.camera_id}
+def _plate_countries(value: str, settings: Settings) -> list[str] | None:
+    """``--plate-countries``: codes known to these settings, [] for 'none', None for 'default'."""
+    word = value.strip().lower()
+    if word == "default":
+        return None
+    codes = [] if word == "none" else [c.strip() for c in word.split(",") if c.strip()]
+    if not codes and word != "none":
+        raise _fail("--plate-countries: give country codes (e.g. us,eu), 'none' or 'default'", 2)
+    try:
+        settings.plates.check_known(codes)
+    except ValueError as exc:
+        raise _fail(f"--plate-countries: {exc}", 2) from None
+    return codes
+
+
+def options_from_args(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """The fields ``set`` changes, checked before anything is connected to."""
+    fields: dict[str, Any] = {}
     for option in ("url", "name", "district", "latitude", "longitude", "analysis_fps"):
         value = getattr(args, option)
         if value is not None:
@@ -187,20 +217,31 @@ def camera_from_args(args: argparse.Namespace, current: CameraConfig | None) -> 
         fields["analytics"] = [a.strip() for a in args.analytics.split(",") if a.strip()]
     if args.face_threshold is not None:
         fields["face_threshold"] = args.face_threshold or None
+    if args.plate_countries is not None:
+        fields["plate_countries"] = _plate_countries(args.plate_countries, settings)
+    return fields
+
+
+def camera_from_args(camera_id: str, current: CameraConfig | None, options: dict[str, Any]) -> CameraConfig:
+    """The camera as ``set`` leaves it: the current fields, overridden by the options given."""
+    fields: dict[str, Any] = current.model_dump() if current is not None else {"id": camera_id}
+    fields.update(options)
     if "url" not in fields:
-        raise _fail(f"camera {args.camera_id} is new: --url is required", 2)
+        raise _fail(f"camera {camera_id} is new: --url is required", 2)
     try:
         return CameraConfig(**fields)
     except ValidationError as exc:
-        raise _fail(describe_validation_error(exc, f"camera {args.camera_id}"), 2) from None
+        raise _fail(describe_validation_error(exc, f"camera {camera_id}"), 2) from None
 
 
 def run_set(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.fleet import camera_bytes, read_catalogue
 
+    options = options_from_args(args, settings)
+
     async def action(_nc: Any, kv: Any) -> CameraConfig:
         current = (await read_catalogue(kv)).cameras.get(args.camera_id)
-        camera = camera_from_args(args, current)
+        camera = camera_from_args(args.camera_id, current, options)
         await kv.put(camera.id, camera_bytes(camera))
         return camera
 

@@ -3,8 +3,9 @@
 ``safecity plates read IMAGE...`` prints ONE JSON list on stdout with an entry per image, in the order
 given: ``{"image": path, "plates": [{"text", "display", "confidence", "box": {x, y, w, h}, "country",
 "format", ...}]}``. An image that cannot be read gets ``"error"`` (and no plates); the others are still
-read, and the exit code is then 1. Plate formats come from ``plates.countries`` in the settings, or
-``--country`` (repeatable).
+read, and the exit code is then 1. Plates are read whatever their country: the countries expected
+(``plates.countries`` in the settings, or ``--country``, repeatable; ``--region-free`` for none) only
+decide which formats weigh most when a reading is doubtful (O or 0, I or 1).
 
 ``safecity plates search TEXT`` searches the vehicle hotlist (exact, ``LEA-12*`` or fuzzy), audited, as
 ``safecity vehicles search`` does.
@@ -43,12 +44,19 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
         help="read the plates in photos; prints one JSON list, an entry per image in order",
     )
     read.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
-    read.add_argument(
+    expected = read.add_mutually_exclusive_group()
+    expected.add_argument(
         "--country",
         action="append",
         dest="countries",
         metavar="CODE",
-        help="plate formats to use, e.g. pk, in, us, eu, br (repeatable; default: plates.countries)",
+        help="a country whose plates are expected, e.g. pk, in, us, eu, br: its formats weigh most "
+        "(repeatable; default: plates.countries). Other plates are still read.",
+    )
+    expected.add_argument(
+        "--region-free",
+        action="store_true",
+        help="expect no country: every known format weighs the same (whatever plates.countries says)",
     )
     read.add_argument(
         "--detector",
@@ -71,6 +79,8 @@ def _plate_settings(args: argparse.Namespace, settings: Settings) -> PlatesSetti
     update: dict[str, object] = {}
     if args.countries:
         update["countries"] = list(dict.fromkeys(c.lower() for c in args.countries))
+    elif args.region_free:
+        update["countries"] = []
     if args.detector == "platedet" and plates.detector.type != "platedet":
         update["detector"] = PlateDetDetector(type="platedet")
     elif args.detector == "lpd_yunet" and plates.detector.type != "lpd_yunet":

@@ -12,17 +12,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
 import numpy as np
 
 from pipeline.contracts import Box, PlateCandidate, PlateRead, StageTimings
+from pipeline.plates.formats import PlateRules
 from pipeline.settings import Settings
 from pipeline.types import Frame, Image
 from workers.evidence import downscale, encode_jpeg
-from workers.plate_vote import PlateVoteRules, Reading, decide
+from workers.plate_vote import PassVoter, PlateVoteRules, ProbMatrix, Reading
 from workers.stats import CameraCounters
 from workers.tracking import NO_TRACK, BoxTracker, NorfairTracker, SceneCut, first_track_id
 
@@ -57,6 +58,15 @@ class PlateObservation(Protocol):
 
     @property
     def crop(self) -> Image: ...
+
+    @property
+    def char_conf(self) -> tuple[float, ...]: ...
+
+    @property
+    def candidates(self) -> tuple[tuple[str, float], ...]: ...
+
+    @property
+    def evidence(self) -> tuple[ProbMatrix, ...]: ...  # the OCR's (T, 37) matrices behind the reading
 
 
 class PlateReading(Protocol):
@@ -101,6 +111,7 @@ class PlateAnalyser:
         sink: ReadSink,
         tracker: BoxTracker | None = None,
         rules: PlateVoteRules | None = None,
+        formats: PlateRules | None = None,
     ) -> None:
         self.camera_id = camera_id
         self._worker_id = worker_id
@@ -111,6 +122,7 @@ class PlateAnalyser:
         self._tracker = tracker or NorfairTracker(settings.tracking, first_track_id(time.time_ns()))
         self._scene_cut = SceneCut(settings.tracking.scene_cut_correlation)
         self._rules = rules or PlateVoteRules()
+        self._voter = PassVoter(self._rules, formats)
         self._max_age_ns = int(settings.vote.max_track_age_s * 1e9)
         self._tracks: dict[int, PlateTrack] = {}
         # plate text → (start, last sighting) of its latest published pass, in received_ns
@@ -170,8 +182,18 @@ class PlateAnalyser:
         if not seen.text:
             return
         track.readings.append(
-            Reading(seen.text, float(seen.confidence), seen.display, seen.country, seen.plate_format)
+            Reading(
+                seen.text,
+                float(seen.confidence),
+                seen.display,
+                seen.country,
+                seen.plate_format,
+                tuple(seen.char_conf),
+                tuple(seen.candidates),
+                tuple(seen.evidence),
+            )
         )
+        self._bound_evidence(track)
         _, _, w, h = seen.box
         score = float(seen.confidence) * min(1.0, (w * h) / (160.0 * 40.0))
         if track.best is None or score > track.best.score:
@@ -185,6 +207,14 @@ class PlateAnalyser:
                 sent_ns=frame.sent_ns,
                 received_ns=frame.received_ns,
             )
+
+    def _bound_evidence(self, track: PlateTrack) -> None:
+        """Keep the OCR matrices of the most confident frames only (a vehicle queued in view for a
+        minute gives hundreds); the others count by their text and character confidences."""
+        kept = [i for i, r in enumerate(track.readings) if r.evidence]
+        if len(kept) > self._rules.evidence_frames:
+            weakest = min(kept, key=lambda i: track.readings[i].confidence)
+            track.readings[weakest] = replace(track.readings[weakest], evidence=())
 
     def _rejoins(self, text: str, track: PlateTrack) -> bool:
         """Whether this track re-acquired a plate whose pass was just published (see rejoin_s). A pass
@@ -203,7 +233,7 @@ class PlateAnalyser:
         track = self._tracks.pop(track_id, None)
         if track is None or track.best is None:
             return []
-        decision = decide(track.readings, self._rules)
+        decision = self._voter.decide(track.readings)
         if decision is None or not 2 <= len(decision.text) <= 12:
             self._counters.plate_passes_undecided += 1
             return []

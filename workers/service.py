@@ -270,9 +270,14 @@ class Worker:
         if "plate" in camera.analytics:
             from pipeline.plates.reader import PlateReader  # ANPR models load only where configured
 
-            reader = PlateReader(self.settings.plates, self.settings.models_dir)
+            plates = self.settings.plates.for_camera(camera.plate_countries)
+            reader = PlateReader(plates, self.settings.models_dir)
             reader.load()
-            stages.append(PlateAnalyser(camera.id, self.worker_id, self.settings, reader, counters, submit))
+            stages.append(
+                PlateAnalyser(
+                    camera.id, self.worker_id, self.settings, reader, counters, submit, formats=reader.rules
+                )
+            )
         analyser = CameraRunner(camera.id, stages, queue, stop, observer=self.metrics)
         return CameraPipeline(camera, source, analyser, counters, stop)
 

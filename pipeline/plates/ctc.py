@@ -233,39 +233,60 @@ def _backtrack(
 
 
 def string_log_prob(seen: FloatArray, text: str, classes: str) -> float:
-    """log P(text) under CTC: the sum over every alignment path (forward algorithm, log space).
+    """log P(text) under CTC for one ``class_probs`` matrix (3, T, 37); see ``string_log_probs``."""
+    return float(string_log_probs(seen[None], [(text, classes)])[0, 0])
 
-    ``seen`` is ``class_probs``'s (3, T, 37) output; character k is scored by its slot class ``classes[k]``
-    (the format's), so corrections cost the same as in ``constrained``. As there, no character is
-    emitted at a quiet step (one where no symbol reaches ``_MIN_PROB``).
+
+def string_log_probs(seen: FloatArray, items: Sequence[tuple[str, str]]) -> npt.NDArray[np.float64]:
+    """log P(text) under CTC for each ``(text, classes)`` item and each of V views of one plate, (P, V):
+    the sum over every alignment path (forward algorithm, log space).
+
+    ``seen`` is (V, 3, T, 37), ``class_probs`` of each view stacked; character k of an item is scored by
+    its slot class ``classes[k]`` (the format's), so corrections cost the same as in ``constrained``. As
+    there, no character is emitted at a quiet step (one where no symbol reaches ``_MIN_PROB``). Items
+    of one length are computed together.
     """
-    if len(text) != len(classes):
-        raise ValueError(f"{text!r} and classes {classes!r} differ in length")
-    if not text:
-        return float(np.log(np.maximum(seen[2, :, 0], _EPS)).sum())
-    steps = seen.shape[1]
-    symbols = [PLATE_ALPHABET.index(c) for c in text]
-    rows = [_CLASS_ORDER.index(c) for c in classes]
-    n = 2 * len(symbols) + 1
-    # Emission log-probabilities per time step and state (even states are blanks).
-    emit = np.empty((steps, n), dtype=np.float64)
-    emit[:, 0::2] = np.log(np.maximum(seen[2, :, 0], _EPS))[:, None]
-    emit[:, 1::2] = np.log(np.maximum(seen[rows, :, symbols].T, _EPS))
-    quiet = seen[:, :, 1:].max(axis=(0, 2)) < _MIN_PROB
+    out = np.empty((len(items), seen.shape[0]), dtype=np.float64)
+    by_length: dict[int, list[int]] = {}
+    for i, (text, classes) in enumerate(items):
+        if len(text) != len(classes):
+            raise ValueError(f"{text!r} and classes {classes!r} differ in length")
+        by_length.setdefault(len(text), []).append(i)
+    for length, indices in by_length.items():
+        out[indices] = _forward(seen, [items[i] for i in indices], length)
+    return out
+
+
+def _forward(seen: FloatArray, items: Sequence[tuple[str, str]], length: int) -> npt.NDArray[np.float64]:
+    """``string_log_probs`` for items that all have ``length`` characters."""
+    blank = np.log(np.maximum(seen[:, 2, :, 0], _EPS)).astype(np.float64)  # (V, T)
+    if length == 0:
+        return np.repeat(blank.sum(axis=1)[None], len(items), axis=0)
+    steps = seen.shape[2]
+    symbols = np.array([[PLATE_ALPHABET.index(c) for c in text] for text, _ in items])  # (P, L)
+    rows = np.array([[_CLASS_ORDER.index(c) for c in classes] for _, classes in items])  # (P, L)
+    n = 2 * length + 1
+    # Emission log-probabilities per item, view, time step and state (even states are blanks).
+    chars = seen[:, rows, :, symbols]  # (P, L, V, T)
+    emit = np.empty((len(items), seen.shape[0], steps, n), dtype=np.float64)
+    emit[..., 0::2] = blank[None, :, :, None]
+    emit[..., 1::2] = np.log(np.maximum(chars, _EPS)).transpose(0, 2, 3, 1)
+    quiet = seen[:, :, :, 1:].max(axis=(1, 3)) < _MIN_PROB  # (V, T)
     # A state may skip the blank before it when it is a character different from the one before.
-    skip = np.zeros(n, dtype=np.bool_)
-    skip[3::2] = np.array(symbols[1:]) != np.array(symbols[:-1])
-    alpha = np.full(n, -np.inf)
-    alpha[0], alpha[1] = emit[0, 0], emit[0, 1]
+    skip = np.zeros((len(items), 1, n), dtype=np.bool_)
+    skip[:, 0, 3::2] = symbols[:, 1:] != symbols[:, :-1]
+    alpha = np.full((*emit.shape[:2], n), -np.inf)
+    alpha[..., 0], alpha[..., 1] = emit[:, :, 0, 0], emit[:, :, 0, 1]
+    lead = np.full((*alpha.shape[:2], 2), -np.inf)
     for t in range(1, steps):
-        if quiet[t]:
+        shifted1 = np.concatenate((lead[..., :1], alpha[..., :-1]), axis=2)
+        shifted2 = np.where(skip, np.concatenate((lead, alpha[..., :-2]), axis=2), -np.inf)
+        moved = np.logaddexp(np.logaddexp(alpha, shifted1), shifted2)
+        if quiet[:, t].any():
             # Only blanks: each blank state gathers itself and the character just before it.
-            merged = np.full(n, -np.inf)
-            merged[0] = alpha[0]
-            merged[2::2] = np.logaddexp(alpha[2::2], alpha[1::2])
-            alpha = merged + emit[t]
-            continue
-        shifted1 = np.concatenate(([-np.inf], alpha[:-1]))
-        shifted2 = np.where(skip, np.concatenate(([-np.inf, -np.inf], alpha[:-2])), -np.inf)
-        alpha = np.logaddexp(np.logaddexp(alpha, shifted1), shifted2) + emit[t]
-    return float(np.logaddexp(alpha[-1], alpha[-2]))
+            merged = np.full_like(alpha, -np.inf)
+            merged[..., 0] = alpha[..., 0]
+            merged[..., 2::2] = np.logaddexp(alpha[..., 2::2], alpha[..., 1::2])
+            moved = np.where(quiet[None, :, t, None], merged, moved)
+        alpha = moved + emit[:, :, t]
+    return np.asarray(np.logaddexp(alpha[..., -1], alpha[..., -2]))

@@ -1,16 +1,20 @@
-"""From OCR probabilities to a plate number: decode under every enabled format, then combine crop variants.
+"""From OCR probabilities to a plate number: nominate readings per crop, then score them on all crops.
 
-One crop: ``constrained`` CTC decoding finds the best reading under each format; a national format that
-fits (within ``format_margin`` of the best) wins over the generic one, and among national formats the
-likeliest reading wins, so a correction (which costs likelihood) is made only when needed.
+Nominating: each crop variant is decoded under every class string of the rules at once (``constrained``
+CTC: a format's letter slot may take the network's ``O`` where it preferred ``0``, at the correction
+penalty), and also region-free (any letters and digits, ``A`` slots). The readings within
+``nominate_within`` of that variant's best (bonus included) are candidates.
 
-Several crops of the same plate (``combine``): every variant's reading is a candidate, and each candidate
-is scored by the product over variants of P(text | crop) (the CTC forward probability): a product of
-experts in which a variant that is unsure still contributes, rather than a vote of first choices.
+Scoring: every candidate is scored on all variants together (``likelihood.TextLikelihood``: mean CTC
+forward log-probability over the variants, plus the best format bonus of the class strings it fits), and
+the best wins, unless the network's own reading is no plate (a sign word, a string too short or too long)
+and likelier still. A variant that is unsure still contributes, rather than a vote of first choices; a
+format only re-ranks, so a plate that fits no format is read as the network sees it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,32 +23,27 @@ import numpy.typing as npt
 
 from pipeline.plates import ctc
 from pipeline.plates.formats import PlateRules, PlateText, Template, is_sign_word, transfer_matrices
+from pipeline.plates.likelihood import Pool, Scored, TextLikelihood
 
 ProbMatrix = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)
 class DecodeParams:
-    """How readily a format's correction is accepted.
+    """Which readings of a crop become candidates.
 
-    ``correction_penalty``: the share of a confusable symbol's probability lent to its counterpart
-    (``0`` → ``O`` in a letter slot). ``format_margin``: a national format is preferred to the generic one
-    when its reading is at least this fraction as likely as the best reading. ``min_char_conf``: no
-    character of a reading may be less likely than this (a corrected character counts at its lent
-    probability). ``free_margin``: a reading that fits a format must be at least this fraction as likely
-    as the network's own best path with no format, so a format may correct doubtful characters but not
-    erase confident ones (an Indian ``KA22P3368`` is not read as a Pakistani ``KAP-3368``).
+    ``min_char_conf``: no character of a candidate may be less likely than this (a corrected character
+    counts at its confusable pair's probability). ``nominate_within``: a variant's reading under a class
+    string is a candidate when at least this fraction as likely (bonus included) as its best reading.
     """
 
-    correction_penalty: float = 0.1
-    format_margin: float = 0.03
     min_char_conf: float = 0.08
-    free_margin: float = 1e-3
+    nominate_within: float = 1e-3
 
 
 @dataclass(frozen=True, slots=True)
 class TextRead:
-    """A plate number under a format, with per-character confidences and the unconstrained OCR text."""
+    """A plate number with per-character confidences and the unconstrained OCR text."""
 
     plate: PlateText
     template: Template
@@ -67,8 +66,8 @@ class Combined:
     """The reading chosen over several crops of one plate.
 
     ``confidence`` is the winner's weakest-character confidence averaged over all variants, counting 0 for a
-    variant that read something else, so disagreement between crops lowers it. ``candidates`` are the texts
-    considered, with their share of the combined likelihood (best first, the winner included).
+    variant that did not nominate it, so disagreement between crops lowers it. ``candidates`` are the texts
+    considered, with their share of the scores' softmax (best first, the winner included).
     """
 
     best: TextRead
@@ -77,79 +76,97 @@ class Combined:
     candidates: tuple[tuple[str, float], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Nominee:
+    variant: int
+    classes: str
+    decoded: ctc.Decoded
+
+
 class TextDecoder:
-    """Decodes (T, 37) OCR probability matrices under the enabled formats. Stateless after construction."""
+    """Decodes (T, 37) OCR probability matrices under ``rules``. Stateless after construction."""
 
     def __init__(self, rules: PlateRules, params: DecodeParams | None = None) -> None:
         self.rules = rules
         self.params = params or DecodeParams()
-        self._classes = [t.classes for t in rules.templates]
-        self._transfer = transfer_matrices(self.params.correction_penalty)
+        self.likelihood = TextLikelihood(rules)
+        self._transfer = transfer_matrices(rules.correction_penalty)
         # Confidence in a corrected character is that of the confusable pair (O or 0) as a whole: the
         # format decides which of the two it is; the penalty prices the choice of format, not the read.
         self._confidence_transfer = transfer_matrices(1.0)
+        self._widest_bonus = max(rules.bonus(c) for c in rules.classes)
 
     def decode(self, probs: ProbMatrix) -> TextRead | None:
-        """The best reading that fits a format, or None when no format fits well enough."""
-        raw = ctc.greedy(probs)
-        if is_sign_word(raw.text):
-            return None  # the network plainly read TAXI or POLICE: no format may make a plate of it
-        decoded = ctc.constrained(
-            probs,
-            self._classes,
-            self._transfer,
-            self._confidence_transfer,
-            keep_within=float(np.log(self.params.format_margin)),
-        )
-        fits = [(tpl, d) for tpl, d in zip(self.rules.templates, decoded, strict=True) if d is not None]
-        if not fits:
-            return None
-        p = self.params
-        floor = max(d.log_score for _, d in fits) + float(np.log(p.format_margin))
-        free_floor = raw.log_score + float(np.log(p.free_margin))
-        plausible = [
-            (tpl, d)
-            for tpl, d in fits
-            if d.log_score >= floor
-            and d.log_score >= free_floor
-            and d.confidence >= p.min_char_conf
-            # A format may correct or drop characters, never invent one the network did not see.
-            and (tpl.specificity == 0 or len(d.text) <= len(raw.text))
-            # Under the catch-all, TAXI or POLICE on a roof sign would otherwise pass as a plate.
-            and not is_sign_word(d.text)
-        ]
-        if not plausible:
-            return None
-        tpl, chosen = max(plausible, key=lambda c: (c[0].specificity > 0, c[1].log_score))
-        return TextRead(
-            self.rules.describe(chosen.text, tpl), tpl, chosen.char_conf, raw.text, chosen.log_score
-        )
+        """The best reading of one crop, or None when nothing plausible is read."""
+        combined = self.combine([probs])
+        return None if combined is None else combined.best
 
     def combine(self, variants: Sequence[ProbMatrix]) -> Combined | None:
-        """The reading best supported by all crop variants of one plate (None if none fits a format)."""
-        reads = [self.decode(p) for p in variants]
-        found = {r.text: r for r in reads if r is not None}
-        if not found:
+        """The reading best supported by all crop variants of one plate (None if none nominates one)."""
+        nominees: dict[str, list[_Nominee]] = {}
+        raws = [ctc.greedy(p) for p in variants]
+        for i, (probs, raw) in enumerate(zip(variants, raws, strict=True)):
+            for nominee in self._nominate(i, probs, raw):
+                nominees.setdefault(nominee.decoded.text, []).append(nominee)
+        if not nominees:
             return None
-        national = {t: r for t, r in found.items() if r.template.specificity > 0}
-        candidates = national or found
-        seen = [ctc.class_probs(p, self._transfer) for p in variants]
-        totals = {
-            text: sum(ctc.string_log_prob(s, text, read.template.classes) for s in seen)
-            for text, read in candidates.items()
-        }
-        ranked = sorted(totals.items(), key=lambda kv: -kv[1])
-        winner = ranked[0][0]
-        agreeing = [r for r in reads if r is not None and r.text == winner]
-        best = max(agreeing, key=lambda r: r.confidence)
-        confidence = sum(r.confidence for r in agreeing) / len(variants)
-        # Shares of the combined likelihood, tempered by the number of variants (a geometric mean).
-        logs = np.array([v for _, v in ranked]) / len(variants)
+        pool = self.likelihood.pool([self.likelihood.evidence(variants)])
+        scored = self.likelihood.score(pool, list(nominees))
+        if not scored or self._no_plate_wins(pool, raws, scored[0]):
+            return None
+        winner = scored[0]
+        # Per variant, the weakest character of its most confident nomination of the winner (0 if none).
+        per_variant = [0.0] * len(variants)
+        best_read = max(nominees[winner.text], key=lambda n: n.decoded.confidence)
+        for n in nominees[winner.text]:
+            per_variant[n.variant] = max(per_variant[n.variant], n.decoded.confidence)
+        logs = np.array([s.log_score for s in scored])
         shares = np.exp(logs - logs.max())
         shares /= shares.sum()
-        return Combined(
-            best,
-            confidence,
-            len(agreeing) / len(variants),
-            tuple((text, float(s)) for (text, _), s in zip(ranked, shares, strict=True)),
+        template = self.rules.template(winner.classes)
+        read = TextRead(
+            self.rules.describe(winner.text, winner.classes),
+            template,
+            best_read.decoded.char_conf,
+            raws[best_read.variant].text,
+            winner.log_score,
         )
+        return Combined(
+            read,
+            sum(per_variant) / len(variants),
+            sum(c > 0 for c in per_variant) / len(variants),
+            tuple((s.text, float(share)) for s, share in zip(scored, shares, strict=True)),
+        )
+
+    def _no_plate_wins(self, pool: Pool, raws: Sequence[ctc.Decoded], best: Scored) -> bool:
+        """The network's own reading of each crop competes too, with no bonus: when it is no plate (a word
+        on a sign, or too short or too long for a plate of no format) and likelier than every plate
+        reading, the crop shows no plate. Otherwise CALIFORNIA would be read as CALIFORNA."""
+        plain = {r.text for r in raws if r.text and (is_sign_word(r.text) or not self.rules.fitting(r.text))}
+        return any(self.likelihood.plain(pool, text) > best.log_score for text in plain)
+
+    def _nominate(self, variant: int, probs: ProbMatrix, raw: ctc.Decoded) -> list[_Nominee]:
+        if is_sign_word(raw.text):
+            return []  # the network plainly read TAXI or POLICE: no format may make a plate of it
+        p = self.params
+        within = math.log(p.nominate_within)
+        decoded = ctc.constrained(
+            probs,
+            self.rules.classes,
+            self._transfer,
+            self._confidence_transfer,
+            keep_within=within - self._widest_bonus,
+        )
+        found = [
+            (d.log_score + self.rules.bonus(classes), classes, d)
+            for classes, d in zip(self.rules.classes, decoded, strict=True)
+            if d is not None
+            and d.confidence >= p.min_char_conf
+            # A format may correct or drop characters, never invent one the network did not see.
+            and (set(classes) == {"A"} or len(d.text) <= len(raw.text))
+            and not is_sign_word(d.text)
+        ]
+        if not found:
+            return []
+        floor = max(score for score, _, _ in found) + within
+        return [_Nominee(variant, classes, d) for score, classes, d in found if score >= floor]

@@ -1,23 +1,28 @@
-"""Plate formats per country, position-aware character correction, and the normalised plate text.
+"""Plate formats per country, the prior they put on readings, and the normalised plate text.
 
 A format is a pattern of character classes: ``L`` a letter, ``D`` a digit, ``A`` either; a class followed
 by ``?`` is optional; ``-`` and spaces are where the display form puts separators (they are not part of
 the plate number). ``LLL-DDDD`` reads ``LEA-1234``; ``LL DD L?L?L? DDDD`` covers ``KA 22 P 3368`` and
 ``MH 12 AB 1234``. The canonical text (what hotlists and votes compare) is the characters alone, upper case.
 
-Correction only ever happens where a format assigns a class: an ``O`` in a digit slot becomes ``0``, a
-``0`` in a letter slot becomes ``O``; where the format says ``A`` nothing is changed. Among the formats
-that fit, a national one beats the generic one (any letters and digits, but not a common word such as
-TAXI or POLICE), then the one needing the fewest corrections wins, then the more specific one (fewer
-``A`` slots), then the earlier country.
-Reading OCR output applies the same rules in probability space (``pipeline/plates/decide.py``).
+Plates are read *region-free*: any string of letters and digits of a sensible length (``free_lengths``)
+is a possible plate, except common words on vehicles and signs (TAXI, POLICE). Formats never discard a
+reading; they are a prior that re-ranks readings. A reading that fits a format gains ``bonus`` (a log
+factor): the formats of the countries a camera declares gain the most (``format_margin``), every other
+known format less (``foreign_margin``), and with no country declared every known format gains the full
+bonus. A format also corrects look-alike characters where it assigns a class (``0`` → ``O`` in a letter
+slot, ``O`` → ``0`` in a digit slot), at ``correction_penalty`` per correction; where it says ``A``
+nothing is changed. The rules are applied to OCR output in probability space
+(``pipeline/plates/decide.py``): a correction costs what the network's own probabilities say, times the
+penalty.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,9 +56,24 @@ DIGIT_TO_LETTER: Mapping[str, str] = {
 }
 """A digit read where the format wants a letter → the letter it is usually mistaken for."""
 
-GENERIC = "AAAAA?A?A?A?"
-"""Four to eight letters or digits in any order: plates of countries without a fixed national format.
-A reading under it that is a common word on vehicles and signs (``NOT_PLATES``) is no plate."""
+
+def _look_alikes() -> dict[str, tuple[str, ...]]:
+    pairs = {*LETTER_TO_DIGIT.items(), *DIGIT_TO_LETTER.items()}
+    found: dict[str, set[str]] = {}
+    for a, b in pairs:
+        found.setdefault(a, set()).add(b)
+        found.setdefault(b, set()).add(a)
+    return {char: tuple(sorted(others)) for char, others in found.items()}
+
+
+LOOK_ALIKES: Mapping[str, tuple[str, ...]] = _look_alikes()
+"""Each symbol's look-alikes in either direction (``0``: ``D``, ``O``, ``Q``): what OCR swaps it for."""
+
+FREE_LENGTHS = (5, 9)
+"""Shortest and longest region-free reading (one that fits no format). Five to nine characters cover the
+plates of most countries (nine: Russia's A123BC777); India's ten fit its formats. Shorter strings are
+mostly model badges (F150, GT86), a dash-cam's clock (48AM in the KA22P3368 clip) and fragments, longer
+ones a slogan or a state's name; plates of four characters or fewer are read where a format says so."""
 
 DEFAULT_FORMATS: Mapping[str, tuple[str, ...]] = {
     # Pakistan: Punjab LEA-1234, Sindh BFR-123, ICT/KP ABC 123, older two-letter series.
@@ -63,7 +83,8 @@ DEFAULT_FORMATS: Mapping[str, tuple[str, ...]] = {
     # Brazil: old grey plates ABC-1234 and Mercosur ABC1D23.
     "br": ("LLL-DDDD", "LLLDLDD"),
     # United States: no national format. California 1ABC234; the common ABC-1234, ABC-123, 123-ABC, 1AB-234;
-    # AB1-C2D (with a sticker between the halves); all-digit and letter + 6 digits series; vanity generic.
+    # AB1-C2D (with a sticker between the halves); all-digit and letter + 6 digits series. Vanity plates
+    # fit no format and are read region-free.
     "us": (
         "DLLLDDD",
         "LLL-DDDD",
@@ -73,11 +94,10 @@ DEFAULT_FORMATS: Mapping[str, tuple[str, ...]] = {
         "LLD-LDL",
         "DDDDDDD",
         "L DDDDDD",
-        GENERIC,
     ),
-    # Europe: FR/IT AB-123-CD, SK BA-123AB, CZ 1AB-2345, ES 1234-ABC, PL SG 47471 / BSE 5579;
-    # the rest generic.
-    "eu": ("LL-DDD-LL", "DLA-DDDD", "DDDD-LLL", "LL DDDDD", "LLL DDDD", GENERIC),
+    # Europe: FR/IT AB-123-CD, SK BA-123AB, CZ 1AB-2345, ES 1234-ABC, PL SG 47471 / BSE 5579, GB AB12 CDE;
+    # the rest (Germany's, the Netherlands' ...) region-free.
+    "eu": ("LL-DDD-LL", "DLA-DDDD", "DDDD-LLL", "LL DDDDD", "LLL DDDD", "LLDD LLL"),
 }
 
 NOT_PLATES = frozenset(
@@ -89,9 +109,9 @@ NOT_PLATES = frozenset(
     }
 )
 """Words painted on vehicles or signs: read plainly, they are no plate, whatever format could bend them
-into one (TOYOTA is not TOY-074, POLICE is not the catch-all POLIC).
+into one (TOYOTA is not TOY-074, POLICE is not POLIC).
 
-Why a list and not "a catch-all plate needs a digit": vanity plates are all letters (the benchmark has
+Why a list and not "a region-free plate needs a digit": vanity plates are all letters (the benchmark has
 GWAGEN, BIMMIAN, FZRULZ, NEILDMND), and requiring a digit dropped exact accuracy from 0.851 to 0.839.
 The price: a vanity plate spelling one of these words is not read.
 """
@@ -103,7 +123,6 @@ def is_sign_word(text: str) -> bool:
 
 
 _TOKEN = re.compile(r"[LDA]\??|[- ]")
-_SEPARATORS = re.compile(r"[^0-9A-Za-z]")
 
 
 def transfer_matrices(penalty: float) -> dict[str, npt.NDArray[np.float32]]:
@@ -120,22 +139,22 @@ def transfer_matrices(penalty: float) -> dict[str, npt.NDArray[np.float32]]:
 
 
 class FormatError(ValueError):
-    """A plate format pattern that cannot be parsed."""
+    """A plate format pattern that cannot be parsed, or a country without formats."""
 
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """One fixed-length expansion of a format: ``classes`` like ``LLLDDDD``, ``layout`` like ``LLL-DDDD``."""
+    """One fixed-length expansion of a format: ``classes`` like ``LLLDDDD``, ``layout`` like ``LLL-DDDD``.
 
-    country: str
-    format: str
+    ``bonus`` is the template's log prior relative to a region-free reading. A region-free template has
+    no country or format, only ``A`` slots and no bonus.
+    """
+
+    country: str | None
+    format: str | None
     classes: str
     layout: str
-
-    @property
-    def specificity(self) -> int:
-        """How many slots the template constrains (``A`` slots constrain nothing)."""
-        return sum(c != "A" for c in self.classes)
+    bonus: float = 0.0
 
     def display(self, text: str) -> str:
         """``text`` (canonical, same length as the template) laid out with the format's separators."""
@@ -146,18 +165,13 @@ class Template:
 
 @dataclass(frozen=True, slots=True)
 class PlateText:
-    """A plate number that fits a format: ``text`` canonical (``LEA1234``), ``display`` (``LEA-1234``)."""
+    """A plate number: ``text`` canonical (``LEA1234``), ``display`` (``LEA-1234``), and the country and
+    format it fits (None for both when it was read region-free, or fits several countries' formats)."""
 
     text: str
     display: str
-    country: str
-    format: str
-    corrections: int = 0
-
-
-def canonical(text: str) -> str:
-    """Upper case, letters and digits only: the form plate numbers are stored and compared in."""
-    return _SEPARATORS.sub("", text).upper()
+    country: str | None
+    format: str | None
 
 
 def expand(pattern: str) -> list[tuple[str, str]]:
@@ -180,72 +194,79 @@ def expand(pattern: str) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def correct(text: str, classes: str) -> tuple[str, int] | None:
-    """``text`` forced into ``classes`` with the confusion tables; None if a character cannot be."""
-    if len(text) != len(classes):
-        return None
-    out: list[str] = []
-    fixes = 0
-    for char, cls in zip(text, classes, strict=True):
-        if cls == "A" or (cls == "L" and char.isalpha()) or (cls == "D" and char.isdigit()):
-            out.append(char)
-            continue
-        table = LETTER_TO_DIGIT if cls == "D" else DIGIT_TO_LETTER
-        if char not in table:
-            return None
-        out.append(table[char])
-        fixes += 1
-    return "".join(out), fixes
+def fits(text: str, classes: str) -> bool:
+    """Whether canonical ``text`` fits ``classes`` as it is, without corrections."""
+    return len(text) == len(classes) and all(
+        c == "A" or (c == "L" and ch.isalpha()) or (c == "D" and ch.isdigit())
+        for ch, c in zip(text, classes, strict=True)
+    )
 
 
 class PlateRules:
-    """The formats of the enabled countries, in order (an earlier country wins a tie)."""
+    """Every known format as a prior over readings, the ``countries`` declared (in order) weighing most.
+
+    ``classes`` lists each distinct class string once (formats first, then the region-free lengths): a
+    decoder works through those, and ``bonus(classes)`` is the best prior any template gives them.
+    """
 
     def __init__(
         self,
-        countries: Sequence[str],
+        countries: Sequence[str] = (),
         formats: Mapping[str, Sequence[str]] | None = None,
+        *,
+        free_lengths: tuple[int, int] = FREE_LENGTHS,
+        format_margin: float = 0.03,
+        foreign_margin: float = 0.2,
+        correction_penalty: float = 0.1,
     ) -> None:
-        table = {**DEFAULT_FORMATS, **(formats or {})}
+        table = {**DEFAULT_FORMATS, **{c: tuple(p) for c, p in (formats or {}).items()}}
         unknown = [c for c in countries if c not in table]
         if unknown:
             raise FormatError(f"no plate formats for {', '.join(unknown)}; known: {', '.join(sorted(table))}")
-        if not countries:
-            raise FormatError("at least one country must be enabled for plate reading")
+        low, high = free_lengths
+        if not 1 <= low <= high <= 16:
+            raise FormatError(f"region-free lengths must satisfy 1 <= min <= max <= 16, got {free_lengths}")
+        if not (0 < format_margin <= 1 and 0 < foreign_margin <= 1 and 0 < correction_penalty <= 1):
+            raise FormatError("format_margin, foreign_margin and correction_penalty must be in (0, 1]")
         self.countries = tuple(countries)
-        templates: list[Template] = []
-        seen: set[str] = set()
-        for country in countries:
-            for pattern in table[country]:
-                for classes, layout in expand(pattern):
-                    if classes in seen:
-                        continue  # the same classes under an earlier country or format
-                    seen.add(classes)
-                    templates.append(Template(country, pattern, classes, layout))
+        self.correction_penalty = correction_penalty
+        home, away = -math.log(format_margin), -math.log(foreign_margin)
+        templates = [
+            Template(
+                country,
+                pattern,
+                classes,
+                layout,
+                home if country in self.countries or not countries else away,
+            )
+            for country in [*self.countries, *(c for c in table if c not in self.countries)]
+            for pattern in table[country]
+            for classes, layout in expand(pattern)
+        ]
+        templates += [Template(None, None, "A" * n, "A" * n) for n in range(low, high + 1)]
         self.templates: tuple[Template, ...] = tuple(templates)
+        by_classes: dict[str, list[Template]] = {}
+        for template in templates:  # stable: the earlier of two equal bonuses stays first
+            by_classes.setdefault(template.classes, []).append(template)
+        self._by_classes = {c: sorted(ts, key=lambda t: -t.bonus) for c, ts in by_classes.items()}
+        self.classes: tuple[str, ...] = tuple(self._by_classes)
 
-    def ranked(self, candidates: Iterable[tuple[Template, str, int]]) -> list[tuple[Template, str, int]]:
-        """Candidates ``(template, text, corrections)`` best first: national before generic, then fewest
-        corrections, then the most specific, then the earliest country."""
-        order = {t: i for i, t in enumerate(self.templates)}
-        return sorted(candidates, key=lambda c: (c[0].specificity == 0, c[2], -c[0].specificity, order[c[0]]))
+    def bonus(self, classes: str) -> float:
+        """The log prior of a reading under ``classes`` relative to a region-free one."""
+        return self._by_classes[classes][0].bonus
 
-    def match(self, raw: str) -> PlateText | None:
-        """The plate number ``raw`` most plausibly is, corrected position by position; None when no
-        format fits."""
-        text = canonical(raw)
-        if is_sign_word(text):
-            return None
-        fits = []
-        for tpl in self.templates:
-            fixed = correct(text, tpl.classes)
-            if fixed is not None and not is_sign_word(fixed[0]):
-                fits.append((tpl, fixed[0], fixed[1]))
-        if not fits:
-            return None
-        tpl, value, fixes = self.ranked(fits)[0]
-        return PlateText(value, tpl.display(value), tpl.country, tpl.format, fixes)
+    def fitting(self, text: str) -> list[str]:
+        """The class strings ``text`` fits as it is."""
+        return [c for c in self.classes if fits(text, c)]
 
-    def describe(self, text: str, tpl: Template) -> PlateText:
-        """A text already decoded under ``tpl`` as a PlateText."""
-        return PlateText(text, tpl.display(text), tpl.country, tpl.format, 0)
+    def template(self, classes: str) -> Template:
+        """The template that gives ``classes`` its bonus (a declared country's before any other)."""
+        return self._by_classes[classes][0]
+
+    def describe(self, text: str, classes: str) -> PlateText:
+        """``text``, read under ``classes``, as a PlateText. Its country is named when one country's
+        format gives the bonus: the first declared one, or the only one among equals."""
+        best = self._by_classes[classes]
+        top = {t.country for t in best if t.bonus == best[0].bonus}
+        country = best[0].country if best[0].country in self.countries or len(top) == 1 else None
+        return PlateText(text, best[0].display(text), country, best[0].format)

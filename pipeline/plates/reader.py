@@ -37,7 +37,7 @@ from pipeline.plate_detections import PlateDetections
 from pipeline.plate_settings import LpdYuNetDetector, PlatesSettings
 from pipeline.plates import ctc
 from pipeline.plates.crop import crop_variants, expand_quad, quad_size, two_line, warp_quad
-from pipeline.plates.decide import Combined, DecodeParams, TextDecoder
+from pipeline.plates.decide import Combined, DecodeParams, ProbMatrix, TextDecoder
 from pipeline.plates.formats import PlateRules
 from pipeline.types import Image
 
@@ -65,7 +65,9 @@ class PlateObservation:
     ``candidates`` are (text, share) pairs, best first, for a voter to accumulate over a track (kept
     even when the plate is unreadable: then they are what it might be). ``box`` is ``x, y, w, h`` in
     frame pixels; ``corners`` the detector's quadrilateral (TL, TR, BR, BL) or the box's corners.
-    ``crop`` is the upright plate (BGR) for evidence.
+    ``crop`` is the upright plate (BGR) for evidence. ``evidence`` holds the OCR's (T, 37) probability
+    matrices of the crops the reading came from, so that a voter can weigh every frame's view of each
+    character (none when unreadable).
     """
 
     text: str
@@ -81,6 +83,7 @@ class PlateObservation:
     corners: npt.NDArray[np.float32]
     detector_score: float
     crop: Image
+    evidence: tuple[ProbMatrix, ...] = ()
 
     @property
     def readable(self) -> bool:
@@ -128,6 +131,18 @@ class PlateModels:
         return self._ocr
 
 
+def plate_rules(settings: PlatesSettings) -> PlateRules:
+    """The format rules the settings describe (FormatError if a country has no formats)."""
+    return PlateRules(
+        settings.countries,
+        settings.formats,
+        free_lengths=(settings.free_min_length, settings.free_max_length),
+        format_margin=settings.format_margin,
+        foreign_margin=settings.foreign_format_margin,
+        correction_penalty=settings.correction_penalty,
+    )
+
+
 @contextmanager
 def _timed(times: StageTimes | None, stage: str) -> Iterator[None]:
     start = time.perf_counter()
@@ -151,10 +166,8 @@ class PlateReader:
     ) -> None:
         self.settings = settings
         self.models = models or PlateModels(settings, models_dir, registry)
-        self.rules = PlateRules(settings.countries, settings.formats)
-        self._decoder = TextDecoder(
-            self.rules, DecodeParams(settings.correction_penalty, settings.format_margin)
-        )
+        self.rules = plate_rules(settings)
+        self._decoder = TextDecoder(self.rules, DecodeParams())
 
     def load(self) -> None:
         self.models.load()
@@ -192,13 +205,15 @@ class PlateReader:
         with _timed(times, "decode"):
             extra = len(crops) * opts.crop_variants
             for i, quad in enumerate(quads):
-                variants = probs[i * opts.crop_variants : (i + 1) * opts.crop_variants]
-                combined = self._decoder.combine(variants)
+                views = probs[i * opts.crop_variants : (i + 1) * opts.crop_variants]
+                combined = self._decoder.combine(views)
+                raw = ctc.greedy(views[0]).text if views else ""
                 if rows[i] is not None:
-                    combined = _better(combined, self._decoder.combine([probs[extra]]))
+                    by_rows = self._decoder.combine([probs[extra]])
+                    if _rows_win(combined, by_rows):
+                        combined, views = by_rows, [probs[extra]]
                     extra += 1
-                raw = ctc.greedy(variants[0]).text if variants else ""
-                out.append(self._observation(image, detections, i, quad, combined, raw))
+                out.append(self._observation(image, detections, i, quad, combined, raw, tuple(views)))
         return out
 
     def _observation(
@@ -209,6 +224,7 @@ class PlateReader:
         quad: npt.NDArray[np.float32],
         combined: Combined | None,
         raw_text: str,
+        evidence: tuple[ProbMatrix, ...],
     ) -> PlateObservation:
         x, y, w, h = (float(v) for v in detections.boxes[index])
         _, quad_h = quad_size(quad)
@@ -219,7 +235,20 @@ class PlateReader:
             # Unreadable: no text, but what it might be (if anything) is kept for a voter to weigh.
             candidates = () if combined is None else combined.candidates
             return PlateObservation(
-                "", "", None, None, 0.0, (), raw_text, candidates, 0.0, (x, y, w, h), quad.copy(), score, crop
+                "",
+                "",
+                None,
+                None,
+                0.0,
+                (),
+                raw_text,
+                candidates,
+                0.0,
+                (x, y, w, h),
+                quad.copy(),
+                score,
+                crop,
+                (),
             )
         best = combined.best
         return PlateObservation(
@@ -236,6 +265,7 @@ class PlateReader:
             corners=quad.copy(),
             detector_score=score,
             crop=crop,
+            evidence=evidence,
         )
 
 
@@ -248,10 +278,8 @@ def _two_line_candidate(image: Image, quad: npt.NDArray[np.float32], opts: Plate
     return two_line(image, quad)
 
 
-def _better(single: Combined | None, rows: Combined | None) -> Combined | None:
+def _rows_win(single: Combined | None, rows: Combined | None) -> bool:
     """The two-row reading replaces the one-line reading only when it is more confident."""
     if rows is None:
-        return single
-    if single is None or rows.confidence > single.confidence:
-        return rows
-    return single
+        return False
+    return single is None or rows.confidence > single.confidence

@@ -38,6 +38,14 @@ def test_h264_with_b_frames_is_made_camera_like(video_dir: Path, tmp_path: Path)
     clip = load_clip(target)
     assert (clip.width, clip.height, len(clip.units)) == (552, 530, 138)
     assert all(u.pts_ns == u.dts_ns for u in clip.units)
+    # One slice per frame: the first of several slices did not survive the RTSP path to the worker.
+    assert all(_slices(u.data) == 1 for u in clip.units)
+
+
+def _slices(access_unit: bytes) -> int:
+    """Coded slices (NAL types 1 and 5) in an Annex-B access unit."""
+    parts = access_unit.split(b"\x00\x00\x01")[1:]
+    return sum(1 for part in parts if part and part[0] & 0x1F in (1, 5))
 
 
 def test_a_file_with_no_video_is_refused(tmp_path: Path) -> None:

@@ -180,11 +180,14 @@ def write_system_config(
     district: str = "",
     analytics: dict[str, list[str]] | None = None,
     extra: dict[str, Any] | None = None,
+    camera_extra: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[Path, Path, int]:
-    """A settings file and a camera_sim scenario for cameras ``{camera_id: video file name}``.
+    """A settings file and a camera_sim scenario for cameras ``{camera_id: video file}`` (a name in the
+    shared media's video folder, or a path).
 
     Codes sent by SMS land in ``outbox_of(workdir)``; every camera is in ``district``; ``analytics`` gives
-    a camera's analytics (default: faces); ``extra`` adds top-level settings sections.
+    a camera's analytics (default: faces); ``extra`` adds top-level settings sections, ``camera_extra``
+    fields of a camera (e.g. its plate_countries).
     """
     rtsp_port = free_port()
     http_port = free_port()
@@ -217,6 +220,7 @@ def write_system_config(
                 "url": f"rtsp://127.0.0.1:{rtsp_port}/{cid}",
                 "district": district,
                 "analytics": (analytics or {}).get(cid, ["face"]),
+                **(camera_extra or {}).get(cid, {}),
             }
             for cid in videos
         ],

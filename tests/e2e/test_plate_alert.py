@@ -1,26 +1,29 @@
 """A hotlisted plate on an ANPR camera: one read per pass in the read log, one alert for the operator.
 
 camera_sim serves the KA 22 P 3368 dash-cam clip; a worker with the plate stage (LPD-YuNet + PP-OCRv4,
-Pakistan's and India's formats) tracks the plate and votes over the pass; the command centre logs the read
-and matches it against the hotlist. The vehicle then passes a second time: a second read is logged, and the
-same alert is updated rather than a second one opened. PostgreSQL only: the read log and the alert store
-are tested on both databases elsewhere.
+the camera declaring Pakistan's and India's plates) tracks the plate and votes over the pass; the command
+centre logs the read and matches it against the hotlist. The vehicle then passes a second time: a second
+read is logged, and the same alert is updated rather than a second one opened. A car from abroad (a
+Californian plate, which fits no Pakistani or Indian format) is read and alerts too, with the default
+settings. PostgreSQL only: the read log and the alert store are tested on both databases elsewhere.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import cv2
 import numpy as np
 import pytest
 
+from tests.e2e.clips import plate_clip
 from tests.e2e.procs import (
     Processes,
     add_staff,
@@ -38,27 +41,72 @@ PLATE = "KA22P3368"
 T = TypeVar("T")
 
 
-@pytest.fixture
-def system(
-    tmp_path: Path, nats_url: str, redis_url: str, postgres_url: str, models_dir: Path
-) -> Iterator[tuple[Processes, str, str]]:
+def _system(
+    tmp_path: Path,
+    urls: tuple[str, str, str],
+    models_dir: Path,
+    video: str,
+    camera_fields: dict[str, Any] | None = None,
+) -> tuple[Processes, str, str]:
+    """Settings for one ANPR camera replaying ``video``, with ``camera_fields`` on the camera."""
+    nats_url, redis_url, postgres_url = urls
     tag = uuid.uuid4().hex[:8]
     camera = f"e2e-anpr-{tag}"
-    config, _scenario, port = write_system_config(
+    settings, _scenario, port = write_system_config(
         tmp_path,
         nats_url=nats_url,
         redis_url=redis_url,
         database_url=postgres_url,
         models_dir=models_dir,
-        videos={camera: "car_plate_KA22P3368.mp4"},
+        videos={camera: video},
         tag=tag,
         district=DISTRICT,
         analytics={camera: ["plate"]},
-        extra={"plates": {"countries": ["pk", "in"]}},
+        camera_extra={camera: camera_fields or {}},
     )
-    procs = Processes(tmp_path, config)
+    return Processes(tmp_path, settings), f"http://127.0.0.1:{port}", camera
+
+
+@pytest.fixture
+def urls(nats_url: str, redis_url: str, postgres_url: str) -> tuple[str, str, str]:
+    return nats_url, redis_url, postgres_url
+
+
+@pytest.fixture
+def system(
+    tmp_path: Path, urls: tuple[str, str, str], models_dir: Path
+) -> Iterator[tuple[Processes, str, str]]:
+    procs, base, camera = _system(
+        tmp_path,
+        urls,
+        models_dir,
+        "car_plate_KA22P3368.mp4",
+        {"plate_countries": ["pk", "in"]},
+    )
     try:
-        yield procs, f"http://127.0.0.1:{port}", camera
+        yield procs, base, camera
+    finally:
+        procs.stop_all()
+
+
+FOREIGN_PHOTO = "plates/us/wts-lg-000140.jpg"
+FOREIGN_PLATE = "6MDU097"  # California's 1ABC234: no Pakistani or Indian format fits it
+
+
+@pytest.fixture
+def foreign_system(
+    tmp_path: Path, urls: tuple[str, str, str], models_dir: Path, media_dir: Path
+) -> Iterator[tuple[Processes, str, str]]:
+    """The default plate settings (no plates section, no countries on the camera), replaying a clip made
+    from a benchmark photo of a US car: the camera closing in on its plate for ten seconds."""
+    with (media_dir / "plates" / "labels.csv").open(newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["file"] == FOREIGN_PHOTO)
+    assert row["plate_text"] == FOREIGN_PLATE
+    box = (float(row["x"]), float(row["y"]), float(row["w"]), float(row["h"]))
+    clip = plate_clip(media_dir / FOREIGN_PHOTO, box, tmp_path / "us_plate.mp4")
+    procs, base, camera = _system(tmp_path, urls, models_dir, str(clip))
+    try:
+        yield procs, base, camera
     finally:
         procs.stop_all()
 
@@ -99,6 +147,49 @@ def _settled(fetch: Callable[[], list[T]], at_least: int, timeout: float = 30) -
     return seen
 
 
+def _plate_alerts(base: str, token: str, camera: str) -> list[dict[str, object]]:
+    page = get_json(f"{base}/alerts?camera_id={camera}", token)
+    items = page["alerts"] if isinstance(page, dict) else page
+    return [a for a in items if a.get("kind") == "plate"]
+
+
+def _hotlisted(procs: Processes, plate: str, case: str) -> int:
+    """``safecity vehicles add``: a stolen vehicle, priority 1; its hotlist entry id."""
+    listed = procs.run(
+        "vehicles", "add", plate, "--status", "stolen", "--reason", "stolen from Saddar",
+        "--case", case, "--priority", "1", "--by", "e2e",
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    entry_id: int = json.loads(listed.stdout)["id"]
+    return entry_id
+
+
+def _operator(procs: Processes, base: str) -> str:
+    """The command centre started and ready, and an operator of the camera's district signed in."""
+    cc = procs.start("command-center", "command-center")
+    wait_http(f"{base}/health/ready", 60, cc)
+    return sign_in(base, outbox_of(procs.workdir), *add_staff(procs, "operator", DISTRICT))
+
+
+def _first_pass(
+    procs: Processes, base: str, camera: str, plate: str, case: str
+) -> tuple[int, str, dict[str, object]]:
+    """``plate`` hotlisted, an operator signed in, the vehicle's first pass: (entry id, operator's token,
+    the one read logged), the read checked to be the hotlisted plate, voted from several frames."""
+    entry_id = _hotlisted(procs, plate, case)
+    token = _operator(procs, base)
+    _pass_of_the_vehicle(procs, 1)
+    reads = _settled(lambda: _reads(base, token, camera), 1)
+    assert [r["plate"] for r in reads] == [plate.replace("-", "")], f"{reads}\n{procs.logs()}"
+    read = reads[0]
+    print(
+        f"pass 1: {read['plate']} ({read['country']}) from {read['frames_read']} frames, {read['confidence']}"
+    )
+    assert read["hotlist_entry_id"] == entry_id
+    assert int(str(read["frames_read"])) >= 2, "one read is the vote of several frames"
+    return entry_id, token, read
+
+
 def _size(jpeg: bytes) -> tuple[int, int]:
     assert jpeg[:3] == b"\xff\xd8\xff", "not a JPEG"
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
@@ -110,31 +201,12 @@ def test_a_hotlisted_plate_is_read_once_per_pass_and_alerts_once(
     system: tuple[Processes, str, str],
 ) -> None:
     procs, base, camera = system
-    listed = procs.run(
-        "vehicles", "add", "KA-22-P-3368", "--status", "stolen", "--reason", "stolen from Saddar",
-        "--case", "FIR 77/2026 Artillery Maidan", "--priority", "1", "--by", "e2e",
-    )  # fmt: skip
-    assert listed.returncode == 0, listed.stderr
-    entry_id = json.loads(listed.stdout)["id"]
-
-    cc = procs.start("command-center", "command-center")
-    wait_http(f"{base}/health/ready", 60, cc)
-    token = sign_in(base, outbox_of(procs.workdir), *add_staff(procs, "operator", DISTRICT))
-
-    _pass_of_the_vehicle(procs, 1)
-    reads = _settled(lambda: _reads(base, token, camera), 1)
-    assert [r["plate"] for r in reads] == [PLATE], f"{reads}\n{procs.logs()}"
-    read = reads[0]
-    print(f"pass 1: {read['plate']} from {read['frames_read']} frames, confidence {read['confidence']}")
-    assert read["hotlist_entry_id"] == entry_id
+    entry_id, token, read = _first_pass(procs, base, camera, "KA-22-P-3368", "FIR 77/2026 Artillery Maidan")
     assert read["country"] == "in" and float(str(read["confidence"])) >= 0.5
-    assert int(str(read["frames_read"])) >= 2, "one read is the vote of several frames"
     assert get_bytes(f"{base}{read['crop']}", token)[:3] == b"\xff\xd8\xff"
 
     def plate_alerts() -> list[dict[str, object]]:
-        page = get_json(f"{base}/alerts?camera_id={camera}", token)
-        items = page["alerts"] if isinstance(page, dict) else page
-        return [a for a in items if a.get("kind") == "plate"]
+        return _plate_alerts(base, token, camera)
 
     alerts = _settled(plate_alerts, 1)
     assert len(alerts) == 1, f"{alerts}\n{procs.logs()}"
@@ -159,3 +231,15 @@ def test_a_hotlisted_plate_is_read_once_per_pass_and_alerts_once(
     hits = _settled(lambda: list(get_json(f"{base}/alerts/{alert['id']}/hits", token)), 2)
     assert len(hits) == 2, hits
     assert [a["id"] for a in _settled(plate_alerts, 1)] == [alert["id"]]
+
+
+def test_a_hotlisted_foreign_plate_is_read_and_alerts_with_the_default_settings(
+    foreign_system: tuple[Processes, str, str],
+) -> None:
+    """Before plates were read region-free, this car passed every camera of a Pakistani deployment
+    unread: 6MDU097 fits none of Pakistan's or India's formats, then the default."""
+    procs, base, camera = foreign_system
+    entry_id, token, read = _first_pass(procs, base, camera, "6MDU097", "FIR 12/2027 Clifton")
+    assert read["country"] == "us"
+    alerts = _settled(lambda: _plate_alerts(base, token, camera), 1)
+    assert [a["profile_id"] for a in alerts] == [entry_id], f"{alerts}\n{procs.logs()}"

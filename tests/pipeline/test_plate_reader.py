@@ -55,16 +55,24 @@ def _image(path: Path) -> np.ndarray:
     return image
 
 
+def _read_labelled(
+    reader: PlateReader, media_dir: Path, file: str, text: str
+) -> tuple[PlateObservation, tuple[float, ...]]:
+    """The plate read nearest the labelled one in a benchmark photo, and the labelled box."""
+    row = _labels(media_dir)[file]
+    assert row["plate_text"] == text
+    truth = tuple(float(row[k]) for k in ("x", "y", "w", "h"))
+    return max(reader.read(_image(media_dir / file)), key=lambda o: _iou(o.box, truth)), truth
+
+
 @pytest.mark.parametrize(("file", "text"), PHOTOS)
 def test_benchmark_photos_are_read_exactly_with_the_right_box(
     models: PlateModels, models_dir: Path, media_dir: Path, file: str, text: str
 ) -> None:
     row = _labels(media_dir)[file]
-    assert row["plate_text"] == text
-    reader = _reader(models, models_dir, countries=[row["region"]])
-    found = reader.read(_image(media_dir / file))
-    truth = tuple(float(row[k]) for k in ("x", "y", "w", "h"))
-    best = max(found, key=lambda o: _iou(o.box, truth))
+    best, truth = _read_labelled(
+        _reader(models, models_dir, countries=[row["region"]]), media_dir, file, text
+    )
     assert _iou(best.box, truth) >= 0.5, (best.box, truth)
     assert best.text == text, (best.text, best.raw_text, best.candidates)
     assert best.confidence >= 0.5 and best.country == row["region"]
@@ -74,10 +82,12 @@ def test_benchmark_photos_are_read_exactly_with_the_right_box(
     assert best.corners.shape == (4, 2)
 
 
+@pytest.mark.parametrize("countries", [["pk", "in"], []], ids=["pk-in", "region-free"])
 def test_frames_of_the_clip_read_ka22p3368_and_nothing_else(
-    models: PlateModels, models_dir: Path, media_dir: Path
+    models: PlateModels, models_dir: Path, media_dir: Path, countries: list[str]
 ) -> None:
-    reader = _reader(models, models_dir, countries=["pk", "in"])
+    """Nothing else: not the dash-cam's clock (4:48AM, found as a plate by the detector), not the bus."""
+    reader = _reader(models, models_dir, countries=countries)
     capture = cv2.VideoCapture(str(media_dir / VIDEO))
     reads: list[PlateObservation] = []
     frames = 0
@@ -103,6 +113,24 @@ def test_frames_of_the_clip_read_ka22p3368_and_nothing_else(
         assert 150 < x < 300 and 420 < y < 500 and 90 < w < 170 and 18 < h < 45, obs.box
 
 
+# Plates of each region, read with the default settings (no country declared): a hotlisted car from
+# anywhere is read, here every plate of each format in PHOTOS plus vanity plates of no format.
+REGION_FREE = [
+    *PHOTOS,
+    ("plates/eu/eu2.jpg", "GWAGEN"),
+    ("plates/us/us5.jpg", "NEILDMND"),
+]
+
+
+@pytest.mark.parametrize(("file", "text"), REGION_FREE)
+def test_plates_of_any_region_are_read_with_the_default_settings(
+    models: PlateModels, models_dir: Path, media_dir: Path, file: str, text: str
+) -> None:
+    best, _ = _read_labelled(_reader(models, models_dir), media_dir, file, text)
+    assert best.text == text, (best.text, best.raw_text, best.candidates)
+    assert best.evidence and all(m.shape[1] == 37 for m in best.evidence)
+
+
 def _two_row_plate() -> tuple[np.ndarray, PlateDetections]:
     image = np.full((400, 600, 3), 90, np.uint8)
     x, y, w, h = 200, 120, 220, 130
@@ -125,17 +153,18 @@ def test_a_two_row_plate_is_read_as_one_number(models: PlateModels, models_dir: 
 def test_a_format_corrects_doubtful_characters_but_never_erases_confident_ones(
     models: PlateModels, models_dir: Path, media_dir: Path
 ) -> None:
-    """With only Pakistan's formats, the Indian KA 22 P 3368 must not become the Pakistani KAP-3368 by
-    dropping the two confident 2s (that false read could hit a Pakistani hotlist entry)."""
+    """With only Pakistan declared, the Indian KA 22 P 3368 must not become the Pakistani KAP-3368 by
+    dropping the two confident 2s (that false read could hit a Pakistani hotlist entry): it is read as
+    the Indian plate it is."""
     capture = cv2.VideoCapture(str(media_dir / VIDEO))
     try:
         ok, frame = capture.read()
     finally:
         capture.release()
     assert ok
-    both = [o.text for o in _reader(models, models_dir, countries=["pk", "in"]).read(frame) if o.readable]
-    assert both == ["KA22P3368"]
-    assert [o.text for o in _reader(models, models_dir, countries=["pk"]).read(frame) if o.readable] == []
+    for countries in (["pk", "in"], ["pk"], []):
+        found = [o for o in _reader(models, models_dir, countries=countries).read(frame) if o.readable]
+        assert [(o.text, o.country) for o in found] == [("KA22P3368", "in")], countries
 
 
 def test_a_frame_without_plates_reads_nothing(models: PlateModels, models_dir: Path, media_dir: Path) -> None:

@@ -62,6 +62,20 @@ def test_all_good_images_exit_zero_and_country_can_be_chosen(
     assert code == 0 and out[0]["plates"] == []
 
 
+def test_plates_of_other_countries_are_read_and_region_free_names_no_country(
+    config: Path, media_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    us = str(media_dir / "plates/us/wts-lg-000126.jpg")  # 6NZT067, California's 1ABC234
+    code, out, _ = _read(capsys, config, us, "--country", "pk")
+    assert code == 0 and [(p["text"], p["country"]) for p in out[0]["plates"]] == [("6NZT067", "us")]
+    code, out, _ = _read(capsys, config, str(media_dir / GWT), "--region-free")
+    # GWT-2180 fits the formats of Brazil, Pakistan, the US and Europe alike: none is named.
+    assert code == 0 and [(p["text"], p["country"]) for p in out[0]["plates"]] == [("GWT2180", None)]
+    with pytest.raises(SystemExit) as stopped:
+        main(["plates", "read", us, "--country", "pk", "--region-free", "--config", str(config)])
+    assert stopped.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
 def test_unknown_country_is_a_usage_error(
     config: Path, media_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

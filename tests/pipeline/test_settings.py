@@ -37,11 +37,40 @@ def test_default_database_is_sqlite_under_data_dir(tmp_path: Path) -> None:
         ({"cameras": [{"id": "a", "url": "http://x/y"}]}, "rtsp://"),
         ({"cameras": [{"id": "a", "url": "rtsp://x/1"}, {"id": "a", "url": "rtsp://x/2"}]}, "duplicate"),
         ({"watchlist": {"index": {"type": "annoy"}}}, "watchlist.index"),
+        ({"plates": {"countries": ["pk", "zz"]}}, "no plate formats for zz"),
+        ({"plates": {"countries": ["PK"]}}, "lower-case"),
+        ({"plates": {"free_min_length": 8, "free_max_length": 6}}, "free_min_length"),
+        (
+            {"cameras": [{"id": "a", "url": "rtsp://x/1", "plate_countries": ["zz"]}]},
+            "camera a: plate_countries",
+        ),
+        ({"cameras": [{"id": "a", "url": "rtsp://x/1", "plate_countries": ["us", "us"]}]}, "distinct"),
     ],
 )
 def test_bad_settings_fail_loudly(data: dict[str, object], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         parse(data)
+
+
+def test_plates_are_read_region_free_unless_a_camera_or_the_fleet_declares_countries() -> None:
+    settings = parse(
+        {
+            "plates": {"formats": {"xx": ["DDD-LL"]}},
+            "cameras": [
+                {"id": "a", "url": "rtsp://x/1", "analytics": ["plate"]},
+                {"id": "b", "url": "rtsp://x/2", "analytics": ["plate"], "plate_countries": ["us", "xx"]},
+                {"id": "c", "url": "rtsp://x/3", "analytics": ["plate"], "plate_countries": []},
+            ],
+        }
+    )
+    assert settings.plates.countries == []  # the built-in default: region-free
+    a, b, c = (settings.plates.for_camera(cam.plate_countries).countries for cam in settings.cameras)
+    assert (a, b, c) == ([], ["us", "xx"], [])
+    fleet = parse({"plates": {"countries": ["pk"]}}).plates
+    assert fleet.for_camera(None).countries == ["pk"] and fleet.for_camera([]).countries == []
+    with pytest.raises(ValueError, match="zz"):
+        fleet.for_camera(["zz"])  # a catalogue entry written against other settings
+    assert load(REPO / "configs" / "safecity.yaml").plates.countries == []
 
 
 def test_load_reports_the_file(tmp_path: Path) -> None:

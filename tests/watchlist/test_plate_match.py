@@ -9,11 +9,16 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from pipeline.plates.decide import TextDecoder
+from pipeline.plates.formats import PlateRules
+from tests.plate_probs import reading
 from watchlist.plate_match import HotlistMatcher, MatchPolicy, classify
 from watchlist.plate_text import CONFUSION_COSTS, InvalidPlateError, normalise_plate, plate_distance, read_key
 from watchlist.vehicle_types import HotlistEntry, VehicleStatus
+from workers.plate_vote import PlateVoteRules, Reading, decide
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -296,3 +301,38 @@ def test_benchmark_plates_are_not_within_a_general_edit_of_alerting(media_dir: P
     assert nearest == 2.0
     policy = MatchPolicy()
     assert policy.max_confusion_cost < 1.0 and policy.partial_cost < 1.0
+
+
+@pytest.mark.parametrize(
+    ("countries", "frames", "read", "kind"),
+    [
+        # Read region-free exactly as the network sees it (8B0123 fits no known format) ...
+        ([], [reading("8B0123")] * 3, "8B0123", "confusion"),
+        # ... or with Pakistan declared: no Pakistani format bends it, so it is still read as seen.
+        (["pk"], [reading("8B0123")] * 3, "8B0123", "confusion"),
+        # A pass whose frames disagree on the look-alike settles on one read, which matches either way.
+        ([], [reading("8B0123", {0: {"8": 0.6, "B": 0.35}}), reading("BB0123")] * 2, "BB0123", "exact"),
+    ],
+)
+def test_a_region_free_read_matches_the_hotlist_through_look_alikes(
+    countries: list[str], frames: list[np.ndarray], read: str, kind: str
+) -> None:
+    """The hotlist's OCR-equivalence does not depend on formats: a region-free 8B0123 is a sighting of
+    the listed BB0123, and the decision of the whole pass is too."""
+    rules = PlateRules(countries)
+    readings = [_frame(TextDecoder(rules), m) for m in frames]
+    decision = decide(readings, PlateVoteRules(), rules)
+    assert decision is not None and decision.text in {"8B0123", "BB0123"}
+    matcher = HotlistMatcher([entry("BB-0123", 1), entry("LEA-1234", 2)])
+    found = matcher.match(decision.text, NOW)
+    assert [(m.entry.id, m.kind if decision.text != "BB0123" else "confusion") for m in found] == [
+        (1, "confusion")
+    ]
+    assert [m.entry.id for m in matcher.match(readings[0].text, NOW)] == [1]
+
+
+def _frame(decoder: TextDecoder, matrix: np.ndarray) -> Reading:
+    combined = decoder.combine([matrix])
+    assert combined is not None
+    best = combined.best
+    return Reading(best.text, combined.confidence, char_conf=best.char_conf, evidence=(matrix,))

@@ -65,6 +65,17 @@ def test_import_list_set_remove(config: Path, capsys: pytest.CaptureFixture[str]
     )
     assert code == 0 and json.loads(out)["analytics"] == ["face", "plate"]
 
+    code, out, _ = run(capsys, "cameras", "set", "gate-2", "--plate-countries", "us, EU", *c)
+    assert code == 0 and json.loads(out)["plate_countries"] == ["us", "eu"]
+    code, out, _ = run(capsys, "cameras", "list", *c)
+    assert "plates: us,eu" in out
+    code, out, _ = run(capsys, "cameras", "set", "gate-2", "--plate-countries", "none", *c)
+    assert code == 0 and json.loads(out)["plate_countries"] == []
+    code, out, _ = run(capsys, "cameras", "list", *c)
+    assert "plates: region-free" in out
+    code, out, _ = run(capsys, "cameras", "set", "gate-2", "--plate-countries", "default", *c)
+    assert code == 0 and json.loads(out)["plate_countries"] is None
+
     code, out, _ = run(capsys, "cameras", "remove", "gate-2", *c)
     assert code == 0
     code, out, _ = run(capsys, "cameras", "list", "--json", *c)
@@ -83,6 +94,9 @@ def test_import_list_set_remove(config: Path, capsys: pytest.CaptureFixture[str]
         (("set", "new-cam", "--url", "http://x"), 2, "rtsp://"),
         (("set", "bad id!", "--url", "rtsp://x"), 2, "must match"),
         (("set", "cam", "--url", "rtsp://x", "--analytics", "face,face"), 2, "at most once"),
+        (("set", "cam", "--url", "rtsp://x", "--plate-countries", "us,zz"), 2, "no plate formats for zz"),
+        (("set", "cam", "--url", "rtsp://x", "--plate-countries", ","), 2, "give country codes"),
+        (("set", "cam", "--url", "rtsp://x", "--plate-countries", "us,us"), 2, "distinct"),
         (("remove", "nobody"), 1, "no camera 'nobody'"),
     ],
 )

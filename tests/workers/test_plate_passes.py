@@ -12,6 +12,7 @@ import pytest
 from pipeline.contracts import PlateRead
 from pipeline.settings import Settings, parse
 from pipeline.types import Frame, Image
+from tests.plate_probs import reading
 from workers.plate_analysis import PlateAnalyser
 from workers.stats import CameraCounters
 
@@ -31,6 +32,9 @@ class Seen:
     confidence: float = 0.97
     detector_score: float = 0.9
     crop: Image = field(default_factory=lambda: IMAGE[:30, :120])
+    char_conf: tuple[float, ...] = ()
+    candidates: tuple[tuple[str, float], ...] = ()
+    evidence: tuple[np.ndarray, ...] = ()
 
 
 class Script:
@@ -106,3 +110,19 @@ def test_a_vehicle_queued_in_view_is_reported_again_at_the_track_age_budget(sett
     starts = [r.first_seen_at.timestamp() for r in reads]
     assert all(30 <= b - a <= 42 for a, b in itertools.pairwise(starts)), starts
     assert counters.plate_passes_rejoined == 5
+
+
+def test_a_long_pass_weighs_the_ocr_evidence_of_its_frames(settings: Settings) -> None:
+    """Frames carry the OCR's matrices: one frame sure of D does not decide against frames that saw 0
+    clearly but were unsure of their last character (each below the vote's min_confidence), also when
+    the pass is longer than the frames whose matrices are kept (the rest count by their text)."""
+    sure_d = reading("KXDWQ7M")
+    saw_0 = reading("KXDWQ7M", {2: {"0": 0.9, "D": 0.05}, 6: {"M": 0.45, "N": 0.4}})
+
+    def seen(matrix: np.ndarray, text: str, confidence: float) -> list[Seen]:
+        return [Seen(text, LEFT, confidence=confidence, evidence=(matrix,))]
+
+    script = [seen(sure_d, "KXDWQ7M", 0.99)] + [seen(saw_0, "KX0WQ7M", 0.45)] * 40
+    reads, _ = run(script, settings)
+    assert [r.text for r in reads] == ["KX0WQ7M"]
+    assert reads[0].frames_read == 41
