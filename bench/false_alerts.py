@@ -45,8 +45,9 @@ from track_vote import sampled
 from watchlist_synth import DIM, FaceSpace, fit, pair_stats
 
 from pipeline.face import FaceAnalyzer
-from pipeline.settings import FaceIndexFlat, FaceIndexIvfPq, Settings, parse
+from pipeline.settings import Settings, parse
 from pipeline.types import CameraId, Frame
+from pipeline.watchlist_settings import FaceIndexFlat, FaceIndexIvfPq
 from tests.services import SHARED
 from watchlist.index import build_index
 from watchlist.index_base import FaceIndex

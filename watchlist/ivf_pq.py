@@ -28,7 +28,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.settings import FaceIndexIvfPq
+from pipeline.watchlist_settings import FaceIndexIvfPq
 from watchlist.index_base import (
     FloatArray,
     IdArray,

@@ -32,8 +32,9 @@ from pydantic import ValidationError
 
 from pipeline import subjects
 from pipeline.contracts import WatchlistChange
-from pipeline.settings import Settings, WatchlistSnapshots
+from pipeline.settings import Settings
 from pipeline.streams import ensure_stream, watchlist_stream_config
+from pipeline.watchlist_settings import WatchlistSnapshots
 from watchlist import snapshot_store
 from watchlist.catchup import changes_since, stored_embeddings
 from watchlist.index import StateError

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from pipeline.contracts import WatchlistChange
-from pipeline.settings import FaceIndexFlat, FaceIndexHnsw, Settings
+from pipeline.settings import Settings
+from pipeline.watchlist_settings import FaceIndexFlat, FaceIndexHnsw
 from tests.watchlist.conftest import ADMIN, basis
 from watchlist.enrol import Enroller
 from watchlist.index import FlatIndex, HnswIndex, build_index

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from pipeline.contracts import WatchlistChange
-from pipeline.settings import FaceIndexFlat, FaceIndexHnsw, FaceIndexIvfPq, Settings
+from pipeline.settings import Settings
+from pipeline.watchlist_settings import FaceIndexFlat, FaceIndexHnsw, FaceIndexIvfPq
 from watchlist.matcher import WatchlistMatcher
 from watchlist.snapshot import (
     MAGIC,
