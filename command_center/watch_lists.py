@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -20,9 +19,8 @@ from nats.aio.client import Client as NATS
 from pipeline.calibration import Calibration
 from pipeline.contracts import WatchlistChange
 from watchlist.announce import announce
-from watchlist.catchup import changes_for
 from watchlist.list_types import WatchList
-from watchlist.lists import ListChange, ListSpec, WatchLists
+from watchlist.lists import ListChange, ListSpec, WatchLists, announcements
 from watchlist.store import WatchlistStore
 
 log = logging.getLogger(__name__)
@@ -102,11 +100,8 @@ class WatchListService:
                 log.info("watch list %d (%s) now alerts at %.3f", w.id, w.name, w.threshold)
 
     async def _announce(self, change: ListChange) -> None:
-        if change.profiles:
-            now = datetime.now(UTC)
-            for profile_change in await asyncio.to_thread(changes_for, self._store, change.profiles, now):
-                await self._publish(profile_change)
-        await self._publish(WatchlistChange(action="lists", profile_id=0, revision=change.revision))
+        for message in await asyncio.to_thread(announcements, self._store, change):
+            await self._publish(message)
 
     async def _publish(self, change: WatchlistChange) -> None:
         try:

@@ -202,17 +202,12 @@ def _done(
     reason: str,
     details: dict[str, Any] | None = None,
 ) -> int:
-    from datetime import UTC, datetime
-
-    from pipeline.contracts import WatchlistChange
-    from watchlist.catchup import changes_for
+    from watchlist.lists import announcements
 
     w = change.watch_list
     store = _store(settings)
     audited = _audit(store, actor, action, f"watch_list:{w.id}", reason=reason, details=details or {})
-    announced = all(
-        _announce(settings, c) for c in changes_for(store, change.profiles, datetime.now(UTC))
-    ) and _announce(settings, WatchlistChange(action="lists", profile_id=0, revision=change.revision))
+    announced = all([_announce(settings, message) for message in announcements(store, change)])
     _print(
         _row(w, lists.calibrator.stranger_tracks_per_hour)
         | {"revision": change.revision, "announced": announced, "audited": audited}

@@ -21,7 +21,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.calibration import Calibration
+from pipeline.contracts import WatchlistChange
 from pipeline.settings import Settings
+from watchlist.catchup import changes_for
 from watchlist.governance import IN_FORCE, validate_actor
 from watchlist.list_calibration import Calibrator
 from watchlist.list_types import (
@@ -106,6 +108,13 @@ class ListChange:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def announcements(store: WatchlistStore, change: ListChange) -> list[WatchlistChange]:
+    """What workers must hear of a committed list change: the profiles it concerns again (with the lists
+    they are now on), then ``lists``, so they reload the thresholds and where each list is live."""
+    reload = WatchlistChange(action="lists", profile_id=0, revision=change.revision)
+    return [*changes_for(store, change.profiles, _now()), reload]
 
 
 _EDITABLE = (
