@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import sys
 import threading
@@ -44,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from track_vote import sampled
 from watchlist_synth import DIM, FaceSpace, fit, pair_stats
 
+from pipeline.calibration import fpir_bound
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings, parse
 from pipeline.types import CameraId, Frame
@@ -170,7 +172,16 @@ class Trials:
         labels = np.array([self.identities.index(n) for n in self.names])
         self.space = fit(pair_stats(self.real, labels))
         calibrator = Calibrator.of(settings)
-        self.calibration = calibrator.calibrate(args.gallery, args.target_fpir or calibrator.default_target)
+        target = args.target_fpir or calibrator.default_target
+        self.calibration = calibrator.calibrate(args.gallery, target)
+        if args.threshold is not None:  # a fixed threshold instead (the old global 0.42, say)
+            shape = calibrator.shape
+            self.calibration = dataclasses.replace(
+                self.calibration,
+                threshold=args.threshold,
+                strong_threshold=args.threshold + shape.strong_margin,
+                fpir_bound=fpir_bound(calibrator.model, shape, args.gallery, args.threshold),
+            )
         self.rules = VoteRules.of(settings)
         self.tracks, self.seconds = record_tracks(settings, self.analyzer, args.fps)
         synthetic = max(0, args.gallery - len(self.real))
@@ -249,6 +260,9 @@ def main() -> int:
     parser.add_argument("--gallery", type=int, required=True, help="profiles on the live list (N)")
     parser.add_argument("--camera-hours", type=float, default=30.0, help="camera time to replay")
     parser.add_argument("--target-fpir", type=float, default=None, help="default: the settings' target")
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="a fixed threshold instead of the calibrated one"
+    )
     parser.add_argument("--fps", type=float, default=5.0, help="frames analysed per second")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
