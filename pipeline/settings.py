@@ -283,8 +283,22 @@ class SecuritySettings(_Strict):
     )
     otp_ttl_s: int = Field(300, ge=30, le=3600, description="How long a one-time code stays valid.")
     otp_digits: int = Field(6, ge=6, le=10)
-    max_failed_attempts: int = Field(5, ge=1, le=100, description="Failures before an account locks.")
-    lockout_s: int = Field(900, ge=10, le=86_400, description="How long a locked account stays locked.")
+    max_failed_attempts: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Wrong codes for one (government ID, mobile) pair before the pair locks; attempts with "
+        "another mobile never count against an account.",
+    )
+    lockout_s: int = Field(900, ge=10, le=86_400, description="How long a locked pair stays locked.")
+    max_requests_per_address: int = Field(
+        300,
+        ge=1,
+        le=100_000,
+        description="Sign-in requests (codes asked for and tried) one source address may make per "
+        "address_window_s: generous, since a control room's consoles may share one address.",
+    )
+    address_window_s: int = Field(900, ge=10, le=86_400, description="Window of the per-address throttle.")
     sms_backend: Literal["console", "outbox", "http"] = Field(
         "console",
         description="console: log codes (development); outbox: append JSON lines to "

@@ -50,6 +50,14 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     disable.add_argument("government_id", metavar="GOVERNMENT_ID")
     disable.set_defaults(func=run_disable)
 
+    unlock = actions.add_parser(
+        "unlock", parents=[parent], help="lift a sign-in lockout at once (needs Redis)"
+    )
+    unlock.add_argument("government_id", metavar="GOVERNMENT_ID")
+    unlock.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
+    unlock.add_argument("--by", default=None, help="who is running this (default: cli:<os user>)")
+    unlock.set_defaults(func=run_unlock)
+
 
 def _store(settings: Settings) -> UserStore:
     from command_center.security.users import UserStore
@@ -99,4 +107,50 @@ def run_disable(args: argparse.Namespace, settings: Settings) -> int:
     except UserNotFoundError as exc:
         raise CommandError(str(exc)) from None
     _print(user.as_json())
+    return EXIT_OK
+
+
+def run_unlock(args: argparse.Namespace, settings: Settings) -> int:
+    """Clear the locks and counts of a Government ID in Redis, audited."""
+    import asyncio
+    import getpass
+
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    from command_center.audit import AuditTrail
+    from command_center.security.otp import OtpStore
+    from pipeline.database import make_engine
+
+    engine = make_engine(settings.resolved_database_url)
+    store = _store(settings)
+    user = store.by_government_id(args.government_id)
+    if user is None:
+        raise CommandError(f"no account with government ID {args.government_id!r}")
+
+    async def unlock() -> int:
+        client = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        try:
+            return await OtpStore(client, settings.security).unlock(user.government_id)
+        finally:
+            await client.aclose()
+
+    try:
+        cleared = asyncio.run(unlock())
+    except (RedisError, OSError) as exc:
+        raise CommandError(
+            f"Redis at {settings.redis_url.rpartition('@')[2]} is unavailable: {exc}"
+        ) from None
+    actor = args.by or f"cli:{getpass.getuser()}"
+    trail = AuditTrail(engine)
+    trail.create_schema()
+    trail.record(
+        actor,
+        "users.unlock",
+        f"staff:{user.id}",
+        reason=args.reason,
+        details={"cleared": cleared},
+        role="cli",
+    )
+    _print({"government_id": user.government_id, "cleared": cleared})
     return EXIT_OK

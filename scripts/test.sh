@@ -32,9 +32,11 @@ if [ "$#" -gt 0 ]; then
     exit $?
 fi
 
+bash scripts/check-install.sh
+install=$?
 run -n "$JOBS" --dist loadfile -m "not e2e" --durations=20
 parallel=$?
 run -p no:xdist -m e2e --durations=20
 serial=$?
-echo "scripts/test.sh: parallel phase exit $parallel, end-to-end phase exit $serial"
-[ "$parallel" -eq 0 ] && [ "$serial" -eq 0 ]
+echo "scripts/test.sh: plain install exit $install, parallel phase exit $parallel, end-to-end phase exit $serial"
+[ "$install" -eq 0 ] && [ "$parallel" -eq 0 ] && [ "$serial" -eq 0 ]

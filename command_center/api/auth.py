@@ -116,10 +116,13 @@ def _too_many(exc: Throttled) -> HTTPException:
 
 
 @router.post("/login", status_code=202, response_model=LoginAccepted)
-async def login(body: LoginRequest, auth: AuthDep, background: BackgroundTasks) -> LoginAccepted:
+async def login(
+    body: LoginRequest, auth: AuthDep, background: BackgroundTasks, request: Request
+) -> LoginAccepted:
     """Ask for a one-time code. The answer is the same whether or not the account exists."""
     try:
-        await auth.throttle_login(body.government_id)
+        await auth.throttle_address(client_ip(request))
+        await auth.throttle_login(body.government_id, body.mobile)
     except Throttled as exc:
         raise _too_many(exc) from None
     # Sent after the answer, so that its timing does not tell whether an account matched either.
@@ -146,6 +149,7 @@ async def verify(body: VerifyRequest, auth: AuthDep, trail: AuditDep, request: R
     """Exchange the one-time code for an access token and a refresh token."""
     target = f"staff:{body.government_id}"
     try:
+        await auth.throttle_address(client_ip(request))
         pair = await auth.verify(body.government_id, body.mobile, body.code)
     except (Throttled, WrongCode) as exc:
         await _audit(

@@ -166,6 +166,28 @@ async def update_user(
     return UserView.of(after)
 
 
+class UnlockBody(BaseModel):
+    reason: ReasonText
+
+
+class Unlocked(BaseModel):
+    user_id: int
+    cleared: int = Field(description="Locks, failure and throttle counts cleared")
+
+
+@router.post("/{user_id}/unlock", response_model=Unlocked)
+async def unlock_user(
+    user_id: UserId, body: UnlockBody, services: ServicesDep, _admin: Admin, auditor: AuditorDep
+) -> Unlocked:
+    """Lift a sign-in lockout at once (the account's owner called the control room, say)."""
+    user = await run_in_threadpool(_users(services).get, user_id)
+    if user is None:
+        raise HTTPException(404, f"no account with id {user_id}")
+    cleared = await services.auth.unlock(user.government_id)
+    await auditor.record("users.unlock", f"staff:{user_id}", reason=body.reason, details={"cleared": cleared})
+    return Unlocked(user_id=user_id, cleared=cleared)
+
+
 def _public(user: StaffUser) -> dict[str, Any]:
     data = user.as_json()
     data.pop("created_at")

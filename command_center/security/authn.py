@@ -78,17 +78,27 @@ class StaffAuth:
     def code_ttl_s(self) -> int:
         return self._otp.ttl_s
 
-    async def throttle_login(self, government_id: str) -> None:
-        """Count a login request; Throttled when there were too many for this government ID lately,
-        Locked while the ID is locked (both hold for any ID, so they reveal nothing about accounts)."""
-        locked = await self._otp.locked_for(government_id)
+    async def throttle_address(self, address: str | None) -> None:
+        """Count a sign-in request from this address; Throttled when it made too many lately."""
+        wait = await self._otp.throttle_address(address)
+        if wait:
+            raise Throttled(f"too many sign-in requests from this address; try again in {wait} s", wait)
+
+    async def throttle_login(self, government_id: str, mobile: str) -> None:
+        """Count a login request; Throttled when there were too many for this pair lately, Locked while
+        the pair is locked (both hold for any pair, so they reveal nothing about accounts)."""
+        locked = await self._otp.locked_for(government_id, mobile)
         if locked:
             raise Locked(
                 f"this account is locked after repeated wrong codes; try again in {locked} s", locked
             )
-        wait = await self._otp.throttle_login(government_id)
+        wait = await self._otp.throttle_login(government_id, mobile)
         if wait:
-            raise Throttled(f"too many login requests for this government ID; try again in {wait} s", wait)
+            raise Throttled(f"too many login requests for this account; try again in {wait} s", wait)
+
+    async def unlock(self, government_id: str) -> int:
+        """An administrator clears the locks and counts of a Government ID; how many were cleared."""
+        return await self._otp.unlock(government_id)
 
     async def send_code(self, government_id: str, mobile: str) -> StaffUser | None:
         """Send a code when the pair names an active account (the caller answers the same either way)."""

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 REDIS_WAIT_S = 30.0
 REDIS_TIMEOUT_S = 5.0
+# GEOSEARCH (patrol units near an alert) arrived in 6.2; sign-in's counters are Lua (2.6 and later).
+MIN_REDIS = (6, 2)
 
 
 class RedisUnavailable(RuntimeError):
@@ -39,6 +41,7 @@ async def connect_redis(url: str, wait_s: float, stack: AsyncExitStack) -> Redis
     while True:
         try:
             await cast(Awaitable[bool], client.ping())  # redis-py types sync and async together
+            await check_redis_version(client)
             return client
         except (RedisError, OSError) as exc:
             if asyncio.get_running_loop().time() + delay > deadline:
@@ -47,6 +50,26 @@ async def connect_redis(url: str, wait_s: float, stack: AsyncExitStack) -> Redis
                 ) from None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+async def redis_version(client: Redis) -> tuple[int, ...]:
+    info = await cast(Awaitable[dict[str, object]], client.info("server"))
+    return tuple(int(part) for part in str(info.get("redis_version", "0")).split(".")[:3] if part.isdigit())
+
+
+def version_problem(version: tuple[int, ...]) -> str | None:
+    """Why a Redis of this version cannot serve the command centre, or None."""
+    if version >= MIN_REDIS:
+        return None
+    found = ".".join(map(str, version)) or "of unknown version"
+    return f"Redis {found} is too old: the command centre needs {'.'.join(map(str, MIN_REDIS))} or later"
+
+
+async def check_redis_version(client: Redis) -> None:
+    """RedisUnavailable naming the version when the server lacks commands the command centre uses."""
+    problem = version_problem(await redis_version(client))
+    if problem:
+        raise RedisUnavailable(problem)
 
 
 def _redact(url: str) -> str:

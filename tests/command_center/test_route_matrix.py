@@ -184,6 +184,7 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/users"): USERS_MANAGE,
     ("GET", "/users/{user_id}"): USERS_MANAGE,
     ("PATCH", "/users/{user_id}"): USERS_MANAGE,
+    ("POST", "/users/{user_id}/unlock"): USERS_MANAGE,
 }
 
 # WebSockets are not in the OpenAPI spec: every one is listed here.

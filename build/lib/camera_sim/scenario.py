@@ -1,0 +1,76 @@
+"""Scenario files: which video each simulated camera replays.
+
+```yaml
+cameras:
+  - id: cam-hamilton
+    file: ../videos/hamilton.mp4   # relative to this file's folder
+    fps: 10                        # optional: replay at another frame rate
+    loop: true                     # false: play once, then end the stream
+```
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.settings import CAMERA_ID_PATTERN, ConfigError, describe_validation_error, read_yaml_mapping
+
+_CAMERA_ID_RE = re.compile(CAMERA_ID_PATTERN)
+
+
+class ScenarioCamera(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="Camera id and RTSP mount name: letters, digits, '-' and '_'.")
+    file: Path = Field(description="H.264 video file; a relative path is relative to the scenario file.")
+    fps: float | None = Field(None, gt=0, le=120, description="Replay frame rate; default: the file's.")
+    loop: bool = Field(True, description="Replay the file forever; false plays it once, then ends.")
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_token(cls, value: str) -> str:
+        if not _CAMERA_ID_RE.match(value):
+            raise ValueError(f"camera id {value!r} must match {CAMERA_ID_PATTERN}")
+        return value
+
+
+class Scenario(BaseModel):
+    """A set of simulated cameras; ``load_scenario`` resolves and checks every file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cameras: list[ScenarioCamera] = Field(min_length=1, description="Cameras to serve, one mount each.")
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Scenario:
+        ids = [c.id for c in self.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate camera ids: {', '.join(dupes)}")
+        return self
+
+
+def parse_scenario(data: dict[str, Any], base_dir: Path) -> Scenario:
+    """Validate a scenario mapping; relative files resolve against ``base_dir`` and must exist."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, "scenario")) from None
+    cameras = [c.model_copy(update={"file": (base_dir / c.file).resolve()}) for c in scenario.cameras]
+    missing = [f"{c.id}: {c.file}" for c in cameras if not c.file.is_file()]
+    if missing:
+        raise ConfigError("video file not found:\n  " + "\n  ".join(missing))
+    return Scenario(cameras=cameras)
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario YAML file; raise ConfigError saying what is wrong and where."""
+    data = read_yaml_mapping(path, "scenario")
+    try:
+        return parse_scenario(data, path.resolve().parent)
+    except ConfigError as exc:
+        raise ConfigError(f"scenario {path}: {exc}") from None

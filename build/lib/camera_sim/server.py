@@ -1,0 +1,263 @@
+"""CameraSimulator: an RTSP server whose mounts replay H.264 clips like live IP cameras."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from camera_sim.clip import Clip, load_clip
+from camera_sim.feeder import Feeder, FeederStats, FrameSentCallback
+from camera_sim.gst import GLib, GstRtspServer, init
+from camera_sim.scenario import Scenario
+from camera_sim.transcode import ensure_h264
+
+log = logging.getLogger(__name__)
+
+# One shared media per mount: every client sees the same live stream, as with a real camera.
+# config-interval=-1 sends SPS/PPS with every IDR so a client joining mid-stream starts at the next one.
+_LAUNCH = (
+    "( appsrc name=src is-live=true format=time do-timestamp=false min-latency=0 "
+    "block=false max-bytes=4000000 leaky-type=downstream "
+    "! rtph264pay name=pay0 pt=96 config-interval=-1 aggregate-mode=zero-latency )"
+)
+# UDP clients that vanish without TEARDOWN are only noticed when their session times out; the pool
+# has to be swept for that to happen.
+_SESSION_SWEEP_S = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SimReadiness:
+    listening: bool
+    cameras_playing: list[str]
+
+    @property
+    def ready(self) -> bool:
+        """Listening with at least one mount that has a stream to give."""
+        return self.listening and bool(self.cameras_playing)
+
+
+@dataclass(frozen=True, slots=True)
+class SimCamera:
+    camera_id: str
+    clip: Clip
+    loop: bool = True
+
+
+def _loops_for(cam: SimCamera, loops: int, seconds: float | None) -> int | None:
+    """How many times ``cam`` plays its clip (None: forever)."""
+    if not cam.loop:
+        return 1
+    if seconds is not None:
+        return max(1, math.ceil(seconds * 1e9 / cam.clip.span_ns))
+    return loops or None
+
+
+class CameraSimulator:
+    """Serves each camera at ``rtsp://HOST:PORT/<camera_id>``.
+
+    ``loops=0`` plays forever; ``loops=N`` plays each looping camera N times (a camera with
+    ``loop=False`` once), then ends its stream; ``seconds=S`` instead plays each looping camera in whole
+    loops until it has played at least S seconds (a 1 s clip and a 9 s clip then end together);
+    ``wait()`` returns when every camera has ended.
+    ``port=0`` picks a free port, readable from ``port`` after ``start()``.
+    """
+
+    def __init__(
+        self,
+        cameras: Sequence[SimCamera],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8554,
+        loops: int = 0,
+        seconds: float | None = None,
+        on_frame_sent: FrameSentCallback | None = None,
+    ) -> None:
+        if not cameras:
+            raise ValueError("a simulator needs at least one camera")
+        if loops < 0:
+            raise ValueError("loops must be >= 0 (0 plays forever)")
+        if seconds is not None and (loops or seconds <= 0):
+            raise ValueError("seconds must be > 0, and is given instead of loops")
+        self.host = host
+        self._requested_port = port
+        self._port: int | None = None
+        self._feeders = {
+            cam.camera_id: Feeder(
+                cam.camera_id,
+                cam.clip,
+                loops=_loops_for(cam, loops, seconds),
+                on_frame_sent=on_frame_sent,
+            )
+            for cam in cameras
+        }
+        if len(self._feeders) != len(cameras):
+            raise ValueError("camera ids must be unique")
+        self._context: GLib.MainContext | None = None
+        self._loop: GLib.MainLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: GstRtspServer.RTSPServer | None = None
+        self._source: GLib.Source | None = None
+        self._stopped = threading.Event()
+
+    @classmethod
+    def from_scenario(
+        cls,
+        scenario: Scenario,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8554,
+        loops: int = 0,
+        seconds: float | None = None,
+        on_frame_sent: FrameSentCallback | None = None,
+        cache_dir: Path | None = None,
+    ) -> CameraSimulator:
+        """Demux every file of the scenario (each file and frame rate once) and build the simulator.
+
+        Files in other codecs than H.264 are transcoded once into ``cache_dir`` (see transcode.py).
+        """
+        clips: dict[tuple[str, float | None], Clip] = {}
+        cameras = []
+        for cam in scenario.cameras:
+            key = (str(cam.file), cam.fps)
+            if key not in clips:
+                clips[key] = load_clip(ensure_h264(cam.file, cache_dir), cam.fps)
+            cameras.append(SimCamera(cam.id, clips[key], cam.loop))
+        return cls(cameras, host=host, port=port, loops=loops, seconds=seconds, on_frame_sent=on_frame_sent)
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the simulator is not started")
+        return self._port
+
+    @property
+    def camera_ids(self) -> list[str]:
+        return list(self._feeders)
+
+    def url(self, camera_id: str) -> str:
+        if camera_id not in self._feeders:
+            raise KeyError(camera_id)
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"rtsp://{host}:{self.port}/{camera_id}"
+
+    def urls(self) -> dict[str, str]:
+        return {camera_id: self.url(camera_id) for camera_id in self._feeders}
+
+    def planned_loops(self) -> dict[str, int | None]:
+        """How many times each camera plays its clip (None: forever)."""
+        return {camera_id: feeder.loops for camera_id, feeder in self._feeders.items()}
+
+    def stats(self) -> dict[str, FeederStats]:
+        return {camera_id: feeder.stats for camera_id, feeder in self._feeders.items()}
+
+    def readiness(self) -> SimReadiness:
+        """Whether the RTSP server listens (its socket attached, its loop running), and which mounts play."""
+        listening = self._source is not None and self._loop is not None and self._loop.is_running()
+        playing = sorted(camera_id for camera_id, feeder in self._feeders.items() if feeder.playing)
+        return SimReadiness(listening=listening, cameras_playing=playing)
+
+    def start(self) -> None:
+        """Listen (raising OSError if the address is unusable), then start every camera's clock."""
+        if self._thread is not None:
+            raise RuntimeError("the simulator was already started")
+        init()
+        self._context = GLib.MainContext.new()
+        self._loop = GLib.MainLoop.new(self._context, False)
+        self._server = server = GstRtspServer.RTSPServer()
+        server.set_address(self.host)
+        server.set_service(str(self._requested_port))
+        mounts = server.get_mount_points()
+        for camera_id, feeder in self._feeders.items():
+            mounts.add_factory(f"/{camera_id}", self._factory(feeder))
+        try:
+            self._source = server.create_source(None)
+        except GLib.Error as exc:
+            raise OSError(
+                f"camera_sim cannot listen on {self.host}:{self._requested_port}: {exc.message}"
+            ) from None
+        self._source.attach(self._context)
+        self._port = server.get_bound_port()
+        sweep = GLib.timeout_source_new_seconds(_SESSION_SWEEP_S)
+        sweep.set_callback(self._sweep_sessions)
+        sweep.attach(self._context)
+        self._thread = threading.Thread(target=self._loop.run, name="camera-sim-rtsp", daemon=True)
+        self._thread.start()
+        for feeder in self._feeders.values():
+            feeder.start()
+        threading.Thread(target=self._wait_feeders, name="camera-sim-watch", daemon=True).start()
+        log.info("camera_sim serving %d cameras on %s:%d", len(self._feeders), self.host, self._port)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every camera's playback ended (finite mode) or ``stop()``; False on timeout."""
+        return self._stopped.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop the cameras, disconnect every client and close the socket. Idempotent."""
+        for feeder in self._feeders.values():
+            feeder.stop()
+        if self._loop is not None and self._context is not None and self._thread is not None:
+            done = threading.Event()
+            self._context.invoke_full(GLib.PRIORITY_DEFAULT, self._shutdown, done)
+            if not done.wait(5):
+                log.warning("camera_sim: RTSP shutdown timed out")
+            self._loop.quit()
+            self._thread.join(5)
+        self._thread = None
+        self._stopped.set()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _wait_feeders(self) -> None:
+        for feeder in self._feeders.values():
+            while not feeder.finished.wait(0.2):
+                if self._stopped.is_set():
+                    return
+        self._stopped.set()
+
+    def _factory(self, feeder: Feeder) -> GstRtspServer.RTSPMediaFactory:
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(_LAUNCH)
+        factory.set_shared(True)
+        factory.connect("media-configure", self._on_media_configure, feeder)
+        return factory
+
+    def _on_media_configure(
+        self, _factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia, feeder: Feeder
+    ) -> None:
+        appsrc = media.get_element().get_by_name("src")
+        feeder.attach(appsrc)
+        media.connect("unprepared", lambda _media: feeder.detach(appsrc))
+
+    def _sweep_sessions(self, *_args: object) -> bool:
+        if self._server is not None:
+            self._server.get_session_pool().cleanup()
+        return True  # keep the timer
+
+    def _shutdown(self, done: threading.Event) -> bool:
+        try:
+            if self._server is not None:
+                self._server.client_filter(lambda _server, _client: GstRtspServer.RTSPFilterResult.REMOVE)
+            if self._source is not None:
+                self._source.destroy()
+                # The listening socket closes only when the last reference to its GSource is gone,
+                # and this wrapper holds one: drop it so a restarted camera can bind the same port.
+                self._source = None
+        finally:
+            done.set()
+        return False  # run once

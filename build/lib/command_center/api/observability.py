@@ -1,0 +1,52 @@
+"""``/metrics`` (Prometheus), ``/healthz`` (liveness) and ``/readyz`` (readiness) for orchestrators.
+
+Not in the OpenAPI document and not authenticated, like any scrape or probe endpoint: expose them on
+the internal network only. Readiness fails (503) when the database, NATS or the hit consumer is not
+usable: this replica cannot turn hits into alerts. Redis away is reported as ``degraded`` with 200:
+alerts still flow to connected operators, and taking every replica out of service because sign-ins
+fail would cut those operators off too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from command_center.api.deps import ServicesDep
+from command_center.observability import CommandCenterMetrics, probe
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    registry = cast(CommandCenterMetrics, request.app.state.metrics).registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process and its event loop answer."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(services: ServicesDep) -> JSONResponse:
+    database, redis = await asyncio.gather(
+        probe(asyncio.to_thread(services.alerts.ping)), probe(cast(Any, services.redis.ping()))
+    )
+    checks = {
+        "database": database or "ok",
+        "nats": "ok" if services.nats.is_connected else "not connected",
+        "hit_consumer": "ok" if services.consumer.running else "not running",
+        "redis": redis or "ok",
+    }
+    problems = [f"{name}: {state}" for name, state in checks.items() if state != "ok" and name != "redis"]
+    degraded = [f"redis: {redis}"] if redis else []
+    status = "unavailable" if problems else "degraded" if degraded else "ok"
+    body = {"status": status, "checks": checks, "problems": problems, "degraded": degraded}
+    return JSONResponse(body, status_code=503 if problems else 200)

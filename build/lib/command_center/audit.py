@@ -1,0 +1,265 @@
+"""The audit trail: who did what, when, from where and why, as a hash chain in the database.
+
+Entry ``n`` (``seq``, gapless from 1) stores ``hash = SHA-256(prev_hash || "\\n" || payload)`` where
+``prev_hash`` is entry ``n-1``'s hash (64 zeros for the first) and ``payload`` is the canonical JSON
+(sorted keys, no spaces, UTF-8) of seq, timestamp (UTC, microseconds), actor, role, ip, action,
+target, reason and details (itself canonical JSON text). ``audit_head`` holds the last seq and hash,
+so cutting entries off the end is detected as well.
+
+Appends are serialised across threads, processes and replicas: a transaction-level advisory lock on
+PostgreSQL, the database write lock (BEGIN IMMEDIATE) on SQLite; the seq primary key makes a fork
+impossible even if that were bypassed. Someone able to rewrite the whole table *and* the head can
+forge a consistent chain; anchoring the head hash outside the database (``safecity audit verify``
+prints it) closes that.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from command_center.audit_chain import (
+    GENESIS,
+    Problem,
+    VerifyResult,
+    canonical_json,
+    chain_hash,
+    find_break,
+    payload,
+)
+
+__all__ = ["GENESIS", "AuditEntry", "AuditTrail", "Problem", "VerifyResult"]
+
+MAX_ACTOR = 200
+MAX_ACTION = 64
+MAX_TARGET = 200
+MAX_REASON = 2000
+MAX_IP = 64
+MAX_QUERY = 500
+_BATCH = 1000
+_PG_LOCK_KEY = 0x5AFEC17A  # advisory lock id of the audit chain
+
+metadata = MetaData()
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("timestamp", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor", String(MAX_ACTOR), nullable=False, index=True),
+    Column("role", String(32), nullable=True),
+    Column("ip", String(MAX_IP), nullable=True),
+    Column("action", String(MAX_ACTION), nullable=False, index=True),
+    Column("target", String(MAX_TARGET), nullable=False, index=True),
+    Column("reason", Text, nullable=True),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    seq: int
+    timestamp: datetime
+    actor: str
+    role: str | None
+    ip: str | None
+    action: str
+    target: str
+    reason: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _bounded(name: str, value: str | None, maximum: int, required: bool = False) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise ValueError(f"audit {name} is required")
+        return None
+    if len(value) > maximum:
+        raise ValueError(f"audit {name} is {len(value)} characters; at most {maximum}")
+    return value
+
+
+def _entry(row: Any) -> AuditEntry:
+    return AuditEntry(
+        seq=int(row.seq),
+        timestamp=_utc(row.timestamp),
+        actor=row.actor,
+        role=row.role,
+        ip=row.ip,
+        action=row.action,
+        target=row.target,
+        reason=row.reason,
+        details=json.loads(row.details),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Fields:
+    timestamp: datetime
+    actor: str
+    role: str | None
+    ip: str | None
+    action: str
+    target: str
+    reason: str | None
+    details: str
+
+
+class AuditTrail:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create_schema(self) -> None:
+        """Create the tables and the chain head; safe to call from several processes."""
+        metadata.create_all(self.engine)
+        with self.engine.connect() as conn:
+            if conn.execute(select(audit_head.c.id)).first() is not None:
+                return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
+        except IntegrityError:
+            pass  # another process created it first
+
+    def record(
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        *,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+        ip: str | None = None,
+        role: str | None = None,
+    ) -> AuditEntry:
+        """Append one entry to the chain and return it (committed)."""
+        fields = _Fields(
+            timestamp=datetime.now(UTC),
+            actor=str(_bounded("actor", actor, MAX_ACTOR, required=True)),
+            role=_bounded("role", role, 32),
+            ip=_bounded("ip", ip, MAX_IP),
+            action=str(_bounded("action", action, MAX_ACTION, required=True)),
+            target=str(_bounded("target", target, MAX_TARGET, required=True)),
+            reason=_bounded("reason", reason, MAX_REASON),
+            details=canonical_json(details or {}),
+        )
+        with self.engine.begin() as conn:
+            self._lock(conn)
+            head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
+            seq, prev = int(head.seq) + 1, str(head.hash)
+            digest = chain_hash(prev, payload(seq, fields))
+            row = {**_as_dict(fields), "seq": seq, "prev_hash": prev, "hash": digest}
+            conn.execute(insert(audit_log).values(**row))
+            conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+        return _entry(_Row(row))
+
+    def _lock(self, conn: Connection) -> None:
+        dialect = conn.dialect.name
+        if dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        elif dialect == "sqlite":
+            # pysqlite would open a deferred transaction at the first write; take the write lock now,
+            # before reading the head, so two writers cannot both read the same head.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def query(
+        self,
+        actor: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[AuditEntry]:
+        """Entries matching every given filter, newest first; page back with ``before_id`` (a seq)."""
+        query = select(audit_log)
+        if actor is not None:
+            query = query.where(audit_log.c.actor == actor)
+        if action is not None:
+            query = query.where(audit_log.c.action == action)
+        if target is not None:
+            query = query.where(audit_log.c.target == target)
+        if since is not None:
+            query = query.where(audit_log.c.timestamp >= _utc(since))
+        if until is not None:
+            query = query.where(audit_log.c.timestamp < _utc(until))
+        if before_id is not None:
+            query = query.where(audit_log.c.seq < before_id)
+        query = query.order_by(audit_log.c.seq.desc()).limit(max(1, min(limit, MAX_QUERY)))
+        with self.engine.connect() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def head(self) -> tuple[int, str]:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+            ).first()
+        return (int(row.seq), str(row.hash)) if row is not None else (0, GENESIS)
+
+    def rows(self) -> Iterator[Any]:
+        """Every stored row in seq order, read in batches."""
+        after = 0
+        while True:
+            query = select(audit_log).where(audit_log.c.seq > after).order_by(audit_log.c.seq).limit(_BATCH)
+            with self.engine.connect() as conn:
+                batch = conn.execute(query).all()
+            yield from batch
+            if len(batch) < _BATCH:
+                return
+            after = int(batch[-1].seq)
+
+    def verify(self) -> VerifyResult:
+        """Walk the chain from the first entry; report the first changed, removed or reordered one."""
+        head_seq, head_hash = self.head()
+        return find_break(self.rows, head_seq, head_hash)
+
+
+def _as_dict(fields: _Fields) -> dict[str, Any]:
+    return {name: getattr(fields, name) for name in _Fields.__slots__}
+
+
+class _Row:
+    """Attribute access over a dict, so a freshly written row reads like a fetched one."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)

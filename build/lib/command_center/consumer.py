@@ -1,0 +1,167 @@
+"""Hits (faces, hotlisted plates) from JetStream into the alert store, then out to every replica's feed.
+
+A durable pull consumer shared by all command-centre replicas (JetStream hands each message to one of
+them). A hit is acknowledged only after it is stored, so a crash redelivers it and the store recognises
+it by its ``hit_id``. After storing, the alert is announced on core NATS ``alert_events()``, which every
+replica relays to its own WebSocket clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
+from sqlalchemy.exc import DataError
+
+from command_center.pull_loop import PullLoop
+from command_center.store import AlertStore, HitOutcome
+from command_center.views import AlertView
+from pipeline import subjects
+from pipeline.contracts import AlertEvent, FaceHit, PlateHit
+from pipeline.streams import hits_stream_config
+
+log = logging.getLogger(__name__)
+
+FETCH_BATCH = 32
+ACK_WAIT_S = 30.0
+# Never give up on a hit: a database outage of any length must lose none (a cap of 20 deliveries, 5 s
+# apart, once dropped every hit of an outage longer than ~100 s). A hit that can never be stored is
+# terminated explicitly instead (_reject).
+MAX_DELIVER = -1
+STORE_RETRY_DELAY_S = 5.0
+# The hit contract by the subject's kind token: safecity.hits.<kind>.<camera>.
+_CONTRACTS: dict[str, type[FaceHit] | type[PlateHit]] = {"face": FaceHit, "plate": PlateHit}
+
+
+@dataclass(slots=True)
+class ConsumerStats:
+    received: int = 0
+    created: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    quiet: int = 0
+    invalid: int = 0
+    store_failures: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class HitConsumer(PullLoop):
+    what = "hits"
+
+    def __init__(
+        self,
+        nc: NATS,
+        store: AlertStore,
+        *,
+        name: str,
+        deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+        batch: int = FETCH_BATCH,
+        ack_wait_s: float = ACK_WAIT_S,
+        retry_delay_s: float = STORE_RETRY_DELAY_S,
+    ) -> None:
+        super().__init__(nc, name=name, batch=batch)
+        self._store = store
+        self._deliver_policy = deliver_policy
+        self._ack_wait_s = ack_wait_s
+        self._retry_delay_s = retry_delay_s
+        self.stats = ConsumerStats()
+
+    def streams(self) -> list[StreamConfig]:
+        return [hits_stream_config()]
+
+    def consumer_config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self._name,
+            description="command centre: hits to alerts",
+            filter_subject=subjects.hits_all(),
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self._ack_wait_s,
+            max_deliver=MAX_DELIVER,
+            deliver_policy=self._deliver_policy,
+            max_ack_pending=10 * self._batch,
+        )
+
+    # -- one message ---------------------------------------------------------------------------------
+
+    async def handle(self, msg: Msg) -> None:
+        self.stats.received += 1
+        contract = _CONTRACTS.get(msg.subject.rsplit(".", 2)[-2] if msg.subject.count(".") >= 2 else "")
+        if contract is None:
+            await self._reject(msg, f"no hit contract for subject {msg.subject}", _message_ids(msg))
+            return
+        try:
+            hit = contract.from_bytes(msg.data)
+        except ValueError as exc:
+            await self._reject(msg, f"not a {contract.__name__}: {exc}", _message_ids(msg))
+            return
+        ids = {"camera_id": hit.camera_id, "event_id": str(hit.hit_id)}
+        try:
+            outcome = await asyncio.to_thread(self._store.record_hit, hit, datetime.now(UTC))
+        except DataError as exc:
+            await self._reject(msg, f"database refused hit {hit.hit_id}: {exc.orig}", ids)
+            return
+        except Exception:
+            # The database is away: leave the hit in JetStream and try again shortly.
+            self.stats.store_failures += 1
+            log.exception("could not store hit %s; will retry", hit.hit_id, extra=ids)
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=self._retry_delay_s)
+            return
+        await msg.ack()
+        if outcome.duplicate:
+            self.stats.duplicates += 1
+            return
+        if outcome.quiet:
+            self.stats.quiet += 1  # a closed alert's cooldown: on its timeline, announced to no one
+            return
+        await self._announce(outcome, ids)
+
+    async def _reject(self, msg: Msg, reason: str, ids: dict[str, str]) -> None:
+        """Terminate a message that can never be stored, so it is not redelivered forever."""
+        self.stats.invalid += 1
+        log.warning("terminated message on %s: %s", msg.subject, reason[:500], extra=ids)
+        with contextlib.suppress(Exception):
+            await msg.term()
+
+    async def _announce(self, outcome: HitOutcome, ids: dict[str, str]) -> None:
+        if outcome.created:
+            self.stats.created += 1
+        else:
+            self.stats.updated += 1
+        event = AlertEvent(
+            kind="created" if outcome.created else "updated",
+            alert_id=outcome.alert.id,
+            camera_id=outcome.alert.camera_id,
+            alert=AlertView.of(outcome.alert).as_json(),
+        )
+        try:
+            await self._nc.publish(subjects.alert_events(), event.to_bytes())
+        except Exception as exc:
+            # The alert is stored; operators see it on their next reload.
+            log.warning(
+                "could not announce alert %s: %s",
+                outcome.alert.id,
+                exc,
+                extra={**ids, "alert_id": outcome.alert.id},
+            )
+
+
+def _message_ids(msg: Msg) -> dict[str, str]:
+    """Log ids of a hit that could not be read: the camera from its subject (safecity.hits.<kind>.<camera>)
+    and the event id from the publisher's de-duplication header, where present."""
+    ids = {}
+    tokens = msg.subject.split(".")
+    if len(tokens) >= 3 and tokens[-2] in _CONTRACTS:
+        ids["camera_id"] = tokens[-1]
+    event_id = (msg.headers or {}).get("Nats-Msg-Id")
+    if event_id:
+        ids["event_id"] = event_id[:64]
+    return ids

@@ -1,0 +1,147 @@
+"""A durable JetStream pull consumer shared by command-centre replicas: create, bind, fetch, recover.
+
+Subclasses say which stream and subject (``stream``, ``consumer_config``), what to do before each batch
+(``before_batch``) and with each message (``handle``); this class owns the task, the fetch loop and the
+recovery from disconnections (back off, bind again), and stops after finishing the batch in hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import nats.errors
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, StreamConfig
+from nats.js.errors import APIError
+
+from pipeline.streams import ensure_stream
+
+log = logging.getLogger(__name__)
+
+FETCH_TIMEOUT_S = 1.0
+MAX_ERROR_BACKOFF_S = 5.0
+STOP_TIMEOUT_S = 10.0
+
+
+class PullLoop:
+    what = "messages"  # for log lines: "fetching <what> failed"
+
+    def __init__(self, nc: NATS, *, name: str, batch: int) -> None:
+        self._nc = nc
+        self._js: JetStreamContext = nc.jetstream()
+        self._name = name
+        self._batch = batch
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._handling = False  # inside a batch: stop() lets it finish so its messages are acked
+        self.fetch_errors = 0
+
+    # -- what a subclass provides ----------------------------------------------------------------------
+
+    def streams(self) -> list[StreamConfig]:
+        """Streams to create if missing; the first is the one consumed."""
+        raise NotImplementedError
+
+    def consumer_config(self) -> ConsumerConfig:
+        raise NotImplementedError
+
+    async def before_batch(self) -> None:
+        """Called before each batch is handled."""
+
+    async def handle(self, msg: Msg) -> None:
+        raise NotImplementedError
+
+    # -- the loop ------------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        """Create the streams and the consumer (first replica wins) and start fetching."""
+        subscription = await self._subscribe()
+        self._task = asyncio.create_task(self._run(subscription), name=f"{self.what}:{self._name}")
+
+    async def stop(self) -> None:
+        """Finish the batch in hand (so its messages are acked), then stop."""
+        self._stopping.set()
+        if self._task is None:
+            return
+        if not self._handling:
+            # Waiting on a fetch: nothing in hand to ack, so there is no need to wait for its timeout.
+            self._task.cancel()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        except asyncio.CancelledError:
+            if not self._task.cancelled():
+                raise  # the caller itself was cancelled
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        streams = self.streams()
+        for config in streams:
+            await ensure_stream(self._js, config)
+        stream = streams[0].name
+        assert stream is not None
+        try:
+            await self._js.add_consumer(stream, self.consumer_config())
+        except APIError as exc:
+            # An existing consumer whose settings cannot be changed in place: keep using it.
+            log.warning("using existing consumer %s as it is: %s", self._name, exc)
+        return await self._js.pull_subscribe_bind(durable=self._name, stream=stream)
+
+    async def _run(self, subscription: JetStreamContext.PullSubscription | None) -> None:
+        # The subscription is dropped however the loop ends (stop() cancels a waiting fetch): a pull
+        # request left behind would be answered into an inbox nobody reads, and closing the connection
+        # (drain) would then wait its whole timeout for that message to be taken.
+        try:
+            backoff = 0.2
+            while not self._stopping.is_set():
+                try:
+                    if subscription is None:
+                        subscription = await self._subscribe()
+                    messages = await subscription.fetch(self._batch, timeout=FETCH_TIMEOUT_S)
+                except (nats.errors.TimeoutError, TimeoutError):
+                    continue  # nothing to do for a second
+                except Exception as exc:
+                    # Disconnected, reconnecting, or the consumer vanished: wait, then bind again.
+                    self.fetch_errors += 1
+                    log.warning(
+                        "fetching %s failed (%s: %s); retrying in %.1fs",
+                        self.what,
+                        type(exc).__name__,
+                        exc,
+                        backoff,
+                    )
+                    await self._discard(subscription)
+                    subscription = None
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, MAX_ERROR_BACKOFF_S)
+                    continue
+                backoff = 0.2
+                self._handling = True
+                try:
+                    await self.before_batch()
+                    for msg in messages:
+                        await self.handle(msg)
+                finally:
+                    self._handling = False
+        finally:
+            await self._discard(subscription)
+
+    @staticmethod
+    async def _discard(subscription: JetStreamContext.PullSubscription | None) -> None:
+        if subscription is not None:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)

@@ -1,0 +1,220 @@
+"""The hotel check-in log (CASP "Hotel Eye"): what hotels post, idempotent per hotel and booking.
+
+A hotel's booking reference is unique within the hotel: posting the same check-in again returns the
+first acknowledgement; posting different details under a used reference is refused (409), since a
+silently ignored change would leave the log wrong. What screening found is kept with the check-in for
+staff and never returned to the hotel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from command_center.records import tables as t
+from command_center.records.types import PersonNotFoundError, RecordsError, now, utc
+
+
+class CheckinConflictError(RecordsError):
+    """The booking reference was used before with other details."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewCheckin:
+    booking_ref: str
+    guest_name: str
+    cnic: str
+    phone: str | None
+    room: str
+    guests: int
+    checked_in_at: datetime
+    expected_checkout_at: datetime | None
+    photo_jpeg: bytes | None
+
+    def digest(self) -> str:
+        fields = {
+            "booking_ref": self.booking_ref,
+            "guest_name": self.guest_name,
+            "cnic": self.cnic,
+            "phone": self.phone,
+            "room": self.room,
+            "guests": self.guests,
+            "checked_in_at": self.checked_in_at.isoformat(),
+            "expected_checkout_at": self.expected_checkout_at.isoformat()
+            if self.expected_checkout_at
+            else None,
+            "photo": hashlib.sha256(self.photo_jpeg).hexdigest() if self.photo_jpeg else None,
+        }
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    id: int
+    received_at: datetime
+    checked_out_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Checkin:
+    id: int
+    hotel_id: int
+    booking_ref: str
+    guest_name: str
+    cnic: str
+    phone: str | None
+    room: str
+    guests: int
+    checked_in_at: datetime
+    expected_checkout_at: datetime | None
+    checked_out_at: datetime | None
+    received_at: datetime
+    posted_by: str
+    has_photo: bool
+    screened_at: datetime | None
+    screening: dict[str, Any] | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Checkin:
+        data = dict(row._mapping)
+        for key in ("checked_in_at", "expected_checkout_at", "checked_out_at", "received_at", "screened_at"):
+            data[key] = utc(data[key])
+        data.pop("payload_sha256", None)
+        data.pop("photo_jpeg", None)
+        data["has_photo"] = bool(data["has_photo"])
+        return cls(**data)
+
+
+_LISTED = [c for c in t.checkins.c if c.name not in ("photo_jpeg",)]
+
+
+def _listing() -> Any:
+    return select(*_LISTED, t.checkins.c.photo_jpeg.is_not(None).label("has_photo"))
+
+
+class CheckinStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def record(self, hotel_id: int, checkin: NewCheckin, posted_by: str) -> tuple[Ack, bool]:
+        """(acknowledgement, created); a repeat of the same check-in gets the first acknowledgement."""
+        digest = checkin.digest()
+        received = now()
+        row = {
+            "hotel_id": hotel_id,
+            "booking_ref": checkin.booking_ref,
+            "payload_sha256": digest,
+            "guest_name": checkin.guest_name,
+            "cnic": checkin.cnic,
+            "phone": checkin.phone,
+            "room": checkin.room,
+            "guests": checkin.guests,
+            "checked_in_at": checkin.checked_in_at,
+            "expected_checkout_at": checkin.expected_checkout_at,
+            "photo_jpeg": checkin.photo_jpeg,
+            "received_at": received,
+            "posted_by": posted_by,
+        }
+        try:
+            with self._engine.begin() as conn:
+                checkin_id = int(
+                    conn.execute(insert(t.checkins).values(**row).returning(t.checkins.c.id)).scalar_one()
+                )
+        except IntegrityError:
+            return self._repeat(hotel_id, checkin.booking_ref, digest), False
+        return Ack(checkin_id, received), True
+
+    def _repeat(self, hotel_id: int, booking_ref: str, digest: str) -> Ack:
+        c = t.checkins.c
+        with self._engine.connect() as conn:
+            found = conn.execute(
+                select(c.id, c.received_at, c.payload_sha256, c.checked_out_at).where(
+                    c.hotel_id == hotel_id, c.booking_ref == booking_ref
+                )
+            ).first()
+        if found is None:
+            raise RecordsError("the check-in conflicts with one stored at the same time; post it again")
+        if found.payload_sha256 != digest:
+            raise CheckinConflictError(
+                f"booking reference {booking_ref!r} was already posted with other details; "
+                "a correction needs a new booking reference"
+            )
+        return Ack(found.id, utc(found.received_at) or now(), utc(found.checked_out_at))
+
+    def checkout(self, hotel_id: int, checkin_id: int, at: datetime) -> Ack:
+        """Record the guest's departure (the first one posted stands); only the hotel's own check-ins."""
+        c = t.checkins.c
+        mine = and_(c.id == checkin_id, c.hotel_id == hotel_id)
+        with self._engine.begin() as conn:
+            found = conn.execute(select(c.received_at, c.checked_in_at, c.checked_out_at).where(mine)).first()
+            if found is None:
+                raise PersonNotFoundError(checkin_id, "check-in of your hotel")
+            if found.checked_out_at is not None:
+                return Ack(checkin_id, utc(found.received_at) or now(), utc(found.checked_out_at))
+            if at < (utc(found.checked_in_at) or at):
+                raise RecordsError("checked_out_at is before the check-in time")
+            conn.execute(update(t.checkins).where(mine).values(checked_out_at=at))
+        return Ack(checkin_id, utc(found.received_at) or now(), at)
+
+    def get(self, checkin_id: int) -> Checkin | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(_listing().where(t.checkins.c.id == checkin_id)).first()
+        return Checkin.from_row(row) if row is not None else None
+
+    def photo(self, checkin_id: int) -> bytes | None:
+        with self._engine.connect() as conn:
+            data = conn.execute(select(t.checkins.c.photo_jpeg).where(t.checkins.c.id == checkin_id)).scalar()
+        return bytes(data) if data is not None else None
+
+    def unscreened(self, limit: int = 1000) -> list[int]:
+        c = t.checkins.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(c.id).where(c.screened_at.is_(None)).order_by(c.id).limit(limit)).all()
+        return [row.id for row in rows]
+
+    def mark_screened(self, checkin_id: int, screening: dict[str, Any]) -> bool:
+        c = t.checkins.c
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                update(t.checkins)
+                .where(c.id == checkin_id, c.screened_at.is_(None))
+                .values(screened_at=now(), screening=screening)
+            ).rowcount
+        return bool(done)
+
+    def list(
+        self,
+        *,
+        hotel_id: int | None,
+        cnic: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Checkin], int]:
+        c = t.checkins.c
+        where = []
+        if hotel_id is not None:
+            where.append(c.hotel_id == hotel_id)
+        if cnic is not None:
+            where.append(c.cnic == cnic)
+        if since is not None:
+            where.append(c.checked_in_at >= since)
+        if until is not None:
+            where.append(c.checked_in_at < until)
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                _listing()
+                .where(*where)
+                .order_by(c.checked_in_at.desc(), c.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            total = conn.execute(select(func.count()).select_from(t.checkins).where(*where)).scalar_one()
+        return [Checkin.from_row(row) for row in rows], int(total)

@@ -1,0 +1,178 @@
+"""Spelling-agnostic, ranked search of the CRO records by name/alias, father's name and address.
+
+Two steps on both databases: the database proposes candidates from the search keys, then every
+candidate person is scored in Python (``names.score``) on all of its keys and the best are returned.
+
+Candidates, per text field of the query (name, father, address):
+
+* PostgreSQL: keys sounding exactly like the query (B-tree on the sorted codes), and keys holding
+  every phonetic code of the query (a GIN index on the code array): each
+  spelling that sounds alike, in any word order, with more words around it; if that finds fewer than
+  ``FEW``, the same with each word left out in turn (a word misspelled beyond its sound), then the
+  trigram index (``canonical % query``, pg_trgm at ``TRGM_THRESHOLD``) for typos. The closest by
+  trigram similarity are kept, ``CANDIDATES`` at most;
+* SQLite (no trigram index): rows sharing the query's phonetic codes, most shared codes first. A name
+  must keep at least one word's sound to be found; SQLite serves small installations.
+
+A person's score is the weighted mean of the fields asked for (name 0.6, father 0.25, address 0.15),
+each field's score being the best of that person's keys for it (the name field: name and aliases).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, Select, Text, and_, func, literal, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import ColumnElement
+
+from command_center.records import tables as t
+from command_center.records.names import NameKey, name_key, score
+
+CANDIDATES = 300  # persons proposed per query field before scoring
+FEW = 10  # fewer candidates than this by sound: look further (words dropped, then trigrams)
+MAX_SOUNDING = 5000  # keys read for one sound query before the closest spellings are kept
+TRGM_THRESHOLD = 0.45
+MIN_SCORE = 0.5  # below this a person is not returned at all
+WEIGHTS = {"name": 0.6, "father": 0.25, "address": 0.15}
+FIELDS_OF = {"name": ("name", "alias"), "father": ("father",), "address": ("address",)}
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    name: str | None = None
+    father: str | None = None
+    address: str | None = None
+    category: str | None = None
+
+    def keys(self) -> dict[str, NameKey]:
+        texts = {"name": self.name, "father": self.father, "address": self.address}
+        keys = {what: name_key(value) for what, value in texts.items() if value}
+        return {what: key for what, key in keys.items() if not key.empty}
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    person_id: int
+    score: float
+    matched: dict[str, str]  # field asked for -> the stored text's canonical form that matched best
+
+
+class PersonSearch:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    def search(self, query: Query, limit: int) -> list[Found]:
+        keys = query.keys()
+        if not keys:
+            return []
+        with self._engine.connect() as conn:
+            if self._postgres:
+                conn.execute(
+                    text("SELECT set_config('pg_trgm.similarity_threshold', :v, true)"),
+                    {"v": str(TRGM_THRESHOLD)},
+                )
+            ids: set[int] = set()
+            for what, key in keys.items():
+                ids |= self._candidates(conn, what, key, query.category)
+            rows = self._keys_of(conn, ids) if ids else []
+        return rank(keys, rows, limit)
+
+    def _candidates(self, conn: Connection, what: str, key: NameKey, category: str | None) -> set[int]:
+        k = t.search_keys.c
+        scope: list[ColumnElement[bool]] = [k.active.is_(True), k.field.in_(FIELDS_OF[what])]
+        if category is not None:
+            scope.append(k.category == category)
+        if not self._postgres:
+            return _ids(conn, self._sqlite_candidates(key, scope))
+        codes = list(dict.fromkeys(key.codes))
+        ids = _ids(conn, _pg_same_sound(key, scope)) | _ids(conn, _pg_sounding(key, codes, scope))
+        if len(ids) < FEW and len(codes) >= 3:  # one word misspelled beyond its sound: drop each in turn
+            for dropped in range(len(codes)):
+                ids |= _ids(conn, _pg_sounding(key, codes[:dropped] + codes[dropped + 1 :], scope))
+        if len(ids) < FEW:
+            ids |= _ids(conn, _pg_similar(key, scope))
+        return ids
+
+    @staticmethod
+    def _sqlite_candidates(key: NameKey, scope: list[ColumnElement[bool]]) -> Select[tuple[int]]:
+        k = t.search_keys.c
+        padded = literal(" ") + k.phonetic + literal(" ")
+        shared = [func.instr(padded, f" {code} ") > 0 for code in dict.fromkeys(key.codes)]
+        hits = sum((func.iif(c, 1, 0) for c in shared), literal(0))
+        return (
+            select(k.person_id)
+            .where(and_(*scope), or_(*shared, k.phonetic_sorted == key.phonetic_sorted))
+            .order_by(hits.desc(), k.person_id.desc())
+            .limit(CANDIDATES)
+        )
+
+    @staticmethod
+    def _keys_of(conn: Connection, ids: Iterable[int]) -> list[tuple[int, str, NameKey]]:
+        k = t.search_keys.c
+        rows = conn.execute(
+            select(k.person_id, k.field, k.canonical, k.phonetic, k.phonetic_sorted).where(
+                k.person_id.in_(sorted(ids)), k.active.is_(True)
+            )
+        ).all()
+        return [(r.person_id, r.field, NameKey(r.canonical, r.phonetic, r.phonetic_sorted)) for r in rows]
+
+
+def _ids(conn: Connection, query: Select[tuple[int]]) -> set[int]:
+    return {int(row[0]) for row in conn.execute(query)}
+
+
+def _pg_same_sound(key: NameKey, scope: list[ColumnElement[bool]]) -> Select[tuple[int]]:
+    """Keys that sound exactly like the query, words in any order (B-tree): never cut short by the
+    limit of a common name's wider sound query below."""
+    k = t.search_keys.c
+    return select(k.person_id).where(and_(*scope), k.phonetic_sorted == key.phonetic_sorted).limit(CANDIDATES)
+
+
+def _pg_sounding(key: NameKey, codes: list[str], scope: list[ColumnElement[bool]]) -> Select[tuple[int]]:
+    """Keys holding every one of ``codes`` (GIN on the code array), the closest spellings first.
+
+    The inner limit bounds the work for a very common name (one word: "Muhammad")."""
+    k = t.search_keys.c
+    holding = func.string_to_array(k.phonetic, " ").op("@>")(literal(codes, type_=ARRAY(Text)))
+    inner = select(k.person_id, k.canonical).where(and_(*scope), holding).limit(MAX_SOUNDING).subquery()
+    return (
+        select(inner.c.person_id)
+        .order_by(func.similarity(inner.c.canonical, key.canonical).desc())
+        .limit(CANDIDATES)
+    )
+
+
+def _pg_similar(key: NameKey, scope: list[ColumnElement[bool]]) -> Select[tuple[int]]:
+    """Keys whose text is trigram-similar (pg_trgm GIN): typos and spellings that sound different."""
+    k = t.search_keys.c
+    return (
+        select(k.person_id)
+        .where(and_(*scope), k.canonical.op("%")(literal(key.canonical)))
+        .order_by(func.similarity(k.canonical, key.canonical).desc())
+        .limit(CANDIDATES)
+    )
+
+
+def rank(keys: dict[str, NameKey], rows: list[tuple[int, str, NameKey]], limit: int) -> list[Found]:
+    """Score each person on its best key per field asked for; the best first, ties by newest id."""
+    best: dict[int, dict[str, tuple[float, str]]] = {}
+    for person_id, stored_field, stored in rows:
+        for what, wanted in keys.items():
+            if stored_field not in FIELDS_OF[what]:
+                continue
+            value = score(wanted, stored)
+            fields = best.setdefault(person_id, {})
+            if value > fields.get(what, (-1.0, ""))[0]:
+                fields[what] = (value, stored.canonical)
+    total = sum(WEIGHTS[what] for what in keys)
+    found = []
+    for person_id, fields in best.items():
+        value = sum(WEIGHTS[what] * fields.get(what, (0.0, ""))[0] for what in keys) / total
+        if value >= MIN_SCORE:
+            matched = {what: text for what, (_, text) in fields.items()}
+            found.append(Found(person_id, round(value, 4), matched))
+    found.sort(key=lambda f: (-f.score, -f.person_id))
+    return found[:limit]

@@ -1,0 +1,76 @@
+"""Wiring of the CRO records and the hotel check-in feed inside the command centre's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+from nats.aio.client import Client as NATS
+from sqlalchemy import Engine
+
+from command_center.records.checkins import CheckinStore
+from command_center.records.faces import GuestFaceMatcher
+from command_center.records.notices import FollowNotifier
+from command_center.records.screening import CheckinScreener
+from command_center.records.search import PersonSearch
+from command_center.records.store import PersonStore
+from command_center.security.apikeys import ApiKeyStore
+from command_center.security.users import UserStore
+from command_center.store import AlertStore
+from pipeline.settings import CameraConfig, Settings
+from watchlist.store import WatchlistStore
+
+
+@dataclass(frozen=True, slots=True)
+class RecordsServices:
+    persons: PersonStore
+    search: PersonSearch
+    checkins: CheckinStore
+    notifier: FollowNotifier
+    screener: CheckinScreener
+    faces: GuestFaceMatcher  # the face models of the records (one copy, loaded on first use)
+
+
+async def start_records(
+    settings: Settings,
+    engine: Engine,
+    nc: NATS,
+    *,
+    alert_store: AlertStore,
+    watchlist: WatchlistStore,
+    hotels: ApiKeyStore,
+    users: UserStore,
+    stack: AsyncExitStack,
+    cameras: Mapping[str, CameraConfig] | None = None,
+) -> RecordsServices:
+    """Create the tables (and the trigram index on PostgreSQL), the notice stream, start listening for
+    face alerts, and screen check-ins left unscreened by a previous run."""
+    persons = PersonStore(engine)
+    await asyncio.to_thread(persons.create_schema)
+    checkins = CheckinStore(engine)
+    notifier = FollowNotifier(
+        nc,
+        persons,
+        users,
+        cameras if cameras is not None else {c.id: c for c in settings.cameras},
+        ack_wait_s=settings.records.notice_ack_wait_s,
+    )
+    await notifier.start()
+    stack.push_async_callback(notifier.close)
+    faces = GuestFaceMatcher(settings, watchlist)
+    screener = CheckinScreener(
+        engine,
+        checkins,
+        persons,
+        hotels,
+        alert_store,
+        faces,
+        notifier,
+        nc,
+        settings.records.checkin_alert_categories,
+    )
+    stack.push_async_callback(screener.close)
+    await screener.resume()
+    return RecordsServices(persons, PersonSearch(engine), checkins, notifier, screener, faces)

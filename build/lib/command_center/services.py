@@ -1,0 +1,47 @@
+"""What one running command centre holds: built in the lifespan, read by the API through deps.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nats.aio.client import Client as NATS
+from redis.asyncio import Redis
+from sqlalchemy import Engine
+
+from command_center.audit import AuditTrail
+from command_center.camera_directory import CameraDirectory
+from command_center.consumer import HitConsumer
+from command_center.dispatch_services import DispatchServices
+from command_center.enrolment import EnrolmentService
+from command_center.feed import AlertFeed
+from command_center.plate_reads import PlateReadConsumer
+from command_center.records.casework import CaseworkServices
+from command_center.records.services import RecordsServices
+from command_center.security.apikeys import ApiKeyStore
+from command_center.security.authn import StaffAuth
+from command_center.store import AlertStore
+from command_center.watch_lists import WatchListService
+from pipeline.settings import Settings
+from watchlist.store import WatchlistStore
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    engine: Engine
+    nats: NATS
+    cameras: CameraDirectory  # settings + the fleet's live camera catalogue
+    alerts: AlertStore
+    watchlist: WatchlistStore
+    feed: AlertFeed
+    consumer: HitConsumer
+    plate_reads: PlateReadConsumer
+    enrolment: EnrolmentService
+    watch_lists: WatchListService  # lists, their members, rights and calibrated thresholds
+    redis: Redis
+    auth: StaffAuth
+    apikeys: ApiKeyStore
+    audit: AuditTrail
+    dispatch: DispatchServices  # alert lifecycle, patrol units, dispatch
+    records: RecordsServices  # CRO persons, search, hotel check-ins, personal watchlists
+    casework: CaseworkServices  # arrests, missing persons and unidentified bodies, crime reports

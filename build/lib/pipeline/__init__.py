@@ -1,0 +1,1 @@
+"""The ground floor shared by every safecity service: contracts, subjects, settings, pure stages."""

@@ -1,0 +1,478 @@
+"""Message contracts: one pydantic model per NATS subject.
+
+Every message carries ``schema_version``, ``event_id`` and ``emitted_at``; camera-scoped messages carry
+``camera_id``. Binary evidence (JPEG crops) travels base64-encoded inside JSON; frames never do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Message(BaseModel):
+    # bytes fields hold raw bytes in Python and travel as base64 in JSON.
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+
+    schema_version: int = SCHEMA_VERSION
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    emitted_at: datetime = Field(default_factory=utcnow)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self:
+        return cls.model_validate_json(data)
+
+
+class Box(BaseModel):
+    """Axis-aligned box in pixels of the full frame."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    x: float
+    y: float
+    w: float = Field(ge=0)
+    h: float = Field(ge=0)
+
+
+class StageTimings(BaseModel):
+    """Milliseconds spent in each worker stage for the frame that produced a hit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    decode_ms: float = 0.0
+    queue_ms: float = 0.0
+    detect_ms: float = 0.0
+    embed_ms: float = 0.0
+    match_ms: float = 0.0
+    encode_ms: float = 0.0
+    quality_ms: float = 0.0
+    track_ms: float = 0.0
+    vote_ms: float = 0.0
+
+
+class ShotQuality(BaseModel):
+    """How good a face image is for recognition, as the worker's quality gates measured it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    score: float = Field(ge=0, le=1, description="Size x sharpness x frontalness, each capped at 1")
+    side_px: float = Field(ge=0, description="Shorter side of the face box in pixels")
+    sharpness: float = Field(ge=0, description="Variance of the Laplacian of the grey face crop")
+    yaw: float = Field(description="Sideways turn from the landmarks; 0 is frontal")
+    pitch: float = Field(description="Nod from the landmarks; 0 is frontal")
+
+
+class TrackDecision(BaseModel):
+    """Why the worker decided that a track is this profile: the votes of the track's frames."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: Literal["consensus", "strong", "template"] = Field(
+        description="consensus: enough frames agreed; strong: one frame was very similar; template: the "
+        "track's faces together (their quality-weighted mean) matched"
+    )
+    revision: int = Field(
+        0, ge=0, description="0 for the decision, 1, 2, ... for updates with better evidence"
+    )
+    frames_embedded: int = Field(
+        ge=1, description="Frames of the track that passed the gates and were embedded"
+    )
+    frames_matched: int = Field(ge=0, description="Embedded frames whose best match was this profile")
+    mean_similarity: float = Field(ge=-1, le=1, description="Mean similarity over the matching frames")
+    max_similarity: float = Field(ge=-1, le=1)
+    runner_up_support: float = Field(
+        0.0, ge=0, description="Quality-weighted support of the second profile relative to this one's"
+    )
+    first_seen_at: datetime
+    last_seen_at: datetime
+    best_shot: ShotQuality
+
+
+class FaceHit(Message):
+    """A face in a camera frame that matched a watchlist profile at or above the threshold."""
+
+    camera_id: str
+    worker_id: str
+    frame_seq: int | None = Field(None, description="camera_sim frame number, when the stream carries it")
+    frame_sent_at: datetime | None = Field(None, description="When the camera sent the frame, if known")
+    captured_at: datetime = Field(description="When the worker received the frame")
+    box: Box
+    landmarks: list[tuple[float, float]] = Field(min_length=5, max_length=5)
+    detector_score: float = Field(ge=0, le=1)
+    similarity: float = Field(ge=-1, le=1)
+    threshold: float = Field(ge=0, le=1)
+    profile_id: int
+    profile_name: str
+    category: str
+    embedder_model: str
+    crop_jpeg: bytes
+    scene_jpeg: bytes
+    timings: StageTimings = Field(default_factory=StageTimings)
+    track_id: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="The worker's track of this face on this camera (unique per camera, fits a 32-bit "
+        "column); None from workers without tracking. The evidence fields describe the track's best shot.",
+    )
+    track_frames: int | None = Field(None, ge=1, description="Frames the track had been seen in")
+    decision: TrackDecision | None = Field(None, description="How the track was decided")
+    watch_list_id: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="The live watch list the face matched through"
+    )
+    watch_list_name: str = Field("", max_length=100)
+    priority: int | None = Field(None, ge=1, le=5, description="The watch list's priority (1 most urgent)")
+    requires_ack: bool = Field(
+        True, description="False: the watch list asks for no acknowledgement, so the alert never escalates"
+    )
+
+    @property
+    def hit_id(self) -> uuid.UUID:
+        return self.event_id
+
+
+class FrameSent(Message):
+    """camera_sim sent a frame to its RTSP clients (published for latency measurement)."""
+
+    camera_id: str
+    seq: int = Field(ge=0, description="Frame number since the simulator started, across loops")
+    loop: int = Field(ge=0)
+    sent_at_ns: int = Field(description="Unix time in nanoseconds when the frame was handed to RTSP")
+
+
+class WatchlistChange(Message):
+    """A profile was enrolled, changed or removed (workers update their FAISS index), or ``lists``: the
+    watch lists changed (thresholds, where they are live), so workers reload them."""
+
+    action: Literal["upsert", "remove", "lists"]
+    profile_id: int
+    name: str = ""
+    category: str = ""
+    embedding_ids: list[int] = Field(default_factory=list)
+    embeddings: list[list[float]] = Field(default_factory=list)
+    revision: int = Field(0, ge=0, description="Watchlist revision after this change")
+    expires_at: datetime | None = Field(
+        None, description="When the entry's legal basis lapses; workers stop matching it from then on"
+    )
+    lists: list[int] = Field(
+        default_factory=list, description="The watch lists the profile is on (ids); an upsert only"
+    )
+
+
+class AlertChange(BaseModel):
+    """One step of an alert's lifecycle: a transition, an escalation, a dispatch passed on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: str = Field(max_length=32, description="acknowledge, dispatch, dismiss, escalate, ...")
+    from_status: str = Field(max_length=16)
+    to_status: str = Field(max_length=16)
+    actor: str = Field(max_length=200, description="Who: a staff member, or system:<what> for policy")
+    at: datetime
+    reason: str | None = None
+    unit_id: str | None = None
+    dispatch_id: int | None = None
+
+
+class EscalationInfo(BaseModel):
+    """Why an alert was escalated: how long it waited for an acknowledgement against its limit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    priority: int = Field(ge=1, le=5)
+    waited_s: float = Field(ge=0, description="Seconds it had waited unacknowledged when it escalated")
+    limit_s: float = Field(ge=0, description="The configured limit of its priority (escalate_after_s)")
+    escalated_at: datetime
+
+
+class AlertEvent(Message):
+    """An alert was created or updated; fanned out to every operator's WebSocket.
+
+    ``escalated``: left unacknowledged too long (supervisors act); ``dispatch_timeout``: a unit did not
+    acknowledge its dispatch (the next one was sent, or none was left). ``change`` says what happened.
+    ``audience`` says whom the event asks to act: ``supervisors`` for an escalation (everyone who reads
+    the alert still receives it, so that operators see the change too).
+    """
+
+    kind: Literal["created", "updated", "escalated", "dispatch_timeout"]
+    alert_id: int
+    camera_id: str
+    alert: dict[str, object] = Field(description="The alert as GET /alerts/{id} returns it")
+    change: AlertChange | None = Field(None, description="The lifecycle step, for lifecycle events")
+    audience: Literal["all", "supervisors"] = Field(
+        "all", description="supervisors: an escalation for supervisors and admins (GET /alerts/escalations)"
+    )
+    escalation: EscalationInfo | None = Field(None, description="For an escalated event: why")
+
+
+class AlertEscalated(Message):
+    """An alert stayed unacknowledged past its priority's limit: for supervisors' notification channels."""
+
+    alert_id: int
+    camera_id: str
+    district: str
+    category: str
+    priority: int = Field(ge=1, le=5)
+    waited_s: float = Field(ge=0, description="How long it had been waiting for an acknowledgement")
+    alert: dict[str, object] = Field(description="The alert as GET /alerts/{id} returns it")
+
+
+UNIT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class PatrolPosition(Message):
+    """A GPS fix of a patrol unit: over NATS only from a trusted gateway (``officer_id`` is believed)."""
+
+    unit_id: str = Field(pattern=UNIT_ID_PATTERN)
+    officer_id: int = Field(ge=1, le=2**31 - 1, description="The staff account of the reporting officer")
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    accuracy_m: float | None = Field(None, ge=0, le=100_000)
+    recorded_at: datetime = Field(description="When the fix was taken (the phone's clock)")
+
+
+class LinkedSubject(BaseModel):
+    """Whom or what the officer is sent to: a watchlist profile, a hotlisted vehicle or a record person."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["profile", "vehicle", "person"]
+    id: int | None = None
+    name: str = Field(description="The person's name, or the vehicle's plate")
+    photo_url: str | None = Field(None, description="The enrolled photo (for staff allowed to see it)")
+    # A vehicle's hotlist entry as it stood when the plate was matched: what the officer stops it for.
+    status: str | None = Field(None, description="Vehicle: hotlist status (stolen, wanted, ...)")
+    reason: str | None = Field(None, description="Vehicle: why it is on the hotlist")
+    case_reference: str | None = Field(None, description="Vehicle: the FIR or case it belongs to")
+
+
+class DispatchNotice(Message):
+    """What an officer's app shows for a dispatch (or its cancellation), on the officer's own channel."""
+
+    kind: Literal["dispatch", "cancelled"]
+    dispatch_id: int = Field(ge=1)
+    alert_id: int = Field(ge=1)
+    unit_id: str
+    officer_id: int = Field(ge=1)
+    attempt: int = Field(ge=1, description="1 for the first unit sent to this alert, 2 for the next, ...")
+    camera_id: str
+    camera_name: str = ""
+    district: str = ""
+    latitude: float | None = Field(None, description="Where to go: the camera's position")
+    longitude: float | None = None
+    category: str
+    priority: int = Field(ge=1, le=5)
+    subject: LinkedSubject
+    reason: str = Field(description="Why the unit is sent, in one line")
+    note: str | None = Field(None, description="The dispatching operator's note")
+    photo_jpeg: bytes | None = Field(None, description="The alert's best crop (what the camera saw)")
+    evidence_url: str
+    distance_m: float | None = None
+    eta_s: float | None = None
+    ack_deadline: datetime
+    dispatched_by: str
+    auto: bool = False
+    cancel_reason: str | None = Field(None, description="For a cancellation: why the unit is stood down")
+
+
+class PersonNotice(Message):
+    """Something happened to a person on an officer's personal watchlist: seen by a camera, one of
+    their known vehicles read by a hotlist camera (``vehicle_seen``), checked into a hotel, arrested.
+    Published on the officer's own subject (``subjects.records_officer``)."""
+
+    kind: Literal["seen", "vehicle_seen", "checkin", "arrested"]
+    officer_id: int = Field(ge=1, description="The staff account of the officer who follows the person")
+    person_id: int = Field(ge=1, description="The CRO record")
+    person_name: str
+    category: str
+    at: datetime = Field(description="When it happened (the sighting, the check-in, the arrest)")
+    summary: str = Field(max_length=500, description="One line: what, where")
+    place: str = Field("", max_length=500, description="Camera name, or hotel name and address")
+    district: str = ""
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    alert_id: int | None = Field(None, ge=1, description="The alert raised, if any")
+    camera_id: str | None = None
+    person_url: str = Field(description="The record (viewing it needs a stated reason)")
+
+
+class BulletinLink(BaseModel):
+    """A case the bulletin is about, or that it matched: where to look and how sure the match is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["person", "arrest", "missing", "udr", "crime", "profile"]
+    id: int = Field(ge=1)
+    name: str = Field("", max_length=200)
+    how: Literal["cnic", "name", "face", "features", "fir", "record"] = Field(
+        "record", description="How it was linked: same CNIC, name search, face, physical features, FIR"
+    )
+    score: float = Field(1.0, ge=0, le=1, description="1 for a CNIC or FIR match")
+    detail: str = Field("", max_length=500, description="e.g. the FIR and police station of a case")
+    url: str = Field("", max_length=200)
+
+
+class OfficerBulletin(Message):
+    """Casework news for officers: on ``subjects.records_broadcast()`` for every officer (an arrest, a
+    missing person, an unidentified dead body), or on ``subjects.records_casework(<officer key>)`` for
+    one officer (someone in their case was arrested elsewhere, a missing person and a body may match)."""
+
+    kind: Literal["arrest", "missing", "udr", "wanted_elsewhere", "missing_match", "missing_seen"]
+    officer_id: int | None = Field(None, ge=1, description="The addressee; None on the broadcast")
+    title: str = Field(max_length=200, description="One line for the notification")
+    summary: str = Field(max_length=1000, description="What happened, where, which case")
+    at: datetime = Field(description="When it happened (the arrest, last seen, found)")
+    subject: BulletinLink = Field(description="The arrest or case this bulletin is about")
+    matches: list[BulletinLink] = Field(default_factory=list, max_length=50)
+    fir_number: str | None = None
+    police_station: str | None = None
+    sections: list[str] = Field(default_factory=list)
+    district: str = ""
+    place: str = Field("", max_length=500)
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    instruction: str | None = Field(None, description="What an officer who meets the person should do")
+    photo_jpeg: bytes | None = Field(None, description="The arrest or case photo (a small JPEG)")
+
+
+class SessionRevoked(Message):
+    """Staff credentials stopped being valid (logout, disabled account, changed role or districts).
+
+    Every command-centre replica closes the live connections (WebSockets) that were opened with them.
+    ``session_id`` names one session; ``user_id`` alone means every session of that account.
+    """
+
+    user_id: int | None = Field(None, ge=1)
+    session_id: str | None = Field(None, min_length=1, max_length=64)
+    reason: Literal["logout", "disabled", "role_changed", "districts_changed", "refresh_reused"]
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> Self:
+        if self.user_id is None and self.session_id is None:
+            raise ValueError("a revocation names a user_id, a session_id or both")
+        return self
+
+
+class CameraStats(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    camera_id: str
+    connected: bool
+    frames_decoded: int
+    frames_analysed: int
+    frames_dropped: int
+    reconnects: int
+    faces_detected: int
+    hits_published: int
+    last_frame_at: datetime | None
+    faces_rejected: dict[str, int] = Field(
+        default_factory=dict, description="Faces not embedded, by the quality gate that refused them"
+    )
+    faces_embedded: int = 0
+    faces_unknown: int = Field(0, description="Embedded faces that matched no profile (nothing kept)")
+    faces_ambiguous: int = Field(0, description="Embedded faces whose two best profiles were too close")
+    faces_over_budget: int = Field(0, description="Faces not embedded: their track's budget was spent")
+    faces_after_decision: int = Field(
+        0, description="Faces not embedded: their track was decided and the shot was no better"
+    )
+    tracks_started: int = 0
+    tracks_decided: int = 0
+    tracks_undecided: int = Field(0, description="Tracks that ended without a decision")
+    tracks_expired: int = Field(0, description="Tracks closed by the age budget")
+    scene_cuts: int = Field(0, description="Frames that started a new scene and so ended every track")
+    budget_exhausted: int = Field(0, description="Tracks whose embedding budget ran out undecided")
+    hit_updates_published: int = 0
+    plates_detected: int = 0
+    plate_reads_published: int = Field(0, description="Vehicle passes read and published")
+    plate_passes_undecided: int = Field(0, description="Passes whose frames did not agree on a plate")
+    plate_passes_rejoined: int = Field(
+        0, description="Tracks that re-acquired a plate just read on this camera (same pass, not published)"
+    )
+
+
+class WorkerHeartbeat(Message):
+    worker_id: str
+    cameras: list[CameraStats]
+
+
+class PlateCandidate(BaseModel):
+    """One reading of a plate that the frames of a vehicle pass voted for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(pattern=r"^[A-Z0-9]{2,12}$", description="Normalised: A-Z and 0-9 only")
+    score: float = Field(ge=0, description="Confidence-weighted votes for this reading")
+    frames: int = Field(ge=1, description="Frames that read it")
+
+
+class PlateRead(Message):
+    """One vehicle pass on an ANPR camera: the plate text the frames of one track agreed on.
+
+    Published for every pass (the read log investigators search), whether or not it is on a hotlist;
+    the command centre matches it against the hotlist and turns a match into a PlateHit.
+    """
+
+    camera_id: str
+    worker_id: str
+    track_id: int | None = Field(None, description="The worker's track of this plate (unique per camera)")
+    text: str = Field(pattern=r"^[A-Z0-9]{2,12}$", description="Normalised plate text: A-Z and 0-9")
+    display: str = Field(max_length=24, description="As printed, with the format's separators")
+    country: str | None = Field(None, max_length=8, description="The plate format's country, if known")
+    plate_format: str | None = Field(None, max_length=32, description="The format that matched")
+    confidence: float = Field(ge=0, le=1, description="Share of the pass's votes for this text x OCR score")
+    candidates: list[PlateCandidate] = Field(default_factory=list, max_length=8)
+    frames_read: int = Field(ge=1, description="Frames of the pass whose plate was read")
+    first_seen_at: datetime
+    last_seen_at: datetime
+    frame_seq: int | None = None
+    frame_sent_at: datetime | None = Field(None, description="When the camera sent the best frame, if known")
+    captured_at: datetime = Field(description="When the worker received the best frame")
+    box: Box = Field(description="The plate in the best frame")
+    detector_score: float = Field(ge=0, le=1)
+    crop_jpeg: bytes = Field(description="The best plate crop (rectified)")
+    scene_jpeg: bytes = Field(description="The best frame, downscaled")
+    timings: StageTimings = Field(default_factory=StageTimings)
+
+
+class PlateHit(Message):
+    """A plate read that matched a vehicle hotlist entry (published by the command centre's matcher)."""
+
+    camera_id: str
+    read_id: uuid.UUID = Field(description="event_id of the PlateRead")
+    worker_id: str
+    track_id: int | None = None
+    read_text: str = Field(pattern=r"^[A-Z0-9]{2,12}$")
+    read_display: str = Field(max_length=24)
+    read_confidence: float = Field(ge=0, le=1)
+    entry_id: int = Field(ge=1, description="The hotlist entry")
+    plate: str = Field(description="The entry's registration number (normalised)")
+    plate_display: str
+    status: str = Field(description="stolen, crime_involved, wanted, ...")
+    priority: int = Field(ge=1, le=5, description="1 is the most urgent")
+    reason: str
+    case_reference: str | None = None
+    match_kind: Literal["exact", "confusion", "partial"]
+    match_score: float = Field(ge=0, le=1, description="1 for an exact match")
+    frame_sent_at: datetime | None = None
+    captured_at: datetime
+    box: Box
+    detector_score: float = Field(ge=0, le=1)
+    crop_jpeg: bytes
+    scene_jpeg: bytes
+    timings: StageTimings = Field(default_factory=StageTimings)
+
+    @property
+    def hit_id(self) -> uuid.UUID:
+        return self.event_id

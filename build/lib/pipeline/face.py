@@ -1,0 +1,80 @@
+"""Face analysis: detect (YuNet) → align (ArcFace template) → embed (MobileFaceNet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.align import align_face
+from pipeline.detections import FaceDetections
+from pipeline.models.mobilefacenet import EMBEDDING_DIM, MobileFaceNet
+from pipeline.models.registry import ModelError, Registry, load_registry, locate_registry, resolve
+from pipeline.models.yunet import YuNet
+from pipeline.settings import Settings
+from pipeline.types import Image
+
+SUPPORTED_DETECTORS = ("yunet",)
+SUPPORTED_EMBEDDERS = ("mobilefacenet",)
+
+
+class FaceAnalyzer:
+    """Loads the configured face models from ``models_dir`` (verified against the registry) on ``load()``.
+
+    ``detect`` and ``embed`` are separate so callers can time each stage; ``analyse`` does both.
+    """
+
+    def __init__(self, settings: Settings, models_dir: Path | None = None, registry: Registry | None = None):
+        rec = settings.recognition
+        if rec.detector_model not in SUPPORTED_DETECTORS:
+            raise ModelError(
+                f"face detector {rec.detector_model!r} is not supported; use one of {SUPPORTED_DETECTORS}"
+            )
+        if rec.embedder_model not in SUPPORTED_EMBEDDERS:
+            raise ModelError(
+                f"face embedder {rec.embedder_model!r} is not supported; use one of {SUPPORTED_EMBEDDERS}"
+            )
+        self._settings = settings
+        self._models_dir = models_dir if models_dir is not None else settings.models_dir
+        self._registry = registry
+        self._detector: YuNet | None = None
+        self._embedder: MobileFaceNet | None = None
+
+    @property
+    def embedder_model(self) -> str:
+        return self._settings.recognition.embedder_model
+
+    def load(self) -> None:
+        """Verify and load both models, with warm-up. Idempotent; raises ModelError if a file is unusable."""
+        if self._detector is not None and self._embedder is not None:
+            return
+        registry = self._registry or load_registry(locate_registry(self._settings.models_registry))
+        rec = self._settings.recognition
+        detector = YuNet(
+            resolve(registry, self._models_dir, rec.detector_model), rec.detector_score, rec.detect_max_side
+        )
+        embedder = MobileFaceNet(
+            resolve(registry, self._models_dir, rec.embedder_model), rec.intra_op_threads, rec.flip_tta
+        )
+        detector.load()
+        embedder.load()
+        self._detector, self._embedder = detector, embedder
+
+    def detect(self, image: Image) -> FaceDetections:
+        self.load()
+        assert self._detector is not None
+        return self._detector.predict(image)
+
+    def embed(self, image: Image, detections: FaceDetections) -> npt.NDArray[np.float32]:
+        """(N, 128) L2-normalised embeddings of the detected faces, in detection order."""
+        self.load()
+        assert self._embedder is not None
+        if len(detections) == 0:
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        faces = [align_face(image, points) for points in detections.landmarks]
+        return self._embedder.predict(faces)
+
+    def analyse(self, image: Image) -> tuple[FaceDetections, npt.NDArray[np.float32]]:
+        detections = self.detect(image)
+        return detections, self.embed(image, detections)

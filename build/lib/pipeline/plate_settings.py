@@ -1,0 +1,187 @@
+"""Settings of plate reading (``plates:`` in the YAML file), included in ``Settings`` as ``Settings.plates``.
+
+Kept apart from ``settings.py`` so the noun stays small, and free of model imports: format patterns are
+checked for syntax here, country codes against the built-in formats and those in ``formats``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pipeline.plates.formats import DEFAULT_FORMATS, FREE_LENGTHS
+
+_PATTERN = re.compile(r"^(?:[LDA]\??|[- ])+$")
+_COUNTRY = re.compile(r"^[a-z]{2,8}$")
+
+
+def check_country_codes(value: list[str]) -> list[str]:
+    """``value`` if it is a list of distinct lower-case country codes; ValueError otherwise."""
+    bad = [c for c in value if not _COUNTRY.match(c)]
+    if bad or len(set(value)) != len(value):
+        raise ValueError(f"countries must be distinct lower-case codes, got {value}")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LpdYuNetDetector(_Strict):
+    type: Literal["lpd_yunet"] = Field(
+        "lpd_yunet", description="OpenCV Zoo LPD-YuNet (Apache-2.0): four corners per plate; the default."
+    )
+    model: str = Field("lpd_yunet", description="Registry name of the ONNX file.")
+    score_threshold: float = Field(
+        0.3,
+        ge=0.05,
+        le=0.99,
+        description="Smallest plate score. Trained on Chinese plates; 0.3 suits other countries (the "
+        "OpenCV Zoo default 0.8-0.9 misses most of them).",
+    )
+    tile_levels: list[Annotated[float, Field(gt=0.15, lt=1.0)]] = Field(
+        default_factory=lambda: [0.5],
+        max_length=3,
+        description="Besides the whole frame, the detector looks at overlapping tiles of these sizes "
+        "(fractions of the frame) so that small plates are found; each level costs several more runs "
+        "(7 views in all for [0.5] on a 16:9 frame). Recall at IoU 0.5 on the benchmark photos: whole "
+        "frame only 0.80, [0.5] 0.98, and 0.99 after each plate is re-detected close up.",
+    )
+
+
+class PlateDetDetector(_Strict):
+    type: Literal["platedet"] = Field(
+        description="platedet YOLOv8s-seg. AGPL-3.0 weights: optional, clear the licence before any "
+        "distribution."
+    )
+    model: str = Field("platedet", description="Registry name of the ONNX file.")
+    score_threshold: float = Field(0.4, ge=0.05, le=0.99, description="Smallest plate score.")
+
+
+PlateDetectorSettings = Annotated[LpdYuNetDetector | PlateDetDetector, Field(discriminator="type")]
+
+
+class PlatesSettings(_Strict):
+    detector: PlateDetectorSettings = Field(
+        default_factory=LpdYuNetDetector, description="Plate detector backend (by its 'type')."
+    )
+    ocr_model: str = Field("ppocr_rec", description="Registry name of the text recogniser.")
+    countries: list[str] = Field(
+        default_factory=list,
+        description="Countries whose plates the cameras expect, by code (pk, in, br, us, eu or one defined "
+        "in 'formats'; the first is named when two share a format); a camera may declare its own "
+        "(cameras[].plate_countries). "
+        "Empty, the default: region-free, every known format weighs the same. Either way a plate that fits "
+        "no format is still read, as the OCR sees it: formats only re-rank readings (see format_margin).",
+    )
+    formats: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Formats per country replacing (or adding to) the built-in ones. A format is a "
+        "pattern of L (letter), D (digit), A (either), '?' after one for optional, '-' or space where "
+        "the display form puts a separator: e.g. pk: ['LLL-DDDD', 'LLL-DDD'].",
+    )
+    free_min_length: int = Field(
+        FREE_LENGTHS[0],
+        ge=2,
+        le=12,
+        description="Shortest plate read when it fits no format (shorter strings are mostly model badges "
+        "and clock overlays); shorter plates are read where a format says so.",
+    )
+    free_max_length: int = Field(
+        FREE_LENGTHS[1],
+        ge=2,
+        le=12,
+        description="Longest plate read when it fits no format (longer strings are mostly slogans and state "
+        "names); formats may be longer (India's ten characters).",
+    )
+    min_plate_width_px: int = Field(
+        32, ge=8, le=2000, description="Plates narrower than this (in frame pixels) are not read."
+    )
+    min_plate_height_px: int = Field(
+        10, ge=4, le=1000, description="Plates lower than this (in frame pixels) are not read."
+    )
+    max_plates: int = Field(8, ge=1, le=64, description="At most this many plates (best scores) per frame.")
+    ocr_min_confidence: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="Readings whose weakest character (averaged over crop variants) is less likely than "
+        "this are reported unreadable (empty text).",
+    )
+    crop_variants: int = Field(
+        4,
+        ge=1,
+        le=4,
+        description="Crops read per plate and combined: base, full height, stretched, grey. On the "
+        "benchmark photos (LPD-YuNet) 1 gives 0.80 exact, 4 gives 0.85; each costs one more OCR pass "
+        "(about 12 ms on 2 cores) per plate.",
+    )
+    two_line: bool = Field(
+        True, description="Also try plates squarer than two_line_max_aspect as two rows of text."
+    )
+    two_line_max_aspect: float = Field(
+        1.8, ge=1.0, le=3.0, description="Width/height below which a plate may have two rows."
+    )
+    correction_penalty: float = Field(
+        0.1,
+        gt=0.0,
+        le=1.0,
+        description="Share of a confusable symbol's probability a format lends to its counterpart "
+        "(0 → O in a letter slot, O → 0 in a digit slot).",
+    )
+    format_margin: float = Field(
+        0.03,
+        gt=0.0,
+        le=1.0,
+        description="A reading that fits a format of a declared country (of any known country when none is "
+        "declared) wins over one that fits no format when at least this fraction as likely.",
+    )
+    foreign_format_margin: float = Field(
+        0.2,
+        gt=0.0,
+        le=1.0,
+        description="The same for formats of the known countries a camera does not declare: a weaker pull, "
+        "so that a visiting plate is read by its own format without bending local plates into it.",
+    )
+    intra_op_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads per session.")
+
+    @field_validator("countries")
+    @classmethod
+    def _country_codes(cls, value: list[str]) -> list[str]:
+        return check_country_codes(value)
+
+    @field_validator("formats")
+    @classmethod
+    def _patterns(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for country, patterns in value.items():
+            if not _COUNTRY.match(country) or not patterns:
+                raise ValueError(f"formats[{country!r}]: a lower-case country code with at least one pattern")
+            for pattern in patterns:
+                if not _PATTERN.match(pattern.strip()) or not re.search("[LDA]", pattern):
+                    raise ValueError(
+                        f"formats[{country!r}]: {pattern!r} is not a pattern of L, D, A, '?', '-' and spaces"
+                    )
+        return value
+
+    @model_validator(mode="after")
+    def _known_countries(self) -> PlatesSettings:
+        self.check_known(self.countries)
+        if self.free_min_length > self.free_max_length:
+            raise ValueError("free_min_length must not exceed free_max_length")
+        return self
+
+    def check_known(self, countries: list[str]) -> None:
+        """ValueError naming any of ``countries`` that has no formats, built-in or in ``formats``."""
+        known = {*DEFAULT_FORMATS, *self.formats}
+        unknown = [c for c in countries if c not in known]
+        if unknown:
+            raise ValueError(f"no plate formats for {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+
+    def for_camera(self, countries: list[str] | None) -> PlatesSettings:
+        """These settings as a camera sees them: its own declared countries, when it has any."""
+        if countries is None or countries == self.countries:
+            return self
+        self.check_known(countries)
+        return self.model_copy(update={"countries": list(countries)})

@@ -1,0 +1,466 @@
+"""Typed configuration: YAML validated by pydantic, overridden by ``SAFECITY_...`` environment variables.
+
+``load(path)`` reads a file; ``parse(mapping)`` builds settings from a dict (tests use it directly).
+Environment variables win over the file, so a deployment can change one value without editing YAML,
+e.g. ``SAFECITY_DATABASE_URL`` or ``SAFECITY_RECOGNITION__THRESHOLD``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from pipeline.dispatch_settings import DispatchSettings
+from pipeline.map_settings import TileUrl
+from pipeline.plate_settings import PlatesSettings, check_country_codes
+from pipeline.records_settings import RecordsSettings
+from pipeline.track_settings import QualitySettings, TrackingSettings, VoteSettings
+from pipeline.watchlist_settings import (
+    WatchlistSettings,
+)
+
+CAMERA_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_CAMERA_ID_RE = re.compile(CAMERA_ID_PATTERN)
+
+
+class ConfigError(ValueError):
+    """A configuration file or value that cannot be used; the message says which and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RecognitionSettings(_Strict):
+    detector_model: str = Field("yunet", description="Registry name of the face detector.")
+    embedder_model: str = Field("mobilefacenet", description="Registry name of the face embedder.")
+    detector_score: float = Field(0.6, ge=0.05, le=0.99, description="Minimum YuNet face score.")
+    threshold: float = Field(
+        0.42,
+        ge=0.0,
+        le=1.0,
+        description="The lowest cosine similarity at which any watch list matches. Each list's own "
+        "threshold is calibrated for its size and false-alert target (watchlist.lists) and only rises "
+        "above this floor.",
+    )
+    top_k: int = Field(5, ge=1, le=100, description="Profiles returned by a watchlist search.")
+    detect_max_side: int = Field(
+        1280, ge=160, le=4096, description="Images are downscaled to this longest side before detection."
+    )
+    enrol_min_face_px: int = Field(
+        60, ge=20, le=1000, description="Smallest face side (pixels) accepted for an enrolment photo."
+    )
+    min_face_px: int = Field(24, ge=8, le=1000, description="Smallest face side analysed in video.")
+    intra_op_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads per session.")
+    flip_tta: bool = Field(
+        False,
+        description="Flip test-time augmentation: a face's embedding is the normalised sum of the embeddings "
+        "of the aligned face and of its mirror image. Doubles the embedder's CPU per face; enrolments and "
+        "live faces should use the same setting, so re-enrol (or re-embed) the gallery after changing it. "
+        "Measured effect: bench/face_roc.py.",
+    )
+
+
+Analytic = Literal["face", "plate"]
+
+
+class CameraConfig(_Strict):
+    id: str = Field(description="Camera id: letters, digits, '-' and '_' (used in NATS subjects).")
+    name: str = Field("", description="Human-readable name shown to operators.")
+    url: str = Field(description="RTSP URL of the stream.")
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    district: str = Field("", description="Administrative area; used for routing alerts.")
+    analysis_fps: float | None = Field(None, gt=0, le=60, description="Overrides worker.analysis_fps.")
+    face_threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Raises the face threshold on this camera above every list's own (a camera with a "
+        "record of false alerts, poor light); never lowers one.",
+    )
+    analytics: list[Analytic] = Field(
+        default_factory=lambda: list[Analytic](["face"]),
+        min_length=1,
+        description="What the worker looks for on this camera: faces (watchlist), plates (ANPR), or both.",
+    )
+    plate_countries: list[str] | None = Field(
+        None,
+        description="Countries whose plates this camera expects (codes as in plates.countries); null: the "
+        "global plates.countries; []: region-free on this camera. Other plates are still read.",
+    )
+
+    @field_validator("analytics")
+    @classmethod
+    def _no_repeats(cls, value: list[Analytic]) -> list[Analytic]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"analytics lists each of face, plate at most once, not {value}")
+        return value
+
+    @field_validator("plate_countries")
+    @classmethod
+    def _country_codes(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else check_country_codes(value)
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_token(cls, value: str) -> str:
+        if not _CAMERA_ID_RE.match(value):
+            raise ValueError(f"camera id {value!r} must match {CAMERA_ID_PATTERN}")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_rtsp(cls, value: str) -> str:
+        if not value.startswith(("rtsp://", "rtsps://")):
+            raise ValueError(f"camera url {value!r} must be an rtsp:// URL")
+        return value
+
+
+class WorkerSettings(_Strict):
+    worker_id: str = Field("", description="Stable worker name; defaults to host-pid.")
+    analysis_fps: float = Field(5.0, gt=0, le=60, description="Frames per second analysed per camera.")
+    queue_size: int = Field(2, ge=1, le=16, description="Decoded frames buffered per camera (oldest drops).")
+    # A restored camera is seen again within the backoff cap plus one open: 2 s each keeps that under
+    # 5 s after any outage, and one refused connection every 2 s is cheap for a camera down for hours.
+    reconnect_initial_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay.")
+    reconnect_max_s: float = Field(2.0, gt=0, le=600, description="Longest reconnect delay.")
+    open_timeout_s: float = Field(2.0, gt=0, le=120, description="RTSP connect/read timeout.")
+    scene_max_side: int = Field(640, ge=160, le=1920, description="Scene snapshot longest side.")
+    crop_margin: float = Field(0.25, ge=0, le=1, description="Margin around a face crop, fraction of box.")
+    jpeg_quality: int = Field(85, ge=30, le=100)
+    heartbeat_s: float = Field(5.0, gt=0, le=300, description="Interval of worker heartbeats.")
+    watchlist_resync_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="How often the watchlist revision in the database is checked, "
+        "to catch changes whose NATS announcement was missed.",
+    )
+    stop_at_end: bool = Field(False, description="Exit when every stream ended (tests, replays).")
+    assignment: Literal["leases", "static"] = Field(
+        "leases",
+        description="leases: cameras come from the NATS KV camera catalogue and are shared among live "
+        "workers through leases (scale-out, fail-over); static: this worker reads the configured cameras "
+        "on its own (replays, pinned cameras).",
+    )
+    fleet: str = Field(
+        "default",
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="Workers of one fleet share one camera catalogue and lease set (NATS KV buckets).",
+    )
+    lease_ttl_s: float = Field(
+        5.0,
+        ge=1.5,
+        le=120,
+        description="A camera lease (and a worker's presence) lapses this long after its last renewal; "
+        "renewals run every third of it. A dead worker's cameras move within about 1.4x this.",
+    )
+    catalogue_resync_s: float = Field(
+        30.0, gt=0, le=3600, description="How often the camera catalogue is re-read in full."
+    )
+    metrics_port: int = Field(
+        0, ge=0, le=65535, description="Port of /metrics, /healthz and /readyz; 0 serves none."
+    )
+    metrics_host: str = Field("127.0.0.1", description="Listen address of the metrics endpoint.")
+
+    @model_validator(mode="after")
+    def _replays_are_static(self) -> WorkerSettings:
+        if self.stop_at_end and self.assignment == "leases":
+            raise ValueError(
+                "stop_at_end replays a fixed set of cameras: use assignment 'static' (or --camera IDs)"
+            )
+        return self
+
+
+class EpisodePolicy(_Strict):
+    """How sightings of one subject on one camera are grouped into alerts, for one watchlist category."""
+
+    window_s: float = Field(
+        60.0,
+        ge=0,
+        le=86_400,
+        description="A sighting within this many seconds of the episode's last one updates its alert "
+        "(better crop, higher score, last seen) instead of opening a new one.",
+    )
+    cooldown_s: float = Field(
+        300.0,
+        ge=0,
+        le=7 * 86_400,
+        description="After an operator closes an alert (resolved or dismissed), further sightings on "
+        "that camera within this many seconds of the last one join the closed alert quietly.",
+    )
+    priority: int = Field(3, ge=1, le=5, description="Alert priority for this category: 1 is the most urgent")
+
+
+DEFAULT_EPISODE_POLICIES: dict[str, EpisodePolicy] = {
+    "wanted": EpisodePolicy(window_s=120, cooldown_s=600, priority=1),
+    "missing": EpisodePolicy(window_s=300, cooldown_s=1800, priority=2),
+}
+
+
+class CommandCenterSettings(_Strict):
+    host: str = Field("127.0.0.1", description="Listen address.")
+    port: int = Field(8080, ge=1, le=65535)
+    consumer_name: str = Field("command-center", description="JetStream durable consumer of hits.")
+    hits_consumer_start: Literal["all", "new"] = Field(
+        "all",
+        description="Where a newly created hit consumer starts: 'all' replays hits kept in the stream "
+        "(no hit published before the first start is lost); 'new' skips them.",
+    )
+    alert_merge_window_s: float = Field(
+        60.0,
+        ge=0,
+        le=86_400,
+        description="Default episode window: hits of one subject on one camera within this window update "
+        "one alert (categories can override it in 'episodes').",
+    )
+    alert_cooldown_s: float = Field(
+        300.0, ge=0, le=7 * 86_400, description="Default cooldown after an alert is closed (see 'episodes')."
+    )
+    episodes: dict[str, EpisodePolicy] = Field(
+        default_factory=lambda: dict(DEFAULT_EPISODE_POLICIES),
+        description="Episode window, cooldown and priority per watchlist category (face categories, "
+        "and plate alerts as 'vehicle:<status>'); other categories use the defaults above.",
+    )
+
+    def episode_policy(self, category: str) -> EpisodePolicy:
+        found = self.episodes.get(category)
+        if found is not None:
+            return found
+        return EpisodePolicy(window_s=self.alert_merge_window_s, cooldown_s=self.alert_cooldown_s)
+
+    max_upload_bytes: int = Field(10_000_000, ge=1000)
+    hits_ack_wait_s: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description="A hit fetched but not acknowledged (its replica died) is redelivered after this.",
+    )
+    hits_retry_delay_s: float = Field(
+        5.0,
+        gt=0,
+        le=600,
+        description="While the database is away, each hit and plate read waiting to be stored is tried again "
+        "this often; none is ever given up.",
+    )
+    ws_recheck_s: float = Field(
+        30.0,
+        ge=0.5,
+        le=600,
+        description="How often a live WebSocket re-checks its credentials (besides revocations announced).",
+    )
+    map_tile_url: TileUrl = ""
+    map_attribution: str = Field("", max_length=200, description="Credit shown under the map's tiles.")
+
+
+DEV_SECRET = "development-only-secret-change-me"  # noqa: S105 (refused outside development)
+
+
+class SecuritySettings(_Strict):
+    jwt_secret: SecretStr = Field(
+        SecretStr(DEV_SECRET), description="Signs access tokens (HS256); at least 32 characters."
+    )
+    api_key_pepper: SecretStr = Field(
+        SecretStr(DEV_SECRET), description="Server-side secret mixed into integration key hashes."
+    )
+    access_token_ttl_s: int = Field(900, ge=60, le=86_400, description="Lifetime of an access token.")
+    refresh_token_ttl_s: int = Field(
+        43_200, ge=300, le=30 * 86_400, description="Lifetime of a refresh token (about one shift)."
+    )
+    otp_ttl_s: int = Field(300, ge=30, le=3600, description="How long a one-time code stays valid.")
+    otp_digits: int = Field(6, ge=6, le=10)
+    max_failed_attempts: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Wrong codes for one (government ID, mobile) pair before the pair locks; attempts with "
+        "another mobile never count against an account.",
+    )
+    lockout_s: int = Field(900, ge=10, le=86_400, description="How long a locked pair stays locked.")
+    max_requests_per_address: int = Field(
+        300,
+        ge=1,
+        le=100_000,
+        description="Sign-in requests (codes asked for and tried) one source address may make per "
+        "address_window_s: generous, since a control room's consoles may share one address.",
+    )
+    address_window_s: int = Field(900, ge=10, le=86_400, description="Window of the per-address throttle.")
+    sms_backend: Literal["console", "outbox", "http"] = Field(
+        "console",
+        description="console: log codes (development); outbox: append JSON lines to "
+        "sms_outbox (tests); http: POST to sms_http_url (a real gateway adapter).",
+    )
+    sms_outbox: Path = Field(Path("data/sms_outbox.jsonl"), description="File for the outbox backend.")
+    sms_http_url: str = Field("", description="SMS gateway endpoint for the http backend.")
+    trust_tokens_without_session_store: bool = Field(
+        True,
+        description="While Redis (the session store) is down, accept unexpired access tokens of active "
+        "accounts without the logout check, so operators keep acknowledging and dispatching; a token "
+        "logged out during the outage stays usable until it expires (access_token_ttl_s). Sign-in, "
+        "refresh and logout answer 503 meanwhile. False refuses every staff request (503) instead.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser; none by default."
+    )
+
+
+class CameraSimSettings(_Strict):
+    host: str = Field("127.0.0.1", description="RTSP listen address.")
+    port: int = Field(8554, ge=1, le=65535)
+    scenario: Path = Field(Path("configs/scenarios/sample.yaml"), description="YAML scenario file.")
+    publish_frames: bool = Field(True, description="Publish a FrameSent event per frame on NATS.")
+    metrics_port: int = Field(0, ge=0, le=65535, description="Port of /metrics; 0 serves none.")
+
+
+class Settings(BaseSettings):
+    """Everything a safecity process needs. Every field has a default suitable for a laptop demo."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SAFECITY_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(Path("data"), description="Where the embedded database and state live.")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite under data_dir.")
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma separated.")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis: sessions, lockouts, shared state.")
+    models_dir: Path = Field(Path("models"), description="Directory holding the ONNX files.")
+    models_registry: Path = Field(Path("configs/models.yaml"), description="Model registry YAML.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one object per line with camera_id, event_id, ... when known; text: plain."
+    )
+    recognition: RecognitionSettings = Field(default_factory=RecognitionSettings)
+    watchlist: WatchlistSettings = Field(default_factory=WatchlistSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    vote: VoteSettings = Field(default_factory=VoteSettings)
+    command_center: CommandCenterSettings = Field(default_factory=CommandCenterSettings)
+    camera_sim: CameraSimSettings = Field(default_factory=CameraSimSettings)
+    dispatch: DispatchSettings = Field(
+        default_factory=DispatchSettings, description="Alert lifecycle, escalation and patrol dispatch."
+    )
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    records: RecordsSettings = Field(
+        default_factory=RecordsSettings, description="CRO records and the hotel check-in feed."
+    )
+    plates: PlatesSettings = Field(
+        default_factory=PlatesSettings, description="Plate reading (ANPR): detector, OCR, formats."
+    )
+    cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras the workers read.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the YAML file, which arrives as init kwargs.
+        return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> Settings:
+        ids = [c.id for c in self.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate camera ids: {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _cameras_plate_countries_are_known(self) -> Settings:
+        for camera in self.cameras:
+            if camera.plate_countries:
+                try:
+                    self.plates.check_known(camera.plate_countries)
+                except ValueError as exc:
+                    raise ValueError(f"camera {camera.id}: plate_countries: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _no_default_secrets_outside_development(self) -> Settings:
+        if self.environment == "development":
+            return self
+        sec = self.security
+        for name in ("jwt_secret", "api_key_pepper"):
+            value = getattr(sec, name).get_secret_value()
+            if value == DEV_SECRET or len(value) < 32:
+                raise ValueError(
+                    f"security.{name} must be set to a secret of at least 32 characters outside "
+                    f"development (environment is {self.environment!r}); e.g. SAFECITY_SECURITY__"
+                    f"{name.upper()}=$(openssl rand -hex 32)"
+                )
+        if self.environment == "production" and sec.sms_backend != "http":
+            raise ValueError(
+                f"security.sms_backend {sec.sms_backend!r} does not deliver codes; production needs 'http' "
+                "(a real SMS gateway at security.sms_http_url)"
+            )
+        if sec.sms_backend == "http" and not sec.sms_http_url.startswith(("https://", "http://")):
+            raise ValueError("security.sms_http_url must be the gateway's http(s) URL")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'safecity.db').resolve()}"
+
+
+def parse(data: dict[str, Any]) -> Settings:
+    """Build settings from a mapping (plus environment overrides); raise ConfigError on bad input."""
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, "settings")) from None
+
+
+def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """The top-level mapping of a YAML file; ConfigError naming the file if it is unreadable or not one."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return data
+
+
+def load(path: Path | None) -> Settings:
+    """Read a YAML settings file (or none, for defaults) and apply environment overrides."""
+    if path is None:
+        return parse({})
+    data = read_yaml_mapping(path, "config")
+    try:
+        return parse(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def describe_validation_error(exc: ValidationError, what: str) -> str:
+    """One line per problem, each naming the offending key."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"{where}: {err['msg']}")
+    return f"invalid {what}:\n  " + "\n  ".join(lines)

@@ -1,0 +1,146 @@
+"""NATS subject and stream names. Every subject is built here; nothing else spells one out."""
+
+from __future__ import annotations
+
+from pipeline.settings import _CAMERA_ID_RE
+
+PREFIX = "safecity"
+
+# JetStream streams: anything that must not be lost.
+HITS_STREAM = "SAFECITY_HITS"
+HITS_STREAM_SUBJECTS = [f"{PREFIX}.hits.>"]
+PLATES_STREAM = "SAFECITY_PLATES"
+PLATES_STREAM_SUBJECTS = [f"{PREFIX}.plates.>"]
+WATCHLIST_STREAM = "SAFECITY_WATCHLIST"
+WATCHLIST_STREAM_SUBJECTS = [f"{PREFIX}.watchlist.>"]
+DISPATCH_STREAM = "SAFECITY_DISPATCH"
+DISPATCH_STREAM_SUBJECTS = [f"{PREFIX}.dispatch.>"]
+RECORDS_STREAM = "SAFECITY_RECORDS"
+RECORDS_STREAM_SUBJECTS = [f"{PREFIX}.records.>"]
+
+
+def _token(camera_id: str) -> str:
+    if not _CAMERA_ID_RE.match(camera_id):
+        raise ValueError(f"not a valid camera id for a subject: {camera_id!r}")
+    return camera_id
+
+
+def hits_face(camera_id: str) -> str:
+    """A face that matched the watchlist on one camera (JetStream)."""
+    return f"{PREFIX}.hits.face.{_token(camera_id)}"
+
+
+def hits_face_all() -> str:
+    return f"{PREFIX}.hits.face.*"
+
+
+def hits_plate(camera_id: str) -> str:
+    """A plate read that matched the vehicle hotlist on one camera (JetStream)."""
+    return f"{PREFIX}.hits.plate.{_token(camera_id)}"
+
+
+def hits_plate_all() -> str:
+    return f"{PREFIX}.hits.plate.*"
+
+
+def hits_all() -> str:
+    """Every kind of hit (what turns into alerts)."""
+    return f"{PREFIX}.hits.>"
+
+
+def plates_read(camera_id: str) -> str:
+    """One vehicle pass read on an ANPR camera, matched or not: the read log (JetStream)."""
+    return f"{PREFIX}.plates.read.{_token(camera_id)}"
+
+
+def plates_read_all() -> str:
+    return f"{PREFIX}.plates.read.*"
+
+
+def watchlist_changes() -> str:
+    """Enrolments and removals, so running workers update their index (JetStream)."""
+    return f"{PREFIX}.watchlist.changes"
+
+
+def sim_frames(camera_id: str) -> str:
+    """When camera_sim sent each frame of a camera (core NATS, for latency measurement)."""
+    return f"{PREFIX}.sim.frames.{_token(camera_id)}"
+
+
+def sim_frames_all() -> str:
+    return f"{PREFIX}.sim.frames.*"
+
+
+def alert_events() -> str:
+    """Alert created/updated, fanned out to every command-centre replica's WebSockets (core NATS)."""
+    return f"{PREFIX}.alerts.events"
+
+
+def sessions_revoked() -> str:
+    """Staff sessions that ended, so every replica cuts their WebSockets at once (core NATS)."""
+    return f"{PREFIX}.auth.revoked"
+
+
+def worker_heartbeat(worker_id: str) -> str:
+    return f"{PREFIX}.workers.heartbeat.{_token(worker_id)}"
+
+
+def worker_heartbeat_all() -> str:
+    return f"{PREFIX}.workers.heartbeat.*"
+
+
+def dispatch_officer(officer_key: str) -> str:
+    """Dispatch notifications for one officer (JetStream; a durable consumer per officer reads it)."""
+    return f"{PREFIX}.dispatch.officer.{_token(officer_key)}"
+
+
+def patrol_position(unit_id: str) -> str:
+    """GPS fixes of one patrol unit from trusted in-cluster gateways (core NATS; the app uses HTTP)."""
+    return f"{PREFIX}.patrol.position.{_token(unit_id)}"
+
+
+def patrol_position_all() -> str:
+    return f"{PREFIX}.patrol.position.*"
+
+
+def alert_escalations() -> str:
+    """Alerts left unacknowledged too long, for supervisors' notification channels (core NATS)."""
+    return f"{PREFIX}.alerts.escalations"
+
+
+def records_officer(officer_key: str) -> str:
+    """Personal-watchlist notices for one officer (JetStream; a durable consumer per officer reads it)."""
+    return f"{PREFIX}.records.officer.{_token(officer_key)}"
+
+
+def records_broadcast() -> str:
+    """Bulletins for every officer (an arrest, a missing person, an unidentified body): one message on
+    JetStream, read by each officer's own durable consumer, so an officer who was offline still gets it."""
+    return f"{PREFIX}.records.broadcast"
+
+
+def records_casework(officer_key: str) -> str:
+    """Coordination notices for one officer about their cases (JetStream; a durable consumer per officer)."""
+    return f"{PREFIX}.records.casework.{_token(officer_key)}"
+
+
+# NATS KV buckets of the worker fleet (one set per fleet, so separate deployments or tests never mix).
+def _fleet_bucket(base: str, fleet: str) -> str:
+    if not _CAMERA_ID_RE.match(fleet) or len(fleet) > 32:
+        raise ValueError(f"not a valid fleet name: {fleet!r}")
+    return base if fleet == "default" else f"{base}_{fleet}"
+
+
+def cameras_bucket(fleet: str = "default") -> str:
+    """The camera catalogue: key = camera id, value = CameraConfig JSON (no expiry)."""
+    return _fleet_bucket("safecity_cameras", fleet)
+
+
+def camera_leases_bucket(fleet: str = "default") -> str:
+    """Who analyses each camera: key = camera id, value = CameraLease JSON (expires unless renewed)."""
+    return _fleet_bucket("safecity_camera_leases", fleet)
+
+
+def workers_bucket(fleet: str = "default") -> str:
+    """Live workers: key = worker id, value = WorkerPresence JSON (expires unless renewed)."""
+    return _fleet_bucket("safecity_workers", fleet)

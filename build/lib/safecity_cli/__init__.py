@@ -1,0 +1,1 @@
+"""The ``safecity`` command: one subcommand per service."""

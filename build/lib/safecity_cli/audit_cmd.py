@@ -1,0 +1,72 @@
+"""``safecity audit``: verify the audit trail's hash chain, show its latest entries."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from pipeline.settings import Settings
+from safecity_cli.main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError
+
+if TYPE_CHECKING:
+    from command_center.audit import AuditTrail
+
+
+def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "audit", help="check and read the audit trail", description="Verify the hash chain; show entries."
+    )
+    actions = parser.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = actions.add_parser(
+        "verify",
+        parents=[parent],
+        help="check the whole chain; exit 1 if an entry was changed, removed or reordered",
+    )
+    verify.set_defaults(func=run_verify)
+    tail = actions.add_parser("tail", parents=[parent], help="the latest entries, oldest first (JSON lines)")
+    tail.add_argument("-n", type=int, default=20, help="how many entries (default 20, at most 500)")
+    tail.set_defaults(func=run_tail)
+
+
+def _trail(settings: Settings) -> AuditTrail:
+    from command_center.audit import AuditTrail
+    from pipeline.database import make_engine
+
+    trail = AuditTrail(make_engine(settings.resolved_database_url))
+    trail.create_schema()
+    return trail
+
+
+def run_verify(args: argparse.Namespace, settings: Settings) -> int:
+    result = _trail(settings).verify()
+    if result.ok:
+        print(f"audit trail OK: {result.checked} entries, head {result.head_seq} {result.head_hash}")
+        return EXIT_OK
+    print(
+        f"audit trail BROKEN at entry {result.first_bad_id} ({result.problem}): {result.detail}; "
+        f"{result.checked} entries before it are intact",
+        file=sys.stderr,
+    )
+    return EXIT_FAILURE
+
+
+def run_tail(args: argparse.Namespace, settings: Settings) -> int:
+    if not 1 <= args.n <= 500:
+        raise CommandError("-n must be between 1 and 500", EXIT_USAGE)
+    for entry in reversed(_trail(settings).query(limit=args.n)):
+        line = {
+            "id": entry.seq,
+            "timestamp": entry.timestamp.isoformat(),
+            "actor": entry.actor,
+            "role": entry.role,
+            "ip": entry.ip,
+            "action": entry.action,
+            "target": entry.target,
+            "reason": entry.reason,
+            "details": entry.details,
+            "hash": entry.hash,
+        }
+        print(json.dumps(line, ensure_ascii=False))
+    return EXIT_OK

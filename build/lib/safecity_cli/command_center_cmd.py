@@ -1,0 +1,71 @@
+"""``safecity command-center``: the operator API, live alert feed and console."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+from typing import Any
+
+import uvicorn
+
+from command_center.app import create_app
+from pipeline.settings import Settings
+from safecity_cli.main import CommandError
+
+
+def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "command-center",
+        parents=[parent],
+        help="run the command centre (alerts API, live feed, watchlist enrolment, console)",
+        description="Consume face hits from NATS into alerts and serve the operator console.",
+    )
+    parser.add_argument("--host", help="listen address (default: command_center.host)")
+    parser.add_argument("--port", type=int, help="listen port (default: command_center.port)")
+    parser.set_defaults(func=run)
+
+
+def with_overrides(settings: Settings, host: str | None, port: int | None) -> Settings:
+    updates: dict[str, Any] = {}
+    if host:
+        updates["host"] = host
+    if port is not None:
+        if not 1 <= port <= 65535:
+            raise CommandError(f"--port {port}: must be between 1 and 65535", code=2)
+        updates["port"] = port
+    if not updates:
+        return settings
+    command_center = settings.command_center.model_copy(update=updates)
+    return settings.model_copy(update={"command_center": command_center})
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    settings = with_overrides(settings, args.host, args.port)
+    cc = settings.command_center
+    config = uvicorn.Config(
+        create_app(settings),
+        host=cc.host,
+        port=cc.port,
+        log_config=None,  # keep the JSON logging set up by main
+        proxy_headers=False,
+        ws="websockets-sansio",
+        ws_max_size=64 * 1024,
+    )
+    server = _Server(config, f"http://{cc.host}:{cc.port}/")
+    server.run()
+    if not server.started:
+        raise CommandError("command-center did not start (see the log above)")
+    return 0
+
+
+class _Server(uvicorn.Server):
+    """Announces the console URL once the socket listens and the app has started."""
+
+    def __init__(self, config: uvicorn.Config, url: str) -> None:
+        super().__init__(config)
+        self._url = url
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit:
+            print(f"command-center: console at {self._url}", flush=True)

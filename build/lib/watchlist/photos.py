@@ -1,0 +1,114 @@
+"""Safe decoding of uploaded photos: size limits first, pixel limits from the header, then decode.
+
+Only JPEG and PNG are accepted. Their dimensions are read from the file header without decoding, so a
+small file claiming a huge image (a decompression bomb) is refused before any pixel memory is allocated.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import cv2
+import numpy as np
+
+from pipeline.types import Image
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# JPEG start-of-frame markers that carry the image size (not DHT 0xC4, JPG 0xC8, DAC 0xCC).
+_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+
+
+class PhotoError(ValueError):
+    """A photo that cannot be used: ``photo`` names it (None: the whole request), ``reason`` says why."""
+
+    def __init__(self, photo: str | None, reason: str) -> None:
+        super().__init__(f"photo {photo!r}: {reason}" if photo else reason)
+        self.photo = photo
+        self.reason = reason
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in _STANDALONE:
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if marker in _SOF_MARKERS:
+            if pos + 9 > len(data):
+                return None
+            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
+            return int(width), int(height)
+        if length < 2:
+            return None
+        pos += 2 + length
+    return None
+
+
+def image_size(data: bytes) -> tuple[str, int, int] | None:
+    """(format, width, height) read from a JPEG or PNG header, or None if it is neither or is malformed."""
+    if data.startswith(_PNG_SIGNATURE):
+        size = _png_size(data)
+        return ("png", *size) if size else None
+    if data.startswith(b"\xff\xd8"):
+        size = _jpeg_size(data)
+        return ("jpeg", *size) if size else None
+    return None
+
+
+def decode_photo(name: str, data: bytes, max_bytes: int, max_pixels: int) -> Image:
+    """A BGR image from JPEG/PNG bytes, or PhotoError saying what is wrong with it."""
+    if not data:
+        raise PhotoError(name, "the file is empty")
+    if len(data) > max_bytes:
+        raise PhotoError(name, f"the file is {len(data)} bytes; at most {max_bytes} are accepted")
+    header = image_size(data)
+    if header is None:
+        raise PhotoError(name, "not a readable JPEG or PNG image")
+    kind, width, height = header
+    if width <= 0 or height <= 0:
+        raise PhotoError(name, f"the {kind} header gives an empty size {width}x{height}")
+    if width * height > max_pixels:
+        raise PhotoError(
+            name, f"the image is {width}x{height} pixels; at most {max_pixels} pixels are accepted"
+        )
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise PhotoError(name, f"the {kind} data is corrupt and cannot be decoded")
+    if image.shape[0] * image.shape[1] > max_pixels:  # guard again after decode (EXIF rotation etc.)
+        raise PhotoError(name, f"the decoded image is too large ({image.shape[1]}x{image.shape[0]})")
+    return np.ascontiguousarray(image, dtype=np.uint8)
+
+
+def encode_jpeg(image: Image, quality: int = 90) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return bytes(buf.tobytes())
+
+
+def crop_with_margin(image: Image, box: tuple[float, float, float, float], margin: float) -> Image:
+    """The box widened by ``margin`` (fraction of its size) on every side, clipped to the image."""
+    x, y, w, h = box
+    height, width = image.shape[:2]
+    x0 = max(0, round(x - w * margin))
+    y0 = max(0, round(y - h * margin))
+    x1 = min(width, round(x + w * (1 + margin)))
+    y1 = min(height, round(y + h * (1 + margin)))
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"box {box} lies outside the {width}x{height} image")
+    return np.ascontiguousarray(image[y0:y1, x0:x1])

@@ -1,0 +1,444 @@
+"""Per-camera analysis: detect → gate → track → embed (within budget) → match → vote → decide → hit.
+
+One thread per camera owns all of this state, so nothing here needs a lock. A hit is published once
+per (track, decided profile), with the track's best shot as evidence, plus at most a few updates when
+a clearly better shot of the same person arrives; not once per frame.
+
+Privacy: a face is embedded only if it passes the quality gates and its track still has budget; the
+embedding is dropped as soon as it is matched, leaving only its share of the track's template (the
+quality-weighted sum of the track's embeddings, in memory until the track ends). A crop is kept only
+for a face that voted for a watchlist profile (or at which the template did), only in memory, and only
+until its track ends. Unknown faces leave only counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.contracts import Box, FaceHit, StageTimings, TrackDecision
+from pipeline.detections import FaceDetections
+from pipeline.face import FaceAnalyzer
+from pipeline.settings import Settings
+from pipeline.types import Frame, Image
+from watchlist.matcher import Match, Scope, WatchlistMatcher
+from watchlist.policies import CameraScope
+from workers.evidence import downscale, encode_jpeg, face_crop
+from workers.frame_queue import DropOldestQueue
+from workers.quality import FaceQuality, QualityGate
+from workers.stats import CameraCounters
+from workers.tracking import NO_TRACK, BoxTracker, NorfairTracker, SceneCut, TrackUpdate, first_track_id
+from workers.vote import Candidate, Decision, FrameVote, TrackVote, VoteRules
+
+log = logging.getLogger(__name__)
+
+HitSink = Callable[[FaceHit], None]
+Observer = Callable[[int, npt.NDArray[np.float32], float, int | None], None]
+"""Sees every embedding the analysis makes: (track id, embedding, shot quality, frame number). For
+benchmarks that replay a camera's faces against other galleries (bench/false_alerts.py); a camera's
+own analysis has none, and keeps no embedding past its match."""
+_RUNNER_UP = 2  # profiles fetched per face: the best and the one it must lead by a margin
+
+
+def _utc(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, UTC)
+
+
+@dataclass(slots=True)
+class Shot:
+    """A face that voted for a profile, kept (in memory, until its track ends) as possible evidence."""
+
+    quality: FaceQuality
+    similarity: float
+    box: tuple[float, float, float, float]
+    landmarks: list[tuple[float, float]]
+    detector_score: float
+    crop: Image
+    scene: Image
+    frame_seq: int | None
+    sent_ns: int | None
+    received_ns: int
+
+
+@dataclass(slots=True)
+class FaceTrack:
+    track_id: int
+    first_seen_ns: int
+    vote: TrackVote
+    last_seen_ns: int = 0
+    frames: int = 0
+    best: dict[int, Shot] = field(default_factory=dict)  # profile id -> best shot voting for it
+    profiles: dict[int, Match] = field(default_factory=dict)  # profile id -> name and category
+    exhausted: bool = False
+    template: npt.NDArray[np.float32] | None = None  # quality-weighted sum of the faces embedded
+
+
+@dataclass(slots=True)
+class _Clock:
+    """Stage times of one frame, in milliseconds."""
+
+    marks: dict[str, float] = field(default_factory=dict)
+    _last: float = field(default_factory=time.perf_counter)
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.marks[stage] = self.marks.get(stage, 0.0) + (now - self._last) * 1e3
+        self._last = now
+
+
+class CameraAnalyser:
+    """Consumes one camera's frame queue in its own thread and emits FaceHits to ``sink``."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        worker_id: str,
+        settings: Settings,
+        analyzer: FaceAnalyzer,
+        matcher: WatchlistMatcher,
+        queue: DropOldestQueue[Frame],
+        counters: CameraCounters,
+        sink: HitSink,
+        stop: threading.Event,
+        tracker: BoxTracker | None = None,
+        scope: CameraScope | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        """``scope``: the live watch lists of this camera and their thresholds (None: every profile the
+        matcher holds, at the global threshold)."""
+        self.camera_id = camera_id
+        self._scope = scope
+        self._observer = observer
+        self._worker_id = worker_id
+        self._rec = settings.recognition
+        self._wopt = settings.worker
+        self._max_age_ns = int(settings.vote.max_track_age_s * 1e9)
+        self._rules = VoteRules.of(settings)
+        self._gate = QualityGate(settings.quality, settings.recognition.min_face_px)
+        self._tracker = tracker or NorfairTracker(settings.tracking, first_track_id(time.time_ns()))
+        self._scene_cut = SceneCut(settings.tracking.scene_cut_correlation)
+        self._tracks: dict[int, FaceTrack] = {}
+        self.last_stage_ms: dict[str, float] = {}  # the stages of the last frame, for benchmarks
+        self._analyzer = analyzer
+        self._matcher = matcher
+        self._queue = queue
+        self._counters = counters
+        self._sink = sink
+        self._stop = stop
+        self._thread = threading.Thread(target=self._run, name=f"analyse-{camera_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def open_tracks(self) -> int:
+        return len(self._tracks)
+
+    @property
+    def held_shots(self) -> int:
+        """Face crops held in memory: only of faces that voted for a profile, until their track ends."""
+        return sum(len(track.best) for track in self._tracks.values())
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self._queue.get(timeout=0.5)
+                if frame is None:
+                    if self._queue.closed:
+                        return
+                    continue
+                try:
+                    self.process(frame)
+                except Exception:
+                    log.exception("camera %s: analysis failed on a frame", self.camera_id)
+        finally:
+            self.finish()
+
+    def finish(self) -> None:
+        """End every track (end of stream or shutdown) and free what they held."""
+        for track_id in self._tracker.close():
+            self._close(track_id)
+
+    def process(self, frame: Frame) -> list[FaceHit]:
+        """Analyse one frame; publish and return the hits it decided."""
+        queue_ms = (time.perf_counter_ns() - frame.enqueued_ns) / 1e6 if frame.enqueued_ns else 0.0
+        self._counters.frames_analysed += 1
+        clock = _Clock()
+        detections = self._analyzer.detect(frame.image)
+        clock.lap("detect")
+        self._counters.faces_detected += len(detections)
+        qualities = self._gate.assess(frame.image, detections)
+        clock.lap("quality")
+        if self._scene_cut(frame.image):
+            self._counters.scene_cuts += 1
+            self.finish()  # nobody inherits a track from the previous scene
+        update = self._tracker.update(detections.boxes, detections.scores)
+        self._follow(update, frame)
+        clock.lap("track")
+        chosen = self._choose(update, qualities)
+        touched = self._embed_and_vote(frame, detections, qualities, update, chosen, clock)
+        decided = [(track, d) for track in touched if (d := track.vote.decide()) is not None]
+        clock.lap("vote")
+        hits = [hit for track, d in decided if (hit := self._publishable(frame, track, d, clock, queue_ms))]
+        for track in touched:
+            if track.vote.budget_left == 0 and not track.vote.published and not track.exhausted:
+                track.exhausted = True  # undecided, and it will not be embedded again
+                self._counters.budget_exhausted += 1
+        self._expire(frame.received_ns)
+        self.last_stage_ms = clock.marks
+        for hit in hits:
+            self._sink(hit)
+            if hit.decision is not None and hit.decision.revision > 0:
+                self._counters.hit_updates_published += 1
+            else:
+                self._counters.hits_published += 1
+        return hits
+
+    def _follow(self, update: TrackUpdate, frame: Frame) -> None:
+        """Track lifecycle: open state for started tracks, free it for ended ones."""
+        for track_id in update.started:
+            self._tracks[track_id] = FaceTrack(track_id, frame.received_ns, TrackVote(self._rules))
+            self._counters.tracks_started += 1
+        for track_id in update.ended:
+            self._close(track_id)
+        for track_id in (int(t) for t in update.ids if t != NO_TRACK):
+            track = self._tracks[track_id]
+            track.frames += 1
+            track.last_seen_ns = frame.received_ns
+
+    def _choose(self, update: TrackUpdate, qualities: list[FaceQuality]) -> list[int]:
+        """Indices of the faces worth an embedding: past the gates, on a track with budget left."""
+        chosen = []
+        for i, quality in enumerate(qualities):
+            if quality.rejection is not None:
+                self._counters.reject(quality.rejection)
+                continue
+            track_id = int(update.ids[i])
+            if track_id == NO_TRACK:
+                continue  # a new object the tracker is still confirming
+            vote = self._tracks[track_id].vote
+            if not vote.wants_embedding(quality.score):
+                if vote.budget_left == 0:
+                    self._counters.faces_over_budget += 1
+                else:
+                    self._counters.faces_after_decision += 1
+                continue
+            chosen.append(i)
+        return chosen
+
+    def _embed_and_vote(
+        self,
+        frame: Frame,
+        detections: FaceDetections,
+        qualities: list[FaceQuality],
+        update: TrackUpdate,
+        chosen: list[int],
+        clock: _Clock,
+    ) -> list[FaceTrack]:
+        if not chosen:
+            clock.lap("embed")
+            clock.lap("match")
+            return []
+        embeddings = self._analyzer.embed(frame.image, detections.filter(np.asarray(chosen, np.intp)))
+        clock.lap("embed")
+        scope = self._scope() if self._scope is not None else None
+        matches = self._matcher.match(embeddings, top_k=_RUNNER_UP, scope=scope)
+        if self._observer is not None:
+            for i, embedding in zip(chosen, embeddings, strict=True):
+                self._observer(int(update.ids[i]), embedding.copy(), qualities[i].score, frame.seq)
+        for i, embedding in zip(chosen, embeddings, strict=True):
+            track = self._tracks[int(update.ids[i])]
+            weighted = embedding * np.float32(max(qualities[i].score, 1e-3))
+            track.template = weighted if track.template is None else track.template + weighted
+        del embeddings  # nobody's embedding outlives the match (only its share of the track's template)
+        clock.lap("match")
+        touched: dict[int, FaceTrack] = {}
+        latest: dict[int, int] = {}  # track id -> its best face embedded in this frame
+        for i, candidates in zip(chosen, matches, strict=True):
+            track = self._tracks[int(update.ids[i])]
+            best_here = latest.get(track.track_id)
+            if best_here is None or qualities[i].score > qualities[best_here].score:
+                latest[track.track_id] = i
+            self._counters.faces_embedded += 1
+            verdict, best = track.vote.observe(
+                [Candidate(m.profile_id, m.similarity, m.threshold, m.strong) for m in candidates],
+                qualities[i].score,
+            )
+            if verdict is FrameVote.UNKNOWN:
+                self._counters.faces_unknown += 1
+            elif verdict is FrameVote.AMBIGUOUS:
+                self._counters.faces_ambiguous += 1
+            else:
+                assert best is not None
+                track.profiles[best.profile_id] = candidates[0]
+                self._keep_if_best(track, best, frame, detections, qualities[i], i)
+            touched[track.track_id] = track
+        self._vote_templates(list(touched.values()), latest, frame, detections, qualities, scope)
+        return list(touched.values())
+
+    def _vote_templates(
+        self,
+        tracks: list[FaceTrack],
+        latest: dict[int, int],
+        frame: Frame,
+        detections: FaceDetections,
+        qualities: list[FaceQuality],
+        scope: Scope | None,
+    ) -> None:
+        """Each touched track's template votes; where it votes for a profile, the face just embedded
+        is kept as that profile's shot (if better), at the template's similarity."""
+        ready = [t for t in tracks if t.template is not None and t.vote.embedded >= self._rules.min_frames]
+        if not ready:
+            return
+        templates = np.stack([t.template for t in ready if t.template is not None])
+        templates /= np.linalg.norm(templates, axis=1, keepdims=True)
+        for track, candidates in zip(
+            ready, self._matcher.match(templates, top_k=_RUNNER_UP, scope=scope), strict=True
+        ):
+            verdict, best = track.vote.observe_template(
+                [Candidate(m.profile_id, m.similarity, m.threshold, m.strong) for m in candidates]
+            )
+            if verdict is FrameVote.VOTED and best is not None:
+                track.profiles.setdefault(best.profile_id, candidates[0])
+                i = latest[track.track_id]
+                self._keep_if_best(track, best, frame, detections, qualities[i], i)
+
+    def _keep_if_best(
+        self,
+        track: FaceTrack,
+        best: Candidate,
+        frame: Frame,
+        detections: FaceDetections,
+        quality: FaceQuality,
+        i: int,
+    ) -> None:
+        current = track.best.get(best.profile_id)
+        if current is not None and current.quality.score >= quality.score:
+            return
+        x, y, w, h = (float(v) for v in detections.boxes[i])
+        track.best[best.profile_id] = Shot(
+            quality=quality,
+            similarity=best.similarity,
+            box=(x, y, w, h),
+            landmarks=[(float(px), float(py)) for px, py in detections.landmarks[i]],
+            detector_score=float(detections.scores[i]),
+            crop=face_crop(frame.image, (x, y, w, h), self._wopt.crop_margin).copy(),
+            scene=downscale(frame.image, self._wopt.scene_max_side).copy(),
+            frame_seq=frame.seq,
+            sent_ns=frame.sent_ns,
+            received_ns=frame.received_ns,
+        )
+
+    def _publishable(
+        self, frame: Frame, track: FaceTrack, decision: Decision, clock: _Clock, queue_ms: float
+    ) -> FaceHit | None:
+        shot = track.best[decision.profile_id]
+        first_decision = not track.vote.published
+        revision = track.vote.publication(decision, shot.quality.score, shot.similarity)
+        if revision is None:
+            return None
+        if revision == 0:
+            self._counters.tracks_decided += int(first_decision)
+            log.info(
+                "camera %s: track %d is profile %d (%s, %d/%d frames, max %.2f)",
+                self.camera_id,
+                track.track_id,
+                decision.profile_id,
+                decision.rule,
+                decision.frames_matched,
+                decision.frames_embedded,
+                decision.max_similarity,
+            )
+        return self._hit(frame, track, decision, revision, clock, queue_ms)
+
+    def _hit(
+        self,
+        frame: Frame,
+        track: FaceTrack,
+        decision: Decision,
+        revision: int,
+        clock: _Clock,
+        queue_ms: float,
+    ) -> FaceHit:
+        shot = track.best[decision.profile_id]
+        profile = track.profiles[decision.profile_id]
+        watch_list = self._scope.list_of(profile.list_id) if self._scope is not None else None
+        t0 = time.perf_counter()
+        crop = encode_jpeg(shot.crop, self._wopt.jpeg_quality)
+        scene = encode_jpeg(shot.scene, self._wopt.jpeg_quality)
+        encode_ms = (time.perf_counter() - t0) * 1e3
+        marks = clock.marks
+        x, y, w, h = shot.box
+        return FaceHit(
+            camera_id=self.camera_id,
+            worker_id=self._worker_id,
+            frame_seq=shot.frame_seq,
+            frame_sent_at=_utc(shot.sent_ns) if shot.sent_ns is not None else None,
+            captured_at=_utc(shot.received_ns),
+            box=Box(x=x, y=y, w=w, h=h),
+            landmarks=shot.landmarks,
+            detector_score=min(1.0, max(0.0, shot.detector_score)),
+            similarity=shot.similarity,
+            threshold=profile.threshold if profile.list_id is not None else self._rec.threshold,
+            profile_id=decision.profile_id,
+            profile_name=profile.name,
+            category=profile.category,
+            embedder_model=self._rec.embedder_model,
+            crop_jpeg=crop,
+            scene_jpeg=scene,
+            timings=StageTimings(
+                decode_ms=frame.decode_ms,
+                queue_ms=queue_ms,
+                detect_ms=marks.get("detect", 0.0),
+                quality_ms=marks.get("quality", 0.0),
+                track_ms=marks.get("track", 0.0),
+                embed_ms=marks.get("embed", 0.0),
+                match_ms=marks.get("match", 0.0),
+                vote_ms=marks.get("vote", 0.0),
+                encode_ms=encode_ms,
+            ),
+            track_id=track.track_id,
+            track_frames=max(1, track.frames),
+            decision=TrackDecision(
+                rule=decision.rule,
+                revision=revision,
+                frames_embedded=decision.frames_embedded,
+                frames_matched=decision.frames_matched,
+                mean_similarity=decision.mean_similarity,
+                max_similarity=decision.max_similarity,
+                runner_up_support=decision.runner_up_support,
+                first_seen_at=_utc(track.first_seen_ns),
+                last_seen_at=_utc(track.last_seen_ns or frame.received_ns),
+                best_shot=shot.quality.to_contract(),
+            ),
+            watch_list_id=profile.list_id,
+            watch_list_name=watch_list.name if watch_list is not None else "",
+            priority=watch_list.priority if watch_list is not None else None,
+            requires_ack=watch_list.requires_ack if watch_list is not None else True,
+        )
+
+    def _expire(self, now_ns: int) -> None:
+        """Age budget: close tracks older than the limit; their object, if still there, starts anew."""
+        old = [t.track_id for t in self._tracks.values() if now_ns - t.first_seen_ns > self._max_age_ns]
+        for track_id in old:
+            self._tracker.end(track_id)
+            self._counters.tracks_expired += 1
+            self._close(track_id)
+
+    def _close(self, track_id: int) -> None:
+        track = self._tracks.pop(track_id, None)  # its shots (crops, scenes) go with it
+        if track is not None and not track.vote.published:
+            self._counters.tracks_undecided += 1

@@ -1,0 +1,102 @@
+"""One thread per camera runs that camera's analysis stages (faces, plates) on each frame in turn.
+
+The stages share the camera's bounded frame queue and never each other's state, so nothing needs a
+lock; a stage that fails on a frame is logged and the others still see it. An optional observer
+(the worker's metrics) is told each frame's stage times.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Protocol
+
+from pipeline.types import Frame
+from workers.frame_queue import DropOldestQueue
+
+log = logging.getLogger(__name__)
+
+
+class Stage(Protocol):
+    last_stage_ms: dict[str, float]  # the sub-stages of the last frame processed, in milliseconds
+
+    def process(self, frame: Frame) -> object:
+        """Analyse one frame (publishing what it decides)."""
+        ...
+
+    def finish(self) -> None:
+        """The stream ended or the worker stops: decide what is pending and free it."""
+        ...
+
+
+class FrameObserver(Protocol):
+    def frame_received(self, frame: Frame) -> None: ...
+
+    def frame_done(self, frame: Frame, stage_ms: dict[str, float]) -> None: ...
+
+    def frame_finished(self, frame: Frame) -> None: ...
+
+
+class CameraRunner:
+    def __init__(
+        self,
+        camera_id: str,
+        stages: Sequence[Stage],
+        queue: DropOldestQueue[Frame],
+        stop: threading.Event,
+        observer: FrameObserver | None = None,
+    ) -> None:
+        if not stages:
+            raise ValueError(f"camera {camera_id}: no analysis stage configured")
+        self.camera_id = camera_id
+        self.stages = list(stages)
+        self._queue = queue
+        self._stop = stop
+        self._observer = observer
+        self._thread = threading.Thread(target=self._run, name=f"analyse-{camera_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self._queue.get(timeout=0.5)
+                if frame is None:
+                    if self._queue.closed:
+                        return
+                    continue
+                self._analyse(frame)
+        finally:
+            for stage in self.stages:
+                try:
+                    stage.finish()
+                except Exception:
+                    log.exception("camera %s: %s failed to finish", self.camera_id, type(stage).__name__)
+
+    def _analyse(self, frame: Frame) -> None:
+        observer = self._observer
+        if observer is not None:
+            observer.frame_received(frame)
+        for stage in self.stages:
+            try:
+                stage.process(frame)
+            except Exception:
+                log.exception(
+                    "camera %s: %s failed on a frame",
+                    self.camera_id,
+                    type(stage).__name__,
+                    extra={"camera_id": self.camera_id},
+                )
+                continue
+            if observer is not None:
+                observer.frame_done(frame, stage.last_stage_ms)
+        if observer is not None:
+            observer.frame_finished(frame)

