@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
-from sqlalchemy.exc import DataError
 
+from command_center.deadletters import retryable
 from command_center.pull_loop import PullLoop
 from command_center.store import AlertStore, HitOutcome
 from command_center.views import AlertView
@@ -55,6 +55,7 @@ class ConsumerStats:
 
 class HitConsumer(PullLoop):
     what = "hits"
+    origin = "hits"
 
     def __init__(
         self,
@@ -103,15 +104,21 @@ class HitConsumer(PullLoop):
             await self._reject(msg, f"not a {contract.__name__}: {exc}", _message_ids(msg))
             return
         ids = {"camera_id": hit.camera_id, "event_id": str(hit.hit_id)}
+        subject_camera = msg.subject.rsplit(".", 1)[-1]
+        if subject_camera != hit.camera_id:  # a district's alerts must not be routed by a forged body
+            await self._reject(msg, f"camera {hit.camera_id!r} in a hit on {msg.subject}", ids)
+            return
         try:
             outcome = await asyncio.to_thread(self._store.record_hit, hit, datetime.now(UTC))
-        except DataError as exc:
-            await self._reject(msg, f"database refused hit {hit.hit_id}: {exc.orig}", ids)
-            return
-        except Exception:
+        except Exception as exc:
+            if not retryable(exc):  # the database refused this hit: it would refuse it every time
+                await self._reject(msg, f"database refused hit {hit.hit_id}: {_reason(exc)}", ids)
+                return
             # The database is away: leave the hit in JetStream and try again shortly.
             self.stats.store_failures += 1
-            log.exception("could not store hit %s; will retry", hit.hit_id, extra=ids)
+            self._repeats.failed(
+                "store", "could not store hit %s; will retry: %s", hit.hit_id, exc, extra=ids
+            )
             with contextlib.suppress(Exception):
                 await msg.nak(delay=self._retry_delay_s)
             return
@@ -125,11 +132,9 @@ class HitConsumer(PullLoop):
         await self._announce(outcome, ids)
 
     async def _reject(self, msg: Msg, reason: str, ids: dict[str, str]) -> None:
-        """Terminate a message that can never be stored, so it is not redelivered forever."""
+        """A message that can never be stored: dead-lettered, never redelivered for ever."""
         self.stats.invalid += 1
-        log.warning("terminated message on %s: %s", msg.subject, reason[:500], extra=ids)
-        with contextlib.suppress(Exception):
-            await msg.term()
+        await self.give_up(msg, reason, ids, self._retry_delay_s)
 
     async def _announce(self, outcome: HitOutcome, ids: dict[str, str]) -> None:
         if outcome.created:
@@ -165,3 +170,9 @@ def _message_ids(msg: Msg) -> dict[str, str]:
     if event_id:
         ids["event_id"] = event_id[:64]
     return ids
+
+
+def _reason(exc: BaseException) -> str:
+    """The database's own words where it gave them (SQLAlchemy wraps them), else the exception's."""
+    original = getattr(exc, "orig", None)
+    return f"{type(original or exc).__name__}: {original or exc}"

@@ -157,6 +157,14 @@ class _ServicesCollector(Collector):
         errors.add_metric(["hits"], s.consumer.fetch_errors)
         errors.add_metric(["plate_reads"], s.plate_reads.fetch_errors)
         yield errors
+        dead = CounterMetricFamily(
+            "safecity_cc_dead_lettered",
+            "Messages that could never be handled, copied with their error to SAFECITY_DEADLETTERS.",
+            labels=["consumer"],
+        )
+        dead.add_metric(["hits"], s.consumer.dead_lettered)
+        dead.add_metric(["plate_reads"], s.plate_reads.dead_lettered)
+        yield dead
         yield GaugeMetricFamily("safecity_cc_websocket_clients", "Operators connected.", s.feed.client_count)
         yield CounterMetricFamily(
             "safecity_cc_alert_events_delivered", "Alert events sent to WebSockets.", s.feed.delivered

@@ -29,6 +29,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from command_center.deadletters import retryable
 from command_center.pull_loop import PullLoop
 from command_center.tables import metadata, plate_reads
 from pipeline import subjects
@@ -171,6 +172,7 @@ def plate_hit(read: PlateRead, match: HotlistMatch) -> PlateHit:
 
 
 class PlateReadConsumer(PullLoop):
+    origin = "plates"
     what = "plate reads"
 
     def __init__(
@@ -231,9 +233,14 @@ class PlateReadConsumer(PullLoop):
             read = PlateRead.from_bytes(msg.data)
         except ValueError as exc:
             self.stats.invalid += 1
-            log.warning("terminated an invalid PlateRead on %s: %s", msg.subject, str(exc)[:300])
-            with contextlib.suppress(Exception):
-                await msg.term()
+            await self.give_up(msg, f"not a PlateRead: {exc}", {}, self._retry_delay_s)
+            return
+        ids = {"camera_id": read.camera_id, "event_id": str(read.event_id)}
+        if msg.subject.rsplit(".", 1)[-1] != read.camera_id:
+            self.stats.invalid += 1
+            await self.give_up(
+                msg, f"camera {read.camera_id!r} in a read on {msg.subject}", ids, self._retry_delay_s
+            )
             return
         matches = [m for m in self.matcher.match(read.text) if m.entry.alerting()]
         best = matches[0] if matches else None
@@ -253,9 +260,15 @@ class PlateReadConsumer(PullLoop):
                     headers={"Nats-Msg-Id": str(hit.event_id)},
                 )
                 self.stats.hits_published += 1
-        except Exception:
+        except Exception as exc:
+            if not retryable(exc):
+                self.stats.invalid += 1
+                await self.give_up(msg, f"read {read.event_id} refused: {exc}", ids, self._retry_delay_s)
+                return
             self.stats.failures += 1
-            log.exception("could not handle plate read %s; will retry", read.event_id)
+            self._repeats.failed(
+                "store", "could not handle plate read %s; will retry: %s", read.event_id, exc
+            )
             with contextlib.suppress(Exception):
                 await msg.nak(delay=self._retry_delay_s)
             return

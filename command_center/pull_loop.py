@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, StreamConfig
+from nats.js.api import ConsumerConfig, RawStreamMsg, StreamConfig
 from nats.js.errors import APIError
 
+from command_center.deadletters import dead_letter
 from pipeline.streams import ensure_stream
 
 log = logging.getLogger(__name__)
@@ -27,10 +29,32 @@ MAX_ERROR_BACKOFF_S = 5.0
 STOP_TIMEOUT_S = 10.0
 
 
+class RepeatLog:
+    """Logs a failure in full the first time, then the same kind of failure once a minute with how many
+    times it recurred meanwhile: an outage or a stream of bad messages does not write megabytes."""
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        self._every_s = every_s
+        self._seen: dict[str, tuple[float, int]] = {}  # kind -> (last logged at, repeats since)
+
+    def failed(self, kind: str, message: str, *args: object, extra: dict[str, str] | None = None) -> None:
+        now = time.monotonic()
+        logged_at, repeats = self._seen.get(kind, (-float("inf"), 0))
+        if now - logged_at < self._every_s:
+            self._seen[kind] = (logged_at, repeats + 1)
+            return
+        self._seen[kind] = (now, 0)
+        suffix = f" (and {repeats} more like it in the last {self._every_s:.0f} s)" if repeats else ""
+        log.warning(message + suffix, *args, exc_info=repeats == 0 and logged_at < 0, extra=extra)
+
+
 class PullLoop:
     what = "messages"  # for log lines: "fetching <what> failed"
+    origin = "messages"  # the dead-letter subject token of this loop's messages
 
     def __init__(self, nc: NATS, *, name: str, batch: int) -> None:
+        self._repeats = RepeatLog()
+        self.dead_lettered = 0
         self._nc = nc
         self._js: JetStreamContext = nc.jetstream()
         self._name = name
@@ -51,6 +75,40 @@ class PullLoop:
 
     async def before_batch(self) -> None:
         """Called before each batch is handled."""
+
+    async def give_up(self, msg: Msg, reason: str, ids: dict[str, str], retry_delay_s: float) -> None:
+        """A message that can never be handled: copied with ``reason`` to the dead letters, then
+        terminated. If the copy fails it is not lost: it waits in its stream and is tried again."""
+        try:
+            await dead_letter(self._js, msg, self.origin, self._name, reason)
+        except Exception as exc:
+            self._repeats.failed("dead-letter", "could not dead-letter a message on %s: %s", msg.subject, exc)
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=retry_delay_s)
+            return
+        self.dead_lettered += 1
+        self._repeats.failed(
+            f"dead:{reason[:40]}", "dead-lettered a message on %s: %s", msg.subject, reason[:500], extra=ids
+        )
+        with contextlib.suppress(Exception):
+            await msg.term()
+
+    async def oldest_unacked_age_s(self) -> float:
+        """How long the oldest message not yet acknowledged has waited (0 when none waits): a consumer
+        that keeps failing on one shows it here, whatever its stats say."""
+        streams = self.streams()
+        stream = streams[0].name
+        assert stream is not None
+        info = await self._js.consumer_info(stream, self._name)
+        if not (info.num_ack_pending or info.num_pending):
+            return 0.0
+        first = (info.ack_floor.stream_seq if info.ack_floor else 0) + 1
+        try:
+            oldest = await self._js.get_msg(stream, first)
+        except Exception:
+            return 0.0  # gone meanwhile (acknowledged, or aged out of the stream)
+        sent = _published_at(oldest)
+        return max(0.0, time.time() - sent) if sent else 0.0
 
     async def handle(self, msg: Msg) -> None:
         raise NotImplementedError
@@ -145,3 +203,8 @@ class PullLoop:
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
+
+
+def _published_at(raw: RawStreamMsg) -> float:
+    """When JetStream stored a message fetched by sequence, in Unix time (0 when it does not say)."""
+    return raw.time.timestamp() if raw.time is not None else 0.0

@@ -35,6 +35,55 @@ class Message(BaseModel):
         return cls.model_validate_json(data)
 
 
+# What a stored message may carry (the alert store and the read log): timestamps a database holds in
+# any backend, integers of 64 bits, no NUL (PostgreSQL refuses it), text and images of sane sizes. A message
+# outside these can never be stored: consumers dead-letter it at once instead of retrying it for ever.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_INT = 2**63 - 1
+MAX_DB_ID = 2**31 - 1  # ids stored in INTEGER columns
+MAX_TEXT = 4_000
+MAX_IMAGE_BYTES = 4_000_000
+CAMERA_ID = r"^[A-Za-z0-9_-]{1,64}$"  # what a subject token may be (pipeline.subjects)
+
+
+def _storable(value: object, where: str) -> None:
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        if not EARLIEST <= moment < LATEST:
+            raise ValueError(f"{where}: {value.isoformat()} is outside {EARLIEST.year}-{LATEST.year - 1}")
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if not -MAX_INT <= value <= MAX_INT:
+            raise ValueError(f"{where}: {value} does not fit 64 bits")
+    elif isinstance(value, str):
+        if len(value) > MAX_TEXT or "\x00" in value:
+            raise ValueError(f"{where}: text of {len(value)} characters, or with a NUL, cannot be stored")
+    elif isinstance(value, bytes):
+        if len(value) > MAX_IMAGE_BYTES:
+            raise ValueError(f"{where}: {len(value)} bytes; at most {MAX_IMAGE_BYTES}")
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _storable(getattr(value, name), f"{where}.{name}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _storable(item, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(item, f"{where}.{key}")
+
+
+class Storable(BaseModel):
+    """A message the command centre stores: every field must fit the database (``_storable``)."""
+
+    @model_validator(mode="after")
+    def _fits_the_database(self) -> Self:
+        for name in type(self).model_fields:
+            _storable(getattr(self, name), name)
+        return self
+
+
 class Box(BaseModel):
     """Axis-aligned box in pixels of the full frame."""
 
@@ -100,11 +149,11 @@ class TrackDecision(BaseModel):
     best_shot: ShotQuality
 
 
-class FaceHit(Message):
+class FaceHit(Message, Storable):
     """A face in a camera frame that matched a watchlist profile at or above the threshold."""
 
-    camera_id: str
-    worker_id: str
+    camera_id: str = Field(pattern=CAMERA_ID)
+    worker_id: str = Field(max_length=128)
     frame_seq: int | None = Field(None, description="camera_sim frame number, when the stream carries it")
     frame_sent_at: datetime | None = Field(None, description="When the camera sent the frame, if known")
     captured_at: datetime = Field(description="When the worker received the frame")
@@ -113,10 +162,10 @@ class FaceHit(Message):
     detector_score: float = Field(ge=0, le=1)
     similarity: float = Field(ge=-1, le=1)
     threshold: float = Field(ge=0, le=1)
-    profile_id: int
-    profile_name: str
-    category: str
-    embedder_model: str
+    profile_id: int = Field(ge=1, le=MAX_DB_ID)
+    profile_name: str = Field(min_length=1, max_length=200)
+    category: str = Field(min_length=1, max_length=64)
+    embedder_model: str = Field(max_length=64)
     crop_jpeg: bytes
     scene_jpeg: bytes
     timings: StageTimings = Field(default_factory=StageTimings)
@@ -417,16 +466,18 @@ class PlateCandidate(BaseModel):
     frames: int = Field(ge=1, description="Frames that read it")
 
 
-class PlateRead(Message):
+class PlateRead(Message, Storable):
     """One vehicle pass on an ANPR camera: the plate text the frames of one track agreed on.
 
     Published for every pass (the read log investigators search), whether or not it is on a hotlist;
     the command centre matches it against the hotlist and turns a match into a PlateHit.
     """
 
-    camera_id: str
-    worker_id: str
-    track_id: int | None = Field(None, description="The worker's track of this plate (unique per camera)")
+    camera_id: str = Field(pattern=CAMERA_ID)
+    worker_id: str = Field(max_length=128)
+    track_id: int | None = Field(
+        None, ge=1, le=MAX_DB_ID, description="The worker's track of this plate (unique per camera)"
+    )
     text: str = Field(pattern=r"^[A-Z0-9]{2,12}$", description="Normalised plate text: A-Z and 0-9")
     display: str = Field(max_length=24, description="As printed, with the format's separators")
     country: str | None = Field(None, max_length=8, description="The plate format's country, if known")
@@ -446,17 +497,17 @@ class PlateRead(Message):
     timings: StageTimings = Field(default_factory=StageTimings)
 
 
-class PlateHit(Message):
+class PlateHit(Message, Storable):
     """A plate read that matched a vehicle hotlist entry (published by the command centre's matcher)."""
 
-    camera_id: str
+    camera_id: str = Field(pattern=CAMERA_ID)
     read_id: uuid.UUID = Field(description="event_id of the PlateRead")
-    worker_id: str
-    track_id: int | None = None
+    worker_id: str = Field(max_length=128)
+    track_id: int | None = Field(None, ge=1, le=MAX_DB_ID)
     read_text: str = Field(pattern=r"^[A-Z0-9]{2,12}$")
     read_display: str = Field(max_length=24)
     read_confidence: float = Field(ge=0, le=1)
-    entry_id: int = Field(ge=1, description="The hotlist entry")
+    entry_id: int = Field(ge=1, le=MAX_DB_ID, description="The hotlist entry")
     plate: str = Field(description="The entry's registration number (normalised)")
     plate_display: str
     status: str = Field(description="stolen, crime_involved, wanted, ...")

@@ -257,6 +257,13 @@ class CommandCenterSettings(_Strict):
         description="While the database is away, each hit and plate read waiting to be stored is tried again "
         "this often; none is ever given up.",
     )
+    stuck_after_s: float = Field(
+        120.0,
+        ge=5,
+        le=86_400,
+        description="/readyz reports the hit consumer stuck when its oldest unacknowledged hit has waited "
+        "longer than this (the database away, or a failure on every delivery).",
+    )
     ws_recheck_s: float = Field(
         30.0,
         ge=0.5,

@@ -66,6 +66,11 @@ def records_stream_config() -> StreamConfig:
     )
 
 
+def deadletters_stream_config() -> StreamConfig:
+    """Messages that can never be handled, kept 90 days for an administrator to read, replay or drop."""
+    return _kept(subjects.DEADLETTER_STREAM, subjects.DEADLETTER_STREAM_SUBJECTS, days=90, max_bytes=1024**3)
+
+
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     """Create the stream if it does not exist; leave an existing one as it is."""
     assert config.name is not None

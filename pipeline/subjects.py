@@ -17,6 +17,8 @@ DISPATCH_STREAM = "SAFECITY_DISPATCH"
 DISPATCH_STREAM_SUBJECTS = [f"{PREFIX}.dispatch.>"]
 RECORDS_STREAM = "SAFECITY_RECORDS"
 RECORDS_STREAM_SUBJECTS = [f"{PREFIX}.records.>"]
+DEADLETTER_STREAM = "SAFECITY_DEADLETTERS"
+DEADLETTER_STREAM_SUBJECTS = [f"{PREFIX}.deadletters.>"]
 
 
 def _token(camera_id: str) -> str:
@@ -144,3 +146,8 @@ def camera_leases_bucket(fleet: str = "default") -> str:
 def workers_bucket(fleet: str = "default") -> str:
     """Live workers: key = worker id, value = WorkerPresence JSON (expires unless renewed)."""
     return _fleet_bucket("safecity_workers", fleet)
+
+
+def deadletter(origin: str) -> str:
+    """A message a consumer could never handle, with its error (JetStream; ``safecity deadletters``)."""
+    return f"{PREFIX}.deadletters.{_token(origin)}"

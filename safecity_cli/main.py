@@ -35,6 +35,7 @@ _COMMAND_MODULES = (
     "safecity_cli.demo_cmd",
     "safecity_cli.users_cmd",
     "safecity_cli.integrations_cmd",
+    "safecity_cli.deadletters_cmd",
 )
 
 

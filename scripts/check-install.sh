@@ -4,17 +4,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
-VENV=$(mktemp -d)/venv
-trap 'rm -rf "$(dirname "$VENV")"' EXIT
+WORK=$(mktemp -d)
+VENV=$WORK/venv
+trap 'rm -rf "$WORK"' EXIT
+# Built from a copy of the project's files, so the build leaves nothing (build/, *.egg-info) in the tree.
+mkdir "$WORK/src"
+git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$WORK/src"
 "$PYTHON" -m venv "$VENV"
-LOG="$(dirname "$VENV")/pip.log"
-if ! { "$VENV/bin/python" -m pip install -q --upgrade pip && "$VENV/bin/python" -m pip install -q .; } \
+LOG="$WORK/pip.log"
+if ! { "$VENV/bin/python" -m pip install -q --upgrade pip && "$VENV/bin/python" -m pip install -q "$WORK/src"; } \
     > "$LOG" 2>&1; then
     cat "$LOG"
     echo "scripts/check-install.sh: pip install . failed"
     exit 1
 fi
-cd "$(dirname "$VENV")"  # away from the source tree: the installed package must stand on its own
+cd "$WORK"  # away from the source tree: the installed package must stand on its own
 "$VENV/bin/safecity" --help > /dev/null
 commands=$("$VENV/bin/python" - <<'PY'
 import argparse

@@ -17,7 +17,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from command_center.api.deps import ServicesDep
-from command_center.observability import CommandCenterMetrics, probe
+from command_center.observability import CHECK_TIMEOUT_S, CommandCenterMetrics, probe
+from command_center.pull_loop import PullLoop
+from pipeline.settings import CommandCenterSettings
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,7 +44,7 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     checks = {
         "database": database or "ok",
         "nats": "ok" if services.nats.is_connected else "not connected",
-        "hit_consumer": "ok" if services.consumer.running else "not running",
+        "hit_consumer": await _consumer_state(services.consumer, services.settings.command_center),
         "redis": redis or "ok",
     }
     problems = [f"{name}: {state}" for name, state in checks.items() if state != "ok" and name != "redis"]
@@ -50,3 +52,17 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     status = "unavailable" if problems else "degraded" if degraded else "ok"
     body = {"status": status, "checks": checks, "problems": problems, "degraded": degraded}
     return JSONResponse(body, status_code=503 if problems else 200)
+
+
+async def _consumer_state(consumer: PullLoop, options: CommandCenterSettings) -> str:
+    """Running, and no hit older than ``stuck_after_s`` waiting unacknowledged (a consumer that keeps
+    failing on its messages looks alive otherwise)."""
+    if not consumer.running:
+        return "not running"
+    try:
+        waited = await asyncio.wait_for(consumer.oldest_unacked_age_s(), CHECK_TIMEOUT_S)
+    except Exception:
+        return "ok"  # NATS away: its own check says so
+    if waited > options.stuck_after_s:
+        return f"stuck: the oldest unacknowledged hit has waited {waited:.0f} s"
+    return "ok"

@@ -1,1 +1,0 @@
-"""Access layer of the command centre: who is calling (Principal), what they may do (permissions)."""

@@ -1,1 +1,0 @@
-"""The ground floor shared by every safecity service: contracts, subjects, settings, pure stages."""

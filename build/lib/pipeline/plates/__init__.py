@@ -1,1 +1,0 @@
-"""Licence-plate reading: formats and corrections, CTC decoding, crops, and the per-frame reader."""

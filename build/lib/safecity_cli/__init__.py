@@ -1,1 +1,0 @@
-"""The ``safecity`` command: one subcommand per service."""
