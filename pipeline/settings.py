@@ -257,6 +257,11 @@ class CommandCenterSettings(_Strict):
         description="While the database is away, each hit and plate read waiting to be stored is tried again "
         "this often; none is ever given up.",
     )
+    metrics_token: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer token a scraper must send for /metrics. Empty: /metrics is open in development "
+        "and refused (403) in any other environment, so counts of alerts and operators are not public.",
+    )
     stuck_after_s: float = Field(
         120.0,
         ge=5,

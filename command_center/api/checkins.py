@@ -34,7 +34,7 @@ from command_center.records.types import PersonNotFoundError, RecordsError
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.validators import normalise_cnic, normalise_mobile
-from watchlist.photos import PhotoError, decode_photo
+from watchlist.photos import PhotoError, decode_photo, encode_jpeg
 
 router = APIRouter(prefix="/checkins", tags=["checkins"])
 
@@ -66,10 +66,11 @@ def _photo(encoded: str | None, settings: SettingsDep) -> bytes | None:
     if not data.startswith(b"\xff\xd8"):
         raise HTTPException(422, "photo_jpeg: not a JPEG")
     try:
-        decode_photo("photo_jpeg", data, limits.checkin_photo_max_bytes, limits.max_photo_pixels)
+        image = decode_photo("photo_jpeg", data, limits.checkin_photo_max_bytes, limits.max_photo_pixels)
     except PhotoError as exc:
         raise HTTPException(422, str(exc)) from None
-    return data
+    # Kept re-encoded: the hotel's camera metadata (EXIF: device, time, GPS) is not the guest's record.
+    return encode_jpeg(image)
 
 
 def _when(body: CheckinPost) -> None:

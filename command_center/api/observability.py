@@ -10,6 +10,7 @@ fail would cut those operators off too.
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any, cast
 
 from fastapi import APIRouter, Request
@@ -25,9 +26,22 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/metrics")
-async def metrics(request: Request) -> Response:
+async def metrics(request: Request, services: ServicesDep) -> Response:
+    """Prometheus text, for a scraper that sends ``command_center.metrics_token`` (open in development
+    when none is set)."""
+    settings = services.settings
+    token = settings.command_center.metrics_token.get_secret_value()
+    if token:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return Response("a scraper's bearer token is required", status_code=401, headers=SCRAPER)
+    elif settings.environment != "development":
+        return Response("set command_center.metrics_token to scrape /metrics", status_code=403)
     registry = cast(CommandCenterMetrics, request.app.state.metrics).registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+SCRAPER = {"WWW-Authenticate": 'Bearer realm="metrics"'}
 
 
 @router.get("/healthz")

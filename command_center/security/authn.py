@@ -165,7 +165,7 @@ class StaffAuth:
 
     async def _session_is_live(self, claims: AccessClaims) -> bool:
         try:
-            return await self._sessions.is_live(claims.session_id, claims.jti)
+            return await self._sessions.is_live(claims.session_id, claims.jti, claims.user_id)
         except (RedisError, OSError):
             if not self._trust_without_sessions:
                 raise

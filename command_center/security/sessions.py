@@ -100,13 +100,14 @@ class SessionStore:
             raise InvalidRefresh("the refresh token is not valid, or its session has ended")
         return Rotated(session_id, int(result[1]), f"{session_id}.{new_secret}")
 
-    async def is_live(self, session_id: str, jti: str) -> bool:
-        """The session still exists and this access token was not revoked."""
+    async def is_live(self, session_id: str, jti: str, user_id: int) -> bool:
+        """The session still exists, belongs to ``user_id`` (a token naming someone else's session is
+        refused, whoever signed it) and this access token was not revoked."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.exists(self._session_key(session_id))
+            pipe.hget(self._session_key(session_id), "user_id")
             pipe.exists(self._revoked_key(jti))
-            session, revoked = await pipe.execute()
-        return bool(session) and not revoked
+            owner, revoked = await pipe.execute()
+        return owner is not None and int(owner) == user_id and not revoked
 
     async def revoke(self, session_id: str, jti: str, expires_at: int) -> None:
         """End the session and refuse this access token until it would have expired anyway."""

@@ -28,6 +28,8 @@ from pipeline.settings import Settings, parse
 from tests.services import TEST_SECURITY, free_port
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+METRICS_TOKEN = "test-scraper-token-0123456789"
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def settings_for(
@@ -43,6 +45,7 @@ def settings_for(
     """Test settings; one-time codes go to ``tmp_path/sms_outbox.jsonl`` (read them with ``read_code``)."""
     command_center: dict[str, Any] = {
         "consumer_name": f"cc-test-{uuid.uuid4().hex[:10]}",
+        "metrics_token": METRICS_TOKEN,
         "alert_merge_window_s": 60.0,
         "episodes": {},  # every category on the 60 s default window
     }

@@ -174,3 +174,20 @@ async def test_guest_photo_is_matched_against_the_face_watchlist(served: Served,
         assert (alert["kind"], alert["profile_id"], alert["details"]["match"]) == ("checkin", pid, "face")
         evidence = await served.http.get(f"/alerts/{alert['id']}/evidence/crop")
         assert evidence.status_code == 200 and evidence.content[:2] == b"\xff\xd8"
+
+
+async def test_a_guest_photo_is_kept_without_the_hotel_cameras_metadata(served: Served) -> None:
+    """EXIF (device, time, the hotel's GPS) is not the guest's record: the photo is stored re-encoded."""
+    plain = jpeg((120, 110, 100), 96)
+    app1 = b"Exif\x00\x00" + b"MM\x00*\x00\x00\x00\x08" + b"GPS 24.8607N 67.0011E secret"
+    with_exif = plain[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + plain[2:]
+    _, key = await hotel_key(served)
+    clerk = await client(served, Role.RECORDS_CLERK)
+    async with clerk, hotel(served, key) as desk:
+        posted = await desk.post(
+            "/checkins", json=checkin("X-1", cnic(), photo_jpeg=base64.b64encode(with_exif).decode())
+        )
+        assert posted.status_code == 201, posted.text
+        stored = await clerk.get(f"/checkins/{posted.json()['id']}/photo", params={"reason": "FIR 12/2025"})
+        assert stored.status_code == 200 and stored.content[:2] == b"\xff\xd8"
+        assert b"Exif" not in stored.content and b"secret" not in stored.content

@@ -21,7 +21,7 @@ from command_center.security.users import StaffUser
 from command_center.security.wiring import redis_version, version_problem
 from pipeline import subjects
 from pipeline.settings import SecuritySettings, Settings
-from tests.command_center.helpers import Served, add_user, otp_sign_in, serve, settings_for
+from tests.command_center.helpers import SCRAPER, Served, add_user, otp_sign_in, serve, settings_for
 from tests.services import TEST_SECURITY, _server, free_port
 
 WRONG = {"code": "000000"}
@@ -146,3 +146,29 @@ def test_a_redis_too_old_for_the_commands_used_is_refused_at_start(
     assert (problem is not None) is refused
     if problem:
         assert "6.2 or later" in problem
+
+
+async def test_a_token_naming_another_accounts_session_is_refused(served: Served) -> None:
+    """A token minted with the signing key (a leaked key, an insider) for user B but carrying user A's live
+    session id passes the signature and the session's existence: the session must also be B's."""
+    from command_center.security.tokens import TokenIssuer
+
+    auth = served.app.state.services.auth
+    alice = await add_user(served.app, Role.OPERATOR)
+    bob = await add_user(served.app, Role.ADMIN)
+    alice_pair = await auth.open_session(alice)
+    settings = served.app.state.services.settings.security
+    issuer = TokenIssuer(settings.jwt_secret.get_secret_value(), settings.access_token_ttl_s)
+    alice_session = alice_pair.refresh_token.partition(".")[0]  # a refresh token is <session id>.<secret>
+    forged, _ = issuer.mint(bob.id, bob.role, bob.districts, alice_session)
+    refused = await served.anon.get("/auth/me", headers={"Authorization": f"Bearer {forged}"})
+    assert refused.status_code == 401, refused.text
+    own = await served.anon.get("/auth/me", headers={"Authorization": f"Bearer {alice_pair.access_token}"})
+    assert own.status_code == 200 and own.json()["id"] == alice.id
+
+
+async def test_metrics_need_the_scrapers_token_outside_development(served: Served) -> None:
+    assert (await served.anon.get("/metrics")).status_code == 401
+    wrong = await served.anon.get("/metrics", headers={"Authorization": "Bearer not-the-token"})
+    assert wrong.status_code == 401 and "Bearer" in wrong.headers["WWW-Authenticate"]
+    assert (await served.anon.get("/metrics", headers=SCRAPER)).status_code == 200

@@ -6,7 +6,7 @@ from nats.aio.client import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline import subjects
-from tests.command_center.helpers import Served, camera, eventually, hit
+from tests.command_center.helpers import SCRAPER, Served, camera, eventually, hit
 
 
 def samples(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -30,7 +30,7 @@ async def test_metrics_count_alerts_by_kind_and_outcome(served: Served, nc: Clie
     )
 
     async def counted() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
-        response = await served.anon.get("/metrics")  # type: ignore[union-attr]
+        response = await served.anon.get("/metrics", headers=SCRAPER)  # type: ignore[union-attr]
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
         m = samples(response.text)
@@ -62,10 +62,10 @@ async def test_probes_and_consumer_lag(served: Served) -> None:
     }
 
     async def lag_polled() -> bool:
-        m = samples((await anon.get("/metrics")).text)
+        m = samples((await anon.get("/metrics", headers=SCRAPER)).text)
         return ("safecity_jetstream_consumer_pending", (("consumer", "hits"),)) in m
 
     assert await eventually(lag_polled, 5)
-    m = samples((await anon.get("/metrics")).text)
+    m = samples((await anon.get("/metrics", headers=SCRAPER)).text)
     assert m[("safecity_dependency_up", (("dependency", "redis"),))] == 1
     assert "/metrics" not in served.app.openapi()["paths"]  # probes stay out of the API document

@@ -16,7 +16,7 @@ from command_center.deadletters import DeadLetters, retryable
 from pipeline import subjects
 from pipeline.contracts import FaceHit
 from pipeline.settings import Settings
-from tests.command_center.helpers import Served, camera, eventually, hit
+from tests.command_center.helpers import SCRAPER, Served, camera, eventually, hit
 
 POISON = 1000
 
@@ -73,7 +73,7 @@ async def test_a_valid_hit_behind_a_thousand_poison_hits_is_an_alert_within_seco
     await eventually(settled, 30)
     ready = await served.anon.get("/readyz")
     assert ready.json()["checks"]["hit_consumer"] == "ok", ready.json()
-    metrics = (await served.anon.get("/metrics")).text
+    metrics = (await served.anon.get("/metrics", headers=SCRAPER)).text
     assert 'safecity_cc_dead_lettered_total{consumer="hits"}' in metrics
 
 
