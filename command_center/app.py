@@ -61,6 +61,7 @@ from command_center.plate_reads import PlateReadConsumer
 from command_center.records.casework import start_casework
 from command_center.records.services import start_records
 from command_center.request_guard import NulGuardMiddleware
+from command_center.retention import Purger, start_purges
 from command_center.security.apikeys import ApiKeyStore
 from command_center.security.wiring import start_auth
 from command_center.services import Services
@@ -266,6 +267,7 @@ async def _start(
     watch_lists = WatchListService(lists, watchlist_store, nc)
     watch_lists.start(settings.watchlist.lists.recalibrate_s, stack)
     enrolment = EnrolmentService(settings, watchlist_store, nc, lists)
+    start_purges(Purger(engine, settings.retention, audit_trail), settings.retention.purge_every_s, stack)
     return Services(
         settings=settings,
         engine=engine,

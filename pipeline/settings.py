@@ -27,6 +27,7 @@ from pipeline.dispatch_settings import DispatchSettings
 from pipeline.map_settings import TileUrl
 from pipeline.plate_settings import PlatesSettings, check_country_codes
 from pipeline.records_settings import RecordsSettings
+from pipeline.retention_settings import RetentionSettings
 from pipeline.track_settings import QualitySettings, TrackingSettings, VoteSettings
 from pipeline.watchlist_settings import (
     WatchlistSettings,
@@ -370,6 +371,9 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     records: RecordsSettings = Field(
         default_factory=RecordsSettings, description="CRO records and the hotel check-in feed."
+    )
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="How long each class of data is kept."
     )
     plates: PlatesSettings = Field(
         default_factory=PlatesSettings, description="Plate reading (ANPR): detector, OCR, formats."
