@@ -7,6 +7,8 @@ from typing import Literal
 
 from command_center.security.permissions import DISTRICT_SCOPED_ROLES, Permission, Role, allowed
 
+MAX_ACTOR = 200  # the audit trail's actor column, and every *_by column
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -37,5 +39,9 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        """How the audit trail names this principal."""
-        return f"{self.kind}:{self.id}:{self.name}"
+        """How the audit trail (and every ``*_by`` column) names this principal: ``kind:id:name``, the
+        name clipped so the whole fits the 200 characters those columns hold (the id identifies)."""
+        identity = f"{self.kind}:{self.id}:"
+        room = MAX_ACTOR - len(identity)
+        name = self.name if len(self.name) <= room else self.name[: room - 1] + "\u2026"
+        return identity + name

@@ -172,3 +172,18 @@ async def test_metrics_need_the_scrapers_token_outside_development(served: Serve
     wrong = await served.anon.get("/metrics", headers={"Authorization": "Bearer not-the-token"})
     assert wrong.status_code == 401 and "Bearer" in wrong.headers["WWW-Authenticate"]
     assert (await served.anon.get("/metrics", headers=SCRAPER)).status_code == 200
+
+
+async def test_a_member_of_staff_with_the_longest_name_acts_and_is_audited(served: Served) -> None:
+    """A 200-character name made the audit actor too long: the record was written, the audit refused,
+    the request a 500. The actor is now clipped to fit, the identity (staff:<id>) first."""
+    clerk = await add_user(served.app, Role.RECORDS_CLERK, name="Muhammad " + "A" * 191)
+    pair_ = await served.app.state.services.auth.open_session(clerk)
+    headers = {"Authorization": f"Bearer {pair_.access_token}"}
+    created = await served.anon.post(
+        "/persons", json={"name": "Zahid Khan", "category": "wanted"}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    trail = (await served.http.get("/audit", params={"action": "persons.create"})).json()["entries"]
+    mine = [e for e in trail if e["actor"].startswith(f"staff:{clerk.id}:")]
+    assert mine and len(mine[0]["actor"]) == 200 and mine[0]["actor"].endswith("\u2026")
