@@ -100,7 +100,10 @@ def server_steps(url: str, size: int, count: int, seed: int) -> None:
     """What the server does for one check-in, step by step, in-process and sequential: where the time of
     a POST (key, insert, audit) and of its screening (lookup, mark screened) goes, without HTTP."""
     engine = make_engine(url)
-    keys, audit = ApiKeyStore(engine, TEST_SECURITY["api_key_pepper"]), AuditTrail(engine)
+    keys, audit = (
+        ApiKeyStore(engine, TEST_SECURITY["api_key_pepper"]),
+        AuditTrail(engine, TEST_SECURITY["audit_key"].encode()),
+    )
     checkins, persons = CheckinStore(engine), PersonStore(engine)
     tag = uuid.uuid4().hex[:6]
     hotel = keys.create_hotel(f"Steps Inn {tag}", f"STEPS-{tag}", "1 Mall Road", "Lahore")

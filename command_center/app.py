@@ -50,6 +50,7 @@ from command_center.api import (
 )
 from command_center.api.console import STATIC_DIR
 from command_center.audit import AuditTrail
+from command_center.audit_anchor import Anchors, start_anchoring
 from command_center.camera_directory import CameraDirectory
 from command_center.consumer import HitConsumer
 from command_center.dispatch_services import start_dispatch
@@ -211,7 +212,7 @@ async def _start(
     await asyncio.to_thread(alert_store.create_schema)
     await asyncio.to_thread(watchlist_store.create_schema)
     await asyncio.to_thread(VehicleHotlist(engine).create_schema)
-    audit_trail = AuditTrail(engine)
+    audit_trail = AuditTrail.of(engine, settings)
     await asyncio.to_thread(audit_trail.create_schema)
     apikeys = ApiKeyStore(engine, settings.security.api_key_pepper.get_secret_value())
     await asyncio.to_thread(apikeys.create_schema)
@@ -268,6 +269,9 @@ async def _start(
     watch_lists.start(settings.watchlist.lists.recalibrate_s, stack)
     enrolment = EnrolmentService(settings, watchlist_store, nc, lists)
     start_purges(Purger(engine, settings.retention, audit_trail), settings.retention.purge_every_s, stack)
+    audit_key = settings.security.audit_key.get_secret_value().encode()
+    anchors = Anchors(nc.jetstream(), audit_trail, audit_key, replica=settings.command_center.consumer_name)
+    start_anchoring(anchors, settings.security.audit_anchor_every_s, stack)
     return Services(
         settings=settings,
         engine=engine,
@@ -284,6 +288,7 @@ async def _start(
         auth=staff_auth,
         apikeys=apikeys,
         audit=audit_trail,
+        anchors=anchors,
         dispatch=dispatch,
         records=records,
         casework=casework,

@@ -1,6 +1,8 @@
-"""The audit trail: who did what, when, from where and why, as a hash chain in the database.
+"""The audit trail: who did what, when, from where and why, as a keyed hash chain in the database.
 
-Entry ``n`` (``seq``, gapless from 1) stores ``hash = SHA-256(prev_hash || "\\n" || payload)`` where
+Entry ``n`` (``seq``, gapless from 1) stores ``hash = HMAC-SHA-256(key, prev_hash || "\\n" || payload)``
+(``security.audit_key``, a secret that is not in the database; entries written before the chain was keyed
+carry plain SHA-256 and ``keyed`` false) where
 ``prev_hash`` is entry ``n-1``'s hash (64 zeros for the first) and ``payload`` is the canonical JSON
 (sorted keys, no spaces, UTF-8) of seq, timestamp (UTC, microseconds), actor, role, ip, action,
 target, reason and details (itself canonical JSON text). ``audit_head`` holds the last seq and hash,
@@ -8,9 +10,9 @@ so cutting entries off the end is detected as well.
 
 Appends are serialised across threads, processes and replicas: a transaction-level advisory lock on
 PostgreSQL, the database write lock (BEGIN IMMEDIATE) on SQLite; the seq primary key makes a fork
-impossible even if that were bypassed. Someone able to rewrite the whole table *and* the head can
-forge a consistent chain; anchoring the head hash outside the database (``safecity audit verify``
-prints it) closes that.
+impossible even if that were bypassed. Without the key, whoever can write to the database cannot
+recompute a changed chain; with it, cutting entries off the end and moving the head back would still
+look consistent, which the heads anchored in JetStream (``command_center.audit_anchor``) catch.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -36,6 +39,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import false as false_
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -48,6 +52,8 @@ from command_center.audit_chain import (
     find_break,
     payload,
 )
+from pipeline.database import add_missing_columns
+from pipeline.settings import Settings
 
 __all__ = ["GENESIS", "AuditEntry", "AuditTrail", "Problem", "VerifyResult"]
 
@@ -76,7 +82,9 @@ audit_log = Table(
     Column("details", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("keyed", Boolean, nullable=False, server_default=false_()),
 )
+_ADDED_COLUMNS = {"audit_log": {"keyed": "BOOLEAN NOT NULL DEFAULT FALSE"}}
 
 audit_head = Table(
     "audit_head",
@@ -145,12 +153,21 @@ class _Fields:
 
 
 class AuditTrail:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("the audit key must be at least 16 bytes")
         self.engine = engine
+        self._key = key
+
+    @classmethod
+    def of(cls, engine: Engine, settings: Settings) -> AuditTrail:
+        """The deployment's trail, keyed by ``security.audit_key``."""
+        return cls(engine, settings.security.audit_key.get_secret_value().encode())
 
     def create_schema(self) -> None:
         """Create the tables and the chain head; safe to call from several processes."""
         metadata.create_all(self.engine)
+        add_missing_columns(self.engine, _ADDED_COLUMNS)
         with self.engine.connect() as conn:
             if conn.execute(select(audit_head.c.id)).first() is not None:
                 return
@@ -186,8 +203,8 @@ class AuditTrail:
             self._lock(conn)
             head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
             seq, prev = int(head.seq) + 1, str(head.hash)
-            digest = chain_hash(prev, payload(seq, fields))
-            row = {**_as_dict(fields), "seq": seq, "prev_hash": prev, "hash": digest}
+            digest = chain_hash(prev, payload(seq, fields), self._key)
+            row = {**_as_dict(fields), "seq": seq, "prev_hash": prev, "hash": digest, "keyed": True}
             conn.execute(insert(audit_log).values(**row))
             conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
         return _entry(_Row(row))
@@ -251,7 +268,13 @@ class AuditTrail:
     def verify(self) -> VerifyResult:
         """Walk the chain from the first entry; report the first changed, removed or reordered one."""
         head_seq, head_hash = self.head()
-        return find_break(self.rows, head_seq, head_hash)
+        return find_break(self.rows, head_seq, head_hash, self._key)
+
+    def hash_at(self, seq: int) -> str | None:
+        """The stored hash of entry ``seq`` (None when there is none)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == seq)).scalar()
+        return str(value) if value is not None else None
 
 
 def _as_dict(fields: _Fields) -> dict[str, Any]:

@@ -13,6 +13,7 @@ the entry's own fields. At the first break it says what happened:
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -60,26 +61,41 @@ def payload(seq: int, row: Any) -> str:
     )
 
 
-def chain_hash(prev_hash: str, body: str) -> str:
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+def chain_hash(prev_hash: str, body: str, key: bytes | None = None) -> str:
+    """An entry's link: HMAC-SHA-256 under the audit key (entries since the chain was keyed), or plain
+    SHA-256 (the entries written before)."""
+    message = f"{prev_hash}\n{body}".encode()
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def _intact(row: Any, seq: int, prev_hash: str) -> bool:
-    return bool(row.prev_hash == prev_hash and chain_hash(prev_hash, payload(seq, row)) == row.hash)
+def _key_of(row: Any, key: bytes) -> bytes | None:
+    return key if getattr(row, "keyed", False) else None
 
 
-def find_break(rows: Callable[[], Iterable[Any]], head_seq: int, head_hash: str) -> VerifyResult:
-    """Verify the rows ``rows()`` yields in seq order against each other and the head."""
-    prev, expected = GENESIS, 1
+def _intact(row: Any, seq: int, prev_hash: str, key: bytes) -> bool:
+    digest = chain_hash(prev_hash, payload(seq, row), _key_of(row, key))
+    return bool(row.prev_hash == prev_hash and hmac.compare_digest(digest, row.hash))
+
+
+def find_break(rows: Callable[[], Iterable[Any]], head_seq: int, head_hash: str, key: bytes) -> VerifyResult:
+    """Verify the rows ``rows()`` yields in seq order against each other and the head. Once an entry is
+    keyed every later one must be: an unkeyed entry after a keyed one is a forgery."""
+    prev, expected, keyed = GENESIS, 1, False
 
     def broken(seq: int, problem: Problem, detail: str) -> VerifyResult:
         return VerifyResult(False, expected - 1, head_seq, head_hash, seq, problem, detail)
 
     for row in rows():
-        if int(row.seq) == expected and _intact(row, expected, prev):
+        downgraded = keyed and not getattr(row, "keyed", False)
+        if int(row.seq) == expected and not downgraded and _intact(row, expected, prev, key):
             prev, expected = row.hash, expected + 1
+            keyed = keyed or bool(getattr(row, "keyed", False))
             continue
-        problem, detail = _classify(row, expected, prev, rows)
+        if downgraded:
+            return broken(expected, "changed", f"entry {expected} is not keyed, though earlier entries are")
+        problem, detail = _classify(row, expected, prev, rows, key)
         return broken(expected, problem, detail)
     last = expected - 1
     if head_seq > last:
@@ -93,22 +109,25 @@ def find_break(rows: Callable[[], Iterable[Any]], head_seq: int, head_hash: str)
     return VerifyResult(True, last, head_seq, head_hash)
 
 
-def _classify(row: Any, expected: int, prev: str, rows: Callable[[], Iterable[Any]]) -> tuple[Problem, str]:
+def _classify(
+    row: Any, expected: int, prev: str, rows: Callable[[], Iterable[Any]], key: bytes
+) -> tuple[Problem, str]:
     seq = int(row.seq)
     for other in rows():  # a second pass, only once the chain is known to be broken
         if int(other.seq) == seq:
             continue
-        here = chain_hash(prev, payload(expected, other))
+        here = chain_hash(prev, payload(expected, other), _key_of(other, key))
         if here in (other.hash, row.hash):
             return "reordered", f"the contents of entry {expected} are stored at seq {other.seq}"
     if seq > expected:
         return "removed", f"entry {expected} is missing (the next stored entry is {seq})"
+    own = _key_of(row, key)
     for later in range(expected + 1, seq + _RENUMBER_WINDOW):
-        if chain_hash(row.prev_hash, payload(later, row)) == row.hash:
+        if chain_hash(row.prev_hash, payload(later, row), own) == row.hash:
             return (
                 "removed",
                 f"entry {expected} holds what was written as entry {later}: entries were removed",
             )
-    if chain_hash(row.prev_hash, payload(seq, row)) != row.hash:
+    if chain_hash(row.prev_hash, payload(seq, row), own) != row.hash:
         return "changed", f"entry {seq} does not match its hash: its contents were changed"
     return "changed", f"entry {seq} does not link to entry {expected - 1}: its prev_hash was changed"

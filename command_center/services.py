@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine
 
 from command_center.audit import AuditTrail
+from command_center.audit_anchor import Anchors
 from command_center.camera_directory import CameraDirectory
 from command_center.consumer import HitConsumer
 from command_center.dispatch_services import DispatchServices
@@ -42,6 +43,7 @@ class Services:
     auth: StaffAuth
     apikeys: ApiKeyStore
     audit: AuditTrail
+    anchors: Anchors  # the audit chain's heads, anchored in JetStream
     dispatch: DispatchServices  # alert lifecycle, patrol units, dispatch
     records: RecordsServices  # CRO persons, search, hotel check-ins, personal watchlists
     casework: CaseworkServices  # arrests, missing persons and unidentified bodies, crime reports

@@ -396,6 +396,15 @@ class OfficerBulletin(Message):
     photo_jpeg: bytes | None = Field(None, description="The arrest or case photo (a small JPEG)")
 
 
+class AuditAnchor(Message):
+    """The head of the audit chain at a moment, kept where the database's administrator cannot rewrite
+    it (a JetStream stream that denies delete and purge)."""
+
+    seq: int = Field(ge=0, description="The chain's last entry")
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="Its hash")
+    replica: str = Field("", max_length=128, description="Which command centre published it")
+
+
 class SessionRevoked(Message):
     """Staff credentials stopped being valid (logout, disabled account, changed role or districts).
 

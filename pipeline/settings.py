@@ -290,6 +290,18 @@ class SecuritySettings(_Strict):
     api_key_pepper: SecretStr = Field(
         SecretStr(DEV_SECRET), description="Server-side secret mixed into integration key hashes."
     )
+    audit_anchor_every_s: float = Field(
+        60.0,
+        ge=1,
+        le=86_400,
+        description="How often the audit chain's head is anchored in JetStream when it moved (and at "
+        "shutdown): entries removed or rewritten since an anchor are detected by audit verify.",
+    )
+    audit_key: SecretStr = Field(
+        SecretStr(DEV_SECRET),
+        description="Keys the audit trail's hash chain (HMAC): kept out of the database, so its "
+        "administrator cannot rewrite entries and recompute the chain.",
+    )
     access_token_ttl_s: int = Field(900, ge=60, le=86_400, description="Lifetime of an access token.")
     refresh_token_ttl_s: int = Field(
         43_200, ge=300, le=30 * 86_400, description="Lifetime of a refresh token (about one shift)."
@@ -415,7 +427,7 @@ class Settings(BaseSettings):
         if self.environment == "development":
             return self
         sec = self.security
-        for name in ("jwt_secret", "api_key_pepper"):
+        for name in ("jwt_secret", "api_key_pepper", "audit_key"):
             value = getattr(sec, name).get_secret_value()
             if value == DEV_SECRET or len(value) < 32:
                 raise ValueError(

@@ -66,6 +66,21 @@ def records_stream_config() -> StreamConfig:
     )
 
 
+def audit_anchors_stream_config() -> StreamConfig:
+    """Audit chain heads: kept for ever, and nobody may delete or purge them (not even an administrator
+    of the database, whose rows they vouch for)."""
+    return StreamConfig(
+        name=subjects.AUDIT_ANCHOR_STREAM,
+        subjects=subjects.AUDIT_ANCHOR_STREAM_SUBJECTS,
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.NEW,
+        deny_delete=True,
+        deny_purge=True,
+        duplicate_window=120.0,
+    )
+
+
 def deadletters_stream_config() -> StreamConfig:
     """Messages that can never be handled, kept 90 days for an administrator to read, replay or drop."""
     return _kept(subjects.DEADLETTER_STREAM, subjects.DEADLETTER_STREAM_SUBJECTS, days=90, max_bytes=1024**3)

@@ -17,6 +17,8 @@ DISPATCH_STREAM = "SAFECITY_DISPATCH"
 DISPATCH_STREAM_SUBJECTS = [f"{PREFIX}.dispatch.>"]
 RECORDS_STREAM = "SAFECITY_RECORDS"
 RECORDS_STREAM_SUBJECTS = [f"{PREFIX}.records.>"]
+AUDIT_ANCHOR_STREAM = "SAFECITY_AUDIT_ANCHORS"
+AUDIT_ANCHOR_STREAM_SUBJECTS = [f"{PREFIX}.audit.anchors.>"]
 DEADLETTER_STREAM = "SAFECITY_DEADLETTERS"
 DEADLETTER_STREAM_SUBJECTS = [f"{PREFIX}.deadletters.>"]
 
@@ -151,3 +153,8 @@ def workers_bucket(fleet: str = "default") -> str:
 def deadletter(origin: str) -> str:
     """A message a consumer could never handle, with its error (JetStream; ``safecity deadletters``)."""
     return f"{PREFIX}.deadletters.{_token(origin)}"
+
+
+def audit_anchors(chain: str) -> str:
+    """Heads of one audit chain (JetStream, never deleted; ``command_center.audit_anchor``)."""
+    return f"{PREFIX}.audit.anchors.{_token(chain)}"

@@ -12,6 +12,7 @@ from safecity_cli.main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError
 
 if TYPE_CHECKING:
     from command_center.audit import AuditTrail
+    from command_center.audit_anchor import AnchorCheck
 
 
 def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
@@ -24,6 +25,9 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
         parents=[parent],
         help="check the whole chain; exit 1 if an entry was changed, removed or reordered",
     )
+    verify.add_argument(
+        "--no-anchors", action="store_true", help="check the database alone (NATS unreachable)"
+    )
     verify.set_defaults(func=run_verify)
     tail = actions.add_parser("tail", parents=[parent], help="the latest entries, oldest first (JSON lines)")
     tail.add_argument("-n", type=int, default=20, help="how many entries (default 20, at most 500)")
@@ -34,22 +38,55 @@ def _trail(settings: Settings) -> AuditTrail:
     from command_center.audit import AuditTrail
     from pipeline.database import make_engine
 
-    trail = AuditTrail(make_engine(settings.resolved_database_url))
+    trail = AuditTrail.of(make_engine(settings.resolved_database_url), settings)
     trail.create_schema()
     return trail
 
 
 def run_verify(args: argparse.Namespace, settings: Settings) -> int:
-    result = _trail(settings).verify()
+    """The chain entry by entry (with the audit key), then against the heads anchored in JetStream."""
+    trail = _trail(settings)
+    result = trail.verify()
     if result.ok:
         print(f"audit trail OK: {result.checked} entries, head {result.head_seq} {result.head_hash}")
-        return EXIT_OK
-    print(
-        f"audit trail BROKEN at entry {result.first_bad_id} ({result.problem}): {result.detail}; "
-        f"{result.checked} entries before it are intact",
-        file=sys.stderr,
-    )
-    return EXIT_FAILURE
+    else:
+        print(
+            f"audit trail BROKEN at entry {result.first_bad_id} ({result.problem}): {result.detail}; "
+            f"{result.checked} entries before it are intact",
+            file=sys.stderr,
+        )
+    if args.no_anchors:
+        return EXIT_OK if result.ok else EXIT_FAILURE
+    anchored = _check_anchors(settings, trail)
+    if anchored is None:
+        return EXIT_FAILURE
+    print(f"anchors: {anchored.describe()}", file=sys.stdout if anchored.ok else sys.stderr)
+    return EXIT_OK if result.ok and anchored.ok else EXIT_FAILURE
+
+
+def _check_anchors(settings: Settings, trail: AuditTrail) -> AnchorCheck | None:
+    import asyncio
+
+    from command_center.audit_anchor import Anchors
+    from pipeline.bus import connect
+
+    async def check() -> AnchorCheck:
+        nc = await connect(settings.nats_url, "audit-verify", wait_s=5.0)
+        try:
+            key = settings.security.audit_key.get_secret_value().encode()
+            return await Anchors(nc.jetstream(), trail, key).check()
+        finally:
+            await nc.drain()
+
+    try:
+        return asyncio.run(check())
+    except Exception as exc:
+        print(
+            f"anchors NOT CHECKED: NATS at {settings.nats_url} unavailable ({exc}); --no-anchors "
+            "checks the database alone",
+            file=sys.stderr,
+        )
+        return None
 
 
 def run_tail(args: argparse.Namespace, settings: Settings) -> int:

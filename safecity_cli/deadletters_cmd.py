@@ -86,8 +86,8 @@ def run_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_act(args: argparse.Namespace, settings: Settings) -> int:
+    from safecity_cli.auditing import audit
     from safecity_cli.watchlist_cmd import _actor, _store
-    from safecity_cli.watchlist_cmd import _audit as audit
 
     if len(args.reason.strip()) < 5:
         raise CommandError("--reason needs at least 5 characters", 2)
@@ -95,7 +95,8 @@ def run_act(args: argparse.Namespace, settings: Settings) -> int:
         settings, lambda d: d.replay(args.seq) if args.act == "replay" else d.drop(args.seq)
     )
     audited = audit(
-        _store(settings),
+        settings,
+        _store(settings).engine,
         _actor(args.by),
         f"deadletters.{args.act}",
         f"deadletter:{args.seq}",

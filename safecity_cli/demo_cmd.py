@@ -173,7 +173,7 @@ def enrol_sample_watchlist(settings: Settings, path: Path) -> None:
     spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     analyzer = FaceAnalyzer(settings, settings.models_dir)
     enroller = Enroller(settings, analyzer, store)
-    trail = AuditTrail(store.engine)
+    trail = AuditTrail.of(store.engine, settings)
     trail.create_schema()
     for profile in spec.get("profiles", []):
         photos = [path.parent / p for p in profile["photos"]]
@@ -212,7 +212,7 @@ def import_sample_hotlist(settings: Settings, path: Path) -> None:
     hotlist.create_schema()
     report = import_csv(hotlist, path.read_bytes(), "demo:sample-hotlist")
     if report.created:
-        trail = AuditTrail(hotlist.engine)
+        trail = AuditTrail.of(hotlist.engine, settings)
         trail.create_schema()
         trail.record(
             "demo:sample-hotlist",

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pipeline.settings import Settings
+from safecity_cli.auditing import audit
 from safecity_cli.main import EXIT_OK, EXIT_USAGE, CommandError
 
 if TYPE_CHECKING:
@@ -80,20 +81,6 @@ def _store(settings: Settings) -> ApiKeyStore:
 
 def _actor() -> str:
     return f"cli:{getpass.getuser()}"
-
-
-def _audit(store: ApiKeyStore, action: str, target: str, details: dict[str, Any]) -> bool:
-    """Record the change; False (with a warning) if the audit trail is unreachable."""
-    from command_center.audit import AuditTrail
-
-    try:
-        trail = AuditTrail(store.engine)
-        trail.create_schema()
-        trail.record(_actor(), action, target, role="cli", details=details)
-    except Exception as exc:  # the change is made; say loudly that it is not in the trail
-        print(f"safecity: WARNING: not recorded in the audit trail: {exc}", file=sys.stderr)
-        return False
-    return True
 
 
 def _print(data: object) -> None:
@@ -161,7 +148,14 @@ def run_add_hotel(args: argparse.Namespace, settings: Settings) -> int:
         hotel = store.create_hotel(latitude=args.lat, longitude=args.lon, **values)
     except IntegrationError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    audited = _audit(store, "integration.hotel_create", f"hotel:{hotel.id}", {"licence_no": hotel.licence_no})
+    audited = audit(
+        settings,
+        store.engine,
+        _actor(),
+        "integration.hotel_create",
+        f"hotel:{hotel.id}",
+        details={"licence_no": hotel.licence_no},
+    )
     _print({**_hotel_json(hotel), "audited": audited})
     return EXIT_OK
 
@@ -187,7 +181,14 @@ def run_issue_key(args: argparse.Namespace, settings: Settings) -> int:
     except (HotelNotFoundError, IntegrationError) as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     details = {"hotel_id": args.hotel_id, "scopes": list(issued.info.scopes), "label": label}
-    audited = _audit(store, "integration.key_issue", f"key:{issued.info.key_id}", details)
+    audited = audit(
+        settings,
+        store.engine,
+        _actor(),
+        "integration.key_issue",
+        f"key:{issued.info.key_id}",
+        details=details,
+    )
     print("safecity: the key is shown this once; give it to the hotel's system now", file=sys.stderr)
     _print({**_key_json(issued.info), "api_key": issued.raw_key, "audited": audited})
     return EXIT_OK
@@ -201,7 +202,14 @@ def run_revoke(args: argparse.Namespace, settings: Settings) -> int:
         info = store.revoke(args.key_id)
     except KeyNotFoundError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    audited = _audit(store, "integration.key_revoke", f"key:{info.key_id}", {"hotel_id": info.hotel_id})
+    audited = audit(
+        settings,
+        store.engine,
+        _actor(),
+        "integration.key_revoke",
+        f"key:{info.key_id}",
+        details={"hotel_id": info.hotel_id},
+    )
     _print({**_key_json(info), "audited": audited})
     return EXIT_OK
 
@@ -228,6 +236,13 @@ def run_set_active(args: argparse.Namespace, settings: Settings) -> int:
         hotel = store.set_hotel_active(args.hotel_id, not args.off)
     except HotelNotFoundError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    audited = _audit(store, "integration.hotel_update", f"hotel:{hotel.id}", {"active": hotel.active})
+    audited = audit(
+        settings,
+        store.engine,
+        _actor(),
+        "integration.hotel_update",
+        f"hotel:{hotel.id}",
+        details={"active": hotel.active},
+    )
     _print({**_hotel_json(hotel), "audited": audited})
     return EXIT_OK

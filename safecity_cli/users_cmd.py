@@ -142,7 +142,7 @@ def run_unlock(args: argparse.Namespace, settings: Settings) -> int:
             f"Redis at {settings.redis_url.rpartition('@')[2]} is unavailable: {exc}"
         ) from None
     actor = args.by or f"cli:{getpass.getuser()}"
-    trail = AuditTrail(engine)
+    trail = AuditTrail.of(engine, settings)
     trail.create_schema()
     trail.record(
         actor,

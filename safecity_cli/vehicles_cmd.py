@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.settings import Settings
+from safecity_cli.auditing import audit
 from safecity_cli.main import EXIT_OK, EXIT_USAGE, CommandError
 
 if TYPE_CHECKING:
@@ -104,20 +105,6 @@ def _hotlist(settings: Settings) -> VehicleHotlist:
     return hotlist
 
 
-def _audit(hotlist: VehicleHotlist, actor: str, action: str, target: str, **kw: Any) -> bool:
-    """Record to the audit trail; False (with a warning) if it is unreachable."""
-    from command_center.audit import AuditTrail
-
-    try:
-        trail = AuditTrail(hotlist.engine)
-        trail.create_schema()
-        trail.record(actor, action, target, role="cli", **kw)
-    except Exception as exc:  # the change is made; say loudly that it is not in the trail
-        print(f"safecity: WARNING: not recorded in the audit trail: {exc}", file=sys.stderr)
-        return False
-    return True
-
-
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
     from watchlist.vehicle_import import CsvFormatError, ImportConflictError, import_csv
     from watchlist.vehicles import InvalidVehicleError
@@ -136,8 +123,9 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
     errors = [{"row": e.row, "message": e.message} for e in report.errors]
     for error in report.errors:
         print(f"safecity: {args.file}: row {error.row}: {error.message}", file=sys.stderr)
-    audited = report.applied and _audit(
-        hotlist,
+    audited = report.applied and audit(
+        settings,
+        hotlist.engine,
         actor,
         "vehicles.import",
         "vehicle_hotlist",
@@ -179,7 +167,9 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
     except VehicleConflictError as exc:
         raise CommandError(str(exc)) from None
     details = {k: v for k, v in entry.as_dict().items() if k in ("plate", "status", "case_reference")}
-    audited = _audit(hotlist, actor, "vehicles.add", f"vehicle_hotlist:{entry.id}", details=details)
+    audited = audit(
+        settings, hotlist.engine, actor, "vehicles.add", f"vehicle_hotlist:{entry.id}", details=details
+    )
     _print({**entry.as_dict(), "audited": audited})
     return EXIT_OK
 
@@ -194,8 +184,9 @@ def run_remove(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(str(exc), EXIT_USAGE) from None
     except (VehicleNotFoundError, VehicleRemovedError) as exc:
         raise CommandError(str(exc)) from None
-    audited = _audit(
-        hotlist,
+    audited = audit(
+        settings,
+        hotlist.engine,
         actor,
         "vehicles.remove",
         f"vehicle_hotlist:{entry.id}",
@@ -221,6 +212,14 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
         "returned": [r.entry.id for r in found],
         "include_removed": args.include_removed,
     }
-    _audit(hotlist, actor, "vehicles.search", "vehicle_hotlist", reason=args.reason, details=details)
+    audit(
+        settings,
+        hotlist.engine,
+        actor,
+        "vehicles.search",
+        "vehicle_hotlist",
+        reason=args.reason,
+        details=details,
+    )
     _print([result.as_dict() for result in found])
     return EXIT_OK

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.settings import Settings
+from safecity_cli.auditing import audit
 from safecity_cli.main import EXIT_OK, EXIT_USAGE, CommandError
 
 if TYPE_CHECKING:
@@ -96,20 +97,6 @@ def _actor(by: str | None) -> str:
     return by or f"cli:{getpass.getuser()}"
 
 
-def _audit(store: WatchlistStore, actor: str, action: str, target: str, **kw: Any) -> bool:
-    """Record an administrative change; False (with a warning) if the audit trail is unreachable."""
-    from command_center.audit import AuditTrail
-
-    try:
-        trail = AuditTrail(store.engine)
-        trail.create_schema()
-        trail.record(actor, action, target, role="cli", **kw)
-    except Exception as exc:  # the change is made; say loudly that it is not in the trail
-        print(f"safecity: WARNING: not recorded in the audit trail: {exc}", file=sys.stderr)
-        return False
-    return True
-
-
 def _print(data: object) -> None:
     json.dump(data, sys.stdout, indent=2)
     sys.stdout.write("\n")
@@ -167,8 +154,9 @@ def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
         f"safecity: profile {result.profile_id} is active at once: four-eyes approval bypassed",
         file=sys.stderr,
     )
-    audited = _audit(
-        store,
+    audited = audit(
+        settings,
+        store.engine,
         actor,
         "watchlist.enroll_admin",
         f"watchlist_profile:{result.profile_id}",
@@ -276,8 +264,13 @@ def run_remove(args: argparse.Namespace, settings: Settings) -> int:
         f"safecity: profile {removed.profile_id} removed at once: four-eyes approval bypassed",
         file=sys.stderr,
     )
-    audited = _audit(
-        store, actor, "watchlist.remove_admin", f"watchlist_profile:{removed.profile_id}", reason=args.reason
+    audited = audit(
+        settings,
+        store.engine,
+        actor,
+        "watchlist.remove_admin",
+        f"watchlist_profile:{removed.profile_id}",
+        reason=args.reason,
     )
     change = WatchlistChange(
         action="remove",

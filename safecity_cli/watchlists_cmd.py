@@ -12,8 +12,9 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from pipeline.settings import Settings
+from safecity_cli.auditing import audit
 from safecity_cli.main import EXIT_OK, EXIT_USAGE, CommandError
-from safecity_cli.watchlist_cmd import _actor, _announce, _audit, _print, _store
+from safecity_cli.watchlist_cmd import _actor, _announce, _print, _store
 
 if TYPE_CHECKING:
     from watchlist.list_types import WatchList
@@ -206,7 +207,9 @@ def _done(
 
     w = change.watch_list
     store = _store(settings)
-    audited = _audit(store, actor, action, f"watch_list:{w.id}", reason=reason, details=details or {})
+    audited = audit(
+        settings, store.engine, actor, action, f"watch_list:{w.id}", reason=reason, details=details or {}
+    )
     announced = all([_announce(settings, message) for message in announcements(store, change)])
     _print(
         _row(w, lists.calibrator.stranger_tracks_per_hour)

@@ -140,9 +140,13 @@ atexit.register(_DROPPER.shutdown, wait=True)
 TEST_SECURITY = {
     "jwt_secret": "test-jwt-secret-" + "0" * 32,
     "api_key_pepper": "test-pepper-" + "1" * 32,
+    "audit_key": "test-audit-key-" + "2" * 32,
     # Every test signs in from 127.0.0.1 against one Redis: the per-address throttle is tested on its own.
     "max_requests_per_address": 100_000,
 }
+
+
+AUDIT_KEY = TEST_SECURITY["audit_key"].encode()
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from command_center.api.auditing import AuditorDep
-from command_center.api.deps import AuditDep, require
+from command_center.api.deps import AuditDep, ServicesDep, require
 from command_center.audit import MAX_QUERY, AuditEntry
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
@@ -64,6 +64,8 @@ class VerifyView(BaseModel):
     first_bad_id: int | None
     problem: str | None
     detail: str
+    anchors_ok: bool
+    anchors: str
 
 
 @router.get("", response_model=AuditPage)
@@ -97,19 +99,30 @@ async def query_audit(
 
 
 @router.get("/verify", response_model=VerifyView)
-async def verify_audit(_: Auditing, trail: AuditDep, auditor: AuditorDep) -> VerifyView:
+async def verify_audit(
+    _: Auditing, trail: AuditDep, auditor: AuditorDep, services: ServicesDep
+) -> VerifyView:
+    """The chain checked entry by entry with the audit key, then against the heads anchored in JetStream
+    (entries removed from the end, or a chain rewritten by someone holding the key)."""
     result = await run_in_threadpool(trail.verify)
+    try:
+        anchored = await services.anchors.check()
+        anchors_ok, anchors_detail = anchored.ok, anchored.describe()
+    except Exception as exc:
+        anchors_ok, anchors_detail = False, f"the anchors could not be read: {exc}"
     await auditor.record(
         "audit.verify",
         "audit_log",
-        details={"ok": result.ok, "checked": result.checked, "problem": result.problem},
+        details={"ok": result.ok and anchors_ok, "checked": result.checked, "problem": result.problem},
     )
     return VerifyView(
-        ok=result.ok,
+        ok=result.ok and anchors_ok,
         checked=result.checked,
         head_id=result.head_seq,
         head_hash=result.head_hash,
         first_bad_id=result.first_bad_id,
         problem=result.problem,
         detail=result.detail,
+        anchors_ok=anchors_ok,
+        anchors=anchors_detail,
     )

@@ -51,7 +51,7 @@ async def start_casework(
     await bulletins.start()
     # The same hash chain as the API's (appends are serialised in the database, so a second handle on
     # it is safe): missing persons' watchlist entries are audited where they are made.
-    audit = AuditTrail(engine)
+    audit = AuditTrail.of(engine, settings)
     missing = MissingCasework(missing_store, records.faces, watchlist, bulletins, nc, settings, audit)
     await missing.start()
     stack.push_async_callback(missing.close)

@@ -12,7 +12,7 @@ from command_center.audit import AuditTrail
 from command_center.security.apikeys import ApiKeyStore
 from pipeline.database import make_engine
 from safecity_cli.main import main
-from tests.services import TEST_SECURITY
+from tests.services import AUDIT_KEY, TEST_SECURITY
 
 
 @pytest.fixture
@@ -61,9 +61,9 @@ def test_hotel_key_lifecycle(capsys: pytest.CaptureFixture[str], config: Path, d
         assert code == 0 and revoked["revoked_at"] is not None  # type: ignore[index]
         assert store.verify(raw) is None
 
-        actions = [row.action for row in AuditTrail(engine).rows()]
+        actions = [row.action for row in AuditTrail(engine, AUDIT_KEY).rows()]
         assert actions == ["integration.hotel_create", "integration.key_issue", "integration.key_revoke"]
-        assert raw not in json.dumps([tuple(map(str, row)) for row in AuditTrail(engine).rows()])
+        assert raw not in json.dumps([tuple(map(str, row)) for row in AuditTrail(engine, AUDIT_KEY).rows()])
     finally:
         engine.dispose()
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from command_center.audit import GENESIS, AuditTrail
 from pipeline.database import make_engine
+from tests.services import AUDIT_KEY
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def trail(engine: Engine) -> AuditTrail:
-    trail = AuditTrail(engine)
+    trail = AuditTrail(engine, AUDIT_KEY)
     trail.create_schema()
     return trail
 
@@ -159,7 +160,7 @@ def test_verify_detects_swapped_seq_numbers(trail: AuditTrail, engine: Engine) -
 def test_concurrent_writers_never_fork_the_chain(trail: AuditTrail, database_url: str) -> None:
     """Two 'replicas' (separate engines), four threads each, appending at once."""
     engines = [make_engine(database_url) for _ in range(2)]
-    trails = [AuditTrail(e) for e in engines]
+    trails = [AuditTrail(e, AUDIT_KEY) for e in engines]
     errors: list[BaseException] = []
     start = threading.Barrier(8)
 

@@ -11,11 +11,14 @@ from sqlalchemy import text
 from command_center.audit import AuditTrail
 from pipeline.database import make_engine
 from safecity_cli.main import main
+from tests.services import AUDIT_KEY
 
 
 @pytest.fixture
-def config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
+def config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, nats_url: str) -> Path:
     monkeypatch.setenv("SAFECITY_DATABASE_URL", database_url)
+    monkeypatch.setenv("SAFECITY_NATS_URL", nats_url)
+    monkeypatch.setenv("SAFECITY_SECURITY__AUDIT_KEY", AUDIT_KEY.decode())
     path = tmp_path / "safecity.yaml"
     path.write_text("{}\n")
     return path
@@ -25,7 +28,7 @@ def test_verify_passes_then_exits_1_on_a_changed_entry(
     config: Path, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     engine = make_engine(database_url)
-    trail = AuditTrail(engine)
+    trail = AuditTrail(engine, AUDIT_KEY)
     trail.create_schema()
     for n in range(3):
         trail.record("staff:1:sup", "watchlist.view", f"watchlist_profile:{n}", reason="enquiry 7/2025")

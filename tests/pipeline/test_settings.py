@@ -86,7 +86,9 @@ def test_load_reports_the_file(tmp_path: Path) -> None:
 def test_default_secrets_are_refused_outside_development(environment: str) -> None:
     with pytest.raises(ConfigError, match="jwt_secret"):
         parse({"environment": environment})
-    strong = {"jwt_secret": "x" * 40, "api_key_pepper": "y" * 40}
+    with pytest.raises(ConfigError, match="audit_key"):  # the audit chain's key is a secret too
+        parse({"environment": environment, "security": {"jwt_secret": "x" * 40, "api_key_pepper": "y" * 40}})
+    strong = {"jwt_secret": "x" * 40, "api_key_pepper": "y" * 40, "audit_key": "z" * 40}
     if environment == "production":
         strong |= {"sms_backend": "http", "sms_http_url": "https://sms.example.gov.pk/send"}
     assert parse({"environment": environment, "security": strong}).environment == environment
@@ -97,7 +99,7 @@ def test_default_secrets_are_refused_outside_development(environment: str) -> No
     [({"sms_backend": "console"}, "production needs 'http'"), ({"sms_backend": "http"}, "sms_http_url")],
 )
 def test_production_needs_a_real_sms_gateway(security: dict[str, str], needle: str) -> None:
-    strong = {"jwt_secret": "x" * 40, "api_key_pepper": "y" * 40}
+    strong = {"jwt_secret": "x" * 40, "api_key_pepper": "y" * 40, "audit_key": "z" * 40}
     with pytest.raises(ConfigError, match=needle):
         parse({"environment": "production", "security": strong | security})
 

@@ -9,6 +9,7 @@ import pytest
 
 from command_center.audit import AuditTrail
 from pipeline.database import make_engine
+from tests.services import AUDIT_KEY
 from tests.watchlist.conftest import OBAMA_ENROL
 from tests.watchlist.test_cli import LEGAL, _run
 
@@ -55,7 +56,9 @@ def test_create_change_and_fill_a_list_from_the_command_line(
     )
     assert code == 0 and added["members"] == 1, err
 
-    trail = AuditTrail(make_engine(database_url)).query(None, None, f"watch_list:{lid}", None, None, limit=10)
+    trail = AuditTrail(make_engine(database_url), AUDIT_KEY).query(
+        None, None, f"watch_list:{lid}", None, None, limit=10
+    )
     assert {e.action for e in trail} >= {"watchlists.create", "watchlists.change"}
 
 

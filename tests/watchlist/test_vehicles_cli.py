@@ -11,6 +11,7 @@ from command_center.audit import AuditTrail
 from pipeline.database import make_engine
 from safecity_cli.main import main
 from safecity_cli.vehicles_cmd import search_vehicles
+from tests.services import AUDIT_KEY
 
 BY = ("--by", "staff:1:admin")
 
@@ -63,7 +64,7 @@ def test_import_add_search_remove(
     engine = make_engine(database_url)
     try:
         assert [r.entry.plate for r in search_vehicles(engine, "KA22P3368")] == []
-        actions = [e.action for e in AuditTrail(engine).query(actor="staff:1:admin")]
+        actions = [e.action for e in AuditTrail(engine, AUDIT_KEY).query(actor="staff:1:admin")]
         assert actions == [
             "vehicles.remove",
             "vehicles.search",
