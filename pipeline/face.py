@@ -82,9 +82,11 @@ class FaceAnalyzer:
         assert self._detector is not None
         if min_face_px is None:
             return self._detector.predict(image)
+        return self._detector.predict(image, self._scale(image, min_face_px))
+
+    def _scale(self, image: Image, min_face_px: float) -> float:
         height, width = image.shape[:2]
-        max_side = self._settings.recognition.detect_max_side
-        return self._detector.predict(image, detection_scale(width, height, min_face_px, max_side))
+        return detection_scale(width, height, min_face_px, self._settings.recognition.detect_max_side)
 
     def embed(self, image: Image, detections: FaceDetections) -> npt.NDArray[np.float32]:
         """(N, 128) L2-normalised embeddings of the detected faces, in detection order."""
