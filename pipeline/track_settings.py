@@ -169,6 +169,15 @@ class VoteSettings(_Strict):
         description="No decision while the second profile's quality-weighted support exceeds this "
         "fraction of the leader's (two identities on one track: a tie).",
     )
+    template_min_faces: int = Field(
+        2,
+        ge=2,
+        le=100,
+        description="Faces in a track's template before it votes. Two: the alert comes one analysed "
+        "frame (0.2 s at 5 fps) after a second look at the person, not two; a single face never decides "
+        "below the strong threshold. The calibration bound counts every look of the template whenever "
+        "it starts (pipeline/calibration.py), so this does not loosen it.",
+    )
     max_attempts: int = Field(
         15,
         ge=1,

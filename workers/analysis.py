@@ -273,7 +273,9 @@ class CameraAnalyser:
     ) -> None:
         """Each touched track's template votes; where it votes for a profile, the face just embedded
         is kept as that profile's shot (if better), at the template's similarity."""
-        ready = [t for t in tracks if t.template is not None and t.vote.embedded >= self._rules.min_frames]
+        ready = [
+            t for t in tracks if t.template is not None and t.vote.embedded >= self._rules.template_min_faces
+        ]
         if not ready:
             return
         templates = np.stack([t.template for t in ready if t.template is not None])
