@@ -25,7 +25,6 @@ import re
 import signal
 import socket
 import threading
-from dataclasses import dataclass, field
 
 import cv2
 from nats.aio.client import Client
@@ -43,7 +42,7 @@ from watchlist.matcher import WatchlistMatcher
 from watchlist.policies import CameraScope, ListPolicies
 from watchlist.store import WatchlistStore
 from workers.analysis import CameraAnalyser
-from workers.cpu import ThreadCpu
+from workers.camera_pipeline import CameraPipeline
 from workers.fleet_member import FleetMember
 from workers.frame_queue import DropOldestQueue
 from workers.metrics import RateMeter, WorkerMetrics, WorkerSnapshot
@@ -76,34 +75,6 @@ def select_cameras(settings: Settings, camera_ids: list[str]) -> list[CameraConf
     if unknown:
         raise ConfigError(f"unknown camera id(s): {', '.join(unknown)}; configured: {', '.join(known)}")
     return [known[c] for c in camera_ids]
-
-
-@dataclass
-class CameraPipeline:
-    config: CameraConfig
-    source: RtspSource
-    analyser: CameraRunner
-    counters: CameraCounters
-    stop: threading.Event  # this camera's threads only
-    decode_cpu: ThreadCpu = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.decode_cpu = ThreadCpu(f"source-{self.config.id}")  # RtspSource names its thread so
-
-    def sample_cpu(self) -> None:
-        """Add the source thread's CPU since the last sample (demux, decode, colour) to the counters."""
-        self.counters.add_cpu("decode", self.decode_cpu.take())
-
-    def start(self) -> None:
-        self.analyser.start()
-        self.source.start()
-
-    def join(self, timeout: float) -> None:
-        self.source.join(timeout)
-        self.analyser.join(timeout)
-
-    def alive(self) -> bool:
-        return self.source.is_alive() or self.analyser.is_alive()
 
 
 class Worker:
