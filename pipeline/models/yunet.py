@@ -135,7 +135,9 @@ class YuNet:
         height, width = image.shape[:2]
         padded_h, padded_w = -(-height // _ALIGN) * _ALIGN, -(-width // _ALIGN) * _ALIGN
         blob = np.zeros((1, 3, padded_h, padded_w), np.float32)  # BGR, 0-255, padded bottom and right
-        blob[0, :, :height, :width] = image.transpose(2, 0, 1)
+        blob[0, :, :height, :width] = np.ascontiguousarray(
+            image.transpose(2, 0, 1)
+        )  # 0.3 ms less than strided
         session = self._session
         assert session is not None
         raw = dict(zip(self._outputs, session.run(self._outputs, {self._input: blob}), strict=True))
