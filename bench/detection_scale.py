@@ -7,7 +7,7 @@ camera's ``min_face_px`` asks for (default ``recognition.min_face_px``). The ref
 with the worker's tracker; a reference face is *found* at the new size when a face there overlaps it
 (IoU >= 0.5). Counted per track and per clip, as JSON: the faces of at least ``recognition.min_face_px``
 (the only ones the quality gates let through to recognition), those smaller, the faces passing every
-quality gate at each size, and the detection CPU per frame.
+quality gate at each size, the faces found only at the new size, and the detection CPU per frame.
 
     python bench/detection_scale.py [--min-face-px 24 ...] [--fps 5]
 """
@@ -73,6 +73,7 @@ def compare(
     tracker = NorfairTracker(settings.tracking)
     tracks: dict[int, dict[str, int]] = {}
     cost = {"reference": 0.0, "new": 0.0}
+    gained = 0  # faces of at least the smallest size found at the new size and not at the reference
     height, width = frames[0].shape[:2]
     ref_scale = min(1.0, REFERENCE_SIDE / max(height, width))
     new_scale = detection_scale(width, height, min_face_px, settings.recognition.detect_max_side)
@@ -82,6 +83,11 @@ def compare(
         new, ms = timed_detect(analyzer, image, min_face_px)
         cost["new"] += ms
         ids = tracker.update(reference.boxes, reference.scores).ids
+        gained += sum(
+            1
+            for box in new.boxes[new.sides >= smallest]
+            if not len(reference) or box_iou(reference.boxes, box).max() < MIN_IOU
+        )
         analysable_new = {i for i, q in enumerate(gate.assess(image, new)) if q.accepted}
         for i, quality in enumerate(gate.assess(image, reference)):
             track = int(ids[i]) if ids[i] != NO_TRACK else -1
@@ -107,6 +113,7 @@ def compare(
         "detect_cpu_ms_per_frame": {k: round(v / len(frames), 2) for k, v in cost.items()},
         "totals": totals,
         "faces_lost": totals.get("faces", 0) - totals.get("found", 0),
+        "faces_gained": gained,
         "tracks_losing_a_face": sum(1 for row in tracks.values() if row["found"] < row["faces"]),
         "tracks_lost": sum(1 for row in tracks.values() if row["faces"] and not row["found"]),
         "analysable_faces_lost": totals.get("analysable", 0) - totals.get("analysable_found", 0),
