@@ -280,3 +280,40 @@ def test_a_camera_that_needs_only_large_faces_detects_at_a_smaller_size_and_stil
     far, hits, counters = make_analyser(settings, analyzer, matcher, min_face_px=400)
     play(far, hamilton, every(FIVE_FPS, LIN_CLOSE_UP))
     assert hits == [] and counters.faces_detected == 0
+
+
+def test_one_analyzer_shared_by_cameras_on_their_own_threads_keeps_their_results_apart(
+    settings: Settings, analyzer: FaceAnalyzer, matcher: WatchlistMatcher, hamilton: dict[int, np.ndarray]
+) -> None:
+    """The worker loads the face models once and every camera's thread uses them at once: the camera
+    that sees Lin-Manuel Miranda decides him, the one that sees six strangers decides nobody, exactly
+    as each does alone."""
+    strangers = video_frames(SIX_PEOPLE)
+    close_up = sorted(every(FIVE_FPS, LIN_CLOSE_UP))
+
+    def lin(analyser: CameraAnalyser) -> None:
+        for i in close_up:
+            analyser.process(frame(hamilton[i], seq=i))
+
+    def others(analyser: CameraAnalyser) -> None:
+        for _ in range(4):
+            for i, image in strangers.items():
+                analyser.process(frame(image, seq=i, fps=8))
+
+    alone = []
+    for play_it in (lin, others):
+        analyser, hits, counters = make_analyser(settings, analyzer, matcher)
+        play_it(analyser)
+        alone.append(([h.profile_name for h in hits], counters.faces_embedded, counters.faces_unknown))
+    together = [make_analyser(settings, analyzer, matcher) for _ in range(2)]
+    threads = [
+        threading.Thread(target=play_it, args=(analyser,))
+        for play_it, (analyser, _, _) in zip((lin, others), together, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    shared = [([h.profile_name for h in hits], c.faces_embedded, c.faces_unknown) for _, hits, c in together]
+    assert shared == alone
+    assert alone[0][0] == ["Lin-Manuel Miranda"] and alone[1][0] == []
