@@ -1,8 +1,12 @@
 """Per-camera analysis: detect → gate → track → embed (within budget) → match → vote → decide → hit.
 
-One thread per camera owns all of this state, so nothing here needs a lock. A hit is published once
-per (track, decided profile), with the track's best shot as evidence, plus at most a few updates when
-a clearly better shot of the same person arrives; not once per frame.
+Frames are detected at the size the camera's smallest face needs (``min_face_px``), and not at all
+when nothing moved since the last detection (``workers.motion``; at least once a second): the faces are
+then where they were, so tracks and votes wait. One thread per camera owns all of this state, so
+nothing here needs a lock; the face models it calls are shared by every camera and keep no state.
+
+A hit is published once per (track, decided profile), with the track's best shot as evidence, plus at
+most a few updates when a clearly better shot of the same person arrives; not once per frame.
 
 Privacy: a face is embedded only if it passes the quality gates and its track still has budget; the
 embedding is dropped as soon as it is matched, leaving only its share of the track's template (the
