@@ -31,6 +31,12 @@ ADMIN_URL = POSTGRES_ADMIN_URL
 TOKEN_TTL_S = 7200  # long enough for a whole run on one sign-in
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0-100), nearest rank; NaN for no values."""
     if not values:
@@ -88,9 +94,7 @@ class LiveSystem:
 
     def server_cpu_s(self) -> float:
         """CPU seconds (user + system) the command-centre process has used so far (Linux /proc)."""
-        pid = self.procs.procs["command-center"].pid
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_s(self.procs.procs["command-center"].pid)
 
     @property
     def ws_base(self) -> str:

@@ -14,9 +14,12 @@ one frame at or above the strong threshold ``t_s``. For a gallery of ``N`` embed
 * consensus: for each embedding, Markov's inequality bounds the chance that ``m`` of ``K`` frames pass
   ``t`` by ``K q(t) / m``, and the union over the gallery gives ``N K q(t) / m``;
 * strong: the union over frames and embeddings gives ``N K q(t_s)``;
-* template: the track's quality-weighted mean embedding is matched after each face, at most ``K`` looks;
-  it is a unit vector compared with unit vectors, with the spread of a single face against a stranger
-  (measured: 0.091 against 0.096 a face on the Hamilton clip), so the union gives ``N K q(t)``.
+* template: the track's quality-weighted mean embedding is matched after each face, at most ``K`` looks
+  (it has a say from its second face, ``vote.template_min_faces``, or later: never more looks than
+  faces); it is a unit vector compared with unit vectors, with the spread of a single face against a
+  stranger (measured: 0.091 against 0.096 a face on the Hamilton clip), so the union gives ``N K q(t)``.
+  The bound is thus as loose as if any one look at ``t`` decided; the rules ask more of a track (two
+  faces averaged, three frames, or one frame at ``t_s``), so the true rate is lower still.
 
 ``FPIR <= N K (q(t) / m + q(t) + q(t_s))``, whatever the correlation between the frames of a track
 (frames of one face are nearly identical, so the true figure is lower). ``t_s = t + strong_margin``,

@@ -1,7 +1,13 @@
-"""Face analysis: detect (YuNet) → align (ArcFace template) → embed (MobileFaceNet)."""
+"""Face analysis: detect (YuNet) → align (ArcFace template) → embed (MobileFaceNet).
+
+One ``FaceAnalyzer`` serves every camera of a worker process: both models are thread-safe and keep no
+state between calls, so cameras share their weights and nothing of one camera's images reaches
+another's results.
+"""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +17,7 @@ from pipeline.align import align_face
 from pipeline.detections import FaceDetections
 from pipeline.models.mobilefacenet import EMBEDDING_DIM, MobileFaceNet
 from pipeline.models.registry import ModelError, Registry, load_registry, locate_registry, resolve
-from pipeline.models.yunet import YuNet
+from pipeline.models.yunet import YuNet, detection_scale
 from pipeline.settings import Settings
 from pipeline.types import Image
 
@@ -40,6 +46,7 @@ class FaceAnalyzer:
         self._registry = registry
         self._detector: YuNet | None = None
         self._embedder: MobileFaceNet | None = None
+        self._loading = threading.Lock()
 
     @property
     def embedder_model(self) -> str:
@@ -47,12 +54,18 @@ class FaceAnalyzer:
 
     def load(self) -> None:
         """Verify and load both models, with warm-up. Idempotent; raises ModelError if a file is unusable."""
-        if self._detector is not None and self._embedder is not None:
-            return
+        with self._loading:
+            if self._detector is None or self._embedder is None:
+                self._load()
+
+    def _load(self) -> None:
         registry = self._registry or load_registry(locate_registry(self._settings.models_registry))
         rec = self._settings.recognition
         detector = YuNet(
-            resolve(registry, self._models_dir, rec.detector_model), rec.detector_score, rec.detect_max_side
+            resolve(registry, self._models_dir, rec.detector_model),
+            rec.detector_score,
+            rec.detect_max_side,
+            rec.intra_op_threads,
         )
         embedder = MobileFaceNet(
             resolve(registry, self._models_dir, rec.embedder_model), rec.intra_op_threads, rec.flip_tta
@@ -61,10 +74,19 @@ class FaceAnalyzer:
         embedder.load()
         self._detector, self._embedder = detector, embedder
 
-    def detect(self, image: Image) -> FaceDetections:
+    def detect(self, image: Image, min_face_px: float | None = None) -> FaceDetections:
+        """Faces in ``image``. A video frame gives the smallest face its camera must find, and is
+        detected at the size that face needs (smaller is cheaper: YuNet's cost follows the pixels); a
+        photo (None) at ``recognition.detect_max_side``."""
         self.load()
         assert self._detector is not None
-        return self._detector.predict(image)
+        if min_face_px is None:
+            return self._detector.predict(image)
+        return self._detector.predict(image, self._scale(image, min_face_px))
+
+    def _scale(self, image: Image, min_face_px: float) -> float:
+        height, width = image.shape[:2]
+        return detection_scale(width, height, min_face_px, self._settings.recognition.detect_max_side)
 
     def embed(self, image: Image, detections: FaceDetections) -> npt.NDArray[np.float32]:
         """(N, 128) L2-normalised embeddings of the detected faces, in detection order."""

@@ -28,7 +28,7 @@ from pipeline.map_settings import TileUrl
 from pipeline.plate_settings import PlatesSettings, check_country_codes
 from pipeline.records_settings import RecordsSettings
 from pipeline.retention_settings import RetentionSettings
-from pipeline.track_settings import QualitySettings, TrackingSettings, VoteSettings
+from pipeline.track_settings import MotionSettings, QualitySettings, TrackingSettings, VoteSettings
 from pipeline.watchlist_settings import (
     WatchlistSettings,
 )
@@ -92,6 +92,15 @@ class CameraConfig(_Strict):
         lt=1,
         description="Raises the face threshold on this camera above every list's own (a camera with a "
         "record of false alerts, poor light); never lowers one.",
+    )
+    min_face_px: int | None = Field(
+        None,
+        ge=8,
+        le=1000,
+        description="Side (pixels of the camera's image) of the smallest face this camera must find; "
+        "frames are detected at the size that makes such a face the detector's own smallest (16 px), "
+        "which costs less the larger it is. null: recognition.min_face_px, the smallest face analysed. "
+        "Raise it for a camera that sees people only from close by.",
     )
     analytics: list[Analytic] = Field(
         default_factory=lambda: list[Analytic](["face"]),
@@ -373,6 +382,7 @@ class Settings(BaseSettings):
     watchlist: WatchlistSettings = Field(default_factory=WatchlistSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    motion: MotionSettings = Field(default_factory=MotionSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     vote: VoteSettings = Field(default_factory=VoteSettings)
     command_center: CommandCenterSettings = Field(default_factory=CommandCenterSettings)

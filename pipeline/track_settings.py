@@ -59,6 +59,32 @@ class TrackingSettings(_Strict):
         return self
 
 
+class MotionSettings(_Strict):
+    """Face detection only where something changed (workers/motion.py): detection is most of a camera's
+    CPU, and a fixed camera sees the same picture most of the time."""
+
+    enabled: bool = Field(
+        True,
+        description="Skip detection on an analysed frame in which nothing changed since the last "
+        "detection; its faces are still where they were, so tracks and votes simply wait.",
+    )
+    keepalive_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Detect at least this often whatever the frames look like, so a track is confirmed "
+        "(or ends) even in a scene too still to notice.",
+    )
+    pixel_delta: int = Field(
+        10,
+        ge=1,
+        le=255,
+        description="Grey levels a pixel of the small blurred copy must change by to count as changed. "
+        "A still scene encoded by x264 with sensor noise of 8 grey levels changed at most 1 pixel of "
+        "57,600 by more than 10; a person moving, hundreds to thousands.",
+    )
+
+
 class QualitySettings(_Strict):
     """Cheap gates on a detected face before any embedding is spent on it.
 
@@ -142,6 +168,15 @@ class VoteSettings(_Strict):
         le=1,
         description="No decision while the second profile's quality-weighted support exceeds this "
         "fraction of the leader's (two identities on one track: a tie).",
+    )
+    template_min_faces: int = Field(
+        2,
+        ge=2,
+        le=100,
+        description="Faces in a track's template before it votes. Two: the alert comes one analysed "
+        "frame (0.2 s at 5 fps) after a second look at the person, not two; a single face never decides "
+        "below the strong threshold. The calibration bound counts every look of the template whenever "
+        "it starts (pipeline/calibration.py), so this does not loosen it.",
     )
     max_attempts: int = Field(
         15,

@@ -41,6 +41,9 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     put.add_argument("--latitude", type=float)
     put.add_argument("--longitude", type=float)
     put.add_argument("--analysis-fps", type=float)
+    put.add_argument(
+        "--min-face-px", type=int, help="smallest face (pixels) the camera must find; 0: the global minimum"
+    )
     put.add_argument("--analytics", help="comma-separated: face, plate")
     put.add_argument(
         "--face-threshold",
@@ -217,6 +220,8 @@ def options_from_args(args: argparse.Namespace, settings: Settings) -> dict[str,
         fields["analytics"] = [a.strip() for a in args.analytics.split(",") if a.strip()]
     if args.face_threshold is not None:
         fields["face_threshold"] = args.face_threshold or None
+    if args.min_face_px is not None:
+        fields["min_face_px"] = args.min_face_px or None
     if args.plate_countries is not None:
         fields["plate_countries"] = _plate_countries(args.plate_countries, settings)
     return fields

@@ -1,8 +1,12 @@
 """Per-camera analysis: detect → gate → track → embed (within budget) → match → vote → decide → hit.
 
-One thread per camera owns all of this state, so nothing here needs a lock. A hit is published once
-per (track, decided profile), with the track's best shot as evidence, plus at most a few updates when
-a clearly better shot of the same person arrives; not once per frame.
+Frames are detected at the size the camera's smallest face needs (``min_face_px``), and not at all
+when nothing moved since the last detection (``workers.motion``; at least once a second): the faces are
+then where they were, so tracks and votes wait. One thread per camera owns all of this state, so
+nothing here needs a lock; the face models it calls are shared by every camera and keep no state.
+
+A hit is published once per (track, decided profile), with the track's best shot as evidence, plus at
+most a few updates when a clearly better shot of the same person arrives; not once per frame.
 
 Privacy: a face is embedded only if it passes the quality gates and its track still has budget; the
 embedding is dropped as soon as it is matched, leaving only its share of the track's template (the
@@ -17,21 +21,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.contracts import Box, FaceHit, StageTimings, TrackDecision
+from pipeline.contracts import FaceHit
 from pipeline.detections import FaceDetections
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
-from pipeline.types import Frame, Image
-from watchlist.matcher import Match, Scope, WatchlistMatcher
+from pipeline.types import Frame
+from watchlist.matcher import Scope, WatchlistMatcher
 from watchlist.policies import CameraScope
-from workers.evidence import downscale, encode_jpeg, face_crop
+from workers.cpu import StageClock
+from workers.face_hits import FaceTrack, HitMaker
 from workers.frame_queue import DropOldestQueue
+from workers.motion import MotionGate
 from workers.quality import FaceQuality, QualityGate
 from workers.stats import CameraCounters
 from workers.tracking import NO_TRACK, BoxTracker, NorfairTracker, SceneCut, TrackUpdate, first_track_id
@@ -45,52 +49,6 @@ Observer = Callable[[int, npt.NDArray[np.float32], float, int | None], None]
 benchmarks that replay a camera's faces against other galleries (bench/false_alerts.py); a camera's
 own analysis has none, and keeps no embedding past its match."""
 _RUNNER_UP = 2  # profiles fetched per face: the best and the one it must lead by a margin
-
-
-def _utc(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns / 1e9, UTC)
-
-
-@dataclass(slots=True)
-class Shot:
-    """A face that voted for a profile, kept (in memory, until its track ends) as possible evidence."""
-
-    quality: FaceQuality
-    similarity: float
-    box: tuple[float, float, float, float]
-    landmarks: list[tuple[float, float]]
-    detector_score: float
-    crop: Image
-    scene: Image
-    frame_seq: int | None
-    sent_ns: int | None
-    received_ns: int
-
-
-@dataclass(slots=True)
-class FaceTrack:
-    track_id: int
-    first_seen_ns: int
-    vote: TrackVote
-    last_seen_ns: int = 0
-    frames: int = 0
-    best: dict[int, Shot] = field(default_factory=dict)  # profile id -> best shot voting for it
-    profiles: dict[int, Match] = field(default_factory=dict)  # profile id -> name and category
-    exhausted: bool = False
-    template: npt.NDArray[np.float32] | None = None  # quality-weighted sum of the faces embedded
-
-
-@dataclass(slots=True)
-class _Clock:
-    """Stage times of one frame, in milliseconds."""
-
-    marks: dict[str, float] = field(default_factory=dict)
-    _last: float = field(default_factory=time.perf_counter)
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.marks[stage] = self.marks.get(stage, 0.0) + (now - self._last) * 1e3
-        self._last = now
 
 
 class CameraAnalyser:
@@ -110,22 +68,25 @@ class CameraAnalyser:
         tracker: BoxTracker | None = None,
         scope: CameraScope | None = None,
         observer: Observer | None = None,
+        min_face_px: float | None = None,
     ) -> None:
         """``scope``: the live watch lists of this camera and their thresholds (None: every profile the
-        matcher holds, at the global threshold)."""
+        matcher holds, at the global threshold). ``min_face_px``: the smallest face this camera must
+        find (None: ``recognition.min_face_px``), which sets the size frames are detected at."""
         self.camera_id = camera_id
         self._scope = scope
         self._observer = observer
-        self._worker_id = worker_id
-        self._rec = settings.recognition
-        self._wopt = settings.worker
+        self._hits = HitMaker(camera_id, worker_id, settings, scope)
+        self._min_face_px = min_face_px or settings.recognition.min_face_px
+        self._motion = MotionGate(settings.motion, self._min_face_px)
         self._max_age_ns = int(settings.vote.max_track_age_s * 1e9)
         self._rules = VoteRules.of(settings)
         self._gate = QualityGate(settings.quality, settings.recognition.min_face_px)
         self._tracker = tracker or NorfairTracker(settings.tracking, first_track_id(time.time_ns()))
         self._scene_cut = SceneCut(settings.tracking.scene_cut_correlation)
         self._tracks: dict[int, FaceTrack] = {}
-        self.last_stage_ms: dict[str, float] = {}  # the stages of the last frame, for benchmarks
+        self.last_stage_ms: dict[str, float] = {}  # wall time of the last frame's stages
+        self.last_stage_cpu_ms: dict[str, float] = {}  # this thread's CPU time in them
         self._analyzer = analyzer
         self._matcher = matcher
         self._queue = queue
@@ -175,10 +136,33 @@ class CameraAnalyser:
     def process(self, frame: Frame) -> list[FaceHit]:
         """Analyse one frame; publish and return the hits it decided."""
         queue_ms = (time.perf_counter_ns() - frame.enqueued_ns) / 1e6 if frame.enqueued_ns else 0.0
-        self._counters.frames_analysed += 1
-        clock = _Clock()
-        detections = self._analyzer.detect(frame.image)
+        clock = StageClock()
+        if not self._motion.should_detect(frame.image, frame.received_ns):
+            # Nothing moved: the faces, tracks and votes of the last detection still hold.
+            self._counters.frames_still += 1
+            self._expire(frame.received_ns)
+            clock.lap("motion")
+            self.last_stage_ms, self.last_stage_cpu_ms = clock.wall_ms, clock.cpu_ms
+            return []
+        clock.lap("motion")
+        detections = self._analyzer.detect(frame.image, self._min_face_px)
+        self._motion.detected(frame.received_ns)
         clock.lap("detect")
+        hits = self._analyse(frame, detections, clock, queue_ms)
+        self._expire(frame.received_ns)
+        self.last_stage_ms, self.last_stage_cpu_ms = clock.wall_ms, clock.cpu_ms
+        for hit in hits:
+            self._sink(hit)
+            if hit.decision is not None and hit.decision.revision > 0:
+                self._counters.hit_updates_published += 1
+            else:
+                self._counters.hits_published += 1
+        return hits
+
+    def _analyse(
+        self, frame: Frame, detections: FaceDetections, clock: StageClock, queue_ms: float
+    ) -> list[FaceHit]:
+        """Gate, track, embed, match and vote on the faces detected in a frame: the hits it decides."""
         self._counters.faces_detected += len(detections)
         qualities = self._gate.assess(frame.image, detections)
         clock.lap("quality")
@@ -193,18 +177,11 @@ class CameraAnalyser:
         decided = [(track, d) for track in touched if (d := track.vote.decide()) is not None]
         clock.lap("vote")
         hits = [hit for track, d in decided if (hit := self._publishable(frame, track, d, clock, queue_ms))]
+        clock.lap("evidence")
         for track in touched:
             if track.vote.budget_left == 0 and not track.vote.published and not track.exhausted:
                 track.exhausted = True  # undecided, and it will not be embedded again
                 self._counters.budget_exhausted += 1
-        self._expire(frame.received_ns)
-        self.last_stage_ms = clock.marks
-        for hit in hits:
-            self._sink(hit)
-            if hit.decision is not None and hit.decision.revision > 0:
-                self._counters.hit_updates_published += 1
-            else:
-                self._counters.hits_published += 1
         return hits
 
     def _follow(self, update: TrackUpdate, frame: Frame) -> None:
@@ -246,7 +223,7 @@ class CameraAnalyser:
         qualities: list[FaceQuality],
         update: TrackUpdate,
         chosen: list[int],
-        clock: _Clock,
+        clock: StageClock,
     ) -> list[FaceTrack]:
         if not chosen:
             clock.lap("embed")
@@ -284,7 +261,7 @@ class CameraAnalyser:
             else:
                 assert best is not None
                 track.profiles[best.profile_id] = candidates[0]
-                self._keep_if_best(track, best, frame, detections, qualities[i], i)
+                self._hits.keep_if_best(track, best, frame, detections, qualities[i], i)
             touched[track.track_id] = track
         self._vote_templates(list(touched.values()), latest, frame, detections, qualities, scope)
         return list(touched.values())
@@ -300,7 +277,9 @@ class CameraAnalyser:
     ) -> None:
         """Each touched track's template votes; where it votes for a profile, the face just embedded
         is kept as that profile's shot (if better), at the template's similarity."""
-        ready = [t for t in tracks if t.template is not None and t.vote.embedded >= self._rules.min_frames]
+        ready = [
+            t for t in tracks if t.template is not None and t.vote.embedded >= self._rules.template_min_faces
+        ]
         if not ready:
             return
         templates = np.stack([t.template for t in ready if t.template is not None])
@@ -314,36 +293,10 @@ class CameraAnalyser:
             if verdict is FrameVote.VOTED and best is not None:
                 track.profiles.setdefault(best.profile_id, candidates[0])
                 i = latest[track.track_id]
-                self._keep_if_best(track, best, frame, detections, qualities[i], i)
-
-    def _keep_if_best(
-        self,
-        track: FaceTrack,
-        best: Candidate,
-        frame: Frame,
-        detections: FaceDetections,
-        quality: FaceQuality,
-        i: int,
-    ) -> None:
-        current = track.best.get(best.profile_id)
-        if current is not None and current.quality.score >= quality.score:
-            return
-        x, y, w, h = (float(v) for v in detections.boxes[i])
-        track.best[best.profile_id] = Shot(
-            quality=quality,
-            similarity=best.similarity,
-            box=(x, y, w, h),
-            landmarks=[(float(px), float(py)) for px, py in detections.landmarks[i]],
-            detector_score=float(detections.scores[i]),
-            crop=face_crop(frame.image, (x, y, w, h), self._wopt.crop_margin).copy(),
-            scene=downscale(frame.image, self._wopt.scene_max_side).copy(),
-            frame_seq=frame.seq,
-            sent_ns=frame.sent_ns,
-            received_ns=frame.received_ns,
-        )
+                self._hits.keep_if_best(track, best, frame, detections, qualities[i], i)
 
     def _publishable(
-        self, frame: Frame, track: FaceTrack, decision: Decision, clock: _Clock, queue_ms: float
+        self, frame: Frame, track: FaceTrack, decision: Decision, clock: StageClock, queue_ms: float
     ) -> FaceHit | None:
         shot = track.best[decision.profile_id]
         first_decision = not track.vote.published
@@ -362,73 +315,7 @@ class CameraAnalyser:
                 decision.frames_embedded,
                 decision.max_similarity,
             )
-        return self._hit(frame, track, decision, revision, clock, queue_ms)
-
-    def _hit(
-        self,
-        frame: Frame,
-        track: FaceTrack,
-        decision: Decision,
-        revision: int,
-        clock: _Clock,
-        queue_ms: float,
-    ) -> FaceHit:
-        shot = track.best[decision.profile_id]
-        profile = track.profiles[decision.profile_id]
-        watch_list = self._scope.list_of(profile.list_id) if self._scope is not None else None
-        t0 = time.perf_counter()
-        crop = encode_jpeg(shot.crop, self._wopt.jpeg_quality)
-        scene = encode_jpeg(shot.scene, self._wopt.jpeg_quality)
-        encode_ms = (time.perf_counter() - t0) * 1e3
-        marks = clock.marks
-        x, y, w, h = shot.box
-        return FaceHit(
-            camera_id=self.camera_id,
-            worker_id=self._worker_id,
-            frame_seq=shot.frame_seq,
-            frame_sent_at=_utc(shot.sent_ns) if shot.sent_ns is not None else None,
-            captured_at=_utc(shot.received_ns),
-            box=Box(x=x, y=y, w=w, h=h),
-            landmarks=shot.landmarks,
-            detector_score=min(1.0, max(0.0, shot.detector_score)),
-            similarity=shot.similarity,
-            threshold=profile.threshold if profile.list_id is not None else self._rec.threshold,
-            profile_id=decision.profile_id,
-            profile_name=profile.name,
-            category=profile.category,
-            embedder_model=self._rec.embedder_model,
-            crop_jpeg=crop,
-            scene_jpeg=scene,
-            timings=StageTimings(
-                decode_ms=frame.decode_ms,
-                queue_ms=queue_ms,
-                detect_ms=marks.get("detect", 0.0),
-                quality_ms=marks.get("quality", 0.0),
-                track_ms=marks.get("track", 0.0),
-                embed_ms=marks.get("embed", 0.0),
-                match_ms=marks.get("match", 0.0),
-                vote_ms=marks.get("vote", 0.0),
-                encode_ms=encode_ms,
-            ),
-            track_id=track.track_id,
-            track_frames=max(1, track.frames),
-            decision=TrackDecision(
-                rule=decision.rule,
-                revision=revision,
-                frames_embedded=decision.frames_embedded,
-                frames_matched=decision.frames_matched,
-                mean_similarity=decision.mean_similarity,
-                max_similarity=decision.max_similarity,
-                runner_up_support=decision.runner_up_support,
-                first_seen_at=_utc(track.first_seen_ns),
-                last_seen_at=_utc(track.last_seen_ns or frame.received_ns),
-                best_shot=shot.quality.to_contract(),
-            ),
-            watch_list_id=profile.list_id,
-            watch_list_name=watch_list.name if watch_list is not None else "",
-            priority=watch_list.priority if watch_list is not None else None,
-            requires_ack=watch_list.requires_ack if watch_list is not None else True,
-        )
+        return self._hits.hit(frame, track, decision, revision, clock.wall_ms, queue_ms)
 
     def _expire(self, now_ns: int) -> None:
         """Age budget: close tracks older than the limit; their object, if still there, starts anew."""

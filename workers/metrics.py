@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -42,30 +43,60 @@ class WorkerSnapshot:
     live_workers: int = 0
     lease_events: Mapping[str, int] = field(default_factory=dict)  # claimed, released, contended
     leases_lost: Mapping[str, int] = field(default_factory=dict)  # by reason
+    cpu_ms_per_s: Mapping[str, float] = field(default_factory=dict)  # camera -> its threads' CPU
+    process_cpu_ms_per_camera_s: float | None = None  # the whole process's CPU over running cameras
 
 
 class RateMeter:
-    """Frames per second per camera over the last few seconds, from counter samples."""
+    """Frames per second and CPU milliseconds per second per camera over the last few seconds, from
+    counter samples; and the whole process's CPU per running camera."""
 
     def __init__(self, window_s: float = FPS_WINDOW_S) -> None:
         self._window_s = window_s
-        self._samples: dict[str, deque[tuple[float, int, int]]] = {}
+        self._samples: dict[str, deque[tuple[float, int, int, float]]] = {}
+        self._process: deque[tuple[float, float, int]] = deque()  # (time, process CPU s, cameras)
 
-    def sample(self, cameras: Mapping[str, CameraCounters], now: float | None = None) -> None:
+    def sample(
+        self, cameras: Mapping[str, CameraCounters], running: int = 0, now: float | None = None
+    ) -> None:
         now = time.monotonic() if now is None else now
         for camera_id, c in cameras.items():
             samples = self._samples.setdefault(camera_id, deque())
-            samples.append((now, c.frames_decoded, c.frames_analysed))
-            while len(samples) > 2 and now - samples[1][0] >= self._window_s:
-                samples.popleft()
+            samples.append((now, c.frames_decoded, c.frames_analysed, sum(dict(c.cpu_seconds).values())))
+            _trim(samples, now, self._window_s)
+        self._process.append((now, time.process_time(), running))
+        _trim(self._process, now, self._window_s)
 
     def rates(self) -> dict[str, tuple[float, float]]:
         out = {}
         for camera_id, samples in self._samples.items():
-            (t0, d0, a0), (t1, d1, a1) = samples[0], samples[-1]
+            (t0, d0, a0, _), (t1, d1, a1, _) = samples[0], samples[-1]
             dt = t1 - t0
             out[camera_id] = ((d1 - d0) / dt, (a1 - a0) / dt) if dt > 0 else (0.0, 0.0)
         return out
+
+    def cpu_ms_per_s(self) -> dict[str, float]:
+        """Each camera's threads' CPU milliseconds per second of the window."""
+        out = {}
+        for camera_id, samples in self._samples.items():
+            (t0, *_, c0), (t1, *_, c1) = samples[0], samples[-1]
+            out[camera_id] = (c1 - c0) / (t1 - t0) * 1e3 if t1 > t0 else 0.0
+        return out
+
+    def process_cpu_ms_per_camera_s(self) -> float | None:
+        """The process's CPU milliseconds (every thread: cameras, NATS, metrics) per running camera and
+        second of the window; None before two samples or without cameras."""
+        if len(self._process) < 2:
+            return None
+        (t0, c0, _), (t1, c1, running) = self._process[0], self._process[-1]
+        if t1 <= t0 or running == 0:
+            return None
+        return (c1 - c0) / (t1 - t0) * 1e3 / running
+
+
+def _trim(samples: deque[Any], now: float, window_s: float) -> None:
+    while len(samples) > 2 and now - samples[1][0] >= window_s:
+        samples.popleft()
 
 
 class WorkerMetrics:
@@ -110,6 +141,7 @@ _CAMERA_COUNTERS = (  # (CameraCounters attribute, help): the metric is safecity
     ("frames_decoded", "Frames decoded from the camera's stream."),
     ("frames_analysed", "Frames analysed (the analysis rate's share of the decoded ones)."),
     ("frames_dropped", "Frames dropped because analysis was behind (the oldest goes)."),
+    ("frames_still", "Analysed frames in which nothing had moved since the last detection (none made)."),
     ("reconnects", "Times the camera's stream was lost or could not be opened, then retried."),
     ("faces_detected", "Faces detected."),
     ("faces_embedded", "Faces embedded (passed the quality gates, within the track budget)."),
@@ -196,6 +228,37 @@ class _SnapshotCollector(Collector):
             if counters.last_frame_ns is not None:
                 age.add_metric([camera_id], max(now_ns - counters.last_frame_ns, 0) / 1e9)
         yield from (fps, connected, running, age)
+        yield from self._cpu(s)
+
+    def _cpu(self, s: WorkerSnapshot) -> Iterator[Metric]:
+        spent = CounterMetricFamily(
+            "safecity_worker_cpu_seconds",
+            "CPU time of the camera's own threads, by stage: decode (the source thread: demux, decode, "
+            "colour), and on the analysis thread motion, detect, quality, track, embed, match, vote, "
+            "evidence (face) or plate, and face or plate for the rest of that analysis.",
+            labels=["camera", "stage"],
+        )
+        for camera_id, counters in s.cameras.items():
+            for stage, seconds in sorted(dict(counters.cpu_seconds).items()):
+                spent.add_metric([camera_id, stage], seconds)
+        yield spent
+        per_second = GaugeMetricFamily(
+            "safecity_worker_cpu_ms_per_camera_second",
+            "CPU milliseconds the camera's threads spent per second over the last few seconds: what one "
+            "camera costs, whatever else runs on the machine.",
+            labels=["camera"],
+        )
+        for camera_id, ms in s.cpu_ms_per_s.items():
+            if camera_id in s.running:
+                per_second.add_metric([camera_id], ms)
+        yield per_second
+        if s.process_cpu_ms_per_camera_s is not None:
+            yield GaugeMetricFamily(
+                "safecity_worker_process_cpu_ms_per_camera_second",
+                "The worker process's CPU milliseconds per second (every thread, NATS and metrics "
+                "included) divided by the cameras it analyses: capacity is 1000 x cores over this.",
+                s.process_cpu_ms_per_camera_s,
+            )
 
     def _bus(self, s: WorkerSnapshot) -> Iterator[Metric]:
         yield GaugeMetricFamily(

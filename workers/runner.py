@@ -3,17 +3,23 @@
 The stages share the camera's bounded frame queue and never each other's state, so nothing needs a
 lock; a stage that fails on a frame is logged and the others still see it. An optional observer
 (the worker's metrics) is told each frame's stage times.
+
+Every frame taken from the queue is counted as analysed, whichever analytics the camera runs, and the
+thread's CPU time in each stage is added to the camera's counters: a stage that times its own parts
+(``last_stage_cpu_ms``, the face analysis) is counted by part, any other under its analytic's name.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
-from typing import Protocol
+import time
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
 
 from pipeline.types import Frame
 from workers.frame_queue import DropOldestQueue
+from workers.stats import CameraCounters
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +36,11 @@ class Stage(Protocol):
         ...
 
 
+@runtime_checkable
+class TimesItsCpu(Protocol):
+    last_stage_cpu_ms: dict[str, float]  # the thread's CPU time in each part of the last frame
+
+
 class FrameObserver(Protocol):
     def frame_received(self, frame: Frame) -> None: ...
 
@@ -42,15 +53,17 @@ class CameraRunner:
     def __init__(
         self,
         camera_id: str,
-        stages: Sequence[Stage],
+        stages: Mapping[str, Stage],
         queue: DropOldestQueue[Frame],
         stop: threading.Event,
+        counters: CameraCounters,
         observer: FrameObserver | None = None,
     ) -> None:
         if not stages:
             raise ValueError(f"camera {camera_id}: no analysis stage configured")
         self.camera_id = camera_id
-        self.stages = list(stages)
+        self.stages = dict(stages)  # analytic (face, plate) -> its stage
+        self._counters = counters
         self._queue = queue
         self._stop = stop
         self._observer = observer
@@ -75,7 +88,7 @@ class CameraRunner:
                     continue
                 self._analyse(frame)
         finally:
-            for stage in self.stages:
+            for stage in self.stages.values():
                 try:
                     stage.finish()
                 except Exception:
@@ -83,12 +96,15 @@ class CameraRunner:
 
     def _analyse(self, frame: Frame) -> None:
         observer = self._observer
+        self._counters.frames_analysed += 1
         if observer is not None:
             observer.frame_received(frame)
-        for stage in self.stages:
+        for analytic, stage in self.stages.items():
+            started = time.thread_time()
             try:
                 stage.process(frame)
             except Exception:
+                self._counters.add_cpu(analytic, time.thread_time() - started)
                 log.exception(
                     "camera %s: %s failed on a frame",
                     self.camera_id,
@@ -96,7 +112,18 @@ class CameraRunner:
                     extra={"camera_id": self.camera_id},
                 )
                 continue
+            self._count_cpu(analytic, stage, time.thread_time() - started)
             if observer is not None:
                 observer.frame_done(frame, stage.last_stage_ms)
         if observer is not None:
             observer.frame_finished(frame)
+
+    def _count_cpu(self, analytic: str, stage: Stage, seconds: float) -> None:
+        if not isinstance(stage, TimesItsCpu):
+            self._counters.add_cpu(analytic, seconds)
+            return
+        parts = stage.last_stage_cpu_ms
+        for part, ms in parts.items():
+            self._counters.add_cpu(part, ms / 1e3)
+        # What the stage did outside its timed parts (little: bookkeeping between them).
+        self._counters.add_cpu(analytic, max(0.0, seconds - sum(parts.values()) / 1e3))

@@ -2,7 +2,9 @@
 
 Threads: per camera, one RTSP source and one analysis thread running the camera's stages (faces,
 plates, or both). The asyncio loop owns NATS (publishing, watchlist changes, leases, heartbeats) and
-the metrics endpoint.
+the metrics endpoint. The face models are loaded once per process and shared by every camera (they are
+thread-safe and keep nothing between calls); OpenCV runs on the calling thread only, so each camera's
+CPU is spent, and counted, on its own threads, and cameras rather than one frame's pixels use the cores.
 
 Which cameras: with ``worker.assignment: leases`` (the default) the cameras are those this worker holds
 leases on (``workers.leases``), out of the fleet's catalogue in NATS KV, and change at run time; with
@@ -23,8 +25,8 @@ import re
 import signal
 import socket
 import threading
-from dataclasses import dataclass
 
+import cv2
 from nats.aio.client import Client
 
 from pipeline import subjects
@@ -40,6 +42,7 @@ from watchlist.matcher import WatchlistMatcher
 from watchlist.policies import CameraScope, ListPolicies
 from watchlist.store import WatchlistStore
 from workers.analysis import CameraAnalyser
+from workers.camera_pipeline import CameraPipeline
 from workers.fleet_member import FleetMember
 from workers.frame_queue import DropOldestQueue
 from workers.metrics import RateMeter, WorkerMetrics, WorkerSnapshot
@@ -74,26 +77,6 @@ def select_cameras(settings: Settings, camera_ids: list[str]) -> list[CameraConf
     return [known[c] for c in camera_ids]
 
 
-@dataclass
-class CameraPipeline:
-    config: CameraConfig
-    source: RtspSource
-    analyser: CameraRunner
-    counters: CameraCounters
-    stop: threading.Event  # this camera's threads only
-
-    def start(self) -> None:
-        self.analyser.start()
-        self.source.start()
-
-    def join(self, timeout: float) -> None:
-        self.source.join(timeout)
-        self.analyser.join(timeout)
-
-    def alive(self) -> bool:
-        return self.source.is_alive() or self.analyser.is_alive()
-
-
 class Worker:
     def __init__(self, settings: Settings, cameras: list[CameraConfig] | None) -> None:
         """``cameras``: a fixed set (static assignment), or None to take cameras through leases."""
@@ -112,6 +95,7 @@ class Worker:
         self._matcher: WatchlistMatcher | None = None
         self._policies = ListPolicies()
         self._build_failures: dict[str, str] = {}
+        self._faces: FaceAnalyzer | None = None  # one per process, loaded with the first face camera
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -248,24 +232,25 @@ class Worker:
             stop_at_end=wopt.stop_at_end,
         )
         source = RtspSource(CameraId(camera.id), options, queue, counters, stop)
-        stages: list[Stage] = []
+        stages: dict[str, Stage] = {}
         submit = self._publisher.submit
         if "face" in camera.analytics:
-            analyzer = FaceAnalyzer(self.settings, self.settings.models_dir)
+            if self._faces is None:
+                self._faces = FaceAnalyzer(self.settings, self.settings.models_dir)
+            analyzer = self._faces
             analyzer.load()
-            stages.append(
-                CameraAnalyser(
-                    camera.id,
-                    self.worker_id,
-                    self.settings,
-                    analyzer,
-                    self._matcher,
-                    queue,
-                    counters,
-                    submit,
-                    stop,
-                    scope=CameraScope(self._policies, camera.id, camera.district, camera.face_threshold),
-                )
+            stages["face"] = CameraAnalyser(
+                camera.id,
+                self.worker_id,
+                self.settings,
+                analyzer,
+                self._matcher,
+                queue,
+                counters,
+                submit,
+                stop,
+                scope=CameraScope(self._policies, camera.id, camera.district, camera.face_threshold),
+                min_face_px=camera.min_face_px,
             )
         if "plate" in camera.analytics:
             from pipeline.plates.reader import PlateReader  # ANPR models load only where configured
@@ -273,12 +258,10 @@ class Worker:
             plates = self.settings.plates.for_camera(camera.plate_countries)
             reader = PlateReader(plates, self.settings.models_dir)
             reader.load()
-            stages.append(
-                PlateAnalyser(
-                    camera.id, self.worker_id, self.settings, reader, counters, submit, formats=reader.rules
-                )
+            stages["plate"] = PlateAnalyser(
+                camera.id, self.worker_id, self.settings, reader, counters, submit, formats=reader.rules
             )
-        analyser = CameraRunner(camera.id, stages, queue, stop, observer=self.metrics)
+        analyser = CameraRunner(camera.id, stages, queue, stop, counters, observer=self.metrics)
         return CameraPipeline(camera, source, analyser, counters, stop)
 
     async def _wait_until_done(self) -> None:
@@ -320,7 +303,9 @@ class Worker:
 
     async def _sample_rates(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            self._rates.sample(self.counters)
+            for pipeline in list(self.pipelines.values()):
+                pipeline.sample_cpu()
+            self._rates.sample(self.counters, len(self.pipelines))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
 
@@ -341,6 +326,8 @@ class Worker:
             cameras=dict(self.counters),
             running=frozenset(self.pipelines),
             fps=self._rates.rates(),
+            cpu_ms_per_s=self._rates.cpu_ms_per_s(),
+            process_cpu_ms_per_camera_s=self._rates.process_cpu_ms_per_camera_s(),
             outbox_pending=publisher.pending if publisher else 0,
             published=publisher.published if publisher else 0,
             outbox_dropped=publisher.dropped if publisher else 0,
@@ -382,6 +369,7 @@ class Worker:
 
 def run_worker(settings: Settings, camera_ids: list[str]) -> int:
     """Static assignment with ``camera_ids`` or ``worker.assignment: static``; leases otherwise."""
+    cv2.setNumThreads(1)  # see the module: no pool threads behind a camera's back
     if camera_ids or settings.worker.assignment == "static":
         return asyncio.run(Worker(settings, select_cameras(settings, camera_ids)).run())
     return asyncio.run(Worker(settings, None).run())

@@ -22,6 +22,7 @@ class CameraCounters:
     connected: bool = False
     frames_decoded: int = 0
     frames_analysed: int = 0
+    frames_still: int = 0  # analysed frames in which nothing had moved: no detection needed
     frames_dropped: int = 0
     reconnects: int = 0
     faces_detected: int = 0
@@ -44,6 +45,10 @@ class CameraCounters:
     plate_passes_undecided: int = 0
     plate_passes_rejoined: int = 0
     last_frame_ns: int | None = None
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # by stage, on the camera's threads
+
+    def add_cpu(self, stage: str, seconds: float) -> None:
+        self.cpu_seconds[stage] = self.cpu_seconds.get(stage, 0.0) + seconds
 
     def reject(self, reason: Rejection) -> None:
         self.faces_rejected[reason.value] = self.faces_rejected.get(reason.value, 0) + 1

@@ -13,9 +13,10 @@ for the profile with the most quality-weighted support when
   embedded frames (consensus), or one of its frames reached its strong threshold (strong).
 
 Besides the frames, the track's *template* votes: the quality-weighted mean of its face embeddings,
-matched like a frame once ``min_frames`` faces are in it. Noise of single frames (blur, pose, light)
-averages out of it while the person stays, so a genuine track scores much higher as a whole than frame
-by frame (Lin-Manuel Miranda's close-up: 0.52 a frame on average, 0.69 at best, 0.76 as a template),
+matched like a frame once ``template_min_faces`` (2) faces are in it. Noise of single frames (blur,
+pose, light) averages out of it while the person stays, so a genuine track scores much higher as a
+whole than frame by frame (Lin-Manuel Miranda's close-up: 0.52 a frame on average, 0.69 at best, 0.76
+as a template),
 and a stranger's template is still one unit vector against another, as spread as a single face
 (``pipeline.calibration`` counts its looks). When frames alone do not decide, a template that reaches
 its list's threshold with the margin does (rule ``template``).
@@ -57,6 +58,7 @@ class VoteRules:
     threshold: float
     strong_threshold: float
     min_frames: int = 3
+    template_min_faces: int = 2
     min_match_fraction: float = 0.3
     min_margin: float = 0.05
     max_rival_ratio: float = 0.5
@@ -67,6 +69,8 @@ class VoteRules:
     def __post_init__(self) -> None:
         if self.strong_threshold <= self.threshold:
             raise ValueError("strong_threshold must exceed threshold")
+        if self.template_min_faces < 2:
+            raise ValueError("a template of one face is that face: template_min_faces must be >= 2")
 
     @classmethod
     def of(cls, settings: Settings) -> VoteRules:
@@ -75,6 +79,7 @@ class VoteRules:
             threshold=settings.recognition.threshold,
             strong_threshold=settings.recognition.threshold + v.strong_margin,
             min_frames=v.min_frames,
+            template_min_faces=v.template_min_faces,
             min_match_fraction=v.min_match_fraction,
             min_margin=v.min_margin,
             max_rival_ratio=v.max_rival_ratio,
@@ -216,8 +221,8 @@ class TrackVote:
 
     def observe_template(self, candidates: Sequence[Candidate]) -> tuple[FrameVote, Candidate | None]:
         """What the track's template (its faces so far, quality-weighted) matches; it has a say only
-        once ``min_frames`` faces are in it."""
-        if self.embedded < self.rules.min_frames:
+        once ``template_min_faces`` faces are in it."""
+        if self.embedded < self.rules.template_min_faces:
             self.template = None
             return FrameVote.UNKNOWN, None
         verdict, best = classify(candidates, self.rules)

@@ -15,7 +15,8 @@ import pytest
 from pipeline.contracts import FaceHit
 from pipeline.database import make_engine
 from pipeline.face import FaceAnalyzer
-from pipeline.settings import Settings
+from pipeline.models.yunet import SMALLEST_FACE_PX
+from pipeline.settings import Settings, parse
 from pipeline.types import CameraId, Frame
 from tests.watchlist.conftest import ADMIN, basis
 from tests.workers.media import HAMILTON, LIN, LIN_CLOSE_UP, OBAMA, SIX_PEOPLE, every, video_frames
@@ -57,7 +58,7 @@ def matcher(settings: Settings, analyzer: FaceAnalyzer, tmp_path: Path) -> Itera
 
 
 def make_analyser(
-    settings: Settings, analyzer: FaceAnalyzer, matcher: WatchlistMatcher
+    settings: Settings, analyzer: FaceAnalyzer, matcher: WatchlistMatcher, min_face_px: int | None = None
 ) -> tuple[CameraAnalyser, list[FaceHit], CameraCounters]:
     hits: list[FaceHit] = []
     counters = CameraCounters("cam-t")
@@ -71,6 +72,7 @@ def make_analyser(
         counters,
         hits.append,
         threading.Event(),
+        min_face_px=min_face_px,
     )
     return analyser, hits, counters
 
@@ -89,7 +91,9 @@ def play(analyser: CameraAnalyser, frames: dict[int, np.ndarray], indices: set[i
 
 
 def similarity_to(matcher: WatchlistMatcher, analyzer: FaceAnalyzer, image: np.ndarray, name: str) -> float:
-    detections = analyzer.detect(image).largest()
+    """The similarity of the largest face to ``name``, detected as a camera does (at the size its
+    smallest face needs)."""
+    detections = analyzer.detect(image, parse({}).recognition.min_face_px).largest()
     (candidates,) = matcher.match(analyzer.embed(image, detections), top_k=5)
     return max((c.similarity for c in candidates if c.name == name), default=-1.0)
 
@@ -198,14 +202,14 @@ def test_unknown_faces_produce_no_hit_and_nothing_of_them_is_kept(
 def test_a_clearly_better_shot_after_the_decision_is_sent_once_as_an_update(
     settings: Settings, analyzer: FaceAnalyzer, matcher: WatchlistMatcher, hamilton: dict[int, np.ndarray]
 ) -> None:
-    """The first half of the close-up slightly defocused (a camera hunting for focus): the decision
-    comes from soft shots; the sharp second half brings a better best shot for the same track."""
+    """The first half of the close-up defocused (a camera hunting for focus): the decision comes from
+    soft shots; the sharp second half brings a better best shot for the same track."""
     eager = settings.model_copy(
         update={"vote": settings.vote.model_copy(update={"update_min_quality_gain": 1.2})}
     )
     analyser, hits, counters = make_analyser(eager, analyzer, matcher)
     for i in sorted(every(FIVE_FPS, LIN_CLOSE_UP)):
-        image = hamilton[i] if i >= 150 else np.asarray(cv2.GaussianBlur(hamilton[i], (0, 0), 1.5), np.uint8)
+        image = hamilton[i] if i >= 150 else np.asarray(cv2.GaussianBlur(hamilton[i], (0, 0), 2.0), np.uint8)
         analyser.process(frame(image, seq=i))
     revisions = [h.decision.revision for h in hits if h.decision]
     assert revisions == list(range(len(hits))) and 2 <= len(hits) <= 1 + eager.vote.max_updates, revisions
@@ -253,11 +257,63 @@ def test_faces_below_the_minimum_size_are_not_analysed(
     min_face_px: int,
     expect_hits: bool,
 ) -> None:
+    """The camera finds every face the detector can (its min_face_px at the detector's own smallest),
+    and the quality gate refuses those below recognition.min_face_px."""
     gated = settings.model_copy(
         update={"recognition": settings.recognition.model_copy(update={"min_face_px": min_face_px})}
     )
-    analyser, hits, counters = make_analyser(gated, analyzer, matcher)
+    analyser, hits, counters = make_analyser(gated, analyzer, matcher, min_face_px=SMALLEST_FACE_PX)
     play(analyser, hamilton, every(FIVE_FPS, LIN_CLOSE_UP))
     assert bool(hits) is expect_hits
     assert (counters.faces_too_small > 0) is (not expect_hits)
     assert (counters.faces_embedded == 0) is (not expect_hits)
+
+
+def test_a_camera_that_needs_only_large_faces_detects_at_a_smaller_size_and_still_decides(
+    settings: Settings, analyzer: FaceAnalyzer, matcher: WatchlistMatcher, hamilton: dict[int, np.ndarray]
+) -> None:
+    """Lin-Manuel Miranda's close-up face is ~85 px: a camera set to find faces of 48 px and up detects
+    the frames at a third of their size and still decides his track; one set to 400 px finds nobody."""
+    near, hits, counters = make_analyser(settings, analyzer, matcher, min_face_px=48)
+    play(near, hamilton, every(FIVE_FPS, LIN_CLOSE_UP))
+    assert [h.profile_name for h in hits] == ["Lin-Manuel Miranda"]
+    far, hits, counters = make_analyser(settings, analyzer, matcher, min_face_px=400)
+    play(far, hamilton, every(FIVE_FPS, LIN_CLOSE_UP))
+    assert hits == [] and counters.faces_detected == 0
+
+
+def test_one_analyzer_shared_by_cameras_on_their_own_threads_keeps_their_results_apart(
+    settings: Settings, analyzer: FaceAnalyzer, matcher: WatchlistMatcher, hamilton: dict[int, np.ndarray]
+) -> None:
+    """The worker loads the face models once and every camera's thread uses them at once: the camera
+    that sees Lin-Manuel Miranda decides him, the one that sees six strangers decides nobody, exactly
+    as each does alone."""
+    strangers = video_frames(SIX_PEOPLE)
+    close_up = sorted(every(FIVE_FPS, LIN_CLOSE_UP))
+
+    def lin(analyser: CameraAnalyser) -> None:
+        for i in close_up:
+            analyser.process(frame(hamilton[i], seq=i))
+
+    def others(analyser: CameraAnalyser) -> None:
+        for _ in range(4):
+            for i, image in strangers.items():
+                analyser.process(frame(image, seq=i, fps=8))
+
+    alone = []
+    for play_it in (lin, others):
+        analyser, hits, counters = make_analyser(settings, analyzer, matcher)
+        play_it(analyser)
+        alone.append(([h.profile_name for h in hits], counters.faces_embedded, counters.faces_unknown))
+    together = [make_analyser(settings, analyzer, matcher) for _ in range(2)]
+    threads = [
+        threading.Thread(target=play_it, args=(analyser,))
+        for play_it, (analyser, _, _) in zip((lin, others), together, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    shared = [([h.profile_name for h in hits], c.faces_embedded, c.faces_unknown) for _, hits, c in together]
+    assert shared == alone
+    assert alone[0][0] == ["Lin-Manuel Miranda"] and alone[1][0] == []

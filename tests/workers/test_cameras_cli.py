@@ -64,6 +64,12 @@ def test_import_list_set_remove(config: Path, capsys: pytest.CaptureFixture[str]
         capsys, "cameras", "set", "gate-3", "--url", "rtsp://10.0.0.1/3", "--analytics", "face,plate", *c
     )
     assert code == 0 and json.loads(out)["analytics"] == ["face", "plate"]
+    code, out, _ = run(capsys, "cameras", "set", "gate-3", "--min-face-px", "48", *c)
+    assert code == 0 and json.loads(out)["min_face_px"] == 48
+    code, out, _ = run(capsys, "cameras", "set", "gate-3", "--min-face-px", "0", *c)
+    assert code == 0 and json.loads(out)["min_face_px"] is None  # back to recognition.min_face_px
+    code, _, err = run(capsys, "cameras", "set", "gate-3", "--min-face-px", "4", *c)
+    assert code == 2 and "min_face_px" in err
 
     code, out, _ = run(capsys, "cameras", "set", "gate-2", "--plate-countries", "us, EU", *c)
     assert code == 0 and json.loads(out)["plate_countries"] == ["us", "eu"]

@@ -16,6 +16,7 @@ RULES = VoteRules(
     threshold=0.42,
     strong_threshold=0.60,
     min_frames=3,
+    template_min_faces=2,
     min_match_fraction=0.3,
     min_margin=0.05,
     max_rival_ratio=0.5,
@@ -216,7 +217,8 @@ def test_a_tracks_template_decides_when_its_frames_alone_do_not() -> None:
 @pytest.mark.parametrize(
     ("frames", "template", "decided"),
     [
-        ("A.40 A.41", "A.60", False),  # fewer faces than min_frames: the template has no say yet
+        ("A.40", "A.60", False),  # one face: the template has no say yet (it is that face)
+        ("A.40 A.41", "A.60,B.40", True),  # two faces: it has
         ("A.40 A.41 A.39", "A.40", False),  # under the threshold
         ("A.40 A.41 A.39", "A.60,B.58", False),  # within the margin of a second profile: ambiguous
         ("A.40 A.41 A.39", "A.60,B.40", True),
