@@ -133,7 +133,7 @@ class Feeder:
 
     def _send(self, unit: AccessUnit, seq: int, loop: int, due_ns: int) -> None:
         sent_ns = time.time_ns()
-        data = insert_stamp(unit.data, FrameStamp(seq, sent_ns))
+        data = insert_stamp(unit.data, FrameStamp(seq, sent_ns), self.clip.syntax)
         if not self._push(data, unit, due_ns):
             self.stats.frames_unwatched += 1
         self.stats.frames_sent += 1

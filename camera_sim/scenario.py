@@ -26,7 +26,10 @@ class ScenarioCamera(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(description="Camera id and RTSP mount name: letters, digits, '-' and '_'.")
-    file: Path = Field(description="H.264 video file; a relative path is relative to the scenario file.")
+    file: Path = Field(
+        description="Video file (H.264 or HEVC is replayed as it is, others are transcoded to H.264 once); "
+        "a relative path is relative to the scenario file."
+    )
     fps: float | None = Field(None, gt=0, le=120, description="Replay frame rate; default: the file's.")
     loop: bool = Field(True, description="Replay the file forever; false plays it once, then ends.")
 

@@ -1,4 +1,4 @@
-"""CameraSimulator: an RTSP server whose mounts replay H.264 clips like live IP cameras."""
+"""CameraSimulator: an RTSP server whose mounts replay H.264 and HEVC clips like live IP cameras."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from camera_sim.clip import Clip, load_clip
 from camera_sim.feeder import Feeder, FeederStats, FrameSentCallback
 from camera_sim.gst import GLib, GstRtspServer, init
 from camera_sim.scenario import Scenario
-from camera_sim.transcode import ensure_h264
+from camera_sim.transcode import ensure_camera_like
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 _LAUNCH = (
     "( appsrc name=src is-live=true format=time do-timestamp=false min-latency=0 "
     "block=false max-bytes=4000000 leaky-type=downstream "
-    "! rtph264pay name=pay0 pt=96 config-interval=-1 aggregate-mode=zero-latency )"
+    "! {payloader} name=pay0 pt=96 config-interval=-1 aggregate-mode=zero-latency )"
 )
+_PAYLOADERS = {"h264": "rtph264pay", "hevc": "rtph265pay"}
 # UDP clients that vanish without TEARDOWN are only noticed when their session times out; the pool
 # has to be swept for that to happen.
 _SESSION_SWEEP_S = 2
@@ -119,14 +120,14 @@ class CameraSimulator:
     ) -> CameraSimulator:
         """Demux every file of the scenario (each file and frame rate once) and build the simulator.
 
-        Files in other codecs than H.264 are transcoded once into ``cache_dir`` (see transcode.py).
+        Files in other codecs than H.264 and HEVC are transcoded once into ``cache_dir`` (transcode.py).
         """
         clips: dict[tuple[str, float | None], Clip] = {}
         cameras = []
         for cam in scenario.cameras:
             key = (str(cam.file), cam.fps)
             if key not in clips:
-                clips[key] = load_clip(ensure_h264(cam.file, cache_dir), cam.fps)
+                clips[key] = load_clip(ensure_camera_like(cam.file, cache_dir), cam.fps)
             cameras.append(SimCamera(cam.id, clips[key], cam.loop))
         return cls(cameras, host=host, port=port, loops=loops, seconds=seconds, on_frame_sent=on_frame_sent)
 
@@ -232,7 +233,7 @@ class CameraSimulator:
 
     def _factory(self, feeder: Feeder) -> GstRtspServer.RTSPMediaFactory:
         factory = GstRtspServer.RTSPMediaFactory()
-        factory.set_launch(_LAUNCH)
+        factory.set_launch(_LAUNCH.format(payloader=_PAYLOADERS[feeder.clip.codec]))
         factory.set_shared(True)
         factory.connect("media-configure", self._on_media_configure, feeder)
         return factory

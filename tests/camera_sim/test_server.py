@@ -46,6 +46,14 @@ def test_concurrent_clients_share_each_camera(simulator: CameraSimulator) -> Non
     assert set(first.seqs) & set(second.seqs)
 
 
+def test_an_hevc_camera_is_served_as_hevc_with_stamps(hevc_hamilton: Clip) -> None:
+    with CameraSimulator([SimCamera("cam-hevc", hevc_hamilton)], port=0) as sim:
+        reading = read(sim.url("cam-hevc"), "tcp", packets=40, min_decoded=30)
+    assert reading.codec == "hevc"
+    assert_stamped_in_order(reading)
+    assert reading.frame_sizes == {(640, 360)}
+
+
 def test_unknown_mount_is_refused(simulator: CameraSimulator) -> None:
     import av
 
