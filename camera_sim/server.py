@@ -20,11 +20,16 @@ from camera_sim.transcode import ensure_camera_like
 log = logging.getLogger(__name__)
 
 # One shared media per mount: every client sees the same live stream, as with a real camera.
-# config-interval=-1 sends SPS/PPS with every IDR so a client joining mid-stream starts at the next one.
+# The payloader inserts no parameter sets (config-interval=0): every keyframe of a clip carries them at
+# the head of its access unit already (clip.py), which is where a client joining mid-stream needs them.
+# With config-interval=-1 the payloader put them before every IDR *slice*, so in a frame of several
+# slices they sat between slices; by the H.264 and HEVC rules a parameter set after a slice begins a
+# new access unit, so FFmpeg cut each keyframe into one picture per slice, and every picture of that
+# GOP kept only its last slice's rows (the top of the frame grey in the worker).
 _LAUNCH = (
     "( appsrc name=src is-live=true format=time do-timestamp=false min-latency=0 "
     "block=false max-bytes=4000000 leaky-type=downstream "
-    "! {payloader} name=pay0 pt=96 config-interval=-1 aggregate-mode=zero-latency )"
+    "! {payloader} name=pay0 pt=96 config-interval=0 aggregate-mode=zero-latency )"
 )
 _PAYLOADERS = {"h264": "rtph264pay", "hevc": "rtph265pay"}
 # UDP clients that vanish without TEARDOWN are only noticed when their session times out; the pool

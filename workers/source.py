@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import av
 import av.error
 import numpy as np
+from av.codec.context import Flags2
 
 from pipeline.frame_stamp import FrameStamp, find_stamp
 from pipeline.types import CameraId, Frame
@@ -198,6 +199,13 @@ class RtspSource:
             # Frame threading holds frames back (one per thread) before returning them: latency for
             # no gain, since a camera's decode costs ~1 ms a frame and we scale by processes.
             stream.codec_context.thread_count = 1
+            # A frame of several slices may reach the decoder in pieces: a server that repeats the
+            # parameter sets before every keyframe *slice* (GStreamer's rtph264pay with
+            # config-interval=-1 does) begins, by H.264's rules, a new access unit at each, and
+            # FFmpeg's parser cuts the frame there; decoded packet by packet, each picture kept only
+            # one slice. In chunk mode the H.264 decoder joins a picture's slices across packets
+            # and returns it once complete (other decoders ignore the flag).
+            stream.codec_context.flags2 |= Flags2.chunks
             self._counters.connected = True
             log.info("camera %s: connected to %s", self.camera_id, self._opt.url)
             received = self._pump(container, stream)

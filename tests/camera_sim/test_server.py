@@ -4,11 +4,15 @@ import itertools
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import av
 import pytest
 
-from camera_sim.clip import Clip
+from camera_sim.clip import Clip, load_clip
 from camera_sim.server import CameraSimulator, SimCamera
+from camera_sim.transcode import CameraEncoding, Codec, transcoded
+from pipeline.frame_stamp import nal_units
 from tests.camera_sim.client import Reading, read
 
 
@@ -54,9 +58,27 @@ def test_an_hevc_camera_is_served_as_hevc_with_stamps(hevc_hamilton: Clip) -> No
     assert reading.frame_sizes == {(640, 360)}
 
 
-def test_unknown_mount_is_refused(simulator: CameraSimulator) -> None:
-    import av
+@pytest.mark.parametrize("codec", ["h264", "hevc"])
+def test_a_frame_of_several_slices_reaches_a_client_as_one_access_unit(video_dir: Path, codec: Codec) -> None:
+    """Parameter sets only at the head of a keyframe: between its slices they would begin a new access
+    unit, and FFmpeg's parser cut the keyframe into one picture per slice (the top of the frame grey)."""
+    encoding = CameraEncoding(codec=codec, slices=4, preset="ultrafast")
+    clip = load_clip(transcoded(video_dir / "hamilton_whitehouse_clip.mp4", encoding))
+    syntax = clip.syntax
+    per_packet: list[int] = []
+    with (
+        CameraSimulator([SimCamera("cam-slices", clip)], port=0) as sim,
+        av.open(sim.url("cam-slices"), options={"rtsp_transport": "tcp"}, timeout=5.0) as container,
+    ):
+        for packet in container.demux(container.streams.video[0]):
+            slices = sum(t in syntax.vcl_types for _, t in nal_units(bytes(packet), syntax))
+            per_packet.append(slices)
+            if len(per_packet) >= 70 or packet.size == 0:
+                break
+    assert set(per_packet[1:]) == {4}, per_packet  # the first may be the tail of a frame joined late
 
+
+def test_unknown_mount_is_refused(simulator: CameraSimulator) -> None:
     with pytest.raises(av.error.HTTPNotFoundError):
         av.open(f"rtsp://127.0.0.1:{simulator.port}/cam-nope", options={"rtsp_transport": "tcp"}, timeout=5)
 

@@ -2,62 +2,21 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from camera_sim.clip import Clip, load_clip
 from camera_sim.server import CameraSimulator, SimCamera
 from pipeline.settings import parse
-from pipeline.types import CameraId, Frame
 from tests.services import SHARED
-from workers.frame_queue import DropOldestQueue
-from workers.source import FailureLog, RtspSource, SourceOptions, StallLimit
-from workers.stats import CameraCounters
+from tests.workers.source_reader import Reader
+from workers.source import FailureLog, StallLimit
 
 
 @pytest.fixture(scope="module")
 def hamilton() -> Clip:
     return load_clip(SHARED / "media" / "video" / "hamilton_whitehouse_clip.mp4")
-
-
-class Reader:
-    """``shipped=True`` reads with the worker's default reconnection settings, as a deployment does."""
-
-    def __init__(self, url: str, *, fps: float = 5, stop_at_end: bool = False, shipped: bool = False) -> None:
-        self.queue: DropOldestQueue[Frame] = DropOldestQueue(1000)
-        self.counters = CameraCounters("cam")
-        self.stop = threading.Event()
-        defaults = parse({}).worker
-        options = SourceOptions(
-            url=url,
-            analysis_fps=fps,
-            open_timeout_s=defaults.open_timeout_s if shipped else 2,
-            reconnect_initial_s=defaults.reconnect_initial_s if shipped else 0.2,
-            reconnect_max_s=defaults.reconnect_max_s if shipped else 1,
-            stop_at_end=stop_at_end,
-        )
-        self.source = RtspSource(CameraId("cam"), options, self.queue, self.counters, self.stop)
-
-    def frames(self, n: int, timeout: float) -> list[Frame]:
-        out: list[Frame] = []
-        deadline = time.monotonic() + timeout
-        while len(out) < n and time.monotonic() < deadline:
-            frame = self.queue.get(timeout=0.2)
-            if frame is not None:
-                out.append(frame)
-        return out
-
-
-@pytest.fixture
-def reader_factory() -> Iterator[list[Reader]]:
-    readers: list[Reader] = []
-    yield readers
-    for r in readers:
-        r.stop.set()
-        r.source.join(10)
 
 
 def test_frames_arrive_at_the_analysis_rate_with_camera_stamps(
