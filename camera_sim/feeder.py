@@ -50,6 +50,7 @@ class Feeder:
     """Pushes access units on schedule whether or not anyone watches, stamping each one as it leaves.
 
     ``loops`` is how many times the clip plays (``None``: forever); afterwards the media gets EOS.
+    ``stamps=False`` sends the frames as a real camera does, without the simulator's frame stamps.
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class Feeder:
         clip: Clip,
         loops: int | None,
         on_frame_sent: FrameSentCallback | None = None,
+        stamps: bool = True,
     ) -> None:
         if loops is not None and loops < 1:
             raise ValueError("loops must be at least 1 (or None for forever)")
@@ -67,6 +69,7 @@ class Feeder:
         self.stats = FeederStats()
         self.finished = threading.Event()
         self._on_frame_sent = on_frame_sent
+        self._stamps = stamps
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._sink: _Sink | None = None
@@ -133,7 +136,9 @@ class Feeder:
 
     def _send(self, unit: AccessUnit, seq: int, loop: int, due_ns: int) -> None:
         sent_ns = time.time_ns()
-        data = insert_stamp(unit.data, FrameStamp(seq, sent_ns), self.clip.syntax)
+        data = (
+            insert_stamp(unit.data, FrameStamp(seq, sent_ns), self.clip.syntax) if self._stamps else unit.data
+        )
         if not self._push(data, unit, due_ns):
             self.stats.frames_unwatched += 1
         self.stats.frames_sent += 1

@@ -6,6 +6,7 @@ cameras:
     file: ../videos/hamilton.mp4   # relative to this file's folder
     fps: 10                        # optional: replay at another frame rate
     loop: true                     # false: play once, then end the stream
+    stamps: true                   # false: no frame stamps, as a real camera sends
 ```
 """
 
@@ -32,6 +33,11 @@ class ScenarioCamera(BaseModel):
     )
     fps: float | None = Field(None, gt=0, le=120, description="Replay frame rate; default: the file's.")
     loop: bool = Field(True, description="Replay the file forever; false plays it once, then ends.")
+    stamps: bool = Field(
+        True,
+        description="Stamp each frame with its send time (an SEI message, and FrameSent on NATS); false "
+        "sends the stream as a real camera does, whose latency the worker takes from RTCP sender reports.",
+    )
 
     @field_validator("id")
     @classmethod

@@ -53,6 +53,7 @@ class SimCamera:
     camera_id: str
     clip: Clip
     loop: bool = True
+    stamps: bool = True  # False: no frame stamps, as a real camera (latency from its RTCP reports)
 
 
 def _loops_for(cam: SimCamera, loops: int, seconds: float | None) -> int | None:
@@ -99,6 +100,7 @@ class CameraSimulator:
                 cam.clip,
                 loops=_loops_for(cam, loops, seconds),
                 on_frame_sent=on_frame_sent,
+                stamps=cam.stamps,
             )
             for cam in cameras
         }
@@ -133,7 +135,7 @@ class CameraSimulator:
             key = (str(cam.file), cam.fps)
             if key not in clips:
                 clips[key] = load_clip(ensure_camera_like(cam.file, cache_dir), cam.fps)
-            cameras.append(SimCamera(cam.id, clips[key], cam.loop))
+            cameras.append(SimCamera(cam.id, clips[key], cam.loop, cam.stamps))
         return cls(cameras, host=host, port=port, loops=loops, seconds=seconds, on_frame_sent=on_frame_sent)
 
     @property

@@ -27,6 +27,7 @@ from pipeline.dispatch_settings import DispatchSettings
 from pipeline.map_settings import TileUrl
 from pipeline.plate_settings import PlatesSettings, check_country_codes
 from pipeline.records_settings import RecordsSettings
+from pipeline.stream_settings import StreamSettings
 from pipeline.track_settings import QualitySettings, TrackingSettings, VoteSettings
 from pipeline.watchlist_settings import (
     WatchlistSettings,
@@ -139,6 +140,10 @@ class WorkerSettings(_Strict):
     reconnect_initial_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay.")
     reconnect_max_s: float = Field(2.0, gt=0, le=600, description="Longest reconnect delay.")
     open_timeout_s: float = Field(2.0, gt=0, le=120, description="RTSP connect/read timeout.")
+    streams: StreamSettings = Field(
+        default_factory=StreamSettings,
+        description="Decoding shortcuts and waiting for keyframes.",
+    )
     scene_max_side: int = Field(640, ge=160, le=1920, description="Scene snapshot longest side.")
     crop_margin: float = Field(0.25, ge=0, le=1, description="Margin around a face crop, fraction of box.")
     jpeg_quality: int = Field(85, ge=30, le=100)

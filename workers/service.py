@@ -239,15 +239,9 @@ class Worker:
         wopt = self.settings.worker
         stop = threading.Event()
         queue: DropOldestQueue[Frame] = DropOldestQueue(wopt.queue_size)
-        options = SourceOptions(
-            url=camera.url,
-            analysis_fps=camera.analysis_fps or wopt.analysis_fps,
-            open_timeout_s=wopt.open_timeout_s,
-            reconnect_initial_s=wopt.reconnect_initial_s,
-            reconnect_max_s=wopt.reconnect_max_s,
-            stop_at_end=wopt.stop_at_end,
+        source = RtspSource(
+            CameraId(camera.id), SourceOptions.for_camera(camera, wopt), queue, counters, stop
         )
-        source = RtspSource(CameraId(camera.id), options, queue, counters, stop)
         stages: list[Stage] = []
         submit = self._publisher.submit
         if "face" in camera.analytics:

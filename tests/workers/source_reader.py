@@ -15,7 +15,15 @@ from workers.stats import CameraCounters
 class Reader:
     """``shipped=True`` reads with the worker's default reconnection settings, as a deployment does."""
 
-    def __init__(self, url: str, *, fps: float = 5, stop_at_end: bool = False, shipped: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        fps: float = 5,
+        stop_at_end: bool = False,
+        shipped: bool = False,
+        skip_nonref: bool | None = None,
+    ) -> None:
         self.queue: DropOldestQueue[Frame] = DropOldestQueue(1000)
         self.counters = CameraCounters("cam")
         self.stop = threading.Event()
@@ -27,6 +35,9 @@ class Reader:
             reconnect_initial_s=defaults.reconnect_initial_s if shipped else 0.2,
             reconnect_max_s=defaults.reconnect_max_s if shipped else 1,
             stop_at_end=stop_at_end,
+            keyframe_wait_s=defaults.streams.keyframe_wait_s,
+            skip_nonref=defaults.streams.skip_nonref if skip_nonref is None else skip_nonref,
+            skip_loop_filter=defaults.streams.skip_loop_filter,
         )
         self.source = RtspSource(CameraId("cam"), options, self.queue, self.counters, self.stop)
 

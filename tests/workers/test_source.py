@@ -11,7 +11,8 @@ from camera_sim.server import CameraSimulator, SimCamera
 from pipeline.settings import parse
 from tests.services import SHARED
 from tests.workers.source_reader import Reader
-from workers.source import FailureLog, StallLimit
+from workers.rtsp_reader import FailureLog
+from workers.session_watch import StallLimit
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +137,26 @@ def test_a_camera_down_for_long_is_logged_about_once_a_minute(times: list[float]
     assert [failures.failed(t) for t in times] == logged
     failures.recovered()
     assert failures.failed(125) and failures.failures == 1
+
+
+@pytest.mark.parametrize("skip_nonref", [False, True])
+def test_frames_that_nothing_takes_or_refers_to_are_not_decoded(
+    reader_factory: list[Reader], skip_nonref: bool
+) -> None:
+    """The dash-cam clip has B-frames (104 of 138 frames out of order), as some cameras send: at 5 fps of
+    analysis from 30, the non-reference ones need not be decoded, and the analysis still gets 5 fps."""
+    plate = load_clip(SHARED / "media" / "video" / "car_plate_KA22P3368.mp4")
+    with CameraSimulator([SimCamera("cam", plate)], port=0) as sim:
+        reader = Reader(sim.url("cam"), fps=5, skip_nonref=skip_nonref)
+        reader_factory.append(reader)
+        reader.source.start()
+        assert reader.frames(1, timeout=10), "no frame within 10 s"
+        decoded, start = reader.counters.frames_decoded, time.monotonic()
+        frames = reader.frames(20, timeout=10)
+        elapsed = time.monotonic() - start
+        decoded_fps = (reader.counters.frames_decoded - decoded) / elapsed
+    assert len(frames) / elapsed == pytest.approx(5, abs=0.6)
+    if skip_nonref:
+        assert decoded_fps < 20, decoded_fps  # measured 16.7
+    else:
+        assert decoded_fps == pytest.approx(29.97, abs=2)
