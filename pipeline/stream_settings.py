@@ -1,4 +1,6 @@
-"""How a worker reads camera streams: what it need not decode, and how long it waits for a keyframe."""
+"""How a worker reads camera streams: what it need not decode, how long it waits for a keyframe, and the
+evidence it takes from a camera's main stream when it analyses the camera's sub-stream.
+"""
 
 from __future__ import annotations
 
@@ -28,4 +30,21 @@ class StreamSettings(BaseModel):
         description="How long a connection that has received no keyframe yet may decode nothing before "
         "it is opened again. A camera joined between keyframes decodes nothing until its next one, which "
         "a long-GOP ('smart codec') camera sends only every 10-20 s; that is waiting, not a fault.",
+    )
+    evidence_buffer_s: float = Field(
+        10.0,
+        ge=1,
+        le=60,
+        description="For a camera analysed on its sub-stream (analysis_url): how much of its main stream "
+        "is kept, compressed and undecoded, to take a hit's evidence images from. Must cover a GOP and "
+        "the time from a track's best shot to its hit.",
+    )
+    evidence_wait_s: float = Field(
+        0.5,
+        ge=0,
+        le=5,
+        description="How long a hit may wait while its face crop and scene are decoded from the camera's "
+        "main stream (from the keyframe before the frame: about half a GOP of decoding, ~0.1 s for "
+        "1080p H.264, ~0.5 s for 4K HEVC). When it cannot be had in time, or does not show what the "
+        "analysed frame showed, the hit goes with the sub-stream's images. 0: always the sub-stream's.",
     )

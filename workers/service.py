@@ -40,6 +40,7 @@ from watchlist.matcher import WatchlistMatcher
 from watchlist.policies import CameraScope, ListPolicies
 from watchlist.store import WatchlistStore
 from workers.analysis import CameraAnalyser
+from workers.evidence_upgrade import MainStreamEvidence
 from workers.fleet_member import FleetMember
 from workers.frame_queue import DropOldestQueue
 from workers.metrics import RateMeter, WorkerMetrics, WorkerSnapshot
@@ -81,14 +82,19 @@ class CameraPipeline:
     analyser: CameraRunner
     counters: CameraCounters
     stop: threading.Event  # this camera's threads only
+    evidence: MainStreamEvidence | None = None  # the main stream, when a sub-stream is analysed
 
     def start(self) -> None:
+        if self.evidence is not None:
+            self.evidence.start()
         self.analyser.start()
         self.source.start()
 
     def join(self, timeout: float) -> None:
         self.source.join(timeout)
         self.analyser.join(timeout)
+        if self.evidence is not None:  # after the analyser: its last hits still go out
+            self.evidence.join(timeout)
 
     def alive(self) -> bool:
         return self.source.is_alive() or self.analyser.is_alive()
@@ -244,6 +250,9 @@ class Worker:
         )
         stages: list[Stage] = []
         submit = self._publisher.submit
+        evidence = MainStreamEvidence.for_camera(camera, wopt, lambda: source.analysed_size, submit, stop)
+        if evidence is not None:
+            submit = evidence.submit
         if "face" in camera.analytics:
             analyzer = FaceAnalyzer(self.settings, self.settings.models_dir)
             analyzer.load()
@@ -273,7 +282,7 @@ class Worker:
                 )
             )
         analyser = CameraRunner(camera.id, stages, queue, stop, observer=self.metrics)
-        return CameraPipeline(camera, source, analyser, counters, stop)
+        return CameraPipeline(camera, source, analyser, counters, stop, evidence)
 
     async def _wait_until_done(self) -> None:
         while not self._stop.is_set():

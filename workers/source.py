@@ -48,10 +48,10 @@ class SourceOptions:
 
     @classmethod
     def for_camera(cls, camera: CameraConfig, worker: WorkerSettings) -> SourceOptions:
-        """The stream of ``camera`` read as ``worker`` says."""
+        """The analysed stream of ``camera`` (its sub-stream if it names one) read as ``worker`` says."""
         streams = worker.streams
         return cls(
-            url=camera.url,
+            url=camera.analysed_url,
             analysis_fps=camera.analysis_fps or worker.analysis_fps,
             open_timeout_s=worker.open_timeout_s,
             reconnect_initial_s=worker.reconnect_initial_s,
@@ -112,6 +112,7 @@ class RtspSource(RtspReader):
         self._counters = counters
         self._clock = clock
         self._gate = RateGate(options.analysis_fps)
+        self.analysed_size: tuple[int, int] | None = None  # (width, height) of the last frame taken
 
     def _connected(self, connected: bool) -> None:
         self._counters.connected = connected
@@ -196,6 +197,7 @@ class RtspSource(RtspReader):
         if not self._gate.take(now):
             return
         sent_ns = stamp.sent_ns if stamp is not None else capture.capture_ns(frame.pts, now)
+        self.analysed_size = (frame.width, frame.height)
         image = np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
         dropped_before = self._queue.dropped
         self._queue.put(
