@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import cv2
@@ -192,3 +193,23 @@ def test_the_ring_keeps_whole_gops_for_its_span_and_joins_a_picture_cut_in_two()
     assert late is not None and late.early and late.distance_ns == 100_000_000
     ring.reset(None)
     assert ring.find(None, 3_900_000_000) is None
+
+
+def test_a_hit_goes_at_once_when_its_frame_would_take_longer_to_decode_than_it_may_wait(
+    camera: Camera, analyzer: FaceAnalyzer, caplog: pytest.LogCaptureFixture
+) -> None:
+    published: list[Outgoing] = []
+    options = EvidenceOptions(wait_s=2, crop_margin=MARGIN, scene_max_side=640, jpeg_quality=95)
+    upgrade = EvidenceUpgrade(
+        "cam", camera.ring, options, lambda: camera.analysed.source.analysed_size, published.append
+    )
+    upgrade.start()
+    upgrade.submit(face_hit(camera.close_up_frame(), analyzer))  # learns how fast this stream decodes
+    upgrade._opt = replace(options, wait_s=1e-4)
+    hurried = face_hit(camera.close_up_frame(), analyzer)
+    with caplog.at_level("INFO", logger="workers.evidence_upgrade"):
+        upgrade.submit(hurried)
+        upgrade.close(10)
+    assert (upgrade.upgraded, upgrade.kept) == (1, 1)
+    assert published[1] == hurried
+    assert "frames to decode would take" in caplog.text
