@@ -41,6 +41,7 @@ from websockets.typing import Subprotocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.capacity_streams import add_stream_option, apply_stream
 from pipeline import subjects
 from pipeline.contracts import WorkerHeartbeat
 from tests.e2e.procs import Processes, add_staff, get_json, outbox_of, sign_in, wait_http, write_system_config
@@ -230,6 +231,7 @@ def run_count(count: int, clip: Path, nats_url: str, redis_url: str, args: argpa
         settings = yaml.safe_load(config.read_text())
         settings["command_center"]["alert_merge_window_s"] = 0
         settings["worker"].update(analysis_fps=ANALYSIS_FPS, metrics_port=metrics_port, heartbeat_s=2)
+        apply_stream(args.stream, scenario, settings)  # --stream: HEVC, 4K, sub-stream (capacity_streams)
         config.write_text(yaml.safe_dump(settings))
         procs = Processes(work, config)
         try:
@@ -280,6 +282,7 @@ def main() -> int:
     parser.add_argument(
         "--warmup", type=float, default=15, help="seconds before measuring (model load, connect)"
     )
+    add_stream_option(parser)
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     clip = make_720p(Path(tempfile.gettempdir()) / "safecity-bench-media")

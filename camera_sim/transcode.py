@@ -49,6 +49,7 @@ class CameraEncoding:
     slices: int = 1
     crf: int = 20
     preset: str = "veryfast"
+    b_frames: int = 0  # a few cameras send them (frames out of display order, for bitrate)
 
     def __post_init__(self) -> None:
         if self.codec not in CAMERA_CODECS:
@@ -59,13 +60,18 @@ class CameraEncoding:
             raise ValueError("slices must be within 1-16")
         if self.gop_s <= 0:
             raise ValueError("gop_s must be positive")
+        if not 0 <= self.b_frames <= 4:
+            raise ValueError("b_frames must be within 0-4")
 
     @property
     def tag(self) -> str:
         """Names the settings in cache files, so a transcode made with others is never reused."""
         size = f"{self.height}p" if self.height else "src"
         rate = f"{self.fps:g}fps" if self.fps else "srcfps"
-        return f"{self.codec}-{size}-{rate}-g{self.gop_s:g}-s{self.slices}-q{self.crf}-{self.preset}"
+        b_frames = f"-b{self.b_frames}" if self.b_frames else ""
+        return (
+            f"{self.codec}-{size}-{rate}-g{self.gop_s:g}-s{self.slices}-q{self.crf}-{self.preset}{b_frames}"
+        )
 
     def size_for(self, width: int, height: int) -> tuple[int, int]:
         if self.height is None:
@@ -133,8 +139,8 @@ def camera_stream(
     height: int,
     encoding: CameraEncoding | None = None,
 ) -> VideoStream:
-    """A video stream in ``dst`` as a camera sends one: no B-frames, a keyframe every ``gop_s`` exactly
-    (no extra keyframe at a scene cut, as cameras keep a fixed GOP).
+    """A video stream in ``dst`` as a camera sends one: no B-frames (unless asked), a keyframe every
+    ``gop_s`` exactly (no extra keyframe at a scene cut, as cameras keep a fixed GOP).
 
     One slice per frame unless asked otherwise: with tune=zerolatency the encoders would otherwise cut
     each frame into a slice per encoder thread, and the stream would depend on the machine's cores.
@@ -147,23 +153,23 @@ def camera_stream(
     out.height = height
     out.pix_fmt = "yuv420p"
     gop = max(1, round(float(rate) * enc.gop_s))
+    # zerolatency turns B-frames off; x264-params and x265-params, applied after it, turn them on again.
     if enc.codec == "h264":
-        params = "sliced-threads=0:scenecut=0" + (f":slices={enc.slices}" if enc.slices > 1 else "")
+        params = f"sliced-threads=0:scenecut=0:bframes={enc.b_frames}"
         out.options = {
             "preset": enc.preset,
             "tune": "zerolatency",
-            "x264-params": params,
+            "x264-params": params + (f":slices={enc.slices}" if enc.slices > 1 else ""),
             "g": str(gop),
             "crf": str(enc.crf),
-            "bf": "0",
         }
     else:
         out.options = {
             "preset": enc.preset,
             "tune": "zerolatency",
             "crf": str(enc.crf),
-            "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0:slices={enc.slices}"
-            ":log-level=error",
+            "x265-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={enc.b_frames}"
+            f":slices={enc.slices}:log-level=error",
         }
     out.codec_context.time_base = Fraction(1, 1) / rate
     return out
