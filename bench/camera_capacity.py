@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from live_system import percentile, process_cpu_s
 
+from bench.capacity_streams import add_stream_option, apply_stream
 from pipeline import subjects
 from pipeline.contracts import WorkerHeartbeat
 from tests.e2e.procs import Processes, add_staff, get_json, outbox_of, sign_in, wait_http, write_system_config
@@ -293,6 +294,7 @@ def run_count(
         settings = yaml.safe_load(config.read_text())
         settings["command_center"]["alert_merge_window_s"] = 0
         settings["worker"].update(analysis_fps=ANALYSIS_FPS, heartbeat_s=2)
+        apply_stream(args.stream, scenario, settings)  # --stream: HEVC, 4K, sub-stream (capacity_streams)
         if args.min_face_px is not None:
             for camera in settings["cameras"]:
                 camera["min_face_px"] = args.min_face_px
@@ -375,6 +377,7 @@ def main() -> int:
     parser.add_argument(
         "--warmup", type=float, default=15, help="seconds before measuring (model load, connect)"
     )
+    add_stream_option(parser)
     parser.add_argument("--processes", type=int, default=1, help="worker processes sharing the cameras")
     parser.add_argument(
         "--min-face-px",

@@ -1,4 +1,8 @@
-"""One camera's clock: replays a clip in real time into the appsrc of the mount's shared RTSP media."""
+"""One camera's clock: replays a clip in real time into the appsrc of the mount's shared RTSP media.
+
+A camera may also serve a sub-stream (the same frames, encoded smaller): its frames go out with the main
+stream's, on the same clock and with the same frame stamps, as a real camera encodes both from one sensor.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ log = logging.getLogger(__name__)
 FrameSentCallback = Callable[[str, int, int, int], None]
 """Called as ``on_frame_sent(camera_id, seq, loop, sent_ns)`` from the feeder thread; must not block."""
 
+MAIN = ""  # mount roles: rtsp://HOST:PORT/<camera id> and .../<camera id>/sub
+SUB = "sub"
 # A feeder that falls this far behind (a stopped process, a loaded machine) restarts its clock rather
 # than bursting the missed frames at clients, as a real camera would.
 _MAX_LAG_NS = 1_000_000_000
@@ -50,6 +56,8 @@ class Feeder:
     """Pushes access units on schedule whether or not anyone watches, stamping each one as it leaves.
 
     ``loops`` is how many times the clip plays (``None``: forever); afterwards the media gets EOS.
+    ``stamps=False`` sends the frames as a real camera does, without the simulator's frame stamps.
+    ``substream``: a clip of the same frames to serve beside the main one (its mount role ``SUB``).
     """
 
     def __init__(
@@ -58,33 +66,43 @@ class Feeder:
         clip: Clip,
         loops: int | None,
         on_frame_sent: FrameSentCallback | None = None,
+        stamps: bool = True,
+        substream: Clip | None = None,
     ) -> None:
         if loops is not None and loops < 1:
             raise ValueError("loops must be at least 1 (or None for forever)")
+        if substream is not None and len(substream.units) != len(clip.units):
+            raise ValueError(
+                f"camera {camera_id}: the sub-stream has {len(substream.units)} frames, the main stream "
+                f"{len(clip.units)}; both must be the same frames"
+            )
         self.camera_id = camera_id
         self.clip = clip
+        self.clips = {MAIN: clip} | ({SUB: substream} if substream is not None else {})
         self.loops = loops
         self.stats = FeederStats()
         self.finished = threading.Event()
         self._on_frame_sent = on_frame_sent
+        self._stamps = stamps
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._sink: _Sink | None = None
+        self._sinks: dict[str, _Sink] = {}  # by mount role
         self._ended = False
         self._thread = threading.Thread(target=self._run, name=f"feeder-{camera_id}", daemon=True)
 
-    def attach(self, appsrc: Gst.Element) -> None:
-        """Called by the server (GLib thread) when a new shared media for this mount is prepared."""
-        appsrc.set_property("caps", Gst.Caps.from_string(self.clip.caps))
+    def attach(self, appsrc: Gst.Element, role: str = MAIN) -> None:
+        """Called by the server (GLib thread) when a new shared media for a mount is prepared."""
+        appsrc.set_property("caps", Gst.Caps.from_string(self.clips[role].caps))
         with self._lock:
-            self._sink = _Sink(appsrc)
+            self._sinks[role] = _Sink(appsrc)
             if self._ended:
                 appsrc.emit("end-of-stream")
 
     def detach(self, appsrc: Gst.Element) -> None:
         with self._lock:
-            if self._sink is not None and self._sink.appsrc is appsrc:
-                self._sink = None
+            for role, sink in list(self._sinks.items()):
+                if sink.appsrc is appsrc:
+                    del self._sinks[role]
 
     def start(self) -> None:
         self._thread.start()
@@ -114,7 +132,7 @@ class Feeder:
         loop = 0
         while self.loops is None or loop < self.loops:
             self.stats.loops_started += 1
-            for unit in self.clip.units:
+            for index, unit in enumerate(self.clip.units):
                 due = loop * span + unit.dts_ns
                 lag = time.monotonic_ns() - (start + due)
                 if lag > _MAX_LAG_NS:
@@ -122,7 +140,7 @@ class Feeder:
                     self.stats.clock_resets += 1
                 elif lag < 0 and self._stop.wait(-lag / 1e9):
                     return
-                self._send(unit, seq, loop, due)
+                self._send(index, seq, loop, due)
                 seq += 1
             loop += 1
         # The last frame lasts its duration before the stream ends, as a finite recording would.
@@ -131,11 +149,15 @@ class Feeder:
             return
         self._end()
 
-    def _send(self, unit: AccessUnit, seq: int, loop: int, due_ns: int) -> None:
+    def _send(self, index: int, seq: int, loop: int, due_ns: int) -> None:
         sent_ns = time.time_ns()
-        data = insert_stamp(unit.data, FrameStamp(seq, sent_ns))
-        if not self._push(data, unit, due_ns):
-            self.stats.frames_unwatched += 1
+        for role, clip in self.clips.items():
+            unit = clip.units[index]
+            data = (
+                insert_stamp(unit.data, FrameStamp(seq, sent_ns), clip.syntax) if self._stamps else unit.data
+            )
+            if not self._push(role, data, unit, due_ns) and role == MAIN:
+                self.stats.frames_unwatched += 1
         self.stats.frames_sent += 1
         if self._on_frame_sent is not None:
             try:
@@ -145,9 +167,9 @@ class Feeder:
                 if self.stats.callback_errors == 1:
                     log.exception("camera %s: on_frame_sent failed (further errors counted)", self.camera_id)
 
-    def _push(self, data: bytes, unit: AccessUnit, due_ns: int) -> bool:
+    def _push(self, role: str, data: bytes, unit: AccessUnit, due_ns: int) -> bool:
         with self._lock:
-            sink = self._sink
+            sink = self._sinks.get(role)
         if sink is None:
             return False
         running = sink.running_time()
@@ -157,7 +179,7 @@ class Feeder:
         if sink.offset_ns is None:
             sink.offset_ns = running - due_ns
         if not sink.started and not unit.keyframe:
-            data = self.clip.with_parameter_sets(data)
+            data = self.clips[role].with_parameter_sets(data)
         sink.started = True
         buffer = Gst.Buffer.new_wrapped(data)
         buffer.dts = max(0, due_ns + sink.offset_ns)
@@ -174,5 +196,5 @@ class Feeder:
     def _end(self) -> None:
         with self._lock:
             self._ended = True
-            if self._sink is not None:
-                self._sink.appsrc.emit("end-of-stream")
+            for sink in self._sinks.values():
+                sink.appsrc.emit("end-of-stream")

@@ -6,6 +6,9 @@ cameras:
     file: ../videos/hamilton.mp4   # relative to this file's folder
     fps: 10                        # optional: replay at another frame rate
     loop: true                     # false: play once, then end the stream
+    stamps: true                   # false: no frame stamps, as a real camera sends
+    encode: {codec: hevc, height: 2160}  # optional: serve the file encoded so (transcoded once, cached)
+    substream: {height: 360}       # optional: the same frames, smaller, at rtsp://HOST:PORT/<id>/sub
 ```
 """
 
@@ -17,18 +20,55 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from camera_sim.transcode import CameraEncoding, Codec
 from pipeline.settings import CAMERA_ID_PATTERN, ConfigError, describe_validation_error, read_yaml_mapping
 
 _CAMERA_ID_RE = re.compile(CAMERA_ID_PATTERN)
+
+
+class StreamEncoding(BaseModel):
+    """How a simulated camera encodes a stream (transcode.CameraEncoding); its frame rate is the camera's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    codec: Codec = Field("h264", description="h264 or hevc.")
+    height: int | None = Field(
+        None,
+        ge=16,
+        le=4320,
+        description="Picture height (the width keeps the file's aspect); default: the file's.",
+    )
+    gop_s: float = Field(1.0, gt=0, le=60, description="Seconds between keyframes.")
+    slices: int = Field(1, ge=1, le=16, description="Slices per frame.")
+
+    def encoding(self) -> CameraEncoding:
+        return CameraEncoding(codec=self.codec, height=self.height, gop_s=self.gop_s, slices=self.slices)
 
 
 class ScenarioCamera(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(description="Camera id and RTSP mount name: letters, digits, '-' and '_'.")
-    file: Path = Field(description="H.264 video file; a relative path is relative to the scenario file.")
+    file: Path = Field(
+        description="Video file (H.264 or HEVC is replayed as it is, others are transcoded to H.264 once); "
+        "a relative path is relative to the scenario file."
+    )
     fps: float | None = Field(None, gt=0, le=120, description="Replay frame rate; default: the file's.")
     loop: bool = Field(True, description="Replay the file forever; false plays it once, then ends.")
+    stamps: bool = Field(
+        True,
+        description="Stamp each frame with its send time (an SEI message, and FrameSent on NATS); false "
+        "sends the stream as a real camera does, whose latency the worker takes from RTCP sender reports.",
+    )
+    encode: StreamEncoding | None = Field(
+        None,
+        description="Serve the file encoded so (a 4K HEVC camera from any recording); default: as it is.",
+    )
+    substream: StreamEncoding | None = Field(
+        None,
+        description="Also serve the same frames encoded so (a smaller height, say) at <camera url>/sub, on "
+        "the main stream's clock and with its frame stamps, as a camera's sub-stream.",
+    )
 
     @field_validator("id")
     @classmethod

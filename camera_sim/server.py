@@ -1,4 +1,4 @@
-"""CameraSimulator: an RTSP server whose mounts replay H.264 clips like live IP cameras."""
+"""CameraSimulator: an RTSP server whose mounts replay H.264 and HEVC clips like live IP cameras."""
 
 from __future__ import annotations
 
@@ -12,20 +12,26 @@ from types import TracebackType
 from typing import Self
 
 from camera_sim.clip import Clip, load_clip
-from camera_sim.feeder import Feeder, FeederStats, FrameSentCallback
+from camera_sim.feeder import MAIN, Feeder, FeederStats, FrameSentCallback
 from camera_sim.gst import GLib, GstRtspServer, init
-from camera_sim.scenario import Scenario
-from camera_sim.transcode import ensure_h264
+from camera_sim.scenario import Scenario, ScenarioCamera
+from camera_sim.transcode import ensure_camera_like, transcoded
 
 log = logging.getLogger(__name__)
 
 # One shared media per mount: every client sees the same live stream, as with a real camera.
-# config-interval=-1 sends SPS/PPS with every IDR so a client joining mid-stream starts at the next one.
+# The payloader inserts no parameter sets (config-interval=0): every keyframe of a clip carries them at
+# the head of its access unit already (clip.py), which is where a client joining mid-stream needs them.
+# With config-interval=-1 the payloader put them before every IDR *slice*, so in a frame of several
+# slices they sat between slices; by the H.264 and HEVC rules a parameter set after a slice begins a
+# new access unit, so FFmpeg cut each keyframe into one picture per slice, and every picture of that
+# GOP kept only its last slice's rows (the top of the frame grey in the worker).
 _LAUNCH = (
     "( appsrc name=src is-live=true format=time do-timestamp=false min-latency=0 "
     "block=false max-bytes=4000000 leaky-type=downstream "
-    "! rtph264pay name=pay0 pt=96 config-interval=-1 aggregate-mode=zero-latency )"
+    "! {payloader} name=pay0 pt=96 config-interval=0 aggregate-mode=zero-latency )"
 )
+_PAYLOADERS = {"h264": "rtph264pay", "hevc": "rtph265pay"}
 # UDP clients that vanish without TEARDOWN are only noticed when their session times out; the pool
 # has to be swept for that to happen.
 _SESSION_SWEEP_S = 2
@@ -47,6 +53,19 @@ class SimCamera:
     camera_id: str
     clip: Clip
     loop: bool = True
+    stamps: bool = True  # False: no frame stamps, as a real camera (latency from its RTCP reports)
+    substream: Clip | None = None  # the same frames, smaller: served at rtsp://HOST:PORT/<id>/sub
+
+
+def _mount(camera_id: str, role: str) -> str:
+    return f"{camera_id}/{role}" if role else camera_id
+
+
+def _main_file(cam: ScenarioCamera, cache_dir: Path | None) -> Path:
+    """The file a camera's main stream replays: its own, made camera-like, or encoded as it says."""
+    if cam.encode is not None:
+        return transcoded(cam.file, cam.encode.encoding(), cache_dir)
+    return ensure_camera_like(cam.file, cache_dir)
 
 
 def _loops_for(cam: SimCamera, loops: int, seconds: float | None) -> int | None:
@@ -93,6 +112,8 @@ class CameraSimulator:
                 cam.clip,
                 loops=_loops_for(cam, loops, seconds),
                 on_frame_sent=on_frame_sent,
+                stamps=cam.stamps,
+                substream=cam.substream,
             )
             for cam in cameras
         }
@@ -117,17 +138,25 @@ class CameraSimulator:
         on_frame_sent: FrameSentCallback | None = None,
         cache_dir: Path | None = None,
     ) -> CameraSimulator:
-        """Demux every file of the scenario (each file and frame rate once) and build the simulator.
+        """Demux every file of the scenario (each file, encoding and frame rate once), build the simulator.
 
-        Files in other codecs than H.264 are transcoded once into ``cache_dir`` (see transcode.py).
+        Files in other codecs than H.264 and HEVC, and a camera's ``encode`` and ``substream``, are
+        transcoded once into ``cache_dir`` (transcode.py).
         """
-        clips: dict[tuple[str, float | None], Clip] = {}
+        clips: dict[tuple[Path, float | None], Clip] = {}
+
+        def clip(path: Path, fps: float | None) -> Clip:
+            if (path, fps) not in clips:
+                clips[path, fps] = load_clip(path, fps)
+            return clips[path, fps]
+
         cameras = []
         for cam in scenario.cameras:
-            key = (str(cam.file), cam.fps)
-            if key not in clips:
-                clips[key] = load_clip(ensure_h264(cam.file, cache_dir), cam.fps)
-            cameras.append(SimCamera(cam.id, clips[key], cam.loop))
+            main = clip(_main_file(cam, cache_dir), cam.fps)
+            sub = None
+            if cam.substream is not None:
+                sub = clip(transcoded(cam.file, cam.substream.encoding(), cache_dir), cam.fps)
+            cameras.append(SimCamera(cam.id, main, cam.loop, cam.stamps, sub))
         return cls(cameras, host=host, port=port, loops=loops, seconds=seconds, on_frame_sent=on_frame_sent)
 
     @property
@@ -140,11 +169,12 @@ class CameraSimulator:
     def camera_ids(self) -> list[str]:
         return list(self._feeders)
 
-    def url(self, camera_id: str) -> str:
-        if camera_id not in self._feeders:
-            raise KeyError(camera_id)
+    def url(self, camera_id: str, role: str = MAIN) -> str:
+        """The camera's main stream, or with ``role=SUB`` its sub-stream."""
+        if role not in self._feeders[camera_id].clips:
+            raise KeyError(f"{camera_id} has no {role} stream")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"rtsp://{host}:{self.port}/{camera_id}"
+        return f"rtsp://{host}:{self.port}/{_mount(camera_id, role)}"
 
     def urls(self) -> dict[str, str]:
         return {camera_id: self.url(camera_id) for camera_id in self._feeders}
@@ -152,6 +182,10 @@ class CameraSimulator:
     def planned_loops(self) -> dict[str, int | None]:
         """How many times each camera plays its clip (None: forever)."""
         return {camera_id: feeder.loops for camera_id, feeder in self._feeders.items()}
+
+    def streams(self, camera_id: str) -> dict[str, Clip]:
+        """What a camera serves, by mount role (feeder.MAIN, feeder.SUB)."""
+        return dict(self._feeders[camera_id].clips)
 
     def stats(self) -> dict[str, FeederStats]:
         return {camera_id: feeder.stats for camera_id, feeder in self._feeders.items()}
@@ -174,7 +208,8 @@ class CameraSimulator:
         server.set_service(str(self._requested_port))
         mounts = server.get_mount_points()
         for camera_id, feeder in self._feeders.items():
-            mounts.add_factory(f"/{camera_id}", self._factory(feeder))
+            for role in feeder.clips:
+                mounts.add_factory(f"/{_mount(camera_id, role)}", self._factory(feeder, role))
         try:
             self._source = server.create_source(None)
         except GLib.Error as exc:
@@ -230,18 +265,22 @@ class CameraSimulator:
                     return
         self._stopped.set()
 
-    def _factory(self, feeder: Feeder) -> GstRtspServer.RTSPMediaFactory:
+    def _factory(self, feeder: Feeder, role: str) -> GstRtspServer.RTSPMediaFactory:
         factory = GstRtspServer.RTSPMediaFactory()
-        factory.set_launch(_LAUNCH)
+        factory.set_launch(_LAUNCH.format(payloader=_PAYLOADERS[feeder.clips[role].codec]))
         factory.set_shared(True)
-        factory.connect("media-configure", self._on_media_configure, feeder)
+        factory.connect("media-configure", self._on_media_configure, feeder, role)
         return factory
 
     def _on_media_configure(
-        self, _factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia, feeder: Feeder
+        self,
+        _factory: GstRtspServer.RTSPMediaFactory,
+        media: GstRtspServer.RTSPMedia,
+        feeder: Feeder,
+        role: str,
     ) -> None:
         appsrc = media.get_element().get_by_name("src")
-        feeder.attach(appsrc)
+        feeder.attach(appsrc, role)
         media.connect("unprepared", lambda _media: feeder.detach(appsrc))
 
     def _sweep_sessions(self, *_args: object) -> bool:

@@ -18,8 +18,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -94,32 +96,37 @@ class DeadLetters:
         return int((await self._js.stream_info(self._stream)).state.messages)
 
     async def list(self, limit: int = 100) -> list[DeadLetter]:
-        """The oldest ``limit`` dead letters still kept."""
+        """The oldest ``limit`` dead letters still kept, read in batches by a consumer of this call's own
+        (one request per message would take seconds for a few thousand)."""
         await ensure_stream(self._js, deadletters_stream_config())
-        state = (await self._js.stream_info(self._stream)).state
+        if not (await self._js.stream_info(self._stream)).state.messages:
+            return []
+        sub = await self._js.pull_subscribe(
+            subjects.DEADLETTER_STREAM_SUBJECTS[0],
+            stream=self._stream,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE),
+        )
         found: list[DeadLetter] = []
-        seq = state.first_seq
-        while seq <= state.last_seq and len(found) < limit:
-            with contextlib.suppress(DeadLetterNotFound):  # dropped or replayed: a gap
-                found.append(await self.get(seq))
-            seq += 1
-        return found
+        try:
+            while len(found) < limit:
+                try:
+                    batch = await sub.fetch(min(_FETCH, limit - len(found)), timeout=1.0)
+                except nats.errors.TimeoutError:
+                    break
+                found.extend(_letter(msg) for msg in batch)
+                if batch[-1].metadata.num_pending == 0:
+                    break
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        return found[:limit]
 
     async def get(self, seq: int) -> DeadLetter:
         try:
             raw = await self._js.get_msg(self._stream, seq)
         except NotFoundError:
             raise DeadLetterNotFound(seq) from None
-        headers = raw.headers or {}
-        return DeadLetter(
-            seq=seq,
-            origin=(raw.subject or "").rpartition(".")[2],
-            original_subject=headers.get(ORIGINAL_SUBJECT, ""),
-            error=headers.get(ERROR, ""),
-            failed_at=headers.get(FAILED_AT, ""),
-            consumer=headers.get(CONSUMER, ""),
-            data=raw.data or b"",
-        )
+        return _made(seq, raw.subject or "", raw.headers or {}, raw.data or b"")
 
     async def replay(self, seq: int) -> DeadLetter:
         """Publish the message again on its original subject (a fix deployed, say), then delete the copy.
@@ -136,3 +143,22 @@ class DeadLetters:
         letter = await self.get(seq)
         await self._js.delete_msg(self._stream, seq)
         return letter
+
+
+_FETCH = 500
+
+
+def _made(seq: int, subject: str, headers: dict[str, str], data: bytes) -> DeadLetter:
+    return DeadLetter(
+        seq=seq,
+        origin=subject.rpartition(".")[2],
+        original_subject=headers.get(ORIGINAL_SUBJECT, ""),
+        error=headers.get(ERROR, ""),
+        failed_at=headers.get(FAILED_AT, ""),
+        consumer=headers.get(CONSUMER, ""),
+        data=data,
+    )
+
+
+def _letter(msg: Msg) -> DeadLetter:
+    return _made(msg.metadata.sequence.stream, msg.subject, dict(msg.headers or {}), msg.data)

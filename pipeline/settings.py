@@ -28,6 +28,7 @@ from pipeline.map_settings import TileUrl
 from pipeline.plate_settings import PlatesSettings, check_country_codes
 from pipeline.records_settings import RecordsSettings
 from pipeline.retention_settings import RetentionSettings
+from pipeline.stream_settings import StreamSettings
 from pipeline.track_settings import MotionSettings, QualitySettings, TrackingSettings, VoteSettings
 from pipeline.watchlist_settings import (
     WatchlistSettings,
@@ -81,7 +82,17 @@ Analytic = Literal["face", "plate"]
 class CameraConfig(_Strict):
     id: str = Field(description="Camera id: letters, digits, '-' and '_' (used in NATS subjects).")
     name: str = Field("", description="Human-readable name shown to operators.")
-    url: str = Field(description="RTSP URL of the stream.")
+    url: str = Field(
+        description="RTSP URL of the camera's main stream: analysed, unless analysis_url names a "
+        "sub-stream, and the source of a hit's evidence images either way."
+    )
+    analysis_url: str | None = Field(
+        None,
+        description="RTSP URL of a sub-stream of the same camera (same view, lower resolution or frame "
+        "rate) to analyse instead of the main stream: a 4K camera costs the worker what its sub-stream "
+        "costs to decode. A hit's face crop and scene are then taken from the main stream's frame of the "
+        "same instant (worker.streams.evidence_wait_s).",
+    )
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
     district: str = Field("", description="Administrative area; used for routing alerts.")
@@ -132,12 +143,23 @@ class CameraConfig(_Strict):
             raise ValueError(f"camera id {value!r} must match {CAMERA_ID_PATTERN}")
         return value
 
-    @field_validator("url")
+    @field_validator("url", "analysis_url")
     @classmethod
-    def _url_is_rtsp(cls, value: str) -> str:
-        if not value.startswith(("rtsp://", "rtsps://")):
+    def _url_is_rtsp(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("rtsp://", "rtsps://")):
             raise ValueError(f"camera url {value!r} must be an rtsp:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _sub_stream_is_another(self) -> CameraConfig:
+        if self.analysis_url == self.url:
+            raise ValueError("analysis_url names the main stream itself; leave it out to analyse url")
+        return self
+
+    @property
+    def analysed_url(self) -> str:
+        """The stream the worker decodes and analyses."""
+        return self.analysis_url or self.url
 
 
 class WorkerSettings(_Strict):
@@ -149,6 +171,10 @@ class WorkerSettings(_Strict):
     reconnect_initial_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay.")
     reconnect_max_s: float = Field(2.0, gt=0, le=600, description="Longest reconnect delay.")
     open_timeout_s: float = Field(2.0, gt=0, le=120, description="RTSP connect/read timeout.")
+    streams: StreamSettings = Field(
+        default_factory=StreamSettings,
+        description="Decoding shortcuts, waiting for keyframes, evidence from a camera's main stream.",
+    )
     scene_max_side: int = Field(640, ge=160, le=1920, description="Scene snapshot longest side.")
     crop_margin: float = Field(0.25, ge=0, le=1, description="Margin around a face crop, fraction of box.")
     jpeg_quality: int = Field(85, ge=30, le=100)

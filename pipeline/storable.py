@@ -12,7 +12,7 @@ from typing import Self
 
 from pydantic import BaseModel, model_validator
 
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # the Unix epoch: every clock and conversion handles it
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 MAX_INT = 2**63 - 1
 MAX_DB_ID = 2**31 - 1  # ids stored in INTEGER columns

@@ -4,7 +4,8 @@
   cameras already there; otherwise they are left alone);
 * ``list`` shows each camera with the worker analysing it, and the live workers;
 * ``set ID --url ... [--name ...]`` adds a camera or changes some of its fields (``--plate-countries
-  us,eu`` declares the plates it expects; plates from elsewhere are still read);
+  us,eu`` declares the plates it expects; plates from elsewhere are still read; ``--analysis-url``
+  names a sub-stream to analyse, the main stream ``--url`` then giving the evidence images);
 * ``remove ID`` takes a camera out: its worker stops it within a lease round.
 
 Workers follow the catalogue through a KV watch, so none of this needs a restart.
@@ -35,7 +36,13 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     ls.set_defaults(func=run_list)
     put = sub.add_parser("set", parents=[parent], help="add a camera or change some of its fields")
     put.add_argument("camera_id", metavar="ID")
-    put.add_argument("--url", help="rtsp:// URL (required for a new camera)")
+    put.add_argument("--url", help="rtsp:// URL of the main stream (required for a new camera)")
+    put.add_argument(
+        "--analysis-url",
+        metavar="URL",
+        help="rtsp:// URL of a sub-stream of the camera to analyse instead of the main stream (whose frame "
+        "of the same instant then gives a hit's images); 'none' analyses the main stream again",
+    )
     put.add_argument("--name")
     put.add_argument("--district")
     put.add_argument("--latitude", type=float)
@@ -151,7 +158,7 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
     for camera in found["cameras"]:
         print(
             f"  {camera['id']:<24} {camera['worker'] or '(unassigned)':<32} {','.join(camera['analytics'])}"
-            f"{_plates_note(camera)}"
+            f"{_plates_note(camera)}{'  sub-stream analysed' if camera.get('analysis_url') else ''}"
         )
     for key, reason in found["invalid"].items():
         print(f"  {key:<24} INVALID: {reason}")
@@ -222,6 +229,8 @@ def options_from_args(args: argparse.Namespace, settings: Settings) -> dict[str,
         fields["face_threshold"] = args.face_threshold or None
     if args.min_face_px is not None:
         fields["min_face_px"] = args.min_face_px or None
+    if args.analysis_url is not None:
+        fields["analysis_url"] = None if args.analysis_url.strip().lower() == "none" else args.analysis_url
     if args.plate_countries is not None:
         fields["plate_countries"] = _plate_countries(args.plate_countries, settings)
     return fields

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from pipeline.settings import CameraConfig
 from workers.cpu import ThreadCpu
+from workers.evidence_upgrade import MainStreamEvidence
 from workers.runner import CameraRunner
 from workers.source import RtspSource
 from workers.stats import CameraCounters
@@ -20,6 +21,7 @@ class CameraPipeline:
     analyser: CameraRunner
     counters: CameraCounters
     stop: threading.Event  # this camera's threads only
+    evidence: MainStreamEvidence | None = None  # the main stream, when a sub-stream is analysed
     decode_cpu: ThreadCpu = field(init=False)
 
     def __post_init__(self) -> None:
@@ -30,12 +32,16 @@ class CameraPipeline:
         self.counters.add_cpu("decode", self.decode_cpu.take())
 
     def start(self) -> None:
+        if self.evidence is not None:
+            self.evidence.start()
         self.analyser.start()
         self.source.start()
 
     def join(self, timeout: float) -> None:
         self.source.join(timeout)
         self.analyser.join(timeout)
+        if self.evidence is not None:  # after the analyser: its last hits still go out
+            self.evidence.join(timeout)
 
     def alive(self) -> bool:
         return self.source.is_alive() or self.analyser.is_alive()

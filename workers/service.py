@@ -43,6 +43,7 @@ from watchlist.policies import CameraScope, ListPolicies
 from watchlist.store import WatchlistStore
 from workers.analysis import CameraAnalyser
 from workers.camera_pipeline import CameraPipeline
+from workers.evidence_upgrade import MainStreamEvidence
 from workers.fleet_member import FleetMember
 from workers.frame_queue import DropOldestQueue
 from workers.metrics import RateMeter, WorkerMetrics, WorkerSnapshot
@@ -223,17 +224,14 @@ class Worker:
         wopt = self.settings.worker
         stop = threading.Event()
         queue: DropOldestQueue[Frame] = DropOldestQueue(wopt.queue_size)
-        options = SourceOptions(
-            url=camera.url,
-            analysis_fps=camera.analysis_fps or wopt.analysis_fps,
-            open_timeout_s=wopt.open_timeout_s,
-            reconnect_initial_s=wopt.reconnect_initial_s,
-            reconnect_max_s=wopt.reconnect_max_s,
-            stop_at_end=wopt.stop_at_end,
+        source = RtspSource(
+            CameraId(camera.id), SourceOptions.for_camera(camera, wopt), queue, counters, stop
         )
-        source = RtspSource(CameraId(camera.id), options, queue, counters, stop)
         stages: dict[str, Stage] = {}
         submit = self._publisher.submit
+        evidence = MainStreamEvidence.for_camera(camera, wopt, lambda: source.analysed_size, submit, stop)
+        if evidence is not None:
+            submit = evidence.submit
         if "face" in camera.analytics:
             if self._faces is None:
                 self._faces = FaceAnalyzer(self.settings, self.settings.models_dir)
@@ -262,7 +260,7 @@ class Worker:
                 camera.id, self.worker_id, self.settings, reader, counters, submit, formats=reader.rules
             )
         analyser = CameraRunner(camera.id, stages, queue, stop, counters, observer=self.metrics)
-        return CameraPipeline(camera, source, analyser, counters, stop)
+        return CameraPipeline(camera, source, analyser, counters, stop, evidence)
 
     async def _wait_until_done(self) -> None:
         while not self._stop.is_set():

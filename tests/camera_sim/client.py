@@ -16,6 +16,7 @@ class Reading:
     frame_sizes: set[tuple[int, int]] = field(default_factory=set)
     decoded_seqs: list[int] = field(default_factory=list)
     ended: bool = False
+    codec: str = ""
 
     @property
     def seqs(self) -> list[int]:
@@ -28,6 +29,7 @@ def read(url: str, transport: str, *, packets: int, min_decoded: int = 1, timeou
     deadline = time.monotonic() + timeout_s
     with av.open(url, options={"rtsp_transport": transport}, timeout=5.0) as container:
         stream = container.streams.video[0]
+        reading.codec = stream.codec_context.name
         for packet in container.demux(stream):
             if packet.size == 0:
                 reading.ended = True

@@ -8,6 +8,7 @@ import pytest
 
 from camera_sim.clip import Clip, load_clip
 from camera_sim.server import CameraSimulator, SimCamera
+from camera_sim.transcode import CameraEncoding, transcoded
 from tests.services import SHARED
 
 VIDEO = SHARED / "media" / "video"
@@ -23,6 +24,14 @@ def hamilton() -> Clip:
 def plate() -> Clip:
     """552x530 with B-frames and a single keyframe."""
     return load_clip(VIDEO / "car_plate_KA22P3368.mp4")
+
+
+@pytest.fixture(scope="session")
+def hevc_hamilton() -> Clip:
+    """The hamilton clip as an HEVC camera sends it: 640x360, four slices per frame, a keyframe a second
+    (transcoded once per machine into the simulator's cache)."""
+    encoding = CameraEncoding(codec="hevc", slices=4, preset="ultrafast", crf=26)
+    return load_clip(transcoded(VIDEO / "hamilton_whitehouse_clip.mp4", encoding))
 
 
 @pytest.fixture(scope="session")

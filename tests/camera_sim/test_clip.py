@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from camera_sim.clip import Clip, load_clip
+from pipeline.frame_stamp import HEVC, nal_units
 from pipeline.settings import ConfigError
 
 SPS, PPS, IDR = 7, 8, 5
@@ -53,8 +54,19 @@ def test_parameter_sets_go_after_the_delimiter(plate: Clip) -> None:
     assert nal_types(patched)[:3] == [9, SPS, PPS]
 
 
-def test_rejects_video_that_is_not_h264(video_dir: Path) -> None:
-    with pytest.raises(ConfigError, match=r"not an H\.264 video \(found: mpeg4\)"):
+def test_hevc_is_demuxed_with_its_parameter_sets_on_keyframes(hevc_hamilton: Clip) -> None:
+    assert hevc_hamilton.codec == "hevc" and hevc_hamilton.caps.startswith("video/x-h265,")
+    for unit in hevc_hamilton.units:
+        types = [t for _, t in nal_units(unit.data, HEVC)]
+        assert ({32, 33, 34} <= set(types)) == unit.keyframe, types
+    # Each parameter set once, however often the encoder and the parser repeated them.
+    assert [t for _, t in nal_units(hevc_hamilton.parameter_sets, HEVC)] == [32, 33, 34]
+    patched = hevc_hamilton.with_parameter_sets(hevc_hamilton.units[5].data)
+    assert [t for _, t in nal_units(patched, HEVC)][:4] == [32, 33, 34, 1]  # x265 sends no delimiter
+
+
+def test_rejects_video_that_is_not_h264_or_hevc(video_dir: Path) -> None:
+    with pytest.raises(ConfigError, match=r"not an H\.264 or HEVC video \(found: mpeg4\)"):
         load_clip(video_dir / "six_people_group.mp4")
 
 

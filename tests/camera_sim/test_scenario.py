@@ -40,6 +40,9 @@ def test_relative_files_resolve_against_the_scenario_folder(tmp_path: Path, vide
         ([], "cameras: List should have at least 1 item"),
         ([{"id": "cam-a", "file": "x.mp4"}, {"id": "cam-a", "file": "x.mp4"}], "duplicate camera ids: cam-a"),
         ([{"id": "cam-a", "file": "missing.mp4"}], "video file not found:\n  cam-a: "),
+        ([{"id": "cam-a", "file": "x.mp4", "encode": {"codec": "vp9"}}], "cameras.0.encode.codec"),
+        ([{"id": "cam-a", "file": "x.mp4", "substream": {"height": 8}}], "cameras.0.substream.height"),
+        ([{"id": "cam-a", "file": "x.mp4", "substream": {"width": 640}}], "substream.width: Extra inputs"),
     ],
 )
 def test_invalid_scenarios_say_what_is_wrong(
@@ -70,3 +73,26 @@ def test_unreadable_scenario_files_name_the_file(text: str, message: str, tmp_pa
 def test_missing_scenario_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read scenario"):
         load_scenario(tmp_path / "nope.yaml")
+
+
+def test_a_camera_is_served_encoded_as_asked_with_a_sub_stream(video_dir: Path, tmp_path: Path) -> None:
+    """An HEVC main stream and an H.264 sub-stream a third its height, of the same frames, from one file."""
+    from camera_sim.feeder import MAIN, SUB
+    from camera_sim.server import CameraSimulator
+
+    camera = {
+        "id": "cam-a",
+        "file": str(video_dir / "hamilton_whitehouse_clip.mp4"),
+        "fps": 25,
+        "encode": {"codec": "hevc", "gop_s": 2},
+        "substream": {"height": 120},
+    }
+    scenario = parse_scenario({"cameras": [camera]}, tmp_path)
+    streams = CameraSimulator.from_scenario(scenario, port=0).streams("cam-a")
+    main, sub = streams[MAIN], streams[SUB]
+    assert (main.codec, main.width, main.height) == ("hevc", 640, 360)
+    assert (sub.codec, sub.width, sub.height) == ("h264", 214, 120)
+    assert len(main.units) == len(sub.units) == 275
+    assert main.fps == sub.fps == pytest.approx(25)
+    # Two seconds of the file (29.97 fps) between keyframes, whatever rate it is replayed at.
+    assert [u.keyframe for u in main.units][:61] == [i % 60 == 0 for i in range(61)]

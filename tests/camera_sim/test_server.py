@@ -4,11 +4,16 @@ import itertools
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import av
 import pytest
 
-from camera_sim.clip import Clip
+from camera_sim.clip import Clip, load_clip
+from camera_sim.feeder import SUB
 from camera_sim.server import CameraSimulator, SimCamera
+from camera_sim.transcode import CameraEncoding, Codec, transcoded
+from pipeline.frame_stamp import nal_units
 from tests.camera_sim.client import Reading, read
 
 
@@ -46,9 +51,61 @@ def test_concurrent_clients_share_each_camera(simulator: CameraSimulator) -> Non
     assert set(first.seqs) & set(second.seqs)
 
 
-def test_unknown_mount_is_refused(simulator: CameraSimulator) -> None:
-    import av
+def test_an_hevc_camera_is_served_as_hevc_with_stamps(hevc_hamilton: Clip) -> None:
+    with CameraSimulator([SimCamera("cam-hevc", hevc_hamilton)], port=0) as sim:
+        reading = read(sim.url("cam-hevc"), "tcp", packets=40, min_decoded=30)
+    assert reading.codec == "hevc"
+    assert_stamped_in_order(reading)
+    assert reading.frame_sizes == {(640, 360)}
 
+
+@pytest.mark.parametrize("codec", ["h264", "hevc"])
+def test_a_frame_of_several_slices_reaches_a_client_as_one_access_unit(video_dir: Path, codec: Codec) -> None:
+    """Parameter sets only at the head of a keyframe: between its slices they would begin a new access
+    unit, and FFmpeg's parser cut the keyframe into one picture per slice (the top of the frame grey)."""
+    encoding = CameraEncoding(codec=codec, slices=4, preset="ultrafast")
+    clip = load_clip(transcoded(video_dir / "hamilton_whitehouse_clip.mp4", encoding))
+    syntax = clip.syntax
+    per_packet: list[int] = []
+    with (
+        CameraSimulator([SimCamera("cam-slices", clip)], port=0) as sim,
+        av.open(sim.url("cam-slices"), options={"rtsp_transport": "tcp"}, timeout=5.0) as container,
+    ):
+        for packet in container.demux(container.streams.video[0]):
+            slices = sum(t in syntax.vcl_types for _, t in nal_units(bytes(packet), syntax))
+            per_packet.append(slices)
+            if len(per_packet) >= 70 or packet.size == 0:
+                break
+    assert set(per_packet[1:]) == {4}, per_packet  # the first may be the tail of a frame joined late
+
+
+def test_a_sub_stream_sends_the_same_frames_smaller_with_the_same_stamps(
+    hamilton: Clip, hevc_hamilton: Clip
+) -> None:
+    """A camera's two streams, as a worker reading its sub-stream and taking evidence from its main one
+    sees them: one clock, one frame numbering."""
+    camera = SimCamera("cam-two", hevc_hamilton, substream=hamilton)
+    with CameraSimulator([camera], port=0) as sim, ThreadPoolExecutor(2) as pool:
+        urls = [sim.url("cam-two"), sim.url("cam-two", SUB)]
+        main, sub = pool.map(lambda url: read(url, "tcp", packets=60, min_decoded=40), urls)
+        assert urls[1].endswith("/cam-two/sub")
+        with pytest.raises(KeyError, match="no evidence stream"):
+            sim.url("cam-two", "evidence")
+    assert (main.codec, sub.codec) == ("hevc", "h264")
+    assert_stamped_in_order(main)
+    assert_stamped_in_order(sub)
+    sent = {s.seq: s.sent_ns for s in main.stamps if s is not None}
+    shared = [s for s in sub.stamps if s is not None and s.seq in sent]
+    assert len(shared) > 30
+    assert all(sent[s.seq] == s.sent_ns for s in shared)
+
+
+def test_a_sub_stream_must_hold_the_main_streams_frames(hamilton: Clip, short_clip: Clip) -> None:
+    with pytest.raises(ValueError, match="sub-stream has 60 frames, the main stream 275"):
+        CameraSimulator([SimCamera("cam", hamilton, substream=short_clip)], port=0)
+
+
+def test_unknown_mount_is_refused(simulator: CameraSimulator) -> None:
     with pytest.raises(av.error.HTTPNotFoundError):
         av.open(f"rtsp://127.0.0.1:{simulator.port}/cam-nope", options={"rtsp_transport": "tcp"}, timeout=5)
 

@@ -124,7 +124,7 @@ def test_only_failures_that_can_pass_are_retried(exc: BaseException, retry: bool
     "change",
     [
         {"captured_at": "9999-12-31T23:59:59Z"},
-        {"frame_sent_at": "1970-01-01T00:00:00Z"},
+        {"frame_sent_at": "1969-12-31T23:59:59Z"},
         {"profile_id": 2**31},
         {"profile_name": "x" * 201},
         {"profile_name": "nul\x00name"},

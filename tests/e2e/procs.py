@@ -181,26 +181,35 @@ def write_system_config(
     analytics: dict[str, list[str]] | None = None,
     extra: dict[str, Any] | None = None,
     camera_extra: dict[str, dict[str, Any]] | None = None,
+    scenario_extra: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[Path, Path, int]:
     """A settings file and a camera_sim scenario for cameras ``{camera_id: video file}`` (a name in the
     shared media's video folder, or a path).
 
     Codes sent by SMS land in ``outbox_of(workdir)``; every camera is in ``district``; ``analytics`` gives
     a camera's analytics (default: faces); ``extra`` adds top-level settings sections, ``camera_extra``
-    fields of a camera (e.g. its plate_countries).
+    fields of a camera (e.g. its plate_countries), ``scenario_extra`` fields of its simulated camera (e.g.
+    encode, substream: a camera with a sub-stream is analysed on it, its main stream giving evidence).
     """
     rtsp_port = free_port()
     http_port = free_port()
+    simulated = scenario_extra or {}
     scenario = workdir / "scenario.yaml"
     scenario.write_text(
         yaml.safe_dump(
             {
                 "cameras": [
-                    {"id": cid, "file": str(SHARED / "media" / "video" / f)} for cid, f in videos.items()
+                    {"id": cid, "file": str(SHARED / "media" / "video" / f), **simulated.get(cid, {})}
+                    for cid, f in videos.items()
                 ]
             }
         )
     )
+    sub_streams = {
+        cid: {"analysis_url": f"rtsp://127.0.0.1:{rtsp_port}/{cid}/sub"}
+        for cid, fields in simulated.items()
+        if "substream" in fields
+    }
     settings: dict[str, Any] = {
         "environment": "test",
         "security": {**TEST_SECURITY, "sms_backend": "outbox", "sms_outbox": str(outbox_of(workdir))},
@@ -220,6 +229,7 @@ def write_system_config(
                 "url": f"rtsp://127.0.0.1:{rtsp_port}/{cid}",
                 "district": district,
                 "analytics": (analytics or {}).get(cid, ["face"]),
+                **sub_streams.get(cid, {}),
                 **(camera_extra or {}).get(cid, {}),
             }
             for cid in videos

@@ -3,7 +3,9 @@
 Every part is real: GStreamer RTSP server, PyAV decoding, YuNet + MobileFaceNet, tracking and the vote over
 each track, FAISS, NATS JetStream, the episode store, uvicorn and a WebSocket client. The Hamilton clip plays
 for a minute (7 loops, so the same people come back in new tracks) on two cameras, the six strangers' clip
-on a third. SQLite, the embedded database of a fresh install (the stores are tested on both databases).
+on a third. The second Hamilton camera sends a 720p main stream and a 360p sub-stream, as a real camera:
+the worker analyses the sub-stream and takes a hit's images from the main one. SQLite, the embedded
+database of a fresh install (the stores are tested on both databases).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import websockets
 from websockets.typing import Subprotocol
@@ -72,6 +76,7 @@ def system(
         videos=cameras,
         tag=tag,
         district=DISTRICT,
+        scenario_extra={f"e2e-hamilton2-{tag}": {"encode": {"height": 720}, "substream": {"height": 360}}},
     )
     procs = Processes(tmp_path, config)
     try:
@@ -170,6 +175,19 @@ def test_a_minute_of_video_gives_one_alert_per_person_per_camera_and_strangers_n
         assert hits and all(h["frame_sent_at"] for h in hits), "frames carry the camera's send time"
         tracks = {h["track_id"] for h in hits}
         assert len(tracks) >= 3, f"the loops' passes should be separate tracks merged in one alert: {hits}"
+
+    # The camera analysed on its 360p sub-stream shows its alert with the 720p main stream's crop.
+    crops = {}
+    for camera in hamilton_cams:
+        alert = next(
+            a
+            for a in _items(get_json(f"{base}/alerts?camera_id={camera}", token))
+            if a["profile_id"] == target
+        )
+        crop = get_bytes(f"{base}/alerts/{alert['id']}/evidence/crop", token)
+        crops[camera] = cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_GRAYSCALE).shape
+    (sub_h, sub_w), (main_h, main_w) = crops[hamilton_cams[0]], crops[hamilton_cams[1]]
+    assert main_w > 1.5 * sub_w and main_h > 1.5 * sub_h, (crops, procs.logs())
 
     # The six strangers in the group video match nobody on the watchlist.
     assert not [e for e in events if e.get("camera_id") == group_cam], procs.logs()

@@ -45,6 +45,11 @@ def test_default_database_is_sqlite_under_data_dir(tmp_path: Path) -> None:
             "camera a: plate_countries",
         ),
         ({"cameras": [{"id": "a", "url": "rtsp://x/1", "plate_countries": ["us", "us"]}]}, "distinct"),
+        ({"cameras": [{"id": "a", "url": "rtsp://x/1", "analysis_url": "x/2"}]}, "cameras.0.analysis_url"),
+        ({"cameras": [{"id": "a", "url": "rtsp://x/1", "analysis_url": "rtsp://x/1"}]}, "names the main"),
+        ({"worker": {"streams": {"keyframe_wait_s": 1}}}, "worker.streams.keyframe_wait_s"),
+        ({"worker": {"streams": {"evidence_wait_s": 9}}}, "worker.streams.evidence_wait_s"),
+        ({"worker": {"streams": {"skip_frames": True}}}, "worker.streams.skip_frames"),
     ],
 )
 def test_bad_settings_fail_loudly(data: dict[str, object], needle: str) -> None:
@@ -106,3 +111,17 @@ def test_production_needs_a_real_sms_gateway(security: dict[str, str], needle: s
 
 def test_development_may_use_the_default_secrets() -> None:
     assert parse({"environment": "development"}).security.jwt_secret.get_secret_value()
+
+
+def test_a_camera_analyses_its_sub_stream_when_it_names_one() -> None:
+    settings = parse(
+        {
+            "cameras": [
+                {"id": "a", "url": "rtsp://x/main"},
+                {"id": "b", "url": "rtsp://x/main", "analysis_url": "rtsps://x/sub"},
+            ]
+        }
+    )
+    a, b = settings.cameras
+    assert (a.analysed_url, b.analysed_url) == ("rtsp://x/main", "rtsps://x/sub")
+    assert b.url == "rtsp://x/main"  # the evidence stream

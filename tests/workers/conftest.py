@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings, parse
+from tests.workers.source_reader import Reader
 
 
 @pytest.fixture(scope="module")
@@ -23,3 +25,13 @@ def analyzer(settings: Settings, models_dir: Path) -> FaceAnalyzer:
     analyzer = FaceAnalyzer(settings, models_dir)
     analyzer.load()
     return analyzer
+
+
+@pytest.fixture
+def reader_factory() -> Iterator[list[Reader]]:
+    """RTSP sources a test starts (appended to the list), stopped when it ends."""
+    readers: list[Reader] = []
+    yield readers
+    for r in readers:
+        r.stop.set()
+        r.source.join(10)

@@ -82,6 +82,14 @@ def test_import_list_set_remove(config: Path, capsys: pytest.CaptureFixture[str]
     code, out, _ = run(capsys, "cameras", "set", "gate-2", "--plate-countries", "default", *c)
     assert code == 0 and json.loads(out)["plate_countries"] is None
 
+    sub = "rtsp://10.0.0.2/Streaming/Channels/102"
+    code, out, _ = run(capsys, "cameras", "set", "gate-2", "--analysis-url", sub, *c)
+    assert code == 0 and json.loads(out)["analysis_url"] == sub
+    code, out, _ = run(capsys, "cameras", "list", *c)
+    assert "sub-stream analysed" in out
+    code, out, _ = run(capsys, "cameras", "set", "gate-2", "--analysis-url", "none", *c)
+    assert code == 0 and json.loads(out)["analysis_url"] is None
+
     code, out, _ = run(capsys, "cameras", "remove", "gate-2", *c)
     assert code == 0
     code, out, _ = run(capsys, "cameras", "list", "--json", *c)
@@ -103,6 +111,8 @@ def test_import_list_set_remove(config: Path, capsys: pytest.CaptureFixture[str]
         (("set", "cam", "--url", "rtsp://x", "--plate-countries", "us,zz"), 2, "no plate formats for zz"),
         (("set", "cam", "--url", "rtsp://x", "--plate-countries", ","), 2, "give country codes"),
         (("set", "cam", "--url", "rtsp://x", "--plate-countries", "us,us"), 2, "distinct"),
+        (("set", "cam", "--url", "rtsp://x", "--analysis-url", "http://x/sub"), 2, "rtsp://"),
+        (("set", "cam", "--url", "rtsp://x", "--analysis-url", "rtsp://x"), 2, "names the main stream"),
         (("remove", "nobody"), 1, "no camera 'nobody'"),
     ],
 )

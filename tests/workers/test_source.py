@@ -2,62 +2,22 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from camera_sim.clip import Clip, load_clip
 from camera_sim.server import CameraSimulator, SimCamera
 from pipeline.settings import parse
-from pipeline.types import CameraId, Frame
 from tests.services import SHARED
-from workers.frame_queue import DropOldestQueue
-from workers.source import FailureLog, RtspSource, SourceOptions, StallLimit
-from workers.stats import CameraCounters
+from tests.workers.source_reader import Reader
+from workers.rtsp_reader import FailureLog
+from workers.session_watch import StallLimit
 
 
 @pytest.fixture(scope="module")
 def hamilton() -> Clip:
     return load_clip(SHARED / "media" / "video" / "hamilton_whitehouse_clip.mp4")
-
-
-class Reader:
-    """``shipped=True`` reads with the worker's default reconnection settings, as a deployment does."""
-
-    def __init__(self, url: str, *, fps: float = 5, stop_at_end: bool = False, shipped: bool = False) -> None:
-        self.queue: DropOldestQueue[Frame] = DropOldestQueue(1000)
-        self.counters = CameraCounters("cam")
-        self.stop = threading.Event()
-        defaults = parse({}).worker
-        options = SourceOptions(
-            url=url,
-            analysis_fps=fps,
-            open_timeout_s=defaults.open_timeout_s if shipped else 2,
-            reconnect_initial_s=defaults.reconnect_initial_s if shipped else 0.2,
-            reconnect_max_s=defaults.reconnect_max_s if shipped else 1,
-            stop_at_end=stop_at_end,
-        )
-        self.source = RtspSource(CameraId("cam"), options, self.queue, self.counters, self.stop)
-
-    def frames(self, n: int, timeout: float) -> list[Frame]:
-        out: list[Frame] = []
-        deadline = time.monotonic() + timeout
-        while len(out) < n and time.monotonic() < deadline:
-            frame = self.queue.get(timeout=0.2)
-            if frame is not None:
-                out.append(frame)
-        return out
-
-
-@pytest.fixture
-def reader_factory() -> Iterator[list[Reader]]:
-    readers: list[Reader] = []
-    yield readers
-    for r in readers:
-        r.stop.set()
-        r.source.join(10)
 
 
 def test_frames_arrive_at_the_analysis_rate_with_camera_stamps(
@@ -177,3 +137,26 @@ def test_a_camera_down_for_long_is_logged_about_once_a_minute(times: list[float]
     assert [failures.failed(t) for t in times] == logged
     failures.recovered()
     assert failures.failed(125) and failures.failures == 1
+
+
+@pytest.mark.parametrize("skip_nonref", [False, True])
+def test_frames_that_nothing_takes_or_refers_to_are_not_decoded(
+    reader_factory: list[Reader], skip_nonref: bool
+) -> None:
+    """The dash-cam clip has B-frames (104 of 138 frames out of order), as some cameras send: at 5 fps of
+    analysis from 30, the non-reference ones need not be decoded, and the analysis still gets 5 fps."""
+    plate = load_clip(SHARED / "media" / "video" / "car_plate_KA22P3368.mp4")
+    with CameraSimulator([SimCamera("cam", plate)], port=0) as sim:
+        reader = Reader(sim.url("cam"), fps=5, skip_nonref=skip_nonref)
+        reader_factory.append(reader)
+        reader.source.start()
+        assert reader.frames(1, timeout=10), "no frame within 10 s"
+        decoded, start = reader.counters.frames_decoded, time.monotonic()
+        frames = reader.frames(20, timeout=10)
+        elapsed = time.monotonic() - start
+        decoded_fps = (reader.counters.frames_decoded - decoded) / elapsed
+    assert len(frames) / elapsed == pytest.approx(5, abs=0.6)
+    if skip_nonref:
+        assert decoded_fps < 20, decoded_fps  # measured 16.7
+    else:
+        assert decoded_fps == pytest.approx(29.97, abs=2)
