@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.settings import _CAMERA_ID_RE
+from pipeline.camera_settings import CAMERA_ID_RE
 
 PREFIX = "safecity"
 
@@ -24,7 +24,7 @@ DEADLETTER_STREAM_SUBJECTS = [f"{PREFIX}.deadletters.>"]
 
 
 def _token(camera_id: str) -> str:
-    if not _CAMERA_ID_RE.match(camera_id):
+    if not CAMERA_ID_RE.match(camera_id):
         raise ValueError(f"not a valid camera id for a subject: {camera_id!r}")
     return camera_id
 
@@ -130,7 +130,7 @@ def records_casework(officer_key: str) -> str:
 
 # NATS KV buckets of the worker fleet (one set per fleet, so separate deployments or tests never mix).
 def _fleet_bucket(base: str, fleet: str) -> str:
-    if not _CAMERA_ID_RE.match(fleet) or len(fleet) > 32:
+    if not CAMERA_ID_RE.match(fleet) or len(fleet) > 32:
         raise ValueError(f"not a valid fleet name: {fleet!r}")
     return base if fleet == "default" else f"{base}_{fleet}"
 
