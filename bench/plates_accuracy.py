@@ -98,7 +98,12 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--countries", nargs="*", help="countries declared for every region (default: the region's own)"
     )
-    parser.add_argument("--tile-levels", type=float, nargs="*", help="LPD-YuNet tile levels (default [0.5])")
+    parser.add_argument(
+        "--smallest-plate", type=float, help="LPD-YuNet smallest_plate_px (default: the setting's default)"
+    )
+    parser.add_argument(
+        "--candidate-factor", type=float, help="LPD-YuNet candidate_factor (default: the setting's default)"
+    )
     parser.add_argument("--labels", type=Path, default=SHARED / "media" / "plates" / "labels.csv")
     parser.add_argument(
         "--models-dir", type=Path, default=Path(os.environ.get("SAFECITY_MODELS_DIR", SHARED / "models"))
@@ -113,10 +118,9 @@ def base_settings(args: argparse.Namespace) -> PlatesSettings:
     detector: LpdYuNetDetector | PlateDetDetector
     if args.detector == "platedet":
         detector = PlateDetDetector(type="platedet")
-    elif args.tile_levels is not None:
-        detector = LpdYuNetDetector(tile_levels=args.tile_levels)
     else:
-        detector = LpdYuNetDetector()
+        given = {"smallest_plate_px": args.smallest_plate, "candidate_factor": args.candidate_factor}
+        detector = LpdYuNetDetector.model_validate({k: v for k, v in given.items() if v is not None})
     base = PlatesSettings(detector=detector, crop_variants=args.variants, intra_op_threads=args.threads)
     if args.min_confidence is not None:
         base = base.model_copy(update={"ocr_min_confidence": args.min_confidence})

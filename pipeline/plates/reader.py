@@ -29,7 +29,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.models.lpd_yunet import LpdYuNet
+from pipeline.models.lpd_yunet import LpdYuNet, scale_for
 from pipeline.models.plate_ocr import PlateOcr
 from pipeline.models.platedet import PlateDet
 from pipeline.models.registry import Registry, load_registry, locate_registry, resolve
@@ -110,7 +110,13 @@ class PlateModels:
         path = resolve(registry, self._models_dir, det.model)
         detector: PlateDetector
         if isinstance(det, LpdYuNetDetector):
-            detector = LpdYuNet(path, det.score_threshold, opts.intra_op_threads, det.tile_levels)
+            detector = LpdYuNet(
+                path,
+                det.score_threshold,
+                opts.intra_op_threads,
+                scale_for(det.smallest_plate_px),
+                det.candidate_factor,
+            )
         else:
             detector = PlateDet(path, det.score_threshold, opts.intra_op_threads)
         ocr = PlateOcr(resolve(registry, self._models_dir, opts.ocr_model), opts.intra_op_threads)
