@@ -74,11 +74,58 @@ class PlateDetDetector(_Strict):
 PlateDetectorSettings = Annotated[LpdYuNetDetector | PlateDetDetector, Field(discriminator="type")]
 
 
+class PlateMotionSettings(_Strict):
+    """Motion gating before plate detection (``pipeline/plates/motion.py``)."""
+
+    enabled: bool = Field(
+        True,
+        description="Detect plates only on frames where the picture changed since the frame last looked "
+        "at, and only where it changed; the tracker keeps its tracks meanwhile.",
+    )
+    keepalive_s: float = Field(
+        1.0,
+        ge=0.04,
+        le=10.0,
+        description="The whole frame is looked at again at least this often, whatever moved.",
+    )
+    pixel_threshold: int = Field(
+        12,
+        ge=1,
+        le=128,
+        description="Grey levels (0-255) by which a sample of a small, smoothed copy of the frame must "
+        "differ to count as changed (compression noise stays below about 6).",
+    )
+    min_changed: float = Field(
+        0.002,
+        ge=0.0,
+        le=0.5,
+        description="Share of the samples that must change for the frame to count as moving (0.002 of "
+        "160x90 is about 29 samples: a car's plate area at a distance, not a flicker).",
+    )
+    margin: float = Field(
+        0.06,
+        ge=0.0,
+        le=0.5,
+        description="Changed areas are grown by this share of the frame's width on every side before "
+        "the detector looks at them, so that a plate on a moving vehicle is inside with some context.",
+    )
+    whole_frame_above: float = Field(
+        0.5,
+        ge=0.05,
+        le=1.0,
+        description="When the changed areas cover this share of the frame, the whole frame is looked at "
+        "(a moving camera, a change of light).",
+    )
+
+
 class PlatesSettings(_Strict):
     detector: PlateDetectorSettings = Field(
         default_factory=LpdYuNetDetector, description="Plate detector backend (by its 'type')."
     )
     ocr_model: str = Field("ppocr_rec", description="Registry name of the text recogniser.")
+    motion: PlateMotionSettings = Field(
+        default_factory=PlateMotionSettings, description="Motion gating before plate detection (video)."
+    )
     countries: list[str] = Field(
         default_factory=list,
         description="Countries whose plates the cameras expect, by code (pk, in, br, us, eu or one defined "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ import numpy as np
 
 from pipeline.contracts import Box, PlateCandidate, PlateRead, StageTimings
 from pipeline.plates.formats import PlateRules
+from pipeline.plates.motion import MotionGate, Region
 from pipeline.settings import Settings
 from pipeline.types import Frame, Image
 from workers.evidence import downscale, encode_jpeg
@@ -70,7 +72,14 @@ class PlateObservation(Protocol):
 
 
 class PlateReading(Protocol):
-    def read(self, image: Image) -> Sequence[PlateObservation]: ...
+    def read(self, image: Image, *, regions: Sequence[Region] | None = None) -> Sequence[PlateObservation]:
+        """The plates in the whole image, or only in ``regions``."""
+        ...
+
+
+def _touches(box: tuple[float, float, float, float], region: Region) -> bool:
+    x, y, w, h = box
+    return x < region[0] + region[2] and region[0] < x + w and y < region[1] + region[3] and region[1] < y + h
 
 
 def _utc(ns: int) -> datetime:
@@ -94,6 +103,8 @@ class PlateTrack:
     track_id: int
     first_seen_ns: int
     last_seen_ns: int
+    box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # where it was last seen
+    score: float = 0.0
     readings: list[Reading] = field(default_factory=list)
     best: _Best | None = None
 
@@ -112,7 +123,11 @@ class PlateAnalyser:
         tracker: BoxTracker | None = None,
         rules: PlateVoteRules | None = None,
         formats: PlateRules | None = None,
+        *,
+        counts_frames: bool = True,
     ) -> None:
+        """``counts_frames``: this stage counts the camera's analysed frames (False where the face stage
+        of the same camera already does)."""
         self.camera_id = camera_id
         self._worker_id = worker_id
         self._wopt = settings.worker
@@ -121,6 +136,9 @@ class PlateAnalyser:
         self._sink = sink
         self._tracker = tracker or NorfairTracker(settings.tracking, first_track_id(time.time_ns()))
         self._scene_cut = SceneCut(settings.tracking.scene_cut_correlation)
+        self._gate = MotionGate(settings.plates.motion)
+        self._counts_frames = counts_frames
+        self.gate_counts: Counter[str] = Counter()  # frames by the gate's reason (still: not looked at)
         self._rules = rules or PlateVoteRules()
         self._voter = PassVoter(self._rules, formats)
         self._max_age_ns = int(settings.vote.max_track_age_s * 1e9)
@@ -135,18 +153,28 @@ class PlateAnalyser:
 
     def process(self, frame: Frame) -> list[PlateRead]:
         t0 = time.perf_counter()
-        observations = list(self._reader.read(frame.image))
+        if self._counts_frames:
+            self._counters.frames_analysed += 1
+        decision = self._gate.decide(frame.image, frame.received_ns)
+        self.gate_counts[decision.reason] += 1
+        if not decision.detect:
+            # Nothing moved since the last look: what it found still stands; tracks keep as they are.
+            expired = self._expire(frame.received_ns)
+            self.last_stage_ms = {"plate_gate": (time.perf_counter() - t0) * 1e3}
+            return expired
+        observations = list(self._reader.read(frame.image, regions=decision.regions))
         t1 = time.perf_counter()
         self._counters.plates_detected += len(observations)
         published: list[PlateRead] = []
         if self._scene_cut(frame.image):
             published += self._end_all()
-        boxes = np.array([o.box for o in observations], np.float32).reshape(-1, 4)
-        scores = np.array([o.detector_score for o in observations], np.float32)
+        kept = self._unlooked(decision.regions)
+        boxes = np.array([o.box for o in observations] + [t.box for t in kept], np.float32).reshape(-1, 4)
+        scores = np.array([o.detector_score for o in observations] + [t.score for t in kept], np.float32)
         update = self._tracker.update(boxes, scores)
         for track_id in update.started:
             self._tracks[track_id] = PlateTrack(track_id, frame.received_ns, frame.received_ns)
-        for i, track_id in enumerate(update.ids.tolist()):
+        for i, track_id in enumerate(update.ids.tolist()[: len(observations)]):
             if track_id == NO_TRACK or track_id not in self._tracks:
                 continue
             self._observe(self._tracks[track_id], observations[i], frame)
@@ -156,6 +184,15 @@ class PlateAnalyser:
         t2 = time.perf_counter()
         self.last_stage_ms = {"read": (t1 - t0) * 1e3, "track_vote": (t2 - t1) * 1e3}
         return published
+
+    def _unlooked(self, regions: Sequence[Region] | None) -> list[PlateTrack]:
+        """Tracks whose plate lies outside every region the detector looked at: they stand where they
+        were (nothing moved there), so they are given to the tracker as seen again, not as missed."""
+        if regions is None:
+            return []
+        return [
+            t for t in self._tracks.values() if t.score > 0 and not any(_touches(t.box, r) for r in regions)
+        ]
 
     def finish(self) -> None:
         self._end_all()
@@ -179,6 +216,7 @@ class PlateAnalyser:
 
     def _observe(self, track: PlateTrack, seen: PlateObservation, frame: Frame) -> None:
         track.last_seen_ns = frame.received_ns
+        track.box, track.score = seen.box, float(seen.detector_score)
         if not seen.text:
             return
         track.readings.append(

@@ -275,7 +275,14 @@ class Worker:
             reader.load()
             stages.append(
                 PlateAnalyser(
-                    camera.id, self.worker_id, self.settings, reader, counters, submit, formats=reader.rules
+                    camera.id,
+                    self.worker_id,
+                    self.settings,
+                    reader,
+                    counters,
+                    submit,
+                    formats=reader.rules,
+                    counts_frames="face" not in camera.analytics,  # the face stage counts them there
                 )
             )
         analyser = CameraRunner(camera.id, stages, queue, stop, observer=self.metrics)

@@ -43,7 +43,7 @@ class Script:
     def __init__(self, frames: list[list[Seen]]) -> None:
         self._frames = iter(frames)
 
-    def read(self, image: Image) -> list[Seen]:
+    def read(self, image: Image, *, regions: object = None) -> list[Seen]:
         return next(self._frames)
 
 
@@ -67,7 +67,14 @@ def run(script: list[list[Seen]], settings: Settings) -> tuple[list[PlateRead], 
 
 @pytest.fixture(scope="module")
 def settings() -> Settings:
-    return parse({"tracking": {"scene_cut_correlation": 0}, "vote": {"max_track_age_s": 30}})
+    # The frames are all alike: motion gating off, every frame is read (what follows reading is tested).
+    return parse(
+        {
+            "tracking": {"scene_cut_correlation": 0},
+            "vote": {"max_track_age_s": 30},
+            "plates": {"motion": {"enabled": False}},
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -126,3 +133,50 @@ def test_a_long_pass_weighs_the_ocr_evidence_of_its_frames(settings: Settings) -
     reads, _ = run(script, settings)
     assert [r.text for r in reads] == ["KX0WQ7M"]
     assert reads[0].frames_read == 41
+
+
+class Recording:
+    """A reader that sees one plate wherever it is asked to look (the whole frame or a region holding
+    its box) and records where it was asked."""
+
+    def __init__(self, box: tuple[float, float, float, float]) -> None:
+        self.box = box
+        self.asked: list[object] = []
+
+    def read(self, image: Image, *, regions: list[tuple[int, int, int, int]] | None = None) -> list[Seen]:
+        self.asked.append(regions)
+        x, y, w, h = self.box
+        inside = any(
+            rx <= x and x + w <= rx + rw and ry <= y and y + h <= ry + rh for rx, ry, rw, rh in regions or []
+        )
+        if regions is None or inside:
+            return [Seen("KA22P3368", self.box)]
+        return []
+
+
+def test_still_frames_are_gated_and_tracks_outside_the_motion_keep() -> None:
+    """At 25 fps a parked car is looked at on the first frame and once a second; a car driving past
+    elsewhere is looked at where it moves, and the parked car's track is neither missed nor ended."""
+    gated = parse({"tracking": {"scene_cut_correlation": 0}, "vote": {"max_track_age_s": 30}})
+    assert gated.plates.motion.enabled
+    counters = CameraCounters("cam")
+    reads: list[PlateRead] = []
+    reader = Recording(LEFT)
+    analyser = PlateAnalyser("cam", "w1", gated, reader, counters, reads.append)
+    step = 40_000_000
+    frames = 50
+    for i in range(frames):
+        image = IMAGE.copy()
+        if i >= 30:  # a dark car drives along the top right from frame 30 on
+            x = 500 + 2 * (i - 30)
+            image[40:100, x : x + 100] = 10
+        analyser.process(Frame("cam", image, received_ns=1_000_000_000 + i * step, seq=i))
+    assert counters.frames_analysed == frames
+    assert reader.asked[:2] == [None, None]  # the first frame, and the keep-alive at 1 s (frame 25)
+    moving = reader.asked[2:]
+    # Only where the car moves (its edges: a plain dark box changes only there), never the parked car.
+    assert moving and all(r is not None and r for r in moving)
+    assert all(x >= 400 and y + h <= 160 for r in moving if r for x, y, _, h in r)
+    assert analyser.gate_counts["still"] == frames - len(reader.asked) and analyser.open_tracks == 1
+    analyser.finish()
+    assert [r.text for r in reads] == ["KA22P3368"] and reads[0].frames_read == 2
