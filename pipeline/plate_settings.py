@@ -185,6 +185,15 @@ class PlatesSettings(_Strict):
         "the rest (1.0 reads every crop of every plate). On the benchmark photos 0.8 settles about 70 % "
         "of plates on two crops with the same exact reads as four.",
     )
+    settled_reads: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="In video, a vehicle's plate is not read again once this many of its frames read the "
+        "same text at ocr_settle_confidence or more (the detector still follows it, without a close look "
+        "where it already was): at 25 fps, 0.2 s of frames. A plate that stays doubtful is read in every "
+        "frame, as it comes closer.",
+    )
     two_line: bool = Field(
         True, description="Also try plates squarer than two_line_max_aspect as two rows of text."
     )

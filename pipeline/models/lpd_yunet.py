@@ -285,9 +285,15 @@ class LpdYuNet:
         factor = w / INPUT_W
         return _placed(dets, np.array([factor, factor], np.float32), (x, y)) if len(dets) else dets
 
-    def predict(self, image: Image, regions: Sequence[Region] | None = None) -> PlateDetections:
+    def predict(
+        self,
+        image: Image,
+        regions: Sequence[Region] | None = None,
+        known: Sequence[tuple[float, float, float, float]] = (),
+    ) -> PlateDetections:
         """Plates found in the whole image (``regions`` None) or in the given regions, each then refined
-        in a window around it."""
+        in a window around it, except where it overlaps a ``known`` plate (x, y, w, h: one being
+        followed, confirmed before): there the shrunk pass's candidate is believed as it is."""
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"LPD-YuNet needs a BGR HxWx3 image, got shape {image.shape}")
         self.load()
@@ -296,8 +302,17 @@ class LpdYuNet:
         inside = [v for r in views if (v := clip_region(r, width, height)) is not None]
         coarse = fused_nms(_concat([self._coarse(image, r) for r in inside]), NMS_THRESHOLD).by_score()
         if self._refine:
-            refined = [self._refined(image, coarse, i) for i in range(min(len(coarse), _MAX_REFINED))]
+            followed = _overlapping(coarse.boxes, known)
+            refined = [
+                coarse.filter(np.array([i], np.intp)) if followed[i] else self._refined(image, coarse, i)
+                for i in range(min(len(coarse), _MAX_REFINED))
+            ]
             coarse = fused_nms(_concat(refined), NMS_THRESHOLD)
+            return coarse.filter(
+                np.flatnonzero(
+                    (coarse.scores >= self._score_threshold) | _overlapping(coarse.boxes, known)
+                ).astype(np.intp)
+            )
         return coarse.filter(np.flatnonzero(coarse.scores >= self._score_threshold).astype(np.intp))
 
     def _refined(self, image: Image, coarse: PlateDetections, index: int) -> PlateDetections:
@@ -325,6 +340,16 @@ def _placed(
     offset = np.array(origin, dtype=np.float32)
     corners = dets.corners * factor + offset
     return PlateDetections(corners_to_boxes(corners), dets.scores, corners)
+
+
+def _overlapping(
+    boxes: npt.NDArray[np.float32], known: Sequence[tuple[float, float, float, float]]
+) -> npt.NDArray[np.bool_]:
+    """Boxes overlapping any of ``known`` at IoU >= the refinement's same-plate IoU."""
+    out = np.zeros(len(boxes), dtype=np.bool_)
+    for box in known:
+        out |= box_iou(boxes, np.asarray(box, np.float32)) >= _REFINE_IOU
+    return out
 
 
 def _concat(parts: Sequence[PlateDetections]) -> PlateDetections:

@@ -85,10 +85,14 @@ class PlateDet:
             self._session = session
 
     def predict(
-        self, image: Image, regions: Sequence[tuple[int, int, int, int]] | None = None
+        self,
+        image: Image,
+        regions: Sequence[tuple[int, int, int, int]] | None = None,
+        known: Sequence[tuple[float, float, float, float]] = (),
     ) -> PlateDetections:
         """Plates in the image; with ``regions``, those whose centre lies in one of them (the network's
-        input is a fixed 640x640 letterbox, so looking at less of the frame would not cost less)."""
+        input is a fixed 640x640 letterbox, so looking at less of the frame would not cost less).
+        ``known`` changes nothing: this detector takes one look."""
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"platedet needs a BGR HxWx3 image, got shape {image.shape}")
         if regions is not None and not regions:

@@ -47,6 +47,7 @@ _EVIDENCE_HEIGHT = (32, 160)
 _FIRST_VARIANTS = 2  # base and full-height crops: read for every plate, the others only when these disagree
 
 Region = tuple[int, int, int, int]  # x, y, w, h in frame pixels
+Box = tuple[float, float, float, float]  # x, y, w, h
 StageTimes = MutableMapping[str, float]
 """Milliseconds spent per stage (detect, crop, ocr, decode), added to by ``read``."""
 
@@ -54,8 +55,11 @@ StageTimes = MutableMapping[str, float]
 class PlateDetector(Protocol):
     def load(self) -> None: ...
 
-    def predict(self, image: Image, regions: Sequence[Region] | None = None) -> PlateDetections:
-        """Plates in the whole image, or only in ``regions`` (x, y, w, h)."""
+    def predict(
+        self, image: Image, regions: Sequence[Region] | None = None, known: Sequence[Box] = ()
+    ) -> PlateDetections:
+        """Plates in the whole image, or only in ``regions`` (x, y, w, h); ``known`` plates (x, y, w, h)
+        are being followed already and need no second look to be believed."""
         ...
 
 
@@ -190,12 +194,14 @@ class PlateReader:
             detections = self.detect(image, regions)
         return self.recognise(image, detections, times)
 
-    def detect(self, image: Image, regions: Sequence[Region] | None = None) -> PlateDetections:
+    def detect(
+        self, image: Image, regions: Sequence[Region] | None = None, *, known: Sequence[Box] = ()
+    ) -> PlateDetections:
         """The detector's plates that pass the size gate, at most ``max_plates``, best score first; in
-        ``regions`` (x, y, w, h frame pixels) only, if given."""
+        ``regions`` (x, y, w, h frame pixels) only, if given; ``known``: plates followed already."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"plate reading needs a BGR uint8 HxWx3 image, got {image.dtype} {image.shape}")
-        found = self.models.detector.predict(image, regions).by_score()
+        found = self.models.detector.predict(image, regions, known).by_score()
         opts = self.settings
         big = (found.boxes[:, 2] >= opts.min_plate_width_px) & (found.boxes[:, 3] >= opts.min_plate_height_px)
         return found.filter(np.flatnonzero(big)[: opts.max_plates].astype(np.intp))

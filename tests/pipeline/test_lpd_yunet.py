@@ -98,3 +98,25 @@ def test_a_plate_is_found_in_the_whole_frame_and_in_a_region_around_it_only(
     elsewhere = detector.predict(image, [(0, 400, 500, 320)])
     assert all(_iou(tuple(b), truth) == 0.0 for b in elsewhere.boxes)
     assert len(detector.predict(image, [])) == 0 and len(detector.predict(image, [(5000, 0, 10, 10)])) == 0
+
+
+def test_a_known_plate_needs_no_second_look(detector: LpdYuNet, media_dir: Path) -> None:
+    image = cv2.imread(str(media_dir / PHOTO[0]))
+    assert image is not None
+    runs: list[int] = []
+    original = detector._run
+
+    def counted(pixels: np.ndarray, shown: tuple[int, int]) -> object:
+        runs.append(1)
+        return original(pixels, shown)
+
+    detector._run = counted  # type: ignore[method-assign]
+    try:
+        seen = detector.predict(image)
+        looks = len(runs)
+        followed = detector.predict(image, known=[PHOTO[1]])
+    finally:
+        del detector._run
+    assert len(runs) - looks < looks  # the followed plate was not looked at again
+    assert max(_iou(tuple(b), PHOTO[1]) for b in followed.boxes) >= 0.5
+    assert len(seen) >= 1

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline.contracts import PlateRead
+from pipeline.plate_detections import PlateDetections
 from pipeline.settings import Settings, parse
 from pipeline.types import Frame, Image
 from tests.plate_probs import reading
@@ -37,13 +38,36 @@ class Seen:
     evidence: tuple[np.ndarray, ...] = ()
 
 
-class Script:
+class Scripted:
+    """A reader whose detections are scripted: ``seen`` gives each call's plates; ``recognise`` returns
+    the scripted observations of the detections it is asked about."""
+
+    def __init__(self) -> None:
+        self._last: list[Seen] = []
+        self.recognised = 0  # observations asked for (OCR reads, in the real reader)
+
+    def seen(self, image: Image, regions: list[tuple[int, int, int, int]] | None) -> list[Seen]:
+        raise NotImplementedError
+
+    def detect(self, image: Image, regions: object = None, *, known: object = ()) -> PlateDetections:
+        self._last = self.seen(image, regions)  # type: ignore[arg-type]
+        boxes = np.array([s.box for s in self._last], np.float32).reshape(-1, 4)
+        return PlateDetections(boxes, np.array([s.detector_score for s in self._last], np.float32))
+
+    def recognise(self, image: Image, detections: PlateDetections) -> list[Seen]:
+        by_box = {s.box: s for s in self._last}
+        self.recognised += len(detections)
+        return [by_box[(float(x), float(y), float(w), float(h))] for x, y, w, h in detections.boxes.tolist()]
+
+
+class Script(Scripted):
     """What the reader 'sees' in each frame, in order."""
 
     def __init__(self, frames: list[list[Seen]]) -> None:
+        super().__init__()
         self._frames = iter(frames)
 
-    def read(self, image: Image, *, regions: object = None) -> list[Seen]:
+    def seen(self, image: Image, regions: list[tuple[int, int, int, int]] | None) -> list[Seen]:
         return next(self._frames)
 
 
@@ -135,15 +159,16 @@ def test_a_long_pass_weighs_the_ocr_evidence_of_its_frames(settings: Settings) -
     assert reads[0].frames_read == 41
 
 
-class Recording:
+class Recording(Scripted):
     """A reader that sees one plate wherever it is asked to look (the whole frame or a region holding
     its box) and records where it was asked."""
 
     def __init__(self, box: tuple[float, float, float, float]) -> None:
+        super().__init__()
         self.box = box
         self.asked: list[object] = []
 
-    def read(self, image: Image, *, regions: list[tuple[int, int, int, int]] | None = None) -> list[Seen]:
+    def seen(self, image: Image, regions: list[tuple[int, int, int, int]] | None) -> list[Seen]:
         self.asked.append(regions)
         x, y, w, h = self.box
         inside = any(
@@ -180,3 +205,20 @@ def test_still_frames_are_gated_and_tracks_outside_the_motion_keep() -> None:
     assert analyser.gate_counts["still"] == frames - len(reader.asked) and analyser.open_tracks == 1
     analyser.finish()
     assert [r.text for r in reads] == ["KA22P3368"] and reads[0].frames_read == 2
+
+
+@pytest.mark.parametrize(("confidence", "recognised"), [(0.97, 5), (0.6, 20)])
+def test_a_settled_plate_is_followed_not_read_again(
+    settings: Settings, confidence: float, recognised: int
+) -> None:
+    """Five frames reading one text confidently settle a track (plates.settled_reads): its plate is then
+    only followed; a doubtful plate is read in every frame."""
+    reader = Script([[Seen("KA22P3368", LEFT, confidence=confidence)] for _ in range(20)])
+    reads: list[PlateRead] = []
+    analyser = PlateAnalyser("cam", "w1", settings, reader, CameraCounters("cam"), reads.append)
+    for i in range(20):
+        analyser.process(Frame("cam", IMAGE, received_ns=1_000_000_000 + i * STEP_NS, seq=i))
+    analyser.finish()
+    assert reader.recognised == recognised
+    assert [r.text for r in reads] == ["KA22P3368"] and reads[0].frames_read == recognised
+    assert reads[0].last_seen_at.timestamp() == pytest.approx(1.0 + 19 * STEP_NS / 1e9)
