@@ -200,7 +200,7 @@ class PlateAnalyser:
         for track_id in update.started:
             self._tracks[track_id] = PlateTrack(track_id, frame.received_ns, frame.received_ns)
         ids = update.ids.tolist()[: len(detections)]
-        # Plates of settled tracks are followed, not read again.
+        # Plates of settled tracks, and idle plates that did not move, are followed, not read again.
         to_read = [
             i for i, track_id in enumerate(ids) if self._worth_reading(track_id, settled, detections, i)
         ]
