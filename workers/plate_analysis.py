@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -19,7 +20,9 @@ from typing import Protocol
 import numpy as np
 
 from pipeline.contracts import Box, PlateCandidate, PlateRead, StageTimings
+from pipeline.plate_detections import PlateDetections
 from pipeline.plates.formats import PlateRules
+from pipeline.plates.motion import MotionGate, Region
 from pipeline.settings import Settings
 from pipeline.types import Frame, Image
 from workers.evidence import downscale, encode_jpeg
@@ -30,6 +33,9 @@ from workers.tracking import NO_TRACK, BoxTracker, NorfairTracker, SceneCut, fir
 log = logging.getLogger(__name__)
 
 ReadSink = Callable[[PlateRead], None]
+Box4 = tuple[float, float, float, float]  # x, y, w, h
+# Reads in a row without text after which a plate is read again only once it moved or grew.
+_IDLE_READS = 3
 
 
 class PlateObservation(Protocol):
@@ -70,7 +76,28 @@ class PlateObservation(Protocol):
 
 
 class PlateReading(Protocol):
-    def read(self, image: Image) -> Sequence[PlateObservation]: ...
+    def detect(
+        self, image: Image, regions: Sequence[Region] | None = None, *, known: Sequence[Box4] = ()
+    ) -> PlateDetections:
+        """The plates in the whole image, or only in ``regions``; ``known`` are plates already followed,
+        which need no close look to be believed."""
+        ...
+
+    def recognise(self, image: Image, detections: PlateDetections) -> Sequence[PlateObservation]:
+        """One observation per detection, in order."""
+        ...
+
+
+def _new_view(last: tuple[float, ...], now: tuple[float, ...]) -> bool:
+    """Whether a plate moved by half its height or more, or its width changed by a fifth, since ``last``."""
+    (x0, y0, w0, h0), (x1, y1, w1, h1) = last, now
+    shift = np.hypot((x1 + w1 / 2) - (x0 + w0 / 2), (y1 + h1 / 2) - (y0 + h0 / 2))
+    return bool(shift >= 0.5 * max(h0, 1.0) or not 0.8 <= w1 / max(w0, 1.0) <= 1.25)
+
+
+def _touches(box: tuple[float, float, float, float], region: Region) -> bool:
+    x, y, w, h = box
+    return x < region[0] + region[2] and region[0] < x + w and y < region[1] + region[3] and region[1] < y + h
 
 
 def _utc(ns: int) -> datetime:
@@ -94,6 +121,10 @@ class PlateTrack:
     track_id: int
     first_seen_ns: int
     last_seen_ns: int
+    box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # where it was last seen
+    score: float = 0.0
+    read_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # where it was last read
+    idle_reads: int = 0  # reads in a row that gave no text
     readings: list[Reading] = field(default_factory=list)
     best: _Best | None = None
 
@@ -121,6 +152,10 @@ class PlateAnalyser:
         self._sink = sink
         self._tracker = tracker or NorfairTracker(settings.tracking, first_track_id(time.time_ns()))
         self._scene_cut = SceneCut(settings.tracking.scene_cut_correlation)
+        self._gate = MotionGate(settings.plates.motion)
+        self._settled_reads = settings.plates.settled_reads
+        self._settle_confidence = settings.plates.ocr_settle_confidence
+        self.gate_counts: Counter[str] = Counter()  # frames by the gate's reason (still: not looked at)
         self._rules = rules or PlateVoteRules()
         self._voter = PassVoter(self._rules, formats)
         self._max_age_ns = int(settings.vote.max_track_age_s * 1e9)
@@ -135,27 +170,88 @@ class PlateAnalyser:
 
     def process(self, frame: Frame) -> list[PlateRead]:
         t0 = time.perf_counter()
-        observations = list(self._reader.read(frame.image))
-        t1 = time.perf_counter()
-        self._counters.plates_detected += len(observations)
+        decision = self._gate.decide(frame.image, frame.received_ns)
+        self.gate_counts[decision.reason] += 1
+        if not decision.detect:
+            # Nothing moved since the last look: what it found still stands; tracks keep as they are.
+            expired = self._expire(frame.received_ns)
+            self.last_stage_ms = {"plate_gate": (time.perf_counter() - t0) * 1e3}
+            return expired
         published: list[PlateRead] = []
         if self._scene_cut(frame.image):
             published += self._end_all()
-        boxes = np.array([o.box for o in observations], np.float32).reshape(-1, 4)
-        scores = np.array([o.detector_score for o in observations], np.float32)
+        settled = {t.track_id for t in self._tracks.values() if self._settled(t)}
+        # Plates not to be read (settled, or idle) need no close look to be followed.
+        known = [t.box for t in self._tracks.values() if t.track_id in settled or t.idle_reads >= _IDLE_READS]
+        detections = self._reader.detect(frame.image, decision.regions, known=known)
+        t1 = time.perf_counter()
+        self._counters.plates_detected += len(detections)
+        kept = self._unlooked(decision.regions)
+        boxes = np.concatenate([detections.boxes, np.array([t.box for t in kept], np.float32).reshape(-1, 4)])
+        scores = np.concatenate([detections.scores, np.array([t.score for t in kept], np.float32)])
         update = self._tracker.update(boxes, scores)
         for track_id in update.started:
             self._tracks[track_id] = PlateTrack(track_id, frame.received_ns, frame.received_ns)
-        for i, track_id in enumerate(update.ids.tolist()):
-            if track_id == NO_TRACK or track_id not in self._tracks:
-                continue
-            self._observe(self._tracks[track_id], observations[i], frame)
+        ids = update.ids.tolist()[: len(detections)]
+        # Plates of settled tracks, and idle plates that did not move, are followed, not read again.
+        to_read = [
+            i for i, track_id in enumerate(ids) if self._worth_reading(track_id, settled, detections, i)
+        ]
+        observations = self._reader.recognise(frame.image, detections.filter(np.asarray(to_read, np.intp)))
+        t2 = time.perf_counter()
+        for i, track_id in enumerate(ids):
+            if track_id in self._tracks and i not in to_read:
+                self._follow(self._tracks[track_id], detections, i, frame)
+        for i, seen in zip(to_read, observations, strict=True):
+            if ids[i] != NO_TRACK and ids[i] in self._tracks:
+                self._observe(self._tracks[ids[i]], seen, frame)
         for track_id in update.ended:
             published += self._close(track_id)
         published += self._expire(frame.received_ns)
-        t2 = time.perf_counter()
-        self.last_stage_ms = {"read": (t1 - t0) * 1e3, "track_vote": (t2 - t1) * 1e3}
+        t3 = time.perf_counter()
+        self.last_stage_ms = {
+            "plate_detect": (t1 - t0) * 1e3,
+            "read": (t2 - t1) * 1e3,
+            "track_vote": (t3 - t2) * 1e3,
+        }
         return published
+
+    def _settled(self, track: PlateTrack) -> bool:
+        """Whether enough of the track's frames read one text confidently that reading more would not
+        change its vote (``plates.settled_reads``)."""
+        need = self._settled_reads
+        sure = [r.text for r in track.readings if r.confidence >= self._settle_confidence]
+        return len(sure) >= need and Counter(sure).most_common(1)[0][1] >= need
+
+    def _worth_reading(
+        self, track_id: int, settled: set[int], detections: PlateDetections, index: int
+    ) -> bool:
+        """Whether the OCR may tell something new about this plate: not when its track is settled, nor
+        when it gave no text in its last reads and has neither moved nor grown since (a clock overlay,
+        a sign: the same pixels read the same; a far plate coming closer is read again as it grows)."""
+        track = self._tracks.get(track_id)
+        if track is None:
+            return True
+        if track_id in settled:
+            return False
+        if track.idle_reads < _IDLE_READS:
+            return True
+        return _new_view(track.read_box, tuple(float(v) for v in detections.boxes[index]))
+
+    def _follow(self, track: PlateTrack, detections: PlateDetections, index: int, frame: Frame) -> None:
+        """A plate seen again but not read: where it is, not what it says."""
+        track.last_seen_ns = frame.received_ns
+        x, y, w, h = (float(v) for v in detections.boxes[index])
+        track.box, track.score = (x, y, w, h), float(detections.scores[index])
+
+    def _unlooked(self, regions: Sequence[Region] | None) -> list[PlateTrack]:
+        """Tracks whose plate lies outside every region the detector looked at: they stand where they
+        were (nothing moved there), so they are given to the tracker as seen again, not as missed."""
+        if regions is None:
+            return []
+        return [
+            t for t in self._tracks.values() if t.score > 0 and not any(_touches(t.box, r) for r in regions)
+        ]
 
     def finish(self) -> None:
         self._end_all()
@@ -179,6 +275,9 @@ class PlateAnalyser:
 
     def _observe(self, track: PlateTrack, seen: PlateObservation, frame: Frame) -> None:
         track.last_seen_ns = frame.received_ns
+        track.box, track.score = seen.box, float(seen.detector_score)
+        track.read_box = seen.box
+        track.idle_reads = 0 if seen.text else track.idle_reads + 1
         if not seen.text:
             return
         track.readings.append(

@@ -7,6 +7,7 @@ Only the box head is used; the mask prototypes (``output1``) are ignored.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -83,12 +84,30 @@ class PlateDet:
             session.run(["output0"], {"images": np.zeros((1, 3, INPUT_SIZE, INPUT_SIZE), np.float16)})
             self._session = session
 
-    def predict(self, image: Image) -> PlateDetections:
+    def predict(
+        self,
+        image: Image,
+        regions: Sequence[tuple[int, int, int, int]] | None = None,
+        known: Sequence[tuple[float, float, float, float]] = (),
+    ) -> PlateDetections:
+        """Plates in the image; with ``regions``, those whose centre lies in one of them (the network's
+        input is a fixed 640x640 letterbox, so looking at less of the frame would not cost less).
+        ``known`` changes nothing: this detector takes one look."""
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"platedet needs a BGR HxWx3 image, got shape {image.shape}")
+        if regions is not None and not regions:
+            return PlateDetections.empty()
         self.load()
         assert self._session is not None
         blob, ratio, pad = letterbox(image)
         (output,) = self._session.run(["output0"], {"images": blob})
         height, width = image.shape[:2]
-        return decode(np.asarray(output, np.float32), ratio, pad, (width, height), self._score_threshold)
+        found = decode(np.asarray(output, np.float32), ratio, pad, (width, height), self._score_threshold)
+        if regions is None or not len(found):
+            return found
+        cx = found.boxes[:, 0] + found.boxes[:, 2] / 2
+        cy = found.boxes[:, 1] + found.boxes[:, 3] / 2
+        inside = np.zeros(len(found), dtype=np.bool_)
+        for x, y, w, h in regions:
+            inside |= (cx >= x) & (cx < x + w) & (cy >= y) & (cy < y + h)
+        return found.filter(inside)

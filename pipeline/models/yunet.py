@@ -24,7 +24,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from pipeline.detections import FaceDetections
-from pipeline.models.runtime import ort_session
+from pipeline.models.runtime import free_input_size, ort_session
 from pipeline.plate_detections import nms
 from pipeline.types import Image
 
@@ -76,22 +76,6 @@ def decode(outputs: dict[str, FloatArray], width: int, height: int, score_thresh
     return FaceDetections(np.concatenate(boxes), np.concatenate(landmarks), np.concatenate(scores))
 
 
-def free_spatial_dims(model: bytes) -> bytes:
-    """The graph with its input's height and width, and its outputs' anchor counts, made symbolic."""
-    import onnx  # only to edit the graph's declared shapes, once per load
-
-    proto = onnx.load_model_from_string(model)
-    dims = proto.graph.input[0].type.tensor_type.shape.dim
-    for index, name in ((2, "height"), (3, "width")):
-        dims[index].Clear()
-        dims[index].dim_param = name
-    for output in proto.graph.output:
-        anchors = output.type.tensor_type.shape.dim[1]
-        anchors.Clear()
-        anchors.dim_param = "anchors"
-    return bytes(proto.SerializeToString())
-
-
 class YuNet:
     """Lazy, idempotent ``load()``; ``predict(image)`` returns faces in the image's coordinates.
 
@@ -111,7 +95,7 @@ class YuNet:
         with self._lock:
             if self._session is not None:
                 return
-            session = ort_session(free_spatial_dims(self._path.read_bytes()), self._threads)
+            session = ort_session(free_input_size(self._path.read_bytes(), anchor_axis=1), self._threads)
             self._input = session.get_inputs()[0].name
             self._outputs = [o.name for o in session.get_outputs()]
             width, height = _WARMUP_SIZE

@@ -20,7 +20,7 @@ design (detector → crop → recogniser) behind its own model interface (``pipe
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +29,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.models.lpd_yunet import LpdYuNet
+from pipeline.models.lpd_yunet import LpdYuNet, scale_for
 from pipeline.models.plate_ocr import PlateOcr
 from pipeline.models.platedet import PlateDet
 from pipeline.models.registry import Registry, load_registry, locate_registry, resolve
@@ -44,7 +44,10 @@ from pipeline.types import Image
 DEFAULT_REGISTRY = Path("configs/models.yaml")
 _EVIDENCE_PAD = (0.08, 0.2)
 _EVIDENCE_HEIGHT = (32, 160)
+_FIRST_VARIANTS = 2  # base and full-height crops: read for every plate, the others only when these disagree
 
+Region = tuple[int, int, int, int]  # x, y, w, h in frame pixels
+Box = tuple[float, float, float, float]  # x, y, w, h
 StageTimes = MutableMapping[str, float]
 """Milliseconds spent per stage (detect, crop, ocr, decode), added to by ``read``."""
 
@@ -52,7 +55,12 @@ StageTimes = MutableMapping[str, float]
 class PlateDetector(Protocol):
     def load(self) -> None: ...
 
-    def predict(self, image: Image) -> PlateDetections: ...
+    def predict(
+        self, image: Image, regions: Sequence[Region] | None = None, known: Sequence[Box] = ()
+    ) -> PlateDetections:
+        """Plates in the whole image, or only in ``regions`` (x, y, w, h); ``known`` plates (x, y, w, h)
+        are being followed already and need no second look to be believed."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +118,13 @@ class PlateModels:
         path = resolve(registry, self._models_dir, det.model)
         detector: PlateDetector
         if isinstance(det, LpdYuNetDetector):
-            detector = LpdYuNet(path, det.score_threshold, opts.intra_op_threads, det.tile_levels)
+            detector = LpdYuNet(
+                path,
+                det.score_threshold,
+                opts.intra_op_threads,
+                scale_for(det.smallest_plate_px),
+                det.candidate_factor,
+            )
         else:
             detector = PlateDet(path, det.score_threshold, opts.intra_op_threads)
         ocr = PlateOcr(resolve(registry, self._models_dir, opts.ocr_model), opts.intra_op_threads)
@@ -172,17 +186,22 @@ class PlateReader:
     def load(self) -> None:
         self.models.load()
 
-    def read(self, image: Image, times: StageTimes | None = None) -> list[PlateObservation]:
-        """Every plate large enough to read, best detector score first."""
+    def read(
+        self, image: Image, times: StageTimes | None = None, *, regions: Sequence[Region] | None = None
+    ) -> list[PlateObservation]:
+        """Every plate large enough to read (in ``regions`` only, if given), best detector score first."""
         with _timed(times, "detect"):
-            detections = self.detect(image)
+            detections = self.detect(image, regions)
         return self.recognise(image, detections, times)
 
-    def detect(self, image: Image) -> PlateDetections:
-        """The detector's plates that pass the size gate, at most ``max_plates``, best score first."""
+    def detect(
+        self, image: Image, regions: Sequence[Region] | None = None, *, known: Sequence[Box] = ()
+    ) -> PlateDetections:
+        """The detector's plates that pass the size gate, at most ``max_plates``, best score first; in
+        ``regions`` (x, y, w, h frame pixels) only, if given; ``known``: plates followed already."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"plate reading needs a BGR uint8 HxWx3 image, got {image.dtype} {image.shape}")
-        found = self.models.detector.predict(image).by_score()
+        found = self.models.detector.predict(image, regions, known).by_score()
         opts = self.settings
         big = (found.boxes[:, 2] >= opts.min_plate_width_px) & (found.boxes[:, 3] >= opts.min_plate_height_px)
         return found.filter(np.flatnonzero(big)[: opts.max_plates].astype(np.intp))
@@ -190,31 +209,73 @@ class PlateReader:
     def recognise(
         self, image: Image, detections: PlateDetections, times: StageTimes | None = None
     ) -> list[PlateObservation]:
-        """Read the given plates (e.g. from ``detect``) in ``image``."""
+        """Read the given plates (e.g. from ``detect``) in ``image``.
+
+        The OCR runs in two batches for all the frame's plates: first the base and full-height crops;
+        then, only for plates whose two readings do not agree confidently (``ocr_settle_confidence``),
+        the other crop variants and the two-row layout, and the plate is decided on all of them.
+        """
         if len(detections) == 0:
             return []
         opts = self.settings
         quads = detections.quads()
+        first = min(opts.crop_variants, _FIRST_VARIANTS)
         with _timed(times, "crop"):
             crops = [crop_variants(image, quad, opts.crop_variants) for quad in quads]
-            rows = [_two_line_candidate(image, q, opts) for q in quads]
         with _timed(times, "ocr"):
-            flat = [c for group in crops for c in group] + [r for r in rows if r is not None]
-            probs = self.models.ocr.predict(flat)
-        out: list[PlateObservation] = []
+            flat = self.models.ocr.predict([c for group in crops for c in group[:first]])
+        views = [flat[i * first : (i + 1) * first] for i in range(len(quads))]
         with _timed(times, "decode"):
-            extra = len(crops) * opts.crop_variants
-            for i, quad in enumerate(quads):
-                views = probs[i * opts.crop_variants : (i + 1) * opts.crop_variants]
-                combined = self._decoder.combine(views)
-                raw = ctc.greedy(views[0]).text if views else ""
-                if rows[i] is not None:
-                    by_rows = self._decoder.combine([probs[extra]])
-                    if _rows_win(combined, by_rows):
-                        combined, views = by_rows, [probs[extra]]
-                    extra += 1
-                out.append(self._observation(image, detections, i, quad, combined, raw, tuple(views)))
-        return out
+            combined = [self._decoder.combine(v) for v in views]
+            raws = [ctc.greedy(v[0]).text for v in views]  # the OCR's own reading of the base crop
+            unsettled = [i for i, c in enumerate(combined) if not self._settled(c)]
+        if unsettled:
+            self._read_further(image, quads, [c[first:] for c in crops], unsettled, views, combined, times)
+        with _timed(times, "decode"):
+            return [
+                self._observation(image, detections, i, quad, combined[i], raws[i], tuple(views[i]))
+                for i, quad in enumerate(quads)
+            ]
+
+    def _settled(self, combined: Combined | None) -> bool:
+        """Whether a plate's first crops agree (each nominates the reading) confidently enough that the
+        others would not change it."""
+        threshold = self.settings.ocr_settle_confidence
+        return combined is not None and combined.agreement == 1.0 and combined.confidence >= threshold
+
+    def _read_further(
+        self,
+        image: Image,
+        quads: npt.NDArray[np.float32],
+        others: list[list[Image]],
+        unsettled: list[int],
+        views: list[list[ProbMatrix]],
+        combined: list[Combined | None],
+        times: StageTimes | None,
+    ) -> None:
+        """The ``others`` crop variants (and two rows, for square plates) of the unsettled plates, read in
+        one batch; each of those plates is decided again on all its views (in place)."""
+        with _timed(times, "crop"):
+            rows = {
+                i: r
+                for i in unsettled
+                if (r := _two_line_candidate(image, quads[i], self.settings)) is not None
+            }
+        more = [c for i in unsettled for c in others[i]]
+        with _timed(times, "ocr"):
+            probs = self.models.ocr.predict(more + list(rows.values()))
+        with _timed(times, "decode"):
+            at = 0
+            row_probs = dict(zip(rows, probs[len(more) :], strict=True))
+            for i in unsettled:
+                if others[i]:
+                    views[i] = views[i] + probs[at : at + len(others[i])]
+                    at += len(others[i])
+                    combined[i] = self._decoder.combine(views[i])
+                if i in row_probs:
+                    by_rows = self._decoder.combine([row_probs[i]])
+                    if _rows_win(combined[i], by_rows):
+                        combined[i], views[i] = by_rows, [row_probs[i]]
 
     def _observation(
         self,
