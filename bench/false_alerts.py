@@ -31,7 +31,6 @@ import csv
 import dataclasses
 import json
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +55,6 @@ from watchlist.index_base import FaceIndex
 from watchlist.list_calibration import Calibrator
 from watchlist.matcher import WatchlistMatcher
 from workers.analysis import CameraAnalyser
-from workers.frame_queue import DropOldestQueue
 from workers.stats import CameraCounters
 from workers.vote import Candidate, TrackVote, VoteRules
 
@@ -130,8 +128,8 @@ def record_tracks(settings: Settings, analyzer: FaceAnalyzer, fps: float) -> tup
             track.faces.append(Face(embedding, quality, seq or 0))
 
         analyser = CameraAnalyser(
-            "bench", "bench", settings, analyzer, empty, DropOldestQueue(2), CameraCounters("bench"),
-            lambda hit: None, threading.Event(), observer=observe,
+            "bench", "bench", settings, analyzer, empty, CameraCounters("bench"),
+            lambda hit: None, observer=observe,
         )  # fmt: skip
         t0 = time.time_ns()
         for n, (seq, image) in enumerate(frames):

@@ -17,7 +17,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,7 +37,6 @@ from watchlist.governance import LegalBasis
 from watchlist.matcher import WatchlistMatcher
 from watchlist.store import WatchlistStore
 from workers.analysis import CameraAnalyser
-from workers.frame_queue import DropOldestQueue
 from workers.stats import CameraCounters
 
 FACES = SHARED / "media/faces"
@@ -82,8 +80,8 @@ class Run:
         self.hits: list[FaceHit] = []
         self.counters = CameraCounters("bench")
         self.analyser = CameraAnalyser(
-            "bench", "bench", settings, analyzer, matcher, DropOldestQueue(2), self.counters,
-            self.hits.append, threading.Event(),
+            "bench", "bench", settings, analyzer, matcher, self.counters,
+            self.hits.append,
         )  # fmt: skip
         self.stages: dict[str, list[float]] = {s: [] for s in STAGES}
         self.total: list[float] = []

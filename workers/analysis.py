@@ -18,7 +18,6 @@ until its track ends. Unknown faces leave only counts.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
@@ -34,7 +33,6 @@ from watchlist.matcher import Scope, WatchlistMatcher
 from watchlist.policies import CameraScope
 from workers.cpu import StageClock
 from workers.face_hits import FaceTrack, HitMaker
-from workers.frame_queue import DropOldestQueue
 from workers.motion import MotionGate
 from workers.quality import FaceQuality, QualityGate
 from workers.stats import CameraCounters
@@ -52,7 +50,8 @@ _RUNNER_UP = 2  # profiles fetched per face: the best and the one it must lead b
 
 
 class CameraAnalyser:
-    """Consumes one camera's frame queue in its own thread and emits FaceHits to ``sink``."""
+    """One camera's face stage: ``process`` each analysed frame (from the camera's runner thread, which
+    alone touches this state); decided tracks go to ``sink`` as FaceHits."""
 
     def __init__(
         self,
@@ -61,10 +60,8 @@ class CameraAnalyser:
         settings: Settings,
         analyzer: FaceAnalyzer,
         matcher: WatchlistMatcher,
-        queue: DropOldestQueue[Frame],
         counters: CameraCounters,
         sink: HitSink,
-        stop: threading.Event,
         tracker: BoxTracker | None = None,
         scope: CameraScope | None = None,
         observer: Observer | None = None,
@@ -89,20 +86,8 @@ class CameraAnalyser:
         self.last_stage_cpu_ms: dict[str, float] = {}  # this thread's CPU time in them
         self._analyzer = analyzer
         self._matcher = matcher
-        self._queue = queue
         self._counters = counters
         self._sink = sink
-        self._stop = stop
-        self._thread = threading.Thread(target=self._run, name=f"analyse-{camera_id}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
 
     @property
     def open_tracks(self) -> int:
@@ -112,21 +97,6 @@ class CameraAnalyser:
     def held_shots(self) -> int:
         """Face crops held in memory: only of faces that voted for a profile, until their track ends."""
         return sum(len(track.best) for track in self._tracks.values())
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                frame = self._queue.get(timeout=0.5)
-                if frame is None:
-                    if self._queue.closed:
-                        return
-                    continue
-                try:
-                    self.process(frame)
-                except Exception:
-                    log.exception("camera %s: analysis failed on a frame", self.camera_id)
-        finally:
-            self.finish()
 
     def finish(self) -> None:
         """End every track (end of stream or shutdown) and free what they held."""

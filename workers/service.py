@@ -243,10 +243,8 @@ class Worker:
                 self.settings,
                 analyzer,
                 self._matcher,
-                queue,
                 counters,
                 submit,
-                stop,
                 scope=CameraScope(self._policies, camera.id, camera.district, camera.face_threshold),
                 min_face_px=camera.min_face_px,
             )

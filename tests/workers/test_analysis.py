@@ -24,7 +24,6 @@ from watchlist.enrol import Enroller
 from watchlist.matcher import WatchlistMatcher
 from watchlist.store import WatchlistStore
 from workers.analysis import CameraAnalyser
-from workers.frame_queue import DropOldestQueue
 from workers.stats import CameraCounters
 from workers.vote import VoteRules
 
@@ -68,10 +67,8 @@ def make_analyser(
         settings,
         analyzer,
         matcher,
-        DropOldestQueue(2),
         counters,
         hits.append,
-        threading.Event(),
         min_face_px=min_face_px,
     )
     return analyser, hits, counters

@@ -4,7 +4,6 @@ silences weaker sightings. What the worker holds follows the lists as they chang
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +25,6 @@ from watchlist.matcher import WatchlistMatcher
 from watchlist.policies import CameraScope, ListPolicies
 from watchlist.store import WatchlistStore
 from workers.analysis import CameraAnalyser
-from workers.frame_queue import DropOldestQueue
 from workers.stats import CameraCounters
 
 
@@ -86,10 +84,8 @@ def watch(
         settings,
         analyzer,
         d.matcher,
-        DropOldestQueue(2),
         CameraCounters("cam-south-1"),
         hits.append,
-        threading.Event(),
         scope=CameraScope(d.policies, "cam-south-1", "south", floor),
     )
     play(analyser, frames, set(frames))

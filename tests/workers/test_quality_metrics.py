@@ -4,7 +4,6 @@ camera (and per gate), after real frames through real models: not only in NATS h
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from tests.workers.test_analysis import frame, watchlist
 from tests.workers.test_probe_server import get
 from watchlist.matcher import WatchlistMatcher
 from workers.analysis import CameraAnalyser
-from workers.frame_queue import DropOldestQueue
 from workers.metrics import WorkerMetrics, WorkerSnapshot
 from workers.probe_server import Probe, ProbeServer
 from workers.quality import Rejection
@@ -49,10 +47,8 @@ def analyse(
         settings,
         analyzer,
         matcher,
-        DropOldestQueue[Frame](2),
         counters,
         lambda _hit: None,
-        threading.Event(),
     )
     for f in frames:
         analyser.process(f)
