@@ -58,6 +58,8 @@ class Sighting:
             details["decision"] = decision.model_dump(mode="json")
         if hit.watch_list_id is not None:
             details["watch_list"] = {"id": hit.watch_list_id, "name": hit.watch_list_name}
+        if hit.evidence is not None:
+            details["evidence"] = hit.evidence.model_dump(mode="json")
         return cls(
             hit_id=hit.hit_id,
             kind="face",

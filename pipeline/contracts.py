@@ -102,6 +102,20 @@ class TrackDecision(BaseModel):
     best_shot: ShotQuality
 
 
+class EvidenceSource(BaseModel):
+    """Where a hit's crop and scene were taken when not from the analysed frame itself."""
+
+    stream: Literal["main"] = Field(
+        description="The camera's main stream (the analysed one was a sub-stream)"
+    )
+    width: int = Field(ge=1, le=16384, description="The main stream frame's size")
+    height: int = Field(ge=1, le=16384)
+    offset_ms: float = Field(
+        ge=0, le=60_000, description="How far apart the two frames were, by camera clock"
+    )
+    correlation: float = Field(ge=-1, le=1, description="Likeness of the two crops (greyscale correlation)")
+
+
 class FaceHit(Message, Storable):
     """A face in a camera frame that matched a watchlist profile at or above the threshold."""
 
@@ -138,6 +152,9 @@ class FaceHit(Message, Storable):
     priority: int | None = Field(None, ge=1, le=5, description="The watch list's priority (1 most urgent)")
     requires_ack: bool = Field(
         True, description="False: the watch list asks for no acknowledgement, so the alert never escalates"
+    )
+    evidence: EvidenceSource | None = Field(
+        None, description="None: crop and scene are of the analysed frame; else where they were taken"
     )
 
     @property

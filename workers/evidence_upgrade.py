@@ -29,7 +29,7 @@ import numpy as np
 from av.codec.context import Flags2
 from av.video.codeccontext import VideoCodecContext
 
-from pipeline.contracts import FaceHit
+from pipeline.contracts import EvidenceSource, FaceHit
 from pipeline.settings import CameraConfig, WorkerSettings
 from pipeline.types import Image
 from workers.evidence import downscale, encode_jpeg, face_crop
@@ -172,6 +172,13 @@ class EvidenceUpgrade:
         evidence = {
             "crop_jpeg": encode_jpeg(crop, quality),
             "scene_jpeg": encode_jpeg(downscale(image, self._opt.scene_max_side), quality),
+            "evidence": EvidenceSource(
+                stream="main",
+                width=image.shape[1],
+                height=image.shape[0],
+                offset_ms=round(found.distance_ns / 1e6, 1),
+                correlation=round(likeness, 3),
+            ),
         }
         summary = (
             f"{image.shape[1]}x{image.shape[0]}, {len(found.frames)} frames decoded, "

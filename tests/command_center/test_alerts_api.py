@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from command_center.app import create_app
 from pipeline import bus, subjects
-from pipeline.contracts import FaceHit
+from pipeline.contracts import EvidenceSource, FaceHit
 from pipeline.settings import Settings
 from tests.command_center.helpers import T0, Served, camera, eventually, hit, jpeg, ws_auth
 
@@ -87,6 +88,23 @@ async def test_a_hit_becomes_an_alert_pushed_to_the_websocket(served: Served, nc
         assert response.headers["content-type"] == "image/jpeg"
         image = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
         assert image is not None and image.shape[0] > 0
+
+
+async def test_an_alert_says_when_its_images_are_from_the_main_stream(served: Served, nc: Client) -> None:
+    cam = camera()
+    source = EvidenceSource(stream="main", width=3840, height=2160, offset_ms=12.5, correlation=0.98)
+    await publish(nc, hit(cam, similarity=0.6).model_copy(update={"evidence": source}))
+    [alert] = await eventually(lambda: alerts_of(served, cam))
+    assert alert["details"]["evidence"] == source.model_dump(mode="json")
+    await publish(nc, hit(cam, similarity=0.7))  # a better sighting from the analysed stream's own frame
+    better = await eventually(
+        lambda: _first_if(alerts_of(served, cam), lambda a: a["best_similarity"] == pytest.approx(0.7))
+    )
+    assert "evidence" not in better["details"]  # the images and what is said of them change together
+
+
+async def _first_if(listing: Awaitable[list[dict[str, Any]]], check: Callable[[dict[str, Any]], bool]) -> Any:
+    return next((a for a in await listing if check(a)), None)
 
 
 async def _has_clients(served: Served) -> bool:

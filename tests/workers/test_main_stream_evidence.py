@@ -138,6 +138,9 @@ def test_the_evidence_is_the_main_streams_frame_of_the_same_instant(
     analysed_crop = image(hit.crop_jpeg)
     assert crop.shape[0] == pytest.approx(2 * analysed_crop.shape[0], abs=2)  # twice the pixels a side
     assert image(out.scene_jpeg).shape == (360, 640, 3)
+    assert hit.evidence is None and out.evidence is not None  # the alert says where its images came from
+    assert out.evidence.stream == "main" and out.evidence.correlation >= 0.6
+    assert FaceHit.from_bytes(out.to_bytes()).evidence == out.evidence
     # The very frame the sub-stream's was made from: the file's frame of that number, cropped alike.
     b = hit.box
     originals = video_frames(HAMILTON, {(frame.seq or 0) % 275 + d for d in (-3, 0, 3)})

@@ -74,6 +74,7 @@ export class AlertDetail {
     this.alert = alert;
     const camera = this.ctx.cameras.get(alert.camera_id);
     const matched = alert.details && alert.details.watch_list; // a face: the watch list it matched through
+    const source = alert.details && alert.details.evidence; // images from the main stream, not the analysed one
     this.badge.className = `badge status-${alert.status}`;
     this.badge.textContent = label(alert.status);
     loadImage(this.crop, `${alert.evidence.crop}?v=${encodeURIComponent(alert.updated_at)}`);
@@ -83,6 +84,8 @@ export class AlertDetail {
       matched ? [h("dt", {}, "Watch list"), h("dd", { id: "detail-watch-list" }, matched.name || `list ${matched.id}`)] : null,
       h("dt", {}, "Camera"), h("dd", {}, camera ? `${camera.name} (${alert.camera_id})` : alert.camera_id),
       h("dt", {}, "District"), h("dd", {}, alert.district || "—"),
+      source ? [h("dt", {}, "Images"), h("dd", { id: "detail-evidence" },
+        `main stream ${source.width}×${source.height}, ${Math.round(source.offset_ms)} ms from the analysed frame`)] : null,
       h("dt", {}, "First seen"), h("dd", {}, formatTime(alert.first_seen)),
       h("dt", {}, "Last seen"), h("dd", {}, formatTime(alert.last_seen)),
       h("dt", {}, "Sightings"), h("dd", {}, String(alert.hit_count)));
