@@ -168,7 +168,10 @@ async def read_catalogue(kv: KeyValue) -> Catalogue:
 
 
 def camera_bytes(camera: CameraConfig) -> bytes:
-    return camera.model_dump_json(exclude_defaults=False).encode()
+    """A catalogue value: only what differs from the defaults, so workers of an older release (which
+    refuse fields they do not know) keep reading every camera that uses no newer feature during a
+    rolling upgrade."""
+    return camera.model_dump_json(exclude_defaults=True).encode()
 
 
 @dataclass(frozen=True, slots=True)

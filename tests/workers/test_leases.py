@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -166,3 +167,15 @@ async def test_catalogue_edits_take_effect_without_restart(fleet: Fleet) -> None
     assert "cam-2" in found.invalid and "rtsp" in found.invalid["cam-2"]
     await asyncio.sleep(0.5)
     assert set(a.keeper.desired) == {"cam-1"}  # an invalid camera is never started
+
+
+def test_a_catalogue_value_names_only_what_differs_from_the_defaults() -> None:
+    """An older worker refuses fields it does not know: a camera using no newer feature must not carry
+    them (null analysis_url, face_threshold, ...), or a rolling upgrade would drop it from that worker."""
+    plain = CameraConfig(id="cam-1", url="rtsp://127.0.0.1:8554/cam-1", district="south")
+    value = json.loads(camera_bytes(plain))
+    assert value == {"id": "cam-1", "url": "rtsp://127.0.0.1:8554/cam-1", "district": "south"}
+    assert CameraConfig.model_validate_json(camera_bytes(plain)) == plain
+    tuned = plain.model_copy(update={"face_threshold": 0.7, "analytics": ["face", "plate"]})
+    assert json.loads(camera_bytes(tuned))["face_threshold"] == 0.7
+    assert CameraConfig.model_validate_json(camera_bytes(tuned)) == tuned
