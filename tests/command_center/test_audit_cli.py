@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -11,14 +12,14 @@ from sqlalchemy import text
 from command_center.audit import AuditTrail
 from pipeline.database import make_engine
 from safecity_cli.main import main
-from tests.services import AUDIT_KEY
+from tests.services import deployment_audit_key
 
 
 @pytest.fixture
 def config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, nats_url: str) -> Path:
     monkeypatch.setenv("SAFECITY_DATABASE_URL", database_url)
     monkeypatch.setenv("SAFECITY_NATS_URL", nats_url)
-    monkeypatch.setenv("SAFECITY_SECURITY__AUDIT_KEY", AUDIT_KEY.decode())
+    monkeypatch.setenv("SAFECITY_SECURITY__AUDIT_KEY", deployment_audit_key())
     path = tmp_path / "safecity.yaml"
     path.write_text("{}\n")
     return path
@@ -28,7 +29,7 @@ def test_verify_passes_then_exits_1_on_a_changed_entry(
     config: Path, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     engine = make_engine(database_url)
-    trail = AuditTrail(engine, AUDIT_KEY)
+    trail = AuditTrail(engine, os.environ["SAFECITY_SECURITY__AUDIT_KEY"].encode())
     trail.create_schema()
     for n in range(3):
         trail.record("staff:1:sup", "watchlist.view", f"watchlist_profile:{n}", reason="enquiry 7/2025")

@@ -16,7 +16,10 @@ from typing import Any
 
 import yaml
 
-from tests.services import REPO, SHARED, TEST_SECURITY, free_port
+from tests.services import REPO, SHARED, TEST_SECURITY, deployment_audit_key, free_port
+
+# What a system written by write_system_config wants from a scraper of its command centre's /metrics.
+METRICS_TOKEN = "e2e-scraper-token-0123456789"
 
 
 class Processes:
@@ -212,7 +215,12 @@ def write_system_config(
     }
     settings: dict[str, Any] = {
         "environment": "test",
-        "security": {**TEST_SECURITY, "sms_backend": "outbox", "sms_outbox": str(outbox_of(workdir))},
+        "security": {
+            **TEST_SECURITY,
+            "audit_key": deployment_audit_key(),
+            "sms_backend": "outbox",
+            "sms_outbox": str(outbox_of(workdir)),
+        },
         "data_dir": str(workdir / "data"),
         "database_url": database_url,
         "nats_url": nats_url,
@@ -221,7 +229,12 @@ def write_system_config(
         "models_registry": str(REPO / "configs" / "models.yaml"),
         # Not the default fleet: a demo run on this machine leaves its cameras in that catalogue.
         "worker": {"analysis_fps": 5, "reconnect_initial_s": 0.3, "fleet": "tests"},
-        "command_center": {"port": http_port, "consumer_name": f"cc-{tag}", "hits_consumer_start": "new"},
+        "command_center": {
+            "port": http_port,
+            "consumer_name": f"cc-{tag}",
+            "hits_consumer_start": "new",
+            "metrics_token": METRICS_TOKEN,
+        },
         "camera_sim": {"port": rtsp_port, "scenario": str(scenario)},
         "cameras": [
             {

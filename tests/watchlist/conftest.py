@@ -9,6 +9,7 @@ import pytest
 from pipeline.database import make_engine
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings, parse
+from tests.services import deployment_audit_key
 from watchlist.enrol import Enroller
 from watchlist.governance import LegalBasis
 from watchlist.store import WatchlistStore
@@ -68,6 +69,7 @@ def cli_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, models_dir: Path
     monkeypatch.setenv("SAFECITY_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("SAFECITY_MODELS_DIR", str(models_dir))
     monkeypatch.setenv("SAFECITY_NATS_URL", nats_url)
+    monkeypatch.setenv("SAFECITY_SECURITY__AUDIT_KEY", deployment_audit_key())
     config = tmp_path / "safecity.yaml"
     config.write_text("{}\n")
     return config
