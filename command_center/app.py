@@ -226,6 +226,7 @@ async def _start(
     await feed.subscribe(nc)
     stack.push_async_callback(feed.close)
 
+    known = directory if settings.command_center.unknown_cameras == "dead_letter" else None
     consumer = HitConsumer(
         nc,
         alert_store,
@@ -233,6 +234,7 @@ async def _start(
         deliver_policy=policy,
         ack_wait_s=settings.command_center.hits_ack_wait_s,
         retry_delay_s=settings.command_center.hits_retry_delay_s,
+        cameras=known,
     )
     await consumer.start()
     stack.push_async_callback(consumer.stop)
@@ -243,6 +245,7 @@ async def _start(
         name=f"{settings.command_center.consumer_name}-plates",
         deliver_policy=policy,
         retry_delay_s=settings.command_center.hits_retry_delay_s,
+        cameras=known,
     )
     await plate_reads.start()
     stack.push_async_callback(plate_reads.stop)

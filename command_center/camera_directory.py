@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # How long the command centre waits at start for the first full read of the catalogue before it serves
 # with what the settings say (the watch goes on and fills in the rest).
 FIRST_READ_WAIT_S = 3.0
+# How often a catalogue bucket that does not exist yet is looked for (one JetStream request each time).
+BUCKET_LOOK_S = 1.0
 
 
 class CameraDirectory(Mapping[str, CameraConfig]):
@@ -71,7 +73,8 @@ class CameraDirectory(Mapping[str, CameraConfig]):
         """Watch the fleet's catalogue until the stack closes; wait briefly for the first full read.
 
         The catalogue bucket is the workers' to create (a fleet's first worker seeds it); until it exists
-        the directory holds the configured cameras and looks for it again every resync period.
+        the directory holds the configured cameras and looks for it again every second (hits from a
+        camera it does not know wait a few seconds, then are dead-lettered).
         """
         stop = asyncio.Event()
         loaded = asyncio.Event()
@@ -103,10 +106,12 @@ class CameraDirectory(Mapping[str, CameraConfig]):
                 break
             except nats.js.errors.BucketNotFoundError:
                 loaded.set()  # nothing to read yet: the configured cameras are all there is
+                wait_s = min(resync_s, BUCKET_LOOK_S)
             except Exception as exc:
                 log.warning("camera catalogue %s not readable (%s: %s)", bucket, type(exc).__name__, exc)
+                wait_s = resync_s
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), resync_s)
+                await asyncio.wait_for(stop.wait(), wait_s)
             if stop.is_set():
                 return
         watch = CatalogueWatch(kv, self.apply, resync_s, reconnects=lambda: int(nc.stats["reconnects"]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Container
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -67,8 +68,9 @@ class HitConsumer(PullLoop):
         batch: int = FETCH_BATCH,
         ack_wait_s: float = ACK_WAIT_S,
         retry_delay_s: float = STORE_RETRY_DELAY_S,
+        cameras: Container[str] | None = None,
     ) -> None:
-        super().__init__(nc, name=name, batch=batch)
+        super().__init__(nc, name=name, batch=batch, cameras=cameras)
         self._store = store
         self._deliver_policy = deliver_policy
         self._ack_wait_s = ack_wait_s
@@ -107,6 +109,8 @@ class HitConsumer(PullLoop):
         subject_camera = msg.subject.rsplit(".", 1)[-1]
         if subject_camera != hit.camera_id:  # a district's alerts must not be routed by a forged body
             await self._reject(msg, f"camera {hit.camera_id!r} in a hit on {msg.subject}", ids)
+            return
+        if await self.refused_camera(msg, hit.camera_id, ids, self._retry_delay_s):
             return
         try:
             outcome = await asyncio.to_thread(self._store.record_hit, hit, datetime.now(UTC))

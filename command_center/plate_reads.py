@@ -19,6 +19,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Container
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -183,8 +184,9 @@ class PlateReadConsumer(PullLoop):
         name: str,
         deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
         retry_delay_s: float = RETRY_DELAY_S,
+        cameras: Container[str] | None = None,
     ) -> None:
-        super().__init__(nc, name=name, batch=FETCH_BATCH)
+        super().__init__(nc, name=name, batch=FETCH_BATCH, cameras=cameras)
         self._retry_delay_s = retry_delay_s
         self.log = PlateReadLog(engine)
         self._hotlist = VehicleHotlist(engine)
@@ -241,6 +243,8 @@ class PlateReadConsumer(PullLoop):
             await self.give_up(
                 msg, f"camera {read.camera_id!r} in a read on {msg.subject}", ids, self._retry_delay_s
             )
+            return
+        if await self.refused_camera(msg, read.camera_id, ids, self._retry_delay_s):
             return
         matches = [m for m in self.matcher.match(read.text) if m.entry.alerting()]
         best = matches[0] if matches else None

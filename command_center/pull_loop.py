@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Container
 
 import nats.errors
 from nats.aio.client import Client as NATS
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 FETCH_TIMEOUT_S = 1.0
 MAX_ERROR_BACKOFF_S = 5.0
 STOP_TIMEOUT_S = 10.0
+# A message from a camera the deployment does not know is tried this often, this far apart, before it is
+# dead-lettered: a camera just added reaches the directory within milliseconds of its catalogue entry.
+UNKNOWN_CAMERA_TRIES = 5
+UNKNOWN_CAMERA_DELAY_S = 1.0
 
 
 class RepeatLog:
@@ -52,7 +57,9 @@ class PullLoop:
     what = "messages"  # for log lines: "fetching <what> failed"
     origin = "messages"  # the dead-letter subject token of this loop's messages
 
-    def __init__(self, nc: NATS, *, name: str, batch: int) -> None:
+    def __init__(self, nc: NATS, *, name: str, batch: int, cameras: Container[str] | None = None) -> None:
+        self._cameras = cameras  # None: every camera is accepted
+        self.unknown_cameras = 0
         self._repeats = RepeatLog()
         self.dead_lettered = 0
         self._nc = nc
@@ -92,6 +99,23 @@ class PullLoop:
         )
         with contextlib.suppress(Exception):
             await msg.term()
+
+    async def refused_camera(
+        self, msg: Msg, camera_id: str, ids: dict[str, str], retry_delay_s: float
+    ) -> bool:
+        """Whether the message came from a camera this deployment does not know, and was set aside: tried
+        again shortly for its first few deliveries, then dead-lettered (another deployment's camera on a
+        shared NATS, a forged or misconfigured publisher). Its alert would reach no district's operators."""
+        if self._cameras is None or camera_id in self._cameras:
+            return False
+        if msg.metadata.num_delivered < UNKNOWN_CAMERA_TRIES:
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=UNKNOWN_CAMERA_DELAY_S)
+            return True
+        self.unknown_cameras += 1
+        reason = f"unknown camera {camera_id!r}: in neither the settings nor the camera catalogue"
+        await self.give_up(msg, reason, ids, retry_delay_s)
+        return True
 
     async def oldest_unacked_age_s(self) -> float:
         """How long the oldest message not yet acknowledged has waited (0 when none waits): a consumer

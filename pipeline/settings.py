@@ -169,6 +169,12 @@ class CommandCenterSettings(_Strict):
         description="Where a newly created hit consumer starts: 'all' replays hits kept in the stream "
         "(no hit published before the first start is lost); 'new' skips them.",
     )
+    unknown_cameras: Literal["dead_letter", "accept"] = Field(
+        "dead_letter",
+        description="A hit or plate read from a camera in neither the settings nor the fleet's catalogue: "
+        "'dead_letter' (after a few tries a second apart, for a camera being added) keeps it out of every "
+        "operator's screen, listed by 'safecity deadletters'; 'accept' stores it without a district.",
+    )
     alert_merge_window_s: float = Field(
         60.0,
         ge=0,

@@ -43,9 +43,13 @@ def settings_for(
     cameras: list[dict[str, str]] | None = None,
     **cc: Any,
 ) -> Settings:
-    """Test settings; one-time codes go to ``tmp_path/sms_outbox.jsonl`` (read them with ``read_code``)."""
+    """Test settings; one-time codes go to ``tmp_path/sms_outbox.jsonl`` (read them with ``read_code``).
+
+    With ``cameras`` given, hits from any other camera are dead-lettered, as in production; without, the
+    test's hits come from made-up cameras (``camera()``) and are accepted."""
     command_center: dict[str, Any] = {
         "consumer_name": f"cc-test-{uuid.uuid4().hex[:10]}",
+        "unknown_cameras": "dead_letter" if cameras else "accept",
         "metrics_token": METRICS_TOKEN,
         "alert_merge_window_s": 60.0,
         "episodes": {},  # every category on the 60 s default window

@@ -138,7 +138,11 @@ def test_command_centre_killed_during_a_burst_stores_every_alert_exactly_once(
         videos={}, tag=tag, redis_url=redis_url,
     )  # fmt: skip
     # A crashed replica's unacknowledged batch comes back after ack_wait: short here, 30 s by default.
-    configure(config, command_center={"hits_ack_wait_s": 3, "hits_consumer_start": "all"})
+    # The burst's cameras are made up (no worker, no stream): their hits are accepted all the same.
+    configure(
+        config,
+        command_center={"hits_ack_wait_s": 3, "hits_consumer_start": "all", "unknown_cameras": "accept"},
+    )
     procs = Processes(tmp_path, config)
     engine = create_engine(database_url)
     cameras = [f"burst-{tag}-{c}" for c in range(BURST_CAMERAS)]
