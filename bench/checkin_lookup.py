@@ -54,11 +54,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cro_load import cnic_of, describe, generate, load
 from live_system import ADMIN_URL, LiveSystem, bench_database, live_command_centre, percentile
 
-from command_center.audit import AuditTrail
 from command_center.records import tables as t
 from command_center.records.checkins import CheckinStore, NewCheckin
 from command_center.records.store import PersonStore
 from command_center.security.apikeys import ApiKeyStore
+from command_center.security.audit import AuditTrail
 from pipeline.database import make_engine
 from pipeline.validators import normalise_cnic
 from tests.services import TEST_SECURITY

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from command_center.dispatch import Dispatcher
-from command_center.dispatch_store import DispatchStore
-from command_center.lifecycle import LifecycleStore
-from command_center.patrol import PatrolStore
-from command_center.patrol_positions import PatrolPositions
+from command_center.alerts.lifecycle import LifecycleStore
+from command_center.alerts.store import Alert
+from command_center.dispatch.dispatcher import Dispatcher
+from command_center.dispatch.patrol import PatrolStore
+from command_center.dispatch.positions import PatrolPositions
+from command_center.dispatch.store import DispatchStore
 from command_center.security.users import UserStore
-from command_center.store import Alert
 from pipeline.database import make_engine
 from pipeline.settings import parse
 

@@ -22,6 +22,13 @@ from nats.js.api import DeliverPolicy
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
+from command_center.admin.camera_directory import CameraDirectory
+from command_center.admin.enrolment import EnrolmentService
+from command_center.admin.retention import Purger, start_purges
+from command_center.admin.watch_lists import WatchListService
+from command_center.alerts.consumer import HitConsumer
+from command_center.alerts.feed import AlertFeed
+from command_center.alerts.plate_reads import PlateReadConsumer
 from command_center.api import (
     alert_stats,
     alerts,
@@ -49,24 +56,17 @@ from command_center.api import (
     watchlist,
 )
 from command_center.api.console import STATIC_DIR
-from command_center.audit import AuditTrail
-from command_center.audit_anchor import Anchors, start_anchoring
-from command_center.camera_directory import CameraDirectory
-from command_center.consumer import HitConsumer
-from command_center.dispatch_services import start_dispatch
-from command_center.enrolment import EnrolmentService
-from command_center.feed import AlertFeed
-from command_center.headers import SecurityHeadersMiddleware
+from command_center.dispatch.services import start_dispatch
 from command_center.observability import CommandCenterMetrics, MeteredAlertStore, Watchdog
-from command_center.plate_reads import PlateReadConsumer
 from command_center.records.casework import start_casework
 from command_center.records.services import start_records
-from command_center.request_guard import NulGuardMiddleware
-from command_center.retention import Purger, start_purges
 from command_center.security.apikeys import ApiKeyStore
+from command_center.security.audit import AuditTrail
+from command_center.security.audit_anchor import Anchors, start_anchoring
+from command_center.security.headers import SecurityHeadersMiddleware
+from command_center.security.request_guard import NulGuardMiddleware
 from command_center.security.wiring import start_auth
 from command_center.services import Services
-from command_center.watch_lists import WatchListService
 from pipeline import bus
 from pipeline.database import make_engine
 from pipeline.settings import Settings

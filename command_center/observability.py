@@ -25,10 +25,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
+from command_center.alerts.sightings import Sighting
+from command_center.alerts.store import AlertStore, HitOutcome
 from command_center.pull_loop import PullLoop
 from command_center.services import Services
-from command_center.sightings import Sighting
-from command_center.store import AlertStore, HitOutcome
 from pipeline.contracts import FaceHit, PlateHit
 
 log = logging.getLogger(__name__)

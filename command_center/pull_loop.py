@@ -20,7 +20,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, RawStreamMsg, StreamConfig
 from nats.js.errors import APIError
 
-from command_center.deadletters import dead_letter
+from command_center.admin.deadletters import dead_letter
 from pipeline.streams import ensure_stream
 
 log = logging.getLogger(__name__)

@@ -8,20 +8,20 @@ from nats.aio.client import Client as NATS
 from redis.asyncio import Redis
 from sqlalchemy import Engine
 
-from command_center.audit import AuditTrail
-from command_center.audit_anchor import Anchors
-from command_center.camera_directory import CameraDirectory
-from command_center.consumer import HitConsumer
-from command_center.dispatch_services import DispatchServices
-from command_center.enrolment import EnrolmentService
-from command_center.feed import AlertFeed
-from command_center.plate_reads import PlateReadConsumer
+from command_center.admin.camera_directory import CameraDirectory
+from command_center.admin.enrolment import EnrolmentService
+from command_center.admin.watch_lists import WatchListService
+from command_center.alerts.consumer import HitConsumer
+from command_center.alerts.feed import AlertFeed
+from command_center.alerts.plate_reads import PlateReadConsumer
+from command_center.alerts.store import AlertStore
+from command_center.dispatch.services import DispatchServices
 from command_center.records.casework import CaseworkServices
 from command_center.records.services import RecordsServices
 from command_center.security.apikeys import ApiKeyStore
+from command_center.security.audit import AuditTrail
+from command_center.security.audit_anchor import Anchors
 from command_center.security.authn import StaffAuth
-from command_center.store import AlertStore
-from command_center.watch_lists import WatchListService
 from pipeline.settings import Settings
 from watchlist.store import WatchlistStore
 

@@ -1,7 +1,7 @@
 """How long each class of data is kept (``retention:`` in the YAML file), included as ``Settings.retention``.
 
 Data minimisation is a legal duty: what is no longer needed is deleted on schedule by the command centre
-(``command_center.retention``), each purge audited with its counts. 0 keeps a class for ever. The audit
+(``command_center.admin.retention``), each purge audited with its counts. 0 keeps a class for ever. The audit
 chain is never purged.
 """
 

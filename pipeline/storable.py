@@ -2,7 +2,7 @@
 
 Timestamps a database holds in any backend, integers of 64 bits, no NUL (PostgreSQL refuses it), text and
 images of sane sizes. A message outside these can never be stored: consumers dead-letter it at once instead
-of retrying it for ever (``command_center.deadletters``).
+of retrying it for ever (``command_center.admin.deadletters``).
 """
 
 from __future__ import annotations

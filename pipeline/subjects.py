@@ -156,5 +156,5 @@ def deadletter(origin: str) -> str:
 
 
 def audit_anchors(chain: str) -> str:
-    """Heads of one audit chain (JetStream, never deleted; ``command_center.audit_anchor``)."""
+    """Heads of one audit chain (JetStream, never deleted; ``command_center.security.audit_anchor``)."""
     return f"{PREFIX}.audit.anchors.{_token(chain)}"

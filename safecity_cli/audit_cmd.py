@@ -11,8 +11,8 @@ from pipeline.settings import Settings
 from safecity_cli.main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError
 
 if TYPE_CHECKING:
-    from command_center.audit import AuditTrail
-    from command_center.audit_anchor import AnchorCheck
+    from command_center.security.audit import AuditTrail
+    from command_center.security.audit_anchor import AnchorCheck
 
 
 def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
@@ -35,7 +35,7 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def _trail(settings: Settings) -> AuditTrail:
-    from command_center.audit import AuditTrail
+    from command_center.security.audit import AuditTrail
     from pipeline.database import make_engine
 
     trail = AuditTrail.of(make_engine(settings.resolved_database_url), settings)
@@ -67,7 +67,7 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
 def _check_anchors(settings: Settings, trail: AuditTrail) -> AnchorCheck | None:
     import asyncio
 
-    from command_center.audit_anchor import Anchors
+    from command_center.security.audit_anchor import Anchors
     from pipeline.bus import connect
 
     async def check() -> AnchorCheck:

@@ -12,7 +12,7 @@ from pipeline.settings import Settings
 
 def audit(settings: Settings, engine: Engine, actor: str, action: str, target: str, **kw: Any) -> bool:
     """Record an administrative change; False (with a warning) if the audit trail is unreachable."""
-    from command_center.audit import AuditTrail
+    from command_center.security.audit import AuditTrail
 
     try:
         trail = AuditTrail.of(engine, settings)

@@ -1,4 +1,4 @@
-"""``safecity deadletters``: the messages consumers could never handle (``command_center.deadletters``).
+"""``safecity deadletters``: the messages consumers could never handle (``command_center.admin.deadletters``).
 
 ``list`` and ``show`` read them (with the error each failed with); ``replay`` publishes one again on its
 original subject (after a fix, say) and ``drop`` deletes it. Replay and drop are administrative changes:
@@ -44,7 +44,7 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def _with_letters(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    from command_center.deadletters import DeadLetterNotFound, DeadLetters
+    from command_center.admin.deadletters import DeadLetterNotFound, DeadLetters
     from pipeline.bus import BusUnavailable, connect
 
     async def run() -> T:

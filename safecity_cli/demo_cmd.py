@@ -156,7 +156,7 @@ class Supervisor:
 
 
 def enrol_sample_watchlist(settings: Settings, path: Path) -> None:
-    from command_center.audit import AuditTrail
+    from command_center.security.audit import AuditTrail
     from pipeline.database import make_engine
     from pipeline.face import FaceAnalyzer
     from watchlist.enrol import Enroller
@@ -200,7 +200,7 @@ def enrol_sample_watchlist(settings: Settings, path: Path) -> None:
 
 def import_sample_hotlist(settings: Settings, path: Path) -> None:
     """The sample vehicle hotlist (the plate in the sample ANPR clip is on it); re-importing is a no-op."""
-    from command_center.audit import AuditTrail
+    from command_center.security.audit import AuditTrail
     from pipeline.database import make_engine
     from watchlist.vehicle_import import import_csv
     from watchlist.vehicles import VehicleHotlist

@@ -118,7 +118,7 @@ def run_unlock(args: argparse.Namespace, settings: Settings) -> int:
     from redis.asyncio import Redis
     from redis.exceptions import RedisError
 
-    from command_center.audit import AuditTrail
+    from command_center.security.audit import AuditTrail
     from command_center.security.otp import OtpStore
     from pipeline.database import make_engine
 

@@ -14,6 +14,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, WebSocket
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from command_center.alerts.store import Alert, AlertStore, EvidenceKind
+from command_center.alerts.views import AlertPage, AlertView, HitView
 from command_center.api.deps import (
     WS_SUBPROTOCOL,
     AlertStoreDep,
@@ -28,8 +30,6 @@ from command_center.api.escalation_views import EscalationPage, EscalationView
 from command_center.security.permissions import DISTRICT_SCOPED_ROLES, Permission
 from command_center.security.principal import Principal
 from command_center.security.users import DISTRICT_PATTERN
-from command_center.store import Alert, AlertStore, EvidenceKind
-from command_center.views import AlertPage, AlertView, HitView
 from pipeline.settings import CAMERA_ID_PATTERN
 
 router = APIRouter(tags=["alerts"])

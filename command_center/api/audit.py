@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from command_center.api.auditing import AuditorDep
 from command_center.api.deps import AuditDep, ServicesDep, require
-from command_center.audit import MAX_QUERY, AuditEntry
+from command_center.security.audit import MAX_QUERY, AuditEntry
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
 from command_center.api.deps import AuditDep, CurrentPrincipal
-from command_center.audit import AuditEntry, AuditTrail
+from command_center.security.audit import AuditEntry, AuditTrail
 from command_center.security.principal import Principal
 
 MIN_REASON = 5

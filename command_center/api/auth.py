@@ -24,7 +24,7 @@ from command_center.api.deps import (
     NatsDep,
 )
 from command_center.api.users import announce_revoked
-from command_center.audit import AuditTrail
+from command_center.security.audit import AuditTrail
 from command_center.security.authn import Locked, Throttled, TokenPair, WrongCode
 from command_center.security.sessions import InvalidRefresh, RefreshReuse
 from command_center.security.tokens import InvalidToken

@@ -20,17 +20,17 @@ from nats.aio.client import Client as NATS
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
-from command_center.audit import AuditTrail
-from command_center.consumer import HitConsumer
-from command_center.enrolment import EnrolmentService
-from command_center.feed import AlertFeed
+from command_center.admin.enrolment import EnrolmentService
+from command_center.alerts.consumer import HitConsumer
+from command_center.alerts.feed import AlertFeed
+from command_center.alerts.store import AlertStore
 from command_center.security.apikeys import ApiKeyStore
+from command_center.security.audit import AuditTrail
 from command_center.security.authn import Authenticated, StaffAuth
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from command_center.security.tokens import InvalidToken
 from command_center.services import Services
-from command_center.store import AlertStore
 from pipeline.settings import Settings
 from watchlist.store import WatchlistStore
 

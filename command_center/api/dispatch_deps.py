@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
+from command_center.alerts.lifecycle import Actor
 from command_center.api.deps import ServicesDep, require
-from command_center.dispatch import Dispatcher
-from command_center.dispatch_services import DispatchServices
-from command_center.lifecycle import Actor
-from command_center.patrol import PatrolStore, Unit
+from command_center.dispatch.dispatcher import Dispatcher
+from command_center.dispatch.patrol import PatrolStore, Unit
+from command_center.dispatch.services import DispatchServices
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 

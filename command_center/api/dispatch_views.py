@@ -8,13 +8,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from command_center.alerts.lifecycle import Transition
+from command_center.alerts.views import AlertView
 from command_center.api.auditing import MAX_REASON, ReasonText
-from command_center.dispatch import Suggestion
-from command_center.dispatch_records import DUTY_STATUSES, Dispatch
-from command_center.lifecycle import Transition
-from command_center.patrol import Unit
-from command_center.patrol_positions import Position
-from command_center.views import AlertView
+from command_center.dispatch.dispatcher import Suggestion
+from command_center.dispatch.patrol import Unit
+from command_center.dispatch.positions import Position
+from command_center.dispatch.records import DUTY_STATUSES, Dispatch
 from pipeline.contracts import UNIT_ID_PATTERN
 from pipeline.settings import CAMERA_ID_PATTERN
 

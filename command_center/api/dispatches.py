@@ -13,6 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Path, Query, WebSocket
 from fastapi.concurrency import run_in_threadpool
 
+from command_center.alerts.lifecycle import AlertNotFound, IllegalTransition
+from command_center.alerts.lifecycle_events import alert_target
+from command_center.alerts.views import AlertView
 from command_center.api.alerts import AlertId, visible_alert
 from command_center.api.auditing import Auditor, AuditorDep
 from command_center.api.deps import (
@@ -45,16 +48,13 @@ from command_center.api.dispatch_views import (
     UnitView,
 )
 from command_center.api.lifecycle import ILLEGAL, illegal
-from command_center.dispatch import NoCameraPosition
-from command_center.dispatch_services import DispatchServices
-from command_center.dispatch_store import DispatchClosed, DispatchNotFound, UnitUnavailable
-from command_center.lifecycle import AlertNotFound, IllegalTransition
-from command_center.lifecycle_events import alert_target
-from command_center.officer_channel import OfficerSession, browser_json
+from command_center.dispatch.dispatcher import NoCameraPosition
+from command_center.dispatch.officer_channel import OfficerSession, browser_json
+from command_center.dispatch.services import DispatchServices
+from command_center.dispatch.store import DispatchClosed, DispatchNotFound, UnitUnavailable
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from command_center.services import Services
-from command_center.views import AlertView
 from pipeline.contracts import DispatchNotice
 
 router = APIRouter(tags=["dispatch"])

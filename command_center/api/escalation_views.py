@@ -7,8 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from command_center.lifecycle import Escalation
-from command_center.views import AlertView
+from command_center.alerts.lifecycle import Escalation
+from command_center.alerts.views import AlertView
 from pipeline.dispatch_settings import DispatchSettings
 
 

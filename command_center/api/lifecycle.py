@@ -13,6 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
+from command_center.alerts.lifecycle import AlertNotFound, IllegalTransition, Step, allowed_next
+from command_center.alerts.lifecycle_events import alert_target
+from command_center.alerts.store import AlertStore
+from command_center.alerts.views import AlertView
 from command_center.api.alerts import AlertId, AlertReader, visible_alert
 from command_center.api.auditing import Auditor, AuditorDep
 from command_center.api.deps import AlertStoreDep
@@ -26,12 +30,8 @@ from command_center.api.dispatch_views import (
     StepView,
     TransitionView,
 )
-from command_center.dispatch import Dispatcher
-from command_center.lifecycle import AlertNotFound, IllegalTransition, Step, allowed_next
-from command_center.lifecycle_events import alert_target
+from command_center.dispatch.dispatcher import Dispatcher
 from command_center.security.principal import Principal
-from command_center.store import AlertStore
-from command_center.views import AlertView
 
 router = APIRouter(tags=["alert lifecycle"])
 

@@ -36,8 +36,8 @@ from command_center.api.dispatch_views import (
     UnitUpdate,
     UnitView,
 )
-from command_center.patrol import DuplicateUnit, PatrolError, UnitNotFound
-from command_center.patrol_tracking import Fix
+from command_center.dispatch.patrol import DuplicateUnit, PatrolError, UnitNotFound
+from command_center.dispatch.tracking import Fix
 from pipeline.contracts import UNIT_ID_PATTERN, PatrolPosition
 
 router = APIRouter(prefix="/patrol", tags=["patrol"])

@@ -16,6 +16,8 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
+from command_center.admin.watch_lists import WatchListService
+from command_center.alerts.list_verdicts import list_performance
 from command_center.api.auditing import AuditorDep, ReasonQuery
 from command_center.api.deps import ServicesDep, WatchlistStoreDep, require
 from command_center.api.watch_list_views import (
@@ -30,10 +32,8 @@ from command_center.api.watch_list_views import (
     list_target,
 )
 from command_center.api.watchlist_views import ProfilePage, ProfileView
-from command_center.list_verdicts import list_performance
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
-from command_center.watch_lists import WatchListService
 from watchlist.list_types import (
     ListConflictError,
     ListNotFoundError,

@@ -28,7 +28,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError
 
-from command_center.officer_channel import Feed, Render, browser_json
+from command_center.dispatch.officer_channel import Feed, Render, browser_json
 from command_center.security.permissions import Role
 from command_center.security.users import StaffUser, UserStore
 from pipeline import subjects

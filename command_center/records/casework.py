@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 
-from command_center.audit import AuditTrail
 from command_center.records.arrest_screening import ArrestScreener
 from command_center.records.arrests import ArrestStore
 from command_center.records.bulletins import Bulletins
@@ -18,6 +17,7 @@ from command_center.records.crimes import CrimeStore
 from command_center.records.missing import MissingStore
 from command_center.records.missing_service import MissingCasework
 from command_center.records.services import RecordsServices
+from command_center.security.audit import AuditTrail
 from command_center.security.users import UserStore
 from pipeline.settings import Settings
 from watchlist.store import WatchlistStore

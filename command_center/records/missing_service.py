@@ -23,7 +23,6 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 
-from command_center.audit import AuditTrail
 from command_center.records.bulletins import Bulletins
 from command_center.records.casework_photos import CleanPhoto, faceprint, faceprint_bytes, thumbnail
 from command_center.records.faces import GuestFaceMatcher
@@ -38,6 +37,7 @@ from command_center.records.missing import (
     UnidentifiedBody,
 )
 from command_center.records.missing_watchlist import MissingWatchlist
+from command_center.security.audit import AuditTrail
 from pipeline import subjects
 from pipeline.contracts import AlertEvent, BulletinLink, OfficerBulletin
 from pipeline.settings import Settings

@@ -17,9 +17,9 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from command_center.audit import AuditTrail
 from command_center.records.faces import GuestFaceMatcher
 from command_center.records.missing import MissingPerson
+from command_center.security.audit import AuditTrail
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
 from watchlist.announce import announce

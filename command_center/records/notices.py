@@ -35,7 +35,7 @@ from nats.js.api import (
 from nats.js.errors import APIError
 from pydantic import ValidationError
 
-from command_center.officer_channel import Feed, browser_json
+from command_center.dispatch.officer_channel import Feed, browser_json
 from command_center.records.store import PersonStore
 from command_center.records.types import Person
 from command_center.security.users import UserStore

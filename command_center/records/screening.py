@@ -23,15 +23,15 @@ import numpy as np
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 
+from command_center.alerts.sightings import Sighting, SightingKind
+from command_center.alerts.store import AlertStore, HitOutcome
+from command_center.alerts.views import AlertView
 from command_center.records.checkins import Checkin, CheckinStore
 from command_center.records.faces import FaceMatch, GuestFaceMatcher
 from command_center.records.notices import FollowNotifier
 from command_center.records.store import PersonStore
 from command_center.records.types import Person
 from command_center.security.apikeys import ApiKeyStore, Hotel
-from command_center.sightings import Sighting, SightingKind
-from command_center.store import AlertStore, HitOutcome
-from command_center.views import AlertView
 from pipeline import subjects
 from pipeline.contracts import AlertEvent
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from nats.aio.client import Client as NATS
 from sqlalchemy import Engine
 
+from command_center.alerts.store import AlertStore
 from command_center.records.checkins import CheckinStore
 from command_center.records.faces import GuestFaceMatcher
 from command_center.records.notices import FollowNotifier
@@ -18,7 +19,6 @@ from command_center.records.search import PersonSearch
 from command_center.records.store import PersonStore
 from command_center.security.apikeys import ApiKeyStore
 from command_center.security.users import UserStore
-from command_center.store import AlertStore
 from pipeline.settings import CameraConfig, Settings
 from watchlist.store import WatchlistStore
 

@@ -19,7 +19,7 @@ from nats.js.api import DeliverPolicy
 from websockets.asyncio.client import ClientConnection, connect
 
 from command_center.app import create_app
-from command_center.officer_channel import consumer_name
+from command_center.dispatch.officer_channel import consumer_name
 from command_center.security.permissions import Role
 from command_center.security.users import StaffUser
 from pipeline import subjects

@@ -12,8 +12,8 @@ import numpy as np
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from command_center.audit import AuditEntry, AuditTrail
 from command_center.records.notices import consumer_name
+from command_center.security.audit import AuditEntry, AuditTrail
 from command_center.security.permissions import Role
 from command_center.security.users import StaffUser
 from pipeline import subjects

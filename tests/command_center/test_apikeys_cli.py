@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from command_center.audit import AuditTrail
 from command_center.security.apikeys import ApiKeyStore
+from command_center.security.audit import AuditTrail
 from pipeline.database import make_engine
 from safecity_cli.main import main
 from tests.services import AUDIT_KEY, TEST_SECURITY

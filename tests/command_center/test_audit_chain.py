@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, text
 
-from command_center.audit import GENESIS, AuditTrail
+from command_center.security.audit import GENESIS, AuditTrail
 from pipeline.database import make_engine
 from tests.services import AUDIT_KEY
 

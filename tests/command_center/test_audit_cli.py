@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from command_center.audit import AuditTrail
+from command_center.security.audit import AuditTrail
 from pipeline.database import make_engine
 from safecity_cli.main import main
 from tests.services import deployment_audit_key

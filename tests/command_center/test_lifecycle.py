@@ -14,7 +14,7 @@ import pytest
 from nats.aio.client import Client
 from websockets.asyncio.client import connect
 
-from command_center.lifecycle import allowed_next
+from command_center.alerts.lifecycle import allowed_next
 from command_center.security.permissions import Role
 from pipeline import subjects
 from pipeline.contracts import AlertEscalated

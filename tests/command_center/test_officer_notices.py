@@ -18,7 +18,7 @@ import pytest
 from nats.aio.client import Client
 from websockets.asyncio.client import ClientConnection, connect
 
-from command_center.officer_channel import consumer_name as dispatch_consumer_name
+from command_center.dispatch.officer_channel import consumer_name as dispatch_consumer_name
 from command_center.records.bulletins import broadcast_consumer_name, casework_consumer_name
 from command_center.records.notices import consumer_name as person_consumer_name
 from command_center.security.permissions import Role

@@ -12,7 +12,7 @@ import pytest
 from nats.aio.client import Client
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 
-from command_center.deadletters import DeadLetters, retryable
+from command_center.admin.deadletters import DeadLetters, retryable
 from pipeline import subjects
 from pipeline.contracts import FaceHit
 from pipeline.settings import Settings

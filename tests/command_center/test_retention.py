@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from command_center.retention import Purger
+from command_center.admin.retention import Purger
+from command_center.alerts.tables import alert_evidence, alerts, plate_reads
 from command_center.security.permissions import Role
-from command_center.tables import alert_evidence, alerts, plate_reads
 from pipeline.retention_settings import RetentionSettings
 from tests.command_center.helpers import Served, camera, hit, jpeg
 from tests.command_center.records_helpers import checkin, client, cnic, hotel_key

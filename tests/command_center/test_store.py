@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, update
 
-from command_center.store import AlertStore, HitOutcome
-from command_center.tables import alerts
+from command_center.alerts.store import AlertStore, HitOutcome
+from command_center.alerts.tables import alerts
 from pipeline.contracts import Box, FaceHit, PlateHit
 from pipeline.database import make_engine
 from pipeline.settings import EpisodePolicy

@@ -13,8 +13,8 @@ import pytest
 from nats.aio.client import Client
 from nats.js.api import DeliverPolicy
 
+from command_center.admin.deadletters import DeadLetters
 from command_center.app import create_app
-from command_center.deadletters import DeadLetters
 from pipeline import subjects
 from pipeline.fleet import camera_bytes, open_catalogue
 from pipeline.settings import CameraConfig, Settings

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from command_center.audit import AuditTrail
+from command_center.security.audit import AuditTrail
 from command_center.security.permissions import Role
 from tests.command_center.helpers import Served, bearer, staff_session
 

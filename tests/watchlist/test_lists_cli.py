@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from command_center.audit import AuditTrail
+from command_center.security.audit import AuditTrail
 from pipeline.database import make_engine
 from tests.services import AUDIT_KEY
 from tests.watchlist.conftest import OBAMA_ENROL

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from command_center.audit import AuditTrail
+from command_center.security.audit import AuditTrail
 from pipeline.database import make_engine
 from safecity_cli.main import main
 from safecity_cli.vehicles_cmd import search_vehicles

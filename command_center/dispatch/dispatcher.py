@@ -16,9 +16,22 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from command_center.dispatch_notices import notice, position_of
-from command_center.dispatch_records import AVAILABLE, Dispatch
-from command_center.dispatch_store import (
+from command_center.alerts.lifecycle import (
+    FINAL,
+    Actor,
+    AlertNotFound,
+    IllegalTransition,
+    LifecycleStore,
+    Step,
+)
+from command_center.alerts.lifecycle_events import Announcer
+from command_center.alerts.store import Alert, AlertStore
+from command_center.dispatch.notices import notice, position_of
+from command_center.dispatch.officer_channel import OfficerChannels
+from command_center.dispatch.patrol import PatrolStore, Unit
+from command_center.dispatch.positions import PatrolPositions, Position, haversine_m
+from command_center.dispatch.records import AVAILABLE, Dispatch
+from command_center.dispatch.store import (
     AlreadyDispatched,
     DispatchStore,
     Order,
@@ -26,12 +39,6 @@ from command_center.dispatch_store import (
     Sent,
     UnitUnavailable,
 )
-from command_center.lifecycle import FINAL, Actor, AlertNotFound, IllegalTransition, LifecycleStore, Step
-from command_center.lifecycle_events import Announcer
-from command_center.officer_channel import OfficerChannels
-from command_center.patrol import PatrolStore, Unit
-from command_center.patrol_positions import PatrolPositions, Position, haversine_m
-from command_center.store import Alert, AlertStore
 from pipeline.settings import CameraConfig, Settings
 
 log = logging.getLogger(__name__)

@@ -30,8 +30,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 
-from command_center.patrol import PatrolStore
-from command_center.patrol_positions import PatrolPositions
+from command_center.dispatch.patrol import PatrolStore
+from command_center.dispatch.positions import PatrolPositions
 from pipeline import subjects
 from pipeline.contracts import PatrolPosition
 from pipeline.dispatch_settings import DispatchSettings

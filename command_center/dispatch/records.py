@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from command_center.lifecycle_tables import dispatches, patrol_units
-from command_center.store import as_utc
+from command_center.alerts.lifecycle_tables import dispatches, patrol_units
+from command_center.alerts.store import as_utc
 
 PENDING = "pending"
 ACKNOWLEDGED = "acknowledged"

@@ -26,7 +26,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from command_center.audit import AuditTrail
+from command_center.security.audit import AuditTrail
 from pipeline import subjects
 from pipeline.contracts import AuditAnchor
 from pipeline.streams import audit_anchors_stream_config, ensure_stream

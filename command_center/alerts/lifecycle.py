@@ -28,10 +28,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from command_center.dispatch_records import Dispatch, close_active
-from command_center.lifecycle_tables import alert_escalations, alert_transitions, metadata
-from command_center.store import Alert, as_utc
-from command_center.tables import alerts
+from command_center.alerts.lifecycle_tables import alert_escalations, alert_transitions, metadata
+from command_center.alerts.store import Alert, as_utc
+from command_center.alerts.tables import alerts
+from command_center.dispatch.records import Dispatch, close_active
 
 NEW = "new"
 ACKNOWLEDGED = "acknowledged"

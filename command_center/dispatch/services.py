@@ -11,17 +11,17 @@ from nats.aio.client import Client as NATS
 from redis.asyncio import Redis
 from sqlalchemy import Engine
 
-from command_center.audit import AuditTrail
-from command_center.dispatch import Dispatcher
-from command_center.dispatch_store import DispatchStore
-from command_center.lifecycle import LifecycleStore
-from command_center.lifecycle_events import Announcer
-from command_center.officer_channel import OfficerChannels
-from command_center.patrol import PatrolStore
-from command_center.patrol_positions import PatrolPositions
-from command_center.patrol_tracking import PatrolTracker
-from command_center.policy_loop import PolicyLoop
-from command_center.store import AlertStore
+from command_center.alerts.lifecycle import LifecycleStore
+from command_center.alerts.lifecycle_events import Announcer
+from command_center.alerts.store import AlertStore
+from command_center.dispatch.dispatcher import Dispatcher
+from command_center.dispatch.officer_channel import OfficerChannels
+from command_center.dispatch.patrol import PatrolStore
+from command_center.dispatch.policy_loop import PolicyLoop
+from command_center.dispatch.positions import PatrolPositions
+from command_center.dispatch.store import DispatchStore
+from command_center.dispatch.tracking import PatrolTracker
+from command_center.security.audit import AuditTrail
 from pipeline.settings import CameraConfig, Settings
 
 

@@ -30,9 +30,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from command_center.deadletters import retryable
+from command_center.admin.deadletters import retryable
+from command_center.alerts.tables import metadata, plate_reads
 from command_center.pull_loop import PullLoop
-from command_center.tables import metadata, plate_reads
 from pipeline import subjects
 from pipeline.contracts import PlateHit, PlateRead
 from pipeline.streams import hits_stream_config, plates_stream_config

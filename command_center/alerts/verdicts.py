@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, case, func, select
 
-from command_center.lifecycle import DISMISSED, OPEN, RESOLVED
-from command_center.tables import alerts
+from command_center.alerts.lifecycle import DISMISSED, OPEN, RESOLVED
+from command_center.alerts.tables import alerts
 
 GroupBy = Literal["camera", "category", "profile"]
 

@@ -12,7 +12,7 @@ Appends are serialised across threads, processes and replicas: a transaction-lev
 PostgreSQL, the database write lock (BEGIN IMMEDIATE) on SQLite; the seq primary key makes a fork
 impossible even if that were bypassed. Without the key, whoever can write to the database cannot
 recompute a changed chain; with it, cutting entries off the end and moving the head back would still
-look consistent, which the heads anchored in JetStream (``command_center.audit_anchor``) catch.
+look consistent, which the heads anchored in JetStream (``command_center.security.audit_anchor``) catch.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from sqlalchemy import false as false_
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from command_center.audit_chain import (
+from command_center.security.audit_chain import (
     GENESIS,
     Problem,
     VerifyResult,

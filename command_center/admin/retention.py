@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy import Engine, delete, exists, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from command_center.audit import AuditTrail
-from command_center.lifecycle_tables import alert_escalations, alert_transitions, dispatches
+from command_center.alerts.lifecycle_tables import alert_escalations, alert_transitions, dispatches
+from command_center.alerts.store import CLOSED_STATUSES
+from command_center.alerts.tables import alert_evidence, alerts, plate_reads
 from command_center.records.tables import checkins
-from command_center.store import CLOSED_STATUSES
-from command_center.tables import alert_evidence, alerts, plate_reads
+from command_center.security.audit import AuditTrail
 from pipeline.retention_settings import RetentionSettings
 
 log = logging.getLogger(__name__)

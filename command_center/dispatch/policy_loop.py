@@ -24,11 +24,11 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from command_center.dispatch import Dispatcher
-from command_center.lifecycle import LifecycleStore
-from command_center.lifecycle_events import Announcer
-from command_center.patrol_positions import PatrolPositions
-from command_center.store import Alert
+from command_center.alerts.lifecycle import LifecycleStore
+from command_center.alerts.lifecycle_events import Announcer
+from command_center.alerts.store import Alert
+from command_center.dispatch.dispatcher import Dispatcher
+from command_center.dispatch.positions import PatrolPositions
 from pipeline import subjects
 from pipeline.contracts import AlertEvent
 from pipeline.dispatch_settings import DispatchSettings

@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 from nats.aio.client import Client as NATS
 
-from command_center.audit import AuditTrail
-from command_center.lifecycle import Transition
-from command_center.store import Alert, AlertStore
-from command_center.views import AlertView
+from command_center.alerts.lifecycle import Transition
+from command_center.alerts.store import Alert, AlertStore
+from command_center.alerts.views import AlertView
+from command_center.security.audit import AuditTrail
 from pipeline import subjects
 from pipeline.contracts import AlertChange, AlertEscalated, AlertEvent, EscalationInfo
 

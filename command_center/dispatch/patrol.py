@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from command_center.dispatch_records import AVAILABLE, DUTY_STATUSES
-from command_center.lifecycle_tables import metadata, patrol_officers, patrol_units
+from command_center.alerts.lifecycle_tables import metadata, patrol_officers, patrol_units
+from command_center.alerts.store import as_utc
+from command_center.dispatch.records import AVAILABLE, DUTY_STATUSES
 from command_center.security.permissions import Role
 from command_center.security.users import DISTRICT_PATTERN, staff_users
-from command_center.store import as_utc
 from pipeline.contracts import UNIT_ID_PATTERN
 
 MAX_OFFICERS = 20

@@ -30,8 +30,8 @@ from typing import Any, Literal, NamedTuple
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from command_center.sightings import Sighting
-from command_center.tables import alert_evidence, alert_hits, alerts, metadata
+from command_center.alerts.sightings import Sighting
+from command_center.alerts.tables import alert_evidence, alert_hits, alerts, metadata
 from pipeline.contracts import FaceHit, PlateHit
 from pipeline.database import add_missing_columns
 from pipeline.settings import EpisodePolicy

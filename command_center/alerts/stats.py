@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, case, func, select
 
-from command_center.lifecycle import DISMISSED, OPEN, RESOLVED
-from command_center.store import as_utc
-from command_center.tables import alerts
+from command_center.alerts.lifecycle import DISMISSED, OPEN, RESOLVED
+from command_center.alerts.store import as_utc
+from command_center.alerts.tables import alerts
 
 StatsGroup = Literal["hour", "day", "camera", "kind", "category", "district"]
 TIME_GROUPS = frozenset({"hour", "day"})

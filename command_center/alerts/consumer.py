@@ -19,10 +19,10 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 
-from command_center.deadletters import retryable
+from command_center.admin.deadletters import retryable
+from command_center.alerts.store import AlertStore, HitOutcome
+from command_center.alerts.views import AlertView
 from command_center.pull_loop import PullLoop
-from command_center.store import AlertStore, HitOutcome
-from command_center.views import AlertView
 from pipeline import subjects
 from pipeline.contracts import AlertEvent, FaceHit, PlateHit
 from pipeline.streams import hits_stream_config

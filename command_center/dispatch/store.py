@@ -15,7 +15,24 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, exists, func, insert, select, update
 
-from command_center.dispatch_records import (
+from command_center.alerts.lifecycle import (
+    ACKNOWLEDGED as ALERT_ACKNOWLEDGED,
+)
+from command_center.alerts.lifecycle import (
+    DISPATCHED,
+    NEW,
+    Actor,
+    AlertNotFound,
+    IllegalTransition,
+    Transition,
+    compare_and_set,
+    move,
+    record,
+)
+from command_center.alerts.lifecycle_tables import alert_transitions, dispatches, patrol_units
+from command_center.alerts.store import Alert
+from command_center.alerts.tables import alerts
+from command_center.dispatch.records import (
     ACKNOWLEDGED,
     ACTIVE,
     AVAILABLE,
@@ -31,23 +48,6 @@ from command_center.dispatch_records import (
     close_dispatch,
     release_unit,
 )
-from command_center.lifecycle import (
-    ACKNOWLEDGED as ALERT_ACKNOWLEDGED,
-)
-from command_center.lifecycle import (
-    DISPATCHED,
-    NEW,
-    Actor,
-    AlertNotFound,
-    IllegalTransition,
-    Transition,
-    compare_and_set,
-    move,
-    record,
-)
-from command_center.lifecycle_tables import alert_transitions, dispatches, patrol_units
-from command_center.store import Alert
-from command_center.tables import alerts
 
 # What an officer may report on a dispatch: the dispatch statuses it may come from, where it goes, and
 # the alert's lifecycle action that goes with it.

@@ -1,0 +1,1 @@
+"""Administration: cameras, watch lists and enrolment, retention and dead letters."""
