@@ -59,7 +59,7 @@ from command_center.records.checkins import CheckinStore, NewCheckin
 from command_center.records.store import PersonStore
 from command_center.security.apikeys import ApiKeyStore
 from command_center.security.audit import AuditTrail
-from pipeline.database import make_engine
+from pipeline.adapters.database import make_engine
 from pipeline.validators import normalise_cnic
 from tests.services import TEST_SECURITY
 

@@ -27,7 +27,7 @@ from command_center.dispatch.patrol import PatrolStore
 from command_center.dispatch.positions import PatrolPositions
 from command_center.dispatch.store import DispatchStore
 from command_center.security.users import UserStore
-from pipeline.database import make_engine
+from pipeline.adapters.database import make_engine
 from pipeline.settings import parse
 
 CAMERA = (33.70, 73.05)

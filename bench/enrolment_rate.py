@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from live_system import ADMIN_URL, bench_database, live_command_centre, models_dir, percentile
 
-from pipeline.database import make_engine
+from pipeline.adapters.database import make_engine
 from pipeline.detections import FaceDetections
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings, parse

@@ -47,8 +47,8 @@ from watchlist_synth import DIM, FaceSpace, fit, pair_stats
 from pipeline.calibration import fpir_bound
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings, parse
+from pipeline.settings.watchlist import FaceIndexFlat, FaceIndexIvfPq
 from pipeline.types import CameraId, Frame
-from pipeline.watchlist_settings import FaceIndexFlat, FaceIndexIvfPq
 from tests.services import SHARED
 from watchlist.index import build_index
 from watchlist.index_base import FaceIndex

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from command_center.records import tables as t
 from command_center.records.names import VARIANTS, name_key
 from command_center.records.search import PersonSearch, Query
-from pipeline.database import make_engine
+from pipeline.adapters.database import make_engine
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DB_NAME = "safecity_bench_persons"

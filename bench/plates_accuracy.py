@@ -37,8 +37,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.plate_detections import PlateDetections
-from pipeline.plate_settings import LpdYuNetDetector, PlateDetDetector, PlatesSettings
 from pipeline.plates.reader import PlateModels, PlateObservation, PlateReader
+from pipeline.settings.plates import LpdYuNetDetector, PlateDetDetector, PlatesSettings
 from pipeline.types import Image
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -26,8 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pipeline.adapters.database import make_engine
 from pipeline.contracts import FaceHit
-from pipeline.database import make_engine
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings, parse
 from pipeline.types import CameraId, Frame

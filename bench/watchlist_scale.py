@@ -260,7 +260,7 @@ def measure_production(
     work: Workload, latency_queries: int, rounds: int, threads: list[int], k: int
 ) -> list[dict]:
     """The production backend as the matcher uses it: ids, k results re-ranked exactly, one add."""
-    from pipeline.watchlist_settings import FaceIndexIvfPq
+    from pipeline.settings.watchlist import FaceIndexIvfPq
     from watchlist.index import restore_index
     from watchlist.ivf_pq import IvfPqIndex
 

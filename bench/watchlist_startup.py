@@ -102,7 +102,7 @@ def bench_database() -> Iterator[str]:
 
 def load_profiles(database_url: str, gallery: np.ndarray) -> float:
     """COPY one profile, photo and embedding per gallery row (ids 1..n); returns seconds."""
-    from pipeline.database import make_engine
+    from pipeline.adapters.database import make_engine
     from watchlist.store import WatchlistStore
 
     engine = make_engine(database_url)
@@ -167,7 +167,7 @@ def load_profiles(database_url: str, gallery: np.ndarray) -> float:
 
 def later_changes(database_url: str, gallery: np.ndarray, seed: int) -> tuple[list[int], list[int]]:
     """Enrolments and removals made after the snapshot, through the store (like the command centre)."""
-    from pipeline.database import make_engine
+    from pipeline.adapters.database import make_engine
     from watchlist.governance import LegalBasis
     from watchlist.store import NewPhoto, WatchlistStore
 
@@ -258,8 +258,8 @@ def _peak_rss_mb() -> float:
 
 
 async def _worker(phase: str, database_url: str, nats_url: str, gallery: Path, extra: dict) -> dict:
-    from pipeline.bus import connect
-    from pipeline.database import make_engine
+    from pipeline.adapters.bus import connect
+    from pipeline.adapters.database import make_engine
     from watchlist.matcher import WatchlistMatcher
     from watchlist.store import WatchlistStore
     from workers.watchlist_sync import WatchlistSync

@@ -67,8 +67,8 @@ from command_center.security.headers import SecurityHeadersMiddleware
 from command_center.security.request_guard import NulGuardMiddleware
 from command_center.security.wiring import start_auth
 from command_center.services import Services
-from pipeline import bus
-from pipeline.database import make_engine
+from pipeline.adapters import bus
+from pipeline.adapters.database import make_engine
 from pipeline.settings import Settings
 from watchlist.lists import WatchLists
 from watchlist.store import WatchlistStore

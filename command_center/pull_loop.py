@@ -21,7 +21,7 @@ from nats.js.api import ConsumerConfig, RawStreamMsg, StreamConfig
 from nats.js.errors import APIError
 
 from command_center.admin.deadletters import dead_letter
-from pipeline.streams import ensure_stream
+from pipeline.adapters.streams import ensure_stream
 
 log = logging.getLogger(__name__)
 

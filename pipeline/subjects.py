@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.camera_settings import CAMERA_ID_RE
+from pipeline.settings.camera import CAMERA_ID_RE
 
 PREFIX = "safecity"
 

@@ -36,7 +36,7 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 def _trail(settings: Settings) -> AuditTrail:
     from command_center.security.audit import AuditTrail
-    from pipeline.database import make_engine
+    from pipeline.adapters.database import make_engine
 
     trail = AuditTrail.of(make_engine(settings.resolved_database_url), settings)
     trail.create_schema()
@@ -68,7 +68,7 @@ def _check_anchors(settings: Settings, trail: AuditTrail) -> AnchorCheck | None:
     import asyncio
 
     from command_center.security.audit_anchor import Anchors
-    from pipeline.bus import connect
+    from pipeline.adapters.bus import connect
 
     async def check() -> AnchorCheck:
         nc = await connect(settings.nats_url, "audit-verify", wait_s=5.0)

@@ -86,8 +86,8 @@ def _fail(message: str, code: int = 1) -> Exception:
 
 
 async def _with_catalogue(settings: Settings, action: Any) -> Any:
-    from pipeline.bus import BusUnavailable, connect
-    from pipeline.fleet import open_catalogue
+    from pipeline.adapters.bus import BusUnavailable, connect
+    from pipeline.adapters.fleet import open_catalogue
 
     try:
         nc = await connect(settings.nats_url, "safecity-cameras", wait_s=5)
@@ -101,7 +101,7 @@ async def _with_catalogue(settings: Settings, action: Any) -> Any:
 
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.fleet import import_cameras
+    from pipeline.adapters.fleet import import_cameras
 
     if not settings.cameras:
         raise _fail("the settings have no cameras to import", 2)
@@ -125,7 +125,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline import subjects
-    from pipeline.fleet import CameraLease, WorkerPresence, read_catalogue
+    from pipeline.adapters.fleet import CameraLease, WorkerPresence, read_catalogue
 
     async def action(nc: Any, kv: Any) -> dict[str, Any]:
         js = nc.jetstream()
@@ -176,7 +176,7 @@ async def _entries_if_any(js: Any, bucket: str) -> dict[str, Any]:
     """A bucket's entries; none if no worker of the fleet has created it yet (listing creates nothing)."""
     import nats.js.errors
 
-    from pipeline.fleet import snapshot
+    from pipeline.adapters.fleet import snapshot
 
     try:
         kv = await js.key_value(bucket)
@@ -249,7 +249,7 @@ def camera_from_args(camera_id: str, current: CameraConfig | None, options: dict
 
 
 def run_set(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.fleet import camera_bytes, read_catalogue
+    from pipeline.adapters.fleet import camera_bytes, read_catalogue
 
     options = options_from_args(args, settings)
 
@@ -265,7 +265,7 @@ def run_set(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_remove(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.fleet import read_catalogue
+    from pipeline.adapters.fleet import read_catalogue
 
     async def action(_nc: Any, kv: Any) -> bool:
         if args.camera_id not in (await read_catalogue(kv)).cameras:

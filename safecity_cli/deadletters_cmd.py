@@ -45,7 +45,7 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 def _with_letters(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     from command_center.admin.deadletters import DeadLetterNotFound, DeadLetters
-    from pipeline.bus import BusUnavailable, connect
+    from pipeline.adapters.bus import BusUnavailable, connect
 
     async def run() -> T:
         nc = await connect(settings.nats_url, "deadletters-cli", wait_s=5.0)

@@ -157,7 +157,7 @@ class Supervisor:
 
 def enrol_sample_watchlist(settings: Settings, path: Path) -> None:
     from command_center.security.audit import AuditTrail
-    from pipeline.database import make_engine
+    from pipeline.adapters.database import make_engine
     from pipeline.face import FaceAnalyzer
     from watchlist.enrol import Enroller
     from watchlist.governance import LegalBasis
@@ -201,7 +201,7 @@ def enrol_sample_watchlist(settings: Settings, path: Path) -> None:
 def import_sample_hotlist(settings: Settings, path: Path) -> None:
     """The sample vehicle hotlist (the plate in the sample ANPR clip is on it); re-importing is a no-op."""
     from command_center.security.audit import AuditTrail
-    from pipeline.database import make_engine
+    from pipeline.adapters.database import make_engine
     from watchlist.vehicle_import import import_csv
     from watchlist.vehicles import VehicleHotlist
 
@@ -234,7 +234,7 @@ DEMO_ADMIN = {"government_id": "DEMO-ADMIN", "mobile": "03000000000", "name": "D
 def ensure_demo_admin(settings: Settings) -> None:
     """A first account so the console can be tried; only when no account exists (development only)."""
     from command_center.security.users import UserStore
-    from pipeline.database import make_engine
+    from pipeline.adapters.database import make_engine
 
     store = UserStore(make_engine(settings.resolved_database_url))
     store.create_schema()

@@ -70,7 +70,7 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 def _store(settings: Settings) -> ApiKeyStore:
     from command_center.security.apikeys import ApiKeyStore
-    from pipeline.database import make_engine
+    from pipeline.adapters.database import make_engine
 
     store = ApiKeyStore(
         make_engine(settings.resolved_database_url), settings.security.api_key_pepper.get_secret_value()

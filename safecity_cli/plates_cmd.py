@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.plate_settings import LpdYuNetDetector, PlateDetDetector, PlatesSettings
 from pipeline.settings import Settings
+from pipeline.settings.plates import LpdYuNetDetector, PlateDetDetector, PlatesSettings
 from safecity_cli.main import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError
 from safecity_cli.vehicles_cmd import add_search_arguments
 

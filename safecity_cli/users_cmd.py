@@ -61,7 +61,7 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 def _store(settings: Settings) -> UserStore:
     from command_center.security.users import UserStore
-    from pipeline.database import make_engine
+    from pipeline.adapters.database import make_engine
 
     store = UserStore(make_engine(settings.resolved_database_url))
     store.create_schema()
@@ -120,7 +120,7 @@ def run_unlock(args: argparse.Namespace, settings: Settings) -> int:
 
     from command_center.security.audit import AuditTrail
     from command_center.security.otp import OtpStore
-    from pipeline.database import make_engine
+    from pipeline.adapters.database import make_engine
 
     engine = make_engine(settings.resolved_database_url)
     store = _store(settings)

@@ -97,7 +97,7 @@ def _print(data: object) -> None:
 
 
 def _hotlist(settings: Settings) -> VehicleHotlist:
-    from pipeline.database import make_engine
+    from pipeline.adapters.database import make_engine
     from watchlist.vehicles import VehicleHotlist
 
     hotlist = VehicleHotlist(make_engine(settings.resolved_database_url))

@@ -103,7 +103,7 @@ def _print(data: object) -> None:
 
 
 def _store(settings: Settings) -> WatchlistStore:
-    from pipeline.database import make_engine
+    from pipeline.adapters.database import make_engine
     from watchlist.store import WatchlistStore
 
     store = WatchlistStore(make_engine(settings.resolved_database_url))
@@ -296,7 +296,7 @@ def run_snapshot(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import signal
 
-    from pipeline.bus import BusUnavailable
+    from pipeline.adapters.bus import BusUnavailable
     from workers.watchlist_sync import publish_snapshots
 
     if args.every < 0:

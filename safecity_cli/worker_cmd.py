@@ -26,7 +26,7 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.bus import BusUnavailable
+    from pipeline.adapters.bus import BusUnavailable
     from pipeline.models.registry import ModelError
     from safecity_cli.main import EXIT_USAGE, CommandError
     from workers.service import run_worker

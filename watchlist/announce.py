@@ -10,8 +10,8 @@ from nats.aio.client import Client
 from nats.js.api import PubAck
 
 from pipeline import subjects
+from pipeline.adapters.streams import ensure_stream, watchlist_stream_config
 from pipeline.contracts import WatchlistChange
-from pipeline.streams import ensure_stream, watchlist_stream_config
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import faiss
 import numpy as np
 
-from pipeline.watchlist_settings import FaceIndexFlat, FaceIndexHnsw, FaceIndexIvfPq
+from pipeline.settings.watchlist import FaceIndexFlat, FaceIndexHnsw, FaceIndexIvfPq
 from watchlist.index_base import (
     FaceIndex,
     FloatArray,

@@ -28,7 +28,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.watchlist_settings import FaceIndexIvfPq
+from pipeline.settings.watchlist import FaceIndexIvfPq
 from watchlist.index_base import (
     FloatArray,
     IdArray,

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from nats.aio.client import Client
 
-from pipeline.catalogue_watch import CatalogueWatch
-from pipeline.fleet import open_buckets, seed_if_empty
+from pipeline.adapters.catalogue_watch import CatalogueWatch
+from pipeline.adapters.fleet import open_buckets, seed_if_empty
 from pipeline.settings import CameraConfig, Settings
 from workers.leases import LeaseKeeper
 

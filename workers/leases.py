@@ -25,8 +25,8 @@ import nats.js.errors
 from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
+from pipeline.adapters.fleet import CameraLease, Catalogue, FleetBuckets, WorkerPresence, snapshot
 from pipeline.contracts import utcnow
-from pipeline.fleet import CameraLease, Catalogue, FleetBuckets, WorkerPresence, snapshot
 from pipeline.settings import CameraConfig
 from workers.lease_plan import View, plan
 

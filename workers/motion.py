@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.track_settings import MotionSettings
+from pipeline.settings.tracking import MotionSettings
 from pipeline.types import Image
 
 _SIDE = 320  # pixels across the grey copy

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from pipeline.contracts import ShotQuality
 from pipeline.detections import FaceDetections
-from pipeline.track_settings import QualitySettings
+from pipeline.settings.tracking import QualitySettings
 from pipeline.types import Image
 
 # Where the nose tip sits between the eye line and the mouth line on the ArcFace template

@@ -30,12 +30,12 @@ import cv2
 from nats.aio.client import Client
 
 from pipeline import subjects
-from pipeline.bus import connect
+from pipeline.adapters.bus import connect
+from pipeline.adapters.database import make_engine
+from pipeline.adapters.streams import ensure_stream, hits_stream_config, plates_stream_config
 from pipeline.contracts import FaceHit, WorkerHeartbeat
-from pipeline.database import make_engine
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import CameraConfig, ConfigError, Settings
-from pipeline.streams import ensure_stream, hits_stream_config, plates_stream_config
 from pipeline.types import CameraId, Frame
 from watchlist.lists import WatchLists
 from watchlist.matcher import WatchlistMatcher

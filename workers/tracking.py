@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 from norfair import Detection, Tracker
 
-from pipeline.track_settings import TrackingSettings
+from pipeline.settings.tracking import TrackingSettings
 from pipeline.types import Image
 
 NO_TRACK = -1

@@ -31,10 +31,10 @@ from nats.js.api import DeliverPolicy
 from pydantic import ValidationError
 
 from pipeline import subjects
+from pipeline.adapters.streams import ensure_stream, watchlist_stream_config
 from pipeline.contracts import WatchlistChange
 from pipeline.settings import Settings
-from pipeline.streams import ensure_stream, watchlist_stream_config
-from pipeline.watchlist_settings import WatchlistSnapshots
+from pipeline.settings.watchlist import WatchlistSnapshots
 from watchlist import snapshot_store
 from watchlist.catchup import changes_since, stored_embeddings
 from watchlist.index import StateError
@@ -343,8 +343,8 @@ async def publish_snapshots(
 ) -> int:
     """``safecity watchlist snapshot``: keep a matcher current and publish it once, or every ``every_s``
     seconds until ``stop`` is set. Returns how many snapshots were published."""
-    from pipeline.bus import connect
-    from pipeline.database import make_engine
+    from pipeline.adapters.bus import connect
+    from pipeline.adapters.database import make_engine
 
     stop = stop or asyncio.Event()
     nc = await connect(settings.nats_url, name="watchlist-snapshots")

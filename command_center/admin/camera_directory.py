@@ -22,8 +22,8 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 
 from pipeline import subjects
-from pipeline.catalogue_watch import CatalogueWatch
-from pipeline.fleet import Catalogue
+from pipeline.adapters.catalogue_watch import CatalogueWatch
+from pipeline.adapters.fleet import Catalogue
 from pipeline.settings import CameraConfig, Settings
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from pipeline import subjects
-from pipeline.streams import deadletters_stream_config, ensure_stream
+from pipeline.adapters.streams import deadletters_stream_config, ensure_stream
 
 ORIGINAL_SUBJECT = "Safecity-Original-Subject"
 ERROR = "Safecity-Error"

@@ -24,7 +24,7 @@ from command_center.alerts.store import CLOSED_STATUSES
 from command_center.alerts.tables import alert_evidence, alerts, plate_reads
 from command_center.records.tables import checkins
 from command_center.security.audit import AuditTrail
-from pipeline.retention_settings import RetentionSettings
+from pipeline.settings.retention import RetentionSettings
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from command_center.alerts.store import AlertStore, HitOutcome
 from command_center.alerts.views import AlertView
 from command_center.pull_loop import PullLoop
 from pipeline import subjects
+from pipeline.adapters.streams import hits_stream_config
 from pipeline.contracts import AlertEvent, FaceHit, PlateHit
-from pipeline.streams import hits_stream_config
 
 log = logging.getLogger(__name__)
 

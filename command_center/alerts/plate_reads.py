@@ -34,8 +34,8 @@ from command_center.admin.deadletters import retryable
 from command_center.alerts.tables import metadata, plate_reads
 from command_center.pull_loop import PullLoop
 from pipeline import subjects
+from pipeline.adapters.streams import hits_stream_config, plates_stream_config
 from pipeline.contracts import PlateHit, PlateRead
-from pipeline.streams import hits_stream_config, plates_stream_config
 from watchlist.plate_match import HotlistMatch, HotlistMatcher
 from watchlist.vehicles import VehicleHotlist
 

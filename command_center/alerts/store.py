@@ -32,8 +32,8 @@ from sqlalchemy.exc import IntegrityError
 
 from command_center.alerts.sightings import Sighting
 from command_center.alerts.tables import alert_evidence, alert_hits, alerts, metadata
+from pipeline.adapters.database import add_missing_columns
 from pipeline.contracts import FaceHit, PlateHit
-from pipeline.database import add_missing_columns
 from pipeline.settings import EpisodePolicy
 
 EvidenceKind = Literal["crop", "scene"]

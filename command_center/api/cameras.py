@@ -18,7 +18,7 @@ from command_center.api.auditing import AuditorDep, ReasonText
 from command_center.api.deps import ServicesDep, require
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
-from pipeline.fleet import camera_bytes, open_catalogue, seed_if_empty
+from pipeline.adapters.fleet import camera_bytes, open_catalogue, seed_if_empty
 from pipeline.settings import CAMERA_ID_PATTERN, CameraConfig
 
 router = APIRouter(tags=["cameras"])

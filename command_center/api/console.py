@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse
 
 from command_center.api.deps import SettingsDep
 from command_center.security.headers import CONTENT_SECURITY_POLICY
-from pipeline.map_settings import tile_origin
+from pipeline.settings.map import tile_origin
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 IMG_SRC = "img-src 'self' data:"

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from command_center.alerts.lifecycle import Escalation
 from command_center.alerts.views import AlertView
-from pipeline.dispatch_settings import DispatchSettings
+from pipeline.settings.dispatch import DispatchSettings
 
 
 class EscalationView(BaseModel):

@@ -39,8 +39,8 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pipeline import subjects
+from pipeline.adapters.streams import dispatch_stream_config, ensure_stream
 from pipeline.contracts import DispatchNotice, Message, SessionRevoked
-from pipeline.streams import dispatch_stream_config, ensure_stream
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from command_center.dispatch.dispatcher import Dispatcher
 from command_center.dispatch.positions import PatrolPositions
 from pipeline import subjects
 from pipeline.contracts import AlertEvent
-from pipeline.dispatch_settings import DispatchSettings
+from pipeline.settings.dispatch import DispatchSettings
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from command_center.dispatch.patrol import PatrolStore
 from command_center.dispatch.positions import PatrolPositions
 from pipeline import subjects
 from pipeline.contracts import PatrolPosition
-from pipeline.dispatch_settings import DispatchSettings
+from pipeline.settings.dispatch import DispatchSettings
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from command_center.records.notices import FollowNotifier
 from command_center.records.search import PersonSearch, Query
 from command_center.records.store import PersonStore
 from pipeline.contracts import OfficerBulletin
-from pipeline.records_settings import RecordsSettings
+from pipeline.settings.records import RecordsSettings
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from command_center.dispatch.officer_channel import Feed, Render, browser_json
 from command_center.security.permissions import Role
 from command_center.security.users import StaffUser, UserStore
 from pipeline import subjects
+from pipeline.adapters.streams import ensure_stream, records_stream_config
 from pipeline.contracts import OfficerBulletin
-from pipeline.streams import ensure_stream, records_stream_config
 
 log = logging.getLogger(__name__)
 

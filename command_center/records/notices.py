@@ -40,9 +40,9 @@ from command_center.records.store import PersonStore
 from command_center.records.types import Person
 from command_center.security.users import UserStore
 from pipeline import subjects
+from pipeline.adapters.streams import ensure_stream, records_stream_config
 from pipeline.contracts import AlertEvent, PersonNotice
 from pipeline.settings import CameraConfig
-from pipeline.streams import ensure_stream, records_stream_config
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from command_center.records.types import (
     utc,
 )
 from command_center.records.vehicle_links import owns_vehicle
-from pipeline.database import add_missing_columns
+from pipeline.adapters.database import add_missing_columns
 
 MAX_PHOTOS_PER_PERSON = 10
 MAX_CASES_PER_PERSON = 200

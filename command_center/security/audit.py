@@ -52,7 +52,7 @@ from command_center.security.audit_chain import (
     find_break,
     payload,
 )
-from pipeline.database import add_missing_columns
+from pipeline.adapters.database import add_missing_columns
 from pipeline.settings import Settings
 
 __all__ = ["GENESIS", "AuditEntry", "AuditTrail", "Problem", "VerifyResult"]

@@ -28,8 +28,8 @@ from nats.js.errors import NotFoundError
 
 from command_center.security.audit import AuditTrail
 from pipeline import subjects
+from pipeline.adapters.streams import audit_anchors_stream_config, ensure_stream
 from pipeline.contracts import AuditAnchor
-from pipeline.streams import audit_anchors_stream_config, ensure_stream
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.plate_settings import PlateMotionSettings
+from pipeline.settings.plates import PlateMotionSettings
 from pipeline.types import Image
 
 Region = tuple[int, int, int, int]  # x, y, w, h in frame pixels

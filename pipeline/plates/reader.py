@@ -34,11 +34,11 @@ from pipeline.models.plate_ocr import PlateOcr
 from pipeline.models.platedet import PlateDet
 from pipeline.models.registry import Registry, load_registry, locate_registry, resolve
 from pipeline.plate_detections import PlateDetections
-from pipeline.plate_settings import LpdYuNetDetector, PlatesSettings
 from pipeline.plates import ctc
 from pipeline.plates.crop import crop_variants, expand_quad, quad_size, two_line, warp_quad
 from pipeline.plates.decide import Combined, DecodeParams, ProbMatrix, TextDecoder
 from pipeline.plates.formats import PlateRules
+from pipeline.settings.plates import LpdYuNetDetector, PlatesSettings
 from pipeline.types import Image
 
 DEFAULT_REGISTRY = Path("configs/models.yaml")

@@ -24,8 +24,8 @@ from command_center.security.permissions import Role
 from command_center.security.users import StaffUser
 from pipeline import subjects
 from pipeline.contracts import Box, PlateHit
-from pipeline.dispatch_settings import DispatchSettings
 from pipeline.settings import CameraConfig, EpisodePolicy, Settings
+from pipeline.settings.dispatch import DispatchSettings
 from tests.command_center.helpers import Served, add_user, bearer, hit, jpeg, serve, ws_auth
 
 # A camera in Islamabad; a degree of latitude is ~111.2 km.

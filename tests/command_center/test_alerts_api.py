@@ -18,7 +18,8 @@ from nats.aio.client import Client
 from websockets.asyncio.client import ClientConnection, connect
 
 from command_center.app import create_app
-from pipeline import bus, subjects
+from pipeline import subjects
+from pipeline.adapters import bus
 from pipeline.contracts import EvidenceSource, FaceHit
 from pipeline.settings import Settings
 from tests.command_center.helpers import T0, Served, camera, eventually, hit, jpeg, ws_auth

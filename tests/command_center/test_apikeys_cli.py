@@ -10,7 +10,7 @@ import yaml
 
 from command_center.security.apikeys import ApiKeyStore
 from command_center.security.audit import AuditTrail
-from pipeline.database import make_engine
+from pipeline.adapters.database import make_engine
 from safecity_cli.main import main
 from tests.services import AUDIT_KEY, TEST_SECURITY
 

@@ -18,7 +18,7 @@ from command_center.security.apikeys import (
     split_key,
 )
 from command_center.security.permissions import Permission, Role
-from pipeline.database import make_engine
+from pipeline.adapters.database import make_engine
 
 PEPPER = "test-pepper-" + "1" * 32
 CHECKINS = [Permission.CHECKINS_POST.value]

@@ -15,8 +15,8 @@ from sqlalchemy import delete, select, update
 from command_center.security.audit import AuditTrail, audit_head, audit_log
 from command_center.security.audit_anchor import Anchors
 from command_center.security.audit_chain import chain_hash, payload
-from pipeline.database import make_engine
-from pipeline.streams import audit_anchors_stream_config, ensure_stream
+from pipeline.adapters.database import make_engine
+from pipeline.adapters.streams import audit_anchors_stream_config, ensure_stream
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from command_center.security.audit import GENESIS, AuditTrail
-from pipeline.database import make_engine
+from pipeline.adapters.database import make_engine
 from tests.services import AUDIT_KEY
 
 

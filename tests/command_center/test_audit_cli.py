@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from command_center.security.audit import AuditTrail
-from pipeline.database import make_engine
+from pipeline.adapters.database import make_engine
 from safecity_cli.main import main
 from tests.services import deployment_audit_key
 

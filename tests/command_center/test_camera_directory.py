@@ -13,7 +13,7 @@ from nats.js.api import DeliverPolicy
 from command_center.app import create_app
 from command_center.security.permissions import Role
 from pipeline import subjects
-from pipeline.fleet import camera_bytes, open_catalogue, read_catalogue
+from pipeline.adapters.fleet import camera_bytes, open_catalogue, read_catalogue
 from pipeline.settings import CameraConfig, Settings
 from tests.command_center.helpers import bearer, eventually, hit, serve, staff_session
 

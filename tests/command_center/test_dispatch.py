@@ -20,8 +20,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from command_center.security.permissions import Role
 from pipeline import subjects
 from pipeline.contracts import PatrolPosition
-from pipeline.dispatch_settings import DispatchSettings
 from pipeline.settings import Settings
+from pipeline.settings.dispatch import DispatchSettings
 from tests.command_center.dispatch_helpers import (
     CAMERA_LAT,
     CAMERA_LON,

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from command_center.admin.retention import Purger
 from command_center.alerts.tables import alert_evidence, alerts, plate_reads
 from command_center.security.permissions import Role
-from pipeline.retention_settings import RetentionSettings
+from pipeline.settings.retention import RetentionSettings
 from tests.command_center.helpers import Served, camera, hit, jpeg
 from tests.command_center.records_helpers import checkin, client, cnic, hotel_key
 from tests.command_center.test_plate_reads import plate_read

@@ -33,7 +33,7 @@ from command_center.app import create_app
 from command_center.security.permissions import Role
 from command_center.security.wiring import start_auth
 from pipeline import subjects
-from pipeline.database import make_engine
+from pipeline.adapters.database import make_engine
 from pipeline.settings import Settings
 from tests.command_center.helpers import bearer, settings_for
 

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, update
 
 from command_center.alerts.store import AlertStore, HitOutcome
 from command_center.alerts.tables import alerts
+from pipeline.adapters.database import make_engine
 from pipeline.contracts import Box, FaceHit, PlateHit
-from pipeline.database import make_engine
 from pipeline.settings import EpisodePolicy
 from tests.command_center.helpers import T0, camera, hit, jpeg
 

@@ -16,7 +16,7 @@ from nats.js.api import DeliverPolicy
 from command_center.admin.deadletters import DeadLetters
 from command_center.app import create_app
 from pipeline import subjects
-from pipeline.fleet import camera_bytes, open_catalogue
+from pipeline.adapters.fleet import camera_bytes, open_catalogue
 from pipeline.settings import CameraConfig, Settings
 from tests.command_center.helpers import Served, camera, eventually, hit, serve
 from tests.command_center.test_plate_reads import plate_read

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.plate_settings import PlateMotionSettings
 from pipeline.plates.motion import MotionGate, merge_overlapping
+from pipeline.settings.plates import PlateMotionSettings
 
 W, H = 1280, 720
 MS = 1_000_000

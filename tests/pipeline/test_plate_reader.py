@@ -11,8 +11,8 @@ import pytest
 
 from pipeline.models.registry import ModelError, Registry
 from pipeline.plate_detections import PlateDetections
-from pipeline.plate_settings import PlateDetDetector, PlatesSettings
 from pipeline.plates.reader import PlateModels, PlateObservation, PlateReader
+from pipeline.settings.plates import PlateDetDetector, PlatesSettings
 
 # (file, labelled text): plates read with high confidence, one per common format of each region.
 PHOTOS = [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.database import make_engine
+from pipeline.adapters.database import make_engine
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings, parse
 from tests.services import deployment_audit_key

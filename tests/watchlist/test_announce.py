@@ -7,8 +7,8 @@ import pytest
 from nats.js.api import DeliverPolicy
 
 from pipeline import subjects
+from pipeline.adapters.streams import ensure_stream, watchlist_stream_config
 from pipeline.contracts import WatchlistChange
-from pipeline.streams import ensure_stream, watchlist_stream_config
 from watchlist.announce import announce, announce_blocking
 
 

@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 from sqlalchemy import update
 
-from pipeline.bus import connect
+from pipeline.adapters.bus import connect
 from pipeline.settings import Settings
 from tests.watchlist.conftest import ADMIN, CLERK, SUPERVISOR, basis
 from watchlist.announce import announce

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.contracts import WatchlistChange
 from pipeline.settings import Settings
-from pipeline.watchlist_settings import FaceIndexFlat, FaceIndexHnsw
+from pipeline.settings.watchlist import FaceIndexFlat, FaceIndexHnsw
 from tests.watchlist.conftest import ADMIN, basis
 from watchlist.enrol import Enroller
 from watchlist.index import FlatIndex, HnswIndex, build_index

@@ -9,7 +9,7 @@ import faiss
 import numpy as np
 import pytest
 
-from pipeline.watchlist_settings import FaceIndexFlat, FaceIndexHnsw, FaceIndexIvfPq
+from pipeline.settings.watchlist import FaceIndexFlat, FaceIndexHnsw, FaceIndexIvfPq
 from watchlist.index import FlatIndex, IvfPqIndex, StateError, build_index, restore_index
 
 DIM = 128

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from command_center.security.audit import AuditTrail
-from pipeline.database import make_engine
+from pipeline.adapters.database import make_engine
 from tests.services import AUDIT_KEY
 from tests.watchlist.conftest import OBAMA_ENROL
 from tests.watchlist.test_cli import LEGAL, _run

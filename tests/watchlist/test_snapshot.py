@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.contracts import WatchlistChange
 from pipeline.settings import Settings
-from pipeline.watchlist_settings import FaceIndexFlat, FaceIndexHnsw, FaceIndexIvfPq
+from pipeline.settings.watchlist import FaceIndexFlat, FaceIndexHnsw, FaceIndexIvfPq
 from watchlist.matcher import WatchlistMatcher
 from watchlist.snapshot import (
     MAGIC,

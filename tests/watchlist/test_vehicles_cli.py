@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from command_center.security.audit import AuditTrail
-from pipeline.database import make_engine
+from pipeline.adapters.database import make_engine
 from safecity_cli.main import main
 from safecity_cli.vehicles_cmd import search_vehicles
 from tests.services import AUDIT_KEY

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from pipeline.database import make_engine
+from pipeline.adapters.database import make_engine
 from watchlist.vehicle_tables import vehicle_hotlist
 from watchlist.vehicles import (
     InvalidVehicleError,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.database import make_engine
+from pipeline.adapters.database import make_engine
 from watchlist.plate_match import HotlistMatcher
 from watchlist.vehicle_import import MAX_REPORTED_ERRORS, CsvFormatError, import_csv
 from watchlist.vehicle_search import InvalidQueryError, search_vehicles

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
+from pipeline.adapters.database import make_engine
 from pipeline.contracts import FaceHit
-from pipeline.database import make_engine
 from pipeline.face import FaceAnalyzer
 from pipeline.models.yunet import SMALLEST_FACE_PX
 from pipeline.settings import Settings, parse

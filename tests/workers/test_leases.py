@@ -14,8 +14,8 @@ import pytest
 from nats.aio.client import Client
 
 from pipeline import subjects
-from pipeline.catalogue_watch import CatalogueWatch
-from pipeline.fleet import (
+from pipeline.adapters.catalogue_watch import CatalogueWatch
+from pipeline.adapters.fleet import (
     CameraLease,
     FleetBuckets,
     camera_bytes,

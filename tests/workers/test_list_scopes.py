@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipeline.adapters.database import make_engine
 from pipeline.contracts import FaceHit
-from pipeline.database import make_engine
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
 from tests.watchlist.conftest import ADMIN, SUPERVISOR, basis

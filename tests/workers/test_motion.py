@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
-from pipeline.track_settings import MotionSettings
+from pipeline.settings.tracking import MotionSettings
 from tests.workers.media import HAMILTON, LIN_CLOSE_UP, every, video_frames
 from tests.workers.test_analysis import FIVE_FPS, frame, make_analyser, matcher  # noqa: F401 (fixture)
 from watchlist.matcher import WatchlistMatcher

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from nats.aio.client import Client
 
-from pipeline.bus import connect
-from pipeline.database import make_engine
+from pipeline.adapters.bus import connect
+from pipeline.adapters.database import make_engine
 from pipeline.settings import Settings, parse
 from tests.services import _server, free_port, nats_server_binary
 from tests.watchlist.conftest import ADMIN, basis

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.bus import connect
+from pipeline.adapters.bus import connect
+from pipeline.adapters.database import make_engine
 from pipeline.contracts import WatchlistChange
-from pipeline.database import make_engine
 from pipeline.settings import parse
 from tests.watchlist.conftest import ADMIN, basis
 from watchlist.announce import announce

@@ -5,22 +5,19 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from pipeline.plate_settings import check_country_codes
+from pipeline.settings.base import Strict
+from pipeline.settings.plates import check_country_codes
 
 CAMERA_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 CAMERA_ID_RE = re.compile(CAMERA_ID_PATTERN)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 Analytic = Literal["face", "plate"]
 
 
-class CameraConfig(_Strict):
+class CameraConfig(Strict):
     id: str = Field(description="Camera id: letters, digits, '-' and '_' (used in NATS subjects).")
     name: str = Field("", description="Human-readable name shown to operators.")
     url: str = Field(

@@ -4,12 +4,12 @@ evidence it takes from a camera's main stream when it analyses the camera's sub-
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from pipeline.settings.base import Strict
 
 
-class StreamSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class StreamSettings(Strict):
     skip_nonref: bool = Field(
         True,
         description="Frames that no analysis will take and no other frame refers to (B-frames, a "

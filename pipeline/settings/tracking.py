@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from pipeline.settings.base import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TrackingSettings(_Strict):
+class TrackingSettings(Strict):
     """Per-camera multi-object tracking of detection boxes (faces now; vehicles and plates can share it)."""
 
     min_iou: float = Field(
@@ -59,7 +57,7 @@ class TrackingSettings(_Strict):
         return self
 
 
-class MotionSettings(_Strict):
+class MotionSettings(Strict):
     """Face detection only where something changed (workers/motion.py): detection is most of a camera's
     CPU, and a fixed camera sees the same picture most of the time."""
 
@@ -85,7 +83,7 @@ class MotionSettings(_Strict):
     )
 
 
-class QualitySettings(_Strict):
+class QualitySettings(Strict):
     """Cheap gates on a detected face before any embedding is spent on it.
 
     The defaults were measured on the shared Hamilton clip and photos: sharp faces score 400-1400 on
@@ -131,7 +129,7 @@ class QualitySettings(_Strict):
     )
 
 
-class VoteSettings(_Strict):
+class VoteSettings(Strict):
     """How per-frame matches over one track become one identity decision, and the budgets per track."""
 
     strong_margin: float = Field(

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pipeline.plates.formats import DEFAULT_FORMATS, FREE_LENGTHS
+from pipeline.settings.base import Strict
 
 _PATTERN = re.compile(r"^(?:[LDA]\??|[- ])+$")
 _COUNTRY = re.compile(r"^[a-z]{2,8}$")
@@ -25,11 +26,7 @@ def check_country_codes(value: list[str]) -> list[str]:
     return value
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LpdYuNetDetector(_Strict):
+class LpdYuNetDetector(Strict):
     type: Literal["lpd_yunet"] = Field(
         "lpd_yunet", description="OpenCV Zoo LPD-YuNet (Apache-2.0): four corners per plate; the default."
     )
@@ -62,7 +59,7 @@ class LpdYuNetDetector(_Strict):
     )
 
 
-class PlateDetDetector(_Strict):
+class PlateDetDetector(Strict):
     type: Literal["platedet"] = Field(
         description="platedet YOLOv8s-seg. AGPL-3.0 weights: optional, clear the licence before any "
         "distribution."
@@ -74,7 +71,7 @@ class PlateDetDetector(_Strict):
 PlateDetectorSettings = Annotated[LpdYuNetDetector | PlateDetDetector, Field(discriminator="type")]
 
 
-class PlateMotionSettings(_Strict):
+class PlateMotionSettings(Strict):
     """Motion gating before plate detection (``pipeline/plates/motion.py``)."""
 
     enabled: bool = Field(
@@ -118,7 +115,7 @@ class PlateMotionSettings(_Strict):
     )
 
 
-class PlatesSettings(_Strict):
+class PlatesSettings(Strict):
     detector: PlateDetectorSettings = Field(
         default_factory=LpdYuNetDetector, description="Plate detector backend (by its 'type')."
     )

@@ -7,14 +7,14 @@ chain is never purged.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from pipeline.settings.base import Strict
 
 _YEAR = 3660  # days: the bound of every setting, ten years
 
 
-class RetentionSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class RetentionSettings(Strict):
     plate_reads_days: int = Field(
         30,
         ge=0,

@@ -5,7 +5,9 @@ Kept apart from ``settings.py`` (which includes it as ``Settings.records``) so t
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from pipeline.settings.base import Strict
 
 ALL_CATEGORIES = [
     "hbt_offender",
@@ -18,9 +20,7 @@ ALL_CATEGORIES = [
 ]
 
 
-class RecordsSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class RecordsSettings(Strict):
     max_photo_bytes: int = Field(
         2_000_000, ge=1000, le=20_000_000, description="Largest CRO photo accepted (a JPEG)."
     )

@@ -12,8 +12,6 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -21,17 +19,18 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from pipeline.camera_settings import CAMERA_ID_PATTERN as CAMERA_ID_PATTERN
-from pipeline.camera_settings import Analytic as Analytic
-from pipeline.camera_settings import CameraConfig as CameraConfig
-from pipeline.dispatch_settings import DispatchSettings
-from pipeline.map_settings import TileUrl
-from pipeline.plate_settings import PlatesSettings
-from pipeline.records_settings import RecordsSettings
-from pipeline.retention_settings import RetentionSettings
-from pipeline.stream_settings import StreamSettings
-from pipeline.track_settings import MotionSettings, QualitySettings, TrackingSettings, VoteSettings
-from pipeline.watchlist_settings import (
+from pipeline.settings.base import Strict
+from pipeline.settings.camera import CAMERA_ID_PATTERN as CAMERA_ID_PATTERN
+from pipeline.settings.camera import Analytic as Analytic
+from pipeline.settings.camera import CameraConfig as CameraConfig
+from pipeline.settings.dispatch import DispatchSettings
+from pipeline.settings.map import TileUrl
+from pipeline.settings.plates import PlatesSettings
+from pipeline.settings.records import RecordsSettings
+from pipeline.settings.retention import RetentionSettings
+from pipeline.settings.streams import StreamSettings
+from pipeline.settings.tracking import MotionSettings, QualitySettings, TrackingSettings, VoteSettings
+from pipeline.settings.watchlist import (
     WatchlistSettings,
 )
 
@@ -40,11 +39,7 @@ class ConfigError(ValueError):
     """A configuration file or value that cannot be used; the message says which and why."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RecognitionSettings(_Strict):
+class RecognitionSettings(Strict):
     detector_model: str = Field("yunet", description="Registry name of the face detector.")
     embedder_model: str = Field("mobilefacenet", description="Registry name of the face embedder.")
     detector_score: float = Field(0.6, ge=0.05, le=0.99, description="Minimum YuNet face score.")
@@ -74,7 +69,7 @@ class RecognitionSettings(_Strict):
     )
 
 
-class WorkerSettings(_Strict):
+class WorkerSettings(Strict):
     worker_id: str = Field("", description="Stable worker name; defaults to host-pid.")
     analysis_fps: float = Field(5.0, gt=0, le=60, description="Frames per second analysed per camera.")
     queue_size: int = Field(2, ge=1, le=16, description="Decoded frames buffered per camera (oldest drops).")
@@ -134,7 +129,7 @@ class WorkerSettings(_Strict):
         return self
 
 
-class EpisodePolicy(_Strict):
+class EpisodePolicy(Strict):
     """How sightings of one subject on one camera are grouped into alerts, for one watchlist category."""
 
     window_s: float = Field(
@@ -160,7 +155,7 @@ DEFAULT_EPISODE_POLICIES: dict[str, EpisodePolicy] = {
 }
 
 
-class CommandCenterSettings(_Strict):
+class CommandCenterSettings(Strict):
     host: str = Field("127.0.0.1", description="Listen address.")
     port: int = Field(8080, ge=1, le=65535)
     consumer_name: str = Field("command-center", description="JetStream durable consumer of hits.")
@@ -236,7 +231,7 @@ class CommandCenterSettings(_Strict):
 DEV_SECRET = "development-only-secret-change-me"  # noqa: S105 (refused outside development)
 
 
-class SecuritySettings(_Strict):
+class SecuritySettings(Strict):
     jwt_secret: SecretStr = Field(
         SecretStr(DEV_SECRET), description="Signs access tokens (HS256); at least 32 characters."
     )
@@ -296,7 +291,7 @@ class SecuritySettings(_Strict):
     )
 
 
-class CameraSimSettings(_Strict):
+class CameraSimSettings(Strict):
     host: str = Field("127.0.0.1", description="RTSP listen address.")
     port: int = Field(8554, ge=1, le=65535)
     scenario: Path = Field(Path("configs/scenarios/sample.yaml"), description="YAML scenario file.")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import nats.errors
 from nats.js.kv import KeyValue
 
-from pipeline.fleet import Catalogue, next_change, stop_watching
+from pipeline.adapters.fleet import Catalogue, next_change, stop_watching
 
 log = logging.getLogger(__name__)
 

@@ -7,16 +7,16 @@ budget and the auto-dispatch policy.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from pipeline.settings.base import Strict
 
 PRIORITIES = (1, 2, 3, 4, 5)  # 1 is the most urgent
 
 DEFAULT_ESCALATE_AFTER_S: dict[int, float] = {1: 60.0, 2: 180.0, 3: 600.0, 4: 1800.0, 5: 3600.0}
 
 
-class DispatchSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class DispatchSettings(Strict):
     escalate_after_s: dict[int, float] = Field(
         default_factory=lambda: dict(DEFAULT_ESCALATE_AFTER_S),
         description="Seconds an alert may stay unacknowledged ('new') before it escalates to supervisors, "

@@ -6,25 +6,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from pipeline.settings.base import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FaceIndexFlat(_Strict):
+class FaceIndexFlat(Strict):
     type: Literal["faiss_flat"] = Field("faiss_flat", description="Exact inner-product search.")
 
 
-class FaceIndexHnsw(_Strict):
+class FaceIndexHnsw(Strict):
     type: Literal["faiss_hnsw"] = Field(description="Approximate search for large watchlists.")
     m: int = Field(32, ge=4, le=128, description="HNSW graph degree.")
     ef_construction: int = Field(80, ge=8, le=1024, description="Build-time beam width.")
     ef_search: int = Field(64, ge=8, le=1024, description="Query-time beam width.")
 
 
-class FaceIndexIvfPq(_Strict):
+class FaceIndexIvfPq(Strict):
     """Inverted lists of 4-bit PQ codes scanned with SIMD (fast-scan), the shortlist re-ranked exactly.
 
     Face embeddings spread almost uniformly over the sphere, so graph search (HNSW) and small probes
@@ -51,7 +49,7 @@ class FaceIndexIvfPq(_Strict):
 FaceIndexSettings = Annotated[FaceIndexFlat | FaceIndexHnsw | FaceIndexIvfPq, Field(discriminator="type")]
 
 
-class WatchlistSnapshots(_Strict):
+class WatchlistSnapshots(Strict):
     """Serialised indexes in the NATS object store, so a worker starts without rebuilding from the DB."""
 
     enabled: bool = Field(
@@ -71,7 +69,7 @@ class WatchlistSnapshots(_Strict):
     download_timeout_s: float = Field(600.0, gt=0, le=7200, description="Give up a download after this.")
 
 
-class WatchListDefaults(_Strict):
+class WatchListDefaults(Strict):
     """How watch-list thresholds are calibrated (pipeline/calibration.py) and shown."""
 
     target_fpir: float = Field(
@@ -102,7 +100,7 @@ class WatchListDefaults(_Strict):
     )
 
 
-class WatchlistSettings(_Strict):
+class WatchlistSettings(Strict):
     index: FaceIndexSettings = Field(default_factory=FaceIndexFlat, description="FAISS backend.")
     lists: WatchListDefaults = Field(default_factory=WatchListDefaults)
     snapshots: WatchlistSnapshots = Field(default_factory=WatchlistSnapshots)

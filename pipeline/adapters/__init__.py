@@ -1,0 +1,1 @@
+"""The ground floor's I/O: NATS connection, JetStream streams, the fleet's KV buckets, databases."""
