@@ -23,12 +23,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
 from command_center.admin.camera_directory import CameraDirectory
-from command_center.admin.enrolment import EnrolmentService
-from command_center.admin.retention import Purger, start_purges
-from command_center.admin.watch_lists import WatchListService
-from command_center.alerts.consumer import HitConsumer
-from command_center.alerts.feed import AlertFeed
-from command_center.alerts.plate_reads import PlateReadConsumer
+from command_center.admin.wiring import start_admin
+from command_center.alerts.wiring import start_alerts
 from command_center.api import (
     alert_stats,
     alerts,
@@ -70,7 +66,6 @@ from command_center.services import Services
 from pipeline.adapters import bus
 from pipeline.adapters.database import make_engine
 from pipeline.settings import Settings
-from watchlist.lists import WatchLists
 from watchlist.store import WatchlistStore
 from watchlist.vehicles import VehicleHotlist
 
@@ -123,36 +118,41 @@ def create_app(
     app.add_middleware(NulGuardMiddleware)  # PostgreSQL cannot take NUL in any text: 400, not 500
     _add_cors(app, settings.security.cors_origins)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: CORS preflights get the headers too
-    app.include_router(health.router)
-    app.include_router(observability.router)
-    app.include_router(auth.router)
-    app.include_router(alerts.router)
-    app.include_router(watchlist.router)
-    app.include_router(watch_lists.router)
-    app.include_router(face_search.router)
-    app.include_router(vehicles.router)
-    app.include_router(audit.router)
-    app.include_router(integrations.router)
-    app.include_router(users.router)
-    app.include_router(plate_reads.router)
-    app.include_router(lifecycle.router)
-    app.include_router(dispatches.router)
-    app.include_router(patrol.router)
-    app.include_router(stats.router)
-    app.include_router(persons.router)
-    app.include_router(checkins.router)
-    app.include_router(arrests.router)
-    app.include_router(missing.router)
-    app.include_router(missing.udr_router)
-    app.include_router(crimes.router)
-    app.include_router(alert_stats.router)
-    app.include_router(cameras.router)
-    app.include_router(console.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 
 REDIS_RETRY_AFTER_S = 5
+
+ROUTERS = (
+    health.router,
+    observability.router,
+    auth.router,
+    alerts.router,
+    watchlist.router,
+    watch_lists.router,
+    face_search.router,
+    vehicles.router,
+    audit.router,
+    integrations.router,
+    users.router,
+    plate_reads.router,
+    lifecycle.router,
+    dispatches.router,
+    patrol.router,
+    stats.router,
+    persons.router,
+    checkins.router,
+    arrests.router,
+    missing.router,
+    missing.udr_router,
+    crimes.router,
+    alert_stats.router,
+    cameras.router,
+    console.router,
+)
 
 
 async def _redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -196,60 +196,17 @@ async def _start(
     stack: AsyncExitStack,
     metrics: CommandCenterMetrics,
 ) -> Services:
-    if engine is None:
-        engine = make_engine(settings.resolved_database_url)
-        stack.callback(engine.dispose)
+    """Database (every schema), Redis and sign-in, NATS and the cameras, then each domain in turn."""
+    engine = engine or _engine(settings, stack)
     directory = CameraDirectory(settings.cameras)
-    alert_store = MeteredAlertStore(
-        engine,
-        metrics=metrics,
-        merge_window_s=settings.command_center.alert_merge_window_s,
-        cooldown_s=settings.command_center.alert_cooldown_s,
-        policies=settings.command_center.episodes,
-        districts=directory.districts,
-    )
-    watchlist_store = WatchlistStore(engine)
-    await asyncio.to_thread(alert_store.create_schema)
-    await asyncio.to_thread(watchlist_store.create_schema)
-    await asyncio.to_thread(VehicleHotlist(engine).create_schema)
-    audit_trail = AuditTrail.of(engine, settings)
-    await asyncio.to_thread(audit_trail.create_schema)
-    apikeys = ApiKeyStore(engine, settings.security.api_key_pepper.get_secret_value())
-    await asyncio.to_thread(apikeys.create_schema)
+    stores = await _open_stores(settings, engine, directory, metrics)
+    alert_store, watchlist_store, audit_trail, apikeys = stores
     redis, staff_auth = await start_auth(settings, engine, stack)
-
     nc = await _connect(settings.nats_url, nats_wait_s)
     stack.push_async_callback(_close_nats, nc)
     await directory.follow(nc, settings, stack)  # before any hit is routed to a district
 
-    feed = AlertFeed()
-    await feed.subscribe(nc)
-    stack.push_async_callback(feed.close)
-
-    known = directory if settings.command_center.unknown_cameras == "dead_letter" else None
-    consumer = HitConsumer(
-        nc,
-        alert_store,
-        name=settings.command_center.consumer_name,
-        deliver_policy=policy,
-        ack_wait_s=settings.command_center.hits_ack_wait_s,
-        retry_delay_s=settings.command_center.hits_retry_delay_s,
-        cameras=known,
-    )
-    await consumer.start()
-    stack.push_async_callback(consumer.stop)
-
-    plate_reads = PlateReadConsumer(
-        nc,
-        engine,
-        name=f"{settings.command_center.consumer_name}-plates",
-        deliver_policy=policy,
-        retry_delay_s=settings.command_center.hits_retry_delay_s,
-        cameras=known,
-    )
-    await plate_reads.start()
-    stack.push_async_callback(plate_reads.stop)
-
+    alerting = await start_alerts(settings, engine, nc, alert_store, directory, policy, stack)
     dispatch = await start_dispatch(
         settings, engine, nc, redis, alert_store, audit_trail, stack, cameras=directory
     )
@@ -267,13 +224,8 @@ async def _start(
     casework = await start_casework(
         settings, engine, nc, records=records, watchlist=watchlist_store, users=staff_auth.users, stack=stack
     )
-    lists = await asyncio.to_thread(WatchLists.open, watchlist_store, settings)
-    watch_lists = WatchListService(lists, watchlist_store, nc)
-    watch_lists.start(settings.watchlist.lists.recalibrate_s, stack)
-    enrolment = EnrolmentService(settings, watchlist_store, nc, lists)
-    start_purges(Purger(engine, settings.retention, audit_trail), settings.retention.purge_every_s, stack)
-    audit_key = settings.security.audit_key.get_secret_value().encode()
-    anchors = Anchors(nc.jetstream(), audit_trail, audit_key, replica=settings.command_center.consumer_name)
+    admin = await start_admin(settings, engine, nc, watchlist_store, audit_trail, stack)
+    anchors = Anchors.of(nc, audit_trail, settings)
     start_anchoring(anchors, settings.security.audit_anchor_every_s, stack)
     return Services(
         settings=settings,
@@ -282,11 +234,11 @@ async def _start(
         cameras=directory,
         alerts=alert_store,
         watchlist=watchlist_store,
-        feed=feed,
-        consumer=consumer,
-        plate_reads=plate_reads,
-        enrolment=enrolment,
-        watch_lists=watch_lists,
+        feed=alerting.feed,
+        consumer=alerting.consumer,
+        plate_reads=alerting.plate_reads,
+        enrolment=admin.enrolment,
+        watch_lists=admin.watch_lists,
         redis=redis,
         auth=staff_auth,
         apikeys=apikeys,
@@ -296,6 +248,34 @@ async def _start(
         records=records,
         casework=casework,
     )
+
+
+def _engine(settings: Settings, stack: AsyncExitStack) -> Engine:
+    """The database engine of this process, disposed of when the stack closes."""
+    engine = make_engine(settings.resolved_database_url)
+    stack.callback(engine.dispose)
+    return engine
+
+
+async def _open_stores(
+    settings: Settings, engine: Engine, directory: CameraDirectory, metrics: CommandCenterMetrics
+) -> tuple[MeteredAlertStore, WatchlistStore, AuditTrail, ApiKeyStore]:
+    """The stores every domain shares, their schemas created."""
+    cc = settings.command_center
+    alert_store = MeteredAlertStore(
+        engine,
+        metrics=metrics,
+        merge_window_s=cc.alert_merge_window_s,
+        cooldown_s=cc.alert_cooldown_s,
+        policies=cc.episodes,
+        districts=directory.districts,
+    )
+    watchlist_store = WatchlistStore(engine)
+    audit_trail = AuditTrail.of(engine, settings)
+    apikeys = ApiKeyStore(engine, settings.security.api_key_pepper.get_secret_value())
+    for store in (alert_store, watchlist_store, VehicleHotlist(engine), audit_trail, apikeys):
+        await asyncio.to_thread(store.create_schema)
+    return alert_store, watchlist_store, audit_trail, apikeys
 
 
 async def _connect(url: str, wait_s: float) -> NATS:

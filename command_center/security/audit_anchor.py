@@ -21,6 +21,7 @@ import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
@@ -30,6 +31,7 @@ from command_center.security.audit import AuditTrail
 from pipeline import subjects
 from pipeline.adapters.streams import audit_anchors_stream_config, ensure_stream
 from pipeline.contracts import AuditAnchor
+from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,12 @@ class Anchors:
         self._subject = subjects.audit_anchors(chain_fingerprint(key))
         self._replica = replica
         self._published: tuple[int, str] | None = None
+
+    @classmethod
+    def of(cls, nc: NATS, trail: AuditTrail, settings: Settings) -> Anchors:
+        """The anchors of this deployment's chain, published as this command-centre replica."""
+        key = settings.security.audit_key.get_secret_value().encode()
+        return cls(nc.jetstream(), trail, key, replica=settings.command_center.consumer_name)
 
     async def publish(self) -> bool:
         """Publish the current head if it moved since the last one published here; whether it did."""

@@ -1,0 +1,66 @@
+"""The alerts domain started: the live feed, the hit consumer and the plate-read consumer."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+from nats.aio.client import Client as NATS
+from nats.js.api import DeliverPolicy
+from sqlalchemy import Engine
+
+from command_center.admin.camera_directory import CameraDirectory
+from command_center.alerts.consumer import HitConsumer
+from command_center.alerts.feed import AlertFeed
+from command_center.alerts.plate_reads import PlateReadConsumer
+from command_center.alerts.store import AlertStore
+from pipeline.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class AlertServices:
+    feed: AlertFeed
+    consumer: HitConsumer
+    plate_reads: PlateReadConsumer
+
+
+async def start_alerts(
+    settings: Settings,
+    engine: Engine,
+    nc: NATS,
+    store: AlertStore,
+    directory: CameraDirectory,
+    policy: DeliverPolicy,
+    stack: AsyncExitStack,
+) -> AlertServices:
+    """Subscribe the feed, then consume hits and plate reads; each is stopped when the stack closes
+    (consumers first, so the batch in hand is acknowledged while NATS is still there)."""
+    cc = settings.command_center
+    feed = AlertFeed()
+    await feed.subscribe(nc)
+    stack.push_async_callback(feed.close)
+
+    known = directory if cc.unknown_cameras == "dead_letter" else None
+    consumer = HitConsumer(
+        nc,
+        store,
+        name=cc.consumer_name,
+        deliver_policy=policy,
+        ack_wait_s=cc.hits_ack_wait_s,
+        retry_delay_s=cc.hits_retry_delay_s,
+        cameras=known,
+    )
+    await consumer.start()
+    stack.push_async_callback(consumer.stop)
+
+    plate_reads = PlateReadConsumer(
+        nc,
+        engine,
+        name=f"{cc.consumer_name}-plates",
+        deliver_policy=policy,
+        retry_delay_s=cc.hits_retry_delay_s,
+        cameras=known,
+    )
+    await plate_reads.start()
+    stack.push_async_callback(plate_reads.stop)
+    return AlertServices(feed=feed, consumer=consumer, plate_reads=plate_reads)
