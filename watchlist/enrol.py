@@ -146,18 +146,7 @@ class Enroller:
         lists: Sequence[int] | None,
     ) -> EnrolResult:
         """Validate every field and photo, then store; raises EnrolmentError (nothing stored) on refusal."""
-        try:
-            name = validate_name(name)
-            category = validate_category(category)
-            basis = basis.validated()
-        except InvalidProfileError as exc:
-            raise EnrolmentError(None, str(exc)) from None
-        if not photos:
-            raise EnrolmentError(None, "at least one photo is needed")
-        if len(photos) > MAX_PHOTOS:
-            raise EnrolmentError(
-                "(request)", f"{len(photos)} photos given; at most {MAX_PHOTOS} per enrolment"
-            )
+        name, category, basis = _validated(name, category, basis, len(photos))
         prepared = [self._prepare(photo_name, data) for photo_name, data in photos]
         self.lists.ensure_defaults()  # before the profile joins the list of its category
         try:
@@ -232,3 +221,18 @@ class Enroller:
             )
             for b, score, matches in zip(detections.boxes, detections.scores, results, strict=True)
         ]
+
+
+def _validated(name: str, category: str, basis: LegalBasis, photos: int) -> tuple[str, str, LegalBasis]:
+    """A profile's name, category and legal basis as stored, or EnrolmentError saying what is wrong."""
+    try:
+        name = validate_name(name)
+        category = validate_category(category)
+        basis = basis.validated()
+    except InvalidProfileError as exc:
+        raise EnrolmentError(None, str(exc)) from None
+    if not photos:
+        raise EnrolmentError(None, "at least one photo is needed")
+    if photos > MAX_PHOTOS:
+        raise EnrolmentError("(request)", f"{photos} photos given; at most {MAX_PHOTOS} per enrolment")
+    return name, category, basis

@@ -130,33 +130,43 @@ class HitMaker:
             embedder_model=self._rec.embedder_model,
             crop_jpeg=crop,
             scene_jpeg=scene,
-            timings=StageTimings(
-                decode_ms=frame.decode_ms,
-                queue_ms=queue_ms,
-                detect_ms=marks.get("detect", 0.0),
-                quality_ms=marks.get("quality", 0.0),
-                track_ms=marks.get("track", 0.0),
-                embed_ms=marks.get("embed", 0.0),
-                match_ms=marks.get("match", 0.0),
-                vote_ms=marks.get("vote", 0.0),
-                encode_ms=encode_ms,
-            ),
+            timings=_timings(frame, marks, queue_ms, encode_ms),
             track_id=track.track_id,
             track_frames=max(1, track.frames),
-            decision=TrackDecision(
-                rule=decision.rule,
-                revision=revision,
-                frames_embedded=decision.frames_embedded,
-                frames_matched=decision.frames_matched,
-                mean_similarity=decision.mean_similarity,
-                max_similarity=decision.max_similarity,
-                runner_up_support=decision.runner_up_support,
-                first_seen_at=_utc(track.first_seen_ns),
-                last_seen_at=_utc(track.last_seen_ns or frame.received_ns),
-                best_shot=shot.quality.to_contract(),
-            ),
+            decision=_decision(decision, revision, track, frame, shot),
             watch_list_id=profile.list_id,
             watch_list_name=watch_list.name if watch_list is not None else "",
             priority=watch_list.priority if watch_list is not None else None,
             requires_ack=watch_list.requires_ack if watch_list is not None else True,
         )
+
+
+def _timings(frame: Frame, marks: Mapping[str, float], queue_ms: float, encode_ms: float) -> StageTimings:
+    """Where a hit's time went, stage by stage (``marks`` by stage name, absent ones 0)."""
+    return StageTimings(
+        decode_ms=frame.decode_ms,
+        queue_ms=queue_ms,
+        detect_ms=marks.get("detect", 0.0),
+        quality_ms=marks.get("quality", 0.0),
+        track_ms=marks.get("track", 0.0),
+        embed_ms=marks.get("embed", 0.0),
+        match_ms=marks.get("match", 0.0),
+        vote_ms=marks.get("vote", 0.0),
+        encode_ms=encode_ms,
+    )
+
+
+def _decision(decision: Decision, revision: int, track: FaceTrack, frame: Frame, shot: Shot) -> TrackDecision:
+    """Why the track's vote named this profile, as the hit carries it."""
+    return TrackDecision(
+        rule=decision.rule,
+        revision=revision,
+        frames_embedded=decision.frames_embedded,
+        frames_matched=decision.frames_matched,
+        mean_similarity=decision.mean_similarity,
+        max_similarity=decision.max_similarity,
+        runner_up_support=decision.runner_up_support,
+        first_seen_at=_utc(track.first_seen_ns),
+        last_seen_at=_utc(track.last_seen_ns or frame.received_ns),
+        best_shot=shot.quality.to_contract(),
+    )

@@ -30,6 +30,9 @@ _NEG = np.float32(-1e9)
 _EPS = 1e-12
 
 FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.intp]
+BoolArray = npt.NDArray[np.bool_]
+PointerArray = npt.NDArray[np.int8]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,19 +123,46 @@ def constrained(
     if active.size == 0:
         return [None] * len(templates)
     quiet = peak.max(axis=1) < _MIN_PROB
-    steps, n_sym = probs.shape[0], active.size
     kmax = max(1, max(len(t) for t in templates))
     m = len(templates)
+    slot_class, emit = _emissions(seen, templates, active, kmax)
+    lp_blank = np.log(np.maximum(probs[:, 0], _EPS)).astype(np.float32)
+    blank, char, blank_bp, char_bp = _best_paths(emit, lp_blank, quiet, kmax)
+    lengths = np.array([len(t) for t in templates])
+    ends = np.maximum(
+        blank[np.arange(m), lengths], char[np.arange(m), np.maximum(lengths - 1, 0)].max(axis=1)
+    )
+    floor = _NEG / 2 if keep_within is None else max(_NEG / 2, float(ends.max()) + keep_within)
+    return [
+        _backtrack(conf_seen, active, slot_class[i], blank, char, blank_bp, char_bp, i, len(tpl))
+        if ends[i] >= floor
+        else None
+        for i, tpl in enumerate(templates)
+    ]
+
+
+def _emissions(
+    seen: FloatArray, templates: Sequence[str], active: IntArray, kmax: int
+) -> tuple[IntArray, FloatArray]:
+    """Each template slot's class, and emit[t, m, k, s]: the log-probability of (active) symbol s as
+    character k of template m at step t (``_NEG`` where the slot's class does not allow it)."""
+    m, n_sym = len(templates), active.size
     allowed = np.zeros((m, kmax, n_sym), dtype=np.bool_)
     slot_class = np.zeros((m, kmax), dtype=np.intp)
     for i, tpl in enumerate(templates):
         allowed[i, : len(tpl)] = masks_for(tpl)[:, active]
         slot_class[i, : len(tpl)] = [_CLASS_ORDER.index(c) for c in tpl]
     lp3 = np.log(np.maximum(seen[:, :, active], _EPS)).astype(np.float32)  # (3, T, S)
-    # emit[t, m, k, s]: log-probability of symbol s as character k of template m at step t.
     emit = np.where(allowed[None], lp3[slot_class].transpose(2, 0, 1, 3), _NEG).astype(np.float32)
-    lp_blank = np.log(np.maximum(probs[:, 0], _EPS)).astype(np.float32)
-    # blank[m, k]: in a blank after k characters; char[m, k, s]: emitting symbol s as character k.
+    return slot_class, emit
+
+
+def _best_paths(
+    emit: FloatArray, lp_blank: FloatArray, quiet: BoolArray, kmax: int
+) -> tuple[FloatArray, FloatArray, PointerArray, PointerArray]:
+    """Viterbi over every template at once: the final scores ``blank[m, k]`` (in a blank after k
+    characters) and ``char[m, k, s]`` (emitting symbol s as character k), with their back-pointers."""
+    steps, m, _, n_sym = emit.shape
     blank = np.full((m, kmax + 1), _NEG, dtype=np.float32)
     blank[:, 0] = lp_blank[0]
     char = np.full((m, kmax, n_sym), _NEG, dtype=np.float32)
@@ -169,17 +199,7 @@ def constrained(
         best = np.maximum(np.maximum(char, from_blank), prev)
         char_bp[t] = np.where(best == char, -1, np.where(best == from_blank, -2, prev_sym))
         blank, char = new_blank + lp_blank[t], best + emit[t]
-    lengths = np.array([len(t) for t in templates])
-    ends = np.maximum(
-        blank[np.arange(m), lengths], char[np.arange(m), np.maximum(lengths - 1, 0)].max(axis=1)
-    )
-    floor = _NEG / 2 if keep_within is None else max(_NEG / 2, float(ends.max()) + keep_within)
-    return [
-        _backtrack(conf_seen, active, slot_class[i], blank, char, blank_bp, char_bp, i, len(tpl))
-        if ends[i] >= floor
-        else None
-        for i, tpl in enumerate(templates)
-    ]
+    return blank, char, blank_bp, char_bp
 
 
 def _backtrack(
