@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from command_center.alerts.instructions import instruction_for
 from command_center.alerts.store import Alert, StoredHit
-from command_center.records.instructions import instruction_for
 
 
 class EvidenceLinks(BaseModel):

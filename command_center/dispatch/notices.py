@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from command_center.alerts.instructions import instruction_for
 from command_center.alerts.store import Alert
 from command_center.dispatch.records import Dispatch
-from command_center.records.instructions import instruction_for
 from pipeline.contracts import DispatchNotice, LinkedSubject
 from pipeline.settings import CameraConfig
 

@@ -23,10 +23,10 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 
+from command_center.alerts.instructions import WELFARE_CHECK
 from command_center.records.bulletins import Bulletins
 from command_center.records.casework_photos import CleanPhoto, faceprint, faceprint_bytes, thumbnail
 from command_center.records.faces import GuestFaceMatcher
-from command_center.records.instructions import WELFARE_CHECK
 from command_center.records.matching import compare
 from command_center.records.missing import (
     AnyCase,

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from nats.aio.client import Client
 
-from command_center.records.instructions import WELFARE_CHECK
+from command_center.alerts.instructions import WELFARE_CHECK
 from command_center.security.permissions import Role
 from pipeline import subjects
 from tests.command_center.casework_helpers import Mailbox, ago, b64, bulletin_about, face
