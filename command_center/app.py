@@ -36,6 +36,7 @@ from command_center.api import (
     console,
     crimes,
     dispatches,
+    docs,
     face_search,
     health,
     integrations,
@@ -109,7 +110,7 @@ def create_app(
     app = FastAPI(
         title="safecity command centre",
         lifespan=lifespan,
-        docs_url=None,  # the Swagger page loads scripts from a CDN, which the CSP forbids
+        docs_url=None,  # a Swagger page loads scripts from a CDN, which the CSP forbids: api/docs.py
         redoc_url=None,
         max_body_size=settings.command_center.max_upload_bytes,
     )
@@ -152,6 +153,7 @@ ROUTERS = (
     alert_stats.router,
     cameras.router,
     console.router,
+    docs.router,
 )
 
 
