@@ -12,6 +12,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pipeline.kinds import HitKind
 from pipeline.storable import CAMERA_ID, MAX_DB_ID, Storable
 
 SCHEMA_VERSION = 1
@@ -506,3 +507,8 @@ class PlateHit(Message, Storable):
     @property
     def hit_id(self) -> uuid.UUID:
         return self.event_id
+
+
+Hit = FaceHit | PlateHit
+# The contract of each kind of hit, by the kind its subject names (``subjects.hits(kind, camera)``).
+HIT_CONTRACTS: dict[HitKind, type[FaceHit] | type[PlateHit]] = {"face": FaceHit, "plate": PlateHit}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pipeline.kinds import HitKind, hit_kind
 from pipeline.settings.camera import CAMERA_ID_RE
 
 PREFIX = "safecity"
@@ -29,22 +30,18 @@ def _token(camera_id: str) -> str:
     return camera_id
 
 
-def hits_face(camera_id: str) -> str:
-    """A face that matched the watchlist on one camera (JetStream)."""
-    return f"{PREFIX}.hits.face.{_token(camera_id)}"
+def hits(kind: HitKind, camera_id: str) -> str:
+    """A hit of one kind on one camera (JetStream): a face that matched a watch list, a plate read that
+    matched the vehicle hotlist."""
+    return f"{PREFIX}.hits.{hit_kind(kind)}.{_token(camera_id)}"
 
 
-def hits_face_all() -> str:
-    return f"{PREFIX}.hits.face.*"
-
-
-def hits_plate(camera_id: str) -> str:
-    """A plate read that matched the vehicle hotlist on one camera (JetStream)."""
-    return f"{PREFIX}.hits.plate.{_token(camera_id)}"
-
-
-def hits_plate_all() -> str:
-    return f"{PREFIX}.hits.plate.*"
+def parse_hit(subject: str) -> tuple[HitKind, str]:
+    """The kind and camera of a hit's subject; ValueError for a subject that is not one."""
+    parts = subject.split(".")
+    if len(parts) != 4 or parts[0] != PREFIX or parts[1] != "hits":
+        raise ValueError(f"not a hit subject: {subject!r}")
+    return hit_kind(parts[2]), _token(parts[3])
 
 
 def hits_all() -> str:

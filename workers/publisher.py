@@ -24,7 +24,7 @@ Outgoing = FaceHit | PlateRead
 def subject_of(message: Outgoing) -> str:
     if isinstance(message, PlateRead):
         return subjects.plates_read(message.camera_id)
-    return subjects.hits_face(message.camera_id)
+    return subjects.hits("face", message.camera_id)
 
 
 log = logging.getLogger(__name__)

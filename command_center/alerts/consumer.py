@@ -25,7 +25,7 @@ from command_center.alerts.views import AlertView
 from command_center.pull_loop import PullLoop
 from pipeline import subjects
 from pipeline.adapters.streams import hits_stream_config
-from pipeline.contracts import AlertEvent, FaceHit, PlateHit
+from pipeline.contracts import HIT_CONTRACTS, AlertEvent
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,6 @@ ACK_WAIT_S = 30.0
 # terminated explicitly instead (_reject).
 MAX_DELIVER = -1
 STORE_RETRY_DELAY_S = 5.0
-# The hit contract by the subject's kind token: safecity.hits.<kind>.<camera>.
-_CONTRACTS: dict[str, type[FaceHit] | type[PlateHit]] = {"face": FaceHit, "plate": PlateHit}
 
 
 @dataclass(slots=True)
@@ -96,17 +94,18 @@ class HitConsumer(PullLoop):
 
     async def handle(self, msg: Msg) -> None:
         self.stats.received += 1
-        contract = _CONTRACTS.get(msg.subject.rsplit(".", 2)[-2] if msg.subject.count(".") >= 2 else "")
-        if contract is None:
-            await self._reject(msg, f"no hit contract for subject {msg.subject}", _message_ids(msg))
+        try:
+            kind, subject_camera = subjects.parse_hit(msg.subject)
+        except ValueError as exc:
+            await self._reject(msg, f"no hit contract for subject {msg.subject}: {exc}", _message_ids(msg))
             return
+        contract = HIT_CONTRACTS[kind]
         try:
             hit = contract.from_bytes(msg.data)
         except ValueError as exc:
             await self._reject(msg, f"not a {contract.__name__}: {exc}", _message_ids(msg))
             return
         ids = {"camera_id": hit.camera_id, "event_id": str(hit.hit_id)}
-        subject_camera = msg.subject.rsplit(".", 1)[-1]
         if subject_camera != hit.camera_id:  # a district's alerts must not be routed by a forged body
             await self._reject(msg, f"camera {hit.camera_id!r} in a hit on {msg.subject}", ids)
             return
@@ -167,9 +166,8 @@ def _message_ids(msg: Msg) -> dict[str, str]:
     """Log ids of a hit that could not be read: the camera from its subject (safecity.hits.<kind>.<camera>)
     and the event id from the publisher's de-duplication header, where present."""
     ids = {}
-    tokens = msg.subject.split(".")
-    if len(tokens) >= 3 and tokens[-2] in _CONTRACTS:
-        ids["camera_id"] = tokens[-1]
+    with contextlib.suppress(ValueError):
+        ids["camera_id"] = subjects.parse_hit(msg.subject)[1]
     event_id = (msg.headers or {}).get("Nats-Msg-Id")
     if event_id:
         ids["event_id"] = event_id[:64]

@@ -259,7 +259,7 @@ class PlateReadConsumer(PullLoop):
                 # and the alert store would recognise the hit_id anyway.
                 hit = hit.model_copy(update={"event_id": uuid.uuid5(read.event_id, f"hit:{best.entry.id}")})
                 await self._js.publish(
-                    subjects.hits_plate(read.camera_id),
+                    subjects.hits("plate", read.camera_id),
                     hit.to_bytes(),
                     headers={"Nats-Msg-Id": str(hit.event_id)},
                 )

@@ -9,11 +9,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pipeline.contracts import FaceHit, PlateHit
+from pipeline.kinds import AlertKind
 
-SightingKind = Literal["face", "plate", "checkin"]  # checkin: a CRO person's CNIC at a hotel
+SightingKind = AlertKind  # checkin: a CRO person's CNIC at a hotel
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ district's alert answers 404, exactly like one that does not exist.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, WebSocket
 from fastapi.concurrency import run_in_threadpool
@@ -30,6 +30,7 @@ from command_center.api.escalation_views import EscalationPage, EscalationView
 from command_center.security.permissions import DISTRICT_SCOPED_ROLES, Permission
 from command_center.security.principal import Principal
 from command_center.security.users import DISTRICT_PATTERN
+from pipeline.kinds import AlertKind
 from pipeline.settings import CAMERA_ID_PATTERN
 
 router = APIRouter(tags=["alerts"])
@@ -38,7 +39,6 @@ MAX_PAGE = 200
 MAX_ID = 2**31 - 1  # the id columns are 32-bit integers
 
 AlertId = Annotated[int, Path(ge=1, le=MAX_ID, description="Alert id")]
-AlertKind = Literal["face", "plate", "checkin"]
 AlertReader = Annotated[Principal, require(Permission.ALERTS_READ)]
 
 
@@ -62,9 +62,7 @@ async def list_alerts(
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Page back from this id")] = None,
     camera_id: Annotated[str | None, Query(pattern=CAMERA_ID_PATTERN)] = None,
     status: Annotated[str | None, Query(pattern=r"^[a-z_]{1,16}$")] = None,
-    kind: Annotated[
-        Literal["face", "plate", "checkin"] | None, Query(description="One kind of alert only")
-    ] = None,
+    kind: Annotated[AlertKind | None, Query(description="One kind of alert only")] = None,
 ) -> AlertPage:
     scope = district_scope(principal)
     found = await run_in_threadpool(store.list_alerts, limit, before_id, camera_id, status, scope, kind)

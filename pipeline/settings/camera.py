@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from pipeline.kinds import HitKind
 from pipeline.settings.base import Strict
 from pipeline.settings.plates import check_country_codes
 
@@ -14,7 +14,7 @@ CAMERA_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 CAMERA_ID_RE = re.compile(CAMERA_ID_PATTERN)
 
 
-Analytic = Literal["face", "plate"]
+Analytic = HitKind  # what a camera is analysed for: the kinds of hit it can raise
 
 
 class CameraConfig(Strict):

@@ -55,7 +55,7 @@ async def _publish(nats_url: str, hit: FaceHit) -> None:
     nc = await nats.connect(nats_url)
     try:
         headers = {"Nats-Msg-Id": str(hit.event_id)}
-        await nc.jetstream().publish(subjects.hits_face(hit.camera_id), hit.to_bytes(), headers=headers)
+        await nc.jetstream().publish(subjects.hits("face", hit.camera_id), hit.to_bytes(), headers=headers)
     finally:
         await nc.drain()
 

@@ -28,7 +28,7 @@ from tests.command_center.helpers import T0, Served, camera, eventually, hit, jp
 async def publish(nc: Client, *hits: FaceHit) -> None:
     js = nc.jetstream()
     for h in hits:
-        await js.publish(subjects.hits_face(h.camera_id), h.to_bytes(), stream=subjects.HITS_STREAM)
+        await js.publish(subjects.hits("face", h.camera_id), h.to_bytes(), stream=subjects.HITS_STREAM)
 
 
 async def alerts_of(served: Served, cam: str) -> list[dict[str, Any]]:
@@ -158,8 +158,8 @@ async def test_an_invalid_message_is_terminated_and_consuming_goes_on(
 ) -> None:
     cam = camera()
     js = nc.jetstream()
-    await js.publish(subjects.hits_face(cam), b"not json", stream=subjects.HITS_STREAM)
-    await js.publish(subjects.hits_face(cam), b'{"camera_id": "x"}', stream=subjects.HITS_STREAM)
+    await js.publish(subjects.hits("face", cam), b"not json", stream=subjects.HITS_STREAM)
+    await js.publish(subjects.hits("face", cam), b'{"camera_id": "x"}', stream=subjects.HITS_STREAM)
     await publish(nc, hit(cam))
     await eventually(lambda: alerts_of(served, cam))
     assert (await stats(served))["invalid"] >= 2

@@ -65,7 +65,7 @@ async def test_the_live_catalogue_adds_and_moves_cameras_for_lists_and_alert_rou
             assert set(await listed(lahore.access_token)) == {added}  # the operator sees his district's
 
             # Its first alert goes to the Lahore operator's district.
-            await nc.jetstream().publish(subjects.hits_face(added), hit(added).to_bytes())
+            await nc.jetstream().publish(subjects.hits("face", added), hit(added).to_bytes())
 
             async def alert_of_added() -> dict[str, Any] | None:
                 response = await served.http.get(

@@ -65,7 +65,7 @@ async def test_a_hit_waits_out_a_database_outage_and_is_stored_once(
     cam = camera()
     with outage(postgres_url):
         await nc.jetstream().publish(
-            subjects.hits_face(cam), hit(cam, similarity=0.7).to_bytes(), stream=subjects.HITS_STREAM
+            subjects.hits("face", cam), hit(cam, similarity=0.7).to_bytes(), stream=subjects.HITS_STREAM
         )
 
         async def failed_often() -> bool:

@@ -52,7 +52,7 @@ async def test_an_operator_sees_only_his_districts(settings: Settings, nc: Clien
         async with connect(f"{served.ws_url}/ws/alerts", subprotocols=ws_auth(operator.access_token)) as ws:
             await eventually(lambda: _clients(served))
             for cam in (north, south, nowhere):  # nowhere: not in the configuration, so no district
-                await nc.jetstream().publish(subjects.hits_face(cam), hit(cam).to_bytes())
+                await nc.jetstream().publish(subjects.hits("face", cam), hit(cam).to_bytes())
             everything = await eventually(lambda: _all_three(served, supervisor.access_token, tag))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1.0):

@@ -173,7 +173,7 @@ async def test_faces_lead_the_ranking_and_missing_photos_go_on_the_watchlist(
         # A camera sees him: the alert asks for a welfare check; the case's clerk is told.
         cam = camera()
         seen = hit(cam, profile_id=profile_id).model_copy(update={"category": "missing"})
-        await nc.jetstream().publish(subjects.hits_face(cam), seen.to_bytes())
+        await nc.jetstream().publish(subjects.hits("face", cam), seen.to_bytes())
 
         async def alert() -> dict[str, Any] | None:
             found = (await served.http.get("/alerts", params={"camera_id": cam})).json()["alerts"]

@@ -23,10 +23,10 @@ async def test_metrics_count_alerts_by_kind_and_outcome(served: Served, nc: Clie
     js = nc.jetstream()
     for h in (first, again, first):  # the last one is a redelivery under another message id
         await js.publish(
-            subjects.hits_face(cam), h.to_bytes(), headers={"Nats-Msg-Id": f"{h.event_id}-{id(h)}"}
+            subjects.hits("face", cam), h.to_bytes(), headers={"Nats-Msg-Id": f"{h.event_id}-{id(h)}"}
         )
     await js.publish(
-        subjects.hits_face(cam), first.to_bytes(), headers={"Nats-Msg-Id": f"x-{first.event_id}"}
+        subjects.hits("face", cam), first.to_bytes(), headers={"Nats-Msg-Id": f"x-{first.event_id}"}
     )
 
     async def counted() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:

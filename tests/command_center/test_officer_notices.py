@@ -123,7 +123,7 @@ async def test_a_followed_person_seen_on_a_camera_reaches_the_officers_app(
         assert (await http.post(f"/persons/{pid}/follow", params=REASON)).status_code == 200
         async with socket_of(served, follower) as ws:
             found = hit(camera_id, profile_id=profile_id, at=datetime.now(UTC))
-            await nc.jetstream().publish(subjects.hits_face(camera_id), found.to_bytes())
+            await nc.jetstream().publish(subjects.hits("face", camera_id), found.to_bytes())
             alert_id = await eventually(lambda: alert_on(served, camera_id))
             # Only this command centre knows the camera's district (on a NATS server shared with other
             # tests, their command centres store the same hit and announce their own alert).

@@ -191,7 +191,7 @@ async def test_officer_following_a_person_is_told_when_a_camera_sees_them(served
         assert [p["id"] for p in mine.json()] == [pid]
 
         cam = camera()
-        await nc.jetstream().publish(subjects.hits_face(cam), hit(cam, profile_id=profile_id).to_bytes())
+        await nc.jetstream().publish(subjects.hits("face", cam), hit(cam, profile_id=profile_id).to_bytes())
         [notice] = await officer_notices(nc, officer_user, 1)
         assert (notice.kind, notice.person_id, notice.officer_id) == ("seen", pid, officer_user.id)
         assert notice.camera_id == cam and notice.alert_id is not None

@@ -48,9 +48,11 @@ async def test_a_valid_hit_behind_a_thousand_poison_hits_is_an_alert_within_seco
     cam = camera()
     js = nc.jetstream()
     for n in range(POISON):
-        await js.publish(subjects.hits_face(cam), poisoned(cam, n), stream=subjects.HITS_STREAM)
+        await js.publish(subjects.hits("face", cam), poisoned(cam, n), stream=subjects.HITS_STREAM)
     sent = time.monotonic()
-    await js.publish(subjects.hits_face(cam), hit(cam, profile_id=8).to_bytes(), stream=subjects.HITS_STREAM)
+    await js.publish(
+        subjects.hits("face", cam), hit(cam, profile_id=8).to_bytes(), stream=subjects.HITS_STREAM
+    )
     [alert] = await eventually(lambda: alerts_of(served, cam), 30)
     took = time.monotonic() - sent
     assert alert["profile_id"] == 8
@@ -58,7 +60,7 @@ async def test_a_valid_hit_behind_a_thousand_poison_hits_is_an_alert_within_seco
     print(f"\nvalid hit behind {POISON} poison hits: an alert {took:.2f} s after it was sent")
 
     letters = DeadLetters(js)
-    mine = [d for d in await letters.list(limit=100_000) if d.original_subject == subjects.hits_face(cam)]
+    mine = [d for d in await letters.list(limit=100_000) if d.original_subject == subjects.hits("face", cam)]
     assert len(mine) == POISON
     errors = [d.error for d in mine]
     assert sum("9999" in e for e in errors) == POISON // 4 and sum("0001" in e for e in errors) == POISON // 4
@@ -80,12 +82,14 @@ async def test_a_valid_hit_behind_a_thousand_poison_hits_is_an_alert_within_seco
 async def test_dead_letters_are_read_replayed_and_dropped(served: Served, nc: Client) -> None:
     cam = camera()
     js = nc.jetstream()
-    await js.publish(subjects.hits_face(cam), poisoned(cam, 0), stream=subjects.HITS_STREAM)
+    await js.publish(subjects.hits("face", cam), poisoned(cam, 0), stream=subjects.HITS_STREAM)
     valid_later = hit(cam, profile_id=9).to_bytes()  # dead-lettered below as if a bug had refused it
     letters = DeadLetters(js)
 
     async def mine() -> list[Any]:
-        return [d for d in await letters.list(limit=100_000) if d.original_subject == subjects.hits_face(cam)]
+        return [
+            d for d in await letters.list(limit=100_000) if d.original_subject == subjects.hits("face", cam)
+        ]
 
     [letter] = await eventually(mine, 15)
     assert "9999" in letter.error
@@ -95,10 +99,10 @@ async def test_dead_letters_are_read_replayed_and_dropped(served: Served, nc: Cl
 
     # A message refused by a since-fixed bug is replayed on its subject and becomes an alert.
     ack = await js.publish(subjects.deadletter("hits"), valid_later, headers={
-        "Safecity-Original-Subject": subjects.hits_face(cam), "Safecity-Error": "a bug, since fixed",
+        "Safecity-Original-Subject": subjects.hits("face", cam), "Safecity-Error": "a bug, since fixed",
     })  # fmt: skip
     replayed = await letters.replay(ack.seq)
-    assert replayed.original_subject == subjects.hits_face(cam)
+    assert replayed.original_subject == subjects.hits("face", cam)
     [alert] = await eventually(lambda: alerts_of(served, cam), 15)
     assert alert["profile_id"] == 9
 

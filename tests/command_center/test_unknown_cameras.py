@@ -53,15 +53,15 @@ async def test_an_unknown_cameras_hits_and_reads_are_dead_lettered_and_a_known_o
     served, known, _ = strict
     stranger = camera()
     js = nc.jetstream()
-    await js.publish(subjects.hits_face(stranger), hit(stranger, profile_id=31).to_bytes())
+    await js.publish(subjects.hits("face", stranger), hit(stranger, profile_id=31).to_bytes())
     await js.publish(subjects.plates_read(stranger), plate_read(stranger, "LEB1234", "LEB-1234").to_bytes())
-    await js.publish(subjects.hits_face(known), hit(known, profile_id=32).to_bytes())
+    await js.publish(subjects.hits("face", known), hit(known, profile_id=32).to_bytes())
 
     [alert] = await eventually(lambda: alerts_on(served, known), 20)
     assert alert["profile_id"] == 32 and alert["district"] == "Islamabad"
 
     letters = DeadLetters(js)
-    wanted = {subjects.hits_face(stranger), subjects.plates_read(stranger)}
+    wanted = {subjects.hits("face", stranger), subjects.plates_read(stranger)}
 
     async def set_aside() -> list[Any] | None:
         mine = [d for d in await letters.list(limit=100_000) if d.original_subject in wanted]
@@ -84,7 +84,7 @@ async def test_a_camera_added_to_the_catalogue_is_accepted_at_once(
         entry = CameraConfig(id=added, url=f"rtsp://127.0.0.1/{added}", district="Lahore")
         await kv.put(added, camera_bytes(entry))
         # Published at once: the directory may see the camera a moment after its first hit arrives.
-        await nc.jetstream().publish(subjects.hits_face(added), hit(added, profile_id=33).to_bytes())
+        await nc.jetstream().publish(subjects.hits("face", added), hit(added, profile_id=33).to_bytes())
         [alert] = await eventually(lambda: alerts_on(served, added), 20)
         assert alert["district"] == "Lahore"
     finally:

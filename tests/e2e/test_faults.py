@@ -116,7 +116,7 @@ async def publish_hits(url: str, hits: list[Any], *, msg_id: Callable[[Any], str
             await asyncio.gather(
                 *(
                     js.publish(
-                        subjects.hits_face(h.camera_id), h.to_bytes(), headers={"Nats-Msg-Id": msg_id(h)}
+                        subjects.hits("face", h.camera_id), h.to_bytes(), headers={"Nats-Msg-Id": msg_id(h)}
                     )
                     for h in hits[i : i + 100]
                 )

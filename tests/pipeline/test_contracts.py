@@ -61,9 +61,9 @@ def test_every_message_has_an_id_a_version_and_a_time() -> None:
 @pytest.mark.parametrize("camera_id", ["a.b", "a b", "a*", ">", ""])
 def test_subjects_refuse_ids_that_would_break_wildcards(camera_id: str) -> None:
     with pytest.raises(ValueError):
-        subjects.hits_face(camera_id)
+        subjects.hits("face", camera_id)
 
 
 def test_subjects_are_inside_their_streams() -> None:
-    assert subjects.hits_face("cam-1").startswith(subjects.HITS_STREAM_SUBJECTS[0][:-1])
+    assert subjects.hits("face", "cam-1").startswith(subjects.HITS_STREAM_SUBJECTS[0][:-1])
     assert subjects.watchlist_changes().startswith(subjects.WATCHLIST_STREAM_SUBJECTS[0][:-1])
