@@ -22,9 +22,12 @@ Outgoing = FaceHit | PlateRead
 
 
 def subject_of(message: Outgoing) -> str:
+    """A plate read goes to the read log (the command centre matches the hotlist); a face hit to the hits."""
     if isinstance(message, PlateRead):
         return subjects.plates_read(message.camera_id)
-    return subjects.hits("face", message.camera_id)
+    if isinstance(message, FaceHit):
+        return subjects.hits("face", message.camera_id)
+    raise TypeError(f"a worker publishes no {type(message).__name__}")
 
 
 log = logging.getLogger(__name__)

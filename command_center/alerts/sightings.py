@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pipeline.contracts import FaceHit, PlateHit
+from pipeline.contracts import FaceHit, Hit, PlateHit
 from pipeline.kinds import AlertKind
 
 SightingKind = AlertKind  # checkin: a CRO person's CNIC at a hotel
@@ -46,10 +46,13 @@ class Sighting:
         return f"{self.kind}:{self.subject_id}:{self.camera_id}"
 
     @classmethod
-    def of(cls, hit: FaceHit | PlateHit) -> Sighting:
+    def of(cls, hit: Hit) -> Sighting:
+        """The sighting of a hit of any kind; TypeError for a kind with no conversion (never guessed)."""
         if isinstance(hit, FaceHit):
             return cls.of_face(hit)
-        return cls.of_plate(hit)
+        if isinstance(hit, PlateHit):
+            return cls.of_plate(hit)
+        raise TypeError(f"no sighting for a {type(hit).__name__}")
 
     @classmethod
     def of_face(cls, hit: FaceHit) -> Sighting:

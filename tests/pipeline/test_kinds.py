@@ -34,7 +34,7 @@ def test_every_hit_kind_has_a_contract_and_a_subject_that_parses_back() -> None:
     ],
 )
 def test_what_is_not_a_hit_subject_is_refused_with_a_reason(subject: str) -> None:
-    with pytest.raises(ValueError, match="hit|camera"):
+    with pytest.raises(ValueError, match=r"hit|camera"):
         subjects.parse_hit(subject)
 
 
