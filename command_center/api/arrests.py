@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
 
+from command_center import evidence
 from command_center.api.arrest_views import ArrestCreate, ArrestPage, ArrestView
 from command_center.api.auditing import AuditorDep, ReasonQuery
 from command_center.api.casework_common import (
@@ -95,6 +96,7 @@ async def record_arrest(
         casework.arrests.add, new, officer_id, principal.actor, faceprint_bytes(vector)
     )
     details = {"fir_number": arrest.fir_number, "police_station": arrest.police_station, "cnic": arrest.cnic}
+    details |= evidence.stored("arrest_photo", (arrest.id, photo.jpeg if photo else None))
     await auditor.record("arrests.record", f"arrest:{arrest.id}", details=details)
     casework.screener.submit(arrest.id)
     return ArrestView.of(arrest)

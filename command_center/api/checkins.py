@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
 
+from command_center import evidence
 from command_center.api.auditing import AuditorDep, ReasonQuery
 from command_center.api.deps import SettingsDep, require
 from command_center.api.person_views import (
@@ -117,6 +118,7 @@ async def post_checkin(
     except RecordsError as exc:
         raise HTTPException(409, str(exc)) from None
     details = {"hotel_id": hotel_id, "booking_ref": body.booking_ref, "repeat": not created}
+    details |= evidence.stored("checkin_photo", (ack.id, photo if created else None))
     await auditor.record("checkins.post", f"checkin:{ack.id}", details=details)
     if created:
         records.screener.submit(ack.id)

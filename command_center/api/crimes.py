@@ -22,6 +22,7 @@ from fastapi import APIRouter, File, HTTPException, Path, Query, Response, Uploa
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
 
+from command_center import evidence
 from command_center.api.arrests import CaseworkDep
 from command_center.api.auditing import AuditorDep, ReasonQuery
 from command_center.api.casework_common import (
@@ -233,7 +234,8 @@ async def add_crime_photo(
 ) -> PhotoAdded:
     clean = await photo_from_upload(photo, settings)
     photo_id = await call(casework.crimes.add_photo, report_id, clean, principal.actor)
-    await auditor.record("crimes.photo_add", f"crime:{report_id}", details={"photo_id": photo_id})
+    details = {"photo_id": photo_id, **evidence.stored("crime_photo", (photo_id, clean.jpeg))}
+    await auditor.record("crimes.photo_add", f"crime:{report_id}", details=details)
     return PhotoAdded(id=photo_id, url=f"/crimes/{report_id}/photos/{photo_id}")
 
 

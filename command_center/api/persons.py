@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Respon
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
+from command_center import evidence
 from command_center.api.auditing import AuditorDep, ReasonQuery
 from command_center.api.deps import ServicesDep, SettingsDep, require
 from command_center.api.person_views import (
@@ -278,7 +279,8 @@ async def add_photo(
     info = await _call(
         records.persons.add_photo, person_id, jpeg, int(image.shape[1]), int(image.shape[0]), principal.actor
     )
-    await auditor.record("persons.photo_add", target(person_id), details={"photo_id": info.id})
+    details = {"photo_id": info.id, **evidence.stored("person_photo", (info.id, jpeg))}
+    await auditor.record("persons.photo_add", target(person_id), details=details)
     url = f"/persons/{person_id}/photos/{info.id}"
     return PhotoView(
         id=info.id,
@@ -310,7 +312,8 @@ async def remove_photo(
     person_id: PersonId, photo_id: ItemId, _: Writer, auditor: AuditorDep, records: RecordsDep
 ) -> Response:
     await _call(records.persons.remove_photo, person_id, photo_id)
-    await auditor.record("persons.photo_remove", target(person_id), details={"photo_id": photo_id})
+    details = {"photo_id": photo_id, **evidence.removed("person_photo", photo_id)}
+    await auditor.record("persons.photo_remove", target(person_id), details=details)
     return Response(status_code=204)
 
 

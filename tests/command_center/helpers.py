@@ -25,7 +25,7 @@ from command_center.security.permissions import Role
 from command_center.security.users import StaffUser
 from pipeline.contracts import Box, FaceHit
 from pipeline.settings import Settings, parse
-from tests.services import TEST_SECURITY, free_port
+from tests.services import TEST_SECURITY, deployment_audit_key, free_port
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 METRICS_TOKEN = "test-scraper-token-0123456789"
@@ -63,6 +63,7 @@ def settings_for(
             "worker": {"fleet": "tests"},
             "security": {
                 **TEST_SECURITY,
+                "audit_key": deployment_audit_key(),
                 "sms_backend": "outbox",
                 "sms_outbox": str(tmp_path / "sms_outbox.jsonl"),
             },
