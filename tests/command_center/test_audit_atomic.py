@@ -1,20 +1,29 @@
 """An audited change and its audit entry commit together: when the database refuses the audit entry (a real
 trigger on audit_log, on SQLite and PostgreSQL), the change is not stored either and the caller gets a 503
-saying nothing was done; once the audit can be written again the same request succeeds, audited."""
+saying nothing was done; once the audit can be written again the same request succeeds, audited. The same
+holds for an administrative command (``safecity integrations add-hotel``)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
+import pytest
+import yaml
 from sqlalchemy import Engine, func, select, text
 
+from command_center.audit import AuditTrail
 from command_center.records.tables import cases, persons, vehicles
 from command_center.security.permissions import Role
+from pipeline.database import make_engine
+from safecity_cli.main import main
 from tests.command_center.helpers import Served, eventually
 from tests.command_center.records_helpers import audited, checkin, client, cnic, hotel_key, person
+from tests.services import TEST_SECURITY
 
 _SQLITE = """CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log WHEN NEW.action = '{action}'
 BEGIN SELECT RAISE(ABORT, 'audit entry refused by the test'); END"""
@@ -101,3 +110,24 @@ def _screened_at(engine: Engine, checkin_id: int) -> object:
     with engine.connect() as conn:
         query = text("SELECT screened_at FROM hotel_checkins WHERE id = :id")
         return conn.execute(query, {"id": checkin_id}).scalar()
+
+
+def test_an_administrative_command_changes_nothing_when_its_audit_entry_is_refused(
+    tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump({"environment": "test", "database_url": database_url, "security": TEST_SECURITY})
+    )
+    add = ["integrations", "add-hotel", "--config", str(config), "--name", "Hotel One", "--licence", "LHR-1"]
+    add += ["--address", "1 Mall Rd", "--district", "Lahore"]
+    engine = make_engine(database_url)
+    AuditTrail(engine, TEST_SECURITY["audit_key"].encode()).create_schema()
+    assert main(["integrations", "list", "--config", str(config)]) == 0  # creates the hotels' tables
+    with audit_refuses(engine, "integration.hotel_create"):
+        assert main(add) == 1
+        assert "nothing changed" in capsys.readouterr().err
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM hotels")).scalar_one() == 0
+    assert main(add) == 0 and json.loads(capsys.readouterr().out)["audited"] is True
+    engine.dispose()
