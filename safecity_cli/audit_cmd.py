@@ -23,7 +23,8 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     verify = actions.add_parser(
         "verify",
         parents=[parent],
-        help="check the whole chain; exit 1 if an entry was changed, removed or reordered",
+        help="check the whole chain and the evidence files; exit 1 if an entry was changed, removed or "
+        "reordered, or a stored photo changed or went without an audited purge",
     )
     verify.add_argument(
         "--no-anchors", action="store_true", help="check the database alone (NATS unreachable)"
@@ -55,13 +56,23 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
             f"{result.checked} entries before it are intact",
             file=sys.stderr,
         )
+    files_ok = _check_evidence(trail)
     if args.no_anchors:
-        return EXIT_OK if result.ok else EXIT_FAILURE
+        return EXIT_OK if result.ok and files_ok else EXIT_FAILURE
     anchored = _check_anchors(settings, trail)
     if anchored is None:
         return EXIT_FAILURE
     print(f"anchors: {anchored.describe()}", file=sys.stdout if anchored.ok else sys.stderr)
-    return EXIT_OK if result.ok and anchored.ok else EXIT_FAILURE
+    return EXIT_OK if result.ok and files_ok and anchored.ok else EXIT_FAILURE
+
+
+def _check_evidence(trail: AuditTrail) -> bool:
+    """Every evidence file the chain recorded, rehashed: which one changed or went without a purge."""
+    from command_center.security import evidence
+
+    checked = evidence.check(trail.engine, trail.rows)
+    print(f"evidence: {checked.describe()}", file=sys.stdout if checked.ok else sys.stderr)
+    return checked.ok
 
 
 def _check_anchors(settings: Settings, trail: AuditTrail) -> AnchorCheck | None:

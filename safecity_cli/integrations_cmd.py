@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pipeline.settings import Settings
-from safecity_cli.auditing import audit
+from safecity_cli.auditing import audited_change
 from safecity_cli.main import EXIT_OK, EXIT_USAGE, CommandError
 
 if TYPE_CHECKING:
@@ -144,19 +144,14 @@ def run_add_hotel(args: argparse.Namespace, settings: Settings) -> int:
 
     values = _validated(args)
     store = _store(settings)
-    try:
-        hotel = store.create_hotel(latitude=args.lat, longitude=args.lon, **values)
-    except IntegrationError as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from None
-    audited = audit(
-        settings,
-        store.engine,
-        _actor(),
-        "integration.hotel_create",
-        f"hotel:{hotel.id}",
-        details={"licence_no": hotel.licence_no},
-    )
-    _print({**_hotel_json(hotel), "audited": audited})
+    with audited_change(settings, store.engine) as record:
+        try:
+            hotel = store.create_hotel(latitude=args.lat, longitude=args.lon, **values)
+        except IntegrationError as exc:
+            raise CommandError(str(exc), EXIT_USAGE) from None
+        details = {"licence_no": hotel.licence_no}
+        record(_actor(), "integration.hotel_create", f"hotel:{hotel.id}", details=details)
+    _print({**_hotel_json(hotel), "audited": True})
     return EXIT_OK
 
 
@@ -176,21 +171,15 @@ def run_issue_key(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(f"--label: {exc}", EXIT_USAGE) from None
     store = _store(settings)
     scopes = args.scopes or ["checkins:post"]
-    try:
-        issued = store.issue_key(args.hotel_id, scopes, label, _actor(), expires_at)
-    except (HotelNotFoundError, IntegrationError) as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from None
-    details = {"hotel_id": args.hotel_id, "scopes": list(issued.info.scopes), "label": label}
-    audited = audit(
-        settings,
-        store.engine,
-        _actor(),
-        "integration.key_issue",
-        f"key:{issued.info.key_id}",
-        details=details,
-    )
+    with audited_change(settings, store.engine) as record:
+        try:
+            issued = store.issue_key(args.hotel_id, scopes, label, _actor(), expires_at)
+        except (HotelNotFoundError, IntegrationError) as exc:
+            raise CommandError(str(exc), EXIT_USAGE) from None
+        details = {"hotel_id": args.hotel_id, "scopes": list(issued.info.scopes), "label": label}
+        record(_actor(), "integration.key_issue", f"key:{issued.info.key_id}", details=details)
     print("safecity: the key is shown this once; give it to the hotel's system now", file=sys.stderr)
-    _print({**_key_json(issued.info), "api_key": issued.raw_key, "audited": audited})
+    _print({**_key_json(issued.info), "api_key": issued.raw_key, "audited": True})
     return EXIT_OK
 
 
@@ -198,19 +187,13 @@ def run_revoke(args: argparse.Namespace, settings: Settings) -> int:
     from command_center.security.apikeys import KeyNotFoundError
 
     store = _store(settings)
-    try:
-        info = store.revoke(args.key_id)
-    except KeyNotFoundError as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from None
-    audited = audit(
-        settings,
-        store.engine,
-        _actor(),
-        "integration.key_revoke",
-        f"key:{info.key_id}",
-        details={"hotel_id": info.hotel_id},
-    )
-    _print({**_key_json(info), "audited": audited})
+    with audited_change(settings, store.engine) as record:
+        try:
+            info = store.revoke(args.key_id)
+        except KeyNotFoundError as exc:
+            raise CommandError(str(exc), EXIT_USAGE) from None
+        record(_actor(), "integration.key_revoke", f"key:{info.key_id}", details={"hotel_id": info.hotel_id})
+    _print({**_key_json(info), "audited": True})
     return EXIT_OK
 
 
@@ -232,17 +215,11 @@ def run_set_active(args: argparse.Namespace, settings: Settings) -> int:
     from command_center.security.apikeys import HotelNotFoundError
 
     store = _store(settings)
-    try:
-        hotel = store.set_hotel_active(args.hotel_id, not args.off)
-    except HotelNotFoundError as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from None
-    audited = audit(
-        settings,
-        store.engine,
-        _actor(),
-        "integration.hotel_update",
-        f"hotel:{hotel.id}",
-        details={"active": hotel.active},
-    )
-    _print({**_hotel_json(hotel), "audited": audited})
+    with audited_change(settings, store.engine) as record:
+        try:
+            hotel = store.set_hotel_active(args.hotel_id, not args.off)
+        except HotelNotFoundError as exc:
+            raise CommandError(str(exc), EXIT_USAGE) from None
+        record(_actor(), "integration.hotel_update", f"hotel:{hotel.id}", details={"active": hotel.active})
+    _print({**_hotel_json(hotel), "audited": True})
     return EXIT_OK

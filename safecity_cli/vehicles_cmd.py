@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.settings import Settings
-from safecity_cli.auditing import audit
+from safecity_cli.auditing import audit, audited_change
 from safecity_cli.main import EXIT_OK, EXIT_USAGE, CommandError
 
 if TYPE_CHECKING:
@@ -114,23 +114,20 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         raise CommandError(f"cannot read {args.file}: {exc.strerror}", EXIT_USAGE) from None
     hotlist, actor = _hotlist(settings), _actor(args.by)
-    try:
-        report = import_csv(hotlist, data, actor, partial=args.partial)
-    except (CsvFormatError, InvalidVehicleError) as exc:
-        raise CommandError(f"{args.file}: {exc}; nothing imported", EXIT_USAGE) from None
-    except ImportConflictError as exc:
-        raise CommandError(str(exc)) from None
+    with audited_change(settings, hotlist.engine) as record:
+        try:
+            report = import_csv(hotlist, data, actor, partial=args.partial)
+        except (CsvFormatError, InvalidVehicleError) as exc:
+            raise CommandError(f"{args.file}: {exc}; nothing imported", EXIT_USAGE) from None
+        except ImportConflictError as exc:
+            raise CommandError(str(exc)) from None
+        if report.applied:
+            details = {"file": str(args.file)[:200], **report.summary(), "created_ids": report.created[:1000]}
+            record(actor, "vehicles.import", "vehicle_hotlist", details=details)
     errors = [{"row": e.row, "message": e.message} for e in report.errors]
     for error in report.errors:
         print(f"safecity: {args.file}: row {error.row}: {error.message}", file=sys.stderr)
-    audited = report.applied and audit(
-        settings,
-        hotlist.engine,
-        actor,
-        "vehicles.import",
-        "vehicle_hotlist",
-        details={"file": str(args.file)[:200], **report.summary(), "created_ids": report.created[:1000]},
-    )
+    audited = report.applied
     _print(
         {
             **report.summary(),
@@ -160,17 +157,16 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
         expires_at=args.expires,
     )
     hotlist, actor = _hotlist(settings), _actor(args.by)
-    try:
-        entry = hotlist.add(vehicle, actor)
-    except InvalidVehicleError as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from None
-    except VehicleConflictError as exc:
-        raise CommandError(str(exc)) from None
-    details = {k: v for k, v in entry.as_dict().items() if k in ("plate", "status", "case_reference")}
-    audited = audit(
-        settings, hotlist.engine, actor, "vehicles.add", f"vehicle_hotlist:{entry.id}", details=details
-    )
-    _print({**entry.as_dict(), "audited": audited})
+    with audited_change(settings, hotlist.engine) as record:
+        try:
+            entry = hotlist.add(vehicle, actor)
+        except InvalidVehicleError as exc:
+            raise CommandError(str(exc), EXIT_USAGE) from None
+        except VehicleConflictError as exc:
+            raise CommandError(str(exc)) from None
+        details = {k: v for k, v in entry.as_dict().items() if k in ("plate", "status", "case_reference")}
+        record(actor, "vehicles.add", f"vehicle_hotlist:{entry.id}", details=details)
+    _print({**entry.as_dict(), "audited": True})
     return EXIT_OK
 
 
@@ -178,22 +174,16 @@ def run_remove(args: argparse.Namespace, settings: Settings) -> int:
     from watchlist.vehicles import InvalidVehicleError, VehicleNotFoundError, VehicleRemovedError
 
     hotlist, actor = _hotlist(settings), _actor(args.by)
-    try:
-        entry = hotlist.remove(args.entry_id, actor, args.reason)
-    except InvalidVehicleError as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from None
-    except (VehicleNotFoundError, VehicleRemovedError) as exc:
-        raise CommandError(str(exc)) from None
-    audited = audit(
-        settings,
-        hotlist.engine,
-        actor,
-        "vehicles.remove",
-        f"vehicle_hotlist:{entry.id}",
-        reason=args.reason,
-        details={"plate": entry.plate},
-    )
-    _print({**entry.as_dict(), "audited": audited})
+    with audited_change(settings, hotlist.engine) as record:
+        try:
+            entry = hotlist.remove(args.entry_id, actor, args.reason)
+        except InvalidVehicleError as exc:
+            raise CommandError(str(exc), EXIT_USAGE) from None
+        except (VehicleNotFoundError, VehicleRemovedError) as exc:
+            raise CommandError(str(exc)) from None
+        target = f"vehicle_hotlist:{entry.id}"
+        record(actor, "vehicles.remove", target, reason=args.reason, details={"plate": entry.plate})
+    _print({**entry.as_dict(), "audited": True})
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ from nats.aio.client import Client
 from nats.js.api import PubAck
 
 from pipeline import subjects
+from pipeline.adapters import transactions
 from pipeline.adapters.streams import ensure_stream, watchlist_stream_config
 from pipeline.contracts import WatchlistChange
 
@@ -25,6 +26,20 @@ async def announce(nc: Client, change: WatchlistChange) -> PubAck:
         change.to_bytes(),
         headers={"Nats-Msg-Id": str(change.event_id)},
     )
+
+
+async def announce_committed(nc: Client, change: WatchlistChange) -> None:
+    """Announce ``change`` once the unit of work it was written in commits (workers read it from the
+    database); a NATS hiccup is logged, not raised: a worker that misses the message catches up from the
+    watchlist revision when it next loads."""
+
+    async def publish() -> None:
+        try:
+            await announce(nc, change)
+        except Exception:
+            log.exception("watchlist change of profile %s stored but not announced", change.profile_id)
+
+    await transactions.when_committed(publish)
 
 
 async def _announce_once(nats_url: str, change: WatchlistChange, connect_timeout: float) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import func, select
 
+from pipeline.adapters import transactions
 from watchlist.governance import IN_FORCE, utc
 from watchlist.index_base import FloatArray, IdArray
 from watchlist.store import WatchlistStore
@@ -48,7 +49,7 @@ def read_in_force(
         profiles.c.expires_at,
     )
     owners: dict[int, tuple[str, str, datetime, tuple[int, ...]]] = {}
-    with store.engine.connect() as conn:
+    with transactions.connect(store.engine) as conn:
         lists = _memberships(conn)
         expected = int(conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one())
         ids = np.zeros(expected, dtype=np.int64)  # filled in place: no second copy of the vectors
@@ -56,7 +57,7 @@ def read_in_force(
         vectors = np.zeros((expected, dim), dtype=np.float32)
         filled = 0
         query = select(*columns).select_from(joined).where(*where).order_by(face_embeddings.c.id)
-        for partition in conn.execution_options(yield_per=_PARTITION).execute(query).partitions():
+        for partition in conn.execute(query, execution_options={"yield_per": _PARTITION}).partitions():
             end = filled + len(partition)
             if end > len(ids):  # enrolled since the count: grow (rare)
                 ids, owner_ids, vectors = (_grown(a, end + _PARTITION) for a in (ids, owner_ids, vectors))

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.sql.elements import ColumnElement
 
+from pipeline.adapters import transactions
 from pipeline.contracts import WatchlistChange
 from watchlist.governance import IN_FORCE, utc
 from watchlist.membership import member_lists
@@ -56,7 +57,7 @@ def changes_for(store: WatchlistStore, profile_ids: Sequence[int], now: datetime
 
 def _changes(store: WatchlistStore, where: ColumnElement[bool], now: datetime) -> list[WatchlistChange]:
     in_force = [s.value for s in IN_FORCE]
-    with store.engine.connect() as conn:
+    with transactions.connect(store.engine) as conn:
         rows = conn.execute(
             select(
                 profiles.c.id, profiles.c.name, profiles.c.category, profiles.c.status, profiles.c.expires_at
@@ -104,7 +105,7 @@ def stored_embeddings(
 ) -> dict[int, tuple[int, npt.NDArray[np.float32]]]:
     """Embedding id -> (profile id, vector) for the ids the database holds, whatever their status."""
     found: dict[int, tuple[int, npt.NDArray[np.float32]]] = {}
-    with store.engine.connect() as conn:
+    with transactions.connect(store.engine) as conn:
         for chunk in _chunks(list(embedding_ids)):
             query = select(
                 face_embeddings.c.id, face_embeddings.c.profile_id, face_embeddings.c.vector

@@ -20,6 +20,7 @@ from sqlalchemy import and_, delete, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from pipeline.adapters import transactions
 from pipeline.calibration import Calibration
 from pipeline.contracts import WatchlistChange
 from pipeline.settings import Settings
@@ -152,11 +153,11 @@ class WatchLists:
     def ensure_defaults(self) -> None:
         """On a database without lists, create the default ones and put every profile on the list of its
         category (what matched before lists existed keeps matching). Safe with several processes."""
-        with self._store.engine.connect() as conn:
+        with transactions.connect(self._store.engine) as conn:
             if conn.execute(select(func.count()).select_from(watch_lists)).scalar_one():
                 return
         try:
-            with self._store.engine.begin() as conn:
+            with transactions.begin(self._store.engine) as conn:
                 now = _now()
                 for spec in DEFAULT_LISTS:
                     list_id = self._insert(conn, spec, SYSTEM, now)
@@ -178,7 +179,7 @@ class WatchLists:
     # -- reading -------------------------------------------------------------------------------------
 
     def get(self, list_id: int) -> WatchList:
-        with self._store.engine.connect() as conn:
+        with transactions.connect(self._store.engine) as conn:
             return self._get(conn, list_id)
 
     def _get(self, conn: Connection, list_id: int) -> WatchList:
@@ -191,19 +192,19 @@ class WatchLists:
         query = select(watch_lists).order_by(watch_lists.c.priority, watch_lists.c.id)
         if not include_archived:
             query = query.where(watch_lists.c.status == ListStatus.ACTIVE.value)
-        with self._store.engine.connect() as conn:
+        with transactions.connect(self._store.engine) as conn:
             rows = conn.execute(query).all()
             counts = self._member_counts(conn)
             gallery = self._in_force_profiles(conn)
             return [list_from_row(r, gallery if r.all_profiles else counts.get(int(r.id), 0)) for r in rows]
 
     def lists_of(self, profile_id: int) -> list[int]:
-        with self._store.engine.connect() as conn:
+        with transactions.connect(self._store.engine) as conn:
             return member_lists(conn, [profile_id]).get(profile_id, [])
 
     def members(self, list_id: int, limit: int, offset: int) -> tuple[list[int], int]:
         """Profile ids on the list (in id order) and how many there are."""
-        with self._store.engine.connect() as conn:
+        with transactions.connect(self._store.engine) as conn:
             watch_list = self._get(conn, list_id)
             if watch_list.all_profiles:
                 in_force = profiles.c.status.in_([s.value for s in IN_FORCE])
@@ -235,7 +236,7 @@ class WatchLists:
 
     def create(self, spec: ListSpec, actor: str) -> ListChange:
         actor = validate_actor(actor)
-        with self._store.engine.begin() as conn:
+        with transactions.begin(self._store.engine) as conn:
             list_id = self._insert(conn, spec, actor, _now())
             revision = self._store.bump(conn)
             return ListChange(self._get(conn, list_id), revision)
@@ -286,7 +287,7 @@ class WatchLists:
             raise WatchListError(f"cannot change {', '.join(unknown)}")
         actor = validate_actor(actor)
         values = self._validated(changes)
-        with self._store.engine.begin() as conn:
+        with transactions.begin(self._store.engine) as conn:
             current = self._get(conn, list_id)
             if current.all_profiles and values.get("mode") == Mode.LIVE.value:
                 raise ListConflictError(_GALLERY_NOT_LIVE)
@@ -361,7 +362,7 @@ class WatchLists:
         if len(wanted) > MAX_MEMBERS_PER_CHANGE:
             raise WatchListError(f"at most {MAX_MEMBERS_PER_CHANGE} profiles per change")
         now = _now()
-        with self._store.engine.begin() as conn:
+        with transactions.begin(self._store.engine) as conn:
             current = self._get(conn, list_id)
             if current.all_profiles:
                 raise ListConflictError(f"{current.name} holds every profile in force; nobody is added to it")
@@ -401,7 +402,7 @@ class WatchLists:
         """Recompute thresholds (every active list, or these); returns the lists whose threshold moved.
         A move bumps the watchlist revision, so workers reload the thresholds."""
         moved = []
-        with self._store.engine.begin() as conn:
+        with transactions.begin(self._store.engine) as conn:
             query = select(watch_lists.c.id, watch_lists.c.threshold, watch_lists.c.strong_threshold)
             if list_ids is not None:
                 query = query.where(watch_lists.c.id.in_(list(list_ids)))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from pipeline.adapters import transactions
 from watchlist.list_types import ListStatus, WatchList, list_from_row
 from watchlist.matcher import EVERY_PROFILE, ListThreshold, Scope
 from watchlist.store import WatchlistStore
@@ -47,7 +48,7 @@ class ListPolicies:
     def load(self, store: WatchlistStore) -> bool:
         """Read the active lists from the database; returns whether which lists are live changed."""
         query = select(watch_lists).where(watch_lists.c.status == ListStatus.ACTIVE.value)
-        with store.engine.connect() as conn:
+        with transactions.connect(store.engine) as conn:
             rows = conn.execute(query).all()
         return self.replace([list_from_row(r) for r in rows])
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from pipeline.adapters import transactions
 from pipeline.contracts import WatchlistChange
 from watchlist.governance import (
     FourEyesError,
@@ -50,7 +51,7 @@ class Reviews:
         """active -> pending_removal; the entry keeps matching until a second person approves."""
         proposed_by = validate_actor(proposed_by)
         reason = validate_reason(reason)
-        with self._store.engine.begin() as conn:
+        with transactions.begin(self._store.engine) as conn:
             self._expect(
                 conn, profile_id, Status.ACTIVE, "only an active profile can be proposed for removal"
             )
@@ -71,7 +72,7 @@ class Reviews:
     def approve(self, profile_id: int, approver: str) -> Decision:
         """Approve the pending add or removal; the approver must not be its proposer."""
         approver = validate_actor(approver)
-        with self._store.engine.begin() as conn:
+        with transactions.begin(self._store.engine) as conn:
             row = self._pending(conn, profile_id)
             status = Status(row.status)
             proposer = row.proposed_by if status is Status.PENDING_ADD else row.removal_proposed_by
@@ -112,7 +113,7 @@ class Reviews:
         proposal this way: rejecting restores the state before it, so it needs no second person."""
         reviewer = validate_actor(reviewer)
         reason = validate_reason(reason)
-        with self._store.engine.begin() as conn:
+        with transactions.begin(self._store.engine) as conn:
             row = self._pending(conn, profile_id)
             status = Status(row.status)
             after = Status.REJECTED if status is Status.PENDING_ADD else Status.ACTIVE

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+from pipeline.adapters import transactions
 from pipeline.validators import normalise_person_name
 from watchlist.governance import (
     IN_FORCE,
@@ -116,11 +117,11 @@ class WatchlistStore:
     def create_schema(self) -> None:
         """Create missing tables and the revision row; safe to call from several processes."""
         metadata.create_all(self.engine)
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             if conn.execute(select(watchlist_meta.c.id)).first() is not None:
                 return
         try:
-            with self.engine.begin() as conn:
+            with transactions.begin(self.engine) as conn:
                 conn.execute(insert(watchlist_meta).values(id=1, revision=0))
         except IntegrityError:
             pass  # another process created it first
@@ -137,7 +138,7 @@ class WatchlistStore:
         )
 
     def revision(self) -> int:
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             value = conn.execute(select(watchlist_meta.c.revision).where(watchlist_meta.c.id == 1)).scalar()
         return int(value or 0)
 
@@ -185,7 +186,7 @@ class WatchlistStore:
             "created_at": now,
             "updated_at": now,
         }
-        with self.engine.begin() as conn:
+        with transactions.begin(self.engine) as conn:
             profile_id = int(
                 conn.execute(insert(profiles).values(**row).returning(profiles.c.id)).scalar_one()
             )
@@ -248,7 +249,7 @@ class WatchlistStore:
         now = _now()
         removed_by = validate_actor(removed_by)
         reason = validate_reason(reason)
-        with self.engine.begin() as conn:
+        with transactions.begin(self.engine) as conn:
             done = conn.execute(
                 update(profiles)
                 .where(profiles.c.id == profile_id, profiles.c.status.in_([s.value for s in IN_FORCE]))
@@ -306,7 +307,7 @@ class WatchlistStore:
         where = self._filter(category, statuses)
         if where is not None:
             query = query.where(where)
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             return int(conn.execute(query).scalar_one())
 
     def _filter(self, category: str | None, statuses: Sequence[Status] | None) -> ColumnElement[bool] | None:
@@ -332,7 +333,7 @@ class WatchlistStore:
         if where is not None:
             query = query.where(where)
         query = query.order_by(profiles.c.id).limit(max(0, limit)).offset(max(0, offset))
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             return [profile_from_row(row) for row in conn.execute(query)]
 
     def iter_embeddings(
@@ -357,7 +358,7 @@ class WatchlistStore:
         )
         if profile_id is not None:
             query = query.where(face_embeddings.c.profile_id == profile_id)
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             rows = conn.execute(query).all()
         for row in rows:
             yield StoredEmbedding(
@@ -375,11 +376,11 @@ class WatchlistStore:
         query = select(column).where(profile_photos.c.profile_id == profile_id)
         if photo_id is not None:
             query = query.where(profile_photos.c.id == photo_id)
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             data = conn.execute(query.order_by(profile_photos.c.id).limit(1)).scalar()
         return bytes(data) if data is not None else None
 
     def photo_ids(self, profile_id: int) -> list[int]:
         query = select(profile_photos.c.id).where(profile_photos.c.profile_id == profile_id)
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             return [int(i) for i in conn.execute(query.order_by(profile_photos.c.id)).scalars()]

@@ -38,6 +38,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from pipeline.adapters import transactions
 from watchlist.governance import utc
 from watchlist.vehicle_tables import vehicle_hotlist
 from watchlist.vehicle_types import InvalidVehicleError, NewVehicle, ValidVehicle, validate_actor
@@ -197,7 +198,7 @@ def import_csv(
     if report.error_count and not partial:
         return report
     try:
-        with store.engine.begin() as conn:
+        with transactions.begin(store.engine) as conn:
             _write(conn, valid, actor, now, report)
             if report.created or report.updated:
                 store.bump(conn)

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+from pipeline.adapters import transactions
 from watchlist.vehicle_tables import metadata, vehicle_hotlist, vehicle_hotlist_meta
 from watchlist.vehicle_types import (
     ALERTING,
@@ -100,11 +101,11 @@ class VehicleHotlist:
     def create_schema(self) -> None:
         """Create missing tables and the revision row; safe to call from several processes."""
         metadata.create_all(self.engine)
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             if conn.execute(select(vehicle_hotlist_meta.c.id)).first() is not None:
                 return
         try:
-            with self.engine.begin() as conn:
+            with transactions.begin(self.engine) as conn:
                 conn.execute(insert(vehicle_hotlist_meta).values(id=1, revision=0))
         except IntegrityError:
             pass  # another process created it first
@@ -112,7 +113,7 @@ class VehicleHotlist:
     # -- revision ----------------------------------------------------------------------------------
 
     def revision(self) -> int:
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             value = conn.execute(
                 select(vehicle_hotlist_meta.c.revision).where(vehicle_hotlist_meta.c.id == 1)
             ).scalar()
@@ -134,7 +135,7 @@ class VehicleHotlist:
         now = _now()
         row = {**valid.row(), "created_by": actor, "created_at": now, "updated_by": actor, "updated_at": now}
         try:
-            with self.engine.begin() as conn:
+            with transactions.begin(self.engine) as conn:
                 entry_id = int(
                     conn.execute(
                         insert(vehicle_hotlist).values(**row).returning(vehicle_hotlist.c.id)
@@ -156,7 +157,7 @@ class VehicleHotlist:
         if all(getattr(before, name) == value for name, value in self._comparable(values).items()):
             return Updated(before, before)  # nothing to do: no write, no revision
         try:
-            with self.engine.begin() as conn:
+            with transactions.begin(self.engine) as conn:
                 done = conn.execute(
                     update(vehicle_hotlist)
                     .where(vehicle_hotlist.c.id == entry_id, live())
@@ -187,7 +188,7 @@ class VehicleHotlist:
         reason = validate_reason(reason)
         self._live(entry_id)
         now = _now()
-        with self.engine.begin() as conn:
+        with transactions.begin(self.engine) as conn:
             done = conn.execute(
                 update(vehicle_hotlist)
                 .where(vehicle_hotlist.c.id == entry_id, live())
@@ -224,7 +225,7 @@ class VehicleHotlist:
         query = select(vehicle_hotlist.c.id).where(
             vehicle_hotlist.c.plate_key == plate_key, vehicle_hotlist.c.case_key == case_key, live()
         )
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             value = conn.execute(query).scalar()
         return int(value) if value is not None else None
 
@@ -256,7 +257,7 @@ class VehicleHotlist:
             clauses.append(vehicle_hotlist.c.status.in_(sorted(s.value for s in listing.statuses)))
         if listing.priority is not None:
             clauses.append(vehicle_hotlist.c.priority == listing.priority)
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             total = int(conn.execute(select(func.count(vehicle_hotlist.c.id)).where(*clauses)).scalar_one())
         order = (vehicle_hotlist.c.priority, vehicle_hotlist.c.id.desc())
         page = self._select(*clauses, limit=listing.limit, offset=listing.offset, order=order)
@@ -303,14 +304,14 @@ class VehicleHotlist:
         )
         if not include_removed:
             query = query.where(live())
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             return [(int(row.id), str(row.plate_key)) for row in conn.execute(query)]
 
     def count(self, include_removed: bool = False) -> int:
         query = select(func.count(vehicle_hotlist.c.id))
         if not include_removed:
             query = query.where(live())
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             return int(conn.execute(query).scalar_one())
 
     def _select(
@@ -323,5 +324,5 @@ class VehicleHotlist:
         query = select(vehicle_hotlist).where(*where).order_by(*order)
         if limit is not None:
             query = query.limit(max(0, limit)).offset(max(0, offset))
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             return [entry_from_row(row) for row in conn.execute(query)]

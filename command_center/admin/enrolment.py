@@ -11,7 +11,7 @@ from nats.aio.client import Client as NATS
 from pipeline.contracts import WatchlistChange
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
-from watchlist.announce import announce
+from watchlist.announce import announce_committed
 from watchlist.enrol import Enroller, EnrolResult
 from watchlist.governance import LegalBasis
 from watchlist.lists import WatchLists
@@ -66,9 +66,4 @@ class EnrolmentService:
         return await asyncio.to_thread(self._reviews.reject, profile_id, reviewer, reason)
 
     async def _announce(self, change: WatchlistChange) -> None:
-        # The change is committed; a worker that misses the message catches up from the
-        # watchlist revision when it next loads, so a NATS hiccup must not fail the request.
-        try:
-            await announce(self._nc, change)
-        except Exception:
-            log.exception("watchlist change of profile %s stored but not announced", change.profile_id)
+        await announce_committed(self._nc, change)

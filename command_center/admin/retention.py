@@ -24,6 +24,7 @@ from command_center.alerts.store import CLOSED_STATUSES
 from command_center.alerts.tables import alert_evidence, alerts, plate_reads
 from command_center.records.tables import checkins
 from command_center.security.audit import AuditTrail
+from pipeline.adapters import transactions
 from pipeline.settings.retention import RetentionSettings
 
 log = logging.getLogger(__name__)
@@ -56,20 +57,28 @@ class Purger:
         self._clock = clock
 
     def purge(self) -> list[Purged]:
-        """Run every purge whose retention is set; returns what each deleted (audited when not nothing)."""
+        """Run every purge whose retention is set; returns what each deleted. Each class is purged in one
+        transaction with its audit entry (when it deleted anything): no purge goes unaudited."""
         now = self._clock()
         r = self._r
-        done = [
-            self._plate_reads(now, r.plate_reads_days, hotlisted=False),
-            self._plate_reads(now, r.hotlisted_plate_reads_days, hotlisted=True),
-            self._checkin_photos(now, r.checkin_photos_days),
-            self._checkins(now, r.checkins_days),
-            self._closed_alert_images(now, r.closed_alert_images_days),
-            self._dismissed_alerts(now, r.dismissed_alerts_days),
+        steps: list[Callable[[], Purged | None]] = [
+            lambda: self._plate_reads(now, r.plate_reads_days, hotlisted=False),
+            lambda: self._plate_reads(now, r.hotlisted_plate_reads_days, hotlisted=True),
+            lambda: self._checkin_photos(now, r.checkin_photos_days),
+            lambda: self._checkins(now, r.checkins_days),
+            lambda: self._closed_alert_images(now, r.closed_alert_images_days),
+            lambda: self._dismissed_alerts(now, r.dismissed_alerts_days),
         ]
-        found = [p for p in done if p is not None]
+        found = [p for p in map(self._audited, steps) if p is not None]
         for p in found:
             if p.rows:
+                log.info("retention: %d %s older than %s deleted", p.rows, p.data, p.before.isoformat())
+        return found
+
+    def _audited(self, step: Callable[[], Purged | None]) -> Purged | None:
+        with self._audit.unit():
+            p = step()
+            if p is not None and p.rows:
                 self._audit.record(
                     ACTOR,
                     "retention.purge",
@@ -77,8 +86,7 @@ class Purger:
                     details={"rows": p.rows, "before": p.before.isoformat()},
                     role="system",
                 )
-                log.info("retention: %d %s older than %s deleted", p.rows, p.data, p.before.isoformat())
-        return found
+        return p
 
     # -- one class each ------------------------------------------------------------------------------
 
@@ -100,7 +108,7 @@ class Purger:
         before = now - timedelta(days=days)
         rows = 0
         while True:
-            with self._engine.begin() as conn:
+            with transactions.begin(self._engine) as conn:
                 ids = (
                     conn.execute(
                         select(checkins.c.id)
@@ -130,7 +138,7 @@ class Purger:
         )
         rows = 0
         while True:
-            with self._engine.begin() as conn:
+            with transactions.begin(self._engine) as conn:
                 ids = (
                     conn.execute(
                         select(alert_evidence.c.alert_id)
@@ -153,7 +161,7 @@ class Purger:
         dispatched = exists().where(dispatches.c.alert_id == alerts.c.id)
         rows = 0
         while True:
-            with self._engine.begin() as conn:
+            with transactions.begin(self._engine) as conn:
                 ids = (
                     conn.execute(
                         select(alerts.c.id)
@@ -175,7 +183,7 @@ class Purger:
         table = key.table
         rows = 0
         while True:
-            with self._engine.begin() as conn:
+            with transactions.begin(self._engine) as conn:
                 ids = conn.execute(select(key).where(*where).limit(self._r.batch)).scalars().all()
                 if not ids:
                     return rows

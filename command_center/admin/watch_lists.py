@@ -18,7 +18,7 @@ from nats.aio.client import Client as NATS
 
 from pipeline.calibration import Calibration
 from pipeline.contracts import WatchlistChange
-from watchlist.announce import announce
+from watchlist.announce import announce_committed
 from watchlist.list_types import WatchList
 from watchlist.lists import ListChange, ListSpec, WatchLists, announcements
 from watchlist.store import WatchlistStore
@@ -74,7 +74,9 @@ class WatchListService:
         moved = await asyncio.to_thread(self.lists.recalibrate)
         if moved:
             revision = await asyncio.to_thread(self._store.revision)
-            await self._publish(WatchlistChange(action="lists", profile_id=0, revision=revision))
+            await announce_committed(
+                self._nc, WatchlistChange(action="lists", profile_id=0, revision=revision)
+            )
         return moved
 
     def start(self, every_s: float, stack: contextlib.AsyncExitStack) -> None:
@@ -101,10 +103,4 @@ class WatchListService:
 
     async def _announce(self, change: ListChange) -> None:
         for message in await asyncio.to_thread(announcements, self._store, change):
-            await self._publish(message)
-
-    async def _publish(self, change: WatchlistChange) -> None:
-        try:
-            await announce(self._nc, change)
-        except Exception:
-            log.exception("watch list change stored but not announced (workers catch up from the revision)")
+            await announce_committed(self._nc, message)

@@ -32,6 +32,7 @@ from command_center.alerts.lifecycle_tables import alert_escalations, alert_tran
 from command_center.alerts.store import Alert, as_utc
 from command_center.alerts.tables import alerts
 from command_center.dispatch.records import Dispatch, close_active
+from pipeline.adapters import transactions
 
 NEW = "new"
 ACKNOWLEDGED = "acknowledged"
@@ -231,13 +232,13 @@ class LifecycleStore:
     def create_schema(self) -> None:
         metadata.create_all(self._engine)
         # The scans below look for open alerts by status and age; the alert store has no such index.
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             conn.execute(text(STATUS_INDEX_DDL))
 
     def transition(self, alert_id: int, action: str, actor: Actor, *, reason: str | None = None) -> Step:
         """An operator's step; resolving or dismissing also ends the unit's dispatch (the unit is free)."""
         now = datetime.now(UTC)
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             done = move(conn, alert_id, action, actor, now, reason=reason)
             closed = None
             if done.to_status in FINAL:
@@ -252,12 +253,12 @@ class LifecycleStore:
             .order_by(alert_transitions.c.id)
             .limit(limit)
         )
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             return [Transition.from_row(row) for row in conn.execute(query)]
 
     def escalated_at(self, alert_id: int) -> datetime | None:
         query = select(alert_escalations.c.escalated_at).where(alert_escalations.c.alert_id == alert_id)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             found = conn.execute(query).scalar_one_or_none()
         return as_utc(found) if found is not None else None
 
@@ -283,7 +284,7 @@ class LifecycleStore:
             .order_by(alerts.c.created_at)
             .limit(limit)
         )
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             return [Alert.from_row(row) for row in conn.execute(query)]
 
     def escalate(self, alert_id: int, priority: int, waited_s: float, limit_s: float) -> Transition | None:
@@ -291,7 +292,7 @@ class LifecycleStore:
         now = datetime.now(UTC)
         why = f"unacknowledged for {waited_s:.0f} s; priority {priority} escalates after {limit_s:g} s"
         try:
-            with self._engine.begin() as conn:
+            with transactions.begin(self._engine) as conn:
                 conn.execute(
                     insert(alert_escalations).values(
                         alert_id=alert_id, priority=priority, waited_s=waited_s, escalated_at=now
@@ -321,7 +322,7 @@ class LifecycleStore:
             query = query.where(alerts.c.district.in_(sorted(districts)))
         if priority is not None:
             query = query.where(alerts.c.priority == priority)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             waiting = [Alert.from_row(row) for row in conn.execute(query)]
             rows = conn.execute(
                 select(alert_escalations).where(alert_escalations.c.alert_id.in_([a.id for a in waiting]))

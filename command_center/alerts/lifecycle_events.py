@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Literal
 
 from nats.aio.client import Client as NATS
@@ -20,6 +21,7 @@ from command_center.alerts.store import Alert, AlertStore
 from command_center.alerts.views import AlertView
 from command_center.security.audit import AuditTrail
 from pipeline import subjects
+from pipeline.adapters import transactions
 from pipeline.contracts import AlertChange, AlertEscalated, AlertEvent, EscalationInfo
 
 log = logging.getLogger(__name__)
@@ -91,12 +93,19 @@ class Announcer:
         )
         await self._publish(subjects.alert_escalations(), notice.to_bytes(), alert.id)
 
+    def unit(self) -> AbstractAsyncContextManager[transactions.Unit]:
+        """A policy step, its audit entry and its announcements: announced once both are committed."""
+        return self._audit.unit_async()
+
     async def _publish(self, subject: str, data: bytes, alert_id: int) -> None:
-        try:
-            await self._nc.publish(subject, data)
-        except Exception as exc:
-            # The step is stored; operators see it on their next reload.
-            log.warning("could not announce a lifecycle step of alert %s: %s", alert_id, exc)
+        async def send() -> None:
+            try:
+                await self._nc.publish(subject, data)
+            except Exception as exc:
+                # The step is stored; operators see it on their next reload.
+                log.warning("could not announce a lifecycle step of alert %s: %s", alert_id, exc)
+
+        await transactions.when_committed(send)  # consoles read the alert once told
 
     async def audit_policy(
         self,

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from command_center.alerts.tables import alerts
 from command_center.alerts.verdicts import count_statuses
 from command_center.api.watch_list_views import CameraVerdicts, ListPerformance
+from pipeline.adapters import transactions
 from pipeline.settings import CameraConfig
 from watchlist.list_types import WatchList
 
@@ -39,7 +40,7 @@ def list_performance(
         )
         .group_by(alerts.c.camera_id, alerts.c.district)
     )
-    with engine.connect() as conn:
+    with transactions.connect(engine) as conn:
         rows = conn.execute(query).all()
     hours = (until - since).total_seconds() / 3600
     expected_per_camera = watch_list.fpir_bound * tracks_per_hour * hours if watch_list.live else 0.0

@@ -34,6 +34,7 @@ from command_center.admin.deadletters import retryable
 from command_center.alerts.tables import metadata, plate_reads
 from command_center.pull_loop import PullLoop
 from pipeline import subjects
+from pipeline.adapters import transactions
 from pipeline.adapters.streams import hits_stream_config, plates_stream_config
 from pipeline.contracts import PlateHit, PlateRead
 from watchlist.plate_match import HotlistMatch, HotlistMatcher
@@ -78,7 +79,7 @@ class PlateReadLog:
     def record(self, read: PlateRead, entry_id: int | None, received_at: datetime) -> bool:
         """Store one read; False when it was stored before (a redelivery)."""
         try:
-            with self._engine.begin() as conn:
+            with transactions.begin(self._engine) as conn:
                 conn.execute(
                     insert(plate_reads).values(
                         read_id=read.event_id,
@@ -121,7 +122,7 @@ class PlateReadLog:
         if until is not None:
             query = query.where(c.first_seen <= until)
         query = query.order_by(c.last_seen.desc(), c.id.desc()).limit(limit)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = [dict(row._mapping) for row in conn.execute(query)]
         for row in rows:
             for key in ("first_seen", "last_seen", "received_at"):
@@ -129,14 +130,14 @@ class PlateReadLog:
         return rows
 
     def camera_of(self, read_id: uuid.UUID) -> str | None:
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             found: str | None = conn.execute(
                 select(plate_reads.c.camera_id).where(plate_reads.c.read_id == read_id)
             ).scalar_one_or_none()
             return found
 
     def crop(self, read_id: uuid.UUID) -> bytes | None:
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             found: bytes | None = conn.execute(
                 select(plate_reads.c.crop_jpeg).where(plate_reads.c.read_id == read_id)
             ).scalar_one_or_none()

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, case, func, select
 from command_center.alerts.lifecycle import DISMISSED, OPEN, RESOLVED
 from command_center.alerts.store import as_utc
 from command_center.alerts.tables import alerts
+from pipeline.adapters import transactions
 
 StatsGroup = Literal["hour", "day", "camera", "kind", "category", "district"]
 TIME_GROUPS = frozenset({"hour", "day"})
@@ -104,7 +105,7 @@ class AlertStats:
             _summed(DISMISSED).label("false_positive"),
             _summed(OPEN).label("open"),
         ).group_by(column)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(self._where(query, since, until, districts)).all()
         found = [
             AlertCount(
@@ -135,7 +136,7 @@ class AlertStats:
         zone: ZoneInfo,
     ) -> list[AlertCount]:
         query = select(alerts.c.created_at, alerts.c.status)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(self._where(query, since, until, districts)).all()
         stamps = ((as_utc(row.created_at).astimezone(zone), str(row.status)) for row in rows)
         if group_by == "hour":

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from command_center.alerts.sightings import Sighting
 from command_center.alerts.tables import alert_evidence, alert_hits, alerts, metadata
+from pipeline.adapters import transactions
 from pipeline.adapters.database import add_missing_columns
 from pipeline.contracts import FaceHit, PlateHit
 from pipeline.settings import EpisodePolicy
@@ -159,7 +160,7 @@ class AlertStore:
 
     def ping(self) -> None:
         """Raise if the database does not answer."""
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             conn.execute(text("SELECT 1"))
 
     # -- writing -------------------------------------------------------------------------------------
@@ -168,7 +169,7 @@ class AlertStore:
         """Add a hit to its episode's alert (or open one); a hit seen before changes nothing."""
         sighting = hit if isinstance(hit, Sighting) else Sighting.of(hit)
         try:
-            with self._engine.begin() as conn:
+            with transactions.begin(self._engine) as conn:
                 hit_row = self._claim_hit(conn, sighting, received_at)
                 self._lock_episode(conn, sighting)
                 alert_id, created, quiet = self._merge_or_create(conn, sighting)
@@ -303,7 +304,7 @@ class AlertStore:
     # -- reading -------------------------------------------------------------------------------------
 
     def get_alert(self, alert_id: int) -> Alert | None:
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             return self._alert(conn, alert_id)
 
     def list_alerts(
@@ -328,12 +329,12 @@ class AlertStore:
             query = query.where(alerts.c.status == status)
         if kind is not None:
             query = query.where(alerts.c.kind == kind)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             return [Alert.from_row(row) for row in conn.execute(query)]
 
     def count_hits(self, alert_id: int) -> int:
         query = select(func.count()).select_from(alert_hits).where(alert_hits.c.alert_id == alert_id)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             return int(conn.execute(query).scalar_one())
 
     def list_hits(self, alert_id: int, limit: int = 100) -> list[StoredHit]:
@@ -357,14 +358,14 @@ class AlertStore:
             .order_by(c.captured_at, c.id)
             .limit(limit)
         )
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             return [StoredHit.from_row(row) for row in conn.execute(query)]
 
     def evidence(self, alert_id: int, kind: EvidenceKind) -> bytes | None:
         query = select(alert_evidence.c.jpeg).where(
             alert_evidence.c.alert_id == alert_id, alert_evidence.c.kind == kind
         )
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             jpeg: bytes | None = conn.execute(query).scalar_one_or_none()
             return jpeg
 
@@ -375,6 +376,6 @@ class AlertStore:
 
     def _alert_of_hit(self, hit_id: uuid.UUID) -> Alert | None:
         query = select(alerts).join(alert_hits, alert_hits.c.alert_id == alerts.c.id)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             row = conn.execute(query.where(alert_hits.c.hit_id == hit_id)).first()
             return Alert.from_row(row) if row is not None else None

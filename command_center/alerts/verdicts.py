@@ -16,6 +16,7 @@ from sqlalchemy import Engine, case, func, select
 
 from command_center.alerts.lifecycle import DISMISSED, OPEN, RESOLVED
 from command_center.alerts.tables import alerts
+from pipeline.adapters import transactions
 
 GroupBy = Literal["camera", "category", "profile"]
 
@@ -84,7 +85,7 @@ class VerdictStats:
         )
         if districts is not None:
             query = query.where(alerts.c.district.in_(sorted(districts)))
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(query).all()
         found = [_row(group_by, row) for row in rows]
         return sorted(found, key=lambda c: (-c.decided, -c.open, c.key))

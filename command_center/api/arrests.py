@@ -28,6 +28,7 @@ from command_center.api.persons import RecordsDep
 from command_center.records.arrests import ArrestFilters, NewArrest
 from command_center.records.casework import CaseworkServices
 from command_center.records.casework_photos import faceprint_bytes
+from command_center.security import evidence
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.validators import MAX_NAME_LENGTH, normalise_cnic
@@ -95,6 +96,7 @@ async def record_arrest(
         casework.arrests.add, new, officer_id, principal.actor, faceprint_bytes(vector)
     )
     details = {"fir_number": arrest.fir_number, "police_station": arrest.police_station, "cnic": arrest.cnic}
+    details |= evidence.stored("arrest_photo", (arrest.id, photo.jpeg if photo else None))
     await auditor.record("arrests.record", f"arrest:{arrest.id}", details=details)
     casework.screener.submit(arrest.id)
     return ArrestView.of(arrest)

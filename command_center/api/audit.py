@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from command_center.api.auditing import AuditorDep
 from command_center.api.deps import AuditDep, ServicesDep, require
+from command_center.security import evidence
 from command_center.security.audit import MAX_QUERY, AuditEntry
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
@@ -66,6 +67,8 @@ class VerifyView(BaseModel):
     detail: str
     anchors_ok: bool
     anchors: str
+    evidence_ok: bool
+    evidence: str
 
 
 @router.get("", response_model=AuditPage)
@@ -105,18 +108,20 @@ async def verify_audit(
     """The chain checked entry by entry with the audit key, then against the heads anchored in JetStream
     (entries removed from the end, or a chain rewritten by someone holding the key)."""
     result = await run_in_threadpool(trail.verify)
+    files = await run_in_threadpool(evidence.check, trail.engine, trail.rows)
     try:
         anchored = await services.anchors.check()
         anchors_ok, anchors_detail = anchored.ok, anchored.describe()
     except Exception as exc:
         anchors_ok, anchors_detail = False, f"the anchors could not be read: {exc}"
+    ok = result.ok and anchors_ok and files.ok
     await auditor.record(
         "audit.verify",
         "audit_log",
-        details={"ok": result.ok and anchors_ok, "checked": result.checked, "problem": result.problem},
+        details={"ok": ok, "checked": result.checked, "problem": result.problem, "evidence_ok": files.ok},
     )
     return VerifyView(
-        ok=result.ok and anchors_ok,
+        ok=ok,
         checked=result.checked,
         head_id=result.head_seq,
         head_hash=result.head_hash,
@@ -125,4 +130,6 @@ async def verify_audit(
         detail=result.detail,
         anchors_ok=anchors_ok,
         anchors=anchors_detail,
+        evidence_ok=files.ok,
+        evidence=files.describe(),
     )

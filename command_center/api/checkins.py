@@ -31,6 +31,7 @@ from command_center.api.person_views import (
 from command_center.api.persons import RecordsDep
 from command_center.records.checkins import CheckinConflictError, NewCheckin
 from command_center.records.types import PersonNotFoundError, RecordsError
+from command_center.security import evidence
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.validators import normalise_cnic, normalise_mobile
@@ -117,6 +118,7 @@ async def post_checkin(
     except RecordsError as exc:
         raise HTTPException(409, str(exc)) from None
     details = {"hotel_id": hotel_id, "booking_ref": body.booking_ref, "repeat": not created}
+    details |= evidence.stored("checkin_photo", (ack.id, photo if created else None))
     await auditor.record("checkins.post", f"checkin:{ack.id}", details=details)
     if created:
         records.screener.submit(ack.id)

@@ -48,6 +48,7 @@ from command_center.api.crime_views import (
 from command_center.api.deps import SettingsDep, require
 from command_center.records.crime_types import CRIME_TYPES, TYPE_PATTERN
 from command_center.records.crimes import CrimeFilters, Near, NewCrime
+from command_center.security import evidence
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 
@@ -233,7 +234,8 @@ async def add_crime_photo(
 ) -> PhotoAdded:
     clean = await photo_from_upload(photo, settings)
     photo_id = await call(casework.crimes.add_photo, report_id, clean, principal.actor)
-    await auditor.record("crimes.photo_add", f"crime:{report_id}", details={"photo_id": photo_id})
+    details = {"photo_id": photo_id, **evidence.stored("crime_photo", (photo_id, clean.jpeg))}
+    await auditor.record("crimes.photo_add", f"crime:{report_id}", details=details)
     return PhotoAdded(id=photo_id, url=f"/crimes/{report_id}/photos/{photo_id}")
 
 

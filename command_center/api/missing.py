@@ -52,6 +52,8 @@ from command_center.api.persons import _unprocessable
 from command_center.records.casework import CaseworkServices
 from command_center.records.casework_photos import CleanPhoto
 from command_center.records.missing import AnyCase, CaseFilters, Kind, MissingPerson, UnidentifiedBody
+from command_center.records.missing_types import CasePhoto
+from command_center.security import evidence
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.settings import Settings
@@ -167,6 +169,11 @@ def _field(case: Any, name: str) -> Any:
     return getattr(case.description, name)
 
 
+def _evidence(added: list[CasePhoto], photos: list[CleanPhoto]) -> dict[str, Any]:
+    """The stored photos' hashes for the audit chain (``add_photo`` stores each photo as given)."""
+    return evidence.stored("case_photo", *((a.id, p.jpeg) for a, p in zip(added, photos, strict=True)))
+
+
 async def _add_photo(
     kind: Kind,
     case_id: int,
@@ -178,9 +185,8 @@ async def _add_photo(
 ) -> PhotoView:
     clean = await photo_from_upload(photo, settings)
     added = await refusing(casework.missing.add_photo(kind, case_id, clean, principal.actor))
-    await auditor.record(
-        f"{kind}.photo_add", target(kind, case_id), details={"photo_id": added.id, "face": added.has_face}
-    )
+    details = {"photo_id": added.id, "face": added.has_face, **_evidence([added], [clean])}
+    await auditor.record(f"{kind}.photo_add", target(kind, case_id), details=details)
     return PhotoView.of(kind, case_id, added)
 
 
@@ -219,10 +225,11 @@ async def register_missing(
     values = _values(body)
     values["last_seen_at"] = not_in_future(body.last_seen_at, "last_seen_at")
     photos = await _photos(body.photos_jpeg, settings)
-    case, _ = await refusing(casework.missing.register("missing", values, photos, principal.actor, staff_id))
-    await auditor.record(
-        "missing.register", target("missing", case.id), details={"name": case.name, "photos": len(photos)}
+    case, added = await refusing(
+        casework.missing.register("missing", values, photos, principal.actor, staff_id)
     )
+    details = {"name": case.name, "photos": len(photos), **_evidence(added, photos)}
+    await auditor.record("missing.register", target("missing", case.id), details=details)
     return await _missing_view(casework, case.id)
 
 
@@ -314,10 +321,9 @@ async def register_udr(
     values = _values(body)
     values["found_at"] = not_in_future(body.found_at, "found_at")
     photos = await _photos(body.photos_jpeg, settings)
-    case, _ = await refusing(casework.missing.register("udr", values, photos, principal.actor, staff_id))
-    await auditor.record(
-        "udr.register", target("udr", case.id), details={"udr_number": case.udr_number, "photos": len(photos)}
-    )
+    case, added = await refusing(casework.missing.register("udr", values, photos, principal.actor, staff_id))
+    details = {"udr_number": case.udr_number, "photos": len(photos), **_evidence(added, photos)}
+    await auditor.record("udr.register", target("udr", case.id), details=details)
     return await _udr_view(casework, case.id)
 
 

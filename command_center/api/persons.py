@@ -41,6 +41,7 @@ from command_center.records.types import (
     PersonNotFoundError,
     RecordsError,
 )
+from command_center.security import evidence
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.validators import MAX_ADDRESS_LENGTH, MAX_NAME_LENGTH
@@ -278,7 +279,8 @@ async def add_photo(
     info = await _call(
         records.persons.add_photo, person_id, jpeg, int(image.shape[1]), int(image.shape[0]), principal.actor
     )
-    await auditor.record("persons.photo_add", target(person_id), details={"photo_id": info.id})
+    details = {"photo_id": info.id, **evidence.stored("person_photo", (info.id, jpeg))}
+    await auditor.record("persons.photo_add", target(person_id), details=details)
     url = f"/persons/{person_id}/photos/{info.id}"
     return PhotoView(
         id=info.id,
@@ -310,7 +312,8 @@ async def remove_photo(
     person_id: PersonId, photo_id: ItemId, _: Writer, auditor: AuditorDep, records: RecordsDep
 ) -> Response:
     await _call(records.persons.remove_photo, person_id, photo_id)
-    await auditor.record("persons.photo_remove", target(person_id), details={"photo_id": photo_id})
+    details = {"photo_id": photo_id, **evidence.removed("person_photo", photo_id)}
+    await auditor.record("persons.photo_remove", target(person_id), details=details)
     return Response(status_code=204)
 
 

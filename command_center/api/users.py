@@ -31,6 +31,7 @@ from command_center.security.users import (
     UserStore,
 )
 from pipeline import subjects
+from pipeline.adapters import transactions
 from pipeline.contracts import SessionRevoked
 from pipeline.validators import District, Mobile, PersonName
 
@@ -162,7 +163,8 @@ async def update_user(
     await auditor.record("users.update", f"staff:{user_id}", reason=body.reason, details={"changed": changed})
     cause = _revocation_cause(before, after)
     if cause is not None:
-        await announce_revoked(nc, SessionRevoked(user_id=user_id, reason=cause))
+        event = SessionRevoked(user_id=user_id, reason=cause)
+        await transactions.when_committed(lambda: announce_revoked(nc, event))  # replicas re-read the account
     return UserView.of(after)
 
 

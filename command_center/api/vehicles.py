@@ -169,7 +169,8 @@ async def import_file(
     except ImportConflictError as exc:
         raise HTTPException(409, str(exc)) from None
     view = ImportView.of(report)
-    await auditor.record(
+    audit = auditor.record if report.applied else auditor.refusal  # a refused file is kept in the audit
+    await audit(
         "vehicles.import" if report.applied else "vehicles.import_refused",
         "vehicle_hotlist",
         details={

@@ -110,7 +110,7 @@ class WatchListView(BaseModel):
 
 class NewListBody(BaseModel):
     name: Annotated[str, Field(min_length=3, max_length=MAX_LIST_NAME_LENGTH)]
-    purpose: Annotated[str, Field(description=f"One of {', '.join(PURPOSES)}")]
+    purpose: Annotated[str, Field(max_length=32, description=f"One of {', '.join(PURPOSES)}")]
     mode: Mode = Mode.SEARCH
     priority: Annotated[int, Field(ge=1, le=5)] = 3
     description: Annotated[str, Field(max_length=MAX_REASON_LENGTH)] = ""
@@ -130,7 +130,7 @@ class ListChangeBody(BaseModel):
     """Only the fields given change. ``threshold_floor`` raises the calibrated threshold (null clears)."""
 
     name: Annotated[str | None, Field(min_length=3, max_length=MAX_LIST_NAME_LENGTH)] = None
-    purpose: str | None = None
+    purpose: Annotated[str | None, Field(max_length=32)] = None
     description: Annotated[str | None, Field(max_length=MAX_REASON_LENGTH)] = None
     mode: Mode | None = None
     status: Annotated[str | None, Field(pattern="^(active|archived)$")] = None

@@ -243,7 +243,7 @@ async def _decide(auditor: Auditor, step: str, profile_id: int, work: Awaitable[
     except InvalidProfileError as exc:
         raise HTTPException(422, str(exc)) from None
     except FourEyesError as exc:
-        await auditor.record(f"watchlist.{step}_refused", target(profile_id), details={"why": str(exc)})
+        await auditor.refusal(f"watchlist.{step}_refused", target(profile_id), details={"why": str(exc)})
         raise HTTPException(exc.code, str(exc)) from None
     except ReviewError as exc:
         raise HTTPException(exc.code, str(exc)) from None

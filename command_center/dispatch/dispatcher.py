@@ -246,20 +246,27 @@ class Dispatcher:
         overdue = await asyncio.to_thread(self._store.overdue, datetime.now(UTC))
         passed = 0
         for dispatch in overdue:
+            if await self._time_out(dispatch):
+                passed += 1
+                async with self._announcer.unit():
+                    await self._next_unit(dispatch)
+        return passed
+
+    async def _time_out(self, dispatch: Dispatch) -> bool:
+        """Time one dispatch out, audited in the same transaction; False when it moved on meanwhile."""
+        async with self._announcer.unit():
             timed = await asyncio.to_thread(self._store.time_out, dispatch, TIMEOUT_ACTOR)
             if timed is None:
-                continue  # acknowledged just now, or another replica got there first
-            passed += 1
+                return False  # acknowledged just now, or another replica got there first
             stood_down, transition = timed
-            await self.notify(stood_down, "cancelled", cancel_reason="not acknowledged in time")
             await self._announcer.step(transition, "dispatch_timeout")
             await self._announcer.audit_policy(
                 transition,
                 "alerts.dispatch_timeout",
                 details={"unit": dispatch.unit_id, "dispatch": dispatch.id},
             )
-            await self._next_unit(dispatch)
-        return passed
+        await self.notify(stood_down, "cancelled", cancel_reason="not acknowledged in time")
+        return True
 
     async def _next_unit(self, timed_out: Dispatch) -> None:
         alert = await self._announcer.alert(timed_out.alert_id)

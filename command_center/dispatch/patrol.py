@@ -22,6 +22,7 @@ from command_center.alerts.store import as_utc
 from command_center.dispatch.records import AVAILABLE, DUTY_STATUSES
 from command_center.security.permissions import Role
 from command_center.security.users import DISTRICT_PATTERN, staff_users
+from pipeline.adapters import transactions
 from pipeline.contracts import UNIT_ID_PATTERN
 
 MAX_OFFICERS = 20
@@ -113,7 +114,7 @@ class PatrolStore:
             "updated_at": now,
         }
         try:
-            with self._engine.begin() as conn:
+            with transactions.begin(self._engine) as conn:
                 conn.execute(insert(patrol_units).values(**values))
         except IntegrityError:
             raise DuplicateUnit(f"unit {unit_id} exists already") from None
@@ -136,7 +137,7 @@ class PatrolStore:
             values["district"] = _check_district(district)
         if duty_status is not None:
             values["duty_status"] = _check_duty(duty_status)
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             conn.execute(update(patrol_units).where(patrol_units.c.id == unit_id).values(**values))
         return before, self._require(unit_id)
 
@@ -147,7 +148,7 @@ class PatrolStore:
             raise PatrolError(f"at most {MAX_OFFICERS} officers per unit")
         before = self._require(unit_id)
         now = datetime.now(UTC)
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             self._check_officers(conn, wanted)
             conn.execute(delete(patrol_officers).where(patrol_officers.c.unit_id == unit_id))
             if wanted:
@@ -199,7 +200,7 @@ class PatrolStore:
             query = query.where(patrol_units.c.id.in_(sorted(ids)))
         if duty_status is not None:
             query = query.where(patrol_units.c.duty_status == duty_status)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(query).all()
             crews = self._crews(conn, [row.id for row in rows])
         return [_unit(row, crews.get(row.id, ())) for row in rows]
@@ -224,7 +225,7 @@ class PatrolStore:
     def unit_of(self, user_id: int) -> Unit | None:
         """The unit this officer serves in, if any."""
         query = select(patrol_officers.c.unit_id).where(patrol_officers.c.user_id == user_id)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             unit_id = conn.execute(query).scalar_one_or_none()
         return self.get_unit(unit_id) if unit_id is not None else None
 
@@ -232,7 +233,7 @@ class PatrolStore:
         query = select(patrol_officers.c.user_id).where(
             patrol_officers.c.user_id == user_id, patrol_officers.c.unit_id == unit_id
         )
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             return conn.execute(query).first() is not None
 
 

@@ -154,10 +154,13 @@ class PolicyLoop:
 
     async def _escalate_one(self, alert: Alert, now: datetime, limit_s: float) -> int:
         waited = (now - alert.created_at).total_seconds()
-        done = await asyncio.to_thread(self._lifecycle.escalate, alert.id, alert.priority, waited, limit_s)
-        if done is None:
-            return 0  # acknowledged meanwhile, or escalated by another replica
-        await self._announcer.escalated(done, alert.priority, waited, limit_s)
-        details = {"priority": alert.priority, "waited_s": round(waited, 1), "limit_s": limit_s}
-        await self._announcer.audit_policy(done, "alerts.escalate", details=details)
+        async with self._announcer.unit():  # the escalation and its audit entry commit together
+            done = await asyncio.to_thread(
+                self._lifecycle.escalate, alert.id, alert.priority, waited, limit_s
+            )
+            if done is None:
+                return 0  # acknowledged meanwhile, or escalated by another replica
+            await self._announcer.escalated(done, alert.priority, waited, limit_s)
+            details = {"priority": alert.priority, "waited_s": round(waited, 1), "limit_s": limit_s}
+            await self._announcer.audit_policy(done, "alerts.escalate", details=details)
         return 1

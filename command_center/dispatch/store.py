@@ -48,6 +48,7 @@ from command_center.dispatch.records import (
     close_dispatch,
     release_unit,
 )
+from pipeline.adapters import transactions
 
 # What an officer may report on a dispatch: the dispatch statuses it may come from, where it goes, and
 # the alert's lifecycle action that goes with it.
@@ -122,7 +123,7 @@ class DispatchStore:
         IllegalTransition, AlertNotFound or UnitUnavailable when it cannot be done.
         """
         now = datetime.now(UTC)
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             from_status = compare_and_set(conn, alert_id, "dispatch", now)
             if first_only and self._ever_dispatched(conn, alert_id):
                 raise AlreadyDispatched(f"alert {alert_id} has had a unit sent already")
@@ -199,7 +200,7 @@ class DispatchStore:
         """An officer of ``unit_id`` reports ``step`` (ack, on_scene, resolve, dismiss) on a dispatch."""
         sources, target, action = OFFICER_STEPS[step]
         now = datetime.now(UTC)
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             current = self._get(conn, dispatch_id)
             if current is None or current.unit_id != unit_id:
                 raise DispatchNotFound(f"no dispatch {dispatch_id} for unit {unit_id}")
@@ -244,14 +245,14 @@ class DispatchStore:
             .order_by(dispatches.c.ack_deadline)
             .limit(limit)
         )
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             return [Dispatch.from_row(row) for row in conn.execute(query)]
 
     def time_out(self, dispatch: Dispatch, actor: Actor) -> tuple[Dispatch, Transition] | None:
         """Mark an unacknowledged dispatch timed out (its unit is free); None if it was acknowledged or
         timed out by another replica meanwhile."""
         now = datetime.now(UTC)
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             changed = conn.execute(
                 update(dispatches)
                 .where(dispatches.c.id == dispatch.id, dispatches.c.status == PENDING)
@@ -278,7 +279,7 @@ class DispatchStore:
         """No unit took the alert: back to operators, as ``acknowledged`` if a person had acknowledged it,
         else as ``new`` (so that it escalates). None if it moved on meanwhile."""
         now = datetime.now(UTC)
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             if active_dispatch(conn, alert_id) is not None:
                 return None
             acknowledged = conn.execute(
@@ -298,7 +299,7 @@ class DispatchStore:
     # -- reading -------------------------------------------------------------------------------------
 
     def get(self, dispatch_id: int) -> Dispatch | None:
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             return self._get(conn, dispatch_id)
 
     @staticmethod
@@ -308,7 +309,7 @@ class DispatchStore:
 
     def of_alert(self, alert_id: int) -> list[Dispatch]:
         query = select(dispatches).where(dispatches.c.alert_id == alert_id).order_by(dispatches.c.id)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             return [Dispatch.from_row(row) for row in conn.execute(query)]
 
     def of_unit(self, unit_id: str, statuses: Collection[str] = ACTIVE, limit: int = 50) -> list[Dispatch]:
@@ -318,12 +319,12 @@ class DispatchStore:
             .order_by(dispatches.c.id.desc())
             .limit(limit)
         )
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             return [Dispatch.from_row(row) for row in conn.execute(query)]
 
     def tried_units(self, alert_id: int) -> set[str]:
         query = select(dispatches.c.unit_id).where(dispatches.c.alert_id == alert_id)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             return {row.unit_id for row in conn.execute(query)}
 
     def undispatched(self, now: datetime, window_s: float, most_urgent: int, limit: int = 50) -> list[Alert]:
@@ -340,5 +341,5 @@ class DispatchStore:
             .order_by(alerts.c.priority, alerts.c.id)
             .limit(limit)
         )
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             return [Alert.from_row(row) for row in conn.execute(query)]

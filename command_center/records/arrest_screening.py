@@ -31,6 +31,7 @@ from command_center.records.faces import GuestFaceMatcher
 from command_center.records.notices import FollowNotifier
 from command_center.records.search import PersonSearch, Query
 from command_center.records.store import PersonStore
+from pipeline.adapters import transactions
 from pipeline.contracts import OfficerBulletin
 from pipeline.settings.records import RecordsSettings
 
@@ -91,6 +92,10 @@ class ArrestScreener:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def submit(self, arrest_id: int) -> None:
+        """Screen it in the background, once it is committed (after the request's unit of work)."""
+        transactions.after_commit(lambda: self._start(arrest_id))
+
+    def _start(self, arrest_id: int) -> None:
         task = asyncio.create_task(self._screen_logged(arrest_id), name=f"screen-arrest:{arrest_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -18,6 +18,7 @@ from command_center.records.arrest_tables import arrests, metadata
 from command_center.records.casework_photos import CleanPhoto
 from command_center.records.names import NameKey, name_key, score
 from command_center.records.types import now, utc
+from pipeline.adapters import transactions
 
 NAME_CANDIDATES = 500
 MIN_NAME_SCORE = 0.6
@@ -192,43 +193,43 @@ class ArrestStore:
             "photo_height": new.photo.height if new.photo else None,
             "faceprint": faceprint,
         }
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             arrest_id = int(conn.execute(insert(arrests).values(**row).returning(arrests.c.id)).scalar_one())
         found = self.get(arrest_id)
         assert found is not None
         return found
 
     def get(self, arrest_id: int) -> Arrest | None:
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             row = conn.execute(_listing().where(arrests.c.id == arrest_id)).first()
         return Arrest.from_row(row) if row is not None else None
 
     def photo(self, arrest_id: int) -> bytes | None:
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             data = conn.execute(select(arrests.c.photo_jpeg).where(arrests.c.id == arrest_id)).scalar()
         return bytes(data) if data is not None else None
 
     def faceprint(self, arrest_id: int) -> bytes | None:
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             data = conn.execute(select(arrests.c.faceprint).where(arrests.c.id == arrest_id)).scalar()
         return bytes(data) if data is not None else None
 
     def faceprints(self, exclude: int) -> list[tuple[int, bytes | None]]:
         """Every other arrest's faceprint (owner id, vector bytes)."""
         c = arrests.c
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(select(c.id, c.faceprint).where(c.faceprint.is_not(None), c.id != exclude))
             return [(row.id, bytes(row.faceprint)) for row in rows]
 
     def by_ids(self, ids: list[int]) -> dict[int, Arrest]:
         if not ids:
             return {}
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(_listing().where(arrests.c.id.in_(sorted(set(ids))))).all()
         return {row.id: Arrest.from_row(row) for row in rows}
 
     def others(self, exclude: int, *conditions: ColumnElement[bool]) -> list[Arrest]:
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(
                 _listing().where(arrests.c.id != exclude, or_(*conditions)).order_by(arrests.c.id).limit(200)
             ).all()
@@ -253,7 +254,7 @@ class ArrestStore:
         key = name_key(name)
         if key.empty:
             return []
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(
                 _listing()
                 .where(arrests.c.id != exclude, sounds_like(key))
@@ -265,7 +266,7 @@ class ArrestStore:
         return sorted(found, key=lambda pair: (-pair[1], -pair[0].id))
 
     def link_person(self, arrest_id: int, person_id: int) -> None:
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             conn.execute(
                 update(arrests)
                 .where(arrests.c.id == arrest_id, arrests.c.cro_person_id.is_(None))
@@ -273,12 +274,12 @@ class ArrestStore:
             )
 
     def mark_broadcast(self, arrest_id: int) -> None:
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             conn.execute(update(arrests).where(arrests.c.id == arrest_id).values(broadcast_at=now()))
 
     def mark_screened(self, arrest_id: int, screening: dict[str, Any]) -> bool:
         c = arrests.c
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             done = conn.execute(
                 update(arrests)
                 .where(c.id == arrest_id, c.screened_at.is_(None))
@@ -288,7 +289,7 @@ class ArrestStore:
 
     def unfinished(self, limit: int = 1000) -> list[int]:
         c = arrests.c
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(select(c.id).where(c.screened_at.is_(None)).order_by(c.id).limit(limit)).all()
         return [row.id for row in rows]
 
@@ -302,7 +303,7 @@ class ArrestStore:
             key = name_key(filters.q)
             if key.empty:
                 return [], 0
-            with self._engine.connect() as conn:
+            with transactions.connect(self._engine) as conn:
                 rows = conn.execute(
                     _listing().where(*where, sounds_like(key)).order_by(c.id.desc()).limit(NAME_CANDIDATES)
                 ).all()
@@ -311,7 +312,7 @@ class ArrestStore:
                 [(a, round(v, 4)) for a, v in scored if v >= MIN_NAME_SCORE], key=lambda p: (-p[1], -p[0].id)
             )
             return ranked[offset : offset + limit], len(ranked)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(
                 _listing()
                 .where(*where)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from command_center.records import tables as t
 from command_center.records.types import PersonNotFoundError, RecordsError, now, utc
+from pipeline.adapters import transactions
 
 
 class CheckinConflictError(RecordsError):
@@ -122,7 +123,7 @@ class CheckinStore:
             "posted_by": posted_by,
         }
         try:
-            with self._engine.begin() as conn:
+            with transactions.begin(self._engine) as conn:
                 checkin_id = int(
                     conn.execute(insert(t.checkins).values(**row).returning(t.checkins.c.id)).scalar_one()
                 )
@@ -132,7 +133,7 @@ class CheckinStore:
 
     def _repeat(self, hotel_id: int, booking_ref: str, digest: str) -> Ack:
         c = t.checkins.c
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             found = conn.execute(
                 select(c.id, c.received_at, c.payload_sha256, c.checked_out_at).where(
                     c.hotel_id == hotel_id, c.booking_ref == booking_ref
@@ -151,7 +152,7 @@ class CheckinStore:
         """Record the guest's departure (the first one posted stands); only the hotel's own check-ins."""
         c = t.checkins.c
         mine = and_(c.id == checkin_id, c.hotel_id == hotel_id)
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             found = conn.execute(select(c.received_at, c.checked_in_at, c.checked_out_at).where(mine)).first()
             if found is None:
                 raise PersonNotFoundError(checkin_id, "check-in of your hotel")
@@ -163,24 +164,24 @@ class CheckinStore:
         return Ack(checkin_id, utc(found.received_at) or now(), at)
 
     def get(self, checkin_id: int) -> Checkin | None:
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             row = conn.execute(_listing().where(t.checkins.c.id == checkin_id)).first()
         return Checkin.from_row(row) if row is not None else None
 
     def photo(self, checkin_id: int) -> bytes | None:
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             data = conn.execute(select(t.checkins.c.photo_jpeg).where(t.checkins.c.id == checkin_id)).scalar()
         return bytes(data) if data is not None else None
 
     def unscreened(self, limit: int = 1000) -> list[int]:
         c = t.checkins.c
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(select(c.id).where(c.screened_at.is_(None)).order_by(c.id).limit(limit)).all()
         return [row.id for row in rows]
 
     def mark_screened(self, checkin_id: int, screening: dict[str, Any]) -> bool:
         c = t.checkins.c
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             done = conn.execute(
                 update(t.checkins)
                 .where(c.id == checkin_id, c.screened_at.is_(None))
@@ -208,7 +209,7 @@ class CheckinStore:
             where.append(c.checked_in_at >= since)
         if until is not None:
             where.append(c.checked_in_at < until)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(
                 _listing()
                 .where(*where)

@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from command_center.records.casework_photos import CleanPhoto
 from command_center.records.crime_tables import crime_photos, crime_reports, metadata
 from command_center.records.types import PersonNotFoundError, RecordsError, now, utc
+from pipeline.adapters import transactions
 
 M_PER_DEG = math.pi * 6_371_008.8 / 180  # metres per degree of latitude (and of longitude at the equator)
 MAX_PHOTOS_PER_REPORT = 10
@@ -174,7 +175,7 @@ class CrimeStore:
     def add(self, new: NewCrime, officer_id: int, actor: str) -> CrimeReport:
         row = {name: getattr(new, name) for name in NewCrime.__dataclass_fields__}
         row |= {"officer_id": officer_id, "reported_by": actor, "reported_at": now()}
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             report_id = int(
                 conn.execute(insert(crime_reports).values(**row).returning(crime_reports.c.id)).scalar_one()
             )
@@ -194,7 +195,7 @@ class CrimeStore:
         if not ids:
             return {}
         p = crime_photos.c
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(select(crime_reports).where(crime_reports.c.id.in_(ids))).all()
             photos = conn.execute(select(p.report_id, p.id).where(p.report_id.in_(ids)).order_by(p.id)).all()
         held: dict[int, list[int]] = {}
@@ -208,7 +209,7 @@ class CrimeStore:
         row = {"report_id": report_id, "jpeg": photo.jpeg, "width": photo.width, "height": photo.height}
         row |= {"sha256": hashlib.sha256(photo.jpeg).hexdigest(), "added_by": actor, "added_at": now()}
         try:
-            with self._engine.begin() as conn:
+            with transactions.begin(self._engine) as conn:
                 count = conn.execute(
                     select(func.count()).select_from(crime_photos).where(p.report_id == report_id)
                 ).scalar_one()
@@ -220,7 +221,7 @@ class CrimeStore:
 
     def photo(self, report_id: int, photo_id: int) -> bytes | None:
         p = crime_photos.c
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             data = conn.execute(select(p.jpeg).where(p.report_id == report_id, p.id == photo_id)).scalar()
         return bytes(data) if data is not None else None
 
@@ -228,7 +229,7 @@ class CrimeStore:
         """A page of reports, most recent first, and how many match in all."""
         c = crime_reports.c
         where = filters.where()
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             ids = [
                 row.id
                 for row in conn.execute(
@@ -249,8 +250,9 @@ class CrimeStore:
         counts: dict[tuple[int, int], Counter[str]] = {}
         total = 0
         query = select(c.latitude, c.longitude, c.crime_type).where(*filters.where())
-        with self._engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(query)
+        with transactions.connect(self._engine) as conn:
+            # per statement: a unit of work's shared connection keeps no streaming option
+            result = conn.execute(query, execution_options={"stream_results": True, "yield_per": STREAM_ROWS})
             for latitude, longitude, crime_type in result:
                 counts.setdefault(cell_of(latitude, longitude, cell_m), Counter())[crime_type] += 1
                 total += 1
@@ -268,7 +270,7 @@ class CrimeStore:
         key = {"police_station": c.police_station, "district": c.district, "type": c.crime_type}[group_by]
         query = select(key, c.crime_type, func.count()).where(*filters.where()).group_by(key, c.crime_type)
         tallies: dict[str | None, Counter[str]] = {}
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             for group, crime_type, count in conn.execute(query):
                 tallies.setdefault(group, Counter())[crime_type] += int(count)
         found = [Tally(group, sum(by_type.values()), dict(by_type)) for group, by_type in tallies.items()]
@@ -283,7 +285,7 @@ class CrimeStore:
         wanted = {(fir, station.lower()): (fir, station) for fir, station in cases}
         conditions = [and_(c.fir_number == fir, func.lower(c.police_station) == low) for fir, low in wanted]
         found: dict[tuple[str, str], set[int]] = {}
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(select(c.fir_number, c.police_station, c.officer_id).where(or_(*conditions)))
             for row in rows:
                 case = wanted.get((row.fir_number, (row.police_station or "").lower()))

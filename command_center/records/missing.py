@@ -42,6 +42,7 @@ from command_center.records.missing_types import (
 )
 from command_center.records.names import name_key, score
 from command_center.records.types import PersonNotFoundError, RecordsError, now, utc
+from pipeline.adapters import transactions
 
 MAX_PHOTOS_PER_CASE = 10
 NAME_CANDIDATES = 500
@@ -86,7 +87,7 @@ class MissingStore:
         if kind == "missing":
             row |= _name_columns(str(row["name"]))
         table = TABLES[kind]
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             case_id = int(conn.execute(insert(table).values(**row).returning(table.c.id)).scalar_one())
         return self.require(kind, case_id)
 
@@ -95,20 +96,20 @@ class MissingStore:
     ) -> tuple[AnyCase, AnyCase]:
         before = self.require(kind, case_id)
         table = TABLES[kind]
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             current = dict(conn.execute(select(table).where(table.c.id == case_id)).one()._mapping)
         _check(kind, {**current, **changes})
         values = dict(changes)
         if "name" in values:
             values |= _name_columns(values["name"])
         values |= {"updated_by": actor, "updated_at": now()}
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             conn.execute(update(table).where(table.c.id == case_id).values(**values))
         return before, self.require(kind, case_id)
 
     def get(self, kind: str, case_id: int) -> AnyCase | None:
         table = TABLES[kind]
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             row = conn.execute(select(table).where(table.c.id == case_id)).first()
         return case_of(kind, row) if row is not None else None
 
@@ -122,13 +123,13 @@ class MissingStore:
         if not ids:
             return {}
         table = TABLES[kind]
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(select(table).where(table.c.id.in_(sorted(set(ids))))).all()
         return {row.id: case_of(kind, row) for row in rows}
 
     def missing_by_cnic(self, cnic: str) -> list[Any]:
         c = missing_persons.c
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(
                 select(missing_persons).where(c.cnic == cnic, c.status == OPEN["missing"])
             ).all()
@@ -136,12 +137,12 @@ class MissingStore:
 
     def by_watchlist_profile(self, profile_id: int) -> list[MissingPerson]:
         c = missing_persons.c
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(select(missing_persons).where(c.watchlist_profile_id == profile_id)).all()
         return [MissingPerson.from_row(row) for row in rows]
 
     def set_watchlist(self, missing_id: int, profile_id: int | None, note: str | None) -> None:
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             conn.execute(
                 update(missing_persons)
                 .where(missing_persons.c.id == missing_id)
@@ -165,7 +166,7 @@ class MissingStore:
             where.append(when >= filters.since)
         if filters.until is not None:
             where.append(when < filters.until)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             if kind == "missing" and filters.q:
                 key = name_key(filters.q)
                 if key.empty:
@@ -212,7 +213,7 @@ class MissingStore:
         row |= {"height": photo.height, "sha256": digest, "faceprint": faceprint, "added_by": actor}
         row |= {"added_at": stamp}
         try:
-            with self._engine.begin() as conn:
+            with transactions.begin(self._engine) as conn:
                 count = conn.execute(select(func.count()).select_from(case_photos).where(*mine)).scalar_one()
                 if count >= MAX_PHOTOS_PER_CASE:
                     raise RecordsError(f"the case has {count} photos; at most {MAX_PHOTOS_PER_CASE}")
@@ -223,7 +224,7 @@ class MissingStore:
 
     def photos(self, kind: str, case_id: int) -> list[CasePhoto]:
         p = case_photos.c
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(
                 select(
                     p.id,
@@ -246,14 +247,14 @@ class MissingStore:
         query = select(p.jpeg).where(p.case_kind == kind, p.case_id == case_id)
         if photo_id is not None:
             query = query.where(p.id == photo_id)
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             data = conn.execute(query.order_by(p.id).limit(1)).scalar()
         return bytes(data) if data is not None else None
 
     def face_photos(self, kind: str, case_id: int) -> list[tuple[str, bytes]]:
         """The case's photos in which a face was found (for the camera watchlist)."""
         p = case_photos.c
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(
                 select(p.id, p.jpeg)
                 .where(p.case_kind == kind, p.case_id == case_id, p.faceprint.is_not(None))
@@ -274,7 +275,7 @@ class MissingStore:
             query = query.where(table.c.status == OPEN[kind])
         else:
             query = query.where(p.case_id.in_(sorted(set(case_ids))))
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             return [(row.case_id, bytes(row.faceprint)) for row in conn.execute(query)]
 
     # -- candidates ----------------------------------------------------------------------------------
@@ -295,7 +296,7 @@ class MissingStore:
             sex_column, other = m.sex, "missing"
         if case.description.sex != "unknown":
             query = query.where(sex_column.in_([case.description.sex, "unknown"]))
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             return [case_of(other, row) for row in conn.execute(query)]
 
     def replace_candidates(self, case: AnyCase, scored: list[tuple[int, PairScore]]) -> dict[int, float]:
@@ -317,7 +318,7 @@ class MissingStore:
                     "computed_at": stamp,
                 }
             )
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             before = {r[0]: float(r[1]) for r in conn.execute(select(other, c.score).where(mine == case.id))}
             conn.execute(delete(candidates).where(mine == case.id))
             if rows:
@@ -328,7 +329,7 @@ class MissingStore:
         c = candidates.c
         mine, other = (c.missing_id, c.udr_id) if kind == "missing" else (c.udr_id, c.missing_id)
         other_kind = "udr" if kind == "missing" else "missing"
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(
                 select(candidates).where(mine == case_id).order_by(c.score.desc(), other).limit(limit)
             ).all()

@@ -22,7 +22,7 @@ from command_center.records.missing import MissingPerson
 from command_center.security.audit import AuditTrail
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
-from watchlist.announce import announce
+from watchlist.announce import announce_committed
 from watchlist.enrol import Enroller, EnrolmentError, EnrolResult
 from watchlist.governance import LegalBasis
 from watchlist.store import ProfileNotFoundError, WatchlistStore
@@ -143,7 +143,4 @@ class MissingWatchlist:
         await self._announce(change)
 
     async def _announce(self, change: Any) -> None:
-        try:
-            await announce(self._nc, change)
-        except Exception:
-            log.exception("watchlist change of profile %s stored but not announced", change.profile_id)
+        await announce_committed(self._nc, change)

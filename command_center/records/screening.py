@@ -33,6 +33,7 @@ from command_center.records.store import PersonStore
 from command_center.records.types import Person
 from command_center.security.apikeys import ApiKeyStore, Hotel
 from pipeline import subjects
+from pipeline.adapters import transactions
 from pipeline.contracts import AlertEvent
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,10 @@ class CheckinScreener:
         self.screened = 0
 
     def submit(self, checkin_id: int) -> None:
+        """Screen it in the background, once it is committed (after the request's unit of work)."""
+        transactions.after_commit(lambda: self._start(checkin_id))
+
+    def _start(self, checkin_id: int) -> None:
         task = asyncio.create_task(self._screen_logged(checkin_id), name=f"screen-checkin:{checkin_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -29,6 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from command_center.records import tables as t
 from command_center.records.names import NameKey, name_key, score
+from pipeline.adapters import transactions
 
 CANDIDATES = 300  # persons proposed per query field before scoring
 FEW = 10  # fewer candidates than this by sound: look further (words dropped, then trigrams)
@@ -68,7 +69,7 @@ class PersonSearch:
         keys = query.keys()
         if not keys:
             return []
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             if self._postgres:
                 conn.execute(
                     text("SELECT set_config('pg_trgm.similarity_threshold', :v, true)"),

@@ -35,6 +35,7 @@ from command_center.records.types import (
     utc,
 )
 from command_center.records.vehicle_links import owns_vehicle
+from pipeline.adapters import transactions
 from pipeline.adapters.database import add_missing_columns
 
 MAX_PHOTOS_PER_PERSON = 10
@@ -87,7 +88,7 @@ class PersonStore:
         row = {**fields.as_row(), "created_by": actor, "created_at": stamp}
         row |= {"updated_by": actor, "updated_at": stamp, "archived_at": None}
         try:
-            with self.engine.begin() as conn:
+            with transactions.begin(self.engine) as conn:
                 person_id = int(
                     conn.execute(insert(t.persons).values(**row).returning(t.persons.c.id)).scalar_one()
                 )
@@ -106,7 +107,7 @@ class PersonStore:
         values = {**{k: v for k, v in fields.as_row().items() if k in changes}, "updated_by": actor}
         values["updated_at"] = now()
         try:
-            with self.engine.begin() as conn:
+            with transactions.begin(self.engine) as conn:
                 conn.execute(update(t.persons).where(t.persons.c.id == person_id).values(**values))
                 self._write_keys(conn, person_id, fields, True)
         except IntegrityError:
@@ -117,7 +118,7 @@ class PersonStore:
         person = self._person(person_id)
         if person.archived:
             return person
-        with self.engine.begin() as conn:
+        with transactions.begin(self.engine) as conn:
             conn.execute(
                 update(t.persons)
                 .where(t.persons.c.id == person_id)
@@ -142,7 +143,7 @@ class PersonStore:
         return RecordsError("the record conflicts with one stored at the same time; try again")
 
     def get(self, person_id: int) -> Person | None:
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             row = conn.execute(select(t.persons).where(t.persons.c.id == person_id)).first()
         return Person.from_row(row) if row is not None else None
 
@@ -154,7 +155,7 @@ class PersonStore:
 
     def record(self, person_id: int) -> PersonRecord:
         person = self._person(person_id)
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             case_rows = conn.execute(
                 select(t.cases).where(t.cases.c.person_id == person_id).order_by(t.cases.c.id)
             ).all()
@@ -183,7 +184,7 @@ class PersonStore:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return {}
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             rows = conn.execute(select(t.persons).where(t.persons.c.id.in_(wanted))).all()
         return {row.id: Person.from_row(row) for row in rows}
 
@@ -191,12 +192,12 @@ class PersonStore:
         query = select(t.persons).where(t.persons.c.cnic == cnic)
         if not include_archived:
             query = query.where(t.persons.c.archived_at.is_(None))
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             row = conn.execute(query).first()
         return Person.from_row(row) if row is not None else None
 
     def by_watchlist_profile(self, profile_id: int) -> list[Person]:
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             rows = conn.execute(
                 select(t.persons).where(
                     t.persons.c.watchlist_profile_id == profile_id, t.persons.c.archived_at.is_(None)
@@ -217,7 +218,7 @@ class PersonStore:
             )
             .order_by(t.persons.c.id)
         )
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             return [Person.from_row(row) for row in conn.execute(query).all()]
 
     def list_by_category(self, category: str | None, limit: int, offset: int) -> list[Person]:
@@ -227,7 +228,7 @@ class PersonStore:
         query = (
             query.order_by(t.persons.c.updated_at.desc(), t.persons.c.id.desc()).limit(limit).offset(offset)
         )
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             return [Person.from_row(row) for row in conn.execute(query).all()]
 
     # -- photos --------------------------------------------------------------------------------------
@@ -236,7 +237,7 @@ class PersonStore:
         self._live(person_id)
         digest = hashlib.sha256(jpeg).hexdigest()
         stamp = now()
-        with self.engine.begin() as conn:
+        with transactions.begin(self.engine) as conn:
             count = conn.execute(
                 select(func.count()).select_from(t.photos).where(t.photos.c.person_id == person_id)
             ).scalar_one()
@@ -257,13 +258,13 @@ class PersonStore:
         query = select(t.photos.c.jpeg).where(t.photos.c.person_id == person_id)
         if photo_id is not None:
             query = query.where(t.photos.c.id == photo_id)
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             data = conn.execute(query.order_by(t.photos.c.id).limit(1)).scalar()
         return bytes(data) if data is not None else None
 
     def remove_photo(self, person_id: int, photo_id: int) -> None:
         self._live(person_id)
-        with self.engine.begin() as conn:
+        with transactions.begin(self.engine) as conn:
             gone = conn.execute(
                 delete(t.photos).where(t.photos.c.person_id == person_id, t.photos.c.id == photo_id)
             ).rowcount
@@ -288,7 +289,7 @@ class PersonStore:
             "updated_at": now(),
         }
         try:
-            with self.engine.begin() as conn:
+            with transactions.begin(self.engine) as conn:
                 count = conn.execute(
                     select(func.count()).select_from(t.cases).where(t.cases.c.person_id == person_id)
                 ).scalar_one()
@@ -314,7 +315,7 @@ class PersonStore:
         values = {k: (list(v) if k == "sections" else v) for k, v in changes.items()}
         values |= {"updated_by": actor, "updated_at": now()}
         try:
-            with self.engine.begin() as conn:
+            with transactions.begin(self.engine) as conn:
                 conn.execute(update(t.cases).where(t.cases.c.id == case_id).values(**values))
         except IntegrityError:
             raise RecordsError(
@@ -323,7 +324,7 @@ class PersonStore:
         return before, self._case(person_id, case_id)
 
     def _case(self, person_id: int, case_id: int) -> Case:
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             row = conn.execute(
                 select(t.cases).where(t.cases.c.id == case_id, t.cases.c.person_id == person_id)
             ).first()
@@ -344,7 +345,7 @@ class PersonStore:
         row = {"person_id": person_id, "plate": plate, "plate_display": display, "description": description}
         row |= {"hotlist_entry_id": entry_id, "added_by": actor, "added_at": now()}
         try:
-            with self.engine.begin() as conn:
+            with transactions.begin(self.engine) as conn:
                 count = conn.execute(
                     select(func.count()).select_from(t.vehicles).where(t.vehicles.c.person_id == person_id)
                 ).scalar_one()
@@ -362,7 +363,7 @@ class PersonStore:
 
     def remove_vehicle(self, person_id: int, vehicle_id: int) -> Vehicle:
         self._live(person_id)
-        with self.engine.begin() as conn:
+        with transactions.begin(self.engine) as conn:
             row = conn.execute(
                 select(t.vehicles).where(t.vehicles.c.id == vehicle_id, t.vehicles.c.person_id == person_id)
             ).first()
@@ -377,7 +378,7 @@ class PersonStore:
         """True if newly followed, False if the officer already followed the person."""
         self._live(person_id)
         try:
-            with self.engine.begin() as conn:
+            with transactions.begin(self.engine) as conn:
                 conn.execute(
                     insert(t.follows).values(person_id=person_id, officer_id=officer_id, created_at=now())
                 )
@@ -386,7 +387,7 @@ class PersonStore:
         return True
 
     def unfollow(self, person_id: int, officer_id: int) -> bool:
-        with self.engine.begin() as conn:
+        with transactions.begin(self.engine) as conn:
             gone = conn.execute(
                 delete(t.follows).where(
                     t.follows.c.person_id == person_id, t.follows.c.officer_id == officer_id
@@ -395,14 +396,14 @@ class PersonStore:
         return bool(gone)
 
     def followers(self, person_id: int) -> list[int]:
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             rows = conn.execute(
                 select(t.follows.c.officer_id).where(t.follows.c.person_id == person_id)
             ).all()
         return sorted(row.officer_id for row in rows)
 
     def following(self, officer_id: int) -> list[Person]:
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             rows = conn.execute(
                 select(t.persons)
                 .join(t.follows, t.follows.c.person_id == t.persons.c.id)

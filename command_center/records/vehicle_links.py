@@ -17,6 +17,7 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from command_center.records import tables as t
+from pipeline.adapters import transactions
 from watchlist.vehicle_types import HotlistEntry
 
 MAX_PERSONS_PER_ENTRY = 20  # a plate listed on more records than this is a data problem, not a lead
@@ -88,7 +89,7 @@ def _vehicle_rows(engine: Engine, entry_ids: list[int], plate_keys: list[str]) -
     v, p = t.vehicles, t.persons
     columns = (v.c.person_id, v.c.plate, v.c.plate_display, v.c.hotlist_entry_id, p.c.name, p.c.category)
     rows: list[Any] = []
-    with engine.connect() as conn:
+    with transactions.connect(engine) as conn:
         for start in range(0, max(len(entry_ids), len(plate_keys)), _CHUNK):
             ids, keys = entry_ids[start : start + _CHUNK], plate_keys[start : start + _CHUNK]
             query = (
@@ -104,7 +105,7 @@ def _vehicle_rows(engine: Engine, entry_ids: list[int], plate_keys: list[str]) -
 def _cases(engine: Engine, person_ids: list[int]) -> dict[int, list[LinkedCase]]:
     c = t.cases
     out: dict[int, list[LinkedCase]] = defaultdict(list)
-    with engine.connect() as conn:
+    with transactions.connect(engine) as conn:
         for start in range(0, len(person_ids), _CHUNK):
             query = (
                 select(c.c.person_id, c.c.fir_number, c.c.police_station, c.c.status)

@@ -43,6 +43,7 @@ from sqlalchemy.exc import IntegrityError
 
 from command_center.security.permissions import ROLE_PERMISSIONS, Role
 from command_center.security.principal import Principal
+from pipeline.adapters import transactions
 
 KEY_PREFIX = "sck"
 KEY_ID_BYTES = 8  # 16 hex digits: public, only needs to be unique
@@ -218,7 +219,7 @@ class ApiKeyStore:
             "created_at": datetime.now(UTC),
         }
         try:
-            with self.engine.begin() as conn:
+            with transactions.begin(self.engine) as conn:
                 hotel_id = conn.execute(insert(hotels).values(**values)).inserted_primary_key[0]  # type: ignore[index]
         except IntegrityError:
             raise IntegrationError(
@@ -227,18 +228,18 @@ class ApiKeyStore:
         return Hotel(id=int(hotel_id), **values)  # type: ignore[arg-type]
 
     def get_hotel(self, hotel_id: int) -> Hotel | None:
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             row = conn.execute(select(hotels).where(hotels.c.id == hotel_id)).first()
         return Hotel.from_row(row) if row else None
 
     def list_hotels(self, limit: int = 100, offset: int = 0) -> list[Hotel]:
         query = select(hotels).order_by(hotels.c.id).limit(limit).offset(offset)
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             return [Hotel.from_row(row) for row in conn.execute(query)]
 
     def set_hotel_active(self, hotel_id: int, active: bool) -> Hotel:
         """Deactivating a hotel stops all its keys at once (they stay listed and can be revoked)."""
-        with self.engine.begin() as conn:
+        with transactions.begin(self.engine) as conn:
             done = conn.execute(update(hotels).where(hotels.c.id == hotel_id).values(active=active))
         if done.rowcount == 0:
             raise HotelNotFoundError(hotel_id)
@@ -282,7 +283,7 @@ class ApiKeyStore:
             "revoked_at": None,
             "last_used_at": None,
         }
-        with self.engine.begin() as conn:
+        with transactions.begin(self.engine) as conn:
             row_id = conn.execute(insert(integration_keys).values(**values)).inserted_primary_key[0]  # type: ignore[index]
         info = KeyInfo(
             id=int(row_id),
@@ -302,19 +303,19 @@ class ApiKeyStore:
         if self.get_hotel(hotel_id) is None:
             raise HotelNotFoundError(hotel_id)
         query = select(integration_keys).where(integration_keys.c.hotel_id == hotel_id)
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             return [KeyInfo.from_row(row) for row in conn.execute(query.order_by(integration_keys.c.id))]
 
     def get_key(self, row_id: int) -> KeyInfo | None:
         """A key by its row id (``Principal.id`` of an integration principal)."""
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             row = conn.execute(select(integration_keys).where(integration_keys.c.id == row_id)).first()
         return KeyInfo.from_row(row) if row else None
 
     def revoke(self, key_id: str) -> KeyInfo:
         """Revoke a key (idempotent: the first revocation time is kept)."""
         now = datetime.now(UTC)
-        with self.engine.begin() as conn:
+        with transactions.begin(self.engine) as conn:
             conn.execute(
                 update(integration_keys)
                 .where(integration_keys.c.key_id == key_id, integration_keys.c.revoked_at.is_(None))
@@ -338,7 +339,7 @@ class ApiKeyStore:
             .join(hotels, hotels.c.id == integration_keys.c.hotel_id)
             .where(integration_keys.c.key_id == key_id)
         )
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             row = conn.execute(query).first()
         stored = row.secret_hash if row is not None else "0" * 64
         # Constant time whatever matched; the row lookup is by the public key_id, which leaks nothing.
@@ -364,7 +365,7 @@ class ApiKeyStore:
         if info.last_used_at is not None and now - info.last_used_at < LAST_USED_RESOLUTION:
             return
         cutoff = now - LAST_USED_RESOLUTION
-        with self.engine.begin() as conn:
+        with transactions.begin(self.engine) as conn:
             conn.execute(
                 update(integration_keys)
                 .where(

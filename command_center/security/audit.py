@@ -8,7 +8,10 @@ carry plain SHA-256 and ``keyed`` false) where
 target, reason and details (itself canonical JSON text). ``audit_head`` holds the last seq and hash,
 so cutting entries off the end is detected as well.
 
-Appends are serialised across threads, processes and replicas: a transaction-level advisory lock on
+An entry is appended inside the transaction of the change it records when there is one (``record_in``, or
+``record`` inside ``unit()``, which the command centre opens around every audited change): the change and
+its entry commit together or not at all. Appends are serialised across threads, processes and replicas:
+a transaction-level advisory lock on
 PostgreSQL, the database write lock (BEGIN IMMEDIATE) on SQLite; the seq primary key makes a fork
 impossible even if that were bypassed. Without the key, whoever can write to the database cannot
 recompute a changed chain; with it, cutting entries off the end and moving the head back would still
@@ -18,10 +21,11 @@ look consistent, which the heads anchored in JetStream (``command_center.securit
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import (
     BigInteger,
@@ -52,6 +56,7 @@ from command_center.security.audit_chain import (
     find_break,
     payload,
 )
+from pipeline.adapters import transactions
 from pipeline.adapters.database import add_missing_columns
 from pipeline.settings import Settings
 
@@ -140,6 +145,28 @@ def _entry(row: Any) -> AuditEntry:
     )
 
 
+class Extra(TypedDict, total=False):
+    """What an entry may say besides who did what to which target."""
+
+    reason: str | None
+    details: dict[str, Any] | None
+    ip: str | None
+    role: str | None
+
+
+def _fields(actor: str, action: str, target: str, **extra: Unpack[Extra]) -> _Fields:
+    return _Fields(
+        timestamp=datetime.now(UTC),
+        actor=str(_bounded("actor", actor, MAX_ACTOR, required=True)),
+        role=_bounded("role", extra.get("role"), 32),
+        ip=_bounded("ip", extra.get("ip"), MAX_IP),
+        action=str(_bounded("action", action, MAX_ACTION, required=True)),
+        target=str(_bounded("target", target, MAX_TARGET, required=True)),
+        reason=_bounded("reason", extra.get("reason"), MAX_REASON),
+        details=canonical_json(extra.get("details") or {}),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Fields:
     timestamp: datetime
@@ -168,52 +195,61 @@ class AuditTrail:
         """Create the tables and the chain head; safe to call from several processes."""
         metadata.create_all(self.engine)
         add_missing_columns(self.engine, _ADDED_COLUMNS)
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             if conn.execute(select(audit_head.c.id)).first() is not None:
                 return
         try:
-            with self.engine.begin() as conn:
+            with transactions.begin(self.engine) as conn:
                 conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
         except IntegrityError:
             pass  # another process created it first
 
-    def record(
-        self,
-        actor: str,
-        action: str,
-        target: str,
-        *,
-        reason: str | None = None,
-        details: dict[str, Any] | None = None,
-        ip: str | None = None,
-        role: str | None = None,
-    ) -> AuditEntry:
-        """Append one entry to the chain and return it (committed)."""
-        fields = _Fields(
-            timestamp=datetime.now(UTC),
-            actor=str(_bounded("actor", actor, MAX_ACTOR, required=True)),
-            role=_bounded("role", role, 32),
-            ip=_bounded("ip", ip, MAX_IP),
-            action=str(_bounded("action", action, MAX_ACTION, required=True)),
-            target=str(_bounded("target", target, MAX_TARGET, required=True)),
-            reason=_bounded("reason", reason, MAX_REASON),
-            details=canonical_json(details or {}),
-        )
+    def record(self, actor: str, action: str, target: str, **extra: Unpack[Extra]) -> AuditEntry:
+        """Append one entry to the chain and return it: inside a unit of work of this engine (``unit``)
+        as part of it, committed with the change it records; otherwise committed on its own."""
+        found = transactions.current(self.engine)
+        if found is not None:
+            return self.record_in(found.connection(), actor, action, target, **extra)
         with self.engine.begin() as conn:
-            self._lock(conn)
-            head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
-            seq, prev = int(head.seq) + 1, str(head.hash)
-            digest = chain_hash(prev, payload(seq, fields), self._key)
-            row = {**_as_dict(fields), "seq": seq, "prev_hash": prev, "hash": digest, "keyed": True}
-            conn.execute(insert(audit_log).values(**row))
-            conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+            return self.record_in(conn, actor, action, target, **extra)
+
+    def record_in(
+        self, conn: Connection, actor: str, action: str, target: str, **extra: Unpack[Extra]
+    ) -> AuditEntry:
+        """Append one entry within the caller's transaction on ``conn``: it commits or rolls back with it.
+        On SQLite the transaction must not have read before (or must hold the write lock already)."""
+        return self._append(conn, _fields(actor, action, target, **extra))
+
+    @contextmanager
+    def unit(self) -> Iterator[transactions.Unit]:
+        """A unit of work whose stores' writes and audit entries commit together (or not at all); it
+        takes the chain's lock at its first statement."""
+        with transactions.unit(self.engine, on_open=self.lock) as found:
+            yield found
+
+    @asynccontextmanager
+    async def unit_async(self) -> AsyncIterator[transactions.Unit]:
+        """``unit`` for asynchronous code (its threads share it)."""
+        async with transactions.unit_async(self.engine, on_open=self.lock) as found:
+            yield found
+
+    def _append(self, conn: Connection, fields: _Fields) -> AuditEntry:
+        self.lock(conn)
+        head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
+        seq, prev = int(head.seq) + 1, str(head.hash)
+        digest = chain_hash(prev, payload(seq, fields), self._key)
+        row = {**_as_dict(fields), "seq": seq, "prev_hash": prev, "hash": digest, "keyed": True}
+        conn.execute(insert(audit_log).values(**row))
+        conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
         return _entry(_Row(row))
 
-    def _lock(self, conn: Connection) -> None:
+    @staticmethod
+    def lock(conn: Connection) -> None:
+        """Serialise appends until the transaction ends (taking it again in one transaction is harmless)."""
         dialect = conn.dialect.name
         if dialect == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-        elif dialect == "sqlite":
+        elif dialect == "sqlite" and not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
             # pysqlite would open a deferred transaction at the first write; take the write lock now,
             # before reading the head, so two writers cannot both read the same head.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -243,11 +279,11 @@ class AuditTrail:
         if before_id is not None:
             query = query.where(audit_log.c.seq < before_id)
         query = query.order_by(audit_log.c.seq.desc()).limit(max(1, min(limit, MAX_QUERY)))
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             return [_entry(row) for row in conn.execute(query)]
 
     def head(self) -> tuple[int, str]:
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             row = conn.execute(
                 select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
             ).first()
@@ -258,7 +294,7 @@ class AuditTrail:
         after = 0
         while True:
             query = select(audit_log).where(audit_log.c.seq > after).order_by(audit_log.c.seq).limit(_BATCH)
-            with self.engine.connect() as conn:
+            with transactions.connect(self.engine) as conn:
                 batch = conn.execute(query).all()
             yield from batch
             if len(batch) < _BATCH:
@@ -272,7 +308,7 @@ class AuditTrail:
 
     def hash_at(self, seq: int) -> str | None:
         """The stored hash of entry ``seq`` (None when there is none)."""
-        with self.engine.connect() as conn:
+        with transactions.connect(self.engine) as conn:
             value = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == seq)).scalar()
         return str(value) if value is not None else None
 

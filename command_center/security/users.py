@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from command_center.security.permissions import STAFF_ROLES, Role
+from pipeline.adapters import transactions
 from pipeline.validators import normalise_mobile, normalise_person_name
 
 GOVERNMENT_ID_PATTERN = r"^[A-Za-z0-9-]{4,32}$"
@@ -168,7 +169,7 @@ class UserStore:
         except ValueError as exc:
             raise InvalidUserError(str(exc)) from None
         try:
-            with self._engine.begin() as conn:
+            with transactions.begin(self._engine) as conn:
                 new_id = conn.execute(insert(staff_users).values(**values).returning(staff_users.c.id))
                 user_id = int(new_id.scalar_one())
         except IntegrityError:
@@ -190,7 +191,7 @@ class UserStore:
         return self._one(staff_users.c.government_id == key)
 
     def list(self) -> list[StaffUser]:
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             rows = conn.execute(select(staff_users).order_by(staff_users.c.id))
             return [StaffUser.from_row(row) for row in rows]
 
@@ -228,7 +229,7 @@ class UserStore:
             raise InvalidUserError(str(exc)) from None
         if active is not None:
             values["active"] = active
-        with self._engine.begin() as conn:
+        with transactions.begin(self._engine) as conn:
             row = conn.execute(select(staff_users).where(staff_users.c.id == user_id)).first()
             if row is None:
                 raise UserNotFoundError(f"no account with id {user_id}")
@@ -255,6 +256,6 @@ class UserStore:
         return before, after
 
     def _one(self, condition: Any) -> StaffUser | None:
-        with self._engine.connect() as conn:
+        with transactions.connect(self._engine) as conn:
             row = conn.execute(select(staff_users).where(condition)).first()
             return StaffUser.from_row(row) if row is not None else None
