@@ -52,6 +52,7 @@ from command_center.api.console import STATIC_DIR
 from command_center.audit import AuditTrail
 from command_center.audit_anchor import Anchors, start_anchoring
 from command_center.camera_directory import CameraDirectory
+from command_center.camera_health import CameraHealthBoard
 from command_center.consumer import HitConsumer
 from command_center.dispatch_services import start_dispatch
 from command_center.enrolment import EnrolmentService
@@ -225,6 +226,9 @@ async def _start(
     feed = AlertFeed()
     await feed.subscribe(nc)
     stack.push_async_callback(feed.close)
+    camera_health = CameraHealthBoard(directory, feed)
+    await camera_health.subscribe(nc)
+    stack.push_async_callback(camera_health.close)
 
     consumer = HitConsumer(
         nc,
@@ -292,6 +296,7 @@ async def _start(
         dispatch=dispatch,
         records=records,
         casework=casework,
+        camera_health=camera_health,
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from command_center.audit import AuditTrail
 from command_center.audit_anchor import Anchors
 from command_center.camera_directory import CameraDirectory
+from command_center.camera_health import CameraHealthBoard
 from command_center.consumer import HitConsumer
 from command_center.dispatch_services import DispatchServices
 from command_center.enrolment import EnrolmentService
@@ -47,3 +48,4 @@ class Services:
     dispatch: DispatchServices  # alert lifecycle, patrol units, dispatch
     records: RecordsServices  # CRO persons, search, hotel check-ins, personal watchlists
     casework: CaseworkServices  # arrests, missing persons and unidentified bodies, crime reports
+    camera_health: CameraHealthBoard  # cameras their workers cannot analyse (login refused)

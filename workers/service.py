@@ -46,6 +46,7 @@ from workers.camera_pipeline import CameraPipeline
 from workers.evidence_upgrade import MainStreamEvidence
 from workers.fleet_member import FleetMember
 from workers.frame_queue import DropOldestQueue
+from workers.health_notices import HealthNotices
 from workers.metrics import RateMeter, WorkerMetrics, WorkerSnapshot
 from workers.plate_analysis import PlateAnalyser
 from workers.probe_server import Probe, ProbeServer
@@ -97,6 +98,7 @@ class Worker:
         self._policies = ListPolicies()
         self._build_failures: dict[str, str] = {}
         self._faces: FaceAnalyzer | None = None  # one per process, loaded with the first face camera
+        self._health: HealthNotices | None = None
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -123,6 +125,7 @@ class Worker:
         sync = WatchlistSync(js, self._matcher, store, self.settings, self._policies)
         await sync.start()
         self._publisher = HitPublisher(js, loop, on_published=self._published)
+        self._health = HealthNotices(self.worker_id, loop, nc)
         publish_stop = asyncio.Event()
         background_stop = asyncio.Event()
         publish_task = asyncio.create_task(self._publisher.run(publish_stop))
@@ -203,7 +206,7 @@ class Worker:
                 "camera %s: analysing %s (%s)",
                 camera_id,
                 ", ".join(config.analytics),
-                config.url.rsplit("@", 1)[-1],
+                config.analysed_stream.url,
                 extra={"camera_id": camera_id, "worker_id": self.worker_id},
             )
 
@@ -213,6 +216,8 @@ class Worker:
             pipeline.stop.set()
         for pipeline in stopping:
             await asyncio.to_thread(pipeline.join, JOIN_TIMEOUT_S)
+            if self._health is not None:
+                self._health.forget(pipeline.config.id)
             log.info(
                 "camera %s: stopped",
                 pipeline.config.id,
@@ -225,7 +230,12 @@ class Worker:
         stop = threading.Event()
         queue: DropOldestQueue[Frame] = DropOldestQueue(wopt.queue_size)
         source = RtspSource(
-            CameraId(camera.id), SourceOptions.for_camera(camera, wopt), queue, counters, stop
+            CameraId(camera.id),
+            SourceOptions.for_camera(camera, wopt),
+            queue,
+            counters,
+            stop,
+            health=self._health,
         )
         stages: dict[str, Stage] = {}
         submit = self._publisher.submit
@@ -287,6 +297,8 @@ class Worker:
         while True:
             await asyncio.sleep(self.settings.worker.heartbeat_s)
             await self._publish_heartbeat(nc)
+            if self._health is not None:
+                await self._health.repeat()
 
     async def _publish_heartbeat(self, nc: Client) -> None:
         beat = WorkerHeartbeat(
