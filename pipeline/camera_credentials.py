@@ -193,9 +193,12 @@ class StreamAddress:
 
     def connect_url(self) -> str:
         """The URL to open, credentials percent-encoded into it. Never log it: log ``url``."""
+        return self.url_with(self.current_password())
+
+    def url_with(self, password: str | None) -> str:
+        """The URL with the username and this password in it (read by ``current_password``)."""
         if self.username is None:
             return self.url
-        password = self.current_password()
         userinfo = urllib.parse.quote(self.username, safe="")
         if password is not None:
             userinfo += ":" + urllib.parse.quote(password, safe="")

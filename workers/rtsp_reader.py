@@ -114,6 +114,7 @@ class RtspReader:
         self._reconnect = (reconnect_initial_s, reconnect_max_s)
         self._auth_retry = (auth_retry_initial_s, auth_retry_max_s)
         self.logins_refused = 0  # in a row
+        self._tried: str | None = None  # the password of the last login attempt
         self._stop_at_end = stop_at_end
         self.stall = StallLimit()
         self._failures = FailureLog()
@@ -205,7 +206,7 @@ class RtspReader:
             extra={"camera_id": self.camera_id},
         )
         self._login_refused(reason, delay)
-        refused_with = self._secret_now()
+        refused_with = self._tried
         until = time.monotonic() + delay
         while not self._stop.is_set() and (left := until - time.monotonic()) > 0:
             self._stop.wait(min(left, _SECRET_RECHECK_S))
@@ -226,10 +227,12 @@ class RtspReader:
     def _open(self) -> av.container.InputContainer:
         """Open the stream; LoginRefused if the camera refuses the credentials or they cannot be read."""
         timeout = self._open_timeout_s
+        self._tried = None
         try:
-            url = self.address.connect_url()
+            self._tried = self.address.current_password()
         except CredentialsUnavailable as exc:
             raise LoginRefused(str(exc)) from None
+        url = self.address.url_with(self._tried)
         try:
             container = av.open(url, options=open_options(), timeout=(timeout, timeout))
         except _AUTH_ERRORS as exc:
