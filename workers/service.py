@@ -31,6 +31,7 @@ from nats.aio.client import Client
 
 from pipeline import subjects
 from pipeline.bus import connect
+from pipeline.camera_credentials import redact
 from pipeline.contracts import FaceHit, WorkerHeartbeat
 from pipeline.database import make_engine
 from pipeline.face import FaceAnalyzer
@@ -193,7 +194,7 @@ class Worker:
                 counters = self.counters.setdefault(camera_id, CameraCounters(camera_id))  # on this loop
                 pipeline = await asyncio.to_thread(self._build, config, counters)
             except Exception as exc:
-                self._build_failures[camera_id] = f"{type(exc).__name__}: {exc}"
+                self._build_failures[camera_id] = redact(f"{type(exc).__name__}: {exc}")
                 log.exception("camera %s: cannot start; retrying", camera_id, extra={"camera_id": camera_id})
                 asyncio.get_running_loop().call_later(BUILD_RETRY_S, self._changed.set)
                 continue

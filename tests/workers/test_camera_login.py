@@ -152,3 +152,24 @@ def test_minutes_by_default_and_a_rotated_secret_is_used_at_once(
     assert took < 15, took
     assert "its password changed" in caplog.text and "login accepted" in caplog.text
     assert PASSWORD not in caplog.text and WRONG not in caplog.text
+
+
+def test_a_basic_login_camera_is_analysed_and_counts_a_refusal() -> None:
+    """Basic, the other method cameras offer: the password travels base64-encoded, percent-decoded first."""
+    clip = load_clip(HAMILTON)
+    with CameraSimulator(
+        [SimCamera("cam", clip, auth=SimAuth("viewer", PASSWORD, "basic"))], port=0
+    ) as basic:
+        wrong = Source(StreamAddress(basic.url("cam"), "viewer", SecretStr(WRONG)), auth_retry=(300, 3600))
+        wrong.start()
+        try:
+            wrong.wait_refusals(1)
+        finally:
+            wrong.close()
+        right = Source(StreamAddress(basic.url("cam"), "viewer", SecretStr(PASSWORD)), auth_retry=(300, 3600))
+        right.start()
+        try:
+            right.first_frame()
+        finally:
+            right.close()
+        assert basic.logins("cam")[1] == 1 and basic.logins("cam")[0] >= 2
