@@ -39,6 +39,7 @@ from camera_sim.clip import Clip, load_clip
 from camera_sim.feeder import SUB
 from camera_sim.server import CameraSimulator, SimCamera
 from camera_sim.transcode import CameraEncoding, transcoded
+from pipeline.camera_credentials import StreamAddress
 from pipeline.settings import parse
 from pipeline.types import CameraId, Frame
 from tests.services import SHARED
@@ -146,7 +147,7 @@ def measure(clips: tuple[Clip, Clip | None], mode: Mode, seconds: float) -> dict
     counters = CameraCounters("bench")
     with CameraSimulator([SimCamera("cam", main, substream=sub)], port=0) as sim:
         options = SourceOptions(
-            url=sim.url("cam", SUB if sub is not None else ""),
+            address=StreamAddress(sim.url("cam", SUB if sub is not None else "")),
             analysis_fps=ANALYSIS_FPS,
             open_timeout_s=5,
             reconnect_initial_s=0.5,
@@ -162,7 +163,7 @@ def measure(clips: tuple[Clip, Clip | None], mode: Mode, seconds: float) -> dict
             ring = PacketRing(defaults.streams.evidence_buffer_s)
             reader = MainStreamReader(
                 "bench",
-                sim.url("cam"),
+                StreamAddress(sim.url("cam")),
                 ring,
                 stop,
                 open_timeout_s=5,

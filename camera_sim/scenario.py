@@ -9,17 +9,31 @@ cameras:
     stamps: true                   # false: no frame stamps, as a real camera sends
     encode: {codec: hevc, height: 2160}  # optional: serve the file encoded so (transcoded once, cached)
     substream: {height: 360}       # optional: the same frames, smaller, at rtsp://HOST:PORT/<id>/sub
+    auth:                          # optional: the camera asks for a login (401 without it)
+      method: digest               # or basic
+      username: admin
+      password_env: CAM_HAMILTON_PASSWORD   # or password: ... (a test's throwaway)
 ```
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from camera_sim.auth import AuthMethod, SimAuth
 from camera_sim.transcode import CameraEncoding, Codec
 from pipeline.settings import CAMERA_ID_PATTERN, ConfigError, describe_validation_error, read_yaml_mapping
 
@@ -43,6 +57,34 @@ class StreamEncoding(BaseModel):
 
     def encoding(self) -> CameraEncoding:
         return CameraEncoding(codec=self.codec, height=self.height, gop_s=self.gop_s, slices=self.slices)
+
+
+class CameraLogin(BaseModel):
+    """The login a simulated camera requires."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    method: AuthMethod = Field("digest", description="digest or basic (what the camera offers).")
+    username: str = Field(min_length=1, max_length=256)
+    password: SecretStr | None = Field(None, description="The password itself.")
+    password_env: str | None = Field(None, description="An environment variable holding the password.")
+
+    @model_validator(mode="after")
+    def _one_password(self) -> CameraLogin:
+        if (self.password is None) == (self.password_env is None):
+            raise ValueError("auth: give password or password_env (one of them)")
+        return self
+
+    def sim_auth(self) -> SimAuth:
+        if self.password is not None:
+            secret = self.password.get_secret_value()
+        else:
+            assert self.password_env is not None
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(f"auth: environment variable {self.password_env} is not set")
+            secret = value
+        return SimAuth(self.username, secret, self.method)
 
 
 class ScenarioCamera(BaseModel):
@@ -69,6 +111,7 @@ class ScenarioCamera(BaseModel):
         description="Also serve the same frames encoded so (a smaller height, say) at <camera url>/sub, on "
         "the main stream's clock and with its frame stamps, as a camera's sub-stream.",
     )
+    auth: CameraLogin | None = Field(None, description="A login the camera requires; default: none.")
 
     @field_validator("id")
     @classmethod

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from camera_sim.auth import CountingAuth, SimAuth, grant, role_of
 from camera_sim.clip import Clip, load_clip
 from camera_sim.feeder import MAIN, Feeder, FeederStats, FrameSentCallback
 from camera_sim.gst import GLib, GstRtspServer, init
@@ -55,6 +56,7 @@ class SimCamera:
     loop: bool = True
     stamps: bool = True  # False: no frame stamps, as a real camera (latency from its RTCP reports)
     substream: Clip | None = None  # the same frames, smaller: served at rtsp://HOST:PORT/<id>/sub
+    auth: SimAuth | None = None  # a login the camera requires (both streams); None: open to anyone
 
 
 def _mount(camera_id: str, role: str) -> str:
@@ -119,6 +121,8 @@ class CameraSimulator:
         }
         if len(self._feeders) != len(cameras):
             raise ValueError("camera ids must be unique")
+        self._auth_of = {cam.camera_id: cam.auth for cam in cameras}
+        self._auth: CountingAuth | None = None
         self._context: GLib.MainContext | None = None
         self._loop: GLib.MainLoop | None = None
         self._thread: threading.Thread | None = None
@@ -156,7 +160,8 @@ class CameraSimulator:
             sub = None
             if cam.substream is not None:
                 sub = clip(transcoded(cam.file, cam.substream.encoding(), cache_dir), cam.fps)
-            cameras.append(SimCamera(cam.id, main, cam.loop, cam.stamps, sub))
+            auth = None if cam.auth is None else cam.auth.sim_auth()
+            cameras.append(SimCamera(cam.id, main, cam.loop, cam.stamps, sub, auth))
         return cls(cameras, host=host, port=port, loops=loops, seconds=seconds, on_frame_sent=on_frame_sent)
 
     @property
@@ -178,6 +183,14 @@ class CameraSimulator:
 
     def urls(self) -> dict[str, str]:
         return {camera_id: self.url(camera_id) for camera_id in self._feeders}
+
+    def logins(self, camera_id: str) -> tuple[int, int]:
+        """A protected camera's logins so far: (attempts, refused); (0, 0) for an open camera."""
+        counts = self._auth.counts.get(camera_id) if self._auth is not None else None
+        if counts is None:
+            return 0, 0
+        with counts.lock:
+            return counts.attempts, counts.refused
 
     def planned_loops(self) -> dict[str, int | None]:
         """How many times each camera plays its clip (None: forever)."""
@@ -206,10 +219,16 @@ class CameraSimulator:
         self._server = server = GstRtspServer.RTSPServer()
         server.set_address(self.host)
         server.set_service(str(self._requested_port))
+        if any(auth is not None for auth in self._auth_of.values()):
+            self._auth = CountingAuth(self._auth_of)
+            server.set_auth(self._auth)
         mounts = server.get_mount_points()
+        roles = {role_of(camera_id, auth) for camera_id, auth in self._auth_of.items()}
         for camera_id, feeder in self._feeders.items():
             for role in feeder.clips:
-                mounts.add_factory(f"/{_mount(camera_id, role)}", self._factory(feeder, role))
+                factory = self._factory(feeder, role)
+                grant(factory, role_of(camera_id, self._auth_of[camera_id]), roles)
+                mounts.add_factory(f"/{_mount(camera_id, role)}", factory)
         try:
             self._source = server.create_source(None)
         except GLib.Error as exc:

@@ -207,7 +207,6 @@ async def _start(
     nc = await _connect(settings.nats_url, nats_wait_s)
     stack.push_async_callback(_close_nats, nc)
     await directory.follow(nc, settings, stack)  # before any hit is routed to a district
-
     alerting = await start_alerts(settings, engine, nc, alert_store, directory, policy, stack)
     dispatch = await start_dispatch(
         settings, engine, nc, redis, alert_store, audit_trail, stack, cameras=directory
@@ -249,6 +248,7 @@ async def _start(
         dispatch=dispatch,
         records=records,
         casework=casework,
+        camera_health=alerting.camera_health,
     )
 
 

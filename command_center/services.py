@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine
 
 from command_center.admin.camera_directory import CameraDirectory
+from command_center.admin.camera_health import CameraHealthBoard
 from command_center.admin.enrolment import EnrolmentService
 from command_center.admin.watch_lists import WatchListService
 from command_center.alerts.consumer import HitConsumer
@@ -47,3 +48,4 @@ class Services:
     dispatch: DispatchServices  # alert lifecycle, patrol units, dispatch
     records: RecordsServices  # CRO persons, search, hotel check-ins, personal watchlists
     casework: CaseworkServices  # arrests, missing persons and unidentified bodies, crime reports
+    camera_health: CameraHealthBoard  # cameras their workers cannot analyse (login refused)

@@ -3,6 +3,8 @@
 Ids come from ``extra=`` (``log.info("...", extra={"camera_id": cid, "event_id": str(eid)})``); any
 extra field is kept. A camera's own threads are named ``source-<camera>`` and ``analyse-<camera>``
 (one thread owns a camera), so their lines get ``camera_id`` without every call having to pass it.
+Every line goes through ``camera_credentials.redact``: a URL's credentials, or a camera password read by
+this process, never reach a log, whoever wrote the message (FFmpeg, a library, a traceback).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from pipeline.camera_credentials import redact
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD = frozenset(
@@ -40,16 +44,17 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         match = _CAMERA_THREAD.match(record.threadName or "")
         if match:
             out["camera_id"] = match["camera"]
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
-                out[key] = _jsonable(value)
+                value = _jsonable(value)
+                out[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+            out["exc"] = redact(self.formatException(record.exc_info))
         if record.stack_info:
             out["stack"] = self.formatStack(record.stack_info)
         return json.dumps(out, ensure_ascii=False)
@@ -67,9 +72,9 @@ class TextFormatter(logging.Formatter):
         match = _CAMERA_THREAD.match(record.threadName or "")
         if match and "camera_id" not in fields:
             fields["camera_id"] = match["camera"]
-        if not fields:
-            return text
-        return text + " [" + " ".join(f"{k}={v}" for k, v in fields.items()) + "]"
+        if fields:
+            text += " [" + " ".join(f"{k}={v}" for k, v in fields.items()) + "]"
+        return redact(text)
 
 
 def configure_logging(level: str, fmt: Literal["json", "text"]) -> None:

@@ -82,6 +82,15 @@ def sessions_revoked() -> str:
     return f"{PREFIX}.auth.revoked"
 
 
+def camera_health(camera_id: str) -> str:
+    """A camera's health as its worker sees it (login refused, recovered): core NATS, repeated while bad."""
+    return f"{PREFIX}.cameras.health.{_token(camera_id)}"
+
+
+def camera_health_all() -> str:
+    return f"{PREFIX}.cameras.health.*"
+
+
 def worker_heartbeat(worker_id: str) -> str:
     return f"{PREFIX}.workers.heartbeat.{_token(worker_id)}"
 

@@ -1,7 +1,8 @@
 """``/metrics``, ``/healthz`` and ``/readyz`` of the camera simulator, like the other services.
 
 The simulator runs on GStreamer threads, not asyncio, so a small threaded WSGI server serves it.
-``/metrics`` (frames sent, unwatched and loops per camera) is read at scrape time; ``/healthz`` answers
+``/metrics`` (frames sent, unwatched and loops per camera; logins to password-protected cameras, accepted
+and refused) is read at scrape time; ``/healthz`` answers
 while the process does; ``/readyz`` is 503 unless the RTSP server listens and at least one mount plays.
 Any other path is 404 and any other method 405, so a mistyped probe fails instead of passing.
 """
@@ -41,18 +42,30 @@ class Simulated(Protocol):
 
     def readiness(self) -> SimReadiness: ...
 
+    def logins(self, camera_id: str) -> tuple[int, int]: ...
+
 
 class _SimCollector(Collector):
-    def __init__(self, stats: Callable[[], Mapping[str, FeederStats]]) -> None:
-        self._stats = stats
+    def __init__(self, simulator: Simulated) -> None:
+        self._simulator = simulator
 
     def collect(self) -> Iterator[Metric]:
-        stats = self._stats()
+        stats = self._simulator.stats()
         for attr, doc in _COUNTERS:
             family = CounterMetricFamily(f"safecity_camera_sim_{attr}", doc, labels=["camera"])
             for camera_id, s in stats.items():
                 family.add_metric([camera_id], getattr(s, attr))
             yield family
+        logins = CounterMetricFamily(
+            "safecity_camera_sim_logins",
+            "Logins (requests with credentials) to a password-protected camera, by result.",
+            labels=["camera", "result"],
+        )
+        for camera_id in stats:
+            attempts, refused = self._simulator.logins(camera_id)
+            logins.add_metric([camera_id, "accepted"], attempts - refused)
+            logins.add_metric([camera_id, "refused"], refused)
+        yield logins
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
@@ -103,7 +116,7 @@ def probe_app(simulator: Simulated, registry: CollectorRegistry) -> WsgiApp:
 def serve_metrics(simulator: Simulated, host: str, port: int) -> WSGIServer:
     """Start serving (a daemon thread); the caller shuts the returned server down."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_SimCollector(simulator.stats))
+    registry.register(_SimCollector(simulator))
     try:
         server = make_server(
             host,

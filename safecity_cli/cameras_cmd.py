@@ -8,6 +8,11 @@
   names a sub-stream to analyse, the main stream ``--url`` then giving the evidence images);
 * ``remove ID`` takes a camera out: its worker stops it within a lease round.
 
+A camera's login is ``--username`` and ``--password-ref env:NAME`` or ``file:PATH``, naming where each
+worker reads the password; the catalogue never holds a password, and no output shows one. A ``--url``
+with a password in it is refused: the catalogue would hold it, and the command line leaks it (shell
+history, the process list).
+
 Workers follow the catalogue through a KV watch, so none of this needs a restart.
 """
 
@@ -42,6 +47,13 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="rtsp:// URL of a sub-stream of the camera to analyse instead of the main stream (whose frame "
         "of the same instant then gives a hit's images); 'none' analyses the main stream again",
+    )
+    put.add_argument("--username", help="user the worker logs in to the camera as; 'none' removes the login")
+    put.add_argument(
+        "--password-ref",
+        metavar="REF",
+        help="where each worker reads the camera's password at every connection: env:NAME (an environment "
+        "variable) or file:PATH (a secrets file); never the password itself",
     )
     put.add_argument("--name")
     put.add_argument("--district")
@@ -117,10 +129,11 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
                 "added": result.added,
                 "replaced": result.replaced,
                 "kept": result.kept,
+                "refused": result.refused,
             }
         )
     )
-    return EXIT_OK
+    return 1 if result.refused else EXIT_OK
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -137,7 +150,7 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
         return {
             "fleet": fleet,
             "cameras": [
-                {**camera.model_dump(mode="json"), "worker": owners.get(camera.id)}
+                {**camera.public_dict(), "worker": owners.get(camera.id)}
                 for camera in sorted(catalogue.cameras.values(), key=lambda c: c.id)
             ],
             "invalid": catalogue.invalid,
@@ -231,14 +244,37 @@ def options_from_args(args: argparse.Namespace, settings: Settings) -> dict[str,
         fields["min_face_px"] = args.min_face_px or None
     if args.analysis_url is not None:
         fields["analysis_url"] = None if args.analysis_url.strip().lower() == "none" else args.analysis_url
+    if args.username is not None:
+        none = args.username.strip().lower() == "none"
+        fields["username"] = None if none else args.username
+        if none:
+            fields["password_ref"] = fields["password"] = None
+    if args.password_ref is not None:
+        fields["password_ref"] = args.password_ref
+        fields["password"] = None
+    for key in ("url", "analysis_url"):
+        if isinstance(fields.get(key), str) and _has_password(fields[key]):
+            raise _fail(
+                f"--{key.replace('_', '-')}: give the camera's password as --password-ref env:NAME or "
+                "file:PATH, not in the URL (the catalogue would hold it, and shell history keeps the "
+                "command line)",
+                2,
+            )
     if args.plate_countries is not None:
         fields["plate_countries"] = _plate_countries(args.plate_countries, settings)
     return fields
 
 
+def _has_password(url: str) -> bool:
+    authority = url.partition("://")[2].split("/", 1)[0]
+    return ":" in authority.rpartition("@")[0]
+
+
 def camera_from_args(camera_id: str, current: CameraConfig | None, options: dict[str, Any]) -> CameraConfig:
     """The camera as ``set`` leaves it: the current fields, overridden by the options given."""
     fields: dict[str, Any] = current.model_dump() if current is not None else {"id": camera_id}
+    if current is not None and current.password is not None:
+        fields["password"] = current.password  # model_dump gives SecretStr; kept as it is
     fields.update(options)
     if "url" not in fields:
         raise _fail(f"camera {camera_id} is new: --url is required", 2)
@@ -249,18 +285,21 @@ def camera_from_args(camera_id: str, current: CameraConfig | None, options: dict
 
 
 def run_set(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.adapters.fleet import camera_bytes, read_catalogue
+    from pipeline.adapters.fleet import PasswordNotStorable, camera_bytes, read_catalogue
 
     options = options_from_args(args, settings)
 
     async def action(_nc: Any, kv: Any) -> CameraConfig:
         current = (await read_catalogue(kv)).cameras.get(args.camera_id)
         camera = camera_from_args(args.camera_id, current, options)
-        await kv.put(camera.id, camera_bytes(camera))
+        try:
+            await kv.put(camera.id, camera_bytes(camera))
+        except PasswordNotStorable as exc:
+            raise _fail(str(exc), 2) from None
         return camera
 
     camera = asyncio.run(_with_catalogue(settings, action))
-    print(camera.model_dump_json())
+    print(json.dumps(camera.public_dict()))
     return EXIT_OK
 
 

@@ -247,13 +247,15 @@ class MainStreamEvidence:
         ring = PacketRing(streams.evidence_buffer_s)
         self.reader = MainStreamReader(
             camera.id,
-            camera.url,
+            camera.main_stream,
             ring,
             stop,
             open_timeout_s=worker.open_timeout_s,
             reconnect_initial_s=worker.reconnect_initial_s,
             reconnect_max_s=worker.reconnect_max_s,
             keyframe_wait_s=streams.keyframe_wait_s,
+            auth_retry_initial_s=worker.auth_retry_initial_s,
+            auth_retry_max_s=worker.auth_retry_max_s,
         )
         options = EvidenceOptions(
             streams.evidence_wait_s, worker.crop_margin, worker.scene_max_side, worker.jpeg_quality

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import av
 
+from pipeline.camera_credentials import StreamAddress
 from pipeline.frame_stamp import find_stamp
 from workers.capture_clock import CaptureClock
 from workers.rtsp_reader import GiveUp, RtspReader
@@ -124,7 +125,7 @@ class MainStreamReader(RtspReader):
     def __init__(
         self,
         camera_id: str,
-        url: str,
+        address: StreamAddress,
         ring: PacketRing,
         stop: threading.Event,
         *,
@@ -132,15 +133,19 @@ class MainStreamReader(RtspReader):
         reconnect_initial_s: float,
         reconnect_max_s: float,
         keyframe_wait_s: float,
+        auth_retry_initial_s: float = 300.0,
+        auth_retry_max_s: float = 3600.0,
     ) -> None:
         super().__init__(
             camera_id,
-            url,
+            address,
             stop,
             name="evidence",
             open_timeout_s=open_timeout_s,
             reconnect_initial_s=reconnect_initial_s,
             reconnect_max_s=reconnect_max_s,
+            auth_retry_initial_s=auth_retry_initial_s,
+            auth_retry_max_s=auth_retry_max_s,
         )
         self.ring = ring
         self._keyframe_wait_s = keyframe_wait_s

@@ -2,6 +2,12 @@
 
 ``RtspReader`` owns the connection and its failures; what is done with the packets (decoded for analysis,
 kept for evidence) is a subclass's ``_pump``. A connection is given up by raising ``GiveUp`` from it.
+
+A refused login (RTSP 401 or 403) is not a network failure: trying again every few seconds would make the
+camera's firmware lock the account (and any recorder sharing it). It is retried after
+``auth_retry_initial_s``, doubling to ``auth_retry_max_s``, or at once when the password the camera's
+``password_ref`` names has changed since the refusal. No text of a connection's failure carries the
+credentials: FFmpeg's errors repeat the URL they opened, so only their reason is kept, and redacted.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import av
 import av.container
 import av.error
 
+from pipeline.camera_credentials import CredentialsUnavailable, StreamAddress, redact
 from workers.session_watch import StallLimit
 
 log = logging.getLogger(__name__)
@@ -24,8 +31,24 @@ _LOUD_FAILURES = 3
 _QUIET_LOG_S = 60.0
 
 
+# While waiting out a refused login: how often the password reference is read again for a new secret.
+_SECRET_RECHECK_S = 2.0
+_AUTH_ERRORS = (av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError)
+
+
 class GiveUp(Exception):
     """The connection delivers packets but is of no use (see session_watch); open it again."""
+
+
+class LoginRefused(Exception):
+    """The camera refused the credentials (or they could not be read): wait long before trying again."""
+
+
+def failure_text(exc: BaseException) -> str:
+    """Why an open or read failed, without the URL FFmpeg repeats in its errors (and so the password)."""
+    if isinstance(exc, av.error.FFmpegError) and exc.strerror:
+        return redact(str(exc.strerror))
+    return redact(str(exc))
 
 
 class FailureLog:
@@ -72,20 +95,26 @@ class RtspReader:
     def __init__(
         self,
         camera_id: str,
-        url: str,
+        address: StreamAddress,
         stop: threading.Event,
         *,
         name: str,
         open_timeout_s: float,
         reconnect_initial_s: float,
         reconnect_max_s: float,
+        auth_retry_initial_s: float = 300.0,
+        auth_retry_max_s: float = 3600.0,
         stop_at_end: bool = False,
     ) -> None:
         self.camera_id = camera_id
-        self.url = url
+        self.address = address
+        self.url = address.url  # no credentials: safe to show
         self._stop = stop
         self._open_timeout_s = open_timeout_s
         self._reconnect = (reconnect_initial_s, reconnect_max_s)
+        self._auth_retry = (auth_retry_initial_s, auth_retry_max_s)
+        self.logins_refused = 0  # in a row
+        self._tried: str | None = None  # the password of the last login attempt
         self._stop_at_end = stop_at_end
         self.stall = StallLimit()
         self._failures = FailureLog()
@@ -120,6 +149,12 @@ class RtspReader:
     def _finished(self) -> None:
         """The reader stops for good."""
 
+    def _login_refused(self, reason: str, retry_in_s: float) -> None:
+        """The camera refused the login (or the password could not be read); next try in ``retry_in_s``."""
+
+    def _login_accepted(self) -> None:
+        """A connection opened after refused logins."""
+
     # -- the loop ------------------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -127,7 +162,11 @@ class RtspReader:
         delay = initial
         try:
             while not self._stop.is_set():
-                connected, received = self._read_once()
+                try:
+                    connected, received = self._read_once()
+                except LoginRefused as exc:
+                    self._wait_out_refusal(str(exc))
+                    continue
                 if self._stop.is_set() or (self._stop_at_end and connected):
                     break  # a replay that ended is over, even if it ended before a decodable frame
                 if received:
@@ -138,7 +177,7 @@ class RtspReader:
                     log.info(
                         "camera %s: reconnecting to %s in %.1fs (attempt %d; %s)",
                         self.camera_id,
-                        _public(self.url),
+                        self.url,
                         delay,
                         self._failures.failures,
                         self._last_error or "stream ended",
@@ -150,19 +189,72 @@ class RtspReader:
             self._connected(False)
             self._finished()
 
+    def _wait_out_refusal(self, reason: str) -> None:
+        """Back off for minutes after a refused login (growing with each one in a row); come back early
+        if the password's reference now gives another password."""
+        initial, longest = self._auth_retry
+        self.logins_refused += 1
+        delay = min(initial * 2 ** (self.logins_refused - 1), longest)
+        log.error(
+            "camera %s: login to %s refused (%s; %d in a row); next attempt in %.0fs, or as soon as its "
+            "password changes",
+            self.camera_id,
+            self.url,
+            reason,
+            self.logins_refused,
+            delay,
+            extra={"camera_id": self.camera_id},
+        )
+        self._login_refused(reason, delay)
+        refused_with = self._tried
+        until = time.monotonic() + delay
+        while not self._stop.is_set() and (left := until - time.monotonic()) > 0:
+            self._stop.wait(min(left, _SECRET_RECHECK_S))
+            if self.address.password_ref is not None and self._secret_now() != refused_with:
+                log.info(
+                    "camera %s: its password changed; logging in again",
+                    self.camera_id,
+                    extra={"camera_id": self.camera_id},
+                )
+                return
+
+    def _secret_now(self) -> str | None:
+        try:
+            return self.address.current_password()
+        except CredentialsUnavailable:
+            return None
+
+    def _open(self) -> av.container.InputContainer:
+        """Open the stream; LoginRefused if the camera refuses the credentials or they cannot be read."""
+        timeout = self._open_timeout_s
+        self._tried = None
+        try:
+            self._tried = self.address.current_password()
+        except CredentialsUnavailable as exc:
+            raise LoginRefused(str(exc)) from None
+        url = self.address.url_with(self._tried)
+        try:
+            container = av.open(url, options=open_options(), timeout=(timeout, timeout))
+        except _AUTH_ERRORS as exc:
+            raise LoginRefused(failure_text(exc)) from None
+        if self.logins_refused:
+            self.logins_refused = 0
+            log.info("camera %s: login accepted", self.camera_id, extra={"camera_id": self.camera_id})
+            self._login_accepted()
+        return container
+
     def _read_once(self) -> tuple[bool, bool]:
         """One connection: read until it ends or fails. Returns (connected, anything received)."""
-        timeout = self._open_timeout_s
         try:
-            container = av.open(self.url, options=open_options(), timeout=(timeout, timeout))
+            container = self._open()
         except (av.error.FFmpegError, OSError) as exc:
-            self._last_error = f"cannot open: {exc}"
+            self._last_error = f"cannot open: {failure_text(exc)}"
             if self._failures.failures < _LOUD_FAILURES:  # later ones: the reconnect line says enough
                 log.warning(
                     "camera %s: cannot open %s: %s",
                     self.camera_id,
-                    _public(self.url),
-                    exc,
+                    self.url,
+                    failure_text(exc),
                     extra={"camera_id": self.camera_id},
                 )
             return False, False
@@ -172,18 +264,24 @@ class RtspReader:
         try:
             stream = container.streams.video[0]
             self._connected(True)
-            log.info("camera %s: connected to %s", self.camera_id, _public(self.url))
+            log.info("camera %s: connected to %s", self.camera_id, self.url)
             received = self._pump(container, stream)
         except (av.error.FFmpegError, OSError, IndexError) as exc:
-            self._last_error = f"stream lost: {exc}"
+            self._last_error = f"stream lost: {failure_text(exc)}"
             log.warning(
-                "camera %s: stream lost: %s", self.camera_id, exc, extra={"camera_id": self.camera_id}
+                "camera %s: stream lost: %s",
+                self.camera_id,
+                failure_text(exc),
+                extra={"camera_id": self.camera_id},
             )
         except GiveUp as exc:
             gave_up = True
-            self._last_error = str(exc)
+            self._last_error = redact(str(exc))
             log.warning(
-                "camera %s: %s; reconnecting", self.camera_id, exc, extra={"camera_id": self.camera_id}
+                "camera %s: %s; reconnecting",
+                self.camera_id,
+                self._last_error,
+                extra={"camera_id": self.camera_id},
             )
         finally:
             self._connected(False)
@@ -192,9 +290,3 @@ class RtspReader:
             return False, received
         log.info("camera %s: stream ended", self.camera_id)
         return True, received
-
-
-def _public(url: str) -> str:
-    """The URL without its credentials, for logs."""
-    scheme, sep, rest = url.partition("://")
-    return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if sep else url

@@ -33,6 +33,7 @@ from pipeline import subjects
 from pipeline.adapters.bus import connect
 from pipeline.adapters.database import make_engine
 from pipeline.adapters.streams import ensure_stream, hits_stream_config, plates_stream_config
+from pipeline.camera_credentials import redact
 from pipeline.contracts import FaceHit, WorkerHeartbeat
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import CameraConfig, ConfigError, Settings
@@ -46,6 +47,7 @@ from workers.camera_pipeline import CameraPipeline
 from workers.evidence_upgrade import MainStreamEvidence
 from workers.fleet_member import FleetMember
 from workers.frame_queue import DropOldestQueue
+from workers.health_notices import HealthNotices
 from workers.metrics import RateMeter, WorkerMetrics, WorkerSnapshot
 from workers.plate_analysis import PlateAnalyser
 from workers.probe_server import Probe, ProbeServer
@@ -97,6 +99,7 @@ class Worker:
         self._policies = ListPolicies()
         self._build_failures: dict[str, str] = {}
         self._faces: FaceAnalyzer | None = None  # one per process, loaded with the first face camera
+        self._health: HealthNotices | None = None
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -123,6 +126,7 @@ class Worker:
         sync = WatchlistSync(js, self._matcher, store, self.settings, self._policies)
         await sync.start()
         self._publisher = HitPublisher(js, loop, on_published=self._published)
+        self._health = HealthNotices(self.worker_id, loop, nc)
         publish_stop = asyncio.Event()
         background_stop = asyncio.Event()
         publish_task = asyncio.create_task(self._publisher.run(publish_stop))
@@ -190,7 +194,7 @@ class Worker:
                 counters = self.counters.setdefault(camera_id, CameraCounters(camera_id))  # on this loop
                 pipeline = await asyncio.to_thread(self._build, config, counters)
             except Exception as exc:
-                self._build_failures[camera_id] = f"{type(exc).__name__}: {exc}"
+                self._build_failures[camera_id] = redact(f"{type(exc).__name__}: {exc}")
                 log.exception("camera %s: cannot start; retrying", camera_id, extra={"camera_id": camera_id})
                 asyncio.get_running_loop().call_later(BUILD_RETRY_S, self._changed.set)
                 continue
@@ -203,7 +207,7 @@ class Worker:
                 "camera %s: analysing %s (%s)",
                 camera_id,
                 ", ".join(config.analytics),
-                config.url.rsplit("@", 1)[-1],
+                config.analysed_stream.url,
                 extra={"camera_id": camera_id, "worker_id": self.worker_id},
             )
 
@@ -213,6 +217,8 @@ class Worker:
             pipeline.stop.set()
         for pipeline in stopping:
             await asyncio.to_thread(pipeline.join, JOIN_TIMEOUT_S)
+            if self._health is not None:
+                self._health.forget(pipeline.config.id)
             log.info(
                 "camera %s: stopped",
                 pipeline.config.id,
@@ -225,7 +231,12 @@ class Worker:
         stop = threading.Event()
         queue: DropOldestQueue[Frame] = DropOldestQueue(wopt.queue_size)
         source = RtspSource(
-            CameraId(camera.id), SourceOptions.for_camera(camera, wopt), queue, counters, stop
+            CameraId(camera.id),
+            SourceOptions.for_camera(camera, wopt),
+            queue,
+            counters,
+            stop,
+            health=self._health,
         )
         stages: dict[str, Stage] = {}
         submit = self._publisher.submit
@@ -287,6 +298,8 @@ class Worker:
         while True:
             await asyncio.sleep(self.settings.worker.heartbeat_s)
             await self._publish_heartbeat(nc)
+            if self._health is not None:
+                await self._health.repeat()
 
     async def _publish_heartbeat(self, nc: Client) -> None:
         beat = WorkerHeartbeat(

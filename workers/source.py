@@ -20,11 +20,13 @@ import av
 import numpy as np
 from av.codec.context import Flags2
 
+from pipeline.camera_credentials import StreamAddress
 from pipeline.frame_stamp import FrameStamp, find_stamp
 from pipeline.settings import CameraConfig, WorkerSettings
 from pipeline.types import CameraId, Frame
 from workers.capture_clock import CaptureClock
 from workers.frame_queue import DropOldestQueue
+from workers.health_notices import HealthNotices
 from workers.rtsp_reader import GiveUp, RtspReader
 from workers.session_watch import UNDECODABLE_FIRST_S, SessionWatch
 from workers.stats import CameraCounters
@@ -36,7 +38,7 @@ _MAX_PENDING_STAMPS = 64
 
 @dataclass(frozen=True)
 class SourceOptions:
-    url: str
+    address: StreamAddress
     analysis_fps: float
     open_timeout_s: float
     reconnect_initial_s: float
@@ -45,13 +47,15 @@ class SourceOptions:
     keyframe_wait_s: float
     skip_nonref: bool
     skip_loop_filter: bool
+    auth_retry_initial_s: float = 300.0
+    auth_retry_max_s: float = 3600.0
 
     @classmethod
     def for_camera(cls, camera: CameraConfig, worker: WorkerSettings) -> SourceOptions:
         """The analysed stream of ``camera`` (its sub-stream if it names one) read as ``worker`` says."""
         streams = worker.streams
         return cls(
-            url=camera.analysed_url,
+            address=camera.analysed_stream,
             analysis_fps=camera.analysis_fps or worker.analysis_fps,
             open_timeout_s=worker.open_timeout_s,
             reconnect_initial_s=worker.reconnect_initial_s,
@@ -60,6 +64,8 @@ class SourceOptions:
             keyframe_wait_s=streams.keyframe_wait_s,
             skip_nonref=streams.skip_nonref,
             skip_loop_filter=streams.skip_loop_filter,
+            auth_retry_initial_s=worker.auth_retry_initial_s,
+            auth_retry_max_s=worker.auth_retry_max_s,
         )
 
 
@@ -95,15 +101,18 @@ class RtspSource(RtspReader):
         counters: CameraCounters,
         stop: threading.Event,
         clock: Callable[[], int] = time.time_ns,
+        health: HealthNotices | None = None,
     ) -> None:
         super().__init__(
             camera_id,
-            options.url,
+            options.address,
             stop,
             name="source",
             open_timeout_s=options.open_timeout_s,
             reconnect_initial_s=options.reconnect_initial_s,
             reconnect_max_s=options.reconnect_max_s,
+            auth_retry_initial_s=options.auth_retry_initial_s,
+            auth_retry_max_s=options.auth_retry_max_s,
             stop_at_end=options.stop_at_end,
         )
         self._camera = camera_id
@@ -111,6 +120,7 @@ class RtspSource(RtspReader):
         self._queue = queue
         self._counters = counters
         self._clock = clock
+        self._health = health
         self._gate = RateGate(options.analysis_fps)
         self.analysed_size: tuple[int, int] | None = None  # (width, height) of the last frame taken
 
@@ -122,6 +132,15 @@ class RtspSource(RtspReader):
 
     def _finished(self) -> None:
         self._queue.close()
+
+    def _login_refused(self, reason: str, retry_in_s: float) -> None:
+        self._counters.logins_refused += 1
+        if self._health is not None:
+            self._health.login_refused(self.camera_id, reason, self.logins_refused, retry_in_s)
+
+    def _login_accepted(self) -> None:
+        if self._health is not None:
+            self._health.login_accepted(self.camera_id)
 
     def _pump(self, container: av.container.InputContainer, stream: av.VideoStream) -> bool:
         ctx = stream.codec_context

@@ -25,6 +25,7 @@ class CameraCounters:
     frames_still: int = 0  # analysed frames in which nothing had moved: no detection needed
     frames_dropped: int = 0
     reconnects: int = 0
+    logins_refused: int = 0  # by the camera (401/403), or its password reference unreadable
     faces_detected: int = 0
     faces_rejected: dict[str, int] = field(default_factory=_no_rejections)  # by quality gate
     faces_embedded: int = 0

@@ -1,4 +1,4 @@
-"""The alerts domain started: the live feed, the hit consumer and the plate-read consumer."""
+"""The alerts domain started: the live feed (with camera health notices), the hit and plate-read consumers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from nats.js.api import DeliverPolicy
 from sqlalchemy import Engine
 
 from command_center.admin.camera_directory import CameraDirectory
+from command_center.admin.camera_health import CameraHealthBoard
 from command_center.alerts.consumer import HitConsumer
 from command_center.alerts.feed import AlertFeed
 from command_center.alerts.plate_reads import PlateReadConsumer
@@ -20,6 +21,7 @@ from pipeline.settings import Settings
 @dataclass(frozen=True, slots=True)
 class AlertServices:
     feed: AlertFeed
+    camera_health: CameraHealthBoard  # cameras their workers cannot analyse, told to their districts
     consumer: HitConsumer
     plate_reads: PlateReadConsumer
 
@@ -39,6 +41,9 @@ async def start_alerts(
     feed = AlertFeed()
     await feed.subscribe(nc)
     stack.push_async_callback(feed.close)
+    camera_health = CameraHealthBoard(directory, feed)
+    await camera_health.subscribe(nc)
+    stack.push_async_callback(camera_health.close)
 
     known = directory if cc.unknown_cameras == "dead_letter" else None
     consumer = HitConsumer(
@@ -63,4 +68,4 @@ async def start_alerts(
     )
     await plate_reads.start()
     stack.push_async_callback(plate_reads.stop)
-    return AlertServices(feed=feed, consumer=consumer, plate_reads=plate_reads)
+    return AlertServices(feed=feed, camera_health=camera_health, consumer=consumer, plate_reads=plate_reads)

@@ -18,7 +18,8 @@ from command_center.api.auditing import AuditorDep, ReasonText
 from command_center.api.deps import ServicesDep, require
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
-from pipeline.adapters.fleet import camera_bytes, open_catalogue, seed_if_empty
+from pipeline.adapters.fleet import PasswordNotStorable, camera_bytes, open_catalogue, seed_if_empty
+from pipeline.camera_health import CameraHealth
 from pipeline.settings import CAMERA_ID_PATTERN, CameraConfig
 
 router = APIRouter(tags=["cameras"])
@@ -37,9 +38,11 @@ class CameraView(BaseModel):
     longitude: float | None
     analytics: list[str]
     face_threshold: float | None = None
+    health: str = Field("ok", description="ok, or login_refused: the camera refuses its worker's login")
+    health_summary: str = Field("", description="What is wrong, for operators (never a password)")
 
     @classmethod
-    def of(cls, camera: CameraConfig) -> CameraView:
+    def of(cls, camera: CameraConfig, health: CameraHealth | None = None) -> CameraView:
         return cls(
             id=camera.id,
             name=camera.name or camera.id,
@@ -48,6 +51,8 @@ class CameraView(BaseModel):
             longitude=camera.longitude,
             analytics=list(camera.analytics),
             face_threshold=camera.face_threshold,
+            health=health.state if health is not None else "ok",
+            health_summary=health.summary if health is not None else "",
         )
 
 
@@ -63,7 +68,12 @@ class MapConfig(BaseModel):
 @router.get("/cameras", response_model=list[CameraView])
 async def list_cameras(principal: AlertReader, services: ServicesDep) -> list[CameraView]:
     """The cameras the caller may see (configured, and the fleet's live catalogue), by id."""
-    return [CameraView.of(c) for c in services.cameras.all() if principal.sees_district(c.district)]
+    board = services.camera_health
+    return [
+        CameraView.of(c, board.get(c.id))
+        for c in services.cameras.all()
+        if principal.sees_district(c.district)
+    ]
 
 
 @router.get("/map/config", response_model=MapConfig)
@@ -116,9 +126,13 @@ async def set_face_threshold(
     updated = current.model_copy(update={"face_threshold": body.face_threshold})
     js = services.nats.jetstream()
     try:
+        value = camera_bytes(updated)
+    except PasswordNotStorable as exc:
+        raise HTTPException(409, str(exc)) from None
+    try:
         kv = await open_catalogue(js, services.settings.worker.fleet)
         await seed_if_empty(kv, list(services.settings.cameras))
-        await kv.put(camera_id, camera_bytes(updated))
+        await kv.put(camera_id, value)
     except Exception as exc:
         raise HTTPException(503, f"the camera catalogue (NATS) is unavailable: {exc}") from None
     services.cameras.put(updated)  # this replica answers with it at once; the catalogue watch agrees

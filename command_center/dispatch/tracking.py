@@ -18,20 +18,18 @@ would hide an off-duty unit's position from the map, so it is not done.)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 
 from command_center.dispatch.patrol import PatrolStore
 from command_center.dispatch.positions import PatrolPositions
+from command_center.listening import Listening
 from pipeline import subjects
 from pipeline.contracts import PatrolPosition
 from pipeline.settings.dispatch import DispatchSettings
@@ -66,13 +64,13 @@ class TrackingStats:
         return asdict(self)
 
 
-class PatrolTracker:
+class PatrolTracker(Listening):
     def __init__(self, settings: DispatchSettings, patrol: PatrolStore, positions: PatrolPositions) -> None:
         self._settings = settings
         self._patrol = patrol
         self._positions = positions
         self._members: dict[tuple[int, str], float] = {}
-        self._subscription: Subscription | None = None
+        self._subject = subjects.patrol_position_all()
         self.stats = TrackingStats()
 
     async def accept(self, fix: PatrolPosition) -> Fix:
@@ -120,15 +118,6 @@ class PatrolTracker:
             del self._members[key]
 
     # -- NATS ----------------------------------------------------------------------------------------
-
-    async def subscribe(self, nc: NATS) -> None:
-        self._subscription = await nc.subscribe(subjects.patrol_position_all(), cb=self._on_message)
-
-    async def close(self) -> None:
-        if self._subscription is not None:
-            with contextlib.suppress(Exception):
-                await self._subscription.unsubscribe()
-            self._subscription = None
 
     async def _on_message(self, msg: Msg) -> None:
         try:

@@ -167,10 +167,23 @@ async def read_catalogue(kv: KeyValue) -> Catalogue:
     return catalogue
 
 
+class PasswordNotStorable(ValueError):
+    """The catalogue holds no passwords, only references to them (``password_ref``)."""
+
+
 def camera_bytes(camera: CameraConfig) -> bytes:
     """A catalogue value: only what differs from the defaults, so workers of an older release (which
     refuse fields they do not know) keep reading every camera that uses no newer feature during a
-    rolling upgrade."""
+    rolling upgrade.
+
+    A camera whose password is given itself (not as ``password_ref``) is refused: every worker and
+    every operator who can read the bucket would read the password, and it would stay in its history.
+    """
+    if camera.password is not None:
+        raise PasswordNotStorable(
+            f"camera {camera.id}: the camera catalogue holds no passwords, only where workers read them: "
+            "give password_ref env:NAME or file:PATH (cameras set --password-ref) instead"
+        )
     return camera.model_dump_json(exclude_defaults=True).encode()
 
 
@@ -179,6 +192,7 @@ class ImportResult:
     added: list[str]
     replaced: list[str]
     kept: list[str]  # present already and left alone (no --replace)
+    refused: dict[str, str] = field(default_factory=dict)  # camera id -> why (a password given itself)
 
 
 async def import_cameras(kv: KeyValue, cameras: Iterable[CameraConfig], *, replace: bool) -> ImportResult:
@@ -186,19 +200,27 @@ async def import_cameras(kv: KeyValue, cameras: Iterable[CameraConfig], *, repla
     added: list[str] = []
     replaced: list[str] = []
     kept: list[str] = []
+    refused: dict[str, str] = {}
     for camera in cameras:
         try:
-            await kv.create(camera.id, camera_bytes(camera))
+            value = camera_bytes(camera)
+        except PasswordNotStorable as exc:
+            refused[camera.id] = str(exc)
+            continue
+        try:
+            await kv.create(camera.id, value)
             added.append(camera.id)
             continue
         except nats.js.errors.KeyWrongLastSequenceError:
             pass
         if replace:
-            await kv.put(camera.id, camera_bytes(camera))
+            await kv.put(camera.id, value)
             replaced.append(camera.id)
         else:
             kept.append(camera.id)
-    return ImportResult(added, replaced, kept)
+    for reason in refused.values():
+        log.error("camera catalogue: not importing %s", reason)
+    return ImportResult(added, replaced, kept, refused)
 
 
 async def seed_if_empty(kv: KeyValue, cameras: list[CameraConfig]) -> int:

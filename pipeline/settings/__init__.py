@@ -78,6 +78,14 @@ class WorkerSettings(Strict):
     reconnect_initial_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay.")
     reconnect_max_s: float = Field(2.0, gt=0, le=600, description="Longest reconnect delay.")
     open_timeout_s: float = Field(2.0, gt=0, le=120, description="RTSP connect/read timeout.")
+    auth_retry_initial_s: float = Field(
+        300.0,
+        gt=0,
+        le=86400,
+        description="After a camera refuses the login (401/403): wait this long before trying again, "
+        "doubling each refusal in a row, so the camera's firmware does not lock the account.",
+    )
+    auth_retry_max_s: float = Field(3600.0, gt=0, le=86400, description="Longest wait after refused logins.")
     streams: StreamSettings = Field(
         default_factory=StreamSettings,
         description="Decoding shortcuts, waiting for keyframes, evidence from a camera's main stream.",

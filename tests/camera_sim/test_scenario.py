@@ -96,3 +96,29 @@ def test_a_camera_is_served_encoded_as_asked_with_a_sub_stream(video_dir: Path, 
     assert main.fps == sub.fps == pytest.approx(25)
     # Two seconds of the file (29.97 fps) between keyframes, whatever rate it is replayed at.
     assert [u.keyframe for u in main.units][:61] == [i % 60 == 0 for i in range(61)]
+
+
+def test_a_camera_login_comes_from_the_scenario_or_its_environment(
+    tmp_path: Path, video_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = str(video_dir / "hamilton_whitehouse_clip.mp4")
+    cameras = [
+        {"id": "cam-a", "file": clip, "auth": {"username": "admin", "password": "inline-secret"}},
+        {
+            "id": "cam-b",
+            "file": clip,
+            "auth": {"method": "basic", "username": "op", "password_env": "SIM_B_PW"},
+        },
+        {"id": "cam-c", "file": clip},
+    ]
+    a, b, c = parse_scenario({"cameras": cameras}, tmp_path).cameras
+    assert a.auth is not None and a.auth.sim_auth().password == "inline-secret"
+    assert "inline-secret" not in repr(a) and "inline-secret" not in repr(a.auth.sim_auth())
+    assert c.auth is None
+    assert b.auth is not None
+    with pytest.raises(ConfigError, match="SIM_B_PW is not set"):
+        b.auth.sim_auth()
+    monkeypatch.setenv("SIM_B_PW", "from-env")
+    assert (b.auth.sim_auth().method, b.auth.sim_auth().password) == ("basic", "from-env")
+    with pytest.raises(ConfigError, match="give password or password_env"):
+        parse_scenario({"cameras": [{"id": "cam-d", "file": clip, "auth": {"username": "x"}}]}, tmp_path)

@@ -45,7 +45,7 @@ def test_default_database_is_sqlite_under_data_dir(tmp_path: Path) -> None:
             "camera a: plate_countries",
         ),
         ({"cameras": [{"id": "a", "url": "rtsp://x/1", "plate_countries": ["us", "us"]}]}, "distinct"),
-        ({"cameras": [{"id": "a", "url": "rtsp://x/1", "analysis_url": "x/2"}]}, "cameras.0.analysis_url"),
+        ({"cameras": [{"id": "a", "url": "rtsp://x/1", "analysis_url": "x/2"}]}, "camera a: analysis_url"),
         ({"cameras": [{"id": "a", "url": "rtsp://x/1", "analysis_url": "rtsp://x/1"}]}, "names the main"),
         ({"worker": {"streams": {"keyframe_wait_s": 1}}}, "worker.streams.keyframe_wait_s"),
         ({"worker": {"streams": {"evidence_wait_s": 9}}}, "worker.streams.evidence_wait_s"),
@@ -123,5 +123,5 @@ def test_a_camera_analyses_its_sub_stream_when_it_names_one() -> None:
         }
     )
     a, b = settings.cameras
-    assert (a.analysed_url, b.analysed_url) == ("rtsp://x/main", "rtsps://x/sub")
+    assert (a.analysed_stream.url, b.analysed_stream.url) == ("rtsp://x/main", "rtsps://x/sub")
     assert b.url == "rtsp://x/main"  # the evidence stream

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+from pipeline.camera_credentials import StreamAddress
 from pipeline.settings import parse
 from pipeline.types import CameraId, Frame
 from workers.frame_queue import DropOldestQueue
@@ -17,7 +18,7 @@ class Reader:
 
     def __init__(
         self,
-        url: str,
+        url: str | StreamAddress,
         *,
         fps: float = 5,
         stop_at_end: bool = False,
@@ -29,7 +30,7 @@ class Reader:
         self.stop = threading.Event()
         defaults = parse({}).worker
         options = SourceOptions(
-            url=url,
+            address=url if isinstance(url, StreamAddress) else StreamAddress(url),
             analysis_fps=fps,
             open_timeout_s=defaults.open_timeout_s if shipped else 2,
             reconnect_initial_s=defaults.reconnect_initial_s if shipped else 0.2,

@@ -121,3 +121,56 @@ def test_bad_input_is_refused_clearly(
 ) -> None:
     got, _, err = run(capsys, "cameras", *args, "--config", str(config))
     assert got == code and message in err
+
+
+def test_credentials_in_the_catalogue_are_references_and_no_output_shows_a_password(
+    config: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    secret = "Gate@1#pw:%"
+    encoded = "Gate%401%23pw%3A%25"
+    settings = yaml.safe_load(config.read_text())
+    settings["cameras"][0]["url"] = f"rtsp://admin:{encoded}@10.0.0.1/gate-1"  # written the old way
+    settings["cameras"][1] |= {"username": "anpr", "password_ref": "env:GATE_2_PASSWORD"}
+    config.write_text(yaml.safe_dump(settings))
+    c = ["--config", str(config)]
+    printed = []
+
+    code, out, err = run(capsys, "cameras", "import", *c)
+    printed.append(out + err)
+    result = json.loads(out)
+    assert code == 1 and result["added"] == ["gate-2"] and list(result["refused"]) == ["gate-1"]
+    assert "password_ref" in result["refused"]["gate-1"]
+
+    code, out, err = run(
+        capsys, "cameras", "set", "gate-1", "--url", f"rtsp://admin:{encoded}@10.0.0.1/g1", *c
+    )
+    printed.append(out + err)
+    assert code == 2 and "--password-ref" in err
+    code, out, err = run(
+        capsys,
+        "cameras",
+        "set",
+        "gate-1",
+        "--url",
+        "rtsp://admin@10.0.0.1/gate-1",  # a user without a password is no secret
+        "--password-ref",
+        "file:/run/secrets/gate-1",
+        *c,
+    )
+    printed.append(out + err)
+    assert code == 0, err
+    shown = json.loads(out)
+    assert (shown["username"], shown["password_ref"], shown["url"]) == (
+        "admin",
+        "file:/run/secrets/gate-1",
+        "rtsp://10.0.0.1/gate-1",
+    )
+    code, out, err = run(capsys, "cameras", "list", "--json", *c)
+    printed.append(out + err)
+    listed = {cam["id"]: cam for cam in json.loads(out)["cameras"]}
+    assert listed["gate-2"]["password_ref"] == "env:GATE_2_PASSWORD" and "password" not in listed["gate-2"]
+    code, out, err = run(capsys, "cameras", "set", "gate-2", "--username", "none", *c)
+    printed.append(out + err)
+    assert code == 0 and json.loads(out).get("password_ref") is None and json.loads(out)["username"] is None
+    joined = "\n".join(printed)
+    assert secret not in joined and encoded not in joined and "Gate@1" not in joined

@@ -16,6 +16,7 @@ from camera_sim.clip import Clip, load_clip
 from camera_sim.feeder import SUB
 from camera_sim.server import CameraSimulator, SimCamera
 from camera_sim.transcode import CameraEncoding, transcoded
+from pipeline.camera_credentials import StreamAddress
 from pipeline.contracts import Box, FaceHit
 from pipeline.face import FaceAnalyzer
 from pipeline.types import Frame
@@ -47,7 +48,7 @@ class Camera:
         self.ring = PacketRing(buffer_s=10)
         self.main = MainStreamReader(
             "cam",
-            self.sim.url("cam"),
+            StreamAddress(self.sim.url("cam")),
             self.ring,
             self.stop,
             open_timeout_s=2,

@@ -11,6 +11,7 @@ export class AlertFeed {
   constructor(onForbidden, onEnded) {
     this.alerts = new Map(); // id -> alert (as GET /alerts/{id} returns it)
     this.listeners = new Set();
+    this.healthListeners = new Set(); // listener(message): {type: "camera_health", summary, health}
     this.socket = null;
     this.onForbidden = onForbidden;
     this.onEnded = onEnded;
@@ -20,6 +21,12 @@ export class AlertFeed {
   subscribe(listener) {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  // Cameras a worker cannot analyse for a reason someone must fix (a refused login), and their recovery.
+  subscribeHealth(listener) {
+    this.healthListeners.add(listener);
+    return () => this.healthListeners.delete(listener);
   }
 
   put(alert, event) {
@@ -78,6 +85,7 @@ export class AlertFeed {
     ws.addEventListener("message", (message) => {
       const event = JSON.parse(message.data);
       if (event.alert) this.put(event.alert, event);
+      else if (event.type === "camera_health") for (const listener of this.healthListeners) listener(event);
     });
     ws.addEventListener("close", (event) => {
       if (this.socket !== ws) return; // signed out, or replaced

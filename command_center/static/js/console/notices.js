@@ -1,5 +1,7 @@
 // Notices the operator must not miss, whatever screen is open: a dispatched unit that did not acknowledge
-// in time (the feed's dispatch_timeout events) and an alert left unacknowledged too long (escalated).
+// in time (the feed's dispatch_timeout events), an alert left unacknowledged too long (escalated), and a
+// camera its worker cannot analyse because the camera refuses the login (camera_health; kept until the
+// login is accepted again, and filled on sign-in from GET /cameras).
 // Each sounds the cue once and stays on screen until closed or the alert is taken on. Escalations are
 // for supervisors: for them (and admins) the escalated, still unacknowledged alerts are also listed in a
 // prominent panel, filled on sign-in from GET /alerts/escalations (stored, so one that escalated while
@@ -35,7 +37,38 @@ export class NoticeBoard {
     this.list = $("notices");
     this.panel = $("escalations");
     this.ctx.feed.subscribe((alert, event) => this.onAlert(alert, event));
+    this.ctx.feed.subscribeHealth((message) => this.onCameraHealth(message.health.camera_id, message.health.state, message.summary));
     if (this.supervising) this.loadEscalations();
+    this.loadCameraHealth();
+  }
+
+  async loadCameraHealth() {
+    try {
+      for (const camera of await getJson("/cameras")) {
+        if (camera.health !== "ok") this.onCameraHealth(camera.id, camera.health, camera.health_summary);
+      }
+    } catch (error) {
+      console.warn(error); // the feed's notices still come
+    }
+  }
+
+  onCameraHealth(cameraId, state, summary) {
+    const key = `camera_health:${cameraId}`;
+    if (state === "ok") {
+      this.drop(key);
+      return;
+    }
+    const known = this.notices.get(key);
+    if (known) {
+      fill(known.querySelector(".body"), h("p", {}, summary));
+      return;
+    }
+    const close = h("button", { type: "button", class: "secondary close", title: "Close this notice", onclick: () => this.drop(key) }, "×");
+    const notice = h("div", { class: "notice camera_health", role: "alert", dataset: { kind: "camera_health", alert: cameraId } },
+      h("strong", {}, "Camera login refused"), h("div", { class: "body" }, h("p", {}, summary)), close);
+    this.notices.set(key, notice);
+    this.list.prepend(notice);
+    this.list.hidden = false;
   }
 
   onAlert(alert, event) {
