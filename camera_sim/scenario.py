@@ -9,6 +9,10 @@ cameras:
     stamps: true                   # false: no frame stamps, as a real camera sends
     encode: {codec: hevc, height: 2160}  # optional: serve the file encoded so (transcoded once, cached)
     substream: {height: 360}       # optional: the same frames, smaller, at rtsp://HOST:PORT/<id>/sub
+    start: on_first_viewer         # optional: hold the clip until a client first connects (default: at_once)
+    faults:                        # optional (faults.py): at_s counts from when the camera starts playing
+      - {kind: stall, at_s: 5, duration_s: 4}
+      - {kind: resolution, at_s: 12, duration_s: 5, height: 240}
 ```
 """
 
@@ -16,10 +20,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from camera_sim.faults import FaultSpec
 from camera_sim.transcode import CameraEncoding, Codec
 from pipeline.settings import CAMERA_ID_PATTERN, ConfigError, describe_validation_error, read_yaml_mapping
 
@@ -68,6 +73,16 @@ class ScenarioCamera(BaseModel):
         None,
         description="Also serve the same frames encoded so (a smaller height, say) at <camera url>/sub, on "
         "the main stream's clock and with its frame stamps, as a camera's sub-stream.",
+    )
+
+    start: Literal["at_once", "on_first_viewer"] = Field(
+        "at_once",
+        description="at_once: the clip plays from the simulator's start, watched or not; on_first_viewer: "
+        "its clock starts when a client first connects, so a late client still sees a short clip whole.",
+    )
+    faults: list[FaultSpec] = Field(
+        default_factory=list,
+        description="Faults to show, each at_s after the camera starts playing (camera_sim/faults.py).",
     )
 
     @field_validator("id")

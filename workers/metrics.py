@@ -143,6 +143,7 @@ _CAMERA_COUNTERS = (  # (CameraCounters attribute, help): the metric is safecity
     ("frames_dropped", "Frames dropped because analysis was behind (the oldest goes)."),
     ("frames_still", "Analysed frames in which nothing had moved since the last detection (none made)."),
     ("reconnects", "Times the camera's stream was lost or could not be opened, then retried."),
+    ("decoder_resets", "Decoders flushed at a keyframe after a whole GOP decoded to nothing (garbled data)."),
     ("faces_detected", "Faces detected."),
     ("faces_embedded", "Faces embedded (passed the quality gates, within the track budget)."),
     ("faces_unknown", "Embedded faces that matched no watchlist profile (nothing kept)."),

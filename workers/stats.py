@@ -25,6 +25,7 @@ class CameraCounters:
     frames_still: int = 0  # analysed frames in which nothing had moved: no detection needed
     frames_dropped: int = 0
     reconnects: int = 0
+    decoder_resets: int = 0  # decoders flushed at a keyframe after a GOP that decoded to nothing
     faces_detected: int = 0
     faces_rejected: dict[str, int] = field(default_factory=_no_rejections)  # by quality gate
     faces_embedded: int = 0
