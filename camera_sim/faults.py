@@ -27,6 +27,10 @@ from pipeline.frame_stamp import NalSyntax, nal_units
 FaultKind = Literal["drop", "stall", "corrupt", "resolution", "half_fps", "skew"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("drop", "stall", "corrupt", "resolution", "half_fps", "skew")
 # Which parameter each kind takes beyond timing; a parameter given to another kind is an error.
+SKEW_NEEDS_STAMPS = (
+    "a skew fault offsets the camera's frame stamps, and this camera sends none (stamps: false); its RTCP "
+    "sender reports keep the true time"
+)
 _PARAMETERS: dict[str, str | None] = {
     "drop": None,
     "stall": None,

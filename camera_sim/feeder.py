@@ -96,7 +96,7 @@ class Feeder:
         self.stats = FeederStats()
         self.finished = threading.Event()
         self._on_frame_sent = on_frame_sent
-        self._stamps = stamps
+        self.stamps = stamps
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._sinks: dict[str, _Sink] = {}  # by mount role
@@ -228,7 +228,7 @@ class Feeder:
             self._resync.discard(role)
             if corrupt:
                 data = corrupted(data, source.syntax, corrupt.spec.corrupt_fraction, faults.rng)
-            if self._stamps:
+            if self.stamps:
                 data = insert_stamp(data, FrameStamp(seq, sent_ns), source.syntax)
             if not self._push(role, data, unit, due_ns, keyframe, stretch) and role == MAIN:
                 self.stats.frames_unwatched += 1

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from camera_sim.faults import FaultSpec
+from camera_sim.faults import SKEW_NEEDS_STAMPS, FaultSpec
 from camera_sim.transcode import CameraEncoding, Codec
 from pipeline.settings import CAMERA_ID_PATTERN, ConfigError, describe_validation_error, read_yaml_mapping
 
@@ -84,6 +84,12 @@ class ScenarioCamera(BaseModel):
         default_factory=list,
         description="Faults to show, each at_s after the camera starts playing (camera_sim/faults.py).",
     )
+
+    @model_validator(mode="after")
+    def _skew_needs_stamps(self) -> ScenarioCamera:
+        if not self.stamps and any(f.kind == "skew" for f in self.faults):
+            raise ValueError(SKEW_NEEDS_STAMPS)
+        return self
 
     @field_validator("id")
     @classmethod

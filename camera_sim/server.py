@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Self
 
 from camera_sim.clip import Clip, load_clip
-from camera_sim.faults import ActiveFault, FaultBoard, FaultError, FaultSpec, parse_fault
+from camera_sim.faults import SKEW_NEEDS_STAMPS, ActiveFault, FaultBoard, FaultError, FaultSpec, parse_fault
 from camera_sim.feeder import MAIN, Feeder, FeederStats, FrameSentCallback
 from camera_sim.gst import GLib, GstRtsp, GstRtspServer, init
 from camera_sim.scenario import Scenario, ScenarioCamera
@@ -242,6 +242,8 @@ class CameraSimulator:
         if feeder is None:
             raise FaultError(f"unknown camera {camera_id!r}; cameras: {', '.join(self._feeders)}", 404)
         spec = parse_fault(data)
+        if spec.kind == "skew" and not feeder.stamps:
+            raise FaultError(f"camera {camera_id}: {SKEW_NEEDS_STAMPS}", 422)
         if spec.height is not None and spec.height not in feeder.alternates:
             if spec.height == feeder.clip.height:
                 raise FaultError(f"camera {camera_id} already sends {spec.height} lines", 422)

@@ -102,7 +102,7 @@ class Recovery:
     reconnected_during: bool  # one happened before the fault ended (a stall noticed by its read timeout)
     sizes_during: frozenset[tuple[int, int]]  # frame sizes analysed while the fault lasted
     analysed_during: int
-    stamped_during: int  # of those, how many had a send time the worker believed
+    stamped_during: int  # of those sent after the fault began, how many had a send time the worker believed
 
 
 def wall_ns(monotonic_s: float) -> int:
@@ -137,6 +137,7 @@ def measure(sim: CameraSimulator, camera_id: str, watched: WatchedCamera, spec: 
 
     back = rec.wait_for(recovered, timeout=30)
     during = [f for f in list(rec.frames) if fault.starts_at <= f.at < ended]
+    start_ns = wall_ns(fault.starts_at)
     return Recovery(
         kind=spec["kind"],
         seconds=None if back is None else max(0.0, back.at - ended),
@@ -144,7 +145,7 @@ def measure(sim: CameraSimulator, camera_id: str, watched: WatchedCamera, spec: 
         reconnected_during=reconnected_during,
         sizes_during=frozenset((f.width, f.height) for f in during),
         analysed_during=len(during),
-        stamped_during=sum(f.sent_ns is not None for f in during),
+        stamped_during=sum(f.sent_ns is not None and f.sent_ns >= start_ns for f in during),
     )
 
 

@@ -58,8 +58,9 @@ def test_a_dropped_camera_is_reconnected_after_its_refusals(sim: CameraSimulator
 
 def test_a_stall_is_noticed_by_the_read_timeout_and_reconnected(sim: CameraSimulator) -> None:
     result, _ = recover(sim, "stall")
-    # The connection stayed open and silent: only the worker's read timeout can have ended it.
-    assert result.reconnected_during, result
+    # The server kept the connection open and silent: only the worker's read timeout can have ended it
+    # (measured: about twice the 2 s timeout into the stall, which lasts 5 s).
+    assert result.reconnects >= 1, result
     assert sim.stats()["cam-stall"].connections_dropped == 0
 
 
