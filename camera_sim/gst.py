@@ -6,10 +6,11 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
+gi.require_version("GstRtsp", "1.0")
 
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
-__all__ = ["GLib", "Gst", "GstRtspServer", "init"]
+__all__ = ["GLib", "Gst", "GstRtsp", "GstRtspServer", "init"]
 
 
 def init() -> None:

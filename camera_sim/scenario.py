@@ -13,6 +13,10 @@ cameras:
       method: digest               # or basic
       username: admin
       password_env: CAM_HAMILTON_PASSWORD   # or password: ... (a test's throwaway)
+    start: on_first_viewer         # optional: hold the clip until a client first connects (default: at_once)
+    faults:                        # optional (faults.py): at_s counts from when the camera starts playing
+      - {kind: stall, at_s: 5, duration_s: 4}
+      - {kind: resolution, at_s: 12, duration_s: 5, height: 240}
 ```
 """
 
@@ -21,7 +25,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -34,6 +38,7 @@ from pydantic import (
 )
 
 from camera_sim.auth import AuthMethod, SimAuth
+from camera_sim.faults import SKEW_NEEDS_STAMPS, FaultSpec
 from camera_sim.transcode import CameraEncoding, Codec
 from pipeline.settings import CAMERA_ID_PATTERN, ConfigError, describe_validation_error, read_yaml_mapping
 
@@ -112,6 +117,22 @@ class ScenarioCamera(BaseModel):
         "the main stream's clock and with its frame stamps, as a camera's sub-stream.",
     )
     auth: CameraLogin | None = Field(None, description="A login the camera requires; default: none.")
+
+    start: Literal["at_once", "on_first_viewer"] = Field(
+        "at_once",
+        description="at_once: the clip plays from the simulator's start, watched or not; on_first_viewer: "
+        "its clock starts when a client first connects, so a late client still sees a short clip whole.",
+    )
+    faults: list[FaultSpec] = Field(
+        default_factory=list,
+        description="Faults to show, each at_s after the camera starts playing (camera_sim/faults.py).",
+    )
+
+    @model_validator(mode="after")
+    def _skew_needs_stamps(self) -> ScenarioCamera:
+        if not self.stamps and any(f.kind == "skew" for f in self.faults):
+            raise ValueError(SKEW_NEEDS_STAMPS)
+        return self
 
     @field_validator("id")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +14,11 @@ from typing import Self
 
 from camera_sim.auth import CountingAuth, SimAuth, grant, role_of
 from camera_sim.clip import Clip, load_clip
+from camera_sim.faults import SKEW_NEEDS_STAMPS, ActiveFault, FaultBoard, FaultError, FaultSpec, parse_fault
 from camera_sim.feeder import MAIN, Feeder, FeederStats, FrameSentCallback
-from camera_sim.gst import GLib, GstRtspServer, init
+from camera_sim.gst import GLib, GstRtsp, GstRtspServer, init
 from camera_sim.scenario import Scenario, ScenarioCamera
-from camera_sim.transcode import ensure_camera_like, transcoded
+from camera_sim.transcode import CameraEncoding, ensure_camera_like, transcoded
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,9 @@ _PAYLOADERS = {"h264": "rtph264pay", "hevc": "rtph265pay"}
 # UDP clients that vanish without TEARDOWN are only noticed when their session times out; the pool
 # has to be swept for that to happen.
 _SESSION_SWEEP_S = 2
+# How often the RTSP thread looks for cameras whose clients a drop fault disconnects.
+_DROP_CHECK_MS = 50
+_REQUESTS = ("pre-describe-request", "pre-setup-request", "pre-play-request")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,9 @@ class SimCamera:
     stamps: bool = True  # False: no frame stamps, as a real camera (latency from its RTCP reports)
     substream: Clip | None = None  # the same frames, smaller: served at rtsp://HOST:PORT/<id>/sub
     auth: SimAuth | None = None  # a login the camera requires (both streams); None: open to anyone
+    on_first_viewer: bool = False  # the clock starts when a client first connects, not at start()
+    faults: tuple[FaultSpec, ...] = ()  # scheduled from when the clock starts (faults.py)
+    alternates: tuple[Clip, ...] = ()  # the main stream at other heights, for resolution faults
 
 
 def _mount(camera_id: str, role: str) -> str:
@@ -68,6 +76,15 @@ def _main_file(cam: ScenarioCamera, cache_dir: Path | None) -> Path:
     if cam.encode is not None:
         return transcoded(cam.file, cam.encode.encoding(), cache_dir)
     return ensure_camera_like(cam.file, cache_dir)
+
+
+def resized(main: Clip, height: int, cache_dir: Path | None) -> Clip:
+    """The main stream re-encoded at ``height`` (same codec and frame rate, a keyframe a second), for a
+    resolution fault; transcoded once into the cache."""
+    encoding = CameraEncoding(
+        codec="hevc" if main.codec == "hevc" else "h264", height=height, preset="ultrafast"
+    )
+    return load_clip(transcoded(main.path, encoding, cache_dir), main.fps)
 
 
 def _loops_for(cam: SimCamera, loops: int, seconds: float | None) -> int | None:
@@ -98,6 +115,7 @@ class CameraSimulator:
         loops: int = 0,
         seconds: float | None = None,
         on_frame_sent: FrameSentCallback | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         if not cameras:
             raise ValueError("a simulator needs at least one camera")
@@ -116,9 +134,13 @@ class CameraSimulator:
                 on_frame_sent=on_frame_sent,
                 stamps=cam.stamps,
                 substream=cam.substream,
+                on_first_viewer=cam.on_first_viewer,
+                faults=cam.faults,
+                alternates={alt.height: alt for alt in cam.alternates},
             )
             for cam in cameras
         }
+        self.cache_dir = cache_dir
         if len(self._feeders) != len(cameras):
             raise ValueError("camera ids must be unique")
         self._auth_of = {cam.camera_id: cam.auth for cam in cameras}
@@ -129,6 +151,7 @@ class CameraSimulator:
         self._server: GstRtspServer.RTSPServer | None = None
         self._source: GLib.Source | None = None
         self._stopped = threading.Event()
+        self._viewers: dict[GstRtspServer.RTSPClient, str] = {}  # client → camera id (GLib thread only)
 
     @classmethod
     def from_scenario(
@@ -161,8 +184,32 @@ class CameraSimulator:
             if cam.substream is not None:
                 sub = clip(transcoded(cam.file, cam.substream.encoding(), cache_dir), cam.fps)
             auth = None if cam.auth is None else cam.auth.sim_auth()
-            cameras.append(SimCamera(cam.id, main, cam.loop, cam.stamps, sub, auth))
-        return cls(cameras, host=host, port=port, loops=loops, seconds=seconds, on_frame_sent=on_frame_sent)
+            faults = tuple(cam.faults)
+            heights = sorted({f.height for f in faults if f.height is not None})
+            alternates = tuple(resized(main, height, cache_dir) for height in heights)
+            on_first_viewer = cam.start == "on_first_viewer"
+            cameras.append(
+                SimCamera(
+                    cam.id,
+                    main,
+                    cam.loop,
+                    cam.stamps,
+                    sub,
+                    auth=auth,
+                    on_first_viewer=on_first_viewer,
+                    faults=faults,
+                    alternates=alternates,
+                )
+            )
+        return cls(
+            cameras,
+            host=host,
+            port=port,
+            loops=loops,
+            seconds=seconds,
+            on_frame_sent=on_frame_sent,
+            cache_dir=cache_dir,
+        )
 
     @property
     def port(self) -> int:
@@ -209,6 +256,45 @@ class CameraSimulator:
         playing = sorted(camera_id for camera_id, feeder in self._feeders.items() if feeder.playing)
         return SimReadiness(listening=listening, cameras_playing=playing)
 
+    # -- faults (faults.py): validated, listed, cleared; the HTTP API calls these -----------------------
+
+    def inject(self, camera_id: str, data: object) -> ActiveFault:
+        """Schedule a fault on a camera ``at_s`` from now; FaultError (4xx) if the camera or fault is
+        unknown or invalid. A resolution fault at a new height transcodes the clip first (cached)."""
+        feeder = self._feeders.get(camera_id)
+        if feeder is None:
+            raise FaultError(f"unknown camera {camera_id!r}; cameras: {', '.join(self._feeders)}", 404)
+        spec = parse_fault(data)
+        if spec.kind == "skew" and not feeder.stamps:
+            raise FaultError(f"camera {camera_id}: {SKEW_NEEDS_STAMPS}", 422)
+        if spec.height is not None and spec.height not in feeder.alternates:
+            if spec.height == feeder.clip.height:
+                raise FaultError(f"camera {camera_id} already sends {spec.height} lines", 422)
+            feeder.alternates[spec.height] = resized(feeder.clip, spec.height, self.cache_dir)
+        fault = feeder.faults.add(spec, time.monotonic())
+        log.info("camera %s: fault %d injected: %s", camera_id, fault.id, spec.model_dump(exclude_none=True))
+        return fault
+
+    def faults(self, camera_id: str | None = None) -> list[ActiveFault]:
+        """Faults scheduled or in effect (of one camera, or all)."""
+        now = time.monotonic()
+        return [f for cam in self._boards(camera_id) for f in cam.listed(now)]
+
+    def clear_faults(self, camera_id: str | None = None, fault_id: int | None = None) -> int:
+        """End faults at once: one by id, a camera's, or all; how many were cleared."""
+        return sum(board.clear(fault_id) for board in self._boards(camera_id))
+
+    def _boards(self, camera_id: str | None) -> list[FaultBoard]:
+        if camera_id is None:
+            return [feeder.faults for feeder in self._feeders.values()]
+        if camera_id not in self._feeders:
+            raise FaultError(f"unknown camera {camera_id!r}; cameras: {', '.join(self._feeders)}", 404)
+        return [self._feeders[camera_id].faults]
+
+    def wait_started(self, camera_id: str, timeout: float | None = None) -> bool:
+        """Block until the camera's clock has started (at once, or at its first viewer)."""
+        return self._feeders[camera_id].wait_started(timeout)
+
     def start(self) -> None:
         """Listen (raising OSError if the address is unusable), then start every camera's clock."""
         if self._thread is not None:
@@ -222,6 +308,7 @@ class CameraSimulator:
         if any(auth is not None for auth in self._auth_of.values()):
             self._auth = CountingAuth(self._auth_of)
             server.set_auth(self._auth)
+        server.connect("client-connected", self._on_client)
         mounts = server.get_mount_points()
         roles = {role_of(camera_id, auth) for camera_id, auth in self._auth_of.items()}
         for camera_id, feeder in self._feeders.items():
@@ -240,6 +327,9 @@ class CameraSimulator:
         sweep = GLib.timeout_source_new_seconds(_SESSION_SWEEP_S)
         sweep.set_callback(self._sweep_sessions)
         sweep.attach(self._context)
+        drops = GLib.timeout_source_new(_DROP_CHECK_MS)
+        drops.set_callback(self._enforce_drops)
+        drops.attach(self._context)
         self._thread = threading.Thread(target=self._loop.run, name="camera-sim-rtsp", daemon=True)
         self._thread.start()
         for feeder in self._feeders.values():
@@ -301,6 +391,49 @@ class CameraSimulator:
         appsrc = media.get_element().get_by_name("src")
         feeder.attach(appsrc, role)
         media.connect("unprepared", lambda _media: feeder.detach(appsrc))
+
+    def _on_client(self, _server: GstRtspServer.RTSPServer, client: GstRtspServer.RTSPClient) -> None:
+        for signal in _REQUESTS:
+            client.connect(signal, self._on_request)
+        client.connect("play-request", self._on_play)
+        client.connect("closed", lambda c: self._viewers.pop(c, None))
+
+    def _on_play(self, client: GstRtspServer.RTSPClient, _ctx: GstRtspServer.RTSPContext) -> None:
+        """Emitted once the PLAY response is sent: frames pushed from now on reach this client."""
+        camera_id = self._viewers.get(client)
+        if camera_id is not None:
+            self._feeders[camera_id].viewer_playing()
+
+    def _on_request(
+        self, client: GstRtspServer.RTSPClient, ctx: GstRtspServer.RTSPContext
+    ) -> GstRtsp.RTSPStatusCode:
+        """Note which camera a client asks for; refuse it (503) while that camera has a drop fault."""
+        path = ctx.uri.abspath.strip("/") if ctx.uri is not None else ""
+        camera_id = path.split("/", 1)[0]
+        feeder = self._feeders.get(camera_id)
+        if feeder is None:
+            return GstRtsp.RTSPStatusCode.OK  # the server answers 404 itself
+        self._viewers[client] = camera_id
+        if feeder.faults.active("drop", time.monotonic()):
+            feeder.stats.connections_refused += 1
+            return GstRtsp.RTSPStatusCode.SERVICE_UNAVAILABLE
+        return GstRtsp.RTSPStatusCode.OK
+
+    def _enforce_drops(self, *_args: object) -> bool:
+        now = time.monotonic()
+        dropped = {camera_id for camera_id, f in self._feeders.items() if f.faults.active("drop", now)}
+        if dropped and self._server is not None and any(c in dropped for c in self._viewers.values()):
+
+            def remove(_server: object, client: GstRtspServer.RTSPClient) -> GstRtspServer.RTSPFilterResult:
+                camera_id = self._viewers.get(client)
+                if camera_id in dropped:
+                    self._viewers.pop(client, None)
+                    self._feeders[camera_id].stats.connections_dropped += 1
+                    return GstRtspServer.RTSPFilterResult.REMOVE
+                return GstRtspServer.RTSPFilterResult.KEEP
+
+            self._server.client_filter(remove)
+        return True  # keep the timer
 
     def _sweep_sessions(self, *_args: object) -> bool:
         if self._server is not None:

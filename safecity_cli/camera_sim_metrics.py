@@ -5,6 +5,7 @@ The simulator runs on GStreamer threads, not asyncio, so a small threaded WSGI s
 and refused) is read at scrape time; ``/healthz`` answers
 while the process does; ``/readyz`` is 503 unless the RTSP server listens and at least one mount plays.
 Any other path is 404 and any other method 405, so a mistyped probe fails instead of passing.
+Under ``/faults`` it takes fault injections (camera_sim_faults.py).
 """
 
 from __future__ import annotations
@@ -23,20 +24,24 @@ from prometheus_client.registry import Collector
 from camera_sim.feeder import FeederStats
 from camera_sim.server import SimReadiness
 from pipeline.settings import ConfigError
+from safecity_cli.camera_sim_faults import PREFIX, FaultControl, handle
 
 _COUNTERS = (
     ("frames_sent", "Frames sent to the camera's RTSP clients."),
     ("frames_unwatched", "Frames due while no client watched the camera."),
     ("loops_started", "Times the camera's clip started (again)."),
     ("callback_errors", "FrameSent events that could not be handed to the publisher."),
+    ("frames_withheld", "Frames not sent during a stall or drop fault."),
+    ("connections_dropped", "Clients disconnected by a drop fault."),
+    ("connections_refused", "RTSP requests answered 503 during a drop fault."),
 )
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-class Simulated(Protocol):
-    """What the endpoint reads of a CameraSimulator."""
+class Simulated(FaultControl, Protocol):
+    """What the endpoint reads of a CameraSimulator (and the fault API drives)."""
 
     def stats(self) -> Mapping[str, FeederStats]: ...
 
@@ -93,6 +98,9 @@ def probe_app(simulator: Simulated, registry: CollectorRegistry) -> WsgiApp:
 
     def app(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path == PREFIX or path.startswith(PREFIX + "/"):
+            status, reply = handle(simulator, environ)
+            return json_reply(start, status, reply)
         if path not in ("/metrics", "/healthz", "/readyz"):
             return text_reply(start, "404 Not Found", "not found\n")
         if environ.get("REQUEST_METHOD") != "GET":

@@ -63,15 +63,19 @@ class CaptureClock:
         """When the frame of ``pts`` was captured (Unix ns), if the camera said and its clock is ours."""
         if pts is None or not self._offsets:
             return None
-        captured = self._pts_ns(pts) + int(statistics.median(self._offsets))
+        return self.checked(self._pts_ns(pts) + int(statistics.median(self._offsets)), received_ns)
+
+    def checked(self, captured: int, received_ns: int) -> int | None:
+        """``captured`` (a capture or send time by the camera's clock, from a sender report or a frame
+        stamp) if that clock keeps ours, else None, said once a connection."""
         skew = received_ns - captured
         if -_MAX_AHEAD_NS <= skew <= _MAX_BEHIND_NS:
             return captured
         if not self._refused:
             self._refused = True
             log.warning(
-                "camera %s: its clock is %.1f s %s this worker's (its RTCP sender reports); glass-to-"
-                "analysed latency is not measured for it until it keeps time (set its NTP server)",
+                "camera %s: its clock is %.1f s %s this worker's (its RTCP sender reports or frame stamps); "
+                "glass-to-analysed latency is not measured for it until it keeps time (set its NTP server)",
                 self.camera_id,
                 abs(skew) / 1e9,
                 "behind" if skew > 0 else "ahead of",

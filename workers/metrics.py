@@ -148,6 +148,7 @@ _CAMERA_COUNTERS = (  # (CameraCounters attribute, help): the metric is safecity
         "Logins the camera refused (401/403) or whose password could not be read; each is followed by a "
         "wait of minutes (worker.auth_retry_initial_s), not the network's reconnect.",
     ),
+    ("decoder_resets", "Decoders flushed at a keyframe after a whole GOP decoded to nothing (garbled data)."),
     ("faces_detected", "Faces detected."),
     ("faces_embedded", "Faces embedded (passed the quality gates, within the track budget)."),
     ("faces_unknown", "Embedded faces that matched no watchlist profile (nothing kept)."),

@@ -161,6 +161,8 @@ class RtspSource(RtspReader):
         stamps: dict[int, FrameStamp] = {}
         skipping = False
         said_waiting = False
+        silent_gop = False  # a keyframe arrived and nothing has decoded since
+        gop_went_on = False  # ... and other frames' packets followed it (a keyframe may come in pieces)
         for packet in container.demux(stream):
             if self._stop.is_set():
                 break
@@ -169,6 +171,16 @@ class RtspSource(RtspReader):
             if packet.size == 0:
                 continue
             watch.packet(packet.is_keyframe, now)
+            if not packet.is_keyframe:
+                gop_went_on = True
+            else:
+                if silent_gop and gop_went_on:
+                    # A whole GOP decoded to nothing: in chunk mode the H.264 decoder waits for the rest of
+                    # a picture that garbled slices never complete, and would ignore every later keyframe
+                    # too (measured with camera_sim's corrupt fault). A keyframe needs no earlier state.
+                    ctx.flush_buffers()
+                    self._counters.decoder_resets += 1
+                silent_gop, gop_went_on = True, False
             capture.observe(packet)
             stamp = find_stamp(bytes(packet))
             if stamp is not None and packet.pts is not None:
@@ -192,6 +204,7 @@ class RtspSource(RtspReader):
                     extra={"camera_id": self.camera_id},
                 )
             for frame in frames:
+                silent_gop = False
                 if not watch.decoding and said_waiting:
                     log.info("camera %s: keyframe received, decoding", self.camera_id)
                 watch.frame(time.monotonic())
@@ -215,7 +228,10 @@ class RtspSource(RtspReader):
         self._counters.last_frame_ns = now
         if not self._gate.take(now):
             return
-        sent_ns = stamp.sent_ns if stamp is not None else capture.capture_ns(frame.pts, now)
+        # A stamp from a camera whose clock is off (camera_sim's skew fault) is no latency either.
+        sent_ns = (
+            capture.checked(stamp.sent_ns, now) if stamp is not None else capture.capture_ns(frame.pts, now)
+        )
         self.analysed_size = (frame.width, frame.height)
         image = np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
         dropped_before = self._queue.dropped

@@ -26,6 +26,7 @@ class CameraCounters:
     frames_dropped: int = 0
     reconnects: int = 0
     logins_refused: int = 0  # by the camera (401/403), or its password reference unreadable
+    decoder_resets: int = 0  # decoders flushed at a keyframe after a GOP that decoded to nothing
     faces_detected: int = 0
     faces_rejected: dict[str, int] = field(default_factory=_no_rejections)  # by quality gate
     faces_embedded: int = 0

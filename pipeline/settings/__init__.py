@@ -304,7 +304,12 @@ class CameraSimSettings(Strict):
     port: int = Field(8554, ge=1, le=65535)
     scenario: Path = Field(Path("configs/scenarios/sample.yaml"), description="YAML scenario file.")
     publish_frames: bool = Field(True, description="Publish a FrameSent event per frame on NATS.")
-    metrics_port: int = Field(0, ge=0, le=65535, description="Port of /metrics; 0 serves none.")
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Port of /metrics, /healthz, /readyz and the /faults API; 0 serves none.",
+    )
 
 
 class Settings(BaseSettings):

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ import pytest
 from pipeline.settings import parse
 from safecity_cli import camera_sim_cmd
 from safecity_cli.main import CommandError, common_options
-from tests.services import REPO
+from tests.services import REPO, free_port
 
 # Only this command is registered, so the test does not depend on the other subcommands' modules.
 DRIVER = """
@@ -77,22 +80,21 @@ def test_negative_loops_is_a_usage_error() -> None:
         parse_args("--loops", "-1")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_stops_the_server_cleanly(sig: signal.Signals) -> None:
-    env = {**os.environ, "SAFECITY_CAMERA_SIM__PUBLISH_FRAMES": "false"}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, "camera-sim", "--port", "0"],
+def driver(*args: str, **env: str) -> subprocess.Popen[str]:
+    """``safecity camera-sim ARGS`` in a process of its own, without FrameSent events."""
+    return subprocess.Popen(
+        [sys.executable, "-c", DRIVER, "camera-sim", "--port", "0", *args],
         cwd=REPO,
-        env=env,
+        env={**os.environ, "SAFECITY_CAMERA_SIM__PUBLISH_FRAMES": "false", **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def stop_cleanly(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> None:
+    """Signal the process, which must exit 0 without a traceback (killed if it does not exit)."""
     try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        assert first.startswith("camera-sim: serving rtsp://127.0.0.1:"), first
-        assert first.rstrip().endswith("/cam-hamilton")
         proc.send_signal(sig)
         assert proc.wait(timeout=10) == 0
     finally:
@@ -100,3 +102,41 @@ def test_signal_stops_the_server_cleanly(sig: signal.Signals) -> None:
             proc.kill()
             proc.wait()
     assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_the_server_cleanly(sig: signal.Signals) -> None:
+    proc = driver()
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("camera-sim: serving rtsp://127.0.0.1:"), first
+        assert first.rstrip().endswith("/cam-hamilton")
+    finally:
+        stop_cleanly(proc, sig)
+
+
+def test_the_running_simulator_takes_faults_over_http(fast_scenario: Path) -> None:
+    port = free_port()
+    proc = driver("--scenario", str(fast_scenario), SAFECITY_CAMERA_SIM__METRICS_PORT=str(port))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("camera-sim: serving")
+        fault = json.dumps({"kind": "stall", "duration_s": 600}).encode()
+        request = urllib.request.Request(f"{base}/faults/cam-fast", data=fault, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert resp.status == 201 and json.loads(resp.read())["state"] == "active"
+        with urllib.request.urlopen(f"{base}/faults", timeout=10) as resp:
+            assert [f["kind"] for f in json.loads(resp.read())["faults"]] == ["stall"]
+        withheld = 'safecity_camera_sim_frames_withheld_total{camera="cam-fast"}'
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # frames due while the camera stalls are counted, not sent
+            with urllib.request.urlopen(f"{base}/metrics", timeout=10) as resp:
+                line = next(x for x in resp.read().decode().splitlines() if x.startswith(withheld))
+            if float(line.split()[-1]) > 0:
+                break
+            time.sleep(0.1)  # poll interval of the condition above
+        else:
+            pytest.fail(f"no frame withheld: {line}")
+    finally:
+        stop_cleanly(proc)

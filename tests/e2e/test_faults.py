@@ -1,5 +1,7 @@
 """Faults, on real processes and servers: kill -9 of the command centre and of a worker, a NATS restart,
-Redis down. A dropped and restored camera stream is covered by tests/workers/test_source.py.
+Redis down. A dropped and restored camera stream is covered by tests/workers/test_source.py, and each
+camera fault camera_sim injects (drop, stall, corrupt, resolution, half_fps, skew) by
+tests/workers/test_fault_recovery.py.
 
 Servers that a test stops are private to it (tests/e2e/private_servers.py); the machine's are never
 touched. Each test prints what it measured.
