@@ -76,7 +76,17 @@ def system(
         videos=cameras,
         tag=tag,
         district=DISTRICT,
-        scenario_extra={f"e2e-hamilton2-{tag}": {"encode": {"height": 720}, "substream": {"height": 360}}},
+        # Each clip starts when the worker first connects: models load slowly on a busy machine, and a
+        # clip on its own clock would play its first passes to nobody.
+        scenario_extra={
+            f"e2e-hamilton-{tag}": {"start": "on_first_viewer"},
+            f"e2e-hamilton2-{tag}": {
+                "encode": {"height": 720},
+                "substream": {"height": 360},
+                "start": "on_first_viewer",
+            },
+            f"e2e-group-{tag}": {"start": "on_first_viewer"},
+        },
     )
     procs = Processes(tmp_path, config)
     try:

@@ -63,6 +63,9 @@ def _system(
         district=DISTRICT,
         analytics={camera: ["plate"]},
         camera_extra={camera: camera_fields or {}},
+        # The pass starts when the worker connects: a worker slow to load its models on a busy machine
+        # would otherwise find the one-loop clip over and the simulator gone.
+        scenario_extra={camera: {"start": "on_first_viewer"}},
     )
     return Processes(tmp_path, settings), f"http://127.0.0.1:{port}", camera
 
