@@ -264,6 +264,7 @@ async def _open_stores(
 ) -> tuple[MeteredAlertStore, WatchlistStore, AuditTrail, ApiKeyStore]:
     """The stores every domain shares, their schemas created."""
     cc = settings.command_center
+    audit_trail = AuditTrail.of(engine, settings)
     alert_store = MeteredAlertStore(
         engine,
         metrics=metrics,
@@ -271,9 +272,9 @@ async def _open_stores(
         cooldown_s=cc.alert_cooldown_s,
         policies=cc.episodes,
         districts=directory.districts,
+        audit=audit_trail,
     )
     watchlist_store = WatchlistStore(engine)
-    audit_trail = AuditTrail.of(engine, settings)
     apikeys = ApiKeyStore(engine, settings.security.api_key_pepper.get_secret_value())
     for store in (alert_store, watchlist_store, VehicleHotlist(engine), audit_trail, apikeys):
         await asyncio.to_thread(store.create_schema)

@@ -32,12 +32,15 @@ from sqlalchemy.exc import IntegrityError
 
 from command_center.alerts.sightings import Sighting
 from command_center.alerts.tables import alert_evidence, alert_hits, alerts, metadata
+from command_center.security import evidence
+from command_center.security.audit import AuditTrail
 from pipeline.adapters import transactions
 from pipeline.adapters.database import add_missing_columns
 from pipeline.contracts import FaceHit, PlateHit
 from pipeline.settings import EpisodePolicy
 
 EvidenceKind = Literal["crop", "scene"]
+EVIDENCE_ACTOR = "system:hits"  # who stores an alert's images: the hit consumer
 EVIDENCE_KINDS: tuple[EvidenceKind, ...] = ("crop", "scene")
 STATUS_NEW = "new"
 STATUS_CLOSED = "closed"
@@ -142,8 +145,11 @@ class AlertStore:
         cooldown_s: float = 300.0,
         policies: Mapping[str, EpisodePolicy] | None = None,
         districts: Mapping[str, str] | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
         self._engine = engine
+        # Given, each alert's evidence images are hashed into the audit chain as they are stored.
+        self._audit = audit
         # camera id -> district; a live mapping (the camera directory) when cameras change at run time
         self._districts: Mapping[str, str] = districts if districts is not None else {}
         self._default_policy = EpisodePolicy(window_s=merge_window_s, cooldown_s=cooldown_s)
@@ -170,6 +176,8 @@ class AlertStore:
         sighting = hit if isinstance(hit, Sighting) else Sighting.of(hit)
         try:
             with transactions.begin(self._engine) as conn:
+                if self._audit is not None:  # the chain's lock first, as every audited request takes it
+                    self._audit.lock(conn)
                 hit_row = self._claim_hit(conn, sighting, received_at)
                 self._lock_episode(conn, sighting)
                 alert_id, created, quiet = self._merge_or_create(conn, sighting)
@@ -265,6 +273,7 @@ class AlertStore:
         )
         alert_id = int(result.scalar_one())
         conn.execute(insert(alert_evidence), self._evidence_rows(alert_id, hit, now))
+        self._audit_evidence(conn, alert_id, hit)
         return alert_id
 
     def _update(self, conn: Connection, alert: Alert, hit: Sighting, seen: datetime) -> None:
@@ -285,7 +294,19 @@ class AlertStore:
                     .where(alert_evidence.c.alert_id == alert.id, alert_evidence.c.kind == row["kind"])
                     .values(jpeg=row["jpeg"], similarity=row["similarity"], updated_at=now)
                 )
+            self._audit_evidence(conn, alert.id, hit)
         conn.execute(update(alerts).where(alerts.c.id == alert.id).values(**values))
+
+    def _audit_evidence(self, conn: Connection, alert_id: int, hit: Sighting) -> None:
+        """The images an alert now shows, by their hashes, in the chain with the change that stored them."""
+        if self._audit is None:
+            return
+        hashes = {
+            evidence.ref("alert_crop", alert_id): evidence.sha256(hit.crop_jpeg),
+            evidence.ref("alert_scene", alert_id): evidence.sha256(hit.scene_jpeg),
+        }
+        details = {"evidence": hashes, "hit_id": str(hit.hit_id), "kind": hit.kind}
+        self._audit.record_in(conn, EVIDENCE_ACTOR, "alert.evidence", f"alert:{alert_id}", details=details)
 
     @staticmethod
     def _evidence_rows(alert_id: int, hit: Sighting, now: datetime) -> list[dict[str, Any]]:

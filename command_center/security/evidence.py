@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Column, Engine, Table, select
 
+from command_center.alerts.tables import alert_evidence
 from command_center.records.arrest_tables import arrests
 from command_center.records.crime_tables import crime_photos
 from command_center.records.missing_tables import case_photos
@@ -29,6 +30,9 @@ _BATCH = 500
 _SHOWN = 10  # problems named in a summary line
 
 
+_ALERT_PURGES = frozenset({"closed_alert_images", "dismissed_alerts"})
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """Where files of one kind are stored, and which retention classes delete them."""
@@ -36,6 +40,8 @@ class Source:
     table: Table
     blob: str  # the column holding the bytes (NULL once purged)
     purged_by: frozenset[str] = frozenset()
+    key: str = "id"  # the column the file's id is
+    only: tuple[str, str] | None = None  # (column, value): the rows of this kind in a shared table
 
     def column(self, name: str) -> Column[Any]:
         return self.table.c[name]
@@ -47,6 +53,9 @@ SOURCES: dict[str, Source] = {
     "crime_photo": Source(crime_photos, "jpeg"),
     "case_photo": Source(case_photos, "jpeg"),
     "arrest_photo": Source(arrests, "photo_jpeg"),
+    # An alert's best face or plate crop and its scene, replaced when a better hit comes (a new entry).
+    "alert_crop": Source(alert_evidence, "jpeg", _ALERT_PURGES, "alert_id", ("kind", "crop")),
+    "alert_scene": Source(alert_evidence, "jpeg", _ALERT_PURGES, "alert_id", ("kind", "scene")),
 }
 
 
@@ -131,9 +140,12 @@ def check(engine: Engine, rows: Callable[[], Iterable[Any]]) -> EvidenceCheck:
 
 def _stored(engine: Engine, source: Source, ids: list[int]) -> Iterator[tuple[int, bytes]]:
     """The stored bytes of these ids (ids without a row or without bytes are left out)."""
-    key, blob = source.column("id"), source.column(source.blob)
+    key, blob = source.column(source.key), source.column(source.blob)
     for start in range(0, len(ids), _BATCH):
         batch = ids[start : start + _BATCH]
+        query = select(key, blob).where(key.in_(batch), blob.is_not(None))
+        if source.only is not None:
+            query = query.where(source.column(source.only[0]) == source.only[1])
         with transactions.connect(engine) as conn:
-            for item_id, data in conn.execute(select(key, blob).where(key.in_(batch), blob.is_not(None))):
+            for item_id, data in conn.execute(query):
                 yield int(item_id), bytes(data)

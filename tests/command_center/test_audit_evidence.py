@@ -8,18 +8,22 @@ import asyncio
 import base64
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, Table, update
+from nats.aio.client import Client
+from sqlalchemy import Engine, Table, select, update
 
 from command_center.admin.retention import Purger
+from command_center.alerts.tables import alert_evidence
 from command_center.records.tables import checkins, photos
 from command_center.security.permissions import Role
+from pipeline import subjects
 from pipeline.settings import Settings
 from pipeline.settings.retention import RetentionSettings
 from safecity_cli.main import main
-from tests.command_center.helpers import Served, jpeg
+from tests.command_center.helpers import Served, camera, eventually, hit, jpeg
 from tests.command_center.records_helpers import add_person, checkin, client, cnic, hotel_key
 
 
@@ -95,3 +99,43 @@ async def test_a_changed_or_deleted_photo_is_named_and_a_purged_one_is_not(
     assert purged["checkin_photos"] == 1
     code, out = await verify(config, capsys)
     assert code == 0 and "evidence: 1 evidence files match" in out, out  # the person's photo is kept
+
+
+async def test_an_alerts_images_are_in_the_chain_and_a_changed_one_is_named(
+    served: Served, nc: Client, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cam = camera()
+    js = nc.jetstream()
+    first = hit(cam, similarity=0.6, crop=jpeg((200, 10, 10), 48))
+    await js.publish(subjects.hits("face", cam), first.to_bytes(), stream=subjects.HITS_STREAM)
+    [alert] = await eventually(lambda: alerts_on(served, cam), 20)
+    code, out = await verify(config, capsys)
+    assert code == 0 and "evidence: 2 evidence files match" in out, out  # the crop and the scene
+
+    engine: Engine = served.app.state.services.engine
+    crop = (alert_evidence.c.alert_id == alert["id"]) & (alert_evidence.c.kind == "crop")
+    with engine.begin() as conn:
+        stored = conn.execute(select(alert_evidence.c.jpeg).where(crop)).scalar_one()
+        conn.execute(update(alert_evidence).where(crop).values(jpeg=stored[:-1] + bytes([stored[-1] ^ 1])))
+    code, out = await verify(config, capsys)
+    assert code == 1 and f"changed: alert_crop:{alert['id']} no longer matches" in out, out
+    assert "alert_scene" not in out
+
+    # A better hit replaces the images, and its entry vouches for the new ones.
+    better = hit(cam, similarity=0.8, crop=jpeg((10, 200, 10), 48))
+    await js.publish(subjects.hits("face", cam), better.to_bytes(), stream=subjects.HITS_STREAM)
+
+    async def replaced() -> bool:
+        return bool((await alerts_on(served, cam))[0]["best_similarity"] >= 0.8)
+
+    await eventually(replaced, 20)
+    code, out = await verify(config, capsys)
+    assert code == 0 and "evidence: 2 evidence files match" in out, out
+    entries = (await served.http.get("/audit", params={"action": "alert.evidence"})).json()["entries"]
+    mine = [e for e in entries if e["target"] == f"alert:{alert['id']}"]
+    assert len(mine) == 2 and all(e["actor"] == "system:hits" for e in mine)
+
+
+async def alerts_on(served: Served, cam: str) -> list[dict[str, Any]]:
+    page = (await served.http.get("/alerts", params={"camera_id": cam})).json()
+    return list(page["alerts"])
