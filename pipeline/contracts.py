@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipeline.kinds import HitKind
+from pipeline.kinds import AlertKind, HitKind
 from pipeline.storable import CAMERA_ID, MAX_DB_ID, Storable
 
 SCHEMA_VERSION = 1
@@ -217,6 +217,51 @@ class EscalationInfo(BaseModel):
     escalated_at: datetime
 
 
+class EvidenceLinks(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    crop: str
+    scene: str
+
+
+class AlertSummary(BaseModel):
+    """An alert as GET /alerts/{id} returns it and as alert events carry it (one shape for both).
+
+    Unknown fields are ignored rather than refused: a newer command-centre replica may add one during a
+    rolling upgrade, and the older replicas still relay and read the rest."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: int
+    status: str
+    kind: AlertKind = Field(
+        description="face: a watchlist profile was seen; plate: a hotlisted vehicle; checkin: a listed "
+        "person checked into a hotel"
+    )
+    priority: int = Field(description="1 is the most urgent")
+    camera_id: str
+    district: str
+    profile_id: int = Field(description="The watchlist profile, hotlist entry or record person (by kind)")
+    profile_name: str = Field(description="The person's name, or the plate as registered")
+    category: str
+    best_similarity: float
+    first_seen: datetime
+    last_seen: datetime
+    hit_count: int
+    created_at: datetime
+    updated_at: datetime
+    evidence: EvidenceLinks
+    profile_photo: str | None = Field(description="The enrolled photo (face alerts)")
+    vehicle: str | None = Field(description="The hotlist entry (plate alerts)")
+    person: str | None = Field(description="The criminal-record person (hotel check-in alerts)")
+    details: dict[str, Any] | None = Field(
+        description="Per kind: the plate read and how it matched; the face track's vote"
+    )
+    instruction: str | None = Field(
+        None, description="What to do on the ground, by category: a missing person is a welfare check"
+    )
+
+
 class AlertEvent(Message):
     """An alert was created or updated; fanned out to every operator's WebSocket.
 
@@ -229,7 +274,7 @@ class AlertEvent(Message):
     kind: Literal["created", "updated", "escalated", "dispatch_timeout"]
     alert_id: int
     camera_id: str
-    alert: dict[str, object] = Field(description="The alert as GET /alerts/{id} returns it")
+    alert: AlertSummary = Field(description="The alert as GET /alerts/{id} returns it")
     change: AlertChange | None = Field(None, description="The lifecycle step, for lifecycle events")
     audience: Literal["all", "supervisors"] = Field(
         "all", description="supervisors: an escalation for supervisors and admins (GET /alerts/escalations)"
@@ -246,7 +291,7 @@ class AlertEscalated(Message):
     category: str
     priority: int = Field(ge=1, le=5)
     waited_s: float = Field(ge=0, description="How long it had been waiting for an acknowledgement")
-    alert: dict[str, object] = Field(description="The alert as GET /alerts/{id} returns it")
+    alert: AlertSummary = Field(description="The alert as GET /alerts/{id} returns it")
 
 
 UNIT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"

@@ -148,7 +148,7 @@ class HitConsumer(PullLoop):
             kind="created" if outcome.created else "updated",
             alert_id=outcome.alert.id,
             camera_id=outcome.alert.camera_id,
-            alert=AlertView.of(outcome.alert).as_json(),
+            alert=AlertView.of(outcome.alert),
         )
         try:
             await self._nc.publish(subjects.alert_events(), event.to_bytes())

@@ -129,8 +129,7 @@ class AlertFeed:
         except ValidationError as exc:
             log.warning("ignored an invalid AlertEvent: %s", exc.errors()[:1])
             return
-        district = event.alert.get("district", "")
-        self.broadcast(event.model_dump_json(), district if isinstance(district, str) else "")
+        self.broadcast(event.model_dump_json(), event.alert.district)
 
     def broadcast(self, text: str, district: str = "") -> None:
         """Send to every client allowed to see this district's alerts."""

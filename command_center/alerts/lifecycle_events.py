@@ -67,7 +67,7 @@ class Announcer:
             kind=kind,
             alert_id=alert.id,
             camera_id=alert.camera_id,
-            alert=AlertView.of(alert).as_json(),
+            alert=AlertView.of(alert),
             change=change_of(transition),
             audience="supervisors" if escalation is not None else "all",
             escalation=escalation,
@@ -89,7 +89,7 @@ class Announcer:
             category=alert.category,
             priority=priority,
             waited_s=waited_s,
-            alert=AlertView.of(alert).as_json(),
+            alert=AlertView.of(alert),
         )
         await self._publish(subjects.alert_escalations(), notice.to_bytes(), alert.id)
 

@@ -5,48 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from command_center.alerts.instructions import instruction_for
 from command_center.alerts.store import Alert, StoredHit
+from pipeline.contracts import AlertSummary, EvidenceLinks
 
 
-class EvidenceLinks(BaseModel):
-    crop: str
-    scene: str
-
-
-class AlertView(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: int
-    status: str
-    kind: str = Field(
-        description="face: a watchlist profile was seen; plate: a hotlisted vehicle; checkin: a listed "
-        "person checked into a hotel"
-    )
-    priority: int = Field(description="1 is the most urgent")
-    camera_id: str
-    district: str
-    profile_id: int = Field(description="The watchlist profile, hotlist entry or record person (by kind)")
-    profile_name: str = Field(description="The person's name, or the plate as registered")
-    category: str
-    best_similarity: float
-    first_seen: datetime
-    last_seen: datetime
-    hit_count: int
-    created_at: datetime
-    updated_at: datetime
-    evidence: EvidenceLinks
-    profile_photo: str | None = Field(description="The enrolled photo (face alerts)")
-    vehicle: str | None = Field(description="The hotlist entry (plate alerts)")
-    person: str | None = Field(description="The criminal-record person (hotel check-in alerts)")
-    details: dict[str, Any] | None = Field(
-        description="Per kind: the plate read and how it matched; the face track's vote"
-    )
-    instruction: str | None = Field(
-        None, description="What to do on the ground, by category: a missing person is a welfare check"
-    )
+class AlertView(AlertSummary):
+    """The alert summary of a stored alert (``of``), as the API and the live feed show it."""
 
     @classmethod
     def of(cls, alert: Alert) -> AlertView:
@@ -77,9 +44,6 @@ class AlertView(BaseModel):
             details=alert.details,
             instruction=instruction_for(alert.category),
         )
-
-    def as_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
 
 class HitView(BaseModel):

@@ -279,13 +279,11 @@ class MissingCasework:
         except (ValidationError, ValueError):
             return
         alert = event.alert
-        if event.kind != "created" or alert.get("kind") != "face" or alert.get("category") != "missing":
+        if event.kind != "created" or alert.kind != "face" or alert.category != "missing":
             return
-        profile_id = alert.get("profile_id")
-        if isinstance(profile_id, int):
-            task = asyncio.create_task(self._seen(event, profile_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        task = asyncio.create_task(self._seen(event, alert.profile_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _seen(self, event: AlertEvent, profile_id: int) -> None:
         """A camera saw a missing person: tell the staff who registered the case."""
@@ -299,14 +297,14 @@ class MissingCasework:
                     summary=f"Alert {event.alert_id}: {WELFARE_CHECK}"[:1000],
                     at=datetime.now(UTC),
                     subject=link_of(case),
-                    district=str(event.alert.get("district") or ""),
+                    district=event.alert.district,
                     place=event.camera_id,
                     instruction=WELFARE_CHECK,
                 )
                 await self._bulletins.tell_all(
                     {case.registered_by_id},
                     bulletin,
-                    f"seen:{event.alert_id}:{event.alert.get('created_at')}",
+                    f"seen:{event.alert_id}:{event.alert.created_at.isoformat()}",
                 )
         except Exception:
             log.exception("could not tell the staff of missing-person alert %s", event.alert_id)

@@ -20,7 +20,6 @@ import contextlib
 import functools
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -158,20 +157,17 @@ class FollowNotifier:
             event = AlertEvent.from_bytes(msg.data)
         except (ValidationError, ValueError):
             return
-        kind = event.alert.get("kind")
-        if event.kind != "created" or kind not in ("face", "plate"):
+        alert = event.alert
+        if event.kind != "created" or alert.kind not in ("face", "plate"):
             return
-        profile_id = event.alert.get("profile_id")
-        details = event.alert.get("details")
-        if not isinstance(profile_id, int):
-            return
-        if isinstance(details, dict) and details.get("source") == "checkin":
+        details = alert.details or {}
+        if details.get("source") == "checkin":
             return  # the check-in screening tells followers itself
-        if kind == "plate":
-            plate = details.get("plate") if isinstance(details, dict) else None
-            work = self._vehicle_seen(event, profile_id, plate if isinstance(plate, str) else "")
+        if alert.kind == "plate":
+            plate = details.get("plate")
+            work = self._vehicle_seen(event, alert.profile_id, plate if isinstance(plate, str) else "")
         else:
-            work = self._seen(event, profile_id)
+            work = self._seen(event, alert.profile_id)
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -180,7 +176,7 @@ class FollowNotifier:
         try:
             persons = await asyncio.to_thread(self._store.by_watchlist_profile, profile_id)
             for person in persons:
-                dedup = f"alert:{event.alert_id}:{event.alert.get('created_at')}"
+                dedup = f"alert:{event.alert_id}:{event.alert.created_at.isoformat()}"
                 await self.notify(person, "seen", dedup, **self._sighting(event))
         except Exception:
             log.exception("could not tell followers about alert %s", event.alert_id)
@@ -190,11 +186,11 @@ class FollowNotifier:
         every person who has that vehicle among their known vehicles."""
         try:
             persons = await asyncio.to_thread(self._store.by_vehicle, entry_id, plate_key)
-            shown = str(event.alert.get("profile_name") or plate_key)
+            shown = event.alert.profile_name or plate_key
             for person in persons:
                 about = self._sighting(event)
                 about["summary"] = f"vehicle {shown} seen on camera {about['place']}"[:500]
-                dedup = f"alert:{event.alert_id}:{event.alert.get('created_at')}"
+                dedup = f"alert:{event.alert_id}:{event.alert.created_at.isoformat()}"
                 await self.notify(person, "vehicle_seen", dedup, **about)
         except Exception:
             log.exception("could not tell followers about plate alert %s", event.alert_id)
@@ -202,14 +198,13 @@ class FollowNotifier:
     def _sighting(self, event: AlertEvent) -> dict[str, object]:
         camera = self._cameras.get(event.camera_id)
         where = (camera.name if camera and camera.name else None) or event.camera_id
-        seen = event.alert.get("first_seen")
-        at = datetime.fromisoformat(seen) if isinstance(seen, str) else datetime.now(UTC)
-        district = event.alert.get("district")
+        at = event.alert.first_seen
+        district = event.alert.district
         return {
             "at": at,
             "summary": f"seen on camera {where}",
             "place": where,
-            "district": district if isinstance(district, str) else "",
+            "district": district,
             "latitude": camera.latitude if camera else None,
             "longitude": camera.longitude if camera else None,
             "alert_id": event.alert_id,

@@ -251,6 +251,7 @@ async def test_an_offline_officer_gets_the_dispatch_on_reconnection_and_acknowle
     assert next(u for u in units if u["id"] == near.unit_id)["duty_status"] == "available"
     audit = (await served.http.get("/audit", params={"target": f"alert:{alert_id}"})).json()["entries"]
     assert sorted(e["action"] for e in audit) == [
+        "alert.evidence",  # its images, stored with the alert
         "alerts.dispatch",
         "dispatch.ack",
         "dispatch.on_scene",

@@ -114,7 +114,7 @@ async def test_acknowledge_then_dismiss_with_a_reason_and_nothing_after(served: 
     audit = (await served.http.get("/audit", params={"target": f"alert:{alert_id}"})).json()
     entries = audit["entries"] if isinstance(audit, dict) else audit
     actions = sorted(e["action"] for e in entries)
-    assert actions == ["alerts.acknowledge", "alerts.dismiss"]
+    assert actions == ["alert.evidence", "alerts.acknowledge", "alerts.dismiss"]  # its images, then people
     [dismissal] = [e for e in entries if e["action"] == "alerts.dismiss"]
     assert dismissal["reason"] == "a look-alike: checked the CNIC photo"
     assert dismissal["role"] == "operator" and dismissal["ip"] == "127.0.0.1"
