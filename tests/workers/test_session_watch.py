@@ -51,9 +51,11 @@ def test_a_long_gop_camera_joined_after_its_keyframe_is_waited_for(
         joined = time.monotonic()
         first = reader.frames(1, timeout=GOP_S + 5)
         waited = time.monotonic() - joined
+        # Read while the camera still serves: its end, at the simulator's close, is a reconnection of its own.
+        reconnects = reader.counters.reconnects
     assert first, f"no frame {GOP_S + 5:.0f} s after joining"
     assert waited > GOP_S - 3, f"decoded after {waited:.1f} s: the join was not between keyframes"
-    assert reader.counters.reconnects == 0, "a camera waiting for its keyframe was reconnected"
+    assert reconnects == 0, "a camera waiting for its keyframe was reconnected"
 
 
 def without_parameter_sets(clip: Clip) -> Clip:
