@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
 
 from command_center.api.deps import SettingsDep
 from command_center.security.headers import CONTENT_SECURITY_POLICY
@@ -48,3 +49,13 @@ async def index(settings: SettingsDep) -> FileResponse:
 @router.get("/officer", include_in_schema=False)
 async def officer(settings: SettingsDep) -> FileResponse:
     return _page("officer.html", settings)
+
+
+class PageConfig(BaseModel):
+    time_zone: str = Field(description="IANA time zone the pages show times in; empty: the browser's own")
+
+
+@router.get("/console/config", response_model=PageConfig)
+async def page_config(settings: SettingsDep) -> PageConfig:
+    """What the pages need to know of the deployment before they show anything (public: no secrets)."""
+    return PageConfig(time_zone=settings.command_center.time_zone)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -233,7 +235,25 @@ class CommandCenterSettings(Strict):
         description="How often a live WebSocket re-checks its credentials (besides revocations announced).",
     )
     map_tile_url: TileUrl = ""
+    time_zone: str = Field(
+        "",
+        max_length=64,
+        description="IANA time zone the console and officer app show times in, and alert statistics count "
+        "hours and days in (e.g. Asia/Karachi); empty: each browser's own.",
+    )
     map_attribution: str = Field("", max_length=200, description="Credit shown under the map's tiles.")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"{value!r} is not a known IANA time zone (e.g. Asia/Karachi, UTC)"
+                ) from None
+        return value
 
 
 DEV_SECRET = "development-only-secret-change-me"  # noqa: S105 (refused outside development)

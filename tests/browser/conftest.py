@@ -215,6 +215,8 @@ def system(
         "escalate_after_s": {1: 120, 2: 180, 3: ESCALATE_P3_S},
         "tick_s": 0.5,
     }
+    # The control room's clock, whatever the browser's (Chromium runs on the machine's, UTC here).
+    settings["command_center"]["time_zone"] = "Asia/Karachi"
     # A fleet of its own: what the tests write to its camera catalogue is seen by no other run.
     fleet = f"browser-{tag}"
     settings["worker"]["fleet"] = fleet

@@ -276,3 +276,9 @@ def test_an_officer_sees_no_operator_screens_and_the_api_refuses(browser: Browse
         expect(page.locator("#vehicle-table")).to_contain_text("stolen from Jinnah Super")
     finally:
         context.close()
+
+
+def test_times_are_shown_in_the_deployments_zone_on_the_24_hour_clock(operator: Page) -> None:
+    """command_center.time_zone is Asia/Karachi (UTC+5, no summer time) in these tests."""
+    shown = operator.evaluate("import('/static/js/dom.js').then((m) => m.formatTime('2026-01-01T18:30:00Z'))")
+    assert "23:30:00" in shown and "PM" not in shown.upper(), shown

@@ -32,11 +32,20 @@ export function fill(el, ...children) {
   return el;
 }
 
+// The deployment's time zone (command_center.time_zone), read once before any page shows a time; none
+// set, or the command centre out of reach (the officer app offline), the browser's own.
+const pageConfig = await fetch("/console/config")
+  .then((answer) => (answer.ok ? answer.json() : {}))
+  .catch(() => ({}));
+export const timeZone = pageConfig.time_zone || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+
 // Dates in the browser's order, times always on the 24-hour clock (a control room reads "15:04", never
-// "3:04 PM", whatever language the browser was set up in).
+// "3:04 PM", whatever language the browser was set up in), in the deployment's time zone.
 export function formatTime(iso) {
   if (!iso) return "";
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium", hourCycle: "h23" });
+  return new Date(iso).toLocaleString(undefined, {
+    dateStyle: "short", timeStyle: "medium", hourCycle: "h23", timeZone,
+  });
 }
 
 export function timeOf(iso) {

@@ -127,7 +127,9 @@ function markNav(id) {
   }
 }
 
-document.addEventListener("DOMContentLoaded", async () => {
+// Modules that wait for the deployment's settings (dom.js) may finish after DOMContentLoaded: start
+// at once when the document is already parsed.
+async function boot() {
   bindSignIn(() => start().catch((error) => leave(error.message)));
   bindSound();
   whenEnded((message) => leave(message));
@@ -142,4 +144,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   } else {
     showSignIn(message);
   }
-});
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
+else boot();

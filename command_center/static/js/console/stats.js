@@ -2,7 +2,7 @@
 // false-positive rate of each, and crime reports by type and area. Every table exports as CSV: the
 // alert tables as the API writes them, the crime tables from what is shown.
 import { bars, columns } from "../charts.js";
-import { download, fill, formValues, h, label, query, say, toCsv } from "../dom.js";
+import { download, fill, formValues, h, label, query, say, timeZone, toCsv } from "../dom.js";
 import { ApiError, call, getFile, getJson } from "../session.js";
 
 const REPORTS = [
@@ -30,7 +30,7 @@ export class StatsScreen {
   mount(container) {
     const today = new Date();
     const weekAgo = new Date(Date.now() - 6 * 86400000);
-    this.zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    this.zone = timeZone;
     this.form = h("form", { class: "filters", id: "stats-form" },
       h("label", {}, "From", dateInput("from", weekAgo)),
       h("label", {}, "To (inclusive)", dateInput("to", today)),

@@ -110,7 +110,9 @@ async function start() {
   connect(RECONNECT_MIN_MS);
 }
 
-document.addEventListener("DOMContentLoaded", async () => {
+// Modules that wait for the deployment's settings (dom.js) may finish after DOMContentLoaded: start
+// at once when the document is already parsed.
+async function boot() {
   bindSignIn(() => start().catch((error) => leave(error.message)));
   whenEnded((message) => leave(message));
   $("logout").addEventListener("click", async () => {
@@ -121,4 +123,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   sessionStorage.removeItem(MESSAGE_KEY);
   if (await resume()) start().catch((error) => leave(error.message));
   else showSignIn(message);
-});
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
+else boot();
