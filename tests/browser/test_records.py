@@ -41,6 +41,10 @@ def test_person_search_states_a_reason_that_the_audit_log_shows(supervisor: Page
         has_text=f"person:{created['id']}"
     )
     expect(entry).to_contain_text("FIR 77/2025 PS Kohsar")
+    # Readable: the log fits the window (no sideways scrolling) and details are lines, not raw JSON.
+    fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert fits, "the audit page is wider than its window"
+    assert "{" not in page.locator("#audit-table tbody").inner_text()
     screenshot(page, "08-audit-log")
 
 

@@ -36,7 +36,7 @@ export class AuditScreen {
       fill(this.results, table([
         ["#", (e) => String(e.id)], ["When", (e) => formatTime(e.timestamp)], ["Who", (e) => e.actor], ["Role", (e) => e.role || ""],
         ["Action", (e) => e.action], ["Target", (e) => e.target], ["Reason", (e) => e.reason || ""], ["From", (e) => e.ip || ""],
-        ["Details", (e) => (Object.keys(e.details || {}).length ? JSON.stringify(e.details).slice(0, 160) : "")],
+        ["Details", (e) => details(e.details)],
       ], page.entries, { id: "audit-table" }), older);
     } catch (error) {
       say(this.message, error.message, "error");
@@ -51,4 +51,22 @@ export class AuditScreen {
       say(this.message, error.message, "error");
     }
   }
+}
+
+// An entry's details as short "key: value" lines: hashes cut to their first 12 characters (enough to
+// compare by eye), nested values one level deep, never raw JSON across the screen.
+const HASH = /^[0-9a-f]{40,}$/;
+
+function brief(value) {
+  if (value === null || value === undefined || value === "") return "—";
+  if (typeof value === "string") return HASH.test(value) ? `${value.slice(0, 12)}…` : value.length > 120 ? `${value.slice(0, 120)}…` : value;
+  if (Array.isArray(value)) return value.length > 6 ? `${value.slice(0, 6).map(brief).join(", ")} (+${value.length - 6})` : value.map(brief).join(", ");
+  if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${k} ${typeof v === "object" && v !== null ? "…" : brief(v)}`).join("; ");
+  return String(value);
+}
+
+function details(object) {
+  const entries = Object.entries(object || {});
+  if (!entries.length) return "";
+  return h("dl", { class: "facts audit-details" }, entries.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, brief(v))]));
 }
