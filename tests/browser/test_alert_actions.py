@@ -79,7 +79,20 @@ def test_an_escalation_is_announced_and_listed_for_supervisors(
 
     listed = supervisor.locator(f"#escalations li[data-alert='{alert}']")
     expect(listed).to_contain_text("Zahid Hussain Shah")
-    expect(supervisor.locator(f"#notices .notice[data-kind=escalated][data-alert='{alert}']")).to_be_visible()
+    # One line in the supervisors' list, no second card for the same alert; the list folds to its count.
+    expect(supervisor.locator(f"#notices .notice[data-kind=escalated][data-alert='{alert}']")).to_have_count(
+        0
+    )
+    line = listed.evaluate(
+        "(li) => li.getBoundingClientRect().height / parseFloat(getComputedStyle(li).fontSize)"
+    )
+    assert line < 2.0, f"an escalation takes {line:.1f} lines"
+    summary = supervisor.locator("#escalations summary")
+    expect(summary).to_contain_text("not acknowledged")
+    summary.click()
+    expect(listed).to_be_hidden()
+    summary.click()
+    expect(listed).to_be_visible()
     # A supervisor who signs in (or reloads) later finds it listed from GET /alerts/escalations.
     supervisor.reload()
     expect(supervisor.locator("#link")).to_have_text("live")

@@ -25,6 +25,8 @@ function timeoutText(alert, event) {
   return `${alert.profile_name} is back with operators: ${change.reason || "no unit acknowledged in time"}.`;
 }
 
+const PANEL_OPEN_UP_TO = 3; // escalated alerts listed open; more fold to their count
+
 export class NoticeBoard {
   constructor(ctx) {
     this.ctx = ctx;
@@ -77,9 +79,14 @@ export class NoticeBoard {
     if (event.kind === "dispatch_timeout") {
       this.post("dispatch_timeout", alert, "Dispatch not acknowledged", timeoutText(alert, event));
     } else if (event.kind === "escalated" && alert.status === "new") {
+      if (this.supervising) {
+        // Supervisors have the escalation list: one line there, not a second card for the same alert.
+        this.listEscalation(alert, event.change ? event.change.at : alert.updated_at);
+        cue("escalated");
+        return;
+      }
       const text = `${alert.profile_name} (P${alert.priority}, ${label(alert.category)}) has not been acknowledged since ${formatTime(alert.created_at)}.`;
       this.post("escalated", alert, "Escalated", text);
-      if (this.supervising) this.listEscalation(alert, event.change ? event.change.at : alert.updated_at);
     }
   }
 
@@ -145,9 +152,17 @@ export class NoticeBoard {
     this.showPanel();
   }
 
+  // One line per alert under a count that folds the list away; open while short, and as the supervisor
+  // left it once it has been opened or closed by hand.
   showPanel() {
     const rows = Array.from(this.escalated.values()).sort((a, b) => Number(b.dataset.alert) - Number(a.dataset.alert));
-    fill(this.panel, h("h2", {}, `Escalated: ${rows.length} alert${rows.length === 1 ? "" : "s"} not acknowledged`), h("ul", {}, rows));
+    const shown = this.panel.querySelector("details");
+    const open = shown && shown.dataset.chosen ? shown.open : rows.length <= PANEL_OPEN_UP_TO;
+    const details = h("details", { open, dataset: shown && shown.dataset.chosen ? { chosen: "1" } : {} },
+      h("summary", { onclick: () => { details.dataset.chosen = "1"; } },
+        `Escalated: ${rows.length} alert${rows.length === 1 ? "" : "s"} not acknowledged`),
+      h("ul", {}, rows));
+    fill(this.panel, details);
     this.panel.hidden = rows.length === 0;
   }
 }
