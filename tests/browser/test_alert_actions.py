@@ -133,3 +133,23 @@ def test_a_dispatch_nobody_acknowledges_is_announced_with_a_cue(
     screenshot(operator, "17-dispatch-timeout-notice")
     notice.locator("button.close").click()
     expect(notice).to_have_count(0)
+
+
+def test_what_an_operator_types_survives_a_change_made_elsewhere(operator: Page, system: System) -> None:
+    """The issue's lost note: another console acknowledges the alert while this operator is writing. (The
+    desk camera has no position, so the dispatch box says so; it is kept as it was, like the reason.)"""
+    alert = raise_alert(system, system.desk_camera, "Shahid Mehmood Butt")
+    operator.goto(f"{system.base}/#/alerts/{alert}")
+    expect(operator.locator("#detail-status")).to_have_text("new")
+    operator.click("#act-suggest")
+    box = operator.locator("#suggestions")
+    expect(box).not_to_contain_text("Finding")
+    said = box.inner_text()
+    operator.fill("#dismiss-reason", "looks like his cousin, checking")
+
+    system.call("POST", f"/alerts/{alert}/acknowledge", "supervisor", {})
+    expect(operator.locator("#detail-status")).to_have_text("acknowledged")  # redrawn underneath
+    expect(operator.locator("#act-acknowledge")).to_have_count(0)
+    expect(operator.locator("#dismiss-reason")).to_have_value("looks like his cousin, checking")
+    expect(operator.locator("#dismiss-reason")).to_be_focused()
+    expect(box).to_have_text(said)

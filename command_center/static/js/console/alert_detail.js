@@ -110,9 +110,19 @@ export class AlertDetail {
     }
   }
 
+  // The actions for the alert's status. Redrawn when someone else moves the alert, they keep what this
+  // operator was doing: the dismissal reason typed so far, the nearest units and the note for the unit
+  // (the same elements, moved, while dispatch is still possible), and the focus with its caret.
   renderActions(life) {
     const can = (p) => this.ctx.can(p);
     const next = new Set(life.allowed_next);
+    const typed = this.actions.querySelector("#dismiss-reason");
+    const focused = this.actions.contains(document.activeElement) ? document.activeElement : null;
+    const caret = focused && "selectionStart" in focused ? [focused.selectionStart, focused.selectionEnd] : null;
+    let suggestions = this.actions.querySelector("#suggestions") || h("div", { id: "suggestions" });
+    if (!(can("dispatch") && next.has("dispatched")) && suggestions.childElementCount) {
+      suggestions = h("div", { id: "suggestions" }, h("p", { class: "muted" }, `Now ${label(life.status)}: no unit can be sent.`));
+    }
     const buttons = [];
     if (can("alerts:act") && next.has("acknowledged")) {
       buttons.push(h("button", { type: "button", id: "act-acknowledge", onclick: () => this.act("acknowledge") }, "Acknowledge"));
@@ -124,12 +134,16 @@ export class AlertDetail {
       buttons.push(h("button", { type: "button", id: "act-resolve", onclick: () => this.act("resolve") }, "Resolve (confirmed)"));
     }
     if (can("alerts:act") && next.has("dismissed")) {
-      const reason = h("input", { id: "dismiss-reason", placeholder: "Why is this a false positive?", minlength: 5, maxlength: 500, required: true });
+      const reason = typed || h("input", { id: "dismiss-reason", placeholder: "Why is this a false positive?", minlength: 5, maxlength: 500, required: true });
       buttons.push(h("form", { class: "inline", id: "dismiss-form", onsubmit: (e) => { e.preventDefault(); this.act("dismiss", { reason: reason.value.trim() }); } },
         reason, h("button", { type: "submit", class: "danger", id: "act-dismiss" }, "Dismiss as false positive")));
     }
     if (!buttons.length) buttons.push(h("p", { class: "muted" }, next.size ? "Your role cannot act on this alert." : "Closed."));
-    fill(this.actions, buttons, h("div", { id: "suggestions" }));
+    fill(this.actions, buttons, suggestions);
+    if (focused && this.actions.contains(focused)) {
+      focused.focus();
+      if (caret) focused.setSelectionRange(...caret);
+    }
   }
 
   async act(action, body) {
