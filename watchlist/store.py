@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+from pipeline.adapters.migrations import upgrade
 from pipeline.validators import normalise_person_name
 from watchlist.governance import (
     IN_FORCE,
@@ -31,7 +32,6 @@ from watchlist.membership import join_lists
 from watchlist.tables import (
     MAX_NAME_LENGTH,
     face_embeddings,
-    metadata,
     profile_photos,
     profiles,
     watchlist_meta,
@@ -115,7 +115,7 @@ class WatchlistStore:
 
     def create_schema(self) -> None:
         """Create missing tables and the revision row; safe to call from several processes."""
-        metadata.create_all(self.engine)
+        upgrade(self.engine)
         with self.engine.connect() as conn:
             if conn.execute(select(watchlist_meta.c.id)).first() is not None:
                 return

@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from watchlist.vehicle_tables import metadata, vehicle_hotlist, vehicle_hotlist_meta
+from pipeline.adapters.migrations import upgrade
+from watchlist.vehicle_tables import vehicle_hotlist, vehicle_hotlist_meta
 from watchlist.vehicle_types import (
     ALERTING,
     HotlistEntry,
@@ -99,7 +100,7 @@ class VehicleHotlist:
 
     def create_schema(self) -> None:
         """Create missing tables and the revision row; safe to call from several processes."""
-        metadata.create_all(self.engine)
+        upgrade(self.engine)
         with self.engine.connect() as conn:
             if conn.execute(select(vehicle_hotlist_meta.c.id)).first() is not None:
                 return

@@ -35,7 +35,7 @@ from command_center.records.types import (
     utc,
 )
 from command_center.records.vehicle_links import owns_vehicle
-from pipeline.adapters.database import add_missing_columns
+from pipeline.adapters.migrations import upgrade
 
 MAX_PHOTOS_PER_PERSON = 10
 MAX_CASES_PER_PERSON = 200
@@ -75,9 +75,8 @@ class PersonStore:
         self.engine = engine
 
     def create_schema(self) -> None:
-        t.metadata.create_all(self.engine)
-        add_missing_columns(self.engine, t.ADDED_COLUMNS)
-        t.create_search_indexes(self.engine)
+        """The database at the newest migration (every table: see pipeline.adapters.migrations)."""
+        upgrade(self.engine)
 
     # -- persons -------------------------------------------------------------------------------------
 
