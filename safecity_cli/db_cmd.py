@@ -28,8 +28,7 @@ def run_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.adapters import migrations
 
     with _database(settings) as engine:
-        before = migrations.current(engine)
-        migrations.upgrade(engine)
+        before = migrations.upgrade(engine)
         after = migrations.current(engine)
     where = engine.url.render_as_string(hide_password=True)
     if before == after:

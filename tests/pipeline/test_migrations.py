@@ -3,9 +3,11 @@ migrations (tests/fixtures/pre_migrations.db), replicas upgrading at once, and `
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
-from concurrent.futures import ThreadPoolExecutor
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -93,15 +95,23 @@ def test_columns_added_after_the_first_release_are_added(tmp_path: Path) -> None
 
 @pytest.mark.postgres
 def test_replicas_upgrading_at_once_take_turns(postgres_url: str) -> None:
-    engines = [make_engine(postgres_url) for _ in range(3)]
+    """Three processes (as three replicas starting together) run ``safecity db upgrade`` at once."""
+    env = {**os.environ, "SAFECITY_DATABASE_URL": postgres_url}
+    env.pop("SAFECITY_CONFIG", None)
+    command = [sys.executable, "-m", "safecity_cli.main", "db", "upgrade"]
+    replicas = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(3)
+    ]
+    outputs = [replica.communicate(timeout=240)[0] for replica in replicas]
+    assert [replica.returncode for replica in replicas] == [0, 0, 0], outputs
+    assert sum("upgraded from no revision" in output for output in outputs) == 1, outputs
+    engine = make_engine(postgres_url)
     try:
-        with ThreadPoolExecutor(len(engines)) as pool:
-            list(pool.map(migrations.upgrade, engines))  # re-raises any replica's failure
-        assert migrations.current(engines[0]) == migrations.head()
-        assert _differences(engines[0]) == []
+        assert migrations.current(engine) == migrations.head()
+        assert _differences(engine) == []
     finally:
-        for engine in engines:
-            engine.dispose()
+        engine.dispose()
 
 
 def test_moments_are_stored_in_utc_and_read_back_aware(database_url: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib
+import threading
 import weakref
 from collections.abc import Iterator
 from functools import cache
@@ -23,9 +24,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, MetaData, text
+from sqlalchemy import Connection, Engine, MetaData, inspect, text
 from sqlalchemy.engine import make_url
 
 from pipeline.adapters.database import metadata
@@ -47,6 +47,7 @@ TABLE_MODULES = (
 )
 _ADVISORY_KEY = 0x5AFEC171  # pg_advisory_xact_lock: one migrating replica at a time
 _upgraded: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines at head in this process
+_alembic = threading.Lock()  # Alembic's `context` and `op` are process-wide: one migration at a time
 
 
 def complete_metadata() -> MetaData:
@@ -76,19 +77,32 @@ def head() -> str:
 def current(engine: Engine) -> str | None:
     """The revision the database is at; None before any migration ran."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return _revision(conn)
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (cheap when already at head: once per engine and process)."""
+def _revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    version: str | None = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return version
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str | None:
+    """Bring the database to ``revision``; returns the revision it was at (cheap when at head already:
+    nothing is locked or logged, and an engine found at head is not looked at again in this process)."""
     if revision == "head" and engine in _upgraded:
-        return
-    with _serialised(engine), engine.begin() as conn:
+        return head()
+    if revision == "head" and (at := current(engine)) == head():
+        _upgraded.add(engine)
+        return at
+    with _alembic, _serialised(engine), engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_KEY})
+        at = _revision(conn)  # another replica may have migrated while this one waited
         command.upgrade(config(conn), revision)
     if revision == "head":
         _upgraded.add(engine)
+    return at
 
 
 @contextlib.contextmanager

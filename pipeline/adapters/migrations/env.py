@@ -3,6 +3,7 @@ an engine on ``sqlalchemy.url`` / ``-x url=...`` / the settings' database."""
 
 from __future__ import annotations
 
+import logging.config
 from typing import Any, Literal
 
 from alembic import context
@@ -44,6 +45,8 @@ def _url() -> str:
 
 
 def _run() -> None:
+    if context.config.config_file_name:  # the alembic command line: its logging (alembic.ini)
+        logging.config.fileConfig(context.config.config_file_name, disable_existing_loggers=False)
     if context.is_offline_mode():
         raise SystemExit("offline (--sql) migrations are not supported: run them on a database")
     connection = context.config.attributes.get("connection")
