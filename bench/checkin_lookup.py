@@ -54,12 +54,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cro_load import cnic_of, describe, generate, load
 from live_system import ADMIN_URL, LiveSystem, bench_database, live_command_centre, percentile
 
-from command_center.records import tables as t
 from command_center.records.checkins import CheckinStore, NewCheckin
 from command_center.records.store import PersonStore
 from command_center.security.apikeys import ApiKeyStore
 from command_center.security.audit import AuditTrail
 from pipeline.adapters.database import make_engine
+from pipeline.adapters.migrations import upgrade
 from pipeline.validators import normalise_cnic
 from tests.services import TEST_SECURITY
 
@@ -420,7 +420,7 @@ def main() -> None:
     with bench_database(args.admin_url, DB_NAME, create=not args.reuse, keep=args.keep or args.reuse) as url:
         if not args.reuse:
             engine = make_engine(url)
-            t.metadata.create_all(engine)
+            upgrade(engine)
             engine.dispose()
             print(f"loading {args.size:,} CRO persons with CNICs into {DB_NAME}")
             load_s = load(url, args.size, args.wanted, args.seed)

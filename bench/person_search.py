@@ -27,10 +27,10 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from command_center.records import tables as t
 from command_center.records.names import VARIANTS, name_key
 from command_center.records.search import PersonSearch, Query
 from pipeline.adapters.database import make_engine
+from pipeline.adapters.migrations import upgrade
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DB_NAME = "safecity_bench_persons"
@@ -244,14 +244,11 @@ def main() -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{DB_NAME}"')
         engine = make_engine(url)
-        t.metadata.create_all(engine)
+        upgrade(engine)  # the schema, with the search indexes
         engine.dispose()
         print(f"loading {args.size:,} persons into {DB_NAME}")
         sample, load_s = load(url, args.size, args.seed)
         began = time.perf_counter()
-        engine = make_engine(url)
-        t.create_search_indexes(engine)
-        engine.dispose()
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("ANALYZE cro_persons")
             conn.execute("ANALYZE cro_search_keys")

@@ -66,6 +66,7 @@ from command_center.security.wiring import start_auth
 from command_center.services import Services
 from pipeline.adapters import bus
 from pipeline.adapters.database import make_engine
+from pipeline.adapters.migrations import upgrade
 from pipeline.settings import Settings
 from watchlist.store import WatchlistStore
 from watchlist.vehicles import VehicleHotlist
@@ -262,7 +263,9 @@ def _engine(settings: Settings, stack: AsyncExitStack) -> Engine:
 async def _open_stores(
     settings: Settings, engine: Engine, directory: CameraDirectory, metrics: CommandCenterMetrics
 ) -> tuple[MeteredAlertStore, WatchlistStore, AuditTrail, ApiKeyStore]:
-    """The stores every domain shares, their schemas created."""
+    """The database migrated to the newest revision (one replica at a time), the stores every domain
+    shares, the first rows of the watch list's, hotlist's and audit chain's heads."""
+    await asyncio.to_thread(upgrade, engine)
     cc = settings.command_center
     audit_trail = AuditTrail.of(engine, settings)
     alert_store = MeteredAlertStore(
@@ -276,7 +279,7 @@ async def _open_stores(
     )
     watchlist_store = WatchlistStore(engine)
     apikeys = ApiKeyStore(engine, settings.security.api_key_pepper.get_secret_value())
-    for store in (alert_store, watchlist_store, VehicleHotlist(engine), audit_trail, apikeys):
+    for store in (watchlist_store, VehicleHotlist(engine), audit_trail):  # the rows they start with
         await asyncio.to_thread(store.create_schema)
     return alert_store, watchlist_store, audit_trail, apikeys
 

@@ -249,12 +249,15 @@ def ensure_demo_admin(settings: Settings) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # stop the children on SIGTERM as on Ctrl-C
+    from safecity_cli.db_cmd import run_upgrade
+
     sup = Supervisor(settings, args.config)
     cc = settings.command_center
     console = f"http://{cc.host}:{cc.port}/"
     try:
         sup.start_nats_if_needed()
         sup.start_redis_if_needed()
+        run_upgrade(args, settings)  # `safecity db upgrade`: the schema, before anything uses it
         enrol_sample_watchlist(settings, args.watchlist)
         import_sample_hotlist(settings, args.hotlist)
         if settings.environment == "development":

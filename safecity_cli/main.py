@@ -36,6 +36,7 @@ _COMMAND_MODULES = (
     "safecity_cli.users_cmd",
     "safecity_cli.integrations_cmd",
     "safecity_cli.deadletters_cmd",
+    "safecity_cli.db_cmd",
 )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from pipeline.adapters.database import as_utc
 from watchlist.tables import MAX_ACTOR_LENGTH, MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH
 
 MAX_VALIDITY = timedelta(days=5 * 365 + 2)  # five years, leap days included
@@ -51,9 +52,7 @@ class FourEyesError(ReviewError):
     code = 403
 
 
-def utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes and a date-only input parses naive; everything here is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+utc = as_utc  # a naive moment (a date-only input) is taken to be UTC
 
 
 def identity(actor: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from pipeline.adapters import transactions
+from pipeline.adapters.migrations import upgrade
 from pipeline.validators import normalise_person_name
 from watchlist.governance import (
     IN_FORCE,
@@ -32,7 +33,6 @@ from watchlist.membership import join_lists
 from watchlist.tables import (
     MAX_NAME_LENGTH,
     face_embeddings,
-    metadata,
     profile_photos,
     profiles,
     watchlist_meta,
@@ -116,7 +116,7 @@ class WatchlistStore:
 
     def create_schema(self) -> None:
         """Create missing tables and the revision row; safe to call from several processes."""
-        metadata.create_all(self.engine)
+        upgrade(self.engine)
         with transactions.connect(self.engine) as conn:
             if conn.execute(select(watchlist_meta.c.id)).first() is not None:
                 return

@@ -11,16 +11,16 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
     LargeBinary,
-    MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
 )
+
+from pipeline.adapters.database import UtcDateTime, metadata
 
 MAX_NAME_LENGTH = 200
 MAX_ACTOR_LENGTH = 200
@@ -28,7 +28,6 @@ MAX_REFERENCE_LENGTH = 100
 MAX_REASON_LENGTH = 500
 MAX_LIST_NAME_LENGTH = 100
 
-metadata = MetaData()
 
 profiles = Table(
     "profiles",
@@ -41,22 +40,22 @@ profiles = Table(
     Column("status", String(16), nullable=False, index=True),
     Column("legal_reference", String(MAX_REFERENCE_LENGTH), nullable=False),
     Column("authorised_by", String(MAX_ACTOR_LENGTH), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("expires_at", UtcDateTime(), nullable=False, index=True),
     Column("proposed_by", String(MAX_ACTOR_LENGTH), nullable=False),
-    Column("proposed_at", DateTime(timezone=True), nullable=False),
+    Column("proposed_at", UtcDateTime(), nullable=False),
     Column("approved_by", String(MAX_ACTOR_LENGTH), nullable=True),
-    Column("approved_at", DateTime(timezone=True), nullable=True),
+    Column("approved_at", UtcDateTime(), nullable=True),
     Column("removal_proposed_by", String(MAX_ACTOR_LENGTH), nullable=True),
-    Column("removal_proposed_at", DateTime(timezone=True), nullable=True),
+    Column("removal_proposed_at", UtcDateTime(), nullable=True),
     Column("removal_reason", String(MAX_REASON_LENGTH), nullable=True),
     Column("removal_approved_by", String(MAX_ACTOR_LENGTH), nullable=True),
-    Column("removal_approved_at", DateTime(timezone=True), nullable=True),
+    Column("removal_approved_at", UtcDateTime(), nullable=True),
     Column("rejected_by", String(MAX_ACTOR_LENGTH), nullable=True),
-    Column("rejected_at", DateTime(timezone=True), nullable=True),
+    Column("rejected_at", UtcDateTime(), nullable=True),
     Column("rejection_reason", String(MAX_REASON_LENGTH), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     # Indexed: a worker catching up with the database reads the profiles changed since a moment.
-    Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("updated_at", UtcDateTime(), nullable=False, index=True),
     sqlite_autoincrement=True,
 )
 
@@ -69,7 +68,7 @@ profile_photos = Table(
     Column("crop_jpeg", LargeBinary, nullable=False),
     Column("width", Integer, nullable=False),
     Column("height", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     sqlite_autoincrement=True,
 )
 
@@ -122,9 +121,9 @@ watch_lists = Table(
     Column("genuine_pass", Float, nullable=False),
     Column("calibration_note", String(MAX_REASON_LENGTH), nullable=False, default=""),
     Column("created_by", String(MAX_ACTOR_LENGTH), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_by", String(MAX_ACTOR_LENGTH), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     sqlite_autoincrement=True,
 )
 
@@ -134,6 +133,6 @@ watch_list_members = Table(
     Column("list_id", Integer, ForeignKey("watch_lists.id", ondelete="CASCADE"), nullable=False),
     Column("profile_id", Integer, ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("added_by", String(MAX_ACTOR_LENGTH), nullable=False),
-    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("list_id", "profile_id"),
 )

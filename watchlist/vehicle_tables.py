@@ -1,4 +1,4 @@
-"""Schema of the vehicle hotlist (its own MetaData: the face watchlist's create_all does not touch it).
+"""Schema of the vehicle hotlist (on the one metadata of the database, pipeline.adapters.database).
 
 Rows are never deleted: a removal sets ``removed_at``/``removed_by``/``removal_reason`` and the row stays
 for history. At most one live (unremoved) entry per plate and case, enforced by a partial unique index
@@ -8,13 +8,12 @@ affect matching, bumped in the same transaction, so matchers reload only when so
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, SmallInteger, String, Table
+from sqlalchemy import Column, Index, Integer, SmallInteger, String, Table
 
+from pipeline.adapters.database import UtcDateTime, metadata
 from pipeline.validators import MAX_NAME_LENGTH, MAX_REFERENCE_LENGTH
 from watchlist.plate_text import MAX_DISPLAY_LENGTH, MAX_KEY_LENGTH
 from watchlist.tables import MAX_ACTOR_LENGTH, MAX_REASON_LENGTH
-
-metadata = MetaData()
 
 vehicle_hotlist = Table(
     "vehicle_hotlist",
@@ -29,13 +28,13 @@ vehicle_hotlist = Table(
     Column("owner", String(MAX_NAME_LENGTH), nullable=True),
     Column("vehicle", String(MAX_NAME_LENGTH), nullable=True),
     Column("priority", SmallInteger, nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("expires_at", UtcDateTime(), nullable=True),
     Column("created_by", String(MAX_ACTOR_LENGTH), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_by", String(MAX_ACTOR_LENGTH), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("removed_by", String(MAX_ACTOR_LENGTH), nullable=True),
-    Column("removed_at", DateTime(timezone=True), nullable=True),
+    Column("removed_at", UtcDateTime(), nullable=True),
     Column("removal_reason", String(MAX_REASON_LENGTH), nullable=True),
     sqlite_autoincrement=True,
 )

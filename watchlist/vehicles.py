@@ -22,7 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from pipeline.adapters import transactions
-from watchlist.vehicle_tables import metadata, vehicle_hotlist, vehicle_hotlist_meta
+from pipeline.adapters.migrations import upgrade
+from watchlist.vehicle_tables import vehicle_hotlist, vehicle_hotlist_meta
 from watchlist.vehicle_types import (
     ALERTING,
     HotlistEntry,
@@ -100,7 +101,7 @@ class VehicleHotlist:
 
     def create_schema(self) -> None:
         """Create missing tables and the revision row; safe to call from several processes."""
-        metadata.create_all(self.engine)
+        upgrade(self.engine)
         with transactions.connect(self.engine) as conn:
             if conn.execute(select(vehicle_hotlist_meta.c.id)).first() is not None:
                 return

@@ -25,14 +25,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from command_center.alerts.lifecycle_tables import alert_escalations, alert_transitions, metadata
-from command_center.alerts.store import Alert, as_utc
+from command_center.alerts.lifecycle_tables import alert_escalations, alert_transitions
+from command_center.alerts.store import Alert
 from command_center.alerts.tables import alerts
 from command_center.dispatch.records import Dispatch, close_active
 from pipeline.adapters import transactions
+from pipeline.adapters.database import as_utc
+from pipeline.adapters.migrations import upgrade
 
 NEW = "new"
 ACKNOWLEDGED = "acknowledged"
@@ -65,7 +67,6 @@ RULES: dict[str, Rule] = {
     "requeue": Rule(frozenset({DISPATCHED}), NEW, by_people=False),
 }
 _CAS_RETRIES = 5
-STATUS_INDEX_DDL = "CREATE INDEX IF NOT EXISTS ix_alerts_status_created ON alerts (status, created_at)"
 
 
 def allowed_next(status: str) -> list[str]:
@@ -230,10 +231,8 @@ class LifecycleStore:
         self._engine = engine
 
     def create_schema(self) -> None:
-        metadata.create_all(self._engine)
-        # The scans below look for open alerts by status and age; the alert store has no such index.
-        with transactions.begin(self._engine) as conn:
-            conn.execute(text(STATUS_INDEX_DDL))
+        """The database at the newest migration (every table: see pipeline.adapters.migrations)."""
+        upgrade(self._engine)
 
     def transition(self, alert_id: int, action: str, actor: Actor, *, reason: str | None = None) -> Step:
         """An operator's step; resolving or dismissing also ends the unit's dispatch (the unit is free)."""

@@ -1,7 +1,7 @@
 """Schema of the alert lifecycle: transitions, escalations, patrol units and their officers, dispatches.
 
-Its own ``MetaData``: these tables refer to ``alerts.id`` and ``staff_users.id`` by value, without a
-foreign key across metadata objects, so the alert store and the account store stay independent
+These tables refer to ``alerts.id`` and ``staff_users.id`` by value, without a foreign key, so the
+alert store and the account store stay independent
 (an alert's history outlives any retention purge of the alert itself, as the audit trail does).
 """
 
@@ -10,18 +10,16 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
 )
 
-metadata = MetaData()
+from pipeline.adapters.database import UtcDateTime, metadata
 
 MAX_UNIT_ID = 64
 MAX_REASON = 2000
@@ -40,7 +38,7 @@ alert_transitions = Table(
     Column("reason", Text, nullable=True),
     Column("unit_id", String(MAX_UNIT_ID), nullable=True),
     Column("dispatch_id", Integer, nullable=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Index("ix_alert_transitions_alert", "alert_id", "id"),
     Index("ix_alert_transitions_action_at", "action", "at"),
 )
@@ -52,7 +50,7 @@ alert_escalations = Table(
     Column("alert_id", Integer, primary_key=True, autoincrement=False),
     Column("priority", Integer, nullable=False),
     Column("waited_s", Float, nullable=False),
-    Column("escalated_at", DateTime(timezone=True), nullable=False),
+    Column("escalated_at", UtcDateTime(), nullable=False),
 )
 
 patrol_units = Table(
@@ -62,8 +60,8 @@ patrol_units = Table(
     Column("name", String(200), nullable=False),
     Column("district", String(64), nullable=False),
     Column("duty_status", String(16), nullable=False),  # available, busy, off_duty
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Index("ix_patrol_units_district", "district", "id"),
 )
 
@@ -73,7 +71,7 @@ patrol_officers = Table(
     metadata,
     Column("user_id", Integer, primary_key=True, autoincrement=False),
     Column("unit_id", String(MAX_UNIT_ID), ForeignKey("patrol_units.id"), nullable=False, index=True),
-    Column("assigned_at", DateTime(timezone=True), nullable=False),
+    Column("assigned_at", UtcDateTime(), nullable=False),
 )
 
 dispatches = Table(
@@ -90,12 +88,12 @@ dispatches = Table(
     Column("eta_s", Float, nullable=True),
     Column("note", Text, nullable=True),
     Column("dispatched_by", String(200), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("ack_deadline", DateTime(timezone=True), nullable=False),
-    Column("acked_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("ack_deadline", UtcDateTime(), nullable=False),
+    Column("acked_at", UtcDateTime(), nullable=True),
     Column("acked_by", Integer, nullable=True),  # the officer's staff account
-    Column("closed_at", DateTime(timezone=True), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Index("ix_dispatches_alert", "alert_id", "id"),
     Index("ix_dispatches_status_deadline", "status", "ack_deadline"),
     Index("ix_dispatches_unit_status", "unit_id", "status"),

@@ -31,10 +31,12 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from command_center.admin.deadletters import retryable
-from command_center.alerts.tables import metadata, plate_reads
+from command_center.alerts.tables import plate_reads
 from command_center.pull_loop import PullLoop
 from pipeline import subjects
 from pipeline.adapters import transactions
+from pipeline.adapters.database import as_utc
+from pipeline.adapters.migrations import upgrade
 from pipeline.adapters.streams import hits_stream_config, plates_stream_config
 from pipeline.contracts import PlateHit, PlateRead
 from watchlist.plate_match import HotlistMatch, HotlistMatcher
@@ -63,8 +65,7 @@ class PlateReadStats:
         return asdict(self)
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+_utc = as_utc  # a naive moment (a date-only input) is taken to be UTC
 
 
 class PlateReadLog:
@@ -74,7 +75,8 @@ class PlateReadLog:
         self._engine = engine
 
     def create_schema(self) -> None:
-        metadata.create_all(self._engine, tables=[plate_reads])
+        """The database at the newest migration (every table: see pipeline.adapters.migrations)."""
+        upgrade(self._engine)
 
     def record(self, read: PlateRead, entry_id: int | None, received_at: datetime) -> bool:
         """Store one read; False when it was stored before (a redelivery)."""

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, case, func, select
 
 from command_center.alerts.lifecycle import DISMISSED, OPEN, RESOLVED
-from command_center.alerts.store import as_utc
 from command_center.alerts.tables import alerts
 from pipeline.adapters import transactions
+from pipeline.adapters.database import as_utc
 
 StatsGroup = Literal["hour", "day", "camera", "kind", "category", "district"]
 TIME_GROUPS = frozenset({"hour", "day"})

@@ -31,11 +31,12 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from command_center.alerts.sightings import Sighting
-from command_center.alerts.tables import alert_evidence, alert_hits, alerts, metadata
+from command_center.alerts.tables import alert_evidence, alert_hits, alerts
 from command_center.security import evidence
 from command_center.security.audit import AuditTrail
 from pipeline.adapters import transactions
-from pipeline.adapters.database import add_missing_columns
+from pipeline.adapters.database import as_utc
+from pipeline.adapters.migrations import upgrade
 from pipeline.contracts import FaceHit, PlateHit
 from pipeline.settings import EpisodePolicy
 
@@ -46,25 +47,6 @@ STATUS_NEW = "new"
 STATUS_CLOSED = "closed"
 # Statuses after which an operator is done with an alert: new sightings do not reopen it.
 CLOSED_STATUSES = frozenset({STATUS_CLOSED, "resolved", "dismissed"})
-# Columns added after the first release, for databases created before them (no migrations yet).
-_ADDED_COLUMNS = {
-    "alerts": {
-        "district": "VARCHAR(64) NOT NULL DEFAULT ''",
-        "kind": "VARCHAR(8) NOT NULL DEFAULT 'face'",
-        "priority": "INTEGER NOT NULL DEFAULT 3",
-        "details": "JSON",
-        "watch_list_id": "INTEGER",
-        "requires_ack": "BOOLEAN NOT NULL DEFAULT TRUE",
-    },
-    "alert_hits": {"track_id": "INTEGER", "details": "JSON"},
-}
-
-
-def as_utc(value: datetime) -> datetime:
-    """Aware UTC; naive values (SQLite returns them) are taken to be UTC already."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,9 +142,8 @@ class AlertStore:
         return self._policies.get(category, self._default_policy)
 
     def create_schema(self) -> None:
-        metadata.create_all(self._engine)
-        # Databases made before a column existed get it (e.g. district: empty, unscoped roles only).
-        add_missing_columns(self._engine, _ADDED_COLUMNS)
+        """The database at the newest migration (every table: see pipeline.adapters.migrations)."""
+        upgrade(self._engine)
 
     def ping(self) -> None:
         """Raise if the database does not answer."""

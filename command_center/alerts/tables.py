@@ -6,20 +6,18 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Uuid,
     true,
 )
 
-metadata = MetaData()
+from pipeline.adapters.database import UtcDateTime, metadata
 
 alerts = Table(
     "alerts",
@@ -36,8 +34,8 @@ alerts = Table(
     Column("profile_name", String(200), nullable=False),
     Column("category", String(64), nullable=False),
     Column("best_similarity", Float, nullable=False),
-    Column("first_seen", DateTime(timezone=True), nullable=False),
-    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("first_seen", UtcDateTime(), nullable=False),
+    Column("last_seen", UtcDateTime(), nullable=False),
     Column("hit_count", Integer, nullable=False),
     Column("first_hit_id", Uuid, nullable=False),
     # What is particular to the kind: the plate read and how it matched the hotlist entry, ...
@@ -46,12 +44,13 @@ alerts = Table(
     Column("watch_list_id", Integer, nullable=True),
     # False: the list asks for no acknowledgement (informational), so the alert never escalates.
     Column("requires_ack", Boolean, nullable=False, server_default=true()),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     # The merge lookup: the latest alert of one subject on one camera.
     Index("ix_alerts_subject_camera_last_seen", "kind", "profile_id", "camera_id", "last_seen"),
     Index("ix_alerts_camera_id", "camera_id", "id"),
     Index("ix_alerts_district", "district", "id"),
+    Index("ix_alerts_status_created", "status", "created_at"),  # the lifecycle's scans of open alerts
 )
 
 alert_hits = Table(
@@ -65,9 +64,9 @@ alert_hits = Table(
     Column("similarity", Float, nullable=False),
     Column("detector_score", Float, nullable=False),
     Column("box", JSON, nullable=False),
-    Column("frame_sent_at", DateTime(timezone=True), nullable=True),
-    Column("captured_at", DateTime(timezone=True), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("frame_sent_at", UtcDateTime(), nullable=True),
+    Column("captured_at", UtcDateTime(), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
     Column("worker_id", String(128), nullable=False),
     Column("timings", JSON, nullable=False),
     Column("track_id", Integer, nullable=True),
@@ -81,7 +80,7 @@ alert_evidence = Table(
     Column("kind", String(8), primary_key=True),
     Column("jpeg", LargeBinary, nullable=False),
     Column("similarity", Float, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 
@@ -100,9 +99,9 @@ plate_reads = Table(
     Column("country", String(8), nullable=True),
     Column("confidence", Float, nullable=False),
     Column("frames_read", Integer, nullable=False),
-    Column("first_seen", DateTime(timezone=True), nullable=False),
-    Column("last_seen", DateTime(timezone=True), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("first_seen", UtcDateTime(), nullable=False),
+    Column("last_seen", UtcDateTime(), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
     Column("hotlist_entry_id", Integer, nullable=True),
     Column("crop_jpeg", LargeBinary, nullable=False),
     Index("ix_plate_reads_key_seen", "plate_key", "last_seen"),

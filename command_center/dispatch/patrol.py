@@ -17,12 +17,13 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from command_center.alerts.lifecycle_tables import metadata, patrol_officers, patrol_units
-from command_center.alerts.store import as_utc
+from command_center.alerts.lifecycle_tables import patrol_officers, patrol_units
 from command_center.dispatch.records import AVAILABLE, DUTY_STATUSES
 from command_center.security.permissions import Role
 from command_center.security.users import DISTRICT_PATTERN, staff_users
 from pipeline.adapters import transactions
+from pipeline.adapters.database import as_utc
+from pipeline.adapters.migrations import upgrade
 from pipeline.contracts import UNIT_ID_PATTERN
 
 MAX_OFFICERS = 20
@@ -101,7 +102,8 @@ class PatrolStore:
         self._engine = engine
 
     def create_schema(self) -> None:
-        metadata.create_all(self._engine)
+        """The database at the newest migration (every table: see pipeline.adapters.migrations)."""
+        upgrade(self._engine)
 
     def add_unit(self, unit_id: str, name: str, district: str, duty_status: str = AVAILABLE) -> Unit:
         now = datetime.now(UTC)

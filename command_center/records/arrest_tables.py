@@ -9,18 +9,16 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
     Float,
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
 )
 
-metadata = MetaData()
+from pipeline.adapters.database import UtcDateTime, metadata
 
 arrests = Table(
     "arrests",
@@ -41,17 +39,17 @@ arrests = Table(
     Column("place", String(500), nullable=True),
     Column("latitude", Float, nullable=True),
     Column("longitude", Float, nullable=True),
-    Column("arrested_at", DateTime(timezone=True), nullable=False),
+    Column("arrested_at", UtcDateTime(), nullable=False),
     Column("notes", Text, nullable=True),
     Column("officer_id", Integer, nullable=False, index=True),  # staff_users.id of the arresting officer
     Column("recorded_by", String(300), nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
     Column("photo_jpeg", LargeBinary, nullable=True),
     Column("photo_width", Integer, nullable=True),
     Column("photo_height", Integer, nullable=True),
     Column("faceprint", LargeBinary, nullable=True),
-    Column("broadcast_at", DateTime(timezone=True), nullable=True),
-    Column("screened_at", DateTime(timezone=True), nullable=True),
+    Column("broadcast_at", UtcDateTime(), nullable=True),
+    Column("screened_at", UtcDateTime(), nullable=True),
     Column("screening", JSON, nullable=True),
     Index("ix_arrests_fir", "fir_number", "police_station"),
     Index("ix_arrests_time", "arrested_at"),

@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from command_center.records.arrest_tables import arrests, metadata
+from command_center.records.arrest_tables import arrests
 from command_center.records.casework_photos import CleanPhoto
 from command_center.records.names import NameKey, name_key, score
 from command_center.records.types import now, utc
 from pipeline.adapters import transactions
+from pipeline.adapters.migrations import upgrade
 
 NAME_CANDIDATES = 500
 MIN_NAME_SCORE = 0.6
@@ -163,7 +164,8 @@ class ArrestStore:
         self._engine = engine
 
     def create_schema(self) -> None:
-        metadata.create_all(self._engine)
+        """The database at the newest migration (every table: see pipeline.adapters.migrations)."""
+        upgrade(self._engine)
 
     def add(self, new: NewArrest, officer_id: int, actor: str, faceprint: bytes | None) -> Arrest:
         key = name_key(new.person_name)

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Column,
-    DateTime,
     Float,
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
 
-metadata = MetaData()
+from pipeline.adapters.database import UtcDateTime, metadata
 
 crime_reports = Table(
     "crime_reports",
@@ -24,7 +22,7 @@ crime_reports = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("crime_type", String(32), nullable=False),
     Column("type_detail", String(200), nullable=True),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
     Column("latitude", Float, nullable=False),
     Column("longitude", Float, nullable=False),
     Column("place", String(500), nullable=True),
@@ -34,7 +32,7 @@ crime_reports = Table(
     Column("description", Text, nullable=True),
     Column("officer_id", Integer, nullable=False, index=True),  # staff_users.id of the reporting officer
     Column("reported_by", String(300), nullable=False),
-    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("reported_at", UtcDateTime(), nullable=False),
     Index("ix_crime_reports_time", "occurred_at"),
     Index("ix_crime_reports_type_time", "crime_type", "occurred_at"),
     Index("ix_crime_reports_position", "latitude", "longitude"),
@@ -53,6 +51,6 @@ crime_photos = Table(
     Column("height", Integer, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("added_by", String(300), nullable=False),
-    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
     UniqueConstraint("report_id", "sha256", name="uq_crime_report_photos_sha"),
 )

@@ -23,9 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from command_center.records.casework_photos import CleanPhoto
-from command_center.records.crime_tables import crime_photos, crime_reports, metadata
+from command_center.records.crime_tables import crime_photos, crime_reports
 from command_center.records.types import PersonNotFoundError, RecordsError, now, utc
 from pipeline.adapters import transactions
+from pipeline.adapters.migrations import upgrade
 
 M_PER_DEG = math.pi * 6_371_008.8 / 180  # metres per degree of latitude (and of longitude at the equator)
 MAX_PHOTOS_PER_REPORT = 10
@@ -170,7 +171,8 @@ class CrimeStore:
         self._engine = engine
 
     def create_schema(self) -> None:
-        metadata.create_all(self._engine)
+        """The database at the newest migration (every table: see pipeline.adapters.migrations)."""
+        upgrade(self._engine)
 
     def add(self, new: NewCrime, officer_id: int, actor: str) -> CrimeReport:
         row = {name: getattr(new, name) for name in NewCrime.__dataclass_fields__}

@@ -21,7 +21,6 @@ from command_center.records.matching import DATE_SLACK, PairScore
 from command_center.records.missing_tables import (
     candidates,
     case_photos,
-    metadata,
     missing_persons,
     udr_cases,
 )
@@ -43,6 +42,7 @@ from command_center.records.missing_types import (
 from command_center.records.names import name_key, score
 from command_center.records.types import PersonNotFoundError, RecordsError, now, utc
 from pipeline.adapters import transactions
+from pipeline.adapters.migrations import upgrade
 
 MAX_PHOTOS_PER_CASE = 10
 NAME_CANDIDATES = 500
@@ -73,7 +73,8 @@ class MissingStore:
         self._engine = engine
 
     def create_schema(self) -> None:
-        metadata.create_all(self._engine)
+        """The database at the newest migration (every table: see pipeline.adapters.migrations)."""
+        upgrade(self._engine)
 
     # -- cases ---------------------------------------------------------------------------------------
 

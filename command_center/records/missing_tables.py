@@ -12,19 +12,17 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
     Float,
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
 
-metadata = MetaData()
+from pipeline.adapters.database import UtcDateTime, metadata
 
 
 def _description() -> list[Column[Any]]:
@@ -46,9 +44,9 @@ def _description() -> list[Column[Any]]:
         Column("status", String(16), nullable=False, index=True),
         Column("registered_by", String(300), nullable=False),
         Column("registered_by_id", Integer, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
         Column("updated_by", String(300), nullable=False),
-        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", UtcDateTime(), nullable=False),
     ]
 
 
@@ -61,7 +59,7 @@ missing_persons = Table(
     Column("name_phonetic", String(500), nullable=False),
     Column("father_name", String(200), nullable=True),
     Column("cnic", String(15), nullable=True, index=True),
-    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
     Column("last_seen_place", String(500), nullable=True),
     Column("report_number", String(64), nullable=True),
     Column("contact_name", String(200), nullable=True),
@@ -77,7 +75,7 @@ udr_cases = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("udr_number", String(64), nullable=False),
-    Column("found_at", DateTime(timezone=True), nullable=False),
+    Column("found_at", UtcDateTime(), nullable=False),
     Column("found_place", String(500), nullable=True),
     Column("identified_missing_id", Integer, nullable=True),
     *_description(),
@@ -96,7 +94,7 @@ case_photos = Table(
     Column("sha256", String(64), nullable=False),
     Column("faceprint", LargeBinary, nullable=True),
     Column("added_by", String(300), nullable=False),
-    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
     UniqueConstraint("case_kind", "case_id", "sha256", name="uq_missing_case_photos_sha"),
     Index("ix_missing_case_photos_case", "case_kind", "case_id"),
 )
@@ -111,6 +109,6 @@ candidates = Table(
     Column("feature_score", Float, nullable=False),
     Column("face_score", Float, nullable=True),
     Column("reasons", JSON, nullable=False),
-    Column("computed_at", DateTime(timezone=True), nullable=False),
+    Column("computed_at", UtcDateTime(), nullable=False),
     UniqueConstraint("missing_id", "udr_id", name="uq_missing_candidates_pair"),
 )

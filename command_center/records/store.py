@@ -36,7 +36,7 @@ from command_center.records.types import (
 )
 from command_center.records.vehicle_links import owns_vehicle
 from pipeline.adapters import transactions
-from pipeline.adapters.database import add_missing_columns
+from pipeline.adapters.migrations import upgrade
 
 MAX_PHOTOS_PER_PERSON = 10
 MAX_CASES_PER_PERSON = 200
@@ -76,9 +76,8 @@ class PersonStore:
         self.engine = engine
 
     def create_schema(self) -> None:
-        t.metadata.create_all(self.engine)
-        add_missing_columns(self.engine, t.ADDED_COLUMNS)
-        t.create_search_indexes(self.engine)
+        """The database at the newest migration (every table: see pipeline.adapters.migrations)."""
+        upgrade(self.engine)
 
     # -- persons -------------------------------------------------------------------------------------
 

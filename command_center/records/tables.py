@@ -4,7 +4,7 @@ Nothing is deleted: a person taken off the records is archived (kept for the aud
 alerts, found by no search or CNIC lookup). ``cro_search_keys`` holds one row per searchable text of a
 person (name, each alias, father's name, address) with its keys from ``records.names``; it is rewritten
 with the person in one transaction. On PostgreSQL its ``canonical`` column carries a trigram (pg_trgm)
-GIN index, created by ``create_search_indexes``.
+GIN index, created by the baseline migration (pipeline/adapters/migrations).
 """
 
 from __future__ import annotations
@@ -14,22 +14,17 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
-    Engine,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
-from sqlalchemy.exc import IntegrityError
 
-metadata = MetaData()
+from pipeline.adapters.database import UtcDateTime, metadata
 
 MAX_TEXT = 500
 MAX_NOTES = 2000
@@ -50,10 +45,10 @@ persons = Table(
     Column("watchlist_profile_id", Integer, nullable=True, index=True),
     Column("notes", Text, nullable=True),
     Column("created_by", String(300), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_by", String(300), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("archived_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("archived_at", UtcDateTime(), nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -84,7 +79,7 @@ photos = Table(
     Column("height", Integer, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("added_by", String(300), nullable=False),
-    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
     UniqueConstraint("person_id", "sha256", name="uq_cro_photos_person_sha"),
 )
 
@@ -107,7 +102,7 @@ cases = Table(
     # an open case is arrested elsewhere. An ID, not an account id, because that is what a clerk types.
     Column("investigating_officer", String(32), nullable=True),
     Column("updated_by", String(300), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("person_id", "fir_number", "police_station", name="uq_cro_cases_fir"),
 )
 
@@ -123,7 +118,7 @@ vehicles = Table(
     Column("description", String(200), nullable=True),
     Column("hotlist_entry_id", Integer, nullable=True),
     Column("added_by", String(300), nullable=False),
-    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
     UniqueConstraint("person_id", "plate", name="uq_cro_vehicles_plate"),
 )
 
@@ -132,7 +127,7 @@ follows = Table(
     metadata,
     Column("person_id", Integer, ForeignKey("cro_persons.id", ondelete="CASCADE"), primary_key=True),
     Column("officer_id", Integer, primary_key=True),  # staff_users.id
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Index("ix_cro_follows_officer", "officer_id"),
 )
 
@@ -148,45 +143,16 @@ checkins = Table(
     Column("phone", String(16), nullable=True),
     Column("room", String(32), nullable=False),
     Column("guests", Integer, nullable=False),
-    Column("checked_in_at", DateTime(timezone=True), nullable=False),
-    Column("expected_checkout_at", DateTime(timezone=True), nullable=True),
-    Column("checked_out_at", DateTime(timezone=True), nullable=True),
+    Column("checked_in_at", UtcDateTime(), nullable=False),
+    Column("expected_checkout_at", UtcDateTime(), nullable=True),
+    Column("checked_out_at", UtcDateTime(), nullable=True),
     Column("photo_jpeg", LargeBinary, nullable=True),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
     Column("posted_by", String(300), nullable=False),
     # Screening (never shown to the hotel): when, what matched, which alerts it raised.
-    Column("screened_at", DateTime(timezone=True), nullable=True),
+    Column("screened_at", UtcDateTime(), nullable=True),
     Column("screening", JSON, nullable=True),
     UniqueConstraint("hotel_id", "booking_ref", name="uq_hotel_checkins_booking"),
     Index("ix_hotel_checkins_hotel_time", "hotel_id", "checked_in_at"),
     Index("ix_hotel_checkins_unscreened", "screened_at"),
 )
-
-
-# Columns added after the first release (see pipeline.database.add_missing_columns).
-ADDED_COLUMNS: dict[str, dict[str, str]] = {"cro_cases": {"investigating_officer": "VARCHAR(32)"}}
-
-
-def create_search_indexes(engine: Engine) -> None:
-    """PostgreSQL: the pg_trgm extension, the trigram GIN index and the GIN index of the phonetic codes
-    behind fuzzy search (idempotent)."""
-    if engine.dialect.name != "postgresql":
-        return
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
-    except IntegrityError:
-        pass  # another replica created it in the same instant
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "CREATE INDEX IF NOT EXISTS ix_cro_search_keys_trgm "
-                "ON cro_search_keys USING gin (canonical gin_trgm_ops)"
-            )
-        )
-        conn.execute(
-            text(
-                "CREATE INDEX IF NOT EXISTS ix_cro_search_keys_codes "
-                "ON cro_search_keys USING gin (string_to_array(phonetic, ' '))"
-            )
-        )

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+from pipeline.adapters.database import as_utc
+
 Category = Literal[
     "hbt_offender", "local", "non_local", "rowdy_sheeter", "history_sheeter", "wanted", "missing"
 ]
@@ -52,9 +54,7 @@ class DuplicateCnicError(RecordsError):
 
 
 def utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return None if value is None else as_utc(value)
 
 
 def now() -> datetime:

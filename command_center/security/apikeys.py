@@ -26,12 +26,10 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     Engine,
     Float,
     ForeignKey,
     Integer,
-    MetaData,
     String,
     Table,
     insert,
@@ -44,6 +42,8 @@ from sqlalchemy.exc import IntegrityError
 from command_center.security.permissions import ROLE_PERMISSIONS, Role
 from command_center.security.principal import Principal
 from pipeline.adapters import transactions
+from pipeline.adapters.database import UtcDateTime, as_utc, metadata
+from pipeline.adapters.migrations import upgrade
 
 KEY_PREFIX = "sck"
 KEY_ID_BYTES = 8  # 16 hex digits: public, only needs to be unique
@@ -54,7 +54,6 @@ HOTEL_SCOPES = frozenset(ROLE_PERMISSIONS[Role.HOTEL])
 
 _KEY_RE = re.compile(rf"{KEY_PREFIX}_([0-9a-f]{{{2 * KEY_ID_BYTES}}})_([A-Za-z0-9_-]{{43}})", re.ASCII)
 
-metadata = MetaData()
 
 hotels = Table(
     "hotels",
@@ -67,7 +66,7 @@ hotels = Table(
     Column("latitude", Float, nullable=True),
     Column("longitude", Float, nullable=True),
     Column("active", Boolean, nullable=False, default=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     sqlite_autoincrement=True,
 )
 
@@ -80,11 +79,11 @@ integration_keys = Table(
     Column("secret_hash", String(64), nullable=False),
     Column("scopes", JSON, nullable=False),
     Column("label", String(200), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("created_by", String(300), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=True),
-    Column("revoked_at", DateTime(timezone=True), nullable=True),
-    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("expires_at", UtcDateTime(), nullable=True),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+    Column("last_used_at", UtcDateTime(), nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -105,9 +104,7 @@ class KeyNotFoundError(LookupError):
 
 def _utc(value: datetime | None) -> datetime | None:
     """Aware UTC; SQLite hands back naive datetimes that were stored as UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return None if value is None else as_utc(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +188,8 @@ class ApiKeyStore:
         self._pepper = pepper.encode()
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+        """The database at the newest migration (every table: see pipeline.adapters.migrations)."""
+        upgrade(self.engine)
 
     def _hash(self, key_id: str, secret: str) -> str:
         message = f"{key_id}:{secret}".encode()

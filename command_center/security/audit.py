@@ -31,10 +31,8 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     Engine,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -57,7 +55,8 @@ from command_center.security.audit_chain import (
     payload,
 )
 from pipeline.adapters import transactions
-from pipeline.adapters.database import add_missing_columns
+from pipeline.adapters.database import UtcDateTime, as_utc, metadata
+from pipeline.adapters.migrations import upgrade
 from pipeline.settings import Settings
 
 __all__ = ["GENESIS", "AuditEntry", "AuditTrail", "Problem", "VerifyResult"]
@@ -71,13 +70,12 @@ MAX_QUERY = 500
 _BATCH = 1000
 _PG_LOCK_KEY = 0x5AFEC17A  # advisory lock id of the audit chain
 
-metadata = MetaData()
 
 audit_log = Table(
     "audit_log",
     metadata,
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
-    Column("timestamp", DateTime(timezone=True), nullable=False, index=True),
+    Column("timestamp", UtcDateTime(), nullable=False, index=True),
     Column("actor", String(MAX_ACTOR), nullable=False, index=True),
     Column("role", String(32), nullable=True),
     Column("ip", String(MAX_IP), nullable=True),
@@ -89,7 +87,6 @@ audit_log = Table(
     Column("hash", String(64), nullable=False),
     Column("keyed", Boolean, nullable=False, server_default=false_()),
 )
-_ADDED_COLUMNS = {"audit_log": {"keyed": "BOOLEAN NOT NULL DEFAULT FALSE"}}
 
 audit_head = Table(
     "audit_head",
@@ -115,8 +112,7 @@ class AuditEntry:
     hash: str
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+_utc = as_utc  # a naive moment (a date-only input) is taken to be UTC
 
 
 def _bounded(name: str, value: str | None, maximum: int, required: bool = False) -> str | None:
@@ -193,8 +189,7 @@ class AuditTrail:
 
     def create_schema(self) -> None:
         """Create the tables and the chain head; safe to call from several processes."""
-        metadata.create_all(self.engine)
-        add_missing_columns(self.engine, _ADDED_COLUMNS)
+        upgrade(self.engine)
         with transactions.connect(self.engine) as conn:
             if conn.execute(select(audit_head.c.id)).first() is not None:
                 return

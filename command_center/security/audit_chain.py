@@ -17,8 +17,9 @@ import hmac
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
+
+from pipeline.adapters.database import as_utc
 
 GENESIS = "0" * 64
 Problem = Literal["changed", "removed", "reordered"]
@@ -40,8 +41,7 @@ def canonical_json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+_utc = as_utc  # a naive moment (a date-only input) is taken to be UTC
 
 
 def payload(seq: int, row: Any) -> str:

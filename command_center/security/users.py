@@ -16,10 +16,8 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     Engine,
     Integer,
-    MetaData,
     String,
     Table,
     func,
@@ -31,6 +29,8 @@ from sqlalchemy.exc import IntegrityError
 
 from command_center.security.permissions import STAFF_ROLES, Role
 from pipeline.adapters import transactions
+from pipeline.adapters.database import UtcDateTime, as_utc, metadata
+from pipeline.adapters.migrations import upgrade
 from pipeline.validators import normalise_mobile, normalise_person_name
 
 GOVERNMENT_ID_PATTERN = r"^[A-Za-z0-9-]{4,32}$"
@@ -39,7 +39,6 @@ MAX_DISTRICTS = 64
 _GOVERNMENT_ID = re.compile(GOVERNMENT_ID_PATTERN, re.ASCII)
 _DISTRICT = re.compile(DISTRICT_PATTERN, re.ASCII)
 
-metadata = MetaData()
 
 staff_users = Table(
     "staff_users",
@@ -51,7 +50,7 @@ staff_users = Table(
     Column("role", String(32), nullable=False),
     Column("districts", JSON, nullable=False),
     Column("active", Boolean, nullable=False, default=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     sqlite_autoincrement=True,  # an id is never reused: tokens and the audit trail refer to it
 )
 
@@ -100,8 +99,7 @@ def parse_role(value: str) -> Role:
     return role
 
 
-def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+_as_utc = as_utc  # a naive moment (a date-only input) is taken to be UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +146,8 @@ class UserStore:
         self._engine = engine
 
     def create_schema(self) -> None:
-        metadata.create_all(self._engine)
+        """The database at the newest migration (every table: see pipeline.adapters.migrations)."""
+        upgrade(self._engine)
 
     def add(
         self, *, government_id: str, mobile: str, name: str, role: str, districts: Iterable[str] = ()

@@ -1,14 +1,38 @@
-"""Database engines: SQLite (embedded default) or PostgreSQL (production), chosen by URL."""
+"""Database engines: SQLite (embedded default) or PostgreSQL (production), chosen by URL; the one
+``metadata`` every table of the database is declared on, and the one timestamp type its tables use."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import TypeDecorator
+
+# Every table of the database (watch lists, alerts, records, security...) is declared on this one metadata;
+# pipeline.adapters.migrations.tables imports every table module, so that it is complete.
+metadata = MetaData()
+
+
+def as_utc(value: datetime) -> datetime:
+    """A moment in UTC; a naive one (as SQLite and older callers give) is taken to be UTC already."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment: stored in UTC (``TIMESTAMP WITH TIME ZONE`` on PostgreSQL; SQLite keeps no offset, so
+    the value is converted to UTC before it is written), read back timezone-aware in UTC on both."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
 
 
 def normalise_url(url: str) -> str:
@@ -38,22 +62,3 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
-
-
-def add_missing_columns(engine: Engine, added: Mapping[str, Mapping[str, str]]) -> None:
-    """Columns added after a table's first release (``{table: {column: DDL}}``): ``create_all`` makes no
-    change to an existing table, so databases made before a column existed get it here (no migration
-    tool is used). Safe when several replicas start at once."""
-    inspector = inspect(engine)
-    for table, columns in added.items():
-        present = {c["name"] for c in inspector.get_columns(table)}
-        for name, ddl in columns.items():
-            if name in present:
-                continue
-            try:
-                with engine.begin() as conn:
-                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
-            except DBAPIError:
-                # Another replica added it in the same instant; anything else is a real failure.
-                if name not in {c["name"] for c in inspect(engine).get_columns(table)}:
-                    raise
