@@ -242,7 +242,7 @@ def ensure_demo_admin(settings: Settings) -> None:
         store.add(**DEMO_ADMIN, role="admin")
     print(
         f"demo: sign in as Government ID {DEMO_ADMIN['government_id']}, mobile {DEMO_ADMIN['mobile']}; "
-        "the one-time code is written to data/logs/command-center.log",
+        f"the one-time code is written to {settings.data_dir / 'logs' / 'command-center.log'}",
         flush=True,
     )
 
