@@ -308,6 +308,9 @@ class CameraSimulator:
         if any(auth is not None for auth in self._auth_of.values()):
             self._auth = CountingAuth(self._auth_of)
             server.set_auth(self._auth)
+        # Clients served on this loop's own thread, not the pool's: a client closed here (a drop fault, the
+        # shutdown) must not still be read by another thread, which then spins on the closed connection.
+        server.get_thread_pool().set_max_threads(0)
         server.connect("client-connected", self._on_client)
         mounts = server.get_mount_points()
         roles = {role_of(camera_id, auth) for camera_id, auth in self._auth_of.items()}
