@@ -29,7 +29,7 @@ from command_center.alerts.sightings import Sighting
 from command_center.alerts.store import AlertStore, HitOutcome
 from command_center.pull_loop import PullLoop
 from command_center.services import Services
-from pipeline.contracts import FaceHit, PlateHit
+from pipeline.contracts import Hit
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +116,10 @@ class MeteredAlertStore(AlertStore):
         super().__init__(engine, **options)
         self._metrics = metrics
 
-    def record_hit(self, hit: FaceHit | PlateHit | Sighting, received_at: datetime) -> HitOutcome:
+    def record_hit(self, hit: Hit | Sighting, received_at: datetime) -> HitOutcome:
         started = time.perf_counter()
         outcome = super().record_hit(hit, received_at)
-        captured = hit.captured_at if isinstance(hit, FaceHit | PlateHit) else None
+        captured = None if isinstance(hit, Sighting) else hit.captured_at
         self._metrics.stored(outcome, time.perf_counter() - started, captured)
         if outcome.created and not outcome.duplicate:
             log.info(

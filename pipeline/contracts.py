@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -120,6 +120,8 @@ class EvidenceSource(BaseModel):
 class FaceHit(Message, Storable):
     """A face in a camera frame that matched a watchlist profile at or above the threshold."""
 
+    KIND: ClassVar[HitKind] = "face"
+
     camera_id: str = Field(pattern=CAMERA_ID)
     worker_id: str = Field(max_length=128)
     frame_seq: int | None = Field(None, description="camera_sim frame number, when the stream carries it")
@@ -224,6 +226,18 @@ class EvidenceLinks(BaseModel):
     scene: str
 
 
+class ListedSubject(BaseModel):
+    """What an alert's sighting was matched against, as the console shows it beside the evidence (each kind
+    of alert says it in its own module: ``command_center/alerts/kinds``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    caption: str = Field(description="What this is: 'Enrolled', 'Hotlist entry', ...")
+    photo: str | None = Field(None, description="A photo to show (URL), e.g. the enrolled face")
+    headline: str | None = Field(None, description="One line in large type, e.g. the plate as registered")
+    lines: list[str] = Field(default_factory=list, description="Further lines, in order")
+
+
 class AlertSummary(BaseModel):
     """An alert as GET /alerts/{id} returns it and as alert events carry it (one shape for both).
 
@@ -251,15 +265,16 @@ class AlertSummary(BaseModel):
     created_at: datetime
     updated_at: datetime
     evidence: EvidenceLinks
-    profile_photo: str | None = Field(description="The enrolled photo (face alerts)")
-    vehicle: str | None = Field(description="The hotlist entry (plate alerts)")
-    person: str | None = Field(description="The criminal-record person (hotel check-in alerts)")
+    profile_photo: str | None = Field(None, description="The enrolled photo (face alerts)")
+    vehicle: str | None = Field(None, description="The hotlist entry (plate alerts)")
+    person: str | None = Field(None, description="The criminal-record person (hotel check-in alerts)")
     details: dict[str, Any] | None = Field(
         description="Per kind: the plate read and how it matched; the face track's vote"
     )
     instruction: str | None = Field(
         None, description="What to do on the ground, by category: a missing person is a welfare check"
     )
+    listed: ListedSubject | None = Field(None, description="What the sighting was matched against")
 
 
 class AlertEvent(Message):
@@ -525,6 +540,8 @@ class PlateRead(Message, Storable):
 class PlateHit(Message, Storable):
     """A plate read that matched a vehicle hotlist entry (published by the command centre's matcher)."""
 
+    KIND: ClassVar[HitKind] = "plate"
+
     camera_id: str = Field(pattern=CAMERA_ID)
     read_id: uuid.UUID = Field(description="event_id of the PlateRead")
     worker_id: str = Field(max_length=128)
@@ -554,6 +571,7 @@ class PlateHit(Message, Storable):
         return self.event_id
 
 
+# Every kind of hit, each contract naming its kind (KIND, one of pipeline.kinds.HitKind).
 Hit = FaceHit | PlateHit
 # The contract of each kind of hit, by the kind its subject names (``subjects.hits(kind, camera)``).
-HIT_CONTRACTS: dict[HitKind, type[FaceHit] | type[PlateHit]] = {"face": FaceHit, "plate": PlateHit}
+HIT_CONTRACTS: dict[str, type[Hit]] = {contract.KIND: contract for contract in get_args(Hit)}

@@ -1,13 +1,15 @@
 """The kinds of alert, in one place: what a kind is called on the bus, in the store, the API and the console.
 
-``face`` and ``plate`` arrive as hits on ``safecity.hits.<kind>.<camera>`` (their contracts are in
-``pipeline.contracts.HIT_CONTRACTS``); ``checkin`` is raised by the command centre itself when a hotel
-guest's CNIC is a CRO person's.
+A hit kind arrives from workers on ``safecity.hits.<kind>.<camera>`` (its contract, naming its ``KIND``, is
+in ``pipeline.contracts.Hit``): ``face`` (a watchlist profile seen), ``plate`` (a hotlisted vehicle read,
+matched by the command centre). ``checkin`` is
+raised by the command centre itself when a hotel guest's CNIC is a CRO person's. A name is at most 8
+characters (the alerts' ``kind`` column). README, "Adding an analytic", lists what else a new kind needs.
 """
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 AlertKind = Literal["face", "plate", "checkin"]
 HitKind = Literal["face", "plate"]  # the kinds that arrive from workers as hits
@@ -18,8 +20,6 @@ HIT_KINDS: tuple[str, ...] = get_args(HitKind)
 
 def hit_kind(name: str) -> HitKind:
     """The hit kind a subject token names; ValueError for any other (an unknown kind is never guessed)."""
-    if name == "face":
-        return "face"
-    if name == "plate":
-        return "plate"
+    if name in HIT_KINDS:
+        return cast(HitKind, name)
     raise ValueError(f"no kind of hit is called {name!r} (known: {', '.join(HIT_KINDS)})")

@@ -12,21 +12,24 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import get_args
 
 from nats.js import JetStreamContext
 
 from pipeline import subjects
-from pipeline.contracts import FaceHit, PlateRead
+from pipeline.contracts import Hit, PlateRead
 
-Outgoing = FaceHit | PlateRead
+Outgoing = Hit | PlateRead
+HITS = get_args(Hit)
 
 
 def subject_of(message: Outgoing) -> str:
-    """A plate read goes to the read log (the command centre matches the hotlist); a face hit to the hits."""
+    """A plate read goes to the read log (the command centre matches the hotlist); a hit to its kind's
+    subject."""
     if isinstance(message, PlateRead):
         return subjects.plates_read(message.camera_id)
-    if isinstance(message, FaceHit):
-        return subjects.hits("face", message.camera_id)
+    if isinstance(message, HITS):
+        return subjects.hits(message.KIND, message.camera_id)
     raise TypeError(f"a worker publishes no {type(message).__name__}")
 
 

@@ -34,22 +34,20 @@ from pipeline.adapters.bus import connect
 from pipeline.adapters.database import make_engine
 from pipeline.adapters.streams import ensure_stream, hits_stream_config, plates_stream_config
 from pipeline.camera_credentials import redact
-from pipeline.contracts import FaceHit, WorkerHeartbeat
-from pipeline.face import FaceAnalyzer
+from pipeline.contracts import PlateRead, WorkerHeartbeat
 from pipeline.settings import CameraConfig, ConfigError, Settings
 from pipeline.types import CameraId, Frame
 from watchlist.lists import WatchLists
 from watchlist.matcher import WatchlistMatcher
-from watchlist.policies import CameraScope, ListPolicies
+from watchlist.policies import ListPolicies
 from watchlist.store import WatchlistStore
-from workers.analysis import CameraAnalyser
 from workers.camera_pipeline import CameraPipeline
 from workers.evidence_upgrade import MainStreamEvidence
 from workers.fleet_member import FleetMember
 from workers.frame_queue import DropOldestQueue
 from workers.health_notices import HealthNotices
+from workers.kinds import StageContext, stage_for
 from workers.metrics import RateMeter, WorkerMetrics, WorkerSnapshot
-from workers.plate_analysis import PlateAnalyser
 from workers.probe_server import Probe, ProbeServer
 from workers.publisher import HitPublisher, Outgoing
 from workers.runner import CameraRunner, Stage
@@ -98,7 +96,7 @@ class Worker:
         self._matcher: WatchlistMatcher | None = None
         self._policies = ListPolicies()
         self._build_failures: dict[str, str] = {}
-        self._faces: FaceAnalyzer | None = None  # one per process, loaded with the first face camera
+        self._shared: dict[str, object] = {}  # models every camera of a kind shares, by kind
         self._health: HealthNotices | None = None
 
     def request_stop(self) -> None:
@@ -238,36 +236,21 @@ class Worker:
             stop,
             health=self._health,
         )
-        stages: dict[str, Stage] = {}
         submit = self._publisher.submit
         evidence = MainStreamEvidence.for_camera(camera, wopt, lambda: source.analysed_size, submit, stop)
         if evidence is not None:
             submit = evidence.submit
-        if "face" in camera.analytics:
-            if self._faces is None:
-                self._faces = FaceAnalyzer(self.settings, self.settings.models_dir)
-            analyzer = self._faces
-            analyzer.load()
-            stages["face"] = CameraAnalyser(
-                camera.id,
-                self.worker_id,
-                self.settings,
-                analyzer,
-                self._matcher,
-                counters,
-                submit,
-                scope=CameraScope(self._policies, camera.id, camera.district, camera.face_threshold),
-                min_face_px=camera.min_face_px,
-            )
-        if "plate" in camera.analytics:
-            from pipeline.plates.reader import PlateReader  # ANPR models load only where configured
-
-            plates = self.settings.plates.for_camera(camera.plate_countries)
-            reader = PlateReader(plates, self.settings.models_dir)
-            reader.load()
-            stages["plate"] = PlateAnalyser(
-                camera.id, self.worker_id, self.settings, reader, counters, submit, formats=reader.rules
-            )
+        context = StageContext(
+            camera,
+            self.worker_id,
+            self.settings,
+            counters,
+            submit,
+            self._matcher,
+            self._policies,
+            self._shared,
+        )
+        stages: dict[str, Stage] = {kind: stage_for(kind, context) for kind in camera.analytics}
         analyser = CameraRunner(camera.id, stages, queue, stop, counters, observer=self.metrics)
         return CameraPipeline(camera, source, analyser, counters, stop, evidence)
 
@@ -288,7 +271,7 @@ class Worker:
     def _published(self, message: Outgoing, seconds: float) -> None:
         self.metrics.published(seconds)
         log.log(
-            logging.INFO if isinstance(message, FaceHit) else logging.DEBUG,  # reads: every vehicle pass
+            logging.DEBUG if isinstance(message, PlateRead) else logging.INFO,  # reads: every vehicle pass
             "published %s",
             type(message).__name__,
             extra={"camera_id": message.camera_id, "event_id": str(message.event_id)},

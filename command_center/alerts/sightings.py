@@ -1,7 +1,8 @@
 """One shape for every kind of hit the alert store groups into episodes: a face or a hotlisted plate.
 
 A face hit's subject is a watchlist profile; a plate hit's subject is a vehicle hotlist entry. Each kind
-keeps what is particular to it in ``details`` (the track's vote, the plate read and how it matched).
+keeps what is particular to it in ``details`` (the track's vote, the plate read and how it matched); how
+a hit of a kind becomes a sighting is in that kind's module (``command_center/alerts/kinds``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pipeline.contracts import FaceHit, Hit, PlateHit
 from pipeline.kinds import AlertKind
 
 SightingKind = AlertKind  # checkin: a CRO person's CNIC at a hotel
@@ -44,78 +44,3 @@ class Sighting:
     @property
     def episode_key(self) -> str:
         return f"{self.kind}:{self.subject_id}:{self.camera_id}"
-
-    @classmethod
-    def of(cls, hit: Hit) -> Sighting:
-        """The sighting of a hit of any kind; TypeError for a kind with no conversion (never guessed)."""
-        if isinstance(hit, FaceHit):
-            return cls.of_face(hit)
-        if isinstance(hit, PlateHit):
-            return cls.of_plate(hit)
-        raise TypeError(f"no sighting for a {type(hit).__name__}")
-
-    @classmethod
-    def of_face(cls, hit: FaceHit) -> Sighting:
-        decision = getattr(hit, "decision", None)
-        details: dict[str, Any] = {"threshold": hit.threshold, "embedder": hit.embedder_model}
-        if decision is not None:
-            details["decision"] = decision.model_dump(mode="json")
-        if hit.watch_list_id is not None:
-            details["watch_list"] = {"id": hit.watch_list_id, "name": hit.watch_list_name}
-        if hit.evidence is not None:
-            details["evidence"] = hit.evidence.model_dump(mode="json")
-        return cls(
-            hit_id=hit.hit_id,
-            kind="face",
-            camera_id=hit.camera_id,
-            worker_id=hit.worker_id,
-            subject_id=hit.profile_id,
-            subject_name=hit.profile_name,
-            category=hit.category,
-            score=hit.similarity,
-            detector_score=hit.detector_score,
-            box=hit.box.model_dump(),
-            frame_sent_at=hit.frame_sent_at,
-            captured_at=hit.captured_at,
-            timings=hit.timings.model_dump(),
-            crop_jpeg=hit.crop_jpeg,
-            scene_jpeg=hit.scene_jpeg,
-            track_id=getattr(hit, "track_id", None),
-            priority=hit.priority,
-            details=details,
-            watch_list_id=hit.watch_list_id,
-            requires_ack=hit.requires_ack,
-        )
-
-    @classmethod
-    def of_plate(cls, hit: PlateHit) -> Sighting:
-        return cls(
-            hit_id=hit.hit_id,
-            kind="plate",
-            camera_id=hit.camera_id,
-            worker_id=hit.worker_id,
-            subject_id=hit.entry_id,
-            subject_name=hit.plate_display,
-            category=f"vehicle:{hit.status}",
-            score=hit.match_score,
-            detector_score=hit.detector_score,
-            box=hit.box.model_dump(),
-            frame_sent_at=hit.frame_sent_at,
-            captured_at=hit.captured_at,
-            timings=hit.timings.model_dump(),
-            crop_jpeg=hit.crop_jpeg,
-            scene_jpeg=hit.scene_jpeg,
-            track_id=hit.track_id,
-            priority=hit.priority,
-            details={
-                "read_id": str(hit.read_id),
-                "read_text": hit.read_text,
-                "read_display": hit.read_display,
-                "read_confidence": hit.read_confidence,
-                "match_kind": hit.match_kind,
-                "plate": hit.plate,
-                "status": hit.status,
-                "reason": hit.reason,
-                "case_reference": hit.case_reference,
-            },
-        )

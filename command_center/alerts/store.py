@@ -30,6 +30,7 @@ from typing import Any, Literal, NamedTuple
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from command_center.alerts import kinds
 from command_center.alerts.sightings import Sighting
 from command_center.alerts.tables import alert_evidence, alert_hits, alerts
 from command_center.security import evidence
@@ -37,7 +38,7 @@ from command_center.security.audit import AuditTrail
 from pipeline.adapters import transactions
 from pipeline.adapters.database import as_utc
 from pipeline.adapters.migrations import upgrade
-from pipeline.contracts import FaceHit, PlateHit
+from pipeline.contracts import Hit
 from pipeline.settings import EpisodePolicy
 
 EvidenceKind = Literal["crop", "scene"]
@@ -152,9 +153,9 @@ class AlertStore:
 
     # -- writing -------------------------------------------------------------------------------------
 
-    def record_hit(self, hit: FaceHit | PlateHit | Sighting, received_at: datetime) -> HitOutcome:
+    def record_hit(self, hit: Hit | Sighting, received_at: datetime) -> HitOutcome:
         """Add a hit to its episode's alert (or open one); a hit seen before changes nothing."""
-        sighting = hit if isinstance(hit, Sighting) else Sighting.of(hit)
+        sighting = hit if isinstance(hit, Sighting) else kinds.sighting_of(hit)
         try:
             with transactions.begin(self._engine) as conn:
                 if self._audit is not None:  # the chain's lock first, as every audited request takes it

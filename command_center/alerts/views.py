@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from command_center.alerts import kinds
 from command_center.alerts.instructions import instruction_for
 from command_center.alerts.store import Alert, StoredHit
 from pipeline.contracts import AlertSummary, EvidenceLinks
+
+
+def attributes(record: Any) -> dict[str, Any]:
+    """A stored record's fields by name (a view takes those it declares and ignores the rest)."""
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
 
 
 class AlertView(AlertSummary):
@@ -17,32 +24,15 @@ class AlertView(AlertSummary):
 
     @classmethod
     def of(cls, alert: Alert) -> AlertView:
-        face = alert.kind == "face"
-        return cls(
-            id=alert.id,
-            status=alert.status,
-            kind=alert.kind,
-            priority=alert.priority,
-            camera_id=alert.camera_id,
-            district=alert.district,
-            profile_id=alert.profile_id,
-            profile_name=alert.profile_name,
-            category=alert.category,
-            best_similarity=alert.best_similarity,
-            first_seen=alert.first_seen,
-            last_seen=alert.last_seen,
-            hit_count=alert.hit_count,
-            created_at=alert.created_at,
-            updated_at=alert.updated_at,
-            evidence=EvidenceLinks(
-                crop=f"/alerts/{alert.id}/evidence/crop",
-                scene=f"/alerts/{alert.id}/evidence/scene",
-            ),
-            profile_photo=f"/watchlist/profiles/{alert.profile_id}/photo" if face else None,
-            vehicle=f"/vehicles/{alert.profile_id}" if alert.kind == "plate" else None,
-            person=f"/persons/{alert.profile_id}" if alert.kind == "checkin" else None,
-            details=alert.details,
-            instruction=instruction_for(alert.category),
+        return cls.model_validate(
+            {
+                **attributes(alert),
+                "evidence": EvidenceLinks(
+                    crop=f"/alerts/{alert.id}/evidence/crop", scene=f"/alerts/{alert.id}/evidence/scene"
+                ),
+                "instruction": instruction_for(alert.category),
+                **kinds.described(alert),  # the links and what it was matched against, by kind
+            }
         )
 
 
@@ -63,19 +53,7 @@ class HitView(BaseModel):
 
     @classmethod
     def of(cls, hit: StoredHit) -> HitView:
-        return cls(
-            hit_id=str(hit.hit_id),
-            similarity=hit.similarity,
-            detector_score=hit.detector_score,
-            box=hit.box,
-            frame_sent_at=hit.frame_sent_at,
-            captured_at=hit.captured_at,
-            received_at=hit.received_at,
-            worker_id=hit.worker_id,
-            timings=hit.timings,
-            track_id=hit.track_id,
-            details=hit.details,
-        )
+        return cls.model_validate({**attributes(hit), "hit_id": str(hit.hit_id)})
 
 
 class AlertPage(BaseModel):

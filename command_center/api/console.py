@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from command_center.alerts import kinds
 from command_center.api.deps import SettingsDep
 from command_center.security.headers import CONTENT_SECURITY_POLICY
 from pipeline.settings.map import tile_origin
@@ -51,11 +52,20 @@ async def officer(settings: SettingsDep) -> FileResponse:
     return _page("officer.html", settings)
 
 
+class KindName(BaseModel):
+    kind: str
+    title: str = Field(description="How the pages name the kind of alert")
+
+
 class PageConfig(BaseModel):
     time_zone: str = Field(description="IANA time zone the pages show times in; empty: the browser's own")
+    alert_kinds: list[KindName] = Field(description="Every kind of alert, in order")
 
 
 @router.get("/console/config", response_model=PageConfig)
 async def page_config(settings: SettingsDep) -> PageConfig:
     """What the pages need to know of the deployment before they show anything (public: no secrets)."""
-    return PageConfig(time_zone=settings.command_center.time_zone)
+    return PageConfig(
+        time_zone=settings.command_center.time_zone,
+        alert_kinds=[KindName(kind=k.kind, title=k.title) for k in kinds.check_every_kind()],
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from command_center.alerts.instructions import instruction_for
+from command_center.alerts import kinds
 from command_center.alerts.store import Alert
 from command_center.dispatch.records import Dispatch
 from pipeline.contracts import DispatchNotice, LinkedSubject
@@ -11,29 +11,7 @@ from pipeline.settings import CameraConfig
 
 def subject_of(alert: Alert) -> LinkedSubject:
     """The watchlist profile (face), hotlisted vehicle (plate) or record person (check-in) of an alert."""
-    if alert.kind == "plate":
-        # The hotlist entry as matched (kept in the alert's details): why the vehicle is to be stopped.
-        entry = alert.details or {}
-        return LinkedSubject(
-            kind="vehicle",
-            id=alert.profile_id,
-            name=alert.profile_name,
-            status=_text(entry.get("status")),
-            reason=_text(entry.get("reason")),
-            case_reference=_text(entry.get("case_reference")),
-        )
-    if alert.kind == "checkin":
-        return LinkedSubject(kind="person", id=alert.profile_id, name=alert.profile_name)
-    return LinkedSubject(
-        kind="profile",
-        id=alert.profile_id,
-        name=alert.profile_name,
-        photo_url=f"/watchlist/profiles/{alert.profile_id}/photo",
-    )
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+    return kinds.rules(alert.kind).subject(alert)
 
 
 def position_of(alert: Alert, camera: CameraConfig | None) -> tuple[float, float] | None:
@@ -51,23 +29,7 @@ def position_of(alert: Alert, camera: CameraConfig | None) -> tuple[float, float
 def reason_of(alert: Alert, camera: CameraConfig | None) -> str:
     """One line: what was seen, where, how sure (and, for a missing person, that it is a welfare check)."""
     where = (camera.name if camera and camera.name else None) or alert.camera_id
-    category = alert.category.replace("_", " ")
-    if instruction_for(alert.category) is not None and alert.kind == "face":
-        return (
-            f"welfare check, not an arrest: {category} person {alert.profile_name} seen on {where} "
-            f"(similarity {alert.best_similarity:.2f})"
-        )
-    if alert.kind == "plate":
-        entry = alert.details or {}
-        why, case = _text(entry.get("reason")) or "", _text(entry.get("case_reference"))
-        if case and case not in why:
-            why = f"{why}; {case}" if why else case
-        seen = f"{category}: vehicle {alert.profile_name} read on {where} (match {alert.best_similarity:.2f})"
-        return f"{seen}: {why}" if why else seen
-    if alert.kind == "checkin":
-        hotel = (alert.details or {}).get("hotel") or {}
-        return f"{category}: {alert.profile_name} checked in at {hotel.get('name') or where}"
-    return f"{category}: {alert.profile_name} seen on {where} (similarity {alert.best_similarity:.2f})"
+    return kinds.rules(alert.kind).reason(alert, where)
 
 
 def notice(

@@ -34,6 +34,7 @@ from nats.js.api import (
 from nats.js.errors import APIError
 from pydantic import ValidationError
 
+from command_center.alerts import kinds
 from command_center.dispatch.officer_channel import Feed, browser_json
 from command_center.records.store import PersonStore
 from command_center.records.types import Person
@@ -158,12 +159,13 @@ class FollowNotifier:
         except (ValidationError, ValueError):
             return
         alert = event.alert
-        if event.kind != "created" or alert.kind not in ("face", "plate"):
-            return
+        follows = kinds.rules(alert.kind).follows
+        if event.kind != "created" or follows not in ("profile", "vehicle"):
+            return  # a check-in's screening tells the person's followers itself
         details = alert.details or {}
         if details.get("source") == "checkin":
             return  # the check-in screening tells followers itself
-        if alert.kind == "plate":
+        if follows == "vehicle":
             plate = details.get("plate")
             work = self._vehicle_seen(event, alert.profile_id, plate if isinstance(plate, str) else "")
         else:

@@ -34,7 +34,7 @@ export function fill(el, ...children) {
 
 // The deployment's time zone (command_center.time_zone), read once before any page shows a time; none
 // set, or the command centre out of reach (the officer app offline), the browser's own.
-const pageConfig = await fetch("/console/config")
+export const pageConfig = await fetch("/console/config")
   .then((answer) => (answer.ok ? answer.json() : {}))
   .catch(() => ({}));
 export const timeZone = pageConfig.time_zone || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";

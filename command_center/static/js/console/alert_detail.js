@@ -4,7 +4,7 @@
 // makes arrives on the live feed and shows in the open alert at once.
 import { fill, formatDistance, formatDuration, formatTime, h, label, say } from "../dom.js";
 import { getJson, loadImage, send } from "../session.js";
-import { listed } from "./subject.js";
+import { caption, listed } from "./subject.js";
 
 export class AlertDetail {
   constructor(ctx) {
@@ -61,7 +61,7 @@ export class AlertDetail {
         h("span", { class: "category" }, `${label(alert.kind)} · ${label(alert.category)}`)),
       h("div", { class: "pair" },
         h("figure", {}, this.crop, h("figcaption", {}, "Seen")),
-        h("figure", {}, listed(alert), h("figcaption", {}, alert.kind === "plate" ? "Hotlist entry" : "Enrolled"))),
+        h("figure", {}, listed(alert), h("figcaption", {}, caption(alert)))),
       this.facts, this.actions, this.message, this.dispatches,
       h("h3", {}, "Timeline"), this.timeline,
       h("h3", {}, "Scene"), this.scene);

@@ -1,6 +1,6 @@
 // The alert screen: the live list (probe crop beside the enrolled photo or the hotlist entry), filters
 // by type, camera, status and district, and the detail of the alert chosen (alert_detail.js).
-import { $, fill, formatTime, h, label, query } from "../dom.js";
+import { $, fill, formatTime, h, label, pageConfig, query } from "../dom.js";
 import { loadImage } from "../session.js";
 import { AlertDetail } from "./alert_detail.js";
 import { cue, isHighPriority } from "./cue.js";
@@ -9,7 +9,8 @@ import { listed } from "./subject.js";
 const MAX_ROWS = 200;
 const OPEN = new Set(["new", "acknowledged", "dispatched", "on_scene"]);
 const STATUSES = ["new", "acknowledged", "dispatched", "on_scene", "resolved", "dismissed"];
-const KINDS = [["face", "Face"], ["plate", "Vehicle plate"], ["checkin", "Hotel check-in"]];
+// Every kind of alert as the command centre names it (each kind's module in command_center/alerts/kinds).
+const KINDS = (pageConfig.alert_kinds || []).map((k) => [k.kind, k.title]);
 
 function select(name, text, options) {
   return h("label", {}, text, h("select", { name, "data-filter": name },
