@@ -74,7 +74,9 @@ class CameraConfig(Strict):
     analytics: list[Analytic] = Field(
         default_factory=lambda: list[Analytic](["face"]),
         min_length=1,
-        description="What the worker looks for on this camera: faces (watchlist), plates (ANPR), or both.",
+        description="What the worker looks for on this camera, one or more kinds of hit "
+        "(pipeline.kinds.HitKind; each analysed by workers/kinds/<kind>.py), e.g. face (the watch lists) "
+        "and plate (ANPR).",
     )
     plate_countries: list[str] | None = Field(
         None,
