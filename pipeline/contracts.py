@@ -328,7 +328,7 @@ class LinkedSubject(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["profile", "vehicle", "person"]
+    kind: Literal["profile", "vehicle", "person", "camera"]
     id: int | None = None
     name: str = Field(description="The person's name, or the vehicle's plate")
     photo_url: str | None = Field(None, description="The enrolled photo (for staff allowed to see it)")
@@ -571,7 +571,40 @@ class PlateHit(Message, Storable):
         return self.event_id
 
 
+TamperCondition = Literal["covered", "defocused", "moved"]
+
+
+class TamperHit(Message, Storable):
+    """A camera that no longer shows its scene: its lens covered, blinded or sprayed (covered), out of focus
+    (defocused), or turned away (moved), for longer than the worker's hold time."""
+
+    KIND: ClassVar[HitKind] = "tamper"
+
+    camera_id: str = Field(pattern=CAMERA_ID)
+    worker_id: str = Field(max_length=128)
+    condition: TamperCondition
+    score: float = Field(ge=0, le=1, description="How far the view is from the camera's usual one")
+    measures: dict[str, float] = Field(
+        default_factory=dict,
+        description="What was measured now and in the usual view (contrast, sharpness, ...)",
+    )
+    since: datetime = Field(description="When the view first changed")
+    frame_sent_at: datetime | None = None
+    captured_at: datetime
+    box: Box = Field(description="The whole frame")
+    detector_score: float = Field(1.0, ge=0, le=1)
+    crop_jpeg: bytes = Field(description="The view now")
+    scene_jpeg: bytes = Field(description="The camera's usual view, as learned before the change")
+    timings: StageTimings = Field(default_factory=StageTimings)
+    track_id: None = None
+    priority: int | None = Field(None, ge=1, le=5, description="None: the camera_tamper category's priority")
+
+    @property
+    def hit_id(self) -> uuid.UUID:
+        return self.event_id
+
+
 # Every kind of hit, each contract naming its kind (KIND, one of pipeline.kinds.HitKind).
-Hit = FaceHit | PlateHit
+Hit = FaceHit | PlateHit | TamperHit
 # The contract of each kind of hit, by the kind its subject names (``subjects.hits(kind, camera)``).
 HIT_CONTRACTS: dict[str, type[Hit]] = {contract.KIND: contract for contract in get_args(Hit)}

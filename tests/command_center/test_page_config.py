@@ -19,6 +19,7 @@ async def test_the_pages_are_told_the_deployments_time_zone(served: Served) -> N
         {"kind": "face", "title": "Face"},
         {"kind": "plate", "title": "Vehicle plate"},
         {"kind": "checkin", "title": "Hotel check-in"},
+        {"kind": "tamper", "title": "Camera tampering"},
     ]
 
 
