@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import NewType
 
@@ -29,3 +30,9 @@ class Frame:
     seq: int | None = None
     sent_ns: int | None = None
     enqueued_ns: int = field(default=0)
+
+
+def fields_of(record: object) -> dict[str, object]:
+    """A stored record's fields by name (a dataclass): a view built from it takes those it declares and
+    ignores the rest, so fields are never copied one by one."""
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}  # type: ignore[arg-type]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -12,11 +11,7 @@ from command_center.alerts import kinds
 from command_center.alerts.instructions import instruction_for
 from command_center.alerts.store import Alert, StoredHit
 from pipeline.contracts import AlertSummary, EvidenceLinks
-
-
-def attributes(record: Any) -> dict[str, Any]:
-    """A stored record's fields by name (a view takes those it declares and ignores the rest)."""
-    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+from pipeline.types import fields_of
 
 
 class AlertView(AlertSummary):
@@ -26,7 +21,7 @@ class AlertView(AlertSummary):
     def of(cls, alert: Alert) -> AlertView:
         return cls.model_validate(
             {
-                **attributes(alert),
+                **fields_of(alert),
                 "evidence": EvidenceLinks(
                     crop=f"/alerts/{alert.id}/evidence/crop", scene=f"/alerts/{alert.id}/evidence/scene"
                 ),
@@ -53,7 +48,7 @@ class HitView(BaseModel):
 
     @classmethod
     def of(cls, hit: StoredHit) -> HitView:
-        return cls.model_validate({**attributes(hit), "hit_id": str(hit.hit_id)})
+        return cls.model_validate({**fields_of(hit), "hit_id": str(hit.hit_id)})
 
 
 class AlertPage(BaseModel):

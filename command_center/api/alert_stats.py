@@ -22,6 +22,7 @@ from command_center.alerts.stats import AlertCount, AlertStats, StatsGroup
 from command_center.api.alerts import district_scope
 from command_center.api.deps import ServicesDep
 from command_center.api.dispatch_deps import StatsReader
+from pipeline.types import fields_of
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
 
@@ -45,14 +46,8 @@ class AlertGroup(BaseModel):
     @classmethod
     def of(cls, count: AlertCount) -> AlertGroup:
         rate = count.false_positive_rate
-        return cls(
-            key=count.key,
-            label=count.label,
-            total=count.total,
-            confirmed=count.confirmed,
-            false_positive=count.false_positive,
-            open=count.open,
-            false_positive_rate=round(rate, 4) if rate is not None else None,
+        return cls.model_validate(
+            {**fields_of(count), "false_positive_rate": round(rate, 4) if rate is not None else None}
         )
 
 

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from command_center.api.person_views import Notes, RecordId, Section, _Body
 from command_center.records.arrests import Arrest
 from command_center.records.types import Gender
+from pipeline.types import fields_of
 from pipeline.validators import Address, Cnic, District, Label, PersonName, Reference
 
 MAX_PHOTO_BASE64 = 2_800_000  # a 2 MB JPEG, base64-encoded
@@ -70,34 +71,17 @@ class ArrestView(BaseModel):
 
     @classmethod
     def of(cls, a: Arrest, name_score: float | None = None) -> ArrestView:
-        return cls(
-            id=a.id,
-            person_name=a.person_name,
-            father_name=a.father_name,
-            cnic=a.cnic,
-            gender=a.gender,
-            age=a.age,
-            person_id=a.cro_person_id,
-            person=f"/persons/{a.cro_person_id}" if a.cro_person_id else None,
-            fir_number=a.fir_number,
-            police_station=a.police_station,
-            sections=list(a.sections),
-            arrested_at=a.arrested_at,
-            district=a.district,
-            place=a.place,
-            latitude=a.latitude,
-            longitude=a.longitude,
-            notes=a.notes,
-            officer_id=a.officer_id,
-            recorded_by=a.recorded_by,
-            recorded_at=a.recorded_at,
-            photo=f"/arrests/{a.id}/photo" if a.has_photo else None,
-            face_found=a.has_face,
-            status="screened" if a.screened_at else "screening",
-            broadcast_at=a.broadcast_at,
-            screened_at=a.screened_at,
-            screening=a.screening,
-            name_score=name_score,
+        return cls.model_validate(
+            {
+                **fields_of(a),
+                "person_id": a.cro_person_id,
+                "person": f"/persons/{a.cro_person_id}" if a.cro_person_id else None,
+                "sections": list(a.sections),
+                "photo": f"/arrests/{a.id}/photo" if a.has_photo else None,
+                "face_found": a.has_face,
+                "status": "screened" if a.screened_at else "screening",
+                "name_score": name_score,
+            }
         )
 
 

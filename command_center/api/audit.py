@@ -15,6 +15,7 @@ from command_center.security import evidence
 from command_center.security.audit import MAX_QUERY, AuditEntry
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
+from pipeline.types import fields_of
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -37,19 +38,7 @@ class AuditEntryView(BaseModel):
 
     @classmethod
     def of(cls, entry: AuditEntry) -> AuditEntryView:
-        return cls(
-            id=entry.seq,
-            timestamp=entry.timestamp,
-            actor=entry.actor,
-            role=entry.role,
-            ip=entry.ip,
-            action=entry.action,
-            target=entry.target,
-            reason=entry.reason,
-            details=entry.details,
-            prev_hash=entry.prev_hash,
-            hash=entry.hash,
-        )
+        return cls.model_validate({**fields_of(entry), "id": entry.seq})
 
 
 class AuditPage(BaseModel):

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from command_center.api.person_views import Notes, _Body
 from command_center.records.crime_types import CrimeType
 from command_center.records.crimes import Cell, CrimeReport, Tally
+from pipeline.types import fields_of
 from pipeline.validators import Address, District, Label, Reference
 
 
@@ -47,23 +48,13 @@ class CrimeView(BaseModel):
 
     @classmethod
     def of(cls, r: CrimeReport, distance_m: float | None = None) -> CrimeView:
-        return cls(
-            id=r.id,
-            type=r.crime_type,
-            type_detail=r.type_detail,
-            occurred_at=r.occurred_at,
-            latitude=r.latitude,
-            longitude=r.longitude,
-            place=r.place,
-            district=r.district,
-            police_station=r.police_station,
-            fir_number=r.fir_number,
-            description=r.description,
-            officer_id=r.officer_id,
-            reported_by=r.reported_by,
-            reported_at=r.reported_at,
-            photos=[f"/crimes/{r.id}/photos/{photo_id}" for photo_id in r.photo_ids],
-            distance_m=round(distance_m, 1) if distance_m is not None else None,
+        return cls.model_validate(
+            {
+                **fields_of(r),
+                "type": r.crime_type,
+                "photos": [f"/crimes/{r.id}/photos/{photo_id}" for photo_id in r.photo_ids],
+                "distance_m": round(distance_m, 1) if distance_m is not None else None,
+            }
         )
 
 

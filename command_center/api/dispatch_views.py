@@ -17,6 +17,7 @@ from command_center.dispatch.positions import Position
 from command_center.dispatch.records import DUTY_STATUSES, Dispatch
 from pipeline.contracts import UNIT_ID_PATTERN
 from pipeline.settings import CAMERA_ID_PATTERN
+from pipeline.types import fields_of
 
 Note = Annotated[str | None, Field(max_length=MAX_REASON)]
 UnitId = Annotated[str, Field(pattern=UNIT_ID_PATTERN)]
@@ -86,18 +87,7 @@ class TransitionView(BaseModel):
 
     @classmethod
     def of(cls, t: Transition) -> TransitionView:
-        return cls(
-            id=t.id,
-            action=t.action,
-            from_status=t.from_status,
-            to_status=t.to_status,
-            actor=t.actor,
-            role=t.role,
-            reason=t.reason,
-            unit_id=t.unit_id,
-            dispatch_id=t.dispatch_id,
-            at=t.at,
-        )
+        return cls.model_validate({**fields_of(t)})
 
 
 class DispatchView(BaseModel):
@@ -118,22 +108,7 @@ class DispatchView(BaseModel):
 
     @classmethod
     def of(cls, d: Dispatch) -> DispatchView:
-        return cls(
-            id=d.id,
-            alert_id=d.alert_id,
-            unit_id=d.unit_id,
-            status=d.status,
-            attempt=d.attempt,
-            auto=d.auto,
-            distance_m=d.distance_m,
-            eta_s=d.eta_s,
-            note=d.note,
-            dispatched_by=d.dispatched_by,
-            created_at=d.created_at,
-            ack_deadline=d.ack_deadline,
-            acked_at=d.acked_at,
-            closed_at=d.closed_at,
-        )
+        return cls.model_validate({**fields_of(d)})
 
 
 class LifecycleView(BaseModel):
@@ -182,13 +157,12 @@ class UnitView(BaseModel):
 
     @classmethod
     def of(cls, unit: Unit, position: Position | None = None) -> UnitView:
-        return cls(
-            id=unit.id,
-            name=unit.name,
-            district=unit.district,
-            duty_status=unit.duty_status,
-            officers=[OfficerView(user_id=o.user_id, name=o.name) for o in unit.officers],
-            position=PositionView.of(position) if position else None,
+        return cls.model_validate(
+            {
+                **fields_of(unit),
+                "officers": [OfficerView(user_id=o.user_id, name=o.name) for o in unit.officers],
+                "position": PositionView.of(position) if position else None,
+            }
         )
 
 

@@ -17,6 +17,7 @@ from command_center.records.missing_types import (
     MissingPerson,
     UnidentifiedBody,
 )
+from pipeline.types import fields_of
 from pipeline.validators import Address, Cnic, District, Label, Mobile, PersonName, Reference
 
 Sex = Literal["male", "female", "unknown"]
@@ -190,27 +191,20 @@ class MissingView(_CaseView):
     @classmethod
     def of(cls, m: MissingPerson, photos: list[CasePhoto] | None = None) -> MissingView:
         r = m.registered
-        return cls(
-            **DescriptionView.fields_of(m.description),
-            id=m.id,
-            status=r.status,
-            registered_by=r.registered_by,
-            registered_by_id=r.registered_by_id,
-            created_at=r.created_at,
-            updated_by=r.updated_by,
-            updated_at=r.updated_at,
-            photos=[PhotoView.of("missing", m.id, p) for p in photos or []],
-            name=m.name,
-            father_name=m.father_name,
-            cnic=m.cnic,
-            last_seen_at=m.last_seen_at,
-            last_seen_place=m.last_seen_place,
-            report_number=m.report_number,
-            contact_name=m.contact_name,
-            contact_phone=m.contact_phone,
-            watchlist_profile_id=m.watchlist_profile_id,
-            watchlist=m.watchlist_note,
-            candidates=f"/missing/{m.id}/candidates",
+        return cls.model_validate(
+            {
+                **fields_of(m),
+                **DescriptionView.fields_of(m.description),
+                "status": r.status,
+                "registered_by": r.registered_by,
+                "registered_by_id": r.registered_by_id,
+                "created_at": r.created_at,
+                "updated_by": r.updated_by,
+                "updated_at": r.updated_at,
+                "photos": [PhotoView.of("missing", m.id, p) for p in photos or []],
+                "watchlist": m.watchlist_note,
+                "candidates": f"/missing/{m.id}/candidates",
+            }
         )
 
 
@@ -224,21 +218,19 @@ class UdrView(_CaseView):
     @classmethod
     def of(cls, u: UnidentifiedBody, photos: list[CasePhoto] | None = None) -> UdrView:
         r = u.registered
-        return cls(
-            **DescriptionView.fields_of(u.description),
-            id=u.id,
-            status=r.status,
-            registered_by=r.registered_by,
-            registered_by_id=r.registered_by_id,
-            created_at=r.created_at,
-            updated_by=r.updated_by,
-            updated_at=r.updated_at,
-            photos=[PhotoView.of("udr", u.id, p) for p in photos or []],
-            udr_number=u.udr_number,
-            found_at=u.found_at,
-            found_place=u.found_place,
-            identified_missing_id=u.identified_missing_id,
-            candidates=f"/udr/{u.id}/candidates",
+        return cls.model_validate(
+            {
+                **fields_of(u),
+                **DescriptionView.fields_of(u.description),
+                "status": r.status,
+                "registered_by": r.registered_by,
+                "registered_by_id": r.registered_by_id,
+                "created_at": r.created_at,
+                "updated_by": r.updated_by,
+                "updated_at": r.updated_at,
+                "photos": [PhotoView.of("udr", u.id, p) for p in photos or []],
+                "candidates": f"/udr/{u.id}/candidates",
+            }
         )
 
 
@@ -270,14 +262,12 @@ class CandidateView(BaseModel):
     @classmethod
     def of(cls, c: Candidate) -> CandidateView:
         other = c.other
-        return cls(
-            score=c.score,
-            feature_score=c.feature_score,
-            face_score=c.face_score,
-            reasons=c.reasons,
-            computed_at=c.computed_at,
-            missing=MissingView.of(other) if isinstance(other, MissingPerson) else None,
-            udr=UdrView.of(other) if isinstance(other, UnidentifiedBody) else None,
+        return cls.model_validate(
+            {
+                **fields_of(c),
+                "missing": MissingView.of(other) if isinstance(other, MissingPerson) else None,
+                "udr": UdrView.of(other) if isinstance(other, UnidentifiedBody) else None,
+            }
         )
 
 

@@ -16,6 +16,7 @@ from command_center.alerts.verdicts import GroupBy, VerdictCount, VerdictStats
 from command_center.api.alerts import district_scope
 from command_center.api.deps import ServicesDep
 from command_center.api.dispatch_deps import StatsReader
+from pipeline.types import fields_of
 
 router = APIRouter(prefix="/stats", tags=["statistics"])
 
@@ -36,14 +37,12 @@ class VerdictGroup(BaseModel):
     @classmethod
     def of(cls, count: VerdictCount) -> VerdictGroup:
         rate = count.false_positive_rate
-        return cls(
-            key=count.key,
-            label=count.label,
-            confirmed=count.confirmed,
-            false_positive=count.false_positive,
-            open=count.open,
-            decided=count.decided,
-            false_positive_rate=round(rate, 4) if rate is not None else None,
+        return cls.model_validate(
+            {
+                **fields_of(count),
+                "decided": count.decided,
+                "false_positive_rate": round(rate, 4) if rate is not None else None,
+            }
         )
 
 

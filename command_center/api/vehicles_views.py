@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from command_center.records.vehicle_links import LinkedPerson
+from pipeline.types import fields_of
 from pipeline.validators import Label, PersonName, Reference
 from watchlist.plate_text import MAX_DISPLAY_LENGTH
 from watchlist.vehicle_import import ImportReport
@@ -137,17 +138,15 @@ class LinkedPersonView(BaseModel):
 
     @classmethod
     def of(cls, linked: LinkedPerson) -> LinkedPersonView:
-        return cls(
-            person_id=linked.person_id,
-            name=linked.name,
-            category=linked.category,
-            plate=linked.plate,
-            via=linked.via,
-            cases=[
-                LinkedCaseView(fir_number=c.fir_number, police_station=c.police_station, status=c.status)
-                for c in linked.cases
-            ],
-            person=f"/persons/{linked.person_id}",
+        return cls.model_validate(
+            {
+                **fields_of(linked),
+                "cases": [
+                    LinkedCaseView(fir_number=c.fir_number, police_station=c.police_station, status=c.status)
+                    for c in linked.cases
+                ],
+                "person": f"/persons/{linked.person_id}",
+            }
         )
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from command_center.api.auditing import ReasonText
 from pipeline.calibration import Calibration
+from pipeline.types import fields_of
 from watchlist.list_types import PURPOSES, Mode, WatchList
 from watchlist.tables import MAX_LIST_NAME_LENGTH, MAX_REASON_LENGTH
 
@@ -44,17 +45,13 @@ class CalibrationView(BaseModel):
 
     @classmethod
     def of(cls, calibration: Calibration, tracks_per_hour: float) -> CalibrationView:
-        return cls(
-            gallery=calibration.gallery,
-            target_fpir=calibration.target_fpir,
-            threshold=calibration.threshold,
-            strong_threshold=calibration.strong_threshold,
-            fpir_bound=calibration.fpir_bound,
-            genuine_pass=round(calibration.genuine_pass, 4),
-            feasible=calibration.feasible,
-            reason=calibration.reason,
-            stranger_tracks_per_hour=tracks_per_hour,
-            false_alerts_per_camera_hour=calibration.false_alerts_per_hour(tracks_per_hour),
+        return cls.model_validate(
+            {
+                **fields_of(calibration),
+                "genuine_pass": round(calibration.genuine_pass, 4),
+                "stranger_tracks_per_hour": tracks_per_hour,
+                "false_alerts_per_camera_hour": calibration.false_alerts_per_hour(tracks_per_hour),
+            }
         )
 
 
