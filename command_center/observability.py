@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Iterator
@@ -29,6 +28,7 @@ from command_center.alerts.sightings import Sighting
 from command_center.alerts.store import AlertStore, HitOutcome
 from command_center.pull_loop import PullLoop
 from command_center.services import Services
+from pipeline.aio import cancel_and_wait
 from pipeline.contracts import Hit
 
 log = logging.getLogger(__name__)
@@ -194,9 +194,7 @@ class Watchdog:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         while True:

@@ -22,6 +22,7 @@ from nats.js.errors import APIError
 
 from command_center.admin.deadletters import dead_letter
 from pipeline.adapters.streams import ensure_stream
+from pipeline.aio import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +160,7 @@ class PullLoop:
         try:
             await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
         except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         except asyncio.CancelledError:
             if not self._task.cancelled():
                 raise  # the caller itself was cancelled

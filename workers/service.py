@@ -33,6 +33,7 @@ from pipeline import subjects
 from pipeline.adapters.bus import connect
 from pipeline.adapters.database import make_engine
 from pipeline.adapters.streams import ensure_stream, hits_stream_config, plates_stream_config
+from pipeline.aio import cancel_and_wait
 from pipeline.camera_credentials import redact
 from pipeline.contracts import PlateRead, WorkerHeartbeat
 from pipeline.settings import CameraConfig, ConfigError, Settings
@@ -147,9 +148,7 @@ class Worker:
                 await self.fleet.leave()  # hand cameras over before the slow part of stopping
             await self._stop_pipelines(list(self.pipelines))
             background_stop.set()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*(cancel_and_wait(task) for task in tasks))
             publish_stop.set()
             try:
                 await asyncio.wait_for(publish_task, 15)

@@ -24,6 +24,7 @@ from nats.aio.client import Client as NATS
 from pipeline import subjects
 from pipeline.adapters.catalogue_watch import CatalogueWatch
 from pipeline.adapters.fleet import Catalogue
+from pipeline.aio import cancel_and_wait
 from pipeline.settings import CameraConfig, Settings
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,7 @@ class CameraDirectory(Mapping[str, CameraConfig]):
             stop.set()
             done, _ = await asyncio.wait({task}, timeout=5)
             if not done:
-                task.cancel()
-                await asyncio.wait({task}, timeout=1)
+                await asyncio.wait({asyncio.ensure_future(cancel_and_wait(task))}, timeout=1)
 
         stack.push_async_callback(_stop)
         with contextlib.suppress(TimeoutError):

@@ -25,6 +25,7 @@ from command_center.alerts.tables import alert_evidence, alerts, plate_reads
 from command_center.records.tables import checkins
 from command_center.security.audit import AuditTrail
 from pipeline.adapters import transactions
+from pipeline.aio import cancel_and_wait
 from pipeline.settings.retention import RetentionSettings
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,6 @@ def start_purges(purger: Purger, every_s: float, stack: AsyncExitStack) -> None:
     task = asyncio.create_task(run(), name="retention")
 
     async def stop() -> None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait(task)
 
     stack.push_async_callback(stop)

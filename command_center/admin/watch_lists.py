@@ -16,6 +16,7 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
+from pipeline.aio import cancel_and_wait
 from pipeline.calibration import Calibration
 from pipeline.contracts import WatchlistChange
 from watchlist.announce import announce_committed
@@ -84,9 +85,7 @@ class WatchListService:
         task = asyncio.create_task(self.recalibrate_forever(every_s))
 
         async def stop() -> None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
         stack.push_async_callback(stop)
 

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pipeline import subjects
+from pipeline.aio import cancel_and_wait
 from pipeline.contracts import AlertEvent, SessionRevoked
 
 log = logging.getLogger(__name__)
@@ -176,9 +177,8 @@ class AlertFeed:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._clients.discard(client)
-            for task in tasks:
-                task.cancel()  # a sender stuck on a full socket is abandoned here
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # A sender stuck on a full socket is abandoned here.
+            await asyncio.gather(*(cancel_and_wait(task) for task in tasks))
         if client.stopped.is_set():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(websocket.close(code=client.close_code), CLOSE_TIMEOUT_S)

@@ -40,6 +40,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from pipeline import subjects
 from pipeline.adapters.streams import dispatch_stream_config, ensure_stream
+from pipeline.aio import cancel_and_wait
 from pipeline.contracts import DispatchNotice, Message, SessionRevoked
 
 log = logging.getLogger(__name__)
@@ -248,9 +249,7 @@ class OfficerChannels:
                     connection.stop(CLOSE_FAILED)
         finally:
             self._connections.discard(connection)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*(cancel_and_wait(task) for task in tasks))
             # Drop the pull subscriptions before handing notices back: a cancelled fetch's pull request
             # may still be waiting on the server, and a notice released into it would be "delivered" to
             # nobody and come back only after ack_wait (seen once: the next connection waited > 10 s).

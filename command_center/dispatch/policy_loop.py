@@ -30,6 +30,7 @@ from command_center.alerts.store import Alert
 from command_center.dispatch.dispatcher import Dispatcher
 from command_center.dispatch.positions import PatrolPositions
 from pipeline import subjects
+from pipeline.aio import cancel_and_wait
 from pipeline.contracts import AlertEvent
 from pipeline.settings.dispatch import DispatchSettings
 
@@ -91,9 +92,7 @@ class PolicyLoop:
         try:
             await asyncio.wait_for(asyncio.shield(self._task), STOP_TIMEOUT_S)
         except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def _on_alert_event(self, msg: Msg) -> None:
         # Only a wake-up: what to do is read from the database, not from the message.

@@ -14,7 +14,6 @@ anchors.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -30,6 +29,7 @@ from nats.js.errors import NotFoundError
 from command_center.security.audit import AuditTrail
 from pipeline import subjects
 from pipeline.adapters.streams import audit_anchors_stream_config, ensure_stream
+from pipeline.aio import cancel_and_wait
 from pipeline.contracts import AuditAnchor
 from pipeline.settings import Settings
 
@@ -142,9 +142,7 @@ def start_anchoring(anchors: Anchors, every_s: float, stack: AsyncExitStack) -> 
     task = asyncio.create_task(run(), name="audit-anchors")
 
     async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
         await quietly("at shutdown")
 
     stack.push_async_callback(stop)
