@@ -22,41 +22,20 @@ from nats.js.api import DeliverPolicy
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
 
+from command_center.admin.api import cameras, watch_lists, watchlist
 from command_center.admin.camera_directory import CameraDirectory
 from command_center.admin.wiring import start_admin
+from command_center.alerts.api import alert_stats, alerts, lifecycle, plate_reads, stats
 from command_center.alerts.wiring import start_alerts
-from command_center.api import (
-    alert_stats,
-    alerts,
-    arrests,
-    audit,
-    auth,
-    cameras,
-    checkins,
-    console,
-    crimes,
-    dispatches,
-    docs,
-    face_search,
-    health,
-    integrations,
-    lifecycle,
-    missing,
-    observability,
-    patrol,
-    persons,
-    plate_reads,
-    stats,
-    users,
-    vehicles,
-    watch_lists,
-    watchlist,
-)
+from command_center.api import console, docs, health, observability
 from command_center.api.console import STATIC_DIR
+from command_center.dispatch.api import dispatches, patrol
 from command_center.dispatch.services import start_dispatch
 from command_center.observability import CommandCenterMetrics, MeteredAlertStore, Watchdog
+from command_center.records.api import arrests, checkins, crimes, face_search, missing, persons, vehicles
 from command_center.records.casework import start_casework
 from command_center.records.services import start_records
+from command_center.security.api import audit, auth, integrations, users
 from command_center.security.apikeys import ApiKeyStore
 from command_center.security.audit import AuditTrail
 from command_center.security.audit_anchor import Anchors, start_anchoring

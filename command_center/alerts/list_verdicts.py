@@ -13,9 +13,9 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
+from command_center.admin.api.watch_list_views import CameraVerdicts, ListPerformance
 from command_center.alerts.tables import alerts
 from command_center.alerts.verdicts import count_statuses
-from command_center.api.watch_list_views import CameraVerdicts, ListPerformance
 from pipeline.adapters import transactions
 from pipeline.settings import CameraConfig
 from watchlist.list_types import WatchList

@@ -17,8 +17,8 @@ import pytest
 from nats.aio.client import Client
 from sqlalchemy import update
 
+from command_center.alerts.api.alert_stats import AlertGroup, AlertReport, as_csv
 from command_center.alerts.tables import alerts
-from command_center.api.alert_stats import AlertGroup, AlertReport, as_csv
 from command_center.security.permissions import Role
 from pipeline.settings import ConfigError, Settings, parse
 from tests.command_center.dispatch_helpers import serve_city, staff

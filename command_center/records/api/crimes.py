@@ -22,9 +22,9 @@ from fastapi import APIRouter, File, HTTPException, Path, Query, Response, Uploa
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
 
-from command_center.api.arrests import CaseworkDep
-from command_center.api.auditing import AuditorDep, ReasonQuery
-from command_center.api.casework_common import (
+from command_center.api.deps import SettingsDep, require
+from command_center.records.api.arrests import CaseworkDep
+from command_center.records.api.casework_common import (
     MAX_ID,
     NO_STORE,
     call,
@@ -33,7 +33,7 @@ from command_center.api.casework_common import (
     photo_from_upload,
     staff_only,
 )
-from command_center.api.crime_views import (
+from command_center.records.api.crime_views import (
     CrimeCreate,
     CrimePage,
     CrimeStats,
@@ -45,10 +45,10 @@ from command_center.api.crime_views import (
     PhotoAdded,
     crime_stats_csv,
 )
-from command_center.api.deps import SettingsDep, require
 from command_center.records.crime_types import CRIME_TYPES, TYPE_PATTERN
 from command_center.records.crimes import CrimeFilters, Near, NewCrime
 from command_center.security import evidence
+from command_center.security.api.auditing import AuditorDep, ReasonQuery
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 

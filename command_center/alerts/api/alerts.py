@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, WebSocket
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from command_center.alerts.api.escalation_views import EscalationPage, EscalationView
 from command_center.alerts.store import Alert, AlertStore, EvidenceKind
 from command_center.alerts.views import AlertPage, AlertView, HitView
 from command_center.api.deps import (
@@ -25,8 +26,7 @@ from command_center.api.deps import (
     authenticate_websocket,
     require,
 )
-from command_center.api.dispatch_deps import DispatchDep
-from command_center.api.escalation_views import EscalationPage, EscalationView
+from command_center.dispatch.api.dispatch_deps import DispatchDep
 from command_center.security.permissions import DISTRICT_SCOPED_ROLES, Permission
 from command_center.security.principal import Principal
 from command_center.security.users import DISTRICT_PATTERN

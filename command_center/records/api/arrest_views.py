@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from command_center.api.person_views import Notes, RecordId, Section, _Body
+from command_center.records.api.person_views import Notes, RecordId, Section, _Body
 from command_center.records.arrests import Arrest
 from command_center.records.types import Gender
 from pipeline.types import fields_of

@@ -15,9 +15,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from command_center.api.auditing import AuditorDep, ReasonQuery
 from command_center.api.deps import ServicesDep, require
-from command_center.api.vehicles_views import (
+from command_center.records.api.vehicles_views import (
     ImportView,
     SearchHit,
     SearchPage,
@@ -28,6 +27,7 @@ from command_center.api.vehicles_views import (
     target,
 )
 from command_center.records.vehicle_links import LinkedPerson, linked_persons
+from command_center.security.api.auditing import AuditorDep, ReasonQuery
 from command_center.security.permissions import Permission, allowed
 from command_center.security.principal import Principal
 from watchlist.vehicle_import import CsvFormatError, ImportConflictError, import_csv

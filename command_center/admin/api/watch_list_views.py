@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from command_center.api.auditing import ReasonText
+from command_center.security.api.auditing import ReasonText
 from pipeline.calibration import Calibration
 from pipeline.types import fields_of
 from watchlist.list_types import PURPOSES, Mode, WatchList

@@ -13,9 +13,9 @@ from fastapi import APIRouter, HTTPException
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from command_center.api.alerts import AlertReader
-from command_center.api.auditing import AuditorDep, ReasonText
+from command_center.alerts.api.alerts import AlertReader
 from command_center.api.deps import ServicesDep, require
+from command_center.security.api.auditing import AuditorDep, ReasonText
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.adapters.fleet import PasswordNotStorable, camera_bytes, open_catalogue, seed_if_empty

@@ -16,9 +16,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
-from command_center.api.alerts import district_scope
-from command_center.api.auditing import AuditorDep
-from command_center.api.dispatch_deps import (
+from command_center.alerts.api.alerts import district_scope
+from command_center.dispatch.api.dispatch_deps import (
     DispatchDep,
     PatrolDep,
     PatrolManager,
@@ -26,7 +25,7 @@ from command_center.api.dispatch_deps import (
     PatrolReader,
     own_unit,
 )
-from command_center.api.dispatch_views import (
+from command_center.dispatch.api.dispatch_views import (
     CrewBody,
     DutyBody,
     DutyStatus,
@@ -38,6 +37,7 @@ from command_center.api.dispatch_views import (
 )
 from command_center.dispatch.patrol import DuplicateUnit, PatrolError, UnitNotFound
 from command_center.dispatch.tracking import Fix
+from command_center.security.api.auditing import AuditorDep
 from pipeline.contracts import UNIT_ID_PATTERN, PatrolPosition
 
 router = APIRouter(prefix="/patrol", tags=["patrol"])

@@ -17,8 +17,8 @@ from fastapi.concurrency import run_in_threadpool
 from nats.aio.client import Client as NATS
 from pydantic import BaseModel, ConfigDict, Field
 
-from command_center.api.auditing import AuditorDep, ReasonText
 from command_center.api.deps import NatsDep, ServicesDep, require
+from command_center.security.api.auditing import AuditorDep, ReasonText
 from command_center.security.permissions import STAFF_ROLES, Permission
 from command_center.security.principal import Principal
 from command_center.security.users import (

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from command_center.alerts.instructions import WELFARE_CHECK
-from command_center.api.arrest_views import MAX_PHOTO_BASE64
-from command_center.api.person_views import Notes, RecordId, _Body, _changes, _notes
+from command_center.records.api.arrest_views import MAX_PHOTO_BASE64
+from command_center.records.api.person_views import Notes, RecordId, _Body, _changes, _notes
 from command_center.records.missing_types import (
     Candidate,
     CasePhoto,

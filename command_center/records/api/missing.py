@@ -16,9 +16,9 @@ from fastapi import APIRouter, File, HTTPException, Path, Query, Response, Uploa
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
 
-from command_center.api.arrests import CaseworkDep
-from command_center.api.auditing import Auditor, AuditorDep, ReasonQuery
-from command_center.api.casework_common import (
+from command_center.api.deps import SettingsDep, require
+from command_center.records.api.arrests import CaseworkDep
+from command_center.records.api.casework_common import (
     MAX_ID,
     NO_STORE,
     both_or_neither,
@@ -31,8 +31,7 @@ from command_center.api.casework_common import (
     refusing,
     staff_only,
 )
-from command_center.api.deps import SettingsDep, require
-from command_center.api.missing_views import (
+from command_center.records.api.missing_views import (
     CandidatePage,
     CandidateView,
     MissingCreate,
@@ -48,12 +47,13 @@ from command_center.api.missing_views import (
     UdrUpdate,
     UdrView,
 )
-from command_center.api.persons import _unprocessable
+from command_center.records.api.persons import _unprocessable
 from command_center.records.casework import CaseworkServices
 from command_center.records.casework_photos import CleanPhoto
 from command_center.records.missing import AnyCase, CaseFilters, Kind, MissingPerson, UnidentifiedBody
 from command_center.records.missing_types import CasePhoto
 from command_center.security import evidence
+from command_center.security.api.auditing import Auditor, AuditorDep, ReasonQuery
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.settings import Settings

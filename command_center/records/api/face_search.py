@@ -20,10 +20,10 @@ from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from command_center.api.auditing import MAX_REASON, MIN_REASON, AuditorDep
+from command_center.admin.api.watch_lists import viewer
 from command_center.api.deps import ServicesDep, require
-from command_center.api.watch_lists import viewer
 from command_center.records.faces import SearchResult
+from command_center.security.api.auditing import MAX_REASON, MIN_REASON, AuditorDep
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.models.registry import ModelError

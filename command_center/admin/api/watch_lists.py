@@ -16,11 +16,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
-from command_center.admin.watch_lists import WatchListService
-from command_center.alerts.list_verdicts import list_performance
-from command_center.api.auditing import AuditorDep, ReasonQuery
-from command_center.api.deps import ServicesDep, WatchlistStoreDep, require
-from command_center.api.watch_list_views import (
+from command_center.admin.api.watch_list_views import (
     CalibrationView,
     ListChangeBody,
     ListPerformance,
@@ -31,7 +27,11 @@ from command_center.api.watch_list_views import (
     WatchListView,
     list_target,
 )
-from command_center.api.watchlist_views import ProfilePage, ProfileView
+from command_center.admin.api.watchlist_views import ProfilePage, ProfileView
+from command_center.admin.watch_lists import WatchListService
+from command_center.alerts.list_verdicts import list_performance
+from command_center.api.deps import ServicesDep, WatchlistStoreDep, require
+from command_center.security.api.auditing import AuditorDep, ReasonQuery
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from watchlist.list_types import (

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
 
-from command_center.api.arrest_views import ArrestCreate, ArrestPage, ArrestView
-from command_center.api.auditing import AuditorDep, ReasonQuery
-from command_center.api.casework_common import (
+from command_center.api.deps import ServicesDep, SettingsDep, require
+from command_center.records.api.arrest_views import ArrestCreate, ArrestPage, ArrestView
+from command_center.records.api.casework_common import (
     MAX_ID,
     NO_STORE,
     both_or_neither,
@@ -23,12 +23,12 @@ from command_center.api.casework_common import (
     photo_from_base64,
     staff_only,
 )
-from command_center.api.deps import ServicesDep, SettingsDep, require
-from command_center.api.persons import RecordsDep
+from command_center.records.api.persons import RecordsDep
 from command_center.records.arrests import ArrestFilters, NewArrest
 from command_center.records.casework import CaseworkServices
 from command_center.records.casework_photos import faceprint_bytes
 from command_center.security import evidence
+from command_center.security.api.auditing import AuditorDep, ReasonQuery
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.validators import MAX_NAME_LENGTH, normalise_cnic

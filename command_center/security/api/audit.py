@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from command_center.api.auditing import AuditorDep
 from command_center.api.deps import AuditDep, ServicesDep, require
 from command_center.security import evidence
+from command_center.security.api.auditing import AuditorDep
 from command_center.security.audit import MAX_QUERY, AuditEntry
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal

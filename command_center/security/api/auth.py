@@ -14,7 +14,6 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
-from command_center.api.auditing import client_ip
 from command_center.api.deps import (
     WWW_AUTHENTICATE,
     AuditDep,
@@ -23,7 +22,8 @@ from command_center.api.deps import (
     CurrentSession,
     NatsDep,
 )
-from command_center.api.users import announce_revoked
+from command_center.security.api.auditing import client_ip
+from command_center.security.api.users import announce_revoked
 from command_center.security.audit import AuditTrail
 from command_center.security.authn import Locked, Throttled, TokenPair, WrongCode
 from command_center.security.sessions import InvalidRefresh, RefreshReuse

@@ -17,8 +17,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel
 
-from command_center.api.auditing import AuditorDep, ReasonQuery
 from command_center.api.deps import ServicesDep, require
+from command_center.security.api.auditing import AuditorDep, ReasonQuery
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.settings import CAMERA_ID_PATTERN

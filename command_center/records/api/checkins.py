@@ -18,9 +18,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
 
-from command_center.api.auditing import AuditorDep, ReasonQuery
 from command_center.api.deps import SettingsDep, require
-from command_center.api.person_views import (
+from command_center.records.api.person_views import (
     CheckinAck,
     CheckinPage,
     CheckinPost,
@@ -28,10 +27,11 @@ from command_center.api.person_views import (
     CheckoutAck,
     CheckoutPost,
 )
-from command_center.api.persons import RecordsDep
+from command_center.records.api.persons import RecordsDep
 from command_center.records.checkins import CheckinConflictError, NewCheckin
 from command_center.records.types import PersonNotFoundError, RecordsError
 from command_center.security import evidence
+from command_center.security.api.auditing import AuditorDep, ReasonQuery
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.validators import normalise_cnic, normalise_mobile

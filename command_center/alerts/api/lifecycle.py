@@ -13,15 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
+from command_center.alerts.api.alerts import AlertId, AlertReader, visible_alert
 from command_center.alerts.lifecycle import AlertNotFound, IllegalTransition, Step, allowed_next
 from command_center.alerts.lifecycle_events import alert_target
 from command_center.alerts.store import AlertStore
 from command_center.alerts.views import AlertView
-from command_center.api.alerts import AlertId, AlertReader, visible_alert
-from command_center.api.auditing import Auditor, AuditorDep
 from command_center.api.deps import AlertStoreDep
-from command_center.api.dispatch_deps import AlertActor, DispatchDep, DispatcherDep, actor_of
-from command_center.api.dispatch_views import (
+from command_center.dispatch.api.dispatch_deps import AlertActor, DispatchDep, DispatcherDep, actor_of
+from command_center.dispatch.api.dispatch_views import (
     DispatchView,
     LifecycleView,
     NoteBody,
@@ -31,6 +30,7 @@ from command_center.api.dispatch_views import (
     TransitionView,
 )
 from command_center.dispatch.dispatcher import Dispatcher
+from command_center.security.api.auditing import Auditor, AuditorDep
 from command_center.security.principal import Principal
 
 router = APIRouter(tags=["alert lifecycle"])

@@ -12,10 +12,10 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel
 
+from command_center.alerts.api.alerts import district_scope
 from command_center.alerts.verdicts import GroupBy, VerdictCount, VerdictStats
-from command_center.api.alerts import district_scope
 from command_center.api.deps import ServicesDep
-from command_center.api.dispatch_deps import StatsReader
+from command_center.dispatch.api.dispatch_deps import StatsReader
 from pipeline.types import fields_of
 
 router = APIRouter(prefix="/stats", tags=["statistics"])

@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from command_center.alerts.lifecycle import Transition
 from command_center.alerts.views import AlertView
-from command_center.api.auditing import MAX_REASON, ReasonText
 from command_center.dispatch.dispatcher import Suggestion
 from command_center.dispatch.patrol import Unit
 from command_center.dispatch.positions import Position
 from command_center.dispatch.records import DUTY_STATUSES, Dispatch
+from command_center.security.api.auditing import MAX_REASON, ReasonText
 from pipeline.contracts import UNIT_ID_PATTERN
 from pipeline.settings import CAMERA_ID_PATTERN
 from pipeline.types import fields_of

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from command_center.api.person_views import Notes, _Body
+from command_center.records.api.person_views import Notes, _Body
 from command_center.records.crime_types import CrimeType
 from command_center.records.crimes import Cell, CrimeReport, Tally
 from pipeline.types import fields_of

@@ -14,8 +14,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from command_center.api.auditing import AuditorDep
 from command_center.api.deps import ApiKeyStoreDep, CurrentPrincipal, require
+from command_center.security.api.auditing import AuditorDep
 from command_center.security.apikeys import (
     Hotel,
     HotelNotFoundError,

@@ -13,11 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Path, Query, WebSocket
 from fastapi.concurrency import run_in_threadpool
 
+from command_center.alerts.api.alerts import AlertId, visible_alert
+from command_center.alerts.api.lifecycle import ILLEGAL, illegal
 from command_center.alerts.lifecycle import AlertNotFound, IllegalTransition
 from command_center.alerts.lifecycle_events import alert_target
 from command_center.alerts.views import AlertView
-from command_center.api.alerts import AlertId, visible_alert
-from command_center.api.auditing import Auditor, AuditorDep
 from command_center.api.deps import (
     WS_SUBPROTOCOL,
     AlertStoreDep,
@@ -25,7 +25,7 @@ from command_center.api.deps import (
     WebSocketRefused,
     authenticate_websocket,
 )
-from command_center.api.dispatch_deps import (
+from command_center.dispatch.api.dispatch_deps import (
     DispatchActor,
     DispatchDep,
     DispatcherDep,
@@ -35,7 +35,7 @@ from command_center.api.dispatch_deps import (
     own_unit,
     visible_unit,
 )
-from command_center.api.dispatch_views import (
+from command_center.dispatch.api.dispatch_views import (
     DispatchBody,
     DispatchView,
     OfficerHome,
@@ -47,11 +47,11 @@ from command_center.api.dispatch_views import (
     TransitionView,
     UnitView,
 )
-from command_center.api.lifecycle import ILLEGAL, illegal
 from command_center.dispatch.dispatcher import NoCameraPosition
 from command_center.dispatch.officer_channel import OfficerSession, browser_json
 from command_center.dispatch.services import DispatchServices
 from command_center.dispatch.store import DispatchClosed, DispatchNotFound, UnitUnavailable
+from command_center.security.api.auditing import Auditor, AuditorDep
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from command_center.services import Services

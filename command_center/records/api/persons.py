@@ -14,9 +14,8 @@ from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Respon
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
-from command_center.api.auditing import AuditorDep, ReasonQuery
 from command_center.api.deps import ServicesDep, SettingsDep, require
-from command_center.api.person_views import (
+from command_center.records.api.person_views import (
     CaseCreate,
     CaseUpdate,
     CaseView,
@@ -42,6 +41,7 @@ from command_center.records.types import (
     RecordsError,
 )
 from command_center.security import evidence
+from command_center.security.api.auditing import AuditorDep, ReasonQuery
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.validators import MAX_ADDRESS_LENGTH, MAX_NAME_LENGTH

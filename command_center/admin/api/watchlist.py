@@ -16,10 +16,10 @@ from fastapi import APIRouter, Body, File, Form, HTTPException, Path, Query, Res
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from command_center.api.auditing import MAX_REASON, Auditor, AuditorDep, ReasonQuery, ReasonText
+from command_center.admin.api.watch_lists import visible
+from command_center.admin.api.watchlist_views import ProfilePage, ProfileView, image_type, target
 from command_center.api.deps import EnrolmentDep, ServicesDep, WatchlistStoreDep, require
-from command_center.api.watch_lists import visible
-from command_center.api.watchlist_views import ProfilePage, ProfileView, image_type, target
+from command_center.security.api.auditing import MAX_REASON, Auditor, AuditorDep, ReasonQuery, ReasonText
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.models.registry import ModelError

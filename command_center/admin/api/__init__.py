@@ -1,0 +1,1 @@
+"""The administration domain's HTTP routers: cameras, watch lists and enrolment."""

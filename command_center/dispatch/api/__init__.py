@@ -1,0 +1,1 @@
+"""The dispatch domain's HTTP routers: dispatches, patrol units and positions."""
