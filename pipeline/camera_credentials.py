@@ -176,10 +176,6 @@ class StreamAddress:
     def __str__(self) -> str:
         return self.url
 
-    @property
-    def has_credentials(self) -> bool:
-        return self.username is not None
-
     def current_password(self) -> str | None:
         """The password as it stands now (a reference is read again each time)."""
         if self.password_ref is not None:

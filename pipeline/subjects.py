@@ -68,10 +68,6 @@ def sim_frames(camera_id: str) -> str:
     return f"{PREFIX}.sim.frames.{_token(camera_id)}"
 
 
-def sim_frames_all() -> str:
-    return f"{PREFIX}.sim.frames.*"
-
-
 def alert_events() -> str:
     """Alert created/updated, fanned out to every command-centre replica's WebSockets (core NATS)."""
     return f"{PREFIX}.alerts.events"

@@ -273,14 +273,6 @@ class VehicleHotlist:
             vehicle_hotlist.c.expires_at.is_(None) | (vehicle_hotlist.c.expires_at > when),
         )
 
-    def by_keys(self, keys: Iterable[str], include_removed: bool = False) -> list[HotlistEntry]:
-        found: list[HotlistEntry] = []
-        wanted = sorted(set(keys))
-        for start in range(0, len(wanted), _CHUNK):
-            clauses = [vehicle_hotlist.c.plate_key.in_(wanted[start : start + _CHUNK])]
-            found.extend(self._select(*clauses, *([] if include_removed else [live()])))
-        return found
-
     def by_ids(self, ids: Iterable[int]) -> list[HotlistEntry]:
         found: list[HotlistEntry] = []
         wanted = sorted(set(ids))

@@ -122,10 +122,6 @@ class OfficerChannels:
         self._subscription: Subscription | None = None
         self.published = 0
 
-    @property
-    def connection_count(self) -> int:
-        return len(self._connections)
-
     async def start(self) -> None:
         await ensure_stream(self._js, dispatch_stream_config())
         self._subscription = await self._nc.subscribe(subjects.sessions_revoked(), cb=self._on_revoked)

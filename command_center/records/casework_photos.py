@@ -88,10 +88,3 @@ def best_matches(
         if sim >= threshold and sim > best.get(owner, -2.0):
             best[owner] = float(sim)
     return best
-
-
-def best_pair(a: list[npt.NDArray[np.float32]], b: list[npt.NDArray[np.float32]]) -> float | None:
-    """The highest similarity between any face of ``a`` and any of ``b``; None if either has none."""
-    if not a or not b:
-        return None
-    return float(np.max(np.stack(a) @ np.stack(b).T))

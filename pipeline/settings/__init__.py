@@ -196,12 +196,6 @@ class CommandCenterSettings(Strict):
         "and plate alerts as 'vehicle:<status>'); other categories use the defaults above.",
     )
 
-    def episode_policy(self, category: str) -> EpisodePolicy:
-        found = self.episodes.get(category)
-        if found is not None:
-            return found
-        return EpisodePolicy(window_s=self.alert_merge_window_s, cooldown_s=self.alert_cooldown_s)
-
     max_upload_bytes: int = Field(10_000_000, ge=1000)
     hits_ack_wait_s: float = Field(
         30.0,
