@@ -1,7 +1,7 @@
 """The kinds of alert, in one place: what a kind is called on the bus, in the store, the API and the console.
 
 A hit kind arrives from workers on ``safecity.hits.<kind>.<camera>`` (its contract, naming its ``KIND``, is
-in ``pipeline.contracts.Hit``): ``face`` (a watchlist profile seen), ``plate`` (a hotlisted vehicle read,
+in ``pipeline.hits.Hit``): ``face`` (a watchlist profile seen), ``plate`` (a hotlisted vehicle read,
 matched by the command centre), ``tamper`` (a camera covered, out of focus or turned away). ``checkin`` is
 raised by the command centre itself when a hotel guest's CNIC is a CRO person's. A name is at most 8
 characters (the alerts' ``kind`` column). README, "Adding an analytic", lists what else a new kind needs.

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import av
 import numpy as np
@@ -144,25 +145,13 @@ class RtspSource(RtspReader):
 
     def _pump(self, container: av.container.InputContainer, stream: av.VideoStream) -> bool:
         ctx = stream.codec_context
-        # Frame threading holds frames back (one per thread) before returning them: latency for no
-        # gain, since a camera's decode costs a few ms a frame and we scale by processes.
-        ctx.thread_count = 1
-        # A frame of several slices may reach the decoder in pieces: a server that repeats the parameter
-        # sets before every keyframe *slice* (GStreamer's rtph264pay with config-interval=-1 does)
-        # begins, by H.264's rules, a new access unit at each, and FFmpeg's parser cuts the frame
-        # there; decoded packet by packet, each picture kept only one slice. In chunk mode the H.264
-        # decoder joins a picture's slices across packets and returns it once complete (other
-        # decoders ignore the flag).
-        ctx.flags2 |= Flags2.chunks
-        if self._opt.skip_loop_filter:
-            ctx.options = {"skip_loop_filter": "all"}
+        self._configure(ctx)
         capture = CaptureClock(self.camera_id, stream.time_base)
         watch = SessionWatch(self._opt.keyframe_wait_s, self.stall, time.monotonic())
         stamps: dict[int, FrameStamp] = {}
         skipping = False
         said_waiting = False
-        silent_gop = False  # a keyframe arrived and nothing has decoded since
-        gop_went_on = False  # ... and other frames' packets followed it (a keyframe may come in pieces)
+        gops = SilentGops()
         for packet in container.demux(stream):
             if self._stop.is_set():
                 break
@@ -171,22 +160,11 @@ class RtspSource(RtspReader):
             if packet.size == 0:
                 continue
             watch.packet(packet.is_keyframe, now)
-            if not packet.is_keyframe:
-                gop_went_on = True
-            else:
-                if silent_gop and gop_went_on:
-                    # A whole GOP decoded to nothing: in chunk mode the H.264 decoder waits for the rest of
-                    # a picture that garbled slices never complete, and would ignore every later keyframe
-                    # too (measured with camera_sim's corrupt fault). A keyframe needs no earlier state.
-                    ctx.flush_buffers()
-                    self._counters.decoder_resets += 1
-                silent_gop, gop_went_on = True, False
+            if gops.packet(packet.is_keyframe):
+                ctx.flush_buffers()  # a keyframe needs no earlier state
+                self._counters.decoder_resets += 1
             capture.observe(packet)
-            stamp = find_stamp(bytes(packet))
-            if stamp is not None and packet.pts is not None:
-                stamps[packet.pts] = stamp
-                if len(stamps) > _MAX_PENDING_STAMPS:
-                    stamps.pop(next(iter(stamps)))
+            _remember_stamp(stamps, packet)
             if self._opt.skip_nonref and skipping == self._gate.due(self._clock()):
                 skipping = not skipping  # frames no one will analyse: decode only those others need
                 ctx.skip_frame = "NONREF" if skipping else "DEFAULT"
@@ -204,13 +182,27 @@ class RtspSource(RtspReader):
                     extra={"camera_id": self.camera_id},
                 )
             for frame in frames:
-                silent_gop = False
+                gops.decoded()
                 if not watch.decoding and said_waiting:
                     log.info("camera %s: keyframe received, decoding", self.camera_id)
                 watch.frame(time.monotonic())
                 stamp = stamps.pop(frame.pts, None) if frame.pts is not None else None
                 self._on_frame(frame, stamp, capture, decode_ms)
         return watch.decoding
+
+    def _configure(self, ctx: av.codec.context.CodecContext) -> None:
+        # Frame threading holds frames back (one per thread) before returning them: latency for no
+        # gain, since a camera's decode costs a few ms a frame and we scale by processes.
+        ctx.thread_count = 1
+        # A frame of several slices may reach the decoder in pieces: a server that repeats the parameter
+        # sets before every keyframe *slice* (GStreamer's rtph264pay with config-interval=-1 does)
+        # begins, by H.264's rules, a new access unit at each, and FFmpeg's parser cuts the frame
+        # there; decoded packet by packet, each picture kept only one slice. In chunk mode the H.264
+        # decoder joins a picture's slices across packets and returns it once complete (other
+        # decoders ignore the flag).
+        ctx.flags2 |= Flags2.chunks
+        if self._opt.skip_loop_filter:
+            ctx.options = {"skip_loop_filter": "all"}
 
     def _check(self, watch: SessionWatch, now: float) -> None:
         if watch.broken(now):
@@ -247,3 +239,34 @@ class RtspSource(RtspReader):
             )
         )
         self._counters.frames_dropped += self._queue.dropped - dropped_before
+
+
+class SilentGops:
+    """A whole GOP that decoded to nothing: in chunk mode the H.264 decoder waits for the rest of a picture
+    that garbled slices never complete, and would ignore every later keyframe too (measured with
+    camera_sim's corrupt fault). ``packet`` says when to flush it, at the next keyframe."""
+
+    def __init__(self) -> None:
+        self._silent = False  # a keyframe arrived and nothing has decoded since
+        self._went_on = False  # ... and other frames' packets followed it (a keyframe may come in pieces)
+
+    def packet(self, keyframe: bool) -> bool:
+        """True when the decoder is to be flushed before decoding this packet (a keyframe)."""
+        if not keyframe:
+            self._went_on = True
+            return False
+        flush = self._silent and self._went_on
+        self._silent, self._went_on = True, False
+        return flush
+
+    def decoded(self) -> None:
+        self._silent = False
+
+
+def _remember_stamp(stamps: dict[int, FrameStamp], packet: av.Packet[Any]) -> None:
+    """The send stamp a packet carries (camera_sim's SEI), kept by its pts until its frame is decoded."""
+    stamp = find_stamp(bytes(packet))
+    if stamp is not None and packet.pts is not None:
+        stamps[packet.pts] = stamp
+        if len(stamps) > _MAX_PENDING_STAMPS:
+            stamps.pop(next(iter(stamps)))

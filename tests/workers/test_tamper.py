@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.contracts import HIT_CONTRACTS, TamperHit
+from pipeline.hits import HIT_CONTRACTS, TamperHit
 from pipeline.settings import CameraConfig, parse
 from pipeline.types import CameraId, Frame, Image
 from workers.kinds import StageContext, stage_for

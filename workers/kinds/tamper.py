@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.contracts import Box, TamperCondition, TamperHit
+from pipeline.hits import TamperCondition, TamperHit
+from pipeline.messages import Box
 from pipeline.types import Frame, Image
 from workers.evidence import downscale, encode_jpeg
 from workers.kinds import StageContext

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from command_center.alerts.kinds import KindRules, carried
 from command_center.alerts.sightings import Sighting
-from pipeline.contracts import Hit, LinkedSubject, ListedSubject, TamperHit
+from pipeline.contracts import Hit, LinkedSubject, ListedSubject
+from pipeline.hits import TamperHit
 
 if TYPE_CHECKING:
     from command_center.alerts.store import Alert
