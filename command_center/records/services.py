@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from command_center.alerts.store import AlertStore
 from command_center.records.checkins import CheckinStore
 from command_center.records.faces import GuestFaceMatcher
+from command_center.records.library import LibraryStore
 from command_center.records.notices import FollowNotifier
 from command_center.records.screening import CheckinScreener
 from command_center.records.search import PersonSearch
@@ -31,6 +32,7 @@ class RecordsServices:
     notifier: FollowNotifier
     screener: CheckinScreener
     faces: GuestFaceMatcher  # the face models of the records (one copy, loaded on first use)
+    library: LibraryStore  # Acts, judgments, circulars, manuals and SOPs
 
 
 async def start_records(
@@ -73,4 +75,5 @@ async def start_records(
     )
     stack.push_async_callback(screener.close)
     await screener.resume()
-    return RecordsServices(persons, PersonSearch(engine), checkins, notifier, screener, faces)
+    library = LibraryStore(engine)
+    return RecordsServices(persons, PersonSearch(engine), checkins, notifier, screener, faces, library)

@@ -51,6 +51,8 @@ class Permission(StrEnum):
     MISSING_WRITE = "missing:write"  # register and update missing persons and unidentified bodies
     CRIMES_READ = "crimes:read"  # crime reports (with a reason) and the hotspot map
     CRIMES_REPORT = "crimes:report"  # an officer reports a crime (GPS, type, photos)
+    LIBRARY_READ = "library:read"  # the resource library: Acts, judgments, circulars, manuals, SOPs
+    LIBRARY_MANAGE = "library:manage"  # add, pin for offline reading and remove library documents
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -79,6 +81,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MISSING_READ,
             Permission.CRIMES_READ,
             Permission.MISSING_WRITE,
+            Permission.LIBRARY_READ,
+            Permission.LIBRARY_MANAGE,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -107,6 +111,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MISSING_WRITE,
             Permission.ARRESTS_RECORD,
             Permission.CRIMES_REPORT,
+            Permission.LIBRARY_READ,
+            Permission.LIBRARY_MANAGE,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -124,6 +130,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ARRESTS_READ,
             Permission.MISSING_READ,
             Permission.CRIMES_READ,
+            Permission.LIBRARY_READ,
         }
     ),
     Role.RECORDS_CLERK: frozenset(
@@ -140,6 +147,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MISSING_READ,
             Permission.CRIMES_READ,
             Permission.MISSING_WRITE,
+            Permission.LIBRARY_READ,
+            Permission.LIBRARY_MANAGE,
         }
     ),
     Role.PATROL_OFFICER: frozenset(
@@ -153,6 +162,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MISSING_READ,
             Permission.CRIMES_READ,
             Permission.CRIMES_REPORT,
+            Permission.LIBRARY_READ,
         }
     ),
     Role.HOTEL: frozenset({Permission.CHECKINS_POST}),

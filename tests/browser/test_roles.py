@@ -28,6 +28,7 @@ SCREENS = [
     ("Watchlist entries", "watchlist", Permission.WATCHLIST_READ),
     ("Watch lists", "lists", Permission.WATCHLIST_READ),
     ("Photo search", "facesearch", Permission.FACES_SEARCH),
+    ("Library", "library", Permission.LIBRARY_READ),
     ("Audit log", "audit", Permission.AUDIT_READ),
 ]
 

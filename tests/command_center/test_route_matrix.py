@@ -61,6 +61,8 @@ MISSING_READ = {ADM, SUP, OPR, CLK, PTL}
 MISSING_WRITE = {ADM, SUP, CLK}
 CRIMES_READ = {ADM, SUP, OPR, CLK, PTL}
 CRIMES_REPORT = {SUP, PTL}
+LIBRARY_READ = {ADM, SUP, OPR, CLK, PTL}  # every member of staff reads the library; a hotel key never
+LIBRARY_MANAGE = {ADM, SUP, CLK}
 
 POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/health/live"): PUBLIC,
@@ -181,6 +183,13 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/crimes/{report_id}"): CRIMES_READ,
     ("POST", "/crimes/{report_id}/photos"): CRIMES_REPORT,
     ("GET", "/crimes/{report_id}/photos/{photo_id}"): CRIMES_READ,
+    ("POST", "/library"): LIBRARY_MANAGE,
+    ("GET", "/library"): LIBRARY_READ,
+    ("GET", "/library/search"): LIBRARY_READ,
+    ("GET", "/library/{doc_id}"): LIBRARY_READ,
+    ("GET", "/library/{doc_id}/file"): LIBRARY_READ,
+    ("PATCH", "/library/{doc_id}"): LIBRARY_MANAGE,
+    ("DELETE", "/library/{doc_id}"): LIBRARY_MANAGE,
     ("GET", "/users"): USERS_MANAGE,
     ("POST", "/users"): USERS_MANAGE,
     ("GET", "/users/{user_id}"): USERS_MANAGE,

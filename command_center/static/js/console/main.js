@@ -10,6 +10,7 @@ import { CheckinsScreen } from "./checkins.js";
 import { CrossmatchScreen } from "./crossmatch.js";
 import { bindSound } from "./cue.js";
 import { FaceSearchScreen } from "./face_search.js";
+import { LibraryScreen } from "./library.js";
 import { AlertFeed } from "./feed.js";
 import { MapScreen } from "./map.js";
 import { NoticeBoard } from "./notices.js";
@@ -32,6 +33,7 @@ const SCREENS = [
   { id: "watchlist", title: "Watchlist entries", needs: "watchlist:read", make: (ctx) => new WatchlistScreen(ctx) },
   { id: "lists", title: "Watch lists", needs: "watchlist:read", make: (ctx) => new WatchListsScreen(ctx) },
   { id: "facesearch", title: "Photo search", needs: "faces:search", make: (ctx) => new FaceSearchScreen(ctx) },
+  { id: "library", title: "Library", needs: "library:read", make: (ctx) => new LibraryScreen(ctx) },
   { id: "audit", title: "Audit log", needs: "audit:read", make: (ctx) => new AuditScreen(ctx) },
 ];
 
