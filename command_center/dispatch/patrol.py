@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from command_center.alerts.lifecycle_tables import patrol_officers, patrol_units
 from command_center.dispatch.records import AVAILABLE, DUTY_STATUSES
+from command_center.dispatch.tables import patrol_officers, patrol_units
 from command_center.security.permissions import Role
 from command_center.security.users import DISTRICT_PATTERN, staff_users
 from pipeline.adapters import transactions

@@ -37,6 +37,7 @@ TABLE_MODULES = (
     "watchlist.vehicle_tables",
     "command_center.alerts.tables",
     "command_center.alerts.lifecycle_tables",
+    "command_center.dispatch.tables",
     "command_center.records.tables",
     "command_center.records.arrest_tables",
     "command_center.records.crime_tables",
