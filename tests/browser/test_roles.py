@@ -29,6 +29,10 @@ SCREENS = [
     ("Watch lists", "lists", Permission.WATCHLIST_READ),
     ("Photo search", "facesearch", Permission.FACES_SEARCH),
     ("Audit log", "audit", Permission.AUDIT_READ),
+    ("Cameras", "cameras", Permission.ALERTS_READ),
+    ("Patrol units", "units", Permission.PATROL_READ),
+    ("Staff accounts", "users", Permission.USERS_MANAGE),
+    ("Hotels and keys", "hotels", Permission.INTEGRATIONS_MANAGE),
 ]
 
 
