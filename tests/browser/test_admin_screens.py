@@ -291,3 +291,18 @@ def test_three_alerts_are_acknowledged_at_once(admin: Page, system: System) -> N
     expect(button).to_be_disabled()
     admin.select_option("#alert-filters select[name=status]", "open")
     admin.select_option("#alert-filters select[name=camera]", "")
+
+
+def test_an_operator_reads_units_and_cameras_but_changes_neither(operator: Page, system: System) -> None:
+    open_screen(operator, system, "units")
+    row = operator.locator(f"#units-table tr[data-unit='{system.unit(1)}']")
+    expect(row).to_contain_text("Browser officer")
+    expect(operator.locator("#unit-form")).to_have_count(0)
+    expect(row.locator("select")).to_have_count(0)
+    open_screen(operator, system, "cameras")
+    expect(operator.locator(f"#cameras-table tr[data-camera='{system.desk_camera}']")).to_contain_text(
+        DISTRICT
+    )
+    expect(operator.locator(f"#cameras-table tr[data-camera='{system.other_camera}']")).to_have_count(0)
+    expect(operator.locator("#cameras-table input")).to_have_count(0)
+    expect(operator.locator("#cameras-reason")).to_have_count(0)
