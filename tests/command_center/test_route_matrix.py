@@ -129,6 +129,7 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("WS", "/ws/officer"): PATROL_REPORT,
     ("GET", "/patrol/units"): PATROL_READ,
     ("POST", "/patrol/units"): PATROL_MANAGE,
+    ("GET", "/patrol/officers"): PATROL_MANAGE,
     ("PATCH", "/patrol/units/{unit_id}"): PATROL_MANAGE,
     ("POST", "/patrol/units/{unit_id}/crew"): PATROL_MANAGE,
     ("POST", "/patrol/position"): PATROL_REPORT,
