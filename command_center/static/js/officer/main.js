@@ -9,6 +9,7 @@ import { bindSignIn, showSignIn } from "../signin.js";
 import { DispatchList } from "./dispatches.js";
 import { mountFaceCheck } from "./face_check.js";
 import { NOTICE_TYPES, NoticeList } from "./notices.js";
+import { mountLibrary } from "./library.js";
 import { mountSearch, mountWatchlist } from "./search.js";
 
 const RECONNECT_MIN_MS = 500;
@@ -105,6 +106,7 @@ async function start() {
   if (me.permissions.includes("faces:search")) mountFaceCheck($("tab-face"));
   else document.querySelector("#tabs a[data-tab=face]").remove();
   mountWatchlist($("tab-watchlist"));
+  mountLibrary($("tab-library"));
   window.addEventListener("hashchange", showTab);
   showTab();
   connect(RECONNECT_MIN_MS);
