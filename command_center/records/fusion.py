@@ -3,11 +3,11 @@
 Every replica hears every alert event (``alert_events()``). A face alert (created or updated) of a
 watchlist profile linked to a CRO person, or a plate alert of a hotlist entry among a person's known
 vehicles, is paired with the person's alerts of the other kind whose sightings lie within
-``fusion.window_s`` of it, from cameras at most ``fusion.distance_m`` apart (both cameras need a
-position). Each such pair raises one ``fusion`` alert through ``AlertStore.record_hit``, like a camera hit,
-on the face's camera, one priority step more urgent than the more urgent of the two (at most 1), with
-both alerts' links and crops. The hit id is derived from (person, face alert, plate alert): a redelivered
-event, a later update of either alert, or a second replica stores nothing twice.
+``fusion.window_s`` of it, from cameras at most ``fusion.distance_m`` apart (the same camera, or two
+cameras with positions). Each such pair raises one ``fusion`` alert through ``AlertStore.record_hit``,
+like a camera hit, on the face's camera, one priority step more urgent than the more urgent of the two
+(at most 1), with both alerts' links and crops. The hit id is derived from (person, face alert, plate
+alert): a redelivered event, a later update of either alert, or a second replica stores nothing twice.
 """
 
 from __future__ import annotations
@@ -160,6 +160,9 @@ class FaceVehicleFusion:
         return Pair(person, face, plate, gap, distance)
 
     def _distance_m(self, a: str, b: str) -> float | None:
+        """Metres between two cameras: 0 for the same camera, None when either has no position."""
+        if a == b:
+            return 0.0
         one, two = self._cameras.get(a), self._cameras.get(b)
         if one is None or two is None or one.latitude is None or one.longitude is None:
             return None

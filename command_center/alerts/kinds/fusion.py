@@ -30,14 +30,8 @@ class FusionRules(KindRules):
         return f"{category}: {alert.profile_name} seen on {where} with vehicle {plate}"
 
     def listed(self, alert: Alert) -> ListedSubject:
-        face, plate = _part(alert, "face_alert"), _part(alert, "plate_alert")
-        lines = [
-            f"face: alert {face.get('id')} on {face.get('camera_id')}" if face else None,
-            f"vehicle {plate.get('plate')}: alert {plate.get('id')} on {plate.get('camera_id')}"
-            if plate
-            else None,
-            _apart(alert),
-        ]
+        plate = _part(alert, "plate_alert").get("plate")
+        lines = [f"face + vehicle {plate}" if plate else None, _apart(alert)]
         return ListedSubject(
             caption="Criminal record: face and vehicle",
             headline=alert.profile_name,

@@ -89,8 +89,8 @@ def gather(services: Services, person_id: int, principal: Principal) -> Dossier:
     )
 
 
-def _newest_first(event: TimelineEvent) -> tuple[float, str]:
-    return -event.at.timestamp(), event.link
+def _newest_first(event: TimelineEvent) -> tuple[float, bool, str]:
+    return -event.at.timestamp(), event.kind != "fusion", event.link  # a fusion before what it fuses
 
 
 def _alerts(services: Services, person_id: int, principal: Principal) -> list[Alert]:
