@@ -12,7 +12,7 @@ from nats.aio.client import Client
 
 from command_center.security.permissions import Role
 from pipeline.settings import Settings
-from tests.command_center.casework_helpers import record_arrest
+from tests.command_center.casework_helpers import ago, record_arrest
 from tests.command_center.fusion_helpers import (
     PLACES,
     alerts_of,
@@ -23,6 +23,7 @@ from tests.command_center.fusion_helpers import (
 )
 from tests.command_center.helpers import Served, add_user, bearer, eventually, staff_session
 from tests.command_center.records_helpers import REASON, audited, checkin, client, client_of, cnic, hotel_key
+from tests.command_center.test_missing_api import MISSING
 
 CASE = {
     "fir_number": "88/2024",
@@ -56,6 +57,9 @@ async def test_the_dossier_shows_everything_about_a_person_with_a_timeline(
             assert (
                 await supervisor.post(f"/persons/{who.person_id}/follow", params=REASON)
             ).status_code == 200
+            report = {**MISSING, "name": "Shahid Butt", "cnic": id_card, "last_seen_at": ago(days=2)}
+            missing = await supervisor.post("/missing", json=report)
+            assert missing.status_code == 201, missing.text
 
             response = await dossier_of(supervisor, who.person_id)
             assert response.status_code == 200, response.text
@@ -72,13 +76,13 @@ async def test_the_dossier_shows_everything_about_a_person_with_a_timeline(
         assert [a["id"] for a in body["arrests"]] == [arrest["id"]]
         [follower] = body["followers"]
         assert (follower["officer_id"], follower["name"]) == (supervisor_user.id, supervisor_user.name)
-        assert body["missing"] == []
+        assert [m["id"] for m in body["missing"]] == [missing.json()["id"]]
 
         timeline = body["timeline"]
         times = [e["at"] for e in timeline]
         assert times == sorted(times, reverse=True)  # newest first (ISO times in UTC sort as text)
         kinds = {e["kind"] for e in timeline}
-        assert kinds == {"face", "plate", "fusion", "checkin", "hotel", "arrest", "case"}
+        assert kinds == {"face", "plate", "fusion", "checkin", "hotel", "arrest", "case", "missing"}
         by_link = {e["link"]: e for e in timeline}
         seen = by_link[f"/alerts/{face['id']}"]
         assert (seen["latitude"], seen["longitude"]) == PLACES["face"][:2] and "face road" in seen["summary"]
