@@ -143,6 +143,7 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/persons/following"): PERSONS_READ,
     ("POST", "/persons"): PERSONS_WRITE,
     ("GET", "/persons/{person_id}"): PERSONS_READ,
+    ("GET", "/persons/{person_id}/dossier"): PERSONS_READ,
     ("PATCH", "/persons/{person_id}"): PERSONS_WRITE,
     ("DELETE", "/persons/{person_id}"): PERSONS_WRITE,
     ("POST", "/persons/{person_id}/photos"): PERSONS_WRITE,
