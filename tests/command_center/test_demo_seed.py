@@ -1,0 +1,97 @@
+"""The demo's seeding: every sample object once, however often ``make demo`` runs, and units placed near
+the demo cameras."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+
+from command_center.alerts.lifecycle_tables import patrol_officers, patrol_units
+from command_center.dispatch.positions import PatrolPositions, haversine_m
+from command_center.records import tables as t
+from command_center.records.missing_tables import missing_persons
+from command_center.security.apikeys import hotels, integration_keys
+from command_center.security.audit import AuditTrail
+from command_center.security.users import staff_users
+from pipeline.adapters.database import make_engine
+from pipeline.settings import Settings, parse
+from safecity_cli.demo_seed import ACCOUNTS, UNITS, place_units, seed_demo, sign_in_lines
+from tests.services import AUDIT_KEY, TEST_SECURITY
+
+CAMERAS = {"SOUTH-1": (24.8560, 67.0266), "SOUTH-2": (24.8125, 67.0302)}  # configs/safecity.yaml
+
+
+def demo_settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
+    return parse(
+        {
+            "environment": "test",
+            "database_url": database_url,
+            "redis_url": redis_url,
+            "data_dir": str(tmp_path / "data"),
+            "security": TEST_SECURITY,
+            "dispatch": {"redis_prefix": f"test-demo-{tmp_path.name[-12:]}"},
+        }
+    )
+
+
+def counts(database_url: str) -> dict[str, int]:
+    engine = make_engine(database_url)
+    tables = {
+        "staff": staff_users,
+        "units": patrol_units,
+        "crews": patrol_officers,
+        "persons": t.persons,
+        "cases": t.cases,
+        "vehicles": t.vehicles,
+        "missing": missing_persons,
+        "hotels": hotels,
+        "keys": integration_keys,
+    }
+    with engine.connect() as conn:
+        return {
+            name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for name, table in tables.items()
+        }
+
+
+def test_seeding_twice_seeds_everything_once(database_url: str, redis_url: str, tmp_path: Path) -> None:
+    settings = demo_settings(database_url, redis_url, tmp_path)
+    first = seed_demo(settings)
+    assert first.created and first.hotel_key
+    expected = {"staff": 4, "units": 2, "crews": 2, "persons": 3, "cases": 4, "vehicles": 2}
+    expected |= {"missing": 1, "hotels": 1, "keys": 1}
+    assert counts(database_url) == expected
+    again = seed_demo(settings)
+    assert again.created == [] and again.hotel_key == first.hotel_key
+    assert counts(database_url) == expected
+    trail = AuditTrail(make_engine(database_url), AUDIT_KEY)
+    assert len(trail.query(action="demo.seed")) == 1 and trail.verify().ok
+    lines = "\n".join(sign_in_lines(settings, again))
+    for account in ACCOUNTS:
+        assert account.government_id in lines and account.mobile in lines
+    assert "/officer" in lines and "command-center.log" in lines and first.hotel_key in lines
+
+
+def test_the_demo_units_stand_near_the_demo_cameras(tmp_path: Path, redis_url: str) -> None:
+    settings = demo_settings(f"sqlite:///{tmp_path / 'db.sqlite'}", redis_url, tmp_path)
+    place_units(settings)
+
+    async def read() -> dict[str, tuple[float, float]]:
+        redis = Redis.from_url(redis_url)
+        try:
+            config = settings.dispatch
+            positions = PatrolPositions(redis, config.redis_prefix, config.position_stale_s)
+            found = await positions.positions([u[0] for u in UNITS], time.time())
+            await redis.delete(f"{config.redis_prefix}:geo", f"{config.redis_prefix}:seen")
+        finally:
+            await redis.aclose()
+        return {unit: (p.latitude, p.longitude) for unit, p in found.items()}
+
+    placed = asyncio.run(read())
+    assert set(placed) == set(CAMERAS)
+    for unit, (lat, lon) in placed.items():
+        assert haversine_m(lat, lon, *CAMERAS[unit]) < 500
