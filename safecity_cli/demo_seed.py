@@ -32,16 +32,15 @@ class Account:
     mobile: str
     name: str
     role: str
-    screen: str
+    districts: tuple[str, ...] = ()  # operators and officers see only theirs (supervisors see all)
 
 
+# The demo cameras' districts (configs/safecity.yaml): south (cam-hamilton, cam-group), east (cam-plate).
 ACCOUNTS = (
-    Account("DEMO-OPERATOR", "03000000011", "Demo Operator", "operator", "console"),
-    Account("DEMO-SUPERVISOR", "03000000012", "Demo Supervisor", "supervisor", "console"),
-    Account("DEMO-OFFICER-1", "03000000013", "Constable Saddar", "patrol_officer", "/officer (unit SOUTH-1)"),
-    Account(
-        "DEMO-OFFICER-2", "03000000014", "Constable Clifton", "patrol_officer", "/officer (unit SOUTH-2)"
-    ),
+    Account("DEMO-OPERATOR", "03000000011", "Demo Operator", "operator", ("south", "east")),
+    Account("DEMO-SUPERVISOR", "03000000012", "Demo Supervisor", "supervisor"),
+    Account("DEMO-OFFICER-1", "03000000013", "Constable Saddar", "patrol_officer", ("south",)),
+    Account("DEMO-OFFICER-2", "03000000014", "Constable Clifton", "patrol_officer", ("south",)),
 )
 # Call sign, name, district, crew, and where it stands: a few hundred metres from a demo camera.
 UNITS = (
@@ -150,7 +149,11 @@ def _account(stores: _Stores, account: Account, created: list[str]) -> int:
     if found is not None:
         return found.id
     user = stores.users.add(
-        government_id=account.government_id, mobile=account.mobile, name=account.name, role=account.role
+        government_id=account.government_id,
+        mobile=account.mobile,
+        name=account.name,
+        role=account.role,
+        districts=account.districts,
     )
     created.append(f"staff:{user.id}:{account.government_id}")
     return user.id
@@ -248,7 +251,9 @@ def sign_in_lines(settings: Settings, seeded: Seeded) -> list[str]:
     lines = [f"sign in at {base}/ with a Government ID and its mobile:"]
     for account in ACCOUNTS:
         where = f"{base}/officer" if account.role == "patrol_officer" else f"{base}/ (console)"
-        lines.append(f"  {account.government_id:<16} mobile {account.mobile}  {account.role:<15} {where}")
+        unit = next((u[0] for u in UNITS if u[3] == account.government_id), None)
+        role = f"{account.role} of {unit}" if unit else account.role
+        lines.append(f"  {account.government_id:<16} mobile {account.mobile}  {role:<26} {where}")
     sec = settings.security
     if sec.sms_backend == "console":
         codes = f"the command centre's log, {settings.data_dir / 'logs' / 'command-center.log'}"

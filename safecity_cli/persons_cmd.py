@@ -3,7 +3,8 @@
 The file is CSV or JSON lines (``command_center/records/import_rows.py`` says the columns). Rows go in
 by batches (``--batch``, fewer when they carry photos), each batch one transaction with its audit entry
 (``persons.import``); that entry is the checkpoint, so running the same command again after a crash,
-Ctrl-C or ``--limit`` continues after the last committed row and never imports a row twice. A row that
+Ctrl-C or ``--limit`` continues after the last committed row and never imports a row twice. Ctrl-C lets
+the batch under way finish (a second Ctrl-C stops at once, rolling it back) and exits 130. A row that
 cannot go in (bad field, CNIC already on the records) is written with its reason to the error report
 (``--errors``, default ``FILE.errors.csv``: row, outcome, reason) while the good rows go in. A photo with
 one clear face is enrolled on the camera watchlist as the person's profile (four-eyes bypassed, as
@@ -18,8 +19,10 @@ import asyncio
 import csv
 import getpass
 import json
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -177,15 +180,29 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
     totals, changes = Totals(), []
     wanted = remaining if args.limit is None else min(remaining, args.limit)
     bar = RowProgress("importing persons", wanted, shown=not args.no_progress)
-    interrupted = False
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, _stop_after_batch(stop))
     try:
         with bar:
-            changes = _batches(args, importer, after, report, totals, bar)
-    except KeyboardInterrupt:
-        interrupted = True
+            changes = _batches(args, importer, after, report, totals, bar, stop)
+    except KeyboardInterrupt:  # a second Ctrl-C: the batch under way is rolled back
+        stop.set()
     finally:
+        signal.signal(signal.SIGINT, previous)
         report.close()
-    return _finish(args, settings, importer, report, totals, bar, changes, interrupted, remaining)
+    return _finish(args, settings, importer, report, totals, bar, changes, stop.is_set(), remaining)
+
+
+def _stop_after_batch(stop: threading.Event) -> Callable[[int, Any], None]:
+    """Ctrl-C once: finish the batch under way (its rows and its report lines) and stop; twice: at once."""
+
+    def handle(_signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        say("stopping after the batch under way (Ctrl-C again to stop at once)")
+
+    return handle
 
 
 def _batches(
@@ -195,8 +212,9 @@ def _batches(
     report: ErrorReport,
     totals: Totals,
     bar: RowProgress,
+    stop: threading.Event,
 ) -> list[WatchlistChange]:
-    """Read and write the rows after ``after`` batch by batch; the watchlist changes made."""
+    """Read and write the rows after ``after`` batch by batch, until ``stop``; the watchlist changes made."""
     from command_center.records.import_rows import ImportRow, read_rows
 
     changes: list[WatchlistChange] = []
@@ -204,7 +222,7 @@ def _batches(
     photos = 0
     limit = args.limit if args.limit is not None else -1
     for row in read_rows(args.file, after):
-        if limit == 0:
+        if limit == 0 or stop.is_set():
             break
         batch.append(row)
         limit -= 1
@@ -212,7 +230,7 @@ def _batches(
         if len(batch) >= args.batch or photos >= args.photo_batch:
             changes += _write(importer, batch, report, totals, bar)
             batch, photos = [], 0
-    if batch:
+    if batch and not stop.is_set():
         changes += _write(importer, batch, report, totals, bar)
     return changes
 

@@ -7,6 +7,7 @@ import asyncio
 import time
 from pathlib import Path
 
+from nats.aio.client import Client
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
@@ -16,11 +17,23 @@ from command_center.records import tables as t
 from command_center.records.missing_tables import missing_persons
 from command_center.security.apikeys import hotels, integration_keys
 from command_center.security.audit import AuditTrail
-from command_center.security.users import staff_users
+from command_center.security.users import UserStore, staff_users
 from pipeline.adapters.database import make_engine
-from pipeline.settings import Settings, parse
+from pipeline.settings import CameraConfig, Settings, load, parse
 from safecity_cli.demo_seed import ACCOUNTS, UNITS, place_units, seed_demo, sign_in_lines
-from tests.services import AUDIT_KEY, TEST_SECURITY
+from tests.command_center.dispatch_helpers import (
+    City,
+    Crew,
+    forget_officer_channel,
+    next_message,
+    officer_socket,
+    open_alert,
+    serve_city,
+    token_of,
+    with_dispatch,
+)
+from tests.command_center.helpers import bearer, settings_for
+from tests.services import AUDIT_KEY, REPO, TEST_SECURITY
 
 CAMERAS = {"SOUTH-1": (24.8560, 67.0266), "SOUTH-2": (24.8125, 67.0302)}  # configs/safecity.yaml
 
@@ -95,3 +108,45 @@ def test_the_demo_units_stand_near_the_demo_cameras(tmp_path: Path, redis_url: s
     assert set(placed) == set(CAMERAS)
     for unit, (lat, lon) in placed.items():
         assert haversine_m(lat, lon, *CAMERAS[unit]) < 500
+
+
+class DemoCity(City):
+    """The demo's cameras (configs/safecity.yaml), with Redis keys private to the test."""
+
+    def cameras(self) -> list[CameraConfig]:
+        return list(load(REPO / "configs" / "safecity.yaml").cameras)
+
+
+async def test_an_officer_of_a_seeded_unit_receives_a_dispatch(
+    database_url: str, nats_url: str, redis_url: str, tmp_path: Path, models_dir: Path, nc: Client
+) -> None:
+    city = DemoCity()
+    base = settings_for(database_url, nats_url, tmp_path, models_dir, redis_url=redis_url)
+    settings = with_dispatch(base, city, ack_timeout_s=600.0, escalate_after_s={})
+    await asyncio.to_thread(seed_demo, settings)
+    await asyncio.to_thread(place_units, settings)
+    users = UserStore(make_engine(database_url))
+    operator_user = users.by_government_id("DEMO-OPERATOR")
+    officer_user = users.by_government_id("DEMO-OFFICER-1")
+    assert operator_user is not None and officer_user is not None
+    async with serve_city(settings, nc) as served:
+        operator = bearer(await token_of(served, operator_user))
+        alert_id = await open_alert(served, "cam-hamilton")
+        offered = await served.http.get(f"/alerts/{alert_id}/dispatch/suggestions", headers=operator)
+        assert offered.status_code == 200, offered.text
+        assert [s["unit"]["id"] for s in offered.json()["units"]] == ["SOUTH-1", "SOUTH-2"]
+        marker = f"demo test {city.tag}"
+        sent = await served.http.post(
+            f"/alerts/{alert_id}/dispatch", json={"unit_id": "SOUTH-1", "note": marker}, headers=operator
+        )
+        assert sent.status_code == 201, sent.text
+        crew = Crew("SOUTH-1", officer_user, await token_of(served, officer_user))
+        try:
+            async with officer_socket(served, crew) as ws:
+                while True:  # notices of other runs on a shared NATS may come first
+                    message = await next_message(ws, type="dispatch")
+                    if message["notice"]["note"] == marker:
+                        break
+            assert message["notice"]["alert_id"] == alert_id and message["status"] == "pending"
+        finally:
+            await forget_officer_channel(nc, crew)

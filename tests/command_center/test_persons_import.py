@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +19,7 @@ from command_center.records import tables as t
 from command_center.security.audit import AuditTrail
 from pipeline.adapters.database import make_engine
 from safecity_cli.main import main
-from tests.services import AUDIT_KEY, TEST_SECURITY
+from tests.services import AUDIT_KEY, REPO, TEST_SECURITY
 from watchlist.tables import profiles
 
 HEADER = ["name", "father's name", "CNIC", "gender", "district", "category", "cases", "vehicles", "photo"]
@@ -190,3 +194,55 @@ def test_photos_with_one_face_are_enrolled_as_the_persons_profile(
     assert (first.name, first.category, first.status) == ("Person 1", "hbt", "active")
     assert enrolled[linked[cnic(2)]].legal_reference.startswith("CRO records import")
     assert AuditTrail(engine, AUDIT_KEY).verify().ok
+
+
+def import_process(config: Path, source: Path) -> subprocess.Popen[str]:
+    argv = [
+        sys.executable,
+        "-m",
+        "safecity_cli.main",
+        "persons",
+        "import",
+        str(source),
+        "--config",
+        str(config),
+    ]
+    argv += ["--no-progress", "--batch", "100"]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+
+
+def wait_for_batches(database_url: str, proc: subprocess.Popen[str], batches: int) -> None:
+    """Until ``batches`` batches are committed (their audit entries), while the import still runs."""
+    trail = AuditTrail(make_engine(database_url), AUDIT_KEY)
+    deadline = time.monotonic() + 120
+    while len(trail.query(action="persons.import")) < batches:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no batch committed in 120 s"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+def test_a_killed_or_interrupted_import_resumes_with_every_row_once(
+    capsys: pytest.CaptureFixture[str], config: Path, database_url: str, tmp_path: Path, how: signal.Signals
+) -> None:
+    rows, bad = sample(4000)
+    source = write_csv(tmp_path / "persons.csv", rows)
+    AuditTrail(make_engine(database_url), AUDIT_KEY).create_schema()  # the tables, before the import's
+    proc = import_process(config, source)
+    wait_for_batches(database_url, proc, 2)
+    proc.send_signal(how)
+    out, err = proc.communicate(timeout=120)
+    if how == signal.SIGINT:  # stops after the batch under way, says so, and where
+        assert proc.returncode == 130, err
+        stopped = json.loads(out)
+        assert stopped["complete"] is False and "run the same command again" in err
+        assert len(stored_cnics(database_url)) == stopped["imported"]
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    assert 0 < len(stored_cnics(database_url)) < 4000 - len(bad)
+    code, summary, _ = run(capsys, config, str(source), "--batch", "500")
+    assert code == 0 and summary["complete"] is True
+    cnics = stored_cnics(database_url)
+    assert sorted(cnics) == sorted({cnic(i) for i in range(1, 4001) if i + 1 not in bad})
+    listed = [int(e["row"]) for e in report(tmp_path / "persons.csv.errors.csv")]
+    assert len(listed) == len(set(listed)) and set(listed) <= set(bad)
