@@ -242,7 +242,15 @@ def _write(
     totals: Totals,
     bar: RowProgress,
 ) -> list[WatchlistChange]:
-    result = importer.write(batch, batch[-1].number)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        result = importer.write(batch, batch[-1].number)
+    except SQLAlchemyError as exc:
+        raise CommandError(
+            f"rows {batch[0].number}-{batch[-1].number} not imported, nothing of them written ({exc}); "
+            "the rows before are in: run the same command again to continue"
+        ) from None
     report.write(result)
     totals.add(result, len(batch))
     bar.advance(len(batch))

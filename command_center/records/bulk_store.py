@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, text
 
 from command_center.records import tables as t
 from command_center.records.store import key_rows
 from command_center.records.types import CASE_EDITABLE, CaseFields, PersonFields
 
 _CHUNK = 500  # values per IN (...) lookup
+_DRAW_IDS = text("SELECT nextval(pg_get_serial_sequence('cro_persons', 'id')) FROM generate_series(1, :n)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +63,7 @@ def insert_persons(conn: Connection, people: Sequence[NewPerson], actor: str, st
         return Inserted([], [])
     made = {"created_by": actor, "created_at": stamp, "updated_by": actor, "updated_at": stamp}
     rows = [{**p.fields.as_row(), **made, "archived_at": None} for p in people]
-    adding = insert(t.persons).returning(t.persons.c.id, sort_by_parameter_order=True)
-    ids = [int(i) for i in conn.execute(adding, rows).scalars()]
+    ids = _insert_returning_ids(conn, rows)
     keys = [k for pid, p in zip(ids, people, strict=True) for k in key_rows(pid, p.fields, True)]
     _insert(conn, t.search_keys, keys)
     _insert(
@@ -79,6 +79,19 @@ def insert_persons(conn: Connection, people: Sequence[NewPerson], actor: str, st
     ]
     _insert(conn, t.vehicles, vehicles)
     return Inserted(ids, _insert_photos(conn, ids, people, actor, stamp))
+
+
+def _insert_returning_ids(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert the persons; their ids in order. On PostgreSQL the ids are drawn from the sequence first and
+    the rows sent as one pipelined executemany: an INSERT ... RETURNING of thousands of rows is sent as
+    multi-row statements that psycopg parses in Python, three to four times slower."""
+    if conn.dialect.name != "postgresql":
+        adding = insert(t.persons).returning(t.persons.c.id, sort_by_parameter_order=True)
+        return [int(i) for i in conn.execute(adding, rows).scalars()]
+    drawn = conn.execute(_DRAW_IDS, {"n": len(rows)}).scalars()
+    ids = [int(i) for i in drawn]
+    conn.execute(insert(t.persons), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)])
+    return ids
 
 
 def _case(person_id: int, case: CaseFields, actor: str, stamp: datetime) -> dict[str, Any]:
