@@ -24,7 +24,6 @@ from safecity_cli.demo_seed import ACCOUNTS, UNITS, place_units, seed_demo, sign
 from tests.command_center.dispatch_helpers import (
     City,
     Crew,
-    forget_officer_channel,
     next_message,
     officer_socket,
     open_alert,
@@ -149,4 +148,14 @@ async def test_an_officer_of_a_seeded_unit_receives_a_dispatch(
                         break
             assert message["notice"]["alert_id"] == alert_id and message["status"] == "pending"
         finally:
-            await forget_officer_channel(nc, crew)
+            await forget_officer_channels(nc, officer_user.government_id)
+
+
+async def forget_officer_channels(nc: Client, government_id: str) -> None:
+    """The officer's durable consumers (dispatch and records notices): a seeded ID is not a test ID, so
+    the session's tidying would leave them on a shared NATS."""
+    js = nc.jetstream()
+    for stream in await js.streams_info():
+        for consumer in await js.consumers_info(stream.config.name):
+            if consumer.name.endswith(f"-{government_id}"):
+                await js.delete_consumer(stream.config.name, consumer.name)
