@@ -231,6 +231,9 @@ def _interrupt(_signum: int, _frame: object) -> None:
 DEMO_ADMIN = {"government_id": "DEMO-ADMIN", "mobile": "03000000000", "name": "Demo Administrator"}
 
 
+POSITION_EVERY_S = 30.0  # the demo units' stand-in GPS fix, well inside dispatch.position_stale_s
+
+
 def ensure_demo_admin(settings: Settings) -> None:
     """A first account so the console can be tried; only when no account exists (development only)."""
     from command_center.security.users import UserStore
@@ -245,6 +248,26 @@ def ensure_demo_admin(settings: Settings) -> None:
         f"the one-time code is written to {settings.data_dir / 'logs' / 'command-center.log'}",
         flush=True,
     )
+
+
+def seed_accounts(settings: Settings) -> None:
+    """The demo's sample staff, units, records and hotel (``demo_seed``), and who to sign in as."""
+    from safecity_cli.demo_seed import seed_demo, sign_in_lines
+
+    seeded = seed_demo(settings)
+    if seeded.created:
+        print(f"demo: seeded {len(seeded.created)} sample objects: {', '.join(seeded.created)}", flush=True)
+    for line in sign_in_lines(settings, seeded):
+        print(f"demo: {line}", flush=True)
+
+
+def keep_units_placed(settings: Settings) -> None:
+    from safecity_cli.demo_seed import place_units
+
+    try:
+        place_units(settings)
+    except Exception as exc:  # the demo goes on; the units are just not suggested for dispatch
+        print(f"demo: could not place the demo units near the cameras: {exc}", flush=True)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -262,6 +285,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         import_sample_hotlist(settings, args.hotlist)
         if settings.environment == "development":
             ensure_demo_admin(settings)
+            seed_accounts(settings)
         sup.safecity("command-center", "command-center")
         sup.safecity("camera-sim", "camera-sim")
         sup.safecity("worker", "worker")
@@ -269,7 +293,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"demo: the command centre did not become ready; see {sup.logs}", file=sys.stderr)
             return 1
         print(f"demo: console at {console}  (Ctrl-C stops everything)", flush=True)
+        placed = 0.0
         while all(proc.poll() is None for _, proc, _ in sup.children):
+            if settings.environment == "development" and time.monotonic() - placed > POSITION_EVERY_S:
+                placed = time.monotonic()
+                keep_units_placed(settings)
             time.sleep(1)
         dead = [name for name, proc, _ in sup.children if proc.poll() is not None]
         print(f"demo: {', '.join(dead)} exited; see {sup.logs}; stopping", file=sys.stderr)

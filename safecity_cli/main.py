@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "safecity_cli.watchlist_cmd",
     "safecity_cli.watchlists_cmd",
     "safecity_cli.vehicles_cmd",
+    "safecity_cli.persons_cmd",
     "safecity_cli.plates_cmd",
     "safecity_cli.audit_cmd",
     "safecity_cli.models_cmd",

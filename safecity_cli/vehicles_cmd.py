@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.settings import Settings
 from safecity_cli.auditing import audit, audited_change
 from safecity_cli.main import EXIT_OK, EXIT_USAGE, CommandError
+from safecity_cli.progress import RowProgress, say
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -43,6 +44,7 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     imports.add_argument("file", type=Path, metavar="FILE.csv", help="see watchlist/vehicle_import.py")
     imports.add_argument("--partial", action="store_true", help="import the good rows even if some are bad")
     imports.add_argument("--by", default=None, help="who is running this (default: cli:<os user>)")
+    imports.add_argument("--no-progress", action="store_true", help="no progress bar")
     imports.set_defaults(func=run_import)
 
     add = actions.add_parser("add", parents=[parent], help="put one vehicle on the hotlist")
@@ -105,6 +107,11 @@ def _hotlist(settings: Settings) -> VehicleHotlist:
     return hotlist
 
 
+def _data_rows(data: bytes) -> int:
+    """Roughly the file's data rows (non-blank lines after the header), for the progress bar."""
+    return max(0, sum(1 for line in data.splitlines() if line.strip()) - 1)
+
+
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
     from watchlist.vehicle_import import CsvFormatError, ImportConflictError, import_csv
     from watchlist.vehicles import InvalidVehicleError
@@ -114,9 +121,10 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         raise CommandError(f"cannot read {args.file}: {exc.strerror}", EXIT_USAGE) from None
     hotlist, actor = _hotlist(settings), _actor(args.by)
-    with audited_change(settings, hotlist.engine) as record:
+    bar = RowProgress("importing vehicles", _data_rows(data), shown=not args.no_progress)
+    with bar, audited_change(settings, hotlist.engine) as record:
         try:
-            report = import_csv(hotlist, data, actor, partial=args.partial)
+            report = import_csv(hotlist, data, actor, partial=args.partial, progress=bar.advance)
         except (CsvFormatError, InvalidVehicleError) as exc:
             raise CommandError(f"{args.file}: {exc}; nothing imported", EXIT_USAGE) from None
         except ImportConflictError as exc:
@@ -124,18 +132,16 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
         if report.applied:
             details = {"file": str(args.file)[:200], **report.summary(), "created_ids": report.created[:1000]}
             record(actor, "vehicles.import", "vehicle_hotlist", details=details)
-    errors = [{"row": e.row, "message": e.message} for e in report.errors]
     for error in report.errors:
         print(f"safecity: {args.file}: row {error.row}: {error.message}", file=sys.stderr)
-    audited = report.applied
+    errors = [{"row": e.row, "message": e.message} for e in report.errors]
+    summary = report.summary()
     _print(
-        {
-            **report.summary(),
-            "created_ids": report.created,
-            "updated_ids": report.updated,
-            "errors": errors,
-            "audited": audited,
-        }
+        bar.summary(**{**summary, "errors": errors}, error_count=report.error_count, audited=report.applied)
+    )
+    say(
+        f"{summary['created']} created, {summary['updated']} updated, {summary['unchanged']} unchanged, "
+        f"{summary['errors']} bad rows in {bar.seconds:.2f} s"
     )
     if not report.applied:
         print(f"safecity: {args.file}: {report.error_count} bad row(s); nothing imported", file=sys.stderr)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -110,24 +110,37 @@ def decode(data: bytes) -> str:
         raise CsvFormatError(f"the file is not UTF-8 text (byte {exc.start} is not valid UTF-8)") from None
 
 
-def header_columns(header: Sequence[str]) -> list[str]:
-    """The canonical column name of each header cell; CsvFormatError for unknown, repeated or missing."""
+def header_columns(
+    header: Sequence[str],
+    columns: Sequence[str] = COLUMNS,
+    required: Sequence[str] = REQUIRED,
+    aliases: Mapping[str, str] = ALIASES,
+) -> list[str]:
+    """The canonical column name of each header cell; CsvFormatError for unknown, repeated or missing.
+    Names are matched without regard to case, spaces, dashes or apostrophes (other imports pass theirs)."""
     names = [
-        ALIASES.get(n, n) for n in ("_".join(h.strip().lower().replace("-", " ").split()) for h in header)
+        aliases.get(n, n)
+        for n in ("_".join(h.strip().lower().replace("-", " ").replace("'", "").split()) for h in header)
     ]
-    unknown = [h for h, n in zip(header, names, strict=True) if n not in COLUMNS]
+    unknown = [h for h, n in zip(header, names, strict=True) if n not in columns]
     if unknown:
-        raise CsvFormatError(f"row 1: unknown column(s) {unknown}; the columns are: {', '.join(COLUMNS)}")
+        raise CsvFormatError(f"row 1: unknown column(s) {unknown}; the columns are: {', '.join(columns)}")
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise CsvFormatError(f"row 1: column(s) given twice: {', '.join(repeated)}")
-    missing = [n for n in REQUIRED if n not in names]
+    missing = [n for n in required if n not in names]
     if missing:
         raise CsvFormatError(f"row 1: required column(s) missing: {', '.join(missing)}")
     return names
 
 
-def parse_rows(text: str, report: ImportReport, now: datetime) -> list[tuple[int, ValidVehicle]]:
+Progress = Callable[[int], None]
+"""Told how many more rows were read (e.g. a progress bar's advance)."""
+
+
+def parse_rows(
+    text: str, report: ImportReport, now: datetime, progress: Progress | None = None
+) -> list[tuple[int, ValidVehicle]]:
     """The valid rows with their row numbers; problems go to ``report``."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
@@ -135,13 +148,13 @@ def parse_rows(text: str, report: ImportReport, now: datetime) -> list[tuple[int
         if header is None:
             raise CsvFormatError("the file is empty; it needs a header row: " + ",".join(COLUMNS))
         columns = header_columns(header)
-        return _rows(reader, columns, report, now)
+        return _rows(reader, columns, report, now, progress)
     except csv.Error as exc:
         raise CsvFormatError(f"row {reader.line_num}: not valid CSV: {exc}") from None
 
 
 def _rows(
-    reader: Any, columns: list[str], report: ImportReport, now: datetime
+    reader: Any, columns: list[str], report: ImportReport, now: datetime, progress: Progress | None
 ) -> list[tuple[int, ValidVehicle]]:
     valid: list[tuple[int, ValidVehicle]] = []
     seen: dict[tuple[str, str], int] = {}
@@ -149,6 +162,8 @@ def _rows(
         if not any(cell.strip() for cell in cells):
             continue
         report.rows += 1
+        if progress is not None:
+            progress(1)
         if report.rows > MAX_ROWS:
             raise CsvFormatError(f"more than {MAX_ROWS} rows; split the file")
         if len(cells) != len(columns):
@@ -186,7 +201,13 @@ def _new_vehicle(values: dict[str, str]) -> NewVehicle:
 
 
 def import_csv(
-    store: VehicleHotlist, data: bytes, actor: str, *, partial: bool = False, now: datetime | None = None
+    store: VehicleHotlist,
+    data: bytes,
+    actor: str,
+    *,
+    partial: bool = False,
+    now: datetime | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Validate every row, then write them in one transaction (or nothing, if any row is bad and not
     ``partial``). Raises CsvFormatError for a file that is not a hotlist at all, ImportConflictError if a
@@ -194,7 +215,7 @@ def import_csv(
     actor = validate_actor(actor)
     now = now or datetime.now(UTC)
     report = ImportReport()
-    valid = parse_rows(decode(data), report, now)
+    valid = parse_rows(decode(data), report, now, progress)
     if report.error_count and not partial:
         return report
     try:

@@ -41,6 +41,7 @@ def test_import_add_search_remove(
     )
     code, report, _ = run(capsys, cli_env, "vehicles", "import", str(csv_path), *BY)
     assert code == 0 and isinstance(report, dict) and report["created"] == 2 and report["audited"]
+    assert report["seconds"] >= 0 and report["rows_per_s"] >= 0 and "created_ids" not in report
 
     code, entry, _ = run(
         capsys, cli_env, "vehicles", "add", "KA22P3368", "--status", "crime-involved", "--reason",
