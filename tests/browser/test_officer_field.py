@@ -21,6 +21,7 @@ pytestmark = pytest.mark.e2e
 
 ARREST_PHOTO = FACES / "deepface_p03" / "img47.jpg"
 MISSING_PHOTO = FACES / "deepface_p01" / "img1.jpg"
+BODY_PHOTO = FACES / "deepface_p01" / "img2.jpg"  # found on the day the same man was reported missing
 SCENE_PHOTO = FACES / "_multi" / "couple.jpg"
 REASON = "Checking the officer app's field reports"
 
@@ -166,3 +167,25 @@ def test_the_officer_checks_a_hotlisted_vehicle(officer: Page, system: System) -
     officer.fill("#officer-vehicle-q", "QQQ-987")
     officer.click("#officer-vehicle-search button[type=submit]")
     expect(verdict).to_contain_text("QQQ-987: not listed")
+
+
+def test_the_officer_registers_a_body_found_on_patrol(officer: Page, system: System) -> None:
+    number = f"UDR-{uuid.uuid4().hex[:6]}/2026"
+    open_report(officer, "udr")
+    officer.set_input_files("#officer-udr-photos", str(BODY_PHOTO))
+    officer.fill("#officer-udr-number", number)
+    expect(officer.locator("#officer-udr-lat")).not_to_have_value("")  # the phone's GPS
+    officer.select_option("#officer-udr-sex", "male")
+    officer.fill("#officer-udr-form input[name=age_min]", "40")
+    officer.fill("#officer-udr-form input[name=age_max]", "30")
+    officer.click("#officer-udr-form button[type=submit]")
+    expect(officer.locator("#officer-udr-message")).to_contain_text(
+        "Not registered: age_min is above age_max"
+    )
+    officer.fill("#officer-udr-form input[name=age_max]", "45")
+    officer.click("#officer-udr-form button[type=submit]")
+    expect(officer.locator("#officer-udr-message")).to_contain_text("registered")
+    query = urllib.parse.urlencode({"q": number, "reason": REASON})
+    [case] = system.call("GET", f"/udr?{query}", "supervisor")["cases"]
+    assert (case["sex"], case["age_min"], case["age_max"]) == ("male", 40, 45)
+    assert abs(case["latitude"] - 33.7054) < 0.001

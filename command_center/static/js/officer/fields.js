@@ -2,6 +2,7 @@
 // smaller before they leave the phone or wait in its storage), the GPS position with typed-in
 // coordinates as the fallback, and a form's values as the API wants them (empty fields left out).
 import { fill, formValues, h, isoToLocal, localToIso, readAsDataUrl } from "../dom.js";
+import { ApiError } from "../session.js";
 
 const MAX_SIDE = 1600; // pixels: enough for a face or a number plate, small enough for a weak network
 const JPEG_QUALITY = 0.85;
@@ -107,4 +108,9 @@ export function position(prefix) {
 export function numbers(values, names) {
   for (const name of names) if (name in values) values[name] = Number(values[name]);
   return values;
+}
+
+// Why a report was not sent: the API's reason, or the network's absence.
+export function reasonOf(error) {
+  return error instanceof ApiError ? error.message : "no network; send it again when the phone is online";
 }

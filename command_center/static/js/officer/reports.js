@@ -6,7 +6,7 @@
 import { fill, h, label, say } from "../dom.js";
 import { getJson, send } from "../session.js";
 import { mountCrimeReport } from "./crime_report.js";
-import { base64Of, camera, choice, field, numbers, position, valuesOf, whenField } from "./fields.js";
+import { base64Of, camera, choice, field, numbers, position, reasonOf, valuesOf, whenField } from "./fields.js";
 
 const SCREENING_POLLS_MS = [1000, 2000, 3000, 5000, 8000, 13000, 21000, 30000]; // then it says "later"
 const SEXES = [["", "Choose…"], ["male", "male"], ["female", "female"], ["unknown", "unknown"]];
@@ -68,7 +68,7 @@ function mountArrest(container) {
       photo.clear();
       followScreening(arrest, result);
     } catch (error) {
-      say(message, `Not sent: ${error.message}`, "error");
+      say(message, `Not sent: ${reasonOf(error)}`, "error");
     }
   });
   fill(container, h("h3", {}, "Notify an arrest"), form, message, result);
@@ -157,7 +157,7 @@ function mountCase(container, kind) {
       form.reset();
       photos.clear();
     } catch (error) {
-      say(message, `Not registered: ${error.message}`, "error");
+      say(message, `Not registered: ${reasonOf(error)}`, "error");
     }
   });
   fill(container, h("h3", {}, kind.title), form, message);
