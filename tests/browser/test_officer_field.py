@@ -52,8 +52,8 @@ def test_the_officer_notifies_an_arrest_and_sees_its_screening(officer: Page, sy
     open_report(officer, "arrest")
     officer.set_input_files("#officer-arrest-photo", str(ARREST_PHOTO))
     expect(officer.locator("#officer-arrest-photo-previews img")).to_have_count(1)
-    officer.fill("#officer-arrest-name", "Shahid Mehmood Butt")
-    officer.fill("#officer-arrest-father", "Mehmood Ahmed")
+    officer.fill("#officer-arrest-name", "Zulfiqar Ali Khoso")
+    officer.fill("#officer-arrest-father", "Ali Nawaz Khoso")
     officer.fill("#officer-arrest-fir", fir)
     officer.fill("#officer-arrest-sections", "392 PPC, 34 PPC")
     officer.fill("#officer-arrest-ps", "PS Aabpara")
@@ -70,7 +70,7 @@ def test_the_officer_notifies_an_arrest_and_sees_its_screening(officer: Page, sy
     query = urllib.parse.urlencode({"fir": fir, "police_station": "PS Aabpara", "reason": REASON})
     arrests = system.call("GET", f"/arrests?{query}", "supervisor")["arrests"]
     assert [(a["person_name"], a["sections"]) for a in arrests] == [
-        ("Shahid Mehmood Butt", ["392 PPC", "34 PPC"])
+        ("Zulfiqar Ali Khoso", ["392 PPC", "34 PPC"])
     ]
     assert arrests[0]["photo"] and arrests[0]["status"] == "screened"
 
@@ -136,7 +136,7 @@ def test_a_crime_reported_offline_arrives_once(officer: Page, system: System) ->
 
 
 def test_the_officer_registers_a_missing_person_with_a_photo(officer: Page, system: System) -> None:
-    name = f"Ayesha Bibi {uuid.uuid4().hex[:4]}"
+    name = f"Nasreen Akhtar {uuid.uuid4().hex[:4]}"
     open_report(officer, "missing")
     officer.set_input_files("#officer-missing-photos", str(MISSING_PHOTO))
     officer.fill("#officer-missing-name", name)
