@@ -152,16 +152,16 @@ def test_the_officer_registers_a_missing_person_with_a_photo(officer: Page, syst
 
 
 def test_the_officer_checks_a_hotlisted_vehicle(officer: Page, system: System) -> None:
-    number = int(system.tag[:4], 16) % 9000 + 1000
-    entry = {"plate": f"LEB-{number}", "status": "stolen", "reason": "taken from Jinnah Super market"}
+    number = uuid.uuid4().int % 9000 + 1000
+    entry = {"plate": f"ICT-{number}", "status": "stolen", "reason": "taken from Jinnah Super market"}
     entry["case_reference"] = "FIR 77/2026 PS Kohsar"
     system.call("POST", "/vehicles", "supervisor", entry)
     officer.click("#tabs a[data-tab=search]")
-    officer.fill("#officer-vehicle-q", f"LEB-{number}")
+    officer.fill("#officer-vehicle-q", f"ICT-{number}")
     officer.fill("#officer-vehicle-reason", "Checkpost, Kashmir Highway")
     officer.click("#officer-vehicle-search button[type=submit]")
     verdict = officer.locator("#officer-vehicle-verdict")
-    expect(verdict).to_contain_text(f"LEB-{number}: STOLEN")
+    expect(verdict).to_contain_text(f"ICT-{number}: STOLEN")
     expect(verdict).to_contain_text("taken from Jinnah Super market")
     screenshot(officer, "23-officer-vehicle-check")
     officer.fill("#officer-vehicle-q", "QQQ-987")
