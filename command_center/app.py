@@ -32,7 +32,17 @@ from command_center.api.console import STATIC_DIR
 from command_center.dispatch.api import dispatches, patrol
 from command_center.dispatch.services import start_dispatch
 from command_center.observability import CommandCenterMetrics, MeteredAlertStore, Watchdog
-from command_center.records.api import arrests, checkins, crimes, face_search, missing, persons, vehicles
+from command_center.records.api import (
+    arrests,
+    checkins,
+    crimes,
+    dossier,
+    face_search,
+    library,
+    missing,
+    persons,
+    vehicles,
+)
 from command_center.records.casework import start_casework
 from command_center.records.services import start_records
 from command_center.security.api import audit, auth, integrations, users
@@ -125,11 +135,13 @@ ROUTERS = (
     patrol.router,
     stats.router,
     persons.router,
+    dossier.router,
     checkins.router,
     arrests.router,
     missing.router,
     missing.udr_router,
     crimes.router,
+    library.router,
     alert_stats.router,
     cameras.router,
     console.router,

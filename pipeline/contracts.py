@@ -115,7 +115,7 @@ class AlertSummary(BaseModel):
     status: str
     kind: AlertKind = Field(
         description="face: a watchlist profile was seen; plate: a hotlisted vehicle; checkin: a listed "
-        "person checked into a hotel"
+        "person checked into a hotel; fusion: a record person's face and known vehicle seen together"
     )
     priority: int = Field(description="1 is the most urgent")
     camera_id: str
@@ -132,7 +132,7 @@ class AlertSummary(BaseModel):
     evidence: EvidenceLinks
     profile_photo: str | None = Field(None, description="The enrolled photo (face alerts)")
     vehicle: str | None = Field(None, description="The hotlist entry (plate alerts)")
-    person: str | None = Field(None, description="The criminal-record person (hotel check-in alerts)")
+    person: str | None = Field(None, description="The criminal-record person (check-in and fusion alerts)")
     details: dict[str, Any] | None = Field(
         description="Per kind: the plate read and how it matched; the face track's vote"
     )

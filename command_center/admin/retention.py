@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import Engine, delete, exists, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from command_center.alerts.lifecycle_tables import alert_escalations, alert_transitions, dispatches
+from command_center.alerts.lifecycle_tables import alert_escalations, alert_transitions
 from command_center.alerts.store import CLOSED_STATUSES
 from command_center.alerts.tables import alert_evidence, alerts, plate_reads
+from command_center.dispatch.tables import dispatches
 from command_center.records.tables import checkins
 from command_center.security.audit import AuditTrail
 from pipeline.adapters import transactions

@@ -21,11 +21,11 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 
 from command_center.admin.deadletters import retryable
 from command_center.alerts.store import AlertStore, HitOutcome
-from command_center.alerts.views import AlertView
+from command_center.alerts.views import stored_event
 from command_center.pull_loop import PullLoop
 from pipeline import subjects
 from pipeline.adapters.streams import hits_stream_config
-from pipeline.contracts import HIT_CONTRACTS, AlertEvent
+from pipeline.contracts import HIT_CONTRACTS
 
 log = logging.getLogger(__name__)
 
@@ -144,14 +144,8 @@ class HitConsumer(PullLoop):
             self.stats.created += 1
         else:
             self.stats.updated += 1
-        event = AlertEvent(
-            kind="created" if outcome.created else "updated",
-            alert_id=outcome.alert.id,
-            camera_id=outcome.alert.camera_id,
-            alert=AlertView.of(outcome.alert),
-        )
         try:
-            await self._nc.publish(subjects.alert_events(), event.to_bytes())
+            await self._nc.publish(subjects.alert_events(), stored_event(outcome).to_bytes())
         except Exception as exc:
             # The alert is stored; operators see it on their next reload.
             log.warning(

@@ -328,3 +328,28 @@ class LifecycleStore:
             )
             escalated = {row.alert_id: (float(row.waited_s), as_utc(row.escalated_at)) for row in rows}
         return [Escalation(alert, *escalated[alert.id]) for alert in waiting if alert.id in escalated]
+
+
+def ever_acknowledged(conn: Connection, alert_id: int) -> bool:
+    """Whether a person ever acknowledged the alert (its history, whatever its status now)."""
+    found = conn.execute(
+        select(alert_transitions.c.id)
+        .where(alert_transitions.c.alert_id == alert_id, alert_transitions.c.to_status == ACKNOWLEDGED)
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def open_alerts(conn: Connection, since: datetime, most_urgent: int) -> list[Alert]:
+    """Alerts still waiting for someone (new or acknowledged), of priority ``most_urgent`` or more urgent,
+    opened since ``since``; the most urgent first."""
+    query = (
+        select(alerts)
+        .where(
+            alerts.c.status.in_([NEW, ACKNOWLEDGED]),
+            alerts.c.priority <= most_urgent,
+            alerts.c.created_at >= since,
+        )
+        .order_by(alerts.c.priority, alerts.c.id)
+    )
+    return [Alert.from_row(row) for row in conn.execute(query)]

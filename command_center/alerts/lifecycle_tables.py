@@ -1,4 +1,5 @@
-"""Schema of the alert lifecycle: transitions, escalations, patrol units and their officers, dispatches.
+"""Schema of the alert lifecycle: its transitions and escalations (dispatches and patrol units are the
+dispatch domain's: ``command_center/dispatch/tables.py``).
 
 These tables refer to ``alerts.id`` and ``staff_users.id`` by value, without a foreign key, so the
 alert store and the account store stay independent
@@ -8,10 +9,8 @@ alert store and the account store stay independent
 from __future__ import annotations
 
 from sqlalchemy import (
-    Boolean,
     Column,
     Float,
-    ForeignKey,
     Index,
     Integer,
     String,
@@ -51,50 +50,4 @@ alert_escalations = Table(
     Column("priority", Integer, nullable=False),
     Column("waited_s", Float, nullable=False),
     Column("escalated_at", UtcDateTime(), nullable=False),
-)
-
-patrol_units = Table(
-    "patrol_units",
-    metadata,
-    Column("id", String(MAX_UNIT_ID), primary_key=True),  # call sign, e.g. ISB-MOBILE-07
-    Column("name", String(200), nullable=False),
-    Column("district", String(64), nullable=False),
-    Column("duty_status", String(16), nullable=False),  # available, busy, off_duty
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("updated_at", UtcDateTime(), nullable=False),
-    Index("ix_patrol_units_district", "district", "id"),
-)
-
-# An officer serves in one unit at a time.
-patrol_officers = Table(
-    "patrol_officers",
-    metadata,
-    Column("user_id", Integer, primary_key=True, autoincrement=False),
-    Column("unit_id", String(MAX_UNIT_ID), ForeignKey("patrol_units.id"), nullable=False, index=True),
-    Column("assigned_at", UtcDateTime(), nullable=False),
-)
-
-dispatches = Table(
-    "dispatches",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("alert_id", Integer, nullable=False),
-    Column("unit_id", String(MAX_UNIT_ID), ForeignKey("patrol_units.id"), nullable=False),
-    # pending (sent) → acknowledged → on_scene → resolved | dismissed; or timed_out / superseded / recalled
-    Column("status", String(16), nullable=False),
-    Column("attempt", Integer, nullable=False),
-    Column("auto", Boolean, nullable=False),
-    Column("distance_m", Float, nullable=True),
-    Column("eta_s", Float, nullable=True),
-    Column("note", Text, nullable=True),
-    Column("dispatched_by", String(200), nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("ack_deadline", UtcDateTime(), nullable=False),
-    Column("acked_at", UtcDateTime(), nullable=True),
-    Column("acked_by", Integer, nullable=True),  # the officer's staff account
-    Column("closed_at", UtcDateTime(), nullable=True),
-    Column("updated_at", UtcDateTime(), nullable=False),
-    Index("ix_dispatches_alert", "alert_id", "id"),
-    Index("ix_dispatches_status_deadline", "status", "ack_deadline"),
-    Index("ix_dispatches_unit_status", "unit_id", "status"),
 )

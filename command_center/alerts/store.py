@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from command_center.alerts import kinds
 from command_center.alerts.sightings import Sighting
@@ -322,16 +323,30 @@ class AlertStore:
         """Newest first; ``before_id`` pages back from an alert id; ``districts`` limits to those
         (None: every district)."""
         query = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
-        if districts is not None:
-            query = query.where(alerts.c.district.in_(sorted(districts)))
-        if before_id is not None:
-            query = query.where(alerts.c.id < before_id)
-        if camera_id is not None:
-            query = query.where(alerts.c.camera_id == camera_id)
-        if status is not None:
-            query = query.where(alerts.c.status == status)
-        if kind is not None:
-            query = query.where(alerts.c.kind == kind)
+        query = query.where(*_filters(before_id, camera_id, status, districts, kind))
+        with transactions.connect(self._engine) as conn:
+            return [Alert.from_row(row) for row in conn.execute(query)]
+
+    def list_about(
+        self,
+        subjects: Mapping[str, Collection[int]],
+        *,
+        limit: int = 200,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        **filters: Any,
+    ) -> list[Alert]:
+        """The alerts about these subjects (alert kind -> subject ids), newest first; with ``since`` and
+        ``until``, only episodes seen within that span; ``filters`` as ``list_alerts`` takes them."""
+        c = alerts.c
+        about = [and_(c.kind == kind, c.profile_id.in_(sorted(ids))) for kind, ids in subjects.items() if ids]
+        if not about:
+            return []
+        query = select(alerts).where(or_(*about), *_filters(**filters)).order_by(c.id.desc()).limit(limit)
+        if since is not None:
+            query = query.where(c.last_seen >= as_utc(since))
+        if until is not None:
+            query = query.where(c.first_seen <= as_utc(until))
         with transactions.connect(self._engine) as conn:
             return [Alert.from_row(row) for row in conn.execute(query)]
 
@@ -382,3 +397,25 @@ class AlertStore:
         with transactions.connect(self._engine) as conn:
             row = conn.execute(query.where(alert_hits.c.hit_id == hit_id)).first()
             return Alert.from_row(row) if row is not None else None
+
+
+def _filters(
+    before_id: int | None = None,
+    camera_id: str | None = None,
+    status: str | None = None,
+    districts: Collection[str] | None = None,
+    kind: str | None = None,
+) -> list[ColumnElement[bool]]:
+    c = alerts.c
+    found: list[ColumnElement[bool]] = []
+    if districts is not None:
+        found.append(c.district.in_(sorted(districts)))
+    if before_id is not None:
+        found.append(c.id < before_id)
+    if camera_id is not None:
+        found.append(c.camera_id == camera_id)
+    if status is not None:
+        found.append(c.status == status)
+    if kind is not None:
+        found.append(c.kind == kind)
+    return found

@@ -17,6 +17,7 @@ from sqlalchemy import (
     true,
 )
 
+from command_center.security.evidence import Source, declare
 from pipeline.adapters.database import UtcDateTime, metadata
 
 alerts = Table(
@@ -107,3 +108,9 @@ plate_reads = Table(
     Index("ix_plate_reads_key_seen", "plate_key", "last_seen"),
     Index("ix_plate_reads_camera_seen", "camera_id", "last_seen"),
 )
+
+# An alert's best face or plate crop and its scene, replaced when a better hit comes (a new audit entry),
+# deleted by the retention of closed and dismissed alerts.
+_ALERT_PURGES = frozenset({"closed_alert_images", "dismissed_alerts"})
+declare("alert_crop", Source(alert_evidence, "jpeg", _ALERT_PURGES, "alert_id", ("kind", "crop")))
+declare("alert_scene", Source(alert_evidence, "jpeg", _ALERT_PURGES, "alert_id", ("kind", "scene")))

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict
 
 from command_center.alerts import kinds
 from command_center.alerts.instructions import instruction_for
-from command_center.alerts.store import Alert, StoredHit
-from pipeline.contracts import AlertSummary, EvidenceLinks
+from command_center.alerts.store import Alert, HitOutcome, StoredHit
+from pipeline.contracts import AlertEvent, AlertSummary, EvidenceLinks
 from pipeline.types import fields_of
 
 
@@ -54,3 +54,13 @@ class HitView(BaseModel):
 class AlertPage(BaseModel):
     alerts: list[AlertView]
     next_before_id: int | None
+
+
+def stored_event(outcome: HitOutcome) -> AlertEvent:
+    """The event announcing a stored hit on ``alert_events()``: its alert created, or updated."""
+    return AlertEvent(
+        kind="created" if outcome.created else "updated",
+        alert_id=outcome.alert.id,
+        camera_id=outcome.alert.camera_id,
+        alert=AlertView.of(outcome.alert),
+    )

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from command_center.alerts.lifecycle_tables import patrol_officers, patrol_units
 from command_center.dispatch.records import AVAILABLE, DUTY_STATUSES
+from command_center.dispatch.tables import patrol_officers, patrol_units
 from command_center.security.permissions import Role
 from command_center.security.users import DISTRICT_PATTERN, staff_users
 from pipeline.adapters import transactions
@@ -67,6 +67,17 @@ class Unit:
             "duty_status": self.duty_status,
             "officers": [o.user_id for o in self.officers],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """An active patrol officer and the unit they serve in (None: in none yet)."""
+
+    user_id: int
+    name: str
+    government_id: str
+    districts: tuple[str, ...]
+    unit_id: str | None
 
 
 def check_unit_id(value: str) -> str:
@@ -223,6 +234,27 @@ class PatrolStore:
         for row in conn.execute(query):
             crews.setdefault(row.unit_id, []).append(Officer(row.id, row.name, row.government_id))
         return {unit_id: tuple(officers) for unit_id, officers in crews.items()}
+
+    def roster(self) -> list[Roster]:
+        """Every active patrol officer with their unit, by name: whom a crew can be made of."""
+        query = (
+            select(
+                staff_users.c.id,
+                staff_users.c.name,
+                staff_users.c.government_id,
+                staff_users.c.districts,
+                patrol_officers.c.unit_id,
+            )
+            .outerjoin(patrol_officers, patrol_officers.c.user_id == staff_users.c.id)
+            .where(staff_users.c.role == Role.PATROL_OFFICER.value, staff_users.c.active.is_(True))
+            .order_by(staff_users.c.name, staff_users.c.id)
+        )
+        with transactions.connect(self._engine) as conn:
+            rows = conn.execute(query).all()
+        return [
+            Roster(row.id, row.name, row.government_id, tuple(row.districts or ()), row.unit_id)
+            for row in rows
+        ]
 
     def unit_of(self, user_id: int) -> Unit | None:
         """The unit this officer serves in, if any."""

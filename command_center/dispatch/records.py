@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from command_center.alerts.lifecycle_tables import dispatches, patrol_units
+from command_center.dispatch.tables import dispatches, patrol_units
 from pipeline.adapters.database import as_utc
 
 PENDING = "pending"

@@ -16,22 +16,18 @@ from typing import Any
 from sqlalchemy import Connection, Engine, exists, func, insert, select, update
 
 from command_center.alerts.lifecycle import (
-    ACKNOWLEDGED as ALERT_ACKNOWLEDGED,
-)
-from command_center.alerts.lifecycle import (
     DISPATCHED,
-    NEW,
     Actor,
     AlertNotFound,
     IllegalTransition,
     Transition,
     compare_and_set,
+    ever_acknowledged,
     move,
+    open_alerts,
     record,
 )
-from command_center.alerts.lifecycle_tables import alert_transitions, dispatches, patrol_units
 from command_center.alerts.store import Alert
-from command_center.alerts.tables import alerts
 from command_center.dispatch.records import (
     ACKNOWLEDGED,
     ACTIVE,
@@ -48,6 +44,7 @@ from command_center.dispatch.records import (
     close_dispatch,
     release_unit,
 )
+from command_center.dispatch.tables import dispatches, patrol_units
 from pipeline.adapters import transactions
 
 # What an officer may report on a dispatch: the dispatch statuses it may come from, where it goes, and
@@ -282,14 +279,7 @@ class DispatchStore:
         with transactions.begin(self._engine) as conn:
             if active_dispatch(conn, alert_id) is not None:
                 return None
-            acknowledged = conn.execute(
-                select(
-                    exists().where(
-                        alert_transitions.c.alert_id == alert_id,
-                        alert_transitions.c.to_status == ALERT_ACKNOWLEDGED,
-                    )
-                )
-            ).scalar()
+            acknowledged = ever_acknowledged(conn, alert_id)
             action = "recall" if acknowledged else "requeue"
             try:
                 return move(conn, alert_id, action, actor, now, reason=reason)
@@ -330,16 +320,12 @@ class DispatchStore:
     def undispatched(self, now: datetime, window_s: float, most_urgent: int, limit: int = 50) -> list[Alert]:
         """Open alerts (new or acknowledged) of priority ``most_urgent`` or more urgent, opened within
         ``window_s``, that no unit was ever sent to; the most urgent first."""
-        query = (
-            select(alerts)
-            .where(
-                alerts.c.status.in_([NEW, ALERT_ACKNOWLEDGED]),
-                alerts.c.priority <= most_urgent,
-                alerts.c.created_at >= now - timedelta(seconds=window_s),
-                ~exists().where(dispatches.c.alert_id == alerts.c.id),
-            )
-            .order_by(alerts.c.priority, alerts.c.id)
-            .limit(limit)
-        )
         with transactions.connect(self._engine) as conn:
-            return [Alert.from_row(row) for row in conn.execute(query)]
+            waiting = open_alerts(conn, now - timedelta(seconds=window_s), most_urgent)
+            if not waiting:
+                return []
+            ids = [alert.id for alert in waiting]
+            sent = set(
+                conn.execute(select(dispatches.c.alert_id).where(dispatches.c.alert_id.in_(ids))).scalars()
+            )
+        return [alert for alert in waiting if alert.id not in sent][:limit]

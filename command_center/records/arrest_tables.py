@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
 )
 
+from command_center.security.evidence import Source, declare
 from pipeline.adapters.database import UtcDateTime, metadata
 
 arrests = Table(
@@ -56,3 +57,5 @@ arrests = Table(
     Index("ix_arrests_unscreened", "screened_at"),
     sqlite_autoincrement=True,
 )
+
+declare("arrest_photo", Source(arrests, "photo_jpeg"))

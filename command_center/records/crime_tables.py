@@ -14,6 +14,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from command_center.security.evidence import Source, declare
 from pipeline.adapters.database import UtcDateTime, metadata
 
 crime_reports = Table(
@@ -57,3 +58,5 @@ crime_photos = Table(
     Column("added_at", UtcDateTime(), nullable=False),
     UniqueConstraint("report_id", "sha256", name="uq_crime_report_photos_sha"),
 )
+
+declare("crime_photo", Source(crime_photos, "jpeg"))

@@ -22,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from command_center.security.evidence import Source, declare
 from pipeline.adapters.database import UtcDateTime, metadata
 
 
@@ -112,3 +113,5 @@ candidates = Table(
     Column("computed_at", UtcDateTime(), nullable=False),
     UniqueConstraint("missing_id", "udr_id", name="uq_missing_candidates_pair"),
 )
+
+declare("case_photo", Source(case_photos, "jpeg"))

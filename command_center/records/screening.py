@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from command_center.alerts.sightings import Sighting, SightingKind
 from command_center.alerts.store import AlertStore, HitOutcome
-from command_center.alerts.views import AlertView
+from command_center.alerts.views import stored_event
 from command_center.records.checkins import Checkin, CheckinStore
 from command_center.records.faces import FaceMatch, GuestFaceMatcher
 from command_center.records.notices import FollowNotifier
@@ -34,7 +34,6 @@ from command_center.records.types import Person
 from command_center.security.apikeys import ApiKeyStore, Hotel
 from pipeline import subjects
 from pipeline.adapters import transactions
-from pipeline.contracts import AlertEvent
 
 log = logging.getLogger(__name__)
 
@@ -230,14 +229,8 @@ class CheckinScreener:
         )
 
     async def _announce(self, outcome: HitOutcome) -> None:
-        event = AlertEvent(
-            kind="created" if outcome.created else "updated",
-            alert_id=outcome.alert.id,
-            camera_id=outcome.alert.camera_id,
-            alert=AlertView.of(outcome.alert),
-        )
         try:
-            await self._nc.publish(subjects.alert_events(), event.to_bytes())
+            await self._nc.publish(subjects.alert_events(), stored_event(outcome).to_bytes())
         except Exception as exc:
             log.warning("could not announce check-in alert %s: %s", outcome.alert.id, exc)
 

@@ -13,6 +13,8 @@ from sqlalchemy import Engine
 from command_center.alerts.store import AlertStore
 from command_center.records.checkins import CheckinStore
 from command_center.records.faces import GuestFaceMatcher
+from command_center.records.fusion import FaceVehicleFusion
+from command_center.records.library import LibraryStore
 from command_center.records.notices import FollowNotifier
 from command_center.records.screening import CheckinScreener
 from command_center.records.search import PersonSearch
@@ -31,6 +33,8 @@ class RecordsServices:
     notifier: FollowNotifier
     screener: CheckinScreener
     faces: GuestFaceMatcher  # the face models of the records (one copy, loaded on first use)
+    library: LibraryStore  # Acts, judgments, circulars, manuals and SOPs
+    fusion: FaceVehicleFusion  # a person's face and known vehicle seen together: one fused alert
 
 
 async def start_records(
@@ -46,19 +50,23 @@ async def start_records(
     cameras: Mapping[str, CameraConfig] | None = None,
 ) -> RecordsServices:
     """Create the tables (and the trigram index on PostgreSQL), the notice stream, start listening for
-    face alerts, and screen check-ins left unscreened by a previous run."""
+    face alerts (followers, fusion), and screen check-ins left unscreened by a previous run."""
     persons = PersonStore(engine)
     await asyncio.to_thread(persons.create_schema)
     checkins = CheckinStore(engine)
+    known = cameras if cameras is not None else {c.id: c for c in settings.cameras}
     notifier = FollowNotifier(
         nc,
         persons,
         users,
-        cameras if cameras is not None else {c.id: c for c in settings.cameras},
+        known,
         ack_wait_s=settings.records.notice_ack_wait_s,
     )
     await notifier.start()
     stack.push_async_callback(notifier.close)
+    fusion = FaceVehicleFusion(settings.fusion, engine, persons, alert_store, known, nc)
+    await fusion.start()
+    stack.push_async_callback(fusion.close)
     faces = GuestFaceMatcher(settings, watchlist)
     screener = CheckinScreener(
         engine,
@@ -73,4 +81,7 @@ async def start_records(
     )
     stack.push_async_callback(screener.close)
     await screener.resume()
-    return RecordsServices(persons, PersonSearch(engine), checkins, notifier, screener, faces)
+    library = LibraryStore(engine)
+    return RecordsServices(
+        persons, PersonSearch(engine), checkins, notifier, screener, faces, library, fusion
+    )

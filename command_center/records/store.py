@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
@@ -395,11 +396,14 @@ class PersonStore:
         return bool(gone)
 
     def followers(self, person_id: int) -> list[int]:
+        return sorted(self.followed_since(person_id))
+
+    def followed_since(self, person_id: int) -> dict[int, datetime]:
+        """Officer id -> since when they follow the person."""
+        f = t.follows.c
         with transactions.connect(self.engine) as conn:
-            rows = conn.execute(
-                select(t.follows.c.officer_id).where(t.follows.c.person_id == person_id)
-            ).all()
-        return sorted(row.officer_id for row in rows)
+            rows = conn.execute(select(f.officer_id, f.created_at).where(f.person_id == person_id)).all()
+        return {int(row.officer_id): utc(row.created_at) or now() for row in rows}
 
     def following(self, officer_id: int) -> list[Person]:
         with transactions.connect(self.engine) as conn:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from command_center.security.evidence import Source, declare
 from pipeline.adapters.database import UtcDateTime, metadata
 
 MAX_TEXT = 500
@@ -156,3 +157,6 @@ checkins = Table(
     Index("ix_hotel_checkins_hotel_time", "hotel_id", "checked_in_at"),
     Index("ix_hotel_checkins_unscreened", "screened_at"),
 )
+
+declare("checkin_photo", Source(checkins, "photo_jpeg", frozenset({"checkin_photos", "checkins"})))
+declare("person_photo", Source(photos, "jpeg"))

@@ -17,6 +17,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,6 +51,11 @@ KEY_PREFIX = "sck"
 KEY_ID_BYTES = 8  # 16 hex digits: public, only needs to be unique
 SECRET_BYTES = 32
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most this often per key
+# A verified key's row is reused this long by the process that read it: a burst of check-ins costs one
+# lookup, and a key revoked (or a hotel stopped) on another replica is refused there within this time.
+# Revocation through this store is effective at once.
+KEY_CACHE_S = 5.0
+KEY_CACHE_SIZE = 10_000
 # Scopes a hotel key may carry: what the hotel role may do at all.
 HOTEL_SCOPES = frozenset(ROLE_PERMISSIONS[Role.HOTEL])
 
@@ -181,11 +188,26 @@ def validate_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
 class ApiKeyStore:
     """Hotels and their integration keys in SQLite or PostgreSQL (SQLAlchemy Core, bound parameters)."""
 
-    def __init__(self, engine: Engine, pepper: str) -> None:
+    def __init__(self, engine: Engine, pepper: str, cache_s: float = KEY_CACHE_S) -> None:
         if not pepper:
             raise ValueError("an API key pepper is required")
         self.engine = engine
         self._pepper = pepper.encode()
+        self._cache_s = cache_s
+        self._rows: dict[str, tuple[float, Any]] = {}  # key_id -> (when read, its row and hotel)
+        self._used: dict[str, datetime] = {}  # key_id -> last use written by this process
+        self._lock = threading.Lock()
+
+    def _forget(self) -> None:
+        """A key or a hotel changes here: verify reads every key again, from now and again once the change
+        is committed (a verification between the two must not keep the old row)."""
+
+        def clear() -> None:
+            with self._lock:
+                self._rows.clear()
+
+        clear()
+        transactions.after_commit(clear)
 
     def create_schema(self) -> None:
         """The database at the newest migration (every table: see pipeline.adapters.migrations)."""
@@ -237,6 +259,7 @@ class ApiKeyStore:
 
     def set_hotel_active(self, hotel_id: int, active: bool) -> Hotel:
         """Deactivating a hotel stops all its keys at once (they stay listed and can be revoked)."""
+        self._forget()
         with transactions.begin(self.engine) as conn:
             done = conn.execute(update(hotels).where(hotels.c.id == hotel_id).values(active=active))
         if done.rowcount == 0:
@@ -312,6 +335,7 @@ class ApiKeyStore:
 
     def revoke(self, key_id: str) -> KeyInfo:
         """Revoke a key (idempotent: the first revocation time is kept)."""
+        self._forget()
         now = datetime.now(UTC)
         with transactions.begin(self.engine) as conn:
             conn.execute(
@@ -332,13 +356,7 @@ class ApiKeyStore:
             return None
         key_id, secret = parts
         presented = self._hash(key_id, secret)
-        query = (
-            select(integration_keys, hotels.c.name, hotels.c.district, hotels.c.active)
-            .join(hotels, hotels.c.id == integration_keys.c.hotel_id)
-            .where(integration_keys.c.key_id == key_id)
-        )
-        with transactions.connect(self.engine) as conn:
-            row = conn.execute(query).first()
+        row = self._key_row(key_id)
         stored = row.secret_hash if row is not None else "0" * 64
         # Constant time whatever matched; the row lookup is by the public key_id, which leaks nothing.
         if not hmac.compare_digest(presented, stored) or row is None:
@@ -358,10 +376,36 @@ class ApiKeyStore:
             scopes=frozenset(info.scopes),
         )
 
+    def _key_row(self, key_id: str) -> Any:
+        """The key's row with its hotel, from this process's cache while fresh (only keys that exist are
+        kept: a key issued on another replica is found at its first use)."""
+        clock = time.monotonic()
+        with self._lock:
+            cached = self._rows.get(key_id)
+        if cached is not None and clock - cached[0] < self._cache_s:
+            return cached[1]
+        query = (
+            select(integration_keys, hotels.c.name, hotels.c.district, hotels.c.active)
+            .join(hotels, hotels.c.id == integration_keys.c.hotel_id)
+            .where(integration_keys.c.key_id == key_id)
+        )
+        with transactions.connect(self.engine) as conn:
+            row = conn.execute(query).first()
+        if row is not None and self._cache_s > 0:
+            with self._lock:
+                if len(self._rows) >= KEY_CACHE_SIZE:
+                    self._rows.pop(next(iter(self._rows)))
+                self._rows[key_id] = (clock, row)
+        return row
+
     def _touch(self, info: KeyInfo, now: datetime) -> None:
         """Record use, at most once per LAST_USED_RESOLUTION, so a busy feed does not write per request."""
-        if info.last_used_at is not None and now - info.last_used_at < LAST_USED_RESOLUTION:
+        # A cached row's last use is as old as the row: the last one this process wrote counts too.
+        written = self._used.get(info.key_id) if self._cache_s > 0 else None
+        last = max(filter(None, (info.last_used_at, written)), default=None)
+        if last is not None and now - last < LAST_USED_RESOLUTION:
             return
+        self._used[info.key_id] = now
         cutoff = now - LAST_USED_RESOLUTION
         with transactions.begin(self.engine) as conn:
             conn.execute(

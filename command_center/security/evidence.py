@@ -19,18 +19,11 @@ from typing import Any
 
 from sqlalchemy import Column, Engine, Table, select
 
-from command_center.alerts.tables import alert_evidence
-from command_center.records.arrest_tables import arrests
-from command_center.records.crime_tables import crime_photos
-from command_center.records.missing_tables import case_photos
-from command_center.records.tables import checkins, photos
 from pipeline.adapters import transactions
+from pipeline.adapters.migrations import complete_metadata
 
 _BATCH = 500
 _SHOWN = 10  # problems named in a summary line
-
-
-_ALERT_PURGES = frozenset({"closed_alert_images", "dismissed_alerts"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +40,22 @@ class Source:
         return self.table.c[name]
 
 
-SOURCES: dict[str, Source] = {
-    "checkin_photo": Source(checkins, "photo_jpeg", frozenset({"checkin_photos", "checkins"})),
-    "person_photo": Source(photos, "jpeg"),
-    "crime_photo": Source(crime_photos, "jpeg"),
-    "case_photo": Source(case_photos, "jpeg"),
-    "arrest_photo": Source(arrests, "photo_jpeg"),
-    # An alert's best face or plate crop and its scene, replaced when a better hit comes (a new entry).
-    "alert_crop": Source(alert_evidence, "jpeg", _ALERT_PURGES, "alert_id", ("kind", "crop")),
-    "alert_scene": Source(alert_evidence, "jpeg", _ALERT_PURGES, "alert_id", ("kind", "scene")),
-}
+# Each domain declares where its files are (``declare``, next to the tables that hold them): the chain's
+# check reads them through these declarations, never knowing the domains' tables by name.
+_SOURCES: dict[str, Source] = {}
+
+
+def declare(kind: str, source: Source) -> None:
+    """Files of ``kind`` are stored as ``source`` says (called by the module declaring the table)."""
+    if _SOURCES.get(kind, source) != source:
+        raise ValueError(f"evidence kind {kind!r} is declared twice")
+    _SOURCES[kind] = source
+
+
+def sources() -> dict[str, Source]:
+    """Every kind of evidence file: the table modules of every domain are loaded first."""
+    complete_metadata()
+    return _SOURCES
 
 
 def sha256(data: bytes) -> str:
@@ -64,7 +63,7 @@ def sha256(data: bytes) -> str:
 
 
 def ref(kind: str, item_id: int) -> str:
-    if kind not in SOURCES:
+    if kind not in sources():
         raise ValueError(f"unknown evidence kind {kind!r}")
     return f"{kind}:{item_id}"
 
@@ -123,7 +122,7 @@ def check(engine: Engine, rows: Callable[[], Iterable[Any]]) -> EvidenceCheck:
         ledger.read(int(row.seq), row.action, row.target, json.loads(row.details))
     problems: list[str] = []
     checked = 0
-    for kind, source in SOURCES.items():
+    for kind, source in sources().items():
         wanted = {int(n.split(":", 1)[1]): n for n in ledger.hashes if n.split(":", 1)[0] == kind}
         found = dict(_stored(engine, source, sorted(wanted)))
         for item_id, name in wanted.items():

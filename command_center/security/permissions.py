@@ -52,6 +52,8 @@ class Permission(StrEnum):
     MISSING_REGISTER = "missing:register"  # register a missing person or a found body (with photos)
     CRIMES_READ = "crimes:read"  # crime reports (with a reason) and the hotspot map
     CRIMES_REPORT = "crimes:report"  # an officer reports a crime (GPS, type, photos)
+    LIBRARY_READ = "library:read"  # the resource library: Acts, judgments, circulars, manuals, SOPs
+    LIBRARY_MANAGE = "library:manage"  # add, pin for offline reading and remove library documents
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -81,6 +83,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CRIMES_READ,
             Permission.MISSING_WRITE,
             Permission.MISSING_REGISTER,
+            Permission.LIBRARY_READ,
+            Permission.LIBRARY_MANAGE,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -110,6 +114,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MISSING_REGISTER,
             Permission.ARRESTS_RECORD,
             Permission.CRIMES_REPORT,
+            Permission.LIBRARY_READ,
+            Permission.LIBRARY_MANAGE,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -127,6 +133,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ARRESTS_READ,
             Permission.MISSING_READ,
             Permission.CRIMES_READ,
+            Permission.LIBRARY_READ,
         }
     ),
     Role.RECORDS_CLERK: frozenset(
@@ -144,6 +151,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CRIMES_READ,
             Permission.MISSING_WRITE,
             Permission.MISSING_REGISTER,
+            Permission.LIBRARY_READ,
+            Permission.LIBRARY_MANAGE,
         }
     ),
     Role.PATROL_OFFICER: frozenset(
@@ -159,6 +168,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MISSING_REGISTER,
             Permission.CRIMES_READ,
             Permission.CRIMES_REPORT,
+            Permission.LIBRARY_READ,
         }
     ),
     Role.HOTEL: frozenset({Permission.CHECKINS_POST}),

@@ -26,6 +26,7 @@ from pipeline.settings.camera import CAMERA_ID_PATTERN as CAMERA_ID_PATTERN
 from pipeline.settings.camera import Analytic as Analytic
 from pipeline.settings.camera import CameraConfig as CameraConfig
 from pipeline.settings.dispatch import DispatchSettings
+from pipeline.settings.fusion import FusionSettings
 from pipeline.settings.map import TileUrl
 from pipeline.settings.plates import PlatesSettings
 from pipeline.settings.records import RecordsSettings
@@ -365,6 +366,9 @@ class Settings(BaseSettings):
     )
     plates: PlatesSettings = Field(
         default_factory=PlatesSettings, description="Plate reading (ANPR): detector, OCR, formats."
+    )
+    fusion: FusionSettings = Field(
+        default_factory=FusionSettings, description="Face + known vehicle seen together: one fused alert."
     )
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras the workers read.")
 

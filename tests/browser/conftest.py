@@ -106,6 +106,11 @@ class System:
         """A camera of another district (OTHER_DISTRICT), also without a stream."""
         return f"other-{self.tag}"
 
+    @property
+    def vault_camera(self) -> str:
+        """A camera of OTHER_DISTRICT whose login (username and password) is in the settings."""
+        return f"vault-{self.tag}"
+
     def unit(self, n: int) -> str:
         return f"ISB-{self.tag}-{n}"
 
@@ -127,6 +132,11 @@ class System:
         if "camera-sim" not in self.procs.procs:
             self.procs.start("camera-sim", "camera-sim", "--loops", "3")
             self.procs.start("worker", "worker", "--camera", self.camera, "--stop-at-end")
+
+
+def vault_password(tag: str) -> str:
+    """The password of the camera System.vault_camera logs in with (in the settings only)."""
+    return f"Vault-{tag}-s3cret"
 
 
 def screenshot(page: Page, name: str) -> Path:
@@ -205,6 +215,14 @@ def system(
             "name": "Murree Road",
             "url": f"{rtsp}/other-{tag}",
             "district": OTHER_DISTRICT,
+        },
+        {  # a recorder's login in the settings: no page may ever show its password
+            "id": f"vault-{tag}",
+            "name": "Blue Area Plaza",
+            "url": f"{rtsp}/vault-{tag}",
+            "district": OTHER_DISTRICT,
+            "username": "viewer",
+            "password": vault_password(tag),
         },
     ]
     settings["dispatch"] = {

@@ -28,7 +28,12 @@ SCREENS = [
     ("Watchlist entries", "watchlist", Permission.WATCHLIST_READ),
     ("Watch lists", "lists", Permission.WATCHLIST_READ),
     ("Photo search", "facesearch", Permission.FACES_SEARCH),
+    ("Library", "library", Permission.LIBRARY_READ),
     ("Audit log", "audit", Permission.AUDIT_READ),
+    ("Cameras", "cameras", Permission.ALERTS_READ),
+    ("Patrol units", "units", Permission.PATROL_READ),
+    ("Staff accounts", "users", Permission.USERS_MANAGE),
+    ("Hotels and keys", "hotels", Permission.INTEGRATIONS_MANAGE),
 ]
 
 

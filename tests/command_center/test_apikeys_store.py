@@ -27,7 +27,7 @@ CHECKINS = [Permission.CHECKINS_POST.value]
 @pytest.fixture
 def store(database_url: str) -> Iterator[ApiKeyStore]:
     engine = make_engine(database_url)
-    keys = ApiKeyStore(engine, PEPPER)
+    keys = ApiKeyStore(engine, PEPPER, cache_s=0)  # these tests change rows under it: no cache
     keys.create_schema()
     yield keys
     engine.dispose()
@@ -164,3 +164,55 @@ def test_keys_are_unique_and_random(store: ApiKeyStore) -> None:
     raws = [store.issue_key(hotel_id, CHECKINS, f"k{i}", "admin").raw_key for i in range(20)]
     assert len(set(raws)) == 20
     assert len({split_key(r)[0] for r in raws}) == 20  # type: ignore[index]
+
+
+def test_a_burst_of_check_ins_looks_the_key_up_once_and_revocation_here_is_at_once(
+    store: ApiKeyStore,
+) -> None:
+    from sqlalchemy import event
+
+    hotel_id = add_hotel(store)
+    issued = store.issue_key(hotel_id, CHECKINS, "front desk PMS", "staff:1:admin")
+    store = ApiKeyStore(store.engine, PEPPER)  # the command centre's: verified keys kept for a while
+    lookups: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "FROM integration_keys JOIN hotels" in statement:
+            lookups.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        assert all(store.verify(issued.raw_key) is not None for _ in range(200))
+        assert len(lookups) == 1
+        store.revoke(issued.info.key_id)
+        assert store.verify(issued.raw_key) is None  # this replica: at once
+        store.set_hotel_active(hotel_id, True)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+
+
+def test_a_key_revoked_on_another_replica_is_refused_here_within_the_cache_time(
+    store: ApiKeyStore, database_url: str
+) -> None:
+    import time
+
+    hotel_id = add_hotel(store)
+    issued = store.issue_key(hotel_id, CHECKINS, "front desk PMS", "staff:1:admin")
+    engine = make_engine(database_url)
+    other = ApiKeyStore(engine, PEPPER, cache_s=0.3)  # another command-centre process on the database
+    try:
+        assert other.verify(issued.raw_key) is not None  # read and kept
+        store.revoke(issued.info.key_id)
+        deadline = time.monotonic() + 10
+        while other.verify(issued.raw_key) is not None:
+            assert time.monotonic() < deadline, "the revoked key was still accepted after 10 s"
+            time.sleep(0.05)
+        # A hotel stopped on the other replica stops a fresh key here the same way.
+        fresh = store.issue_key(hotel_id, CHECKINS, "second desk", "staff:1:admin")
+        assert store.verify(fresh.raw_key) is not None
+        other.set_hotel_active(hotel_id, False)
+        while store.verify(fresh.raw_key) is not None:
+            assert time.monotonic() < deadline + 10, "the stopped hotel's key was still accepted"
+            time.sleep(0.05)
+    finally:
+        engine.dispose()

@@ -20,6 +20,7 @@ async def test_the_pages_are_told_the_deployments_time_zone(served: Served) -> N
         {"kind": "plate", "title": "Vehicle plate"},
         {"kind": "checkin", "title": "Hotel check-in"},
         {"kind": "tamper", "title": "Camera tampering"},
+        {"kind": "fusion", "title": "Face + vehicle"},
     ]
 
 

@@ -62,6 +62,8 @@ MISSING_WRITE = {ADM, SUP, CLK}
 MISSING_REGISTER = {ADM, SUP, CLK, PTL}  # a field officer registers a missing person or a found body
 CRIMES_READ = {ADM, SUP, OPR, CLK, PTL}
 CRIMES_REPORT = {SUP, PTL}
+LIBRARY_READ = {ADM, SUP, OPR, CLK, PTL}  # every member of staff reads the library; a hotel key never
+LIBRARY_MANAGE = {ADM, SUP, CLK}
 
 POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/health/live"): PUBLIC,
@@ -128,6 +130,7 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("WS", "/ws/officer"): PATROL_REPORT,
     ("GET", "/patrol/units"): PATROL_READ,
     ("POST", "/patrol/units"): PATROL_MANAGE,
+    ("GET", "/patrol/officers"): PATROL_MANAGE,
     ("PATCH", "/patrol/units/{unit_id}"): PATROL_MANAGE,
     ("POST", "/patrol/units/{unit_id}/crew"): PATROL_MANAGE,
     ("POST", "/patrol/position"): PATROL_REPORT,
@@ -141,6 +144,7 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/persons/following"): PERSONS_READ,
     ("POST", "/persons"): PERSONS_WRITE,
     ("GET", "/persons/{person_id}"): PERSONS_READ,
+    ("GET", "/persons/{person_id}/dossier"): PERSONS_READ,
     ("PATCH", "/persons/{person_id}"): PERSONS_WRITE,
     ("DELETE", "/persons/{person_id}"): PERSONS_WRITE,
     ("POST", "/persons/{person_id}/photos"): PERSONS_WRITE,
@@ -182,6 +186,13 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/crimes/{report_id}"): CRIMES_READ,
     ("POST", "/crimes/{report_id}/photos"): CRIMES_REPORT,
     ("GET", "/crimes/{report_id}/photos/{photo_id}"): CRIMES_READ,
+    ("POST", "/library"): LIBRARY_MANAGE,
+    ("GET", "/library"): LIBRARY_READ,
+    ("GET", "/library/search"): LIBRARY_READ,
+    ("GET", "/library/{doc_id}"): LIBRARY_READ,
+    ("GET", "/library/{doc_id}/file"): LIBRARY_READ,
+    ("PATCH", "/library/{doc_id}"): LIBRARY_MANAGE,
+    ("DELETE", "/library/{doc_id}"): LIBRARY_MANAGE,
     ("GET", "/users"): USERS_MANAGE,
     ("POST", "/users"): USERS_MANAGE,
     ("GET", "/users/{user_id}"): USERS_MANAGE,

@@ -29,10 +29,10 @@ def zoom_frames(photo: np.ndarray, focus: tuple[float, float], frames: int, zoom
     return out
 
 
-def write_clip(frames: list[np.ndarray], target: Path, fps: int) -> Path:
-    """``frames`` (BGR, ``SIZE``) as an H.264 file the camera simulator replays as it is."""
+def write_clip(frames: list[np.ndarray], target: Path, fps: int, size: tuple[int, int] = SIZE) -> Path:
+    """``frames`` (BGR, ``size``) as an H.264 file the camera simulator replays as it is."""
     with av.open(str(target), "w") as dst:
-        out = camera_stream(dst, Fraction(fps), *SIZE)
+        out = camera_stream(dst, Fraction(fps), *size)
         for index, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
             frame.pts = index

@@ -1,7 +1,7 @@
 """A camera covered in the middle of its stream: the worker (``analytics: [tamper]``) learns the street it
 usually shows, reports the covered lens once it has lasted the hold time, and the operator gets one alert of
 kind ``tamper`` with the view now beside the usual view. The clip is made at test time from a photo of a
-street: twelve seconds of the street with someone walking across it, then ten seconds of a covered lens."""
+street: ten seconds of the street with someone walking across it, then eight seconds of a covered lens."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.e2e.clips import SIZE, write_clip
+from tests.e2e.clips import write_clip
 from tests.e2e.procs import (
     Processes,
     add_staff,
@@ -29,20 +29,21 @@ from tests.e2e.test_plate_alert import _settled
 pytestmark = pytest.mark.e2e
 DISTRICT = "East"
 FPS = 10
+SIZE = (640, 360)
 
 
 def tampered_clip(photo: Path, target: Path) -> Path:
     street = cv2.resize(cv2.imread(str(photo), cv2.IMREAD_COLOR), SIZE, interpolation=cv2.INTER_AREA)
     rng = np.random.default_rng(7)
     frames = []
-    for i in range(12 * FPS):
+    for i in range(10 * FPS):
         frame = np.clip(street.astype(np.int16) + rng.normal(0, 3, street.shape), 0, 255).astype(np.uint8)
-        x = 80 + i * 9
-        cv2.rectangle(frame, (x, 240), (x + 100, 660), (40, 60, 90), -1)  # someone walking past
+        x = 40 + i * 5
+        cv2.rectangle(frame, (x, 120), (x + 50, 330), (40, 60, 90), -1)  # someone walking past
         frames.append(frame)
-    for _ in range(10 * FPS):
+    for _ in range(8 * FPS):
         frames.append(np.clip(12 + rng.normal(0, 2, street.shape), 0, 255).astype(np.uint8))
-    return write_clip(frames, target, FPS)
+    return write_clip(frames, target, FPS, SIZE)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ district's alert answers 404, exactly like one that does not exist.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, WebSocket
 from fastapi.concurrency import run_in_threadpool
@@ -21,15 +21,19 @@ from command_center.api.deps import (
     WS_SUBPROTOCOL,
     AlertStoreDep,
     FeedDep,
+    ServicesDep,
     SettingsDep,
     WebSocketRefused,
     authenticate_websocket,
     require,
 )
 from command_center.dispatch.api.dispatch_deps import DispatchDep
+from command_center.records.person_alerts import person_alerts
+from command_center.records.types import PersonNotFoundError
 from command_center.security.permissions import DISTRICT_SCOPED_ROLES, Permission
 from command_center.security.principal import Principal
 from command_center.security.users import DISTRICT_PATTERN
+from command_center.services import Services
 from pipeline.kinds import AlertKind
 from pipeline.settings import CAMERA_ID_PATTERN
 
@@ -40,6 +44,21 @@ MAX_ID = 2**31 - 1  # the id columns are 32-bit integers
 
 AlertId = Annotated[int, Path(ge=1, le=MAX_ID, description="Alert id")]
 AlertReader = Annotated[Principal, require(Permission.ALERTS_READ)]
+
+
+SubjectQuery = Query(
+    pattern=r"^person:[1-9][0-9]{0,9}$", description="person:<id>: the alerts about that CRO person"
+)
+
+
+async def _about_person(services: Services, person_id: int, limit: int, **filters: Any) -> list[Alert]:
+    records = services.records
+    try:
+        return await run_in_threadpool(
+            person_alerts, services.engine, records.persons, services.alerts, person_id, limit, **filters
+        )
+    except PersonNotFoundError:
+        raise HTTPException(404, f"no person {person_id}") from None
 
 
 def district_scope(principal: Principal) -> frozenset[str] | None:
@@ -57,15 +76,24 @@ async def visible_alert(store: AlertStore, alert_id: int, principal: Principal) 
 @router.get("/alerts", response_model=AlertPage)
 async def list_alerts(
     store: AlertStoreDep,
+    services: ServicesDep,
     principal: AlertReader,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Page back from this id")] = None,
     camera_id: Annotated[str | None, Query(pattern=CAMERA_ID_PATTERN)] = None,
     status: Annotated[str | None, Query(pattern=r"^[a-z_]{1,16}$")] = None,
     kind: Annotated[AlertKind | None, Query(description="One kind of alert only")] = None,
+    subject: Annotated[str | None, SubjectQuery] = None,
 ) -> AlertPage:
+    """Newest first. ``subject=person:<id>``: only the alerts about that CRO person (face alerts of their
+    watchlist profile, plate alerts of their known vehicles, their check-in and fusion alerts)."""
     scope = district_scope(principal)
-    found = await run_in_threadpool(store.list_alerts, limit, before_id, camera_id, status, scope, kind)
+    if subject is not None:
+        person_id = int(subject.removeprefix("person:"))
+        filters = {"before_id": before_id, "camera_id": camera_id, "status": status, "kind": kind}
+        found = await _about_person(services, person_id, limit, districts=scope, **filters)
+    else:
+        found = await run_in_threadpool(store.list_alerts, limit, before_id, camera_id, status, scope, kind)
     views = [AlertView.of(alert) for alert in found]
     next_before = views[-1].id if len(views) == limit else None
     return AlertPage(alerts=views, next_before_id=next_before)

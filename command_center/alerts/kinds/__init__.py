@@ -1,4 +1,4 @@
-"""What differs between kinds of alert, one module per kind (``face.py``, ``plate.py``, ``checkin.py``).
+"""What differs between kinds of alert, one module per kind (``face.py``, ``plate.py``, ``fusion.py``, ...).
 
 A kind's module holds everything the command centre does differently for it: how a hit of that kind
 becomes a sighting, what its subject is and links to, what an officer is told on a dispatch, and how the

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from command_center.alerts.lifecycle import Transition
 from command_center.alerts.views import AlertView
 from command_center.dispatch.dispatcher import Suggestion
-from command_center.dispatch.patrol import Unit
+from command_center.dispatch.patrol import Roster, Unit
 from command_center.dispatch.positions import Position
 from command_center.dispatch.records import DUTY_STATUSES, Dispatch
 from command_center.security.api.auditing import MAX_REASON, ReasonText
@@ -129,6 +129,18 @@ class StepView(BaseModel):
 class OfficerView(BaseModel):
     user_id: int
     name: str
+
+
+class RosterView(BaseModel):
+    user_id: int
+    name: str
+    government_id: str
+    districts: list[str]
+    unit_id: str | None = Field(description="The unit the officer serves in; null: none yet")
+
+    @classmethod
+    def of(cls, r: Roster) -> RosterView:
+        return cls.model_validate({**fields_of(r)})
 
 
 class PositionView(BaseModel):

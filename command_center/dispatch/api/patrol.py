@@ -1,5 +1,6 @@
 """Patrol units: list them with live positions (``patrol:read``), create them and set their crews
-(``patrol:manage``); an officer reports the unit's position and duty status (``patrol:report``).
+(``patrol:manage``, which also lists the patrol officers crews are made of); an officer reports the
+unit's position and duty status (``patrol:report``).
 
 Positions also arrive over NATS (``subjects.patrol_position``) from trusted in-cluster gateways only
 (the officer app posts here with its token; see patrol_tracking.py for why); both paths go through the
@@ -31,6 +32,7 @@ from command_center.dispatch.api.dispatch_views import (
     DutyStatus,
     FixBody,
     FixView,
+    RosterView,
     UnitCreate,
     UnitUpdate,
     UnitView,
@@ -59,6 +61,12 @@ async def list_units(
     units = await run_in_threadpool(dispatch.patrol.list_units, district_scope(principal), None, duty_status)
     positions = await dispatch.positions.positions([u.id for u in units], time.time())
     return [UnitView.of(unit, positions.get(unit.id)) for unit in units]
+
+
+@router.get("/officers", response_model=list[RosterView])
+async def list_officers(_: PatrolManager, patrol: PatrolDep) -> list[RosterView]:
+    """Active patrol officers and the unit each serves in (none: not yet in a crew), to make crews of."""
+    return [RosterView.of(r) for r in await run_in_threadpool(patrol.roster)]
 
 
 @router.post("/units", status_code=201, response_model=UnitView)

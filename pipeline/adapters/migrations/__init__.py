@@ -37,9 +37,11 @@ TABLE_MODULES = (
     "watchlist.vehicle_tables",
     "command_center.alerts.tables",
     "command_center.alerts.lifecycle_tables",
+    "command_center.dispatch.tables",
     "command_center.records.tables",
     "command_center.records.arrest_tables",
     "command_center.records.crime_tables",
+    "command_center.records.library_tables",
     "command_center.records.missing_tables",
     "command_center.security.users",
     "command_center.security.apikeys",
@@ -124,9 +126,16 @@ def _serialised(engine: Engine) -> Iterator[None]:
 
 # Indexes the migrations make that the metadata cannot declare (expression and operator-class GIN indexes
 # on PostgreSQL): autogenerate and the schema tests leave them alone.
-UNDECLARED_INDEXES = frozenset({"ix_cro_search_keys_trgm", "ix_cro_search_keys_codes"})
+UNDECLARED_INDEXES = frozenset(
+    {"ix_cro_search_keys_trgm", "ix_cro_search_keys_codes", "ix_library_documents_search"}
+)
+# SQLite's full-text tables (a virtual table and the shadow tables FTS5 keeps for it), made by migrations.
+UNDECLARED_TABLE_PREFIXES = ("library_fts",)
 
 
 def include_object(obj: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
-    """Autogenerate's filter: everything but ``UNDECLARED_INDEXES`` and Alembic's own table."""
+    """Autogenerate's filter: everything but ``UNDECLARED_INDEXES``, the full-text tables and Alembic's own
+    table."""
+    if kind == "table" and name is not None and name.startswith(UNDECLARED_TABLE_PREFIXES):
+        return False
     return not (kind == "index" and name in UNDECLARED_INDEXES)

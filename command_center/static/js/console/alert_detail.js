@@ -6,6 +6,16 @@ import { fill, formatDistance, formatDuration, formatTime, h, label, say } from 
 import { getJson, loadImage, send } from "../session.js";
 import { caption, listed } from "./subject.js";
 
+// A fusion alert: links to the face alert and the plate alert it fuses (its crop is the face's, its scene
+// the plate's), how far apart in time and place.
+function fused(alert) {
+  const d = alert.details || {};
+  if (!d.face_alert || !d.plate_alert) return null;
+  const link = (part, what) => h("a", { href: `#/alerts/${part.id}`, class: "fused-link" }, `${what} alert ${part.id}`);
+  return [h("dt", {}, "Fuses"), h("dd", { id: "detail-fused" }, link(d.face_alert, "face"), " + ",
+    link(d.plate_alert, `vehicle ${d.plate_alert.plate || ""}`), ` (${Math.round(d.gap_s)} s, ${formatDistance(d.distance_m)} apart)`)];
+}
+
 export class AlertDetail {
   constructor(ctx) {
     this.ctx = ctx;
@@ -82,6 +92,7 @@ export class AlertDetail {
     fill(this.facts,
       h("dt", {}, "Similarity"), h("dd", {}, alert.best_similarity.toFixed(3)),
       matched ? [h("dt", {}, "Watch list"), h("dd", { id: "detail-watch-list" }, matched.name || `list ${matched.id}`)] : null,
+      fused(alert),
       h("dt", {}, "Camera"), h("dd", {}, camera ? `${camera.name} (${alert.camera_id})` : alert.camera_id),
       h("dt", {}, "District"), h("dd", {}, alert.district || "—"),
       source ? [h("dt", {}, "Images"), h("dd", { id: "detail-evidence" },

@@ -1,7 +1,8 @@
 // The alert screen: the live list (probe crop beside the enrolled photo or the hotlist entry), filters
-// by type, camera, status and district, and the detail of the alert chosen (alert_detail.js).
-import { $, fill, formatTime, h, label, pageConfig, query } from "../dom.js";
-import { loadImage } from "../session.js";
+// by type, camera, status and district, and the detail of the alert chosen (alert_detail.js). Those who
+// act on alerts tick new ones (or every new one shown) and acknowledge them together.
+import { $, fill, formatTime, h, label, pageConfig, query, say } from "../dom.js";
+import { loadImage, send } from "../session.js";
 import { AlertDetail } from "./alert_detail.js";
 import { cue, isHighPriority } from "./cue.js";
 import { listed } from "./subject.js";
@@ -23,6 +24,8 @@ export class AlertsScreen {
     this.rows = new Map(); // alert id -> <tr>
     this.detail = new AlertDetail(ctx);
     this.filters = { kind: "", camera: "", status: "open", district: "" };
+    this.acts = ctx.can("alerts:act");
+    this.selected = new Set(); // ids of new alerts ticked for a bulk acknowledgement
   }
 
   mount(container) {
@@ -33,17 +36,74 @@ export class AlertsScreen {
       select("camera", "Camera", [["", "All cameras"], ...cameras.map((c) => [c.id, c.name])]),
       select("status", "Status", [["open", "Open"], ["", "All"], ...STATUSES.map((s) => [s, label(s)])]),
       select("district", "District", [["", "All districts"], ...districts.map((d) => [d, d])]),
+      this.acts ? this.bulkControls() : null,
       h("span", { class: "shown", id: "alerts-shown" }));
     this.form.addEventListener("change", () => this.changeFilters());
     this.body = h("tbody", { id: "alerts" });
     this.empty = h("p", { class: "empty", id: "empty" }, "No alerts match. New alerts appear here as they happen.");
     const table = h("table", { class: "alerts" },
-      h("thead", {}, h("tr", {}, ["Seen", "Enrolled / listed", "Subject", "Similarity", "Camera", "Last seen", "Priority", "Status"]
+      h("thead", {}, h("tr", {}, this.acts ? h("th", { class: "pick" }, this.selectAll) : null, ["Seen", "Enrolled / listed", "Subject", "Similarity", "Camera", "Last seen", "Priority", "Status"]
         .map((name) => h("th", {}, name)))),
       this.body);
     fill(container, this.form, h("div", { class: "split" }, h("div", { class: "list" }, table, this.empty), this.detail.mount()));
     this.ctx.feed.subscribe((alert, event) => this.onAlert(alert, event));
     for (const alert of this.ctx.feed.list().reverse()) this.onAlert(alert, null);
+  }
+
+  bulkControls() {
+    this.selectAll = h("input", { type: "checkbox", id: "alerts-select-all", title: "Select every new alert shown", "aria-label": "select all new alerts shown" });
+    this.selectAll.addEventListener("change", () => this.pickAll(this.selectAll.checked));
+    this.bulkButton = h("button", { type: "button", id: "alerts-ack-selected", disabled: true, onclick: () => this.acknowledgeSelected() }, "Acknowledge selected");
+    this.bulkMessage = h("span", { class: "message", id: "alerts-bulk-message", role: "status" });
+    return h("span", { class: "bulk" }, this.bulkButton, this.bulkMessage);
+  }
+
+  pickAll(on) {
+    this.selected.clear();
+    for (const row of this.rows.values()) {
+      const box = row.querySelector("input.pick");
+      if (box && !box.disabled) {
+        box.checked = on;
+        if (on) this.selected.add(Number(row.dataset.id));
+      }
+    }
+    this.count();
+  }
+
+  // One request per alert (each audited and announced on its own); what was refused is said with why.
+  async acknowledgeSelected() {
+    const ids = Array.from(this.selected).sort((a, b) => a - b);
+    this.bulkButton.disabled = true;
+    say(this.bulkMessage, `Acknowledging ${ids.length}…`);
+    const refused = [];
+    for (const id of ids) {
+      try {
+        await send("POST", `/alerts/${id}/acknowledge`);
+        this.selected.delete(id);
+      } catch (error) {
+        refused.push(`alert ${id}: ${error.message}`);
+      }
+    }
+    const done = `${ids.length - refused.length} of ${ids.length} acknowledged`;
+    if (refused.length) say(this.bulkMessage, `${done}; ${refused.join("; ")}`, "error");
+    else say(this.bulkMessage, done, "info");
+    for (const id of ids) this.selected.delete(id);
+    for (const alert of this.ctx.feed.list()) if (this.rows.has(alert.id)) this.fillRow(this.rows.get(alert.id), alert);
+    this.count();
+  }
+
+  pickCell(alert) {
+    const open = alert.status === "new";
+    if (!open) this.selected.delete(alert.id);
+    const box = h("input", { type: "checkbox", class: "pick", disabled: !open, checked: this.selected.has(alert.id),
+      "aria-label": `select alert ${alert.id}`, title: open ? "Select for acknowledgement" : "Only a new alert is acknowledged" });
+    box.addEventListener("click", (event) => event.stopPropagation());
+    box.addEventListener("change", () => {
+      if (box.checked) this.selected.add(alert.id);
+      else this.selected.delete(alert.id);
+      this.count();
+    });
+    return h("td", { class: "pick", onclick: (event) => event.stopPropagation() }, box);
   }
 
   show(params) {
@@ -66,6 +126,7 @@ export class AlertsScreen {
     for (const el of this.form.querySelectorAll("[data-filter]")) this.filters[el.name] = el.value;
     for (const row of this.rows.values()) row.remove();
     this.rows.clear();
+    this.selected.clear();
     for (const alert of this.ctx.feed.list().reverse()) this.onAlert(alert, null);
     // Older alerts that match may not be in memory: ask the API for them (filtered at the source).
     const f = this.filters;
@@ -78,7 +139,7 @@ export class AlertsScreen {
     if (event && event.kind === "created" && isHighPriority(alert)) cue();
     let row = this.rows.get(alert.id);
     if (!this.matches(alert)) {
-      if (row) { row.remove(); this.rows.delete(alert.id); }
+      if (row) { row.remove(); this.rows.delete(alert.id); this.selected.delete(alert.id); }
       this.count();
       return;
     }
@@ -116,6 +177,7 @@ export class AlertsScreen {
     row.dataset.camera = alert.camera_id;
     row.classList.toggle("high", isHighPriority(alert));
     fill(row,
+      this.acts ? this.pickCell(alert) : null,
       h("td", {}, crop),
       h("td", {}, listed(alert)),
       h("td", {}, h("div", { class: "name" }, alert.profile_name),
@@ -132,6 +194,7 @@ export class AlertsScreen {
     while (this.body.children.length > MAX_ROWS) {
       const last = this.body.lastElementChild;
       this.rows.delete(Number(last.dataset.id));
+      this.selected.delete(Number(last.dataset.id));
       last.remove();
     }
   }
@@ -140,6 +203,14 @@ export class AlertsScreen {
     const n = this.rows.size;
     $("alerts-shown").textContent = `${n} shown`;
     this.empty.hidden = n > 0;
+    if (this.acts) {
+      for (const id of this.selected) if (!this.rows.has(id)) this.selected.delete(id);
+      const picked = this.selected.size;
+      this.bulkButton.disabled = picked === 0;
+      this.bulkButton.textContent = picked ? `Acknowledge selected (${picked})` : "Acknowledge selected";
+      const boxes = Array.from(this.body.querySelectorAll("input.pick:not(:disabled)"));
+      this.selectAll.checked = boxes.length > 0 && boxes.every((box) => box.checked);
+    }
     const open = this.ctx.feed.list().filter((a) => OPEN.has(a.status)).length;
     $("alert-count").textContent = `${open} open alert${open === 1 ? "" : "s"}`;
   }

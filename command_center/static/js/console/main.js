@@ -6,15 +6,20 @@ import { getJson, resume, signOut, whenEnded } from "../session.js";
 import { bindSignIn, showSignIn } from "../signin.js";
 import { AlertsScreen } from "./alerts.js";
 import { AuditScreen } from "./audit.js";
+import { CamerasScreen } from "./cameras.js";
 import { CheckinsScreen } from "./checkins.js";
 import { CrossmatchScreen } from "./crossmatch.js";
 import { bindSound } from "./cue.js";
 import { FaceSearchScreen } from "./face_search.js";
+import { LibraryScreen } from "./library.js";
+import { HotelsScreen } from "./hotels.js";
 import { AlertFeed } from "./feed.js";
 import { MapScreen } from "./map.js";
 import { NoticeBoard } from "./notices.js";
 import { PersonsScreen } from "./persons.js";
 import { StatsScreen } from "./stats.js";
+import { UnitsScreen } from "./units.js";
+import { UsersScreen } from "./users.js";
 import { VehiclesScreen } from "./vehicles.js";
 import { WatchListsScreen } from "./watch_lists.js";
 import { WatchlistScreen } from "./watchlist.js";
@@ -32,7 +37,13 @@ const SCREENS = [
   { id: "watchlist", title: "Watchlist entries", needs: "watchlist:read", make: (ctx) => new WatchlistScreen(ctx) },
   { id: "lists", title: "Watch lists", needs: "watchlist:read", make: (ctx) => new WatchListsScreen(ctx) },
   { id: "facesearch", title: "Photo search", needs: "faces:search", make: (ctx) => new FaceSearchScreen(ctx) },
+  { id: "library", title: "Library", needs: "library:read", make: (ctx) => new LibraryScreen(ctx) },
   { id: "audit", title: "Audit log", needs: "audit:read", make: (ctx) => new AuditScreen(ctx) },
+  // Administration: the control room's cameras and patrol units, staff accounts, hotels and their keys.
+  { id: "cameras", title: "Cameras", needs: "alerts:read", make: (ctx) => new CamerasScreen(ctx) },
+  { id: "units", title: "Patrol units", needs: "patrol:read", make: (ctx) => new UnitsScreen(ctx) },
+  { id: "users", title: "Staff accounts", needs: "users:manage", make: (ctx) => new UsersScreen(ctx) },
+  { id: "hotels", title: "Hotels and keys", needs: "integrations:manage", make: (ctx) => new HotelsScreen(ctx) },
 ];
 
 let ctx = null;

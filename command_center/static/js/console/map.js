@@ -9,10 +9,60 @@ const HOTSPOT_DAYS = 30;
 const OPEN = new Set(["new", "acknowledged", "dispatched", "on_scene"]);
 const UNIT_COLOURS = { available: "#3fb950", busy: "#d29922", off_duty: "#8b949e" };
 
-function escapeHtml(text) {
+export function escapeHtml(text) {
   const div = document.createElement("div");
   div.textContent = text;
   return div.innerHTML;
+}
+
+// A Leaflet map in ``box``: the configured tiles, or (offline) the bundled outline of the region and a grid;
+// the map screen and the dossier both draw on one.
+export async function baseMap(box) {
+  const L = window.L;
+  const config = await getJson("/map/config");
+  const map = L.map(box, { preferCanvas: false, zoomControl: true, attributionControl: true }).setView(config.centre, config.zoom);
+  map.attributionControl.setPrefix("Leaflet");
+  if (config.tile_url) {
+    L.tileLayer(config.tile_url, { maxZoom: config.max_zoom, attribution: escapeHtml(config.attribution) }).addTo(map);
+  } else {
+    box.classList.add("offline");
+    await outline(map, config.basemap);
+    const grid = L.layerGroup().addTo(map);
+    map.on("moveend", () => drawGrid(map, grid));
+    drawGrid(map, grid);
+  }
+  L.control.scale({ imperial: false }).addTo(map);
+  return map;
+}
+
+async function outline(map, url) {
+  const L = window.L;
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`basemap: HTTP ${response.status}`);
+  const shapes = await response.json();
+  L.geoJSON(shapes, {
+    interactive: false,
+    style: (feature) => ({
+      color: "#6e7681", weight: 1, fillColor: feature.properties.name === "Pakistan" ? "#1f2a1f" : "#1a1f24", fillOpacity: 1,
+    }),
+  }).addTo(map);
+}
+
+// A latitude/longitude grid whose spacing follows the zoom (an offline map needs some sense of scale).
+function drawGrid(map, grid) {
+  const L = window.L;
+  grid.clearLayers();
+  const bounds = map.getBounds();
+  const span = Math.max(bounds.getNorth() - bounds.getSouth(), bounds.getEast() - bounds.getWest());
+  const steps = [10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001];
+  const step = steps.find((s) => span / s >= 4) || steps[steps.length - 1];
+  const style = { color: "#30363d", weight: 1, interactive: false };
+  for (let lat = Math.floor(bounds.getSouth() / step) * step; lat <= bounds.getNorth(); lat += step) {
+    L.polyline([[lat, bounds.getWest()], [lat, bounds.getEast()]], style).addTo(grid);
+  }
+  for (let lon = Math.floor(bounds.getWest() / step) * step; lon <= bounds.getEast(); lon += step) {
+    L.polyline([[bounds.getSouth(), lon], [bounds.getNorth(), lon]], style).addTo(grid);
+  }
 }
 
 export class MapScreen {
@@ -31,19 +81,7 @@ export class MapScreen {
 
   async build() {
     const L = window.L;
-    const config = await getJson("/map/config");
-    this.map = L.map(this.box, { preferCanvas: false, zoomControl: true, attributionControl: true }).setView(config.centre, config.zoom);
-    this.map.attributionControl.setPrefix("Leaflet");
-    if (config.tile_url) {
-      L.tileLayer(config.tile_url, { maxZoom: config.max_zoom, attribution: escapeHtml(config.attribution) }).addTo(this.map);
-    } else {
-      this.box.classList.add("offline");
-      await this.outline(config.basemap);
-      this.grid = L.layerGroup().addTo(this.map);
-      this.map.on("moveend", () => this.drawGrid());
-      this.drawGrid();
-    }
-    L.control.scale({ imperial: false }).addTo(this.map);
+    this.map = await baseMap(this.box);
     this.layers = {
       cameras: L.layerGroup().addTo(this.map),
       units: L.layerGroup().addTo(this.map),
@@ -60,36 +98,6 @@ export class MapScreen {
     this.drawAlerts();
     this.ctx.feed.subscribe(() => this.drawAlerts());
     this.loadHotspots();
-  }
-
-  async outline(url) {
-    const L = window.L;
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`basemap: HTTP ${response.status}`);
-    const shapes = await response.json();
-    L.geoJSON(shapes, {
-      interactive: false,
-      style: (feature) => ({
-        color: "#6e7681", weight: 1, fillColor: feature.properties.name === "Pakistan" ? "#1f2a1f" : "#1a1f24", fillOpacity: 1,
-      }),
-    }).addTo(this.map);
-  }
-
-  // A latitude/longitude grid whose spacing follows the zoom (an offline map needs some sense of scale).
-  drawGrid() {
-    const L = window.L;
-    this.grid.clearLayers();
-    const bounds = this.map.getBounds();
-    const span = Math.max(bounds.getNorth() - bounds.getSouth(), bounds.getEast() - bounds.getWest());
-    const steps = [10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001];
-    const step = steps.find((s) => span / s >= 4) || steps[steps.length - 1];
-    const style = { color: "#30363d", weight: 1, interactive: false };
-    for (let lat = Math.floor(bounds.getSouth() / step) * step; lat <= bounds.getNorth(); lat += step) {
-      L.polyline([[lat, bounds.getWest()], [lat, bounds.getEast()]], style).addTo(this.grid);
-    }
-    for (let lon = Math.floor(bounds.getWest() / step) * step; lon <= bounds.getEast(); lon += step) {
-      L.polyline([[bounds.getSouth(), lon], [bounds.getNorth(), lon]], style).addTo(this.grid);
-    }
   }
 
   show() {

@@ -4,6 +4,7 @@
 import { fill, formValues, h, label, query, say } from "../dom.js";
 import { facts, keepReason, lastReason, reasonField, table } from "../records.js";
 import { getJson, loadImage, send } from "../session.js";
+import { renderDossier } from "./dossier.js";
 
 const CATEGORIES = ["hbt_offender", "local", "non_local", "rowdy_sheeter", "history_sheeter", "wanted", "missing"];
 
@@ -25,13 +26,31 @@ export class PersonsScreen {
     this.message = h("p", { class: "message", id: "person-message" });
     this.results = h("div", { id: "person-results" });
     this.profile = h("div", { id: "person-profile" });
-    fill(container, h("h2", {}, "Persons"), this.form, this.message, this.results, this.profile);
+    this.dossier = h("div", { id: "person-dossier" });
+    fill(container, h("h2", {}, "Persons"), this.form, this.message, this.results, this.profile, this.dossier);
   }
 
   show(params) {
     const id = Number(params[0]);
-    if (id) this.open(id);
+    fill(this.dossier);
+    if (id && params[1] === "dossier") this.openDossier(id);
+    else if (id) this.open(id);
     else fill(this.profile);
+  }
+
+  // The dossier (#/persons/<id>/dossier): the profile gives way to it; audited with the same reason.
+  async openDossier(id) {
+    const reason = lastReason();
+    fill(this.profile, h("p", {}, h("a", { href: `#/persons/${id}` }, "Back to the profile")));
+    if (!reason) {
+      fill(this.dossier, h("p", { class: "message error" }, "State a reason in the search form first: every dossier view is audited."));
+      return;
+    }
+    try {
+      await renderDossier(this.dossier, id, reason);
+    } catch (error) {
+      fill(this.dossier, h("p", { class: "message error" }, error.message));
+    }
   }
 
   async search() {
@@ -78,7 +97,8 @@ export class PersonsScreen {
     const note = h("p", { class: "message", id: "follow-message" });
     const follow = h("button", { type: "button", class: "secondary", id: "follow", onclick: () => this.follow(person.id, note) }, "Follow (personal watchlist)");
     fill(this.profile, h("article", { class: "profile" },
-      h("header", {}, h("h3", {}, person.name), h("span", { class: "badge" }, label(person.category)), person.archived ? h("span", { class: "badge" }, "archived") : null),
+      h("header", {}, h("h3", {}, person.name), h("span", { class: "badge" }, label(person.category)), person.archived ? h("span", { class: "badge" }, "archived") : null,
+        h("a", { href: `#/persons/${person.id}/dossier`, class: "button", id: "open-dossier" }, "Dossier")),
       h("div", { class: "photos" }, photos.length ? photos : h("p", { class: "muted" }, "No photos.")),
       facts(person, ["id", "name", "photos", "cases", "vehicles", "category", "archived"]),
       h("h4", {}, "Case history"),

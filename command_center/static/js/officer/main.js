@@ -11,6 +11,7 @@ import { DispatchList } from "./dispatches.js";
 import { mountFaceCheck } from "./face_check.js";
 import { NOTICE_TYPES, NoticeList } from "./notices.js";
 import { mountReports } from "./reports.js";
+import { mountLibrary } from "./library.js";
 import { mountSearch, mountWatchlist } from "./search.js";
 
 const RECONNECT_MIN_MS = 500;
@@ -108,6 +109,7 @@ async function start() {
   else document.querySelector("#tabs a[data-tab=face]").remove();
   mountWatchlist($("tab-watchlist"));
   mountReports($("tab-report"), me);
+  mountLibrary($("tab-library"));
   window.addEventListener("hashchange", showTab);
   showTab();
   connect(RECONNECT_MIN_MS);

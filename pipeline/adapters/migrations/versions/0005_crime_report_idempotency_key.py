@@ -1,15 +1,15 @@
 """Crime reports carry the reporting phone's idempotency key (unique): a report queued offline and sent
 again after a lost answer is stored once.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
