@@ -34,11 +34,14 @@ crime_reports = Table(
     Column("officer_id", Integer, nullable=False, index=True),  # staff_users.id of the reporting officer
     Column("reported_by", String(300), nullable=False),
     Column("reported_at", UtcDateTime(), nullable=False),
+    # The reporting phone's own key (a UUID): a report sent again after a lost answer is stored once.
+    Column("idempotency_key", String(36), nullable=True),
     Index("ix_crime_reports_time", "occurred_at"),
     Index("ix_crime_reports_type_time", "crime_type", "occurred_at"),
     Index("ix_crime_reports_position", "latitude", "longitude"),
     Index("ix_crime_reports_district_time", "district", "occurred_at"),
     Index("ix_crime_reports_fir", "fir_number", "police_station"),
+    Index("uq_crime_reports_idempotency_key", "idempotency_key", unique=True),
     sqlite_autoincrement=True,
 )
 

@@ -45,6 +45,7 @@ class NewCrime:
     police_station: str | None = None
     fir_number: str | None = None
     description: str | None = None
+    idempotency_key: str | None = None  # the reporting phone's UUID for this report: stored once
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ class CrimeReport:
     officer_id: int
     reported_by: str
     reported_at: datetime
+    idempotency_key: str | None = None
     photo_ids: tuple[int, ...] = ()
 
     @classmethod
@@ -174,14 +176,32 @@ class CrimeStore:
         """The database at the newest migration (every table: see pipeline.adapters.migrations)."""
         upgrade(self._engine)
 
-    def add(self, new: NewCrime, officer_id: int, actor: str) -> CrimeReport:
+    def add(self, new: NewCrime, officer_id: int, actor: str) -> tuple[CrimeReport, bool]:
+        """The new report and True; or, when a report with the same idempotency key is stored already
+        (the phone sent it again), that first report and False."""
         row = {name: getattr(new, name) for name in NewCrime.__dataclass_fields__}
         row |= {"officer_id": officer_id, "reported_by": actor, "reported_at": now()}
-        with transactions.begin(self._engine) as conn:
-            report_id = int(
-                conn.execute(insert(crime_reports).values(**row).returning(crime_reports.c.id)).scalar_one()
-            )
-        return self.require(report_id)
+        try:
+            with transactions.begin(self._engine) as conn:
+                report_id = int(
+                    conn.execute(
+                        insert(crime_reports).values(**row).returning(crime_reports.c.id)
+                    ).scalar_one()
+                )
+        except IntegrityError:
+            first = self.by_key(new.idempotency_key) if new.idempotency_key else None
+            if first is None:
+                raise
+            if first.officer_id != officer_id:
+                raise RecordsError("idempotency key: another officer's report has it") from None
+            return first, False
+        return self.require(report_id), True
+
+    def by_key(self, key: str) -> CrimeReport | None:
+        c = crime_reports.c
+        with transactions.connect(self._engine) as conn:
+            report_id = conn.execute(select(c.id).where(c.idempotency_key == key)).scalar()
+        return self.get(int(report_id)) if report_id is not None else None
 
     def get(self, report_id: int) -> CrimeReport | None:
         found = self._with_photos([report_id])

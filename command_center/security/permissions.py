@@ -48,7 +48,8 @@ class Permission(StrEnum):
     ARRESTS_READ = "arrests:read"  # arrests and what their screening found (searches with a reason)
     ARRESTS_RECORD = "arrests:record"  # an officer records an arrest (every officer is told)
     MISSING_READ = "missing:read"  # missing persons, unidentified bodies, their ranked candidates
-    MISSING_WRITE = "missing:write"  # register and update missing persons and unidentified bodies
+    MISSING_WRITE = "missing:write"  # update missing persons and unidentified bodies, add photos
+    MISSING_REGISTER = "missing:register"  # register a missing person or a found body (with photos)
     CRIMES_READ = "crimes:read"  # crime reports (with a reason) and the hotspot map
     CRIMES_REPORT = "crimes:report"  # an officer reports a crime (GPS, type, photos)
     LIBRARY_READ = "library:read"  # the resource library: Acts, judgments, circulars, manuals, SOPs
@@ -81,6 +82,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MISSING_READ,
             Permission.CRIMES_READ,
             Permission.MISSING_WRITE,
+            Permission.MISSING_REGISTER,
             Permission.LIBRARY_READ,
             Permission.LIBRARY_MANAGE,
         }
@@ -109,6 +111,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MISSING_READ,
             Permission.CRIMES_READ,
             Permission.MISSING_WRITE,
+            Permission.MISSING_REGISTER,
             Permission.ARRESTS_RECORD,
             Permission.CRIMES_REPORT,
             Permission.LIBRARY_READ,
@@ -147,6 +150,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MISSING_READ,
             Permission.CRIMES_READ,
             Permission.MISSING_WRITE,
+            Permission.MISSING_REGISTER,
             Permission.LIBRARY_READ,
             Permission.LIBRARY_MANAGE,
         }
@@ -160,6 +164,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ARRESTS_READ,
             Permission.ARRESTS_RECORD,
             Permission.MISSING_READ,
+            # the M-CCTNS field app: the family's report of a missing person, a body found on patrol
+            Permission.MISSING_REGISTER,
             Permission.CRIMES_READ,
             Permission.CRIMES_REPORT,
             Permission.LIBRARY_READ,

@@ -59,6 +59,7 @@ ARRESTS_READ = {ADM, SUP, OPR, CLK, PTL}
 ARRESTS_RECORD = {SUP, PTL}  # officers; an admin or a clerk does not make arrests
 MISSING_READ = {ADM, SUP, OPR, CLK, PTL}
 MISSING_WRITE = {ADM, SUP, CLK}
+MISSING_REGISTER = {ADM, SUP, CLK, PTL}  # a field officer registers a missing person or a found body
 CRIMES_READ = {ADM, SUP, OPR, CLK, PTL}
 CRIMES_REPORT = {SUP, PTL}
 LIBRARY_READ = {ADM, SUP, OPR, CLK, PTL}  # every member of staff reads the library; a hotel key never
@@ -163,14 +164,14 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/arrests"): ARRESTS_READ,
     ("GET", "/arrests/{arrest_id}"): ARRESTS_READ,
     ("GET", "/arrests/{arrest_id}/photo"): ARRESTS_READ,
-    ("POST", "/missing"): MISSING_WRITE,
+    ("POST", "/missing"): MISSING_REGISTER,
     ("GET", "/missing"): MISSING_READ,
     ("GET", "/missing/{case_id}"): MISSING_READ,
     ("PATCH", "/missing/{case_id}"): MISSING_WRITE,
     ("POST", "/missing/{case_id}/photos"): MISSING_WRITE,
     ("GET", "/missing/{case_id}/photos/{photo_id}"): MISSING_READ,
     ("GET", "/missing/{case_id}/candidates"): MISSING_READ,
-    ("POST", "/udr"): MISSING_WRITE,
+    ("POST", "/udr"): MISSING_REGISTER,
     ("GET", "/udr"): MISSING_READ,
     ("GET", "/udr/{case_id}"): MISSING_READ,
     ("PATCH", "/udr/{case_id}"): MISSING_WRITE,

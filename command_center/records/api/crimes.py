@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, HTTPException, Path, Query, Response, UploadFile
+from fastapi import APIRouter, File, Header, HTTPException, Path, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
 
@@ -61,6 +61,16 @@ Reader = Annotated[Principal, require(Permission.CRIMES_READ)]
 Reporter = Annotated[Principal, require(Permission.CRIMES_REPORT)]
 TypeQuery = Annotated[str | None, Query(pattern=TYPE_PATTERN, description="A crime type (GET /crimes/types)")]
 When = Annotated[AwareDatetime | None, Query()]
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=UUID_PATTERN,
+        description="A UUID the phone made for this report: the same key again returns the first report "
+        "(200) instead of storing a second one",
+    ),
+]
 
 
 def _window(since: datetime | None, until: datetime | None) -> None:
@@ -68,11 +78,22 @@ def _window(since: datetime | None, until: datetime | None) -> None:
         raise HTTPException(422, "until must be after since")
 
 
-@router.post("", status_code=201, response_model=CrimeView)
+@router.post(
+    "",
+    status_code=201,
+    response_model=CrimeView,
+    responses={200: {"model": CrimeView, "description": "Sent again with the same Idempotency-Key"}},
+)
 async def report_crime(
-    body: CrimeCreate, principal: Reporter, auditor: AuditorDep, casework: CaseworkDep
+    body: CrimeCreate,
+    principal: Reporter,
+    auditor: AuditorDep,
+    casework: CaseworkDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> CrimeView:
-    """Report a crime at a GPS position; photos follow with ``POST /crimes/{id}/photos``."""
+    """Report a crime at a GPS position; photos follow with ``POST /crimes/{id}/photos``. With an
+    ``Idempotency-Key`` the report is stored once: sent again, the first report comes back (200)."""
     officer_id = staff_only(principal)
     occurred_at = not_in_future(body.occurred_at, "occurred_at")
     if occurred_at < datetime.now(UTC) - MAX_AGE:
@@ -90,8 +111,12 @@ async def report_crime(
         police_station=body.police_station,
         fir_number=body.fir_number,
         description=body.description,
+        idempotency_key=idempotency_key.lower() if idempotency_key else None,
     )
-    report = await call(casework.crimes.add, new, officer_id, principal.actor)
+    report, created = await call(casework.crimes.add, new, officer_id, principal.actor)
+    if not created:
+        response.status_code = 200
+        return CrimeView.of(report)
     details = {
         "type": report.crime_type,
         "fir_number": report.fir_number,

@@ -1,5 +1,6 @@
-"""Missing persons (``/missing``) and unidentified dead bodies (``/udr``): records staff register and
-update them (``missing:write``), staff read them with a stated reason (``missing:read``).
+"""Missing persons (``/missing``) and unidentified dead bodies (``/udr``): records staff and field officers
+register them (``missing:register``), records staff update them (``missing:write``), staff read them with
+a stated reason (``missing:read``).
 
 Registering tells every officer (a broadcast bulletin with the photo); every change of a case, on either
 side, ranks the open cases of the other side again (``GET /missing/{id}/candidates``,
@@ -68,6 +69,7 @@ CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PhotoId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Reader = Annotated[Principal, require(Permission.MISSING_READ)]
 Writer = Annotated[Principal, require(Permission.MISSING_WRITE)]
+Registrar = Annotated[Principal, require(Permission.MISSING_REGISTER)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 District = Annotated[str | None, Query(min_length=1, max_length=64)]
@@ -217,7 +219,11 @@ async def _candidates(
 
 @router.post("", status_code=201, response_model=MissingView)
 async def register_missing(
-    body: MissingCreate, principal: Writer, auditor: AuditorDep, casework: CaseworkDep, settings: SettingsDep
+    body: MissingCreate,
+    principal: Registrar,
+    auditor: AuditorDep,
+    casework: CaseworkDep,
+    settings: SettingsDep,
 ) -> MissingView:
     """Register a missing person: every officer is told, the photos go onto the camera watchlist
     (category missing: a welfare check), and unidentified bodies are ranked against the description."""
@@ -313,7 +319,7 @@ async def missing_candidates(
 
 @udr_router.post("", status_code=201, response_model=UdrView)
 async def register_udr(
-    body: UdrCreate, principal: Writer, auditor: AuditorDep, casework: CaseworkDep, settings: SettingsDep
+    body: UdrCreate, principal: Registrar, auditor: AuditorDep, casework: CaseworkDep, settings: SettingsDep
 ) -> UdrView:
     """Register an unidentified dead body: every officer is told, and missing persons are ranked
     against its description and photos."""

@@ -150,13 +150,14 @@ export async function getJson(path) {
   return parse(await call(path), path);
 }
 
-export async function send(method, path, body) {
-  const options = { method };
+// ``headers``: more request headers (an Idempotency-Key).
+export async function send(method, path, body, headers = {}) {
+  const options = { method, headers: { ...headers } };
   if (body instanceof FormData) {
     options.body = body;
   } else if (body !== undefined) {
     options.body = JSON.stringify(body);
-    options.headers = { "Content-Type": "application/json" };
+    options.headers["Content-Type"] = "application/json";
   }
   return parse(await call(path, options), path);
 }

@@ -15,6 +15,7 @@ export function vehicleTable(results) {
   ], results, { id: "vehicle-table" });
 }
 
+// The hotlist entries found (null when the search failed, its reason in ``message``).
 export async function searchVehicles(form, message, results) {
   const values = formValues(form);
   keepReason(values.reason);
@@ -23,8 +24,10 @@ export async function searchVehicles(form, message, results) {
     const page = await getJson(`/vehicles/search${query({ q: values.q, reason: values.reason, limit: 50 })}`);
     say(message, `${page.results.length} found`);
     fill(results, vehicleTable(page.results));
+    return page.results;
   } catch (error) {
     say(message, error.message, "error");
+    return null;
   }
 }
 

@@ -1,7 +1,8 @@
 // The officer app (a phone in the street): dispatch notifications with the photo, the reason and where to
 // go, and the buttons to acknowledge, report on scene and resolve; notices from the records (arrests,
 // missing persons, the persons the officer follows, their cases); person and vehicle search; a face
-// checked against the watch lists from a photo taken on the spot; the officer's own watchlist. Both kinds come over /ws/officer, the officer's durable channels: each is
+// checked against the watch lists from a photo taken on the spot; the officer's own watchlist; reports
+// from the field (arrests, crimes kept on the phone while offline, missing persons, bodies found). Both kinds come over /ws/officer, the officer's durable channels: each is
 // confirmed once shown, so a phone that was offline gets every one when it reconnects.
 import { $ } from "../dom.js";
 import { getJson, openSocket, refresh, resume, send, signOut, whenEnded } from "../session.js";
@@ -9,6 +10,7 @@ import { bindSignIn, showSignIn } from "../signin.js";
 import { DispatchList } from "./dispatches.js";
 import { mountFaceCheck } from "./face_check.js";
 import { NOTICE_TYPES, NoticeList } from "./notices.js";
+import { mountReports } from "./reports.js";
 import { mountLibrary } from "./library.js";
 import { mountSearch, mountWatchlist } from "./search.js";
 
@@ -106,6 +108,7 @@ async function start() {
   if (me.permissions.includes("faces:search")) mountFaceCheck($("tab-face"));
   else document.querySelector("#tabs a[data-tab=face]").remove();
   mountWatchlist($("tab-watchlist"));
+  mountReports($("tab-report"), me);
   mountLibrary($("tab-library"));
   window.addEventListener("hashchange", showTab);
   showTab();

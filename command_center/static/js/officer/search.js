@@ -4,6 +4,8 @@ import { keepReason, lastReason, reasonField } from "../records.js";
 import { getJson, send } from "../session.js";
 import { searchVehicles, vehicleForm } from "../console/vehicles.js";
 
+const SAME_PLATE = new Set(["exact", "confusion"]); // the plate typed, or it with a misread character
+
 function personCard(person, actions) {
   return h("article", { class: "person", dataset: { person: person.id } },
     h("h3", {}, person.name, " ", h("span", { class: "badge" }, label(person.category))),
@@ -39,8 +41,28 @@ export function mountSearch(container) {
   const vForm = vehicleForm("officer-vehicle");
   const vMessage = h("p", { class: "message", id: "officer-vehicle-message" });
   const vResults = h("div", { id: "officer-vehicle-results", class: "scroll" });
-  vForm.addEventListener("submit", (event) => { event.preventDefault(); searchVehicles(vForm, vMessage, vResults); });
-  fill(container, h("h2", {}, "Persons"), form, message, results, h("h2", {}, "Vehicles"), vForm, vMessage, vResults);
+  const verdict = h("p", { class: "verdict", id: "officer-vehicle-verdict", role: "status" });
+  vForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    fill(verdict);
+    const found = await searchVehicles(vForm, vMessage, vResults);
+    if (found) vehicleVerdict(verdict, formValues(vForm).q, found);
+  });
+  fill(container, h("h2", {}, "Persons"), form, message, results, h("h2", {}, "Vehicles"), vForm, verdict, vMessage, vResults);
+}
+
+// What the officer at a checkpoint needs first: is this plate on the hotlist, and as what.
+function vehicleVerdict(verdict, typed, found) {
+  const listed = found.filter((v) => SAME_PLATE.has(v.match.kind));
+  if (listed.length) {
+    const v = listed[0];
+    const why = [v.reason, v.case_reference, v.vehicle].filter(Boolean).join(" · ");
+    fill(verdict, h("strong", {}, `${v.plate}: ${label(v.status).toUpperCase()}`), v.alerting ? "" : " (no longer alerting)", why ? ` — ${why}` : "");
+    verdict.className = `verdict ${v.alerting ? "listed" : ""}`;
+  } else {
+    fill(verdict, h("strong", {}, `${typed}: not listed`), found.length ? ` — ${found.length} similar plate(s) below: compare them` : " on the hotlist");
+    verdict.className = "verdict clear";
+  }
 }
 
 async function followPerson(id, note) {
