@@ -133,6 +133,10 @@ async def test_the_dossier_is_refused_or_limited_as_its_parts_are_elsewhere(
         assert (await dossier_of(served.http, 999_999)).status_code == 404
         assert (await served.http.get("/alerts", params={"subject": "person:999999"})).status_code == 404
         assert (await served.http.get("/alerts", params={"subject": "vehicle:1"})).status_code == 422
+        beyond = await served.http.get(
+            "/alerts", params={"subject": f"person:{2**31}"}
+        )  # no INTEGER holds it
+        assert beyond.status_code == 422 and "person ids go up to" in beyond.text
 
 
 async def _fused(served: Served, person_id: int) -> dict[str, Any]:

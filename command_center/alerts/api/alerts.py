@@ -46,6 +46,7 @@ AlertId = Annotated[int, Path(ge=1, le=MAX_ID, description="Alert id")]
 AlertReader = Annotated[Principal, require(Permission.ALERTS_READ)]
 
 
+MAX_PERSON_ID = 2**31 - 1  # the records' ids are INTEGER columns
 SubjectQuery = Query(
     pattern=r"^person:[1-9][0-9]{0,9}$", description="person:<id>: the alerts about that CRO person"
 )
@@ -90,6 +91,8 @@ async def list_alerts(
     scope = district_scope(principal)
     if subject is not None:
         person_id = int(subject.removeprefix("person:"))
+        if person_id > MAX_PERSON_ID:
+            raise HTTPException(422, f"subject: person ids go up to {MAX_PERSON_ID}")
         filters = {"before_id": before_id, "camera_id": camera_id, "status": status, "kind": kind}
         found = await _about_person(services, person_id, limit, districts=scope, **filters)
     else:
