@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from pipeline.settings.afis import AfisSettings
 from pipeline.settings.base import Strict
 from pipeline.settings.camera import CAMERA_ID_PATTERN as CAMERA_ID_PATTERN
 from pipeline.settings.camera import Analytic as Analytic
@@ -365,6 +366,9 @@ class Settings(BaseSettings):
     )
     plates: PlatesSettings = Field(
         default_factory=PlatesSettings, description="Plate reading (ANPR): detector, OCR, formats."
+    )
+    afis: AfisSettings = Field(
+        default_factory=AfisSettings, description="Fingerprint identification: the AFIS to ask."
     )
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras the workers read.")
 
