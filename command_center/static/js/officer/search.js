@@ -3,6 +3,7 @@ import { fill, formValues, h, label, query, say } from "../dom.js";
 import { keepReason, lastReason, reasonField } from "../records.js";
 import { getJson, send } from "../session.js";
 import { searchVehicles, vehicleForm } from "../console/vehicles.js";
+import { fingerprintSection } from "./fingerprint.js";
 
 function personCard(person, actions) {
   return h("article", { class: "person", dataset: { person: person.id } },
@@ -40,7 +41,8 @@ export function mountSearch(container) {
   const vMessage = h("p", { class: "message", id: "officer-vehicle-message" });
   const vResults = h("div", { id: "officer-vehicle-results", class: "scroll" });
   vForm.addEventListener("submit", (event) => { event.preventDefault(); searchVehicles(vForm, vMessage, vResults); });
-  fill(container, h("h2", {}, "Persons"), form, message, results, h("h2", {}, "Vehicles"), vForm, vMessage, vResults);
+  fill(container, h("h2", {}, "Persons"), form, message, results, h("h2", {}, "Vehicles"), vForm, vMessage, vResults,
+    ...fingerprintSection());
 }
 
 async function followPerson(id, note) {
