@@ -21,16 +21,21 @@ from afis import ansi_nist, minutiae
 from afis.gallery import Gallery
 
 MAX_BODY = 20_000_000
+MAX_PIXELS = 16_000_000
 log = logging.getLogger("safecity.afis")
 
 
 def image_of(img: ansi_nist.FingerImage) -> np.ndarray:
     """The Type-14 record's pixels as a grayscale array."""
+    if img.width * img.height > MAX_PIXELS:
+        raise minutiae.ImageError(f"14.006/14.007: {img.width}x{img.height} is more than {MAX_PIXELS} pixels")
     if img.compression == "NONE":
         return np.frombuffer(img.data, np.uint8).reshape(img.height, img.width)
     pixels = cv2.imdecode(np.frombuffer(img.data, np.uint8), cv2.IMREAD_GRAYSCALE)
     if pixels is None:
         raise minutiae.ImageError(f"14.999: the {img.compression} image data cannot be decoded")
+    if pixels.shape != (img.height, img.width):
+        raise minutiae.ImageError(f"14.999: the image is {pixels.shape[1]}x{pixels.shape[0]}, not HLL x VLL")
     return np.asarray(pixels, np.uint8)
 
 

@@ -41,11 +41,15 @@ class Answer:
     matches: list[Match]
 
 
-def transaction(image: bytes, settings: AfisSettings, finger: int = 0) -> Transaction:
+def transaction(
+    image: bytes, settings: AfisSettings, finger: int = 0, max_pixels: int = 25_000_000
+) -> Transaction:
     """The ANSI/NIST transaction of an uploaded PNG/JPEG print (any colour: sent as grayscale PNG)."""
     pixels = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_GRAYSCALE)
     if pixels is None:
         raise AfisError(422, "the fingerprint image is not a PNG or JPEG image")
+    if pixels.size > max_pixels:
+        raise AfisError(422, f"the fingerprint image has more than {max_pixels} pixels")
     ok, png = cv2.imencode(".png", pixels)
     if not ok:
         raise AfisError(422, "the fingerprint image could not be encoded")

@@ -62,7 +62,8 @@ async def identify_fingerprint(
     if len(data) > limit:
         raise HTTPException(413, f"the image is larger than {limit} bytes")
     try:
-        tx = await run_in_threadpool(fingerprints.transaction, data, settings, finger)
+        pixels = services.settings.records.max_photo_pixels
+        tx = await run_in_threadpool(fingerprints.transaction, data, settings, finger, pixels)
         answer = await fingerprints.identify(tx, settings)
     except fingerprints.AfisError as exc:
         raise HTTPException(exc.status, str(exc)) from None
