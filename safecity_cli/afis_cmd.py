@@ -30,15 +30,15 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from afis.server import serve
+    from safecity_afis.server import serve
 
     serve(args.host, args.port, args.data)
     return EXIT_OK
 
 
 def run_enrol(args: argparse.Namespace, settings: Settings) -> int:
-    from afis.gallery import Gallery
-    from afis.minutiae import decode_image
+    from safecity_afis.gallery import Gallery
+    from safecity_afis.minutiae import decode_image
 
     try:
         count = Gallery(args.data).enrol(args.subject, decode_image(args.image.read_bytes()))

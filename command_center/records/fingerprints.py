@@ -16,8 +16,8 @@ import cv2
 import httpx
 import numpy as np
 
-from afis.ansi_nist import SEARCH_TOT, FingerImage, Transaction, encode
 from pipeline.settings.afis import AfisSettings
+from safecity_afis.ansi_nist import SEARCH_TOT, FingerImage, Transaction, encode
 
 
 class AfisError(Exception):

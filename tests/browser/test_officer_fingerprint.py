@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from afis import synth
-from afis.gallery import Gallery
+from safecity_afis import synth
+from safecity_afis.gallery import Gallery
 from tests.browser.conftest import System, screenshot
 
 pytestmark = pytest.mark.e2e

@@ -1,6 +1,6 @@
 """``POST /fingerprints/identify`` on both databases against a real AFIS: the project's own
 ``safecity afis serve`` in a process of its own (free port, gallery under tmp_path), holding synthetic
-prints (afis.synth, SFinGe-style) enrolled under CRO person ids."""
+prints (safecity_afis.synth, SFinGe-style) enrolled under CRO person ids."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import httpx
 import numpy as np
 import pytest
 
-from afis import synth
-from afis.gallery import Gallery
 from command_center.security.permissions import Role
 from pipeline.settings import Settings
 from pipeline.settings.afis import AfisSettings
+from safecity_afis import synth
+from safecity_afis.gallery import Gallery
 from tests.command_center.helpers import Served
 from tests.command_center.records_helpers import REASON, add_person, audited, client
 from tests.services import free_port

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from afis import matching, minutiae
+from safecity_afis import matching, minutiae
 
 SUBJECT = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from afis.ansi_nist import FS, GS, AnsiNistError, FingerImage, Transaction, decode, encode
+from safecity_afis.ansi_nist import FS, GS, AnsiNistError, FingerImage, Transaction, decode, encode
 
 
 def _tx() -> Transaction:

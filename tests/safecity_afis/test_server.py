@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from afis import synth
-from afis.ansi_nist import AnsiNistError, FingerImage, Transaction, encode
-from afis.gallery import Gallery
-from afis.minutiae import ImageError
-from afis.server import identify
+from safecity_afis import synth
+from safecity_afis.ansi_nist import AnsiNistError, FingerImage, Transaction, encode
+from safecity_afis.gallery import Gallery
+from safecity_afis.minutiae import ImageError
+from safecity_afis.server import identify
 
 
 def _tx(images: list[FingerImage]) -> bytes:

@@ -1,7 +1,7 @@
-"""Minutiae and identification on synthetic fingers (SFinGe-style, afis.synth): 20 enrolled fingers,
+"""Minutiae and identification on synthetic fingers (SFinGe-style, safecity_afis.synth): 20 enrolled fingers,
 another impression of each searched, and impressions of 20 fingers never enrolled.
 
-The threshold (afis.matching.THRESHOLD) was fixed on a different seed set; these fingers (seed 2026)
+The threshold (safecity_afis.matching.THRESHOLD) was fixed on a different seed set; these fingers (seed 2026)
 only measure it.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from afis import matching, minutiae, synth
+from safecity_afis import matching, minutiae, synth
 
 FINGERS = 20
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from afis.gabor import oriented_filter
+from safecity_afis.gabor import oriented_filter
 
 ENDING, BIFURCATION = 1, 3
 BLOCK = 16

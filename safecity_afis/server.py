@@ -17,8 +17,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from afis import ansi_nist, minutiae
-from afis.gallery import Gallery
+from safecity_afis import ansi_nist, minutiae
+from safecity_afis.gallery import Gallery
 
 MAX_BODY = 20_000_000
 MAX_PIXELS = 16_000_000
