@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
-import httpx
 import numpy as np
 import pytest
 
@@ -22,6 +20,7 @@ from safecity_afis import synth
 from safecity_afis.gallery import Gallery
 from tests.command_center.helpers import Served
 from tests.command_center.records_helpers import REASON, add_person, audited, client
+from tests.e2e.procs import wait_http
 from tests.services import free_port
 
 
@@ -44,32 +43,15 @@ def afis_url(tmp_path: Path) -> Iterator[str]:
     """A ``safecity afis serve`` process; ready once its /health answers."""
     port = free_port()
     data = tmp_path / "afis"
+    serve = ["afis", "serve", "--port", str(port), "--data", str(data)]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "safecity_cli.main",
-            "afis",
-            "serve",
-            "--port",
-            str(port),
-            "--data",
-            str(data),
-        ],
+        [sys.executable, "-m", "safecity_cli.main", *serve],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise
-            time.sleep(0.1)  # polling the health check, not waiting a fixed time
+        wait_http(f"{base}/health", 60, process)  # polls the health check until it answers
         yield f"{base}/transactions"
     finally:
         process.terminate()
