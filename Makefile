@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy pipeline watchlist workers command_center camera_sim safecity_cli
+	$(BIN)/mypy safecity_afis pipeline watchlist workers command_center camera_sim safecity_cli
 
 # scripts/test.sh: most tests in parallel (pytest-xdist), then the end-to-end ones alone; PYTEST_ARGS, when
 # set, run instead as one plain pytest (e.g. PYTEST_ARGS=tests/pipeline).

@@ -38,6 +38,7 @@ _COMMAND_MODULES = (
     "safecity_cli.integrations_cmd",
     "safecity_cli.deadletters_cmd",
     "safecity_cli.db_cmd",
+    "safecity_cli.afis_cmd",
 )
 
 

@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from pipeline.settings.afis import AfisSettings
 from pipeline.settings.base import Strict
 from pipeline.settings.camera import CAMERA_ID_PATTERN as CAMERA_ID_PATTERN
 from pipeline.settings.camera import Analytic as Analytic
@@ -369,6 +370,9 @@ class Settings(BaseSettings):
     )
     fusion: FusionSettings = Field(
         default_factory=FusionSettings, description="Face + known vehicle seen together: one fused alert."
+    )
+    afis: AfisSettings = Field(
+        default_factory=AfisSettings, description="Fingerprint identification: the AFIS to ask."
     )
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras the workers read.")
 

@@ -40,7 +40,7 @@ from playwright.sync_api import (
 
 from pipeline import subjects
 from tests.e2e.procs import Processes, add_staff, outbox_of, sign_in, wait_http, write_system_config
-from tests.services import REPO, SHARED
+from tests.services import REPO, SHARED, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "browser"
@@ -95,6 +95,11 @@ class System:
     @property
     def outbox(self) -> Path:
         return outbox_of(self.procs.workdir)
+
+    @property
+    def afis_data(self) -> Path:
+        """The gallery of the system's AFIS (``safecity afis serve``): enrol prints here."""
+        return self.procs.workdir / "afis"
 
     @property
     def desk_camera(self) -> str:
@@ -238,9 +243,13 @@ def system(
     # A fleet of its own: what the tests write to its camera catalogue is seen by no other run.
     fleet = f"browser-{tag}"
     settings["worker"]["fleet"] = fleet
+    afis_port = free_port()
+    settings["afis"] = {"url": f"http://127.0.0.1:{afis_port}/transactions"}
     config.write_text(yaml.safe_dump(settings))
     procs = Processes(workdir, config)
     try:
+        afis = procs.start("afis", "afis", "serve", "--port", str(afis_port), "--data", str(workdir / "afis"))
+        wait_http(f"http://127.0.0.1:{afis_port}/health", 60, afis)
         enrolled = procs.enroll(TARGET, [TARGET_PHOTO], f"browser {tag}")
         assert enrolled.returncode == 0, enrolled.stderr
         base = f"http://127.0.0.1:{port}"

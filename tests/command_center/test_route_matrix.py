@@ -98,6 +98,7 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("DELETE", "/watchlists/{list_id}/members/{profile_id}"): WATCHLIST_READ,  # likewise
     ("GET", "/watchlists/{list_id}/performance"): {ADM, SUP, OPR},  # watchlist:read + stats:read
     ("POST", "/faces/search"): FACES_SEARCH,
+    ("POST", "/fingerprints/identify"): PERSONS_READ,  # officers too: an identity check at the spot
     ("GET", "/audit"): AUDIT_READ,
     ("GET", "/audit/verify"): AUDIT_READ,
     ("POST", "/integrations/hotels"): INTEGRATIONS,

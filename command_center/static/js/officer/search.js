@@ -3,6 +3,7 @@ import { fill, formValues, h, label, query, say } from "../dom.js";
 import { keepReason, lastReason, reasonField } from "../records.js";
 import { getJson, send } from "../session.js";
 import { searchVehicles, vehicleForm } from "../console/vehicles.js";
+import { fingerprintSection } from "./fingerprint.js";
 
 const SAME_PLATE = new Set(["exact", "confusion"]); // the plate typed, or it with a misread character
 
@@ -48,7 +49,8 @@ export function mountSearch(container) {
     const found = await searchVehicles(vForm, vMessage, vResults);
     if (found) vehicleVerdict(verdict, formValues(vForm).q, found);
   });
-  fill(container, h("h2", {}, "Persons"), form, message, results, h("h2", {}, "Vehicles"), vForm, verdict, vMessage, vResults);
+  fill(container, h("h2", {}, "Persons"), form, message, results, h("h2", {}, "Vehicles"), vForm, verdict, vMessage, vResults,
+    ...fingerprintSection());
 }
 
 // What the officer at a checkpoint needs first: is this plate on the hotlist, and as what.
