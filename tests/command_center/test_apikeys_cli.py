@@ -49,7 +49,8 @@ def test_hotel_key_lifecycle(capsys: pytest.CaptureFixture[str], config: Path, d
     raw = issued["api_key"]  # type: ignore[index]
     engine = make_engine(database_url)
     try:
-        store = ApiKeyStore(engine, TEST_SECURITY["api_key_pepper"])
+        # The CLI revokes through a store of its own (another process would): no cached key here.
+        store = ApiKeyStore(engine, TEST_SECURITY["api_key_pepper"], cache_s=0)
         principal = store.verify(raw)
         assert principal is not None and principal.hotel_id == int(hotel_id)
 

@@ -11,8 +11,8 @@ from nats.aio.client import Client
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
-from command_center.alerts.lifecycle_tables import patrol_officers, patrol_units
 from command_center.dispatch.positions import PatrolPositions, haversine_m
+from command_center.dispatch.tables import patrol_officers, patrol_units
 from command_center.records import tables as t
 from command_center.records.missing_tables import missing_persons
 from command_center.security.apikeys import hotels, integration_keys

@@ -18,7 +18,7 @@ from tests.command_center.records_helpers import audited, checkin, client_of, cn
 
 _WRITES = ("post", "put", "patch", "delete")
 _BOUNDED = ("maxLength", "pattern", "enum", "const")
-_FILES = ("photo", "photos", "file")  # bounded by the upload limit, checked by their own tests
+_FILES = ("photo", "photos", "file", "image")  # bounded by the upload limit, checked by their own tests
 LONG = "x" * 5000
 
 
