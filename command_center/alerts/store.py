@@ -167,7 +167,7 @@ class AlertStore:
                 conn.execute(update(alert_hits).where(alert_hits.c.id == hit_row).values(alert_id=alert_id))
                 alert = self._alert(conn, alert_id)
         except IntegrityError:
-            existing = self._alert_of_hit(sighting.hit_id)
+            existing = self.alert_of_hit(sighting.hit_id)
             if existing is None:
                 raise  # not the hit_id constraint: a real error
             return HitOutcome(existing, created=False, duplicate=True)
@@ -392,7 +392,8 @@ class AlertStore:
         row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
         return Alert.from_row(row) if row is not None else None
 
-    def _alert_of_hit(self, hit_id: uuid.UUID) -> Alert | None:
+    def alert_of_hit(self, hit_id: uuid.UUID) -> Alert | None:
+        """The alert a hit was stored in; None for a hit never stored."""
         query = select(alerts).join(alert_hits, alert_hits.c.alert_id == alerts.c.id)
         with transactions.connect(self._engine) as conn:
             row = conn.execute(query.where(alert_hits.c.hit_id == hit_id)).first()

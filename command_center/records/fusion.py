@@ -171,6 +171,11 @@ class FaceVehicleFusion:
         return haversine_m(one.latitude, one.longitude, two.latitude, two.longitude)
 
     async def _raise(self, pair: Pair) -> int:
+        # Every later sighting of either alert considers the pair again: one raised already is found by
+        # its hit id, without reading the crops or taking the audit chain's lock to be told it is there.
+        raised = await asyncio.to_thread(self._alerts.alert_of_hit, pair.hit_id)
+        if raised is not None:
+            return raised.id
         face_crop = await asyncio.to_thread(self._alerts.evidence, pair.face.id, "crop")
         plate_crop = await asyncio.to_thread(self._alerts.evidence, pair.plate.id, "crop")
         sighting = Sighting(
