@@ -18,8 +18,9 @@ from tests.services import SHARED, port_open, postgres_database, private_nats, r
 def nats_url() -> Iterator[str]:
     """The machine's NATS; under pytest-xdist, a private server per process instead, so that tests running
     side by side never see each other's hits, alerts or announcements (each deployment has a NATS of its
-    own in production too). The end-to-end phase runs alone, on the machine's server."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    own in production too). The end-to-end phase runs alone, on the machine's server, unless
+    SAFECITY_TEST_PRIVATE_NATS=1 asks for a private one (several checkouts testing on one machine)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get("SAFECITY_TEST_PRIVATE_NATS") == "1":
         with private_nats() as url:
             yield url
         return
