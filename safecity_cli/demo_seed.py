@@ -4,7 +4,8 @@ Seeds, each only when it is not there yet (found by its Government ID, unit call
 number or licence number), so a second ``make demo`` adds nothing: an operator and a supervisor (the
 console), two patrol officers crewing two units of district ``south`` (the officer app, ``/officer``),
 three CRO persons with cases and known vehicles (one of them the car on the sample hotlist), a missing
-person, and a hotel with an API key for the check-in feed (the key is shown once, so it is kept in the
+person, a standing operating procedure in the resource library, and a hotel with an API key for the
+check-in feed (the key is shown once, so it is kept in the
 data directory and shown again from there). What a run creates is written to the audit trail in the
 same transaction (``demo.seed``). ``place_units`` puts the two units next to the demo cameras, standing
 in for their GPS: the demo repeats it while it runs, since positions go stale.
@@ -108,6 +109,7 @@ class Seeded:
 class _Stores:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         from command_center.dispatch.patrol import PatrolStore
+        from command_center.records.library import LibraryStore
         from command_center.records.missing import MissingStore
         from command_center.records.store import PersonStore
         from command_center.security.apikeys import ApiKeyStore
@@ -119,6 +121,7 @@ class _Stores:
         self.persons = PersonStore(engine)
         self.missing = MissingStore(engine)
         self.keys = ApiKeyStore(engine, settings.security.api_key_pepper.get_secret_value())
+        self.library = LibraryStore(engine)
 
 
 def seed_demo(settings: Settings) -> Seeded:
@@ -137,6 +140,7 @@ def seed_demo(settings: Settings) -> Seeded:
         for person in PERSONS:
             _person(stores, person, created)
         _missing_person(stores, ids["DEMO-SUPERVISOR"], created)
+        _library_document(stores, created)
         hotel_id = _hotel(stores, created)
         key = _hotel_key(stores, hotel_id, settings.data_dir / HOTEL_KEY_FILE, created)
         if created:
@@ -200,6 +204,21 @@ def _missing_person(stores: _Stores, supervisor: int, created: list[str]) -> Non
     values = {**MISSING, "last_seen_at": datetime.now(UTC) - timedelta(hours=6)}
     case = stores.missing.add("missing", values, ACTOR, supervisor)
     created.append(f"missing:{case.id}")
+
+
+def _library_document(stores: _Stores, created: list[str]) -> None:
+    from command_center.records.library import DuplicateDocumentError, NewDocument
+    from safecity_cli import demo_library as sop
+
+    content = sop.TEXT.encode()
+    document = NewDocument(
+        sop.TITLE, "sop", None, sop.SUMMARY, sop.FILENAME, "text/markdown", content, pinned=True
+    )
+    try:
+        added = stores.library.add(document, ACTOR)
+    except DuplicateDocumentError:
+        return
+    created.append(f"document:{added.id}")
 
 
 def _hotel(stores: _Stores, created: list[str]) -> int:

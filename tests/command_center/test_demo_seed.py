@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from command_center.dispatch.positions import PatrolPositions, haversine_m
 from command_center.dispatch.tables import patrol_officers, patrol_units
 from command_center.records import tables as t
+from command_center.records.library_tables import library_documents
 from command_center.records.missing_tables import missing_persons
 from command_center.security.apikeys import hotels, integration_keys
 from command_center.security.audit import AuditTrail
@@ -62,6 +63,7 @@ def counts(database_url: str) -> dict[str, int]:
         "missing": missing_persons,
         "hotels": hotels,
         "keys": integration_keys,
+        "documents": library_documents,
     }
     with engine.connect() as conn:
         return {
@@ -75,7 +77,7 @@ def test_seeding_twice_seeds_everything_once(database_url: str, redis_url: str, 
     first = seed_demo(settings)
     assert first.created and first.hotel_key
     expected = {"staff": 4, "units": 2, "crews": 2, "persons": 3, "cases": 4, "vehicles": 2}
-    expected |= {"missing": 1, "hotels": 1, "keys": 1}
+    expected |= {"missing": 1, "hotels": 1, "keys": 1, "documents": 1}
     assert counts(database_url) == expected
     again = seed_demo(settings)
     assert again.created == [] and again.hotel_key == first.hotel_key
