@@ -11,7 +11,15 @@ from pathlib import Path
 import nats
 import pytest
 
-from tests.services import SHARED, port_open, postgres_database, private_nats, running_nats, running_redis
+from tests.services import (
+    SHARED,
+    port_open,
+    postgres_database,
+    private_nats,
+    running_nats,
+    running_redis,
+    sqlite_database,
+)
 
 
 @pytest.fixture(scope="session")
@@ -70,11 +78,25 @@ def redis_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each test using this runs twice: on SQLite and on PostgreSQL."""
+    """Each test using this runs twice: on SQLite and on PostgreSQL, each a database of its own at the
+    newest migration (copied from a template this process migrated once; see ``postgres_database``)."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'safecity.db'}"
+        yield sqlite_database(tmp_path / "safecity.db", migrated=True)
+    else:
+        with postgres_database(migrated=True) as url:
+            yield url
+
+
+@pytest.fixture(params=DATABASES)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Like ``database_url`` but empty, as a new deployment's is: for tests of the migrations themselves."""
+    if request.param == "sqlite":
+        yield sqlite_database(tmp_path / "safecity.db")
     else:
         with postgres_database() as url:
             yield url
@@ -82,7 +104,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """PostgreSQL only, for slow end-to-end runs whose database code the two-database tests already cover."""
+    """PostgreSQL only, for slow end-to-end runs whose database code the two-database tests already cover
+    (at the newest migration, as ``database_url``)."""
+    with postgres_database(migrated=True) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """An empty PostgreSQL database, for tests of the migrations themselves."""
     with postgres_database() as url:
         yield url
 

@@ -59,8 +59,8 @@ def _column_names(engine: Engine) -> dict[str, list[str]]:
     return {name: [c["name"] for c in found.get_columns(name)] for name in found.get_table_names()}
 
 
-def test_fresh_database_upgrades_to_the_metadata(database_url: str) -> None:
-    engine = make_engine(database_url)
+def test_fresh_database_upgrades_to_the_metadata(empty_database_url: str) -> None:
+    engine = make_engine(empty_database_url)
     try:
         assert migrations.current(engine) is None
         migrations.upgrade(engine)
@@ -116,9 +116,9 @@ def test_columns_added_after_the_first_release_are_added(tmp_path: Path) -> None
 
 
 @pytest.mark.postgres
-def test_replicas_upgrading_at_once_take_turns(postgres_url: str) -> None:
+def test_replicas_upgrading_at_once_take_turns(empty_postgres_url: str) -> None:
     """Three processes (as three replicas starting together) run ``safecity db upgrade`` at once."""
-    env = {**os.environ, "SAFECITY_DATABASE_URL": postgres_url}
+    env = {**os.environ, "SAFECITY_DATABASE_URL": empty_postgres_url}
     env.pop("SAFECITY_CONFIG", None)
     command = [sys.executable, "-m", "safecity_cli.main", "db", "upgrade"]
     replicas = [
@@ -128,7 +128,7 @@ def test_replicas_upgrading_at_once_take_turns(postgres_url: str) -> None:
     outputs = [replica.communicate(timeout=240)[0] for replica in replicas]
     assert [replica.returncode for replica in replicas] == [0, 0, 0], outputs
     assert sum("upgraded from no revision" in output for output in outputs) == 1, outputs
-    engine = make_engine(postgres_url)
+    engine = make_engine(empty_postgres_url)
     try:
         assert migrations.current(engine) == migrations.head()
         assert _differences(engine) == []
@@ -158,9 +158,9 @@ def test_moments_are_stored_in_utc_and_read_back_aware(database_url: str) -> Non
 
 
 def test_db_upgrade_and_current_commands(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("SAFECITY_DATABASE_URL", database_url)
+    monkeypatch.setenv("SAFECITY_DATABASE_URL", empty_database_url)
     monkeypatch.delenv("SAFECITY_CONFIG", raising=False)
     assert main(["db", "current"]) == 0
     assert "no revision" in capsys.readouterr().out
