@@ -26,6 +26,7 @@ import yaml
 
 from pipeline.settings import Settings
 from safecity_cli.demo_servers import DemoServers, joined, start_private_nats, start_private_redis
+from safecity_cli.terminal import own_terminal
 
 
 def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
@@ -305,6 +306,11 @@ def keep_units_placed(settings: Settings) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # stop the children on SIGTERM as on Ctrl-C
+    with own_terminal():  # under `make demo`, Ctrl-C is the demo's to handle, not make's
+        return _run(args, settings)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     from safecity_cli.db_cmd import run_upgrade
 
     sup = Supervisor(settings, args.config)

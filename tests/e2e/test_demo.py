@@ -1,15 +1,16 @@
 """``safecity demo`` beside a foreign system: it runs on NATS and Redis servers of its own, so hits another
 system publishes on the machine's NATS (the server the demo's configuration names) never become its alerts;
-and Ctrl-C stops it cleanly, status 0, with every process it started gone."""
+and Ctrl-C typed at ``make demo`` stops it cleanly: make exits with status 0 (not "Interrupt"), and every
+process the demo started is gone."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import pty
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -31,21 +32,33 @@ FOREIGN_PROFILE, OWN_PROFILE = 990_001, 990_002
 
 
 class Demo:
-    """The demo as a user starts it, in a session of its own (a terminal's foreground process group)."""
+    """``make demo`` as a user runs it: in a terminal (a pseudo-terminal here), stopped by typing Ctrl-C."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        argv = [sys.executable, "-m", "safecity_cli.main", "demo", "--config", "configs/safecity.yaml"]
-        self.proc = subprocess.Popen(
-            argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        # -o: the installation is taken as done (the test runs in the installed checkout).
+        argv = ["make", "-s", "-o", ".venv/.installed", "demo"]
+        self.pid, self._terminal = pty.fork()
+        if self.pid == 0:  # the child: in the checkout, on the terminal, becomes make
+            os.chdir(REPO)
+            os.execvpe(argv[0], argv, env)
         self.lines: list[str] = []
+        self.status: int | None = None  # make's wait status once it ended
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            self.lines.append(raw.decode(errors="replace").rstrip())
+        pending = b""
+        with contextlib.suppress(OSError):  # EIO once every process on the terminal is gone
+            while chunk := os.read(self._terminal, 4096):
+                pending += chunk
+                *done, pending = pending.split(b"\n")
+                self.lines += [line.decode(errors="replace").rstrip("\r") for line in done]
+
+    def running(self) -> bool:
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            self.status = status if pid else None
+        return self.status is None
 
     def said(self, pattern: str) -> re.Match[str] | None:
         return next((m for line in list(self.lines) if (m := re.search(pattern, line))), None)
@@ -57,12 +70,18 @@ class Demo:
         ]
 
     def ctrl_c(self, timeout: float = 60) -> int:
-        os.killpg(self.proc.pid, signal.SIGINT)  # what the terminal does: the whole foreground group
-        rc = self.proc.wait(timeout)
+        """Type Ctrl-C; make's exit status."""
+        os.write(self._terminal, b"\x03")
+        deadline = time.monotonic() + timeout
+        while self.running():
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                raise AssertionError(f"make demo still running {timeout}s after Ctrl-C")
+            time.sleep(0.1)
         self._reader.join(5)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        return rc
+        os.close(self._terminal)
+        assert self.status is not None
+        return os.waitstatus_to_exitcode(self.status)
 
 
 def demo_env(tmp_path: Path, machine_nats: str, models_dir: Path, port: int) -> dict[str, str]:
@@ -92,6 +111,13 @@ async def publish_hit(url: str, profile_id: int) -> None:
         await nc.drain()
 
 
+def ready(base: str) -> bool:
+    with contextlib.suppress(OSError):
+        wait_http(f"{base}/health/ready", 0.1)
+        return True
+    return False
+
+
 def profiles_alerted(base: str, token: str) -> set[int]:
     found = get_json(f"{base}/alerts?camera_id={CAMERA}&limit=100", token)["alerts"]
     return {a["profile_id"] for a in found}
@@ -113,7 +139,8 @@ def test_a_demo_beside_a_foreign_system_shows_none_of_its_hits_and_ctrl_c_ends_i
     base = f"http://127.0.0.1:{port}"
     demo = Demo(demo_env(tmp_path, nats_url, models_dir, port))
     try:
-        wait_http(f"{base}/health/ready", 240, demo.proc)
+        wait_for(lambda: not demo.running() or ready(base), 240, "the demo's console")
+        assert demo.running(), demo.lines
         said = demo.said(r"demo: NATS (nats://\S+) \(private to this demo")
         assert said is not None, demo.lines
         own_nats = said.group(1)
@@ -132,7 +159,7 @@ def test_a_demo_beside_a_foreign_system_shows_none_of_its_hits_and_ctrl_c_ends_i
         assert len(started) == 5, demo.lines  # nats, redis, command-center, camera-sim, worker
     finally:
         rc = demo.ctrl_c()
-    assert rc == 0, "\n".join(demo.lines[-20:])
+    assert rc == 0, "\n".join(demo.lines[-20:])  # make's status: the demo, not make, took the Ctrl-C
     assert demo.said(r"demo: stopping")
     left = [pid for pid in started if Path(f"/proc/{pid}").exists()]
     assert left == [], f"processes the demo started still run: {left}"
