@@ -54,8 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from live_system import percentile, process_cpu_s
 
 from bench.capacity_streams import add_stream_option, apply_stream
-from pipeline import subjects
 from pipeline.contracts import WorkerHeartbeat
+from pipeline.subjects import Subjects
 from tests.e2e.procs import Processes, add_staff, get_json, outbox_of, sign_in, wait_http, write_system_config
 from tests.services import SHARED, free_port, running_nats, running_redis
 
@@ -178,7 +178,7 @@ async def measure(
     async def on_beat(msg: Any) -> None:
         beats.append((time.monotonic(), WorkerHeartbeat.from_bytes(msg.data)))
 
-    await nc.subscribe(subjects.worker_heartbeat_all(), cb=on_beat)
+    await nc.subscribe(Subjects().worker_heartbeat_all(), cb=on_beat)  # its workers: default prefix
     offered = [Subprotocol("bearer"), Subprotocol(token)]
     async with websockets.connect(ws_url, max_size=2**24, subprotocols=offered) as ws:
 

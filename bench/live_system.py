@@ -22,7 +22,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import subjects
+from pipeline.subjects import Subjects
 from tests.e2e.private_servers import PrivateNats
 from tests.e2e.procs import Processes, add_staff, outbox_of, sign_in, wait_http, write_system_config
 from tests.services import POSTGRES_ADMIN_URL, SHARED, running_nats, running_redis
@@ -102,10 +102,11 @@ class LiveSystem:
 
 
 async def _delete_consumers(nats_url: str, name: str) -> None:
+    names = Subjects()  # the system this bench starts runs with the default prefix
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
-        for stream, durable in ((subjects.HITS_STREAM, name), (subjects.PLATES_STREAM, f"{name}-plates")):
+        for stream, durable in ((names.hits_stream, name), (names.plates_stream, f"{name}-plates")):
             with contextlib.suppress(Exception):
                 await js.delete_consumer(stream, durable)
     finally:

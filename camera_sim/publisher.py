@@ -13,7 +13,7 @@ import nats
 from nats.aio.client import Client as NatsClient
 
 from pipeline.contracts import FrameSent
-from pipeline.subjects import sim_frames
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,9 @@ class FramePublisher:
     reachable the simulator keeps serving video: events are dropped and the connection retried.
     """
 
-    def __init__(self, nats_url: str, *, buffer_size: int = 4096) -> None:
+    def __init__(self, nats_url: str, names: Subjects, *, buffer_size: int = 4096) -> None:
         self._servers = [u.strip() for u in nats_url.split(",") if u.strip()]
+        self._names = names
         self._pending: collections.deque[tuple[str, int, int, int]] = collections.deque(maxlen=buffer_size)
         self.stats = PublisherStats()
         self._loop = asyncio.new_event_loop()
@@ -143,7 +144,7 @@ class FramePublisher:
             camera_id, seq, loop, sent_ns = self._pending.popleft()
             event = FrameSent(camera_id=camera_id, seq=seq, loop=loop, sent_at_ns=sent_ns)
             try:
-                await nc.publish(sim_frames(camera_id), event.to_bytes())
+                await nc.publish(self._names.sim_frames(camera_id), event.to_bytes())
             except Exception:
                 # Disconnected with a full reconnect buffer: losing measurements beats stalling.
                 self.stats.dropped += 1

@@ -23,6 +23,7 @@ from nats.js.errors import APIError
 from command_center.admin.deadletters import dead_letter
 from pipeline.adapters.streams import ensure_stream
 from pipeline.aio import cancel_and_wait
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +59,16 @@ class PullLoop:
     what = "messages"  # for log lines: "fetching <what> failed"
     origin = "messages"  # the dead-letter subject token of this loop's messages
 
-    def __init__(self, nc: NATS, *, name: str, batch: int, cameras: Container[str] | None = None) -> None:
+    def __init__(
+        self, nc: NATS, names: Subjects, *, name: str, batch: int, cameras: Container[str] | None = None
+    ) -> None:
         self._cameras = cameras  # None: every camera is accepted
         self.unknown_cameras = 0
         self._repeats = RepeatLog()
         self.dead_lettered = 0
         self._nc = nc
         self._js: JetStreamContext = nc.jetstream()
+        self.names = names  # the deployment's subjects and streams
         self._name = name
         self._batch = batch
         self._stopping = asyncio.Event()
@@ -88,7 +92,7 @@ class PullLoop:
         """A message that can never be handled: copied with ``reason`` to the dead letters, then
         terminated. If the copy fails it is not lost: it waits in its stream and is tried again."""
         try:
-            await dead_letter(self._js, msg, self.origin, self._name, reason)
+            await dead_letter(self._js, self.names, msg, self.origin, self._name, reason)
         except Exception as exc:
             self._repeats.failed("dead-letter", "could not dead-letter a message on %s: %s", msg.subject, exc)
             with contextlib.suppress(Exception):

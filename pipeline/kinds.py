@@ -1,11 +1,12 @@
 """The kinds of alert, in one place: what a kind is called on the bus, in the store, the API and the console.
 
-A hit kind arrives from workers on ``safecity.hits.<kind>.<camera>`` (its contract, naming its ``KIND``, is
-in ``pipeline.hits.Hit``): ``face`` (a watchlist profile seen), ``plate`` (a hotlisted vehicle read,
-matched by the command centre), ``tamper`` (a camera covered, out of focus or turned away). ``checkin`` is
-raised by the command centre itself when a hotel guest's CNIC is a CRO person's, and ``fusion`` when a CRO
-person's face and one of their known vehicles are seen close together in time and place. A name is at most 8
-characters (the alerts' ``kind`` column). README, "Adding an analytic", lists what else a new kind needs.
+A hit kind arrives from workers on ``<prefix>.hits.<kind>.<camera>`` (prefix ``safecity`` by default; its
+contract, naming its ``KIND``, is in ``pipeline.hits.Hit``): ``face`` (a watchlist profile seen), ``plate``
+(a hotlisted vehicle read, matched by the command centre), ``tamper`` (a camera covered, out of focus or
+turned away). ``checkin`` is raised by the command centre itself when a hotel guest's CNIC is a CRO
+person's, and ``fusion`` when a CRO person's face and one of their known vehicles are seen close together in
+time and place. A name is at most 8 characters (the alerts' ``kind`` column). README, "Adding an analytic",
+lists what else a new kind needs.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def _check_anchors(settings: Settings, trail: AuditTrail) -> AnchorCheck | None:
         nc = await connect(settings.nats_url, "audit-verify", wait_s=5.0)
         try:
             key = settings.security.audit_key.get_secret_value().encode()
-            return await Anchors(nc.jetstream(), trail, key).check()
+            return await Anchors(nc.jetstream(), settings.nats.subjects, trail, key).check()
         finally:
             await nc.drain()
 

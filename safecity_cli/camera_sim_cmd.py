@@ -59,7 +59,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         scenario = load_scenario(scenario_path)
         publisher = None
         if conf.publish_frames and not args.no_publish:
-            publisher = FramePublisher(settings.nats_url)
+            publisher = FramePublisher(settings.nats_url, settings.nats.subjects)
         simulator = CameraSimulator.from_scenario(
             scenario,
             host=args.host or conf.host,

@@ -106,7 +106,7 @@ async def _with_catalogue(settings: Settings, action: Any) -> Any:
     except BusUnavailable as exc:
         raise _fail(str(exc)) from None
     try:
-        kv = await open_catalogue(nc.jetstream(), settings.worker.fleet)
+        kv = await open_catalogue(nc.jetstream(), settings.nats.subjects, settings.worker.fleet)
         return await action(nc, kv)
     finally:
         await nc.drain()
@@ -137,15 +137,14 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline import subjects
     from pipeline.adapters.fleet import CameraLease, WorkerPresence, read_catalogue
 
     async def action(nc: Any, kv: Any) -> dict[str, Any]:
         js = nc.jetstream()
         fleet = settings.worker.fleet
         catalogue = await read_catalogue(kv)
-        leases = await _entries_if_any(js, subjects.camera_leases_bucket(fleet))
-        workers = await _entries_if_any(js, subjects.workers_bucket(fleet))
+        leases = await _entries_if_any(js, settings.nats.subjects.camera_leases_bucket(fleet))
+        workers = await _entries_if_any(js, settings.nats.subjects.workers_bucket(fleet))
         owners = {k: _owner(CameraLease, e.value) for k, e in leases.items()}
         return {
             "fleet": fleet,

@@ -50,7 +50,7 @@ def _with_letters(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     async def run() -> T:
         nc = await connect(settings.nats_url, "deadletters-cli", wait_s=5.0)
         try:
-            return await work(DeadLetters(nc.jetstream()))
+            return await work(DeadLetters(nc.jetstream(), settings.nats.subjects))
         finally:
             await nc.drain()
 

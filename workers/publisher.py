@@ -16,20 +16,20 @@ from typing import get_args
 
 from nats.js import JetStreamContext
 
-from pipeline import subjects
 from pipeline.contracts import Hit, PlateRead
+from pipeline.subjects import Subjects
 
 Outgoing = Hit | PlateRead
 HITS = get_args(Hit)
 
 
-def subject_of(message: Outgoing) -> str:
+def subject_of(names: Subjects, message: Outgoing) -> str:
     """A plate read goes to the read log (the command centre matches the hotlist); a hit to its kind's
     subject."""
     if isinstance(message, PlateRead):
-        return subjects.plates_read(message.camera_id)
+        return names.plates_read(message.camera_id)
     if isinstance(message, HITS):
-        return subjects.hits(message.KIND, message.camera_id)
+        return names.hits(message.KIND, message.camera_id)
     raise TypeError(f"a worker publishes no {type(message).__name__}")
 
 
@@ -40,11 +40,13 @@ class HitPublisher:
     def __init__(
         self,
         js: JetStreamContext,
+        names: Subjects,
         loop: asyncio.AbstractEventLoop,
         capacity: int = 1000,
         on_published: Callable[[Outgoing, float], None] | None = None,
     ) -> None:
         self._js = js
+        self._names = names
         self._on_published = on_published  # (message, seconds until JetStream acknowledged it)
         self._loop = loop
         self._outbox: deque[Outgoing] = deque()
@@ -86,7 +88,7 @@ class HitPublisher:
             started = time.perf_counter()
             try:
                 await self._js.publish(
-                    subject_of(hit),
+                    subject_of(self._names, hit),
                     hit.to_bytes(),
                     timeout=5,
                     headers={"Nats-Msg-Id": str(hit.event_id)},

@@ -29,7 +29,6 @@ import threading
 import cv2
 from nats.aio.client import Client
 
-from pipeline import subjects
 from pipeline.adapters.bus import connect
 from pipeline.adapters.database import make_engine
 from pipeline.adapters.streams import ensure_stream, hits_stream_config, plates_stream_config
@@ -116,16 +115,17 @@ class Worker:
 
     async def _run_connected(self, nc: Client, loop: asyncio.AbstractEventLoop) -> int:
         js = nc.jetstream()
-        await ensure_stream(js, hits_stream_config())
-        await ensure_stream(js, plates_stream_config())
+        names = self.settings.nats.subjects
+        await ensure_stream(js, hits_stream_config(names))
+        await ensure_stream(js, plates_stream_config(names))
         store = WatchlistStore(make_engine(self.settings.resolved_database_url))
         await asyncio.to_thread(store.create_schema)
         await asyncio.to_thread(WatchLists.open, store, self.settings)  # the default lists, if none yet
         self._matcher = WatchlistMatcher(self.settings, keep=self._policies.keeps)  # live lists only
         sync = WatchlistSync(js, self._matcher, store, self.settings, self._policies)
         await sync.start()
-        self._publisher = HitPublisher(js, loop, on_published=self._published)
-        self._health = HealthNotices(self.worker_id, loop, nc)
+        self._publisher = HitPublisher(js, names, loop, on_published=self._published)
+        self._health = HealthNotices(self.worker_id, loop, nc, names)
         publish_stop = asyncio.Event()
         background_stop = asyncio.Event()
         publish_task = asyncio.create_task(self._publisher.run(publish_stop))
@@ -288,7 +288,8 @@ class Worker:
             worker_id=self.worker_id, cameras=[p.counters.snapshot() for p in self.pipelines.values()]
         )
         try:
-            await nc.publish(subjects.worker_heartbeat(self.worker_id), beat.to_bytes())
+            subject = self.settings.nats.subjects.worker_heartbeat(self.worker_id)
+            await nc.publish(subject, beat.to_bytes())
         except Exception as exc:
             log.warning("heartbeat not sent: %s", exc)
 

@@ -30,11 +30,11 @@ from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 from pydantic import ValidationError
 
-from pipeline import subjects
 from pipeline.adapters.streams import ensure_stream, watchlist_stream_config
 from pipeline.contracts import WatchlistChange
 from pipeline.settings import Settings
 from pipeline.settings.watchlist import WatchlistSnapshots
+from pipeline.subjects import Subjects
 from watchlist import snapshot_store
 from watchlist.catchup import changes_since, stored_embeddings
 from watchlist.index import StateError
@@ -74,7 +74,9 @@ class WatchlistSync:
         self._matcher = matcher
         self._store = store
         self._policies = policies
+        self._names = settings.nats.subjects if settings else Subjects()
         self._snapshots = settings.watchlist.snapshots if settings else WatchlistSnapshots(enabled=False)
+        self._bucket = self._names.watchlist_snapshots_bucket(self._snapshots.bucket)
         self._index_type = settings.watchlist.index.type if settings else ""
         self._model = settings.recognition.embedder_model if settings else ""
         self._held: list[WatchlistChange] | None = []  # changes waiting for a load or catch-up; None: none
@@ -87,9 +89,9 @@ class WatchlistSync:
     # -- start and stop --------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await ensure_stream(self._js, watchlist_stream_config())
+        await ensure_stream(self._js, watchlist_stream_config(self._names))
         self._sub = await self._js.subscribe(
-            subjects.watchlist_changes(),
+            self._names.watchlist_changes(),
             cb=self._on_message,
             ordered_consumer=True,
             deliver_policy=DeliverPolicy.NEW,
@@ -207,7 +209,7 @@ class WatchlistSync:
     # -- snapshots -------------------------------------------------------------------------------------
 
     async def _start_from_snapshot(self) -> bool:
-        bucket = self._snapshots.bucket
+        bucket = self._bucket
         try:
             stored = await snapshot_store.list_snapshots(self._js, bucket)
         except SnapshotUnavailable as exc:
@@ -254,7 +256,7 @@ class WatchlistSync:
         with tempfile.TemporaryDirectory(prefix="safecity-watchlist-") as tmp:
             path = Path(tmp) / "snapshot"
             size = await snapshot_store.download(
-                self._js, self._snapshots.bucket, item.name, path, self._snapshots.download_timeout_s
+                self._js, self._bucket, item.name, path, self._snapshots.download_timeout_s
             )
             fetched = time.monotonic()
             state = await asyncio.to_thread(read_snapshot, path)
@@ -306,7 +308,7 @@ class WatchlistSync:
             await self._catch_up()
         finally:
             await self._release()
-        bucket = self._snapshots.bucket
+        bucket = self._bucket
         try:
             newest = (await snapshot_store.list_snapshots(self._js, bucket))[:1]
         except SnapshotUnavailable:

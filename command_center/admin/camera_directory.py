@@ -21,7 +21,6 @@ from contextlib import AsyncExitStack
 import nats.js.errors
 from nats.aio.client import Client as NATS
 
-from pipeline import subjects
 from pipeline.adapters.catalogue_watch import CatalogueWatch
 from pipeline.adapters.fleet import Catalogue
 from pipeline.aio import cancel_and_wait
@@ -98,7 +97,7 @@ class CameraDirectory(Mapping[str, CameraConfig]):
             )
 
     async def _follow(self, nc: NATS, settings: Settings, stop: asyncio.Event, loaded: asyncio.Event) -> None:
-        bucket = subjects.cameras_bucket(settings.worker.fleet)
+        bucket = settings.nats.subjects.cameras_bucket(settings.worker.fleet)
         resync_s = settings.worker.catalogue_resync_s
         while True:
             try:

@@ -13,19 +13,19 @@ from pydantic import ValidationError
 
 from command_center.alerts.feed import AlertFeed
 from command_center.listening import Listening
-from pipeline import subjects
 from pipeline.camera_health import CameraHealth
 from pipeline.settings import CameraConfig
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
 
 class CameraHealthBoard(Listening):
-    def __init__(self, cameras: Mapping[str, CameraConfig], feed: AlertFeed) -> None:
+    def __init__(self, cameras: Mapping[str, CameraConfig], feed: AlertFeed, names: Subjects) -> None:
         self._cameras = cameras
         self._feed = feed
         self._latest: dict[str, CameraHealth] = {}
-        self._subject = subjects.camera_health_all()
+        self._subject = names.camera_health_all()
 
     def get(self, camera_id: str) -> CameraHealth | None:
         """The camera's last notice, if it is in a bad state (an ``ok`` clears it)."""

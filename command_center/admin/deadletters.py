@@ -3,7 +3,7 @@
 NATS JetStream's own guidance: terminate what can never succeed, keep it where someone can look. A
 consumer that meets a permanent failure (a message its contract refuses, a value the database refuses, a
 camera in the body that is not the one in the subject) copies the message, byte for byte, with its
-original subject and the error, to ``safecity.deadletters.<origin>`` (stream ``SAFECITY_DEADLETTERS``)
+original subject and the error, to ``<prefix>.deadletters.<origin>`` (stream ``<PREFIX>_DEADLETTERS``)
 and only then terminates it; if the copy cannot be made, the message waits and is tried again, so nothing
 is lost either way. Failures that can pass (the database away, a timeout) are retried as before.
 
@@ -26,8 +26,8 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from pipeline import subjects
 from pipeline.adapters.streams import deadletters_stream_config, ensure_stream
+from pipeline.subjects import Subjects
 
 ORIGINAL_SUBJECT = "Safecity-Original-Subject"
 ERROR = "Safecity-Error"
@@ -43,9 +43,11 @@ def retryable(exc: BaseException) -> bool:
     )
 
 
-async def dead_letter(js: JetStreamContext, msg: Msg, origin: str, consumer: str, error: str) -> None:
+async def dead_letter(
+    js: JetStreamContext, names: Subjects, msg: Msg, origin: str, consumer: str, error: str
+) -> None:
     """Copy ``msg`` with its error to the dead-letter stream (raises if it cannot be stored)."""
-    await ensure_stream(js, deadletters_stream_config())
+    await ensure_stream(js, deadletters_stream_config(names))
     headers = {
         ORIGINAL_SUBJECT: msg.subject,
         ERROR: " ".join(error.split())[:MAX_ERROR],
@@ -56,7 +58,7 @@ async def dead_letter(js: JetStreamContext, msg: Msg, origin: str, consumer: str
     if original_id:
         # De-duplicated: dead-lettered twice (a replica died between copy and terminate), it is kept once.
         headers["Nats-Msg-Id"] = f"dead:{original_id}"[:256]
-    await js.publish(subjects.deadletter(origin), msg.data, headers=headers)
+    await js.publish(names.deadletter(origin), msg.data, headers=headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,22 +89,23 @@ class DeadLetterNotFound(LookupError):
 
 
 class DeadLetters:
-    def __init__(self, js: JetStreamContext) -> None:
+    def __init__(self, js: JetStreamContext, names: Subjects) -> None:
         self._js = js
-        self._stream = subjects.DEADLETTER_STREAM
+        self._names = names
+        self._stream = names.deadletters_stream
 
     async def count(self) -> int:
-        await ensure_stream(self._js, deadletters_stream_config())
+        await ensure_stream(self._js, deadletters_stream_config(self._names))
         return int((await self._js.stream_info(self._stream)).state.messages)
 
     async def list(self, limit: int = 100) -> list[DeadLetter]:
         """The oldest ``limit`` dead letters still kept, read in batches by a consumer of this call's own
         (one request per message would take seconds for a few thousand)."""
-        await ensure_stream(self._js, deadletters_stream_config())
+        await ensure_stream(self._js, deadletters_stream_config(self._names))
         if not (await self._js.stream_info(self._stream)).state.messages:
             return []
         sub = await self._js.pull_subscribe(
-            subjects.DEADLETTER_STREAM_SUBJECTS[0],
+            self._names.stream_subjects("deadletters")[0],
             stream=self._stream,
             config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE),
         )

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 class EnrolmentService:
     def __init__(self, settings: Settings, store: WatchlistStore, nc: NATS, lists: WatchLists) -> None:
         self._nc = nc
+        self._names = settings.nats.subjects
         # Constructing the analyzer reads no files; load() (seconds, on first enrolment) does.
         self._analyzer = FaceAnalyzer(settings, settings.models_dir)
         self._enroller = Enroller(settings, self._analyzer, store, lists=lists)
@@ -66,4 +67,4 @@ class EnrolmentService:
         return await asyncio.to_thread(self._reviews.reject, profile_id, reviewer, reason)
 
     async def _announce(self, change: WatchlistChange) -> None:
-        await announce_committed(self._nc, change)
+        await announce_committed(self._nc, self._names, change)

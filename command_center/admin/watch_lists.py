@@ -19,6 +19,7 @@ from nats.aio.client import Client as NATS
 from pipeline.aio import cancel_and_wait
 from pipeline.calibration import Calibration
 from pipeline.contracts import WatchlistChange
+from pipeline.subjects import Subjects
 from watchlist.announce import announce_committed
 from watchlist.list_types import WatchList
 from watchlist.lists import ListChange, ListSpec, WatchLists, announcements
@@ -28,10 +29,11 @@ log = logging.getLogger(__name__)
 
 
 class WatchListService:
-    def __init__(self, lists: WatchLists, store: WatchlistStore, nc: NATS) -> None:
+    def __init__(self, lists: WatchLists, store: WatchlistStore, nc: NATS, names: Subjects) -> None:
         self.lists = lists
         self._store = store
         self._nc = nc
+        self._names = names
 
     @property
     def stranger_tracks_per_hour(self) -> float:
@@ -76,7 +78,7 @@ class WatchListService:
         if moved:
             revision = await asyncio.to_thread(self._store.revision)
             await announce_committed(
-                self._nc, WatchlistChange(action="lists", profile_id=0, revision=revision)
+                self._nc, self._names, WatchlistChange(action="lists", profile_id=0, revision=revision)
             )
         return moved
 
@@ -102,4 +104,4 @@ class WatchListService:
 
     async def _announce(self, change: ListChange) -> None:
         for message in await asyncio.to_thread(announcements, self._store, change):
-            await announce_committed(self._nc, message)
+            await announce_committed(self._nc, self._names, message)

@@ -33,7 +33,7 @@ async def start_admin(
     stack: AsyncExitStack,
 ) -> AdminServices:
     lists = await asyncio.to_thread(WatchLists.open, watchlist, settings)
-    watch_lists = WatchListService(lists, watchlist, nc)
+    watch_lists = WatchListService(lists, watchlist, nc, settings.nats.subjects)
     watch_lists.start(settings.watchlist.lists.recalibrate_s, stack)
     enrolment = EnrolmentService(settings, watchlist, nc, lists)
     start_purges(Purger(engine, settings.retention, audit), settings.retention.purge_every_s, stack)

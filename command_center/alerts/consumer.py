@@ -23,9 +23,9 @@ from command_center.admin.deadletters import retryable
 from command_center.alerts.store import AlertStore, HitOutcome
 from command_center.alerts.views import stored_event
 from command_center.pull_loop import PullLoop
-from pipeline import subjects
 from pipeline.adapters.streams import hits_stream_config
 from pipeline.contracts import HIT_CONTRACTS
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class HitConsumer(PullLoop):
     def __init__(
         self,
         nc: NATS,
+        names: Subjects,
         store: AlertStore,
         *,
         name: str,
@@ -68,7 +69,7 @@ class HitConsumer(PullLoop):
         retry_delay_s: float = STORE_RETRY_DELAY_S,
         cameras: Container[str] | None = None,
     ) -> None:
-        super().__init__(nc, name=name, batch=batch, cameras=cameras)
+        super().__init__(nc, names, name=name, batch=batch, cameras=cameras)
         self._store = store
         self._deliver_policy = deliver_policy
         self._ack_wait_s = ack_wait_s
@@ -76,13 +77,13 @@ class HitConsumer(PullLoop):
         self.stats = ConsumerStats()
 
     def streams(self) -> list[StreamConfig]:
-        return [hits_stream_config()]
+        return [hits_stream_config(self.names)]
 
     def consumer_config(self) -> ConsumerConfig:
         return ConsumerConfig(
             durable_name=self._name,
             description="command centre: hits to alerts",
-            filter_subject=subjects.hits_all(),
+            filter_subject=self.names.hits_all(),
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self._ack_wait_s,
             max_deliver=MAX_DELIVER,
@@ -95,15 +96,17 @@ class HitConsumer(PullLoop):
     async def handle(self, msg: Msg) -> None:
         self.stats.received += 1
         try:
-            kind, subject_camera = subjects.parse_hit(msg.subject)
+            kind, subject_camera = self.names.parse_hit(msg.subject)
         except ValueError as exc:
-            await self._reject(msg, f"no hit contract for subject {msg.subject}: {exc}", _message_ids(msg))
+            await self._reject(
+                msg, f"no hit contract for subject {msg.subject}: {exc}", _message_ids(self.names, msg)
+            )
             return
         contract = HIT_CONTRACTS[kind]
         try:
             hit = contract.from_bytes(msg.data)
         except ValueError as exc:
-            await self._reject(msg, f"not a {contract.__name__}: {exc}", _message_ids(msg))
+            await self._reject(msg, f"not a {contract.__name__}: {exc}", _message_ids(self.names, msg))
             return
         ids = {"camera_id": hit.camera_id, "event_id": str(hit.hit_id)}
         if subject_camera != hit.camera_id:  # a district's alerts must not be routed by a forged body
@@ -145,7 +148,7 @@ class HitConsumer(PullLoop):
         else:
             self.stats.updated += 1
         try:
-            await self._nc.publish(subjects.alert_events(), stored_event(outcome).to_bytes())
+            await self._nc.publish(self.names.alert_events(), stored_event(outcome).to_bytes())
         except Exception as exc:
             # The alert is stored; operators see it on their next reload.
             log.warning(
@@ -156,12 +159,12 @@ class HitConsumer(PullLoop):
             )
 
 
-def _message_ids(msg: Msg) -> dict[str, str]:
-    """Log ids of a hit that could not be read: the camera from its subject (safecity.hits.<kind>.<camera>)
+def _message_ids(names: Subjects, msg: Msg) -> dict[str, str]:
+    """Log ids of a hit that could not be read: the camera from its subject (<prefix>.hits.<kind>.<camera>)
     and the event id from the publisher's de-duplication header, where present."""
     ids = {}
     with contextlib.suppress(ValueError):
-        ids["camera_id"] = subjects.parse_hit(msg.subject)[1]
+        ids["camera_id"] = names.parse_hit(msg.subject)[1]
     event_id = (msg.headers or {}).get("Nats-Msg-Id")
     if event_id:
         ids["event_id"] = event_id[:64]

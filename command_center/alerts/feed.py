@@ -20,9 +20,9 @@ from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from pipeline import subjects
 from pipeline.aio import cancel_and_wait
 from pipeline.contracts import AlertEvent, SessionRevoked
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +82,10 @@ class AlertFeed:
     def client_count(self) -> int:
         return len(self._clients)
 
-    async def subscribe(self, nc: NATS) -> None:
+    async def subscribe(self, nc: NATS, names: Subjects) -> None:
         self._subscriptions = [
-            await nc.subscribe(subjects.alert_events(), cb=self._on_message),
-            await nc.subscribe(subjects.sessions_revoked(), cb=self._on_revoked),
+            await nc.subscribe(names.alert_events(), cb=self._on_message),
+            await nc.subscribe(names.sessions_revoked(), cb=self._on_revoked),
         ]
 
     async def close(self) -> None:

@@ -20,9 +20,9 @@ from command_center.alerts.lifecycle import Transition
 from command_center.alerts.store import Alert, AlertStore
 from command_center.alerts.views import AlertView
 from command_center.security.audit import AuditTrail
-from pipeline import subjects
 from pipeline.adapters import transactions
 from pipeline.contracts import AlertChange, AlertEscalated, AlertEvent, EscalationInfo
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,9 @@ def change_of(transition: Transition) -> AlertChange:
 
 
 class Announcer:
-    def __init__(self, nc: NATS, alerts: AlertStore, audit: AuditTrail) -> None:
+    def __init__(self, nc: NATS, names: Subjects, alerts: AlertStore, audit: AuditTrail) -> None:
         self._nc = nc
+        self._names = names
         self._alerts = alerts
         self._audit = audit
 
@@ -72,7 +73,7 @@ class Announcer:
             audience="supervisors" if escalation is not None else "all",
             escalation=escalation,
         )
-        await self._publish(subjects.alert_events(), event.to_bytes(), alert.id)
+        await self._publish(self._names.alert_events(), event.to_bytes(), alert.id)
         return alert
 
     async def escalated(self, transition: Transition, priority: int, waited_s: float, limit_s: float) -> None:
@@ -91,7 +92,7 @@ class Announcer:
             waited_s=waited_s,
             alert=AlertView.of(alert),
         )
-        await self._publish(subjects.alert_escalations(), notice.to_bytes(), alert.id)
+        await self._publish(self._names.alert_escalations(), notice.to_bytes(), alert.id)
 
     def unit(self) -> AbstractAsyncContextManager[transactions.Unit]:
         """A policy step, its audit entry and its announcements: announced once both are committed."""

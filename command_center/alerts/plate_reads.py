@@ -33,12 +33,12 @@ from sqlalchemy.exc import IntegrityError
 from command_center.admin.deadletters import retryable
 from command_center.alerts.tables import plate_reads
 from command_center.pull_loop import PullLoop
-from pipeline import subjects
 from pipeline.adapters import transactions
 from pipeline.adapters.database import as_utc
 from pipeline.adapters.migrations import upgrade
 from pipeline.adapters.streams import hits_stream_config, plates_stream_config
 from pipeline.contracts import PlateHit, PlateRead
+from pipeline.subjects import Subjects
 from watchlist.plate_match import HotlistMatch, HotlistMatcher
 from watchlist.vehicles import VehicleHotlist
 
@@ -182,6 +182,7 @@ class PlateReadConsumer(PullLoop):
     def __init__(
         self,
         nc: NATS,
+        names: Subjects,
         engine: Engine,
         *,
         name: str,
@@ -189,7 +190,7 @@ class PlateReadConsumer(PullLoop):
         retry_delay_s: float = RETRY_DELAY_S,
         cameras: Container[str] | None = None,
     ) -> None:
-        super().__init__(nc, name=name, batch=FETCH_BATCH, cameras=cameras)
+        super().__init__(nc, names, name=name, batch=FETCH_BATCH, cameras=cameras)
         self._retry_delay_s = retry_delay_s
         self.log = PlateReadLog(engine)
         self._hotlist = VehicleHotlist(engine)
@@ -205,13 +206,13 @@ class PlateReadConsumer(PullLoop):
         await super().start()
 
     def streams(self) -> list[StreamConfig]:
-        return [plates_stream_config(), hits_stream_config()]
+        return [plates_stream_config(self.names), hits_stream_config(self.names)]
 
     def consumer_config(self) -> ConsumerConfig:
         return ConsumerConfig(
             durable_name=self._name,
             description="command centre: plate reads to the read log and hotlist hits",
-            filter_subject=subjects.plates_read_all(),
+            filter_subject=self.names.plates_read_all(),
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=ACK_WAIT_S,
             max_deliver=MAX_DELIVER,
@@ -262,7 +263,7 @@ class PlateReadConsumer(PullLoop):
                 # and the alert store would recognise the hit_id anyway.
                 hit = hit.model_copy(update={"event_id": uuid.uuid5(read.event_id, f"hit:{best.entry.id}")})
                 await self._js.publish(
-                    subjects.hits("plate", read.camera_id),
+                    self.names.hits("plate", read.camera_id),
                     hit.to_bytes(),
                     headers={"Nats-Msg-Id": str(hit.event_id)},
                 )

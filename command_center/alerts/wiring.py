@@ -38,16 +38,18 @@ async def start_alerts(
     """Subscribe the feed, then consume hits and plate reads; each is stopped when the stack closes
     (consumers first, so the batch in hand is acknowledged while NATS is still there)."""
     cc = settings.command_center
+    names = settings.nats.subjects
     feed = AlertFeed()
-    await feed.subscribe(nc)
+    await feed.subscribe(nc, names)
     stack.push_async_callback(feed.close)
-    camera_health = CameraHealthBoard(directory, feed)
+    camera_health = CameraHealthBoard(directory, feed, names)
     await camera_health.subscribe(nc)
     stack.push_async_callback(camera_health.close)
 
     known = directory if cc.unknown_cameras == "dead_letter" else None
     consumer = HitConsumer(
         nc,
+        names,
         store,
         name=cc.consumer_name,
         deliver_policy=policy,
@@ -60,6 +62,7 @@ async def start_alerts(
 
     plate_reads = PlateReadConsumer(
         nc,
+        names,
         engine,
         name=f"{cc.consumer_name}-plates",
         deliver_policy=policy,

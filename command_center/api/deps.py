@@ -32,6 +32,7 @@ from command_center.security.principal import Principal
 from command_center.security.tokens import InvalidToken
 from command_center.services import Services
 from pipeline.settings import Settings
+from pipeline.subjects import Subjects
 from watchlist.store import WatchlistStore
 
 
@@ -63,6 +64,10 @@ def get_nats(services: ServicesDep) -> NATS:
     return services.nats
 
 
+def get_subjects(services: ServicesDep) -> Subjects:
+    return services.settings.nats.subjects
+
+
 def get_consumer(services: ServicesDep) -> HitConsumer:
     return services.consumer
 
@@ -76,6 +81,7 @@ AlertStoreDep = Annotated[AlertStore, Depends(get_alert_store)]
 WatchlistStoreDep = Annotated[WatchlistStore, Depends(get_watchlist_store)]
 FeedDep = Annotated[AlertFeed, Depends(get_feed)]
 NatsDep = Annotated[NATS, Depends(get_nats)]
+SubjectsDep = Annotated[Subjects, Depends(get_subjects)]  # this deployment's NATS names
 ConsumerDep = Annotated[HitConsumer, Depends(get_consumer)]
 EnrolmentDep = Annotated[EnrolmentService, Depends(get_enrolment)]
 

@@ -38,10 +38,10 @@ from nats.js.errors import APIError
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from pipeline import subjects
 from pipeline.adapters.streams import dispatch_stream_config, ensure_stream
 from pipeline.aio import cancel_and_wait
 from pipeline.contracts import DispatchNotice, Message, SessionRevoked
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,9 @@ class OfficerSession:
 
 
 class OfficerChannels:
-    def __init__(self, nc: NATS, *, ack_wait_s: float) -> None:
+    def __init__(self, nc: NATS, names: Subjects, *, ack_wait_s: float) -> None:
         self._nc = nc
+        self._names = names
         self._js: JetStreamContext = nc.jetstream()
         self._ack_wait_s = ack_wait_s
         self._consumers: set[str] = set()
@@ -123,8 +124,8 @@ class OfficerChannels:
         self.published = 0
 
     async def start(self) -> None:
-        await ensure_stream(self._js, dispatch_stream_config())
-        self._subscription = await self._nc.subscribe(subjects.sessions_revoked(), cb=self._on_revoked)
+        await ensure_stream(self._js, dispatch_stream_config(self._names))
+        self._subscription = await self._nc.subscribe(self._names.sessions_revoked(), cb=self._on_revoked)
 
     async def close(self) -> None:
         if self._subscription is not None:
@@ -161,7 +162,7 @@ class OfficerChannels:
         config = ConsumerConfig(
             durable_name=consumer_name(officer_key),
             description="an officer's dispatch notifications",
-            filter_subject=subjects.dispatch_officer(officer_key),
+            filter_subject=self._names.dispatch_officer(officer_key),
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self._ack_wait_s,
             deliver_policy=DeliverPolicy.ALL,
@@ -169,7 +170,7 @@ class OfficerChannels:
             inactive_threshold=CHANNEL_IDLE_S,
         )
         try:
-            await self._js.add_consumer(subjects.DISPATCH_STREAM, config)
+            await self._js.add_consumer(self._names.dispatch_stream, config)
         except APIError as exc:
             log.warning("using the officer consumer %s as it is: %s", config.durable_name, exc)
         self._consumers.add(officer_key)
@@ -182,7 +183,7 @@ class OfficerChannels:
             return {**await describe(notice), "type": notice.kind}
 
         return Feed(
-            subjects.DISPATCH_STREAM,
+            self._names.dispatch_stream,
             consumer_name(officer_key),
             functools.partial(self.ensure_consumer, officer_key),
             render,
@@ -191,9 +192,9 @@ class OfficerChannels:
     async def publish(self, officer_key: str, notice: DispatchNotice) -> None:
         await self.ensure_consumer(officer_key)
         await self._js.publish(
-            subjects.dispatch_officer(officer_key),
+            self._names.dispatch_officer(officer_key),
             notice.to_bytes(),
-            stream=subjects.DISPATCH_STREAM,
+            stream=self._names.dispatch_stream,
             headers={"Nats-Msg-Id": str(notice.event_id)},
         )
         self.published += 1

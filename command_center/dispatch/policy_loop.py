@@ -29,10 +29,10 @@ from command_center.alerts.lifecycle_events import Announcer
 from command_center.alerts.store import Alert
 from command_center.dispatch.dispatcher import Dispatcher
 from command_center.dispatch.positions import PatrolPositions
-from pipeline import subjects
 from pipeline.aio import cancel_and_wait
 from pipeline.contracts import AlertEvent
 from pipeline.settings.dispatch import DispatchSettings
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ class PolicyLoop:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    async def start(self, nc: NATS) -> None:
-        self._subscription = await nc.subscribe(subjects.alert_events(), cb=self._on_alert_event)
+    async def start(self, nc: NATS, names: Subjects) -> None:
+        self._subscription = await nc.subscribe(names.alert_events(), cb=self._on_alert_event)
         self._task = asyncio.create_task(self._run(), name="policy-loop")
 
     async def stop(self) -> None:

@@ -55,15 +55,15 @@ async def start_dispatch(
     dispatches = DispatchStore(engine)
     positions = PatrolPositions(redis, config.redis_prefix, config.position_stale_s)
 
-    channels = OfficerChannels(nc, ack_wait_s=config.notice_ack_wait_s)
+    channels = OfficerChannels(nc, settings.nats.subjects, ack_wait_s=config.notice_ack_wait_s)
     await channels.start()
     stack.push_async_callback(channels.close)
 
-    tracker = PatrolTracker(config, patrol, positions)
+    tracker = PatrolTracker(config, patrol, positions, settings.nats.subjects)
     await tracker.subscribe(nc)
     stack.push_async_callback(tracker.close)
 
-    announcer = Announcer(nc, alerts, audit)
+    announcer = Announcer(nc, settings.nats.subjects, alerts, audit)
     dispatcher = Dispatcher(
         settings,
         alerts=alerts,
@@ -78,6 +78,6 @@ async def start_dispatch(
     policy = PolicyLoop(
         config, lifecycle=lifecycle, dispatcher=dispatcher, positions=positions, announcer=announcer
     )
-    await policy.start(nc)
+    await policy.start(nc, settings.nats.subjects)
     stack.push_async_callback(policy.stop)
     return DispatchServices(lifecycle, dispatches, patrol, positions, tracker, channels, dispatcher, policy)

@@ -30,9 +30,9 @@ from pydantic import ValidationError
 from command_center.dispatch.patrol import PatrolStore
 from command_center.dispatch.positions import PatrolPositions
 from command_center.listening import Listening
-from pipeline import subjects
 from pipeline.contracts import PatrolPosition
 from pipeline.settings.dispatch import DispatchSettings
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +65,15 @@ class TrackingStats:
 
 
 class PatrolTracker(Listening):
-    def __init__(self, settings: DispatchSettings, patrol: PatrolStore, positions: PatrolPositions) -> None:
+    def __init__(
+        self, settings: DispatchSettings, patrol: PatrolStore, positions: PatrolPositions, names: Subjects
+    ) -> None:
         self._settings = settings
+        self._names = names
         self._patrol = patrol
         self._positions = positions
         self._members: dict[tuple[int, str], float] = {}
-        self._subject = subjects.patrol_position_all()
+        self._subject = self._names.patrol_position_all()
         self.stats = TrackingStats()
 
     async def accept(self, fix: PatrolPosition) -> Fix:
@@ -126,7 +129,7 @@ class PatrolTracker(Listening):
             self.stats.invalid += 1
             log.debug("ignored an invalid PatrolPosition: %s", exc.errors()[:1])
             return
-        if msg.subject != subjects.patrol_position(fix.unit_id):
+        if msg.subject != self._names.patrol_position(fix.unit_id):
             self.stats.invalid += 1
             return  # a fix for one unit published on another unit's subject
         try:

@@ -31,9 +31,9 @@ from nats.js.errors import APIError
 from command_center.dispatch.officer_channel import Feed, Render, browser_json
 from command_center.security.permissions import Role
 from command_center.security.users import StaffUser, UserStore
-from pipeline import subjects
 from pipeline.adapters.streams import ensure_stream, records_stream_config
 from pipeline.contracts import OfficerBulletin
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,14 @@ def casework_consumer_name(officer_key: str) -> str:
     return f"records-casework-{officer_key}"
 
 
-def broadcast_consumer_config(officer_key: str, since: datetime, ack_wait_s: float) -> ConsumerConfig:
+def broadcast_consumer_config(
+    names: Subjects, officer_key: str, since: datetime, ack_wait_s: float
+) -> ConsumerConfig:
     """The officer's cursor over the broadcast: from the account's creation on."""
     return ConsumerConfig(
         durable_name=broadcast_consumer_name(officer_key),
         description="bulletins to every officer, read by one officer",
-        filter_subject=subjects.records_broadcast(),
+        filter_subject=names.records_broadcast(),
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=ack_wait_s,
         deliver_policy=DeliverPolicy.BY_START_TIME,
@@ -62,11 +64,11 @@ def broadcast_consumer_config(officer_key: str, since: datetime, ack_wait_s: flo
     )
 
 
-def casework_consumer_config(officer_key: str, ack_wait_s: float) -> ConsumerConfig:
+def casework_consumer_config(names: Subjects, officer_key: str, ack_wait_s: float) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=casework_consumer_name(officer_key),
         description="an officer's casework coordination notices",
-        filter_subject=subjects.records_casework(officer_key),
+        filter_subject=names.records_casework(officer_key),
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=ack_wait_s,
         deliver_policy=DeliverPolicy.ALL,
@@ -75,8 +77,9 @@ def casework_consumer_config(officer_key: str, ack_wait_s: float) -> ConsumerCon
 
 
 class Bulletins:
-    def __init__(self, nc: NATS, users: UserStore, *, ack_wait_s: float) -> None:
+    def __init__(self, nc: NATS, names: Subjects, users: UserStore, *, ack_wait_s: float) -> None:
         self._js: JetStreamContext = nc.jetstream()
+        self._names = names
         self._users = users
         self._ack_wait_s = ack_wait_s
         self._consumers: set[str] = set()
@@ -84,14 +87,14 @@ class Bulletins:
         self.told = 0
 
     async def start(self) -> None:
-        await ensure_stream(self._js, records_stream_config())
+        await ensure_stream(self._js, records_stream_config(self._names))
 
     async def _ensure(self, config: ConsumerConfig) -> None:
         name = config.durable_name or ""
         if name in self._consumers:
             return
         try:
-            await self._js.add_consumer(subjects.RECORDS_STREAM, config)
+            await self._js.add_consumer(self._names.records_stream, config)
         except APIError as exc:
             log.warning("using the consumer %s as it is: %s", name, exc)
         self._consumers.add(name)
@@ -99,16 +102,16 @@ class Bulletins:
     async def ensure_officer(self, user: StaffUser) -> None:
         """The officer's two durable consumers (idempotent)."""
         key = user.government_id
-        await self._ensure(broadcast_consumer_config(key, user.created_at, self._ack_wait_s))
-        await self._ensure(casework_consumer_config(key, self._ack_wait_s))
+        await self._ensure(broadcast_consumer_config(self._names, key, user.created_at, self._ack_wait_s))
+        await self._ensure(casework_consumer_config(self._names, key, self._ack_wait_s))
 
     def feeds(self, user: StaffUser) -> list[Feed]:
         """The officer's two channels for their WebSocket: ``{"type": "bulletin"|"casework", "notice"}``."""
         key = user.government_id
         ensure = functools.partial(self.ensure_officer, user)
         return [
-            Feed(subjects.RECORDS_STREAM, broadcast_consumer_name(key), ensure, _render("bulletin")),
-            Feed(subjects.RECORDS_STREAM, casework_consumer_name(key), ensure, _render("casework")),
+            Feed(self._names.records_stream, broadcast_consumer_name(key), ensure, _render("bulletin")),
+            Feed(self._names.records_stream, casework_consumer_name(key), ensure, _render("casework")),
         ]
 
     async def officers(self) -> list[StaffUser]:
@@ -118,9 +121,9 @@ class Bulletins:
     async def broadcast(self, bulletin: OfficerBulletin, dedup: str) -> None:
         """Store the bulletin once for every officer (raises if NATS does not take it)."""
         await self._js.publish(
-            subjects.records_broadcast(),
+            self._names.records_broadcast(),
             bulletin.to_bytes(),
-            stream=subjects.RECORDS_STREAM,
+            stream=self._names.records_stream,
             headers={"Nats-Msg-Id": f"broadcast:{dedup}"},
         )
         self.broadcasts += 1
@@ -135,12 +138,12 @@ class Bulletins:
         user = await asyncio.to_thread(self._users.get, officer_id)
         if user is None or not user.active:
             return False
-        await self._ensure(casework_consumer_config(user.government_id, self._ack_wait_s))
+        await self._ensure(casework_consumer_config(self._names, user.government_id, self._ack_wait_s))
         addressed = bulletin.model_copy(update={"officer_id": officer_id})
         await self._js.publish(
-            subjects.records_casework(user.government_id),
+            self._names.records_casework(user.government_id),
             addressed.to_bytes(),
-            stream=subjects.RECORDS_STREAM,
+            stream=self._names.records_stream,
             headers={"Nats-Msg-Id": f"casework:{dedup}:{user.government_id}"},
         )
         self.told += 1

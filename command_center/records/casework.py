@@ -47,7 +47,7 @@ async def start_casework(
     arrests, missing_store, crimes = ArrestStore(engine), MissingStore(engine), CrimeStore(engine)
     for store in (arrests, missing_store, crimes):
         await asyncio.to_thread(store.create_schema)
-    bulletins = Bulletins(nc, users, ack_wait_s=settings.records.notice_ack_wait_s)
+    bulletins = Bulletins(nc, settings.nats.subjects, users, ack_wait_s=settings.records.notice_ack_wait_s)
     await bulletins.start()
     # The same hash chain as the API's (appends are serialised in the database, so a second handle on
     # it is safe): missing persons' watchlist entries are audited where they are made.

@@ -35,10 +35,10 @@ from command_center.records.person_alerts import subjects_of
 from command_center.records.screening import placeholder_jpeg
 from command_center.records.store import PersonStore
 from command_center.records.types import Person
-from pipeline import subjects
 from pipeline.contracts import AlertEvent
 from pipeline.settings import CameraConfig
 from pipeline.settings.fusion import FusionSettings
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ class FaceVehicleFusion:
         alerts: AlertStore,
         cameras: Mapping[str, CameraConfig],
         nc: NATS,
+        names: Subjects,
     ) -> None:
         self._settings = settings
         self._engine = engine
@@ -89,12 +90,13 @@ class FaceVehicleFusion:
         self._alerts = alerts
         self._cameras = cameras  # camera id -> camera, live (the command centre's camera directory)
         self._nc = nc
+        self._names = names
         self._subscription: Subscription | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         if self._settings.enabled:
-            self._subscription = await self._nc.subscribe(subjects.alert_events(), cb=self._on_alert_event)
+            self._subscription = await self._nc.subscribe(self._names.alert_events(), cb=self._on_alert_event)
 
     async def close(self) -> None:
         if self._subscription is not None:
@@ -201,7 +203,7 @@ class FaceVehicleFusion:
         outcome = await asyncio.to_thread(self._alerts.record_hit, sighting, datetime.now(UTC))
         if not outcome.duplicate and not outcome.quiet:
             try:
-                await self._nc.publish(subjects.alert_events(), stored_event(outcome).to_bytes())
+                await self._nc.publish(self._names.alert_events(), stored_event(outcome).to_bytes())
             except Exception as exc:
                 log.warning("could not announce fusion alert %s: %s", outcome.alert.id, exc)
         return outcome.alert.id

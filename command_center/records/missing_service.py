@@ -38,7 +38,6 @@ from command_center.records.missing import (
 )
 from command_center.records.missing_watchlist import MissingWatchlist
 from command_center.security.audit import AuditTrail
-from pipeline import subjects
 from pipeline.contracts import AlertEvent, BulletinLink, OfficerBulletin
 from pipeline.settings import Settings
 from watchlist.store import WatchlistStore
@@ -87,6 +86,7 @@ class MissingCasework:
         self._faces = faces
         self._bulletins = bulletins
         self._nc = nc
+        self._names = settings.nats.subjects
         self._settings = settings
         self._records = settings.records
         self._subscription: Subscription | None = None
@@ -94,7 +94,7 @@ class MissingCasework:
         self._lock = asyncio.Lock()  # one recompute or enrolment at a time on this replica
 
     async def start(self) -> None:
-        self._subscription = await self._nc.subscribe(subjects.alert_events(), cb=self._on_alert_event)
+        self._subscription = await self._nc.subscribe(self._names.alert_events(), cb=self._on_alert_event)
 
     async def close(self) -> None:
         if self._subscription is not None:

@@ -143,4 +143,4 @@ class MissingWatchlist:
         await self._announce(change)
 
     async def _announce(self, change: Any) -> None:
-        await announce_committed(self._nc, change)
+        await announce_committed(self._nc, self._settings.nats.subjects, change)

@@ -39,10 +39,10 @@ from command_center.dispatch.officer_channel import Feed, browser_json
 from command_center.records.store import PersonStore
 from command_center.records.types import Person
 from command_center.security.users import UserStore
-from pipeline import subjects
 from pipeline.adapters.streams import ensure_stream, records_stream_config
 from pipeline.contracts import AlertEvent, PersonNotice
 from pipeline.settings import CameraConfig
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class FollowNotifier:
     def __init__(
         self,
         nc: NATS,
+        names: Subjects,
         store: PersonStore,
         users: UserStore,
         cameras: Mapping[str, CameraConfig],
@@ -62,6 +63,7 @@ class FollowNotifier:
         ack_wait_s: float,
     ) -> None:
         self._nc = nc
+        self._names = names
         self._js: JetStreamContext = nc.jetstream()
         self._store = store
         self.users = users
@@ -73,8 +75,8 @@ class FollowNotifier:
         self.published = 0
 
     async def start(self) -> None:
-        await ensure_stream(self._js, records_stream_config())
-        self._subscription = await self._nc.subscribe(subjects.alert_events(), cb=self._on_alert_event)
+        await ensure_stream(self._js, records_stream_config(self._names))
+        self._subscription = await self._nc.subscribe(self._names.alert_events(), cb=self._on_alert_event)
 
     async def close(self) -> None:
         if self._subscription is not None:
@@ -89,14 +91,14 @@ class FollowNotifier:
         config = ConsumerConfig(
             durable_name=consumer_name(officer_key),
             description="an officer's personal-watchlist notices",
-            filter_subject=subjects.records_officer(officer_key),
+            filter_subject=self._names.records_officer(officer_key),
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self._ack_wait_s,
             deliver_policy=DeliverPolicy.ALL,
             max_ack_pending=256,
         )
         try:
-            await self._js.add_consumer(subjects.RECORDS_STREAM, config)
+            await self._js.add_consumer(self._names.records_stream, config)
         except APIError as exc:
             log.warning("using the records consumer %s as it is: %s", config.durable_name, exc)
         self._consumers.add(officer_key)
@@ -108,7 +110,7 @@ class FollowNotifier:
             return {"type": "person_notice", "notice": browser_json(PersonNotice.from_bytes(data))}
 
         ensure = functools.partial(self.ensure_consumer, officer_key)
-        return Feed(subjects.RECORDS_STREAM, consumer_name(officer_key), ensure, render)
+        return Feed(self._names.records_stream, consumer_name(officer_key), ensure, render)
 
     # -- telling followers ---------------------------------------------------------------------------
 
@@ -144,9 +146,9 @@ class FollowNotifier:
     async def _publish(self, officer_key: str, notice: PersonNotice, msg_id: str) -> None:
         await self.ensure_consumer(officer_key)
         await self._js.publish(
-            subjects.records_officer(officer_key),
+            self._names.records_officer(officer_key),
             notice.to_bytes(),
-            stream=subjects.RECORDS_STREAM,
+            stream=self._names.records_stream,
             headers={"Nats-Msg-Id": msg_id},
         )
         self.published += 1

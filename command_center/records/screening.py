@@ -32,8 +32,8 @@ from command_center.records.notices import FollowNotifier
 from command_center.records.store import PersonStore
 from command_center.records.types import Person
 from command_center.security.apikeys import ApiKeyStore, Hotel
-from pipeline import subjects
 from pipeline.adapters import transactions
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ class CheckinScreener:
         faces: GuestFaceMatcher,
         notifier: FollowNotifier,
         nc: NATS,
+        names: Subjects,
         alert_categories: list[str],
     ) -> None:
         self._engine = engine
@@ -86,6 +87,7 @@ class CheckinScreener:
         self._faces = faces
         self._notifier = notifier
         self._nc = nc
+        self._names = names
         self._categories = frozenset(alert_categories)
         self._tasks: set[asyncio.Task[None]] = set()
         self.screened = 0
@@ -230,7 +232,7 @@ class CheckinScreener:
 
     async def _announce(self, outcome: HitOutcome) -> None:
         try:
-            await self._nc.publish(subjects.alert_events(), stored_event(outcome).to_bytes())
+            await self._nc.publish(self._names.alert_events(), stored_event(outcome).to_bytes())
         except Exception as exc:
             log.warning("could not announce check-in alert %s: %s", outcome.alert.id, exc)
 

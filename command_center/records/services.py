@@ -55,8 +55,10 @@ async def start_records(
     await asyncio.to_thread(persons.create_schema)
     checkins = CheckinStore(engine)
     known = cameras if cameras is not None else {c.id: c for c in settings.cameras}
+    names = settings.nats.subjects
     notifier = FollowNotifier(
         nc,
+        names,
         persons,
         users,
         known,
@@ -64,7 +66,7 @@ async def start_records(
     )
     await notifier.start()
     stack.push_async_callback(notifier.close)
-    fusion = FaceVehicleFusion(settings.fusion, engine, persons, alert_store, known, nc)
+    fusion = FaceVehicleFusion(settings.fusion, engine, persons, alert_store, known, nc, names)
     await fusion.start()
     stack.push_async_callback(fusion.close)
     faces = GuestFaceMatcher(settings, watchlist)
@@ -77,6 +79,7 @@ async def start_records(
         faces,
         notifier,
         nc,
+        names,
         settings.records.checkin_alert_categories,
     )
     stack.push_async_callback(screener.close)

@@ -27,11 +27,11 @@ from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from command_center.security.audit import AuditTrail
-from pipeline import subjects
 from pipeline.adapters.streams import audit_anchors_stream_config, ensure_stream
 from pipeline.aio import cancel_and_wait
 from pipeline.contracts import AuditAnchor
 from pipeline.settings import Settings
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,13 @@ class AnchorCheck:
 
 
 class Anchors:
-    def __init__(self, js: JetStreamContext, trail: AuditTrail, key: bytes, replica: str = "") -> None:
+    def __init__(
+        self, js: JetStreamContext, names: Subjects, trail: AuditTrail, key: bytes, replica: str = ""
+    ) -> None:
         self._js = js
+        self._names = names
         self._trail = trail
-        self._subject = subjects.audit_anchors(chain_fingerprint(key))
+        self._subject = self._names.audit_anchors(chain_fingerprint(key))
         self._replica = replica
         self._published: tuple[int, str] | None = None
 
@@ -66,14 +69,16 @@ class Anchors:
     def of(cls, nc: NATS, trail: AuditTrail, settings: Settings) -> Anchors:
         """The anchors of this deployment's chain, published as this command-centre replica."""
         key = settings.security.audit_key.get_secret_value().encode()
-        return cls(nc.jetstream(), trail, key, replica=settings.command_center.consumer_name)
+        return cls(
+            nc.jetstream(), settings.nats.subjects, trail, key, replica=settings.command_center.consumer_name
+        )
 
     async def publish(self) -> bool:
         """Publish the current head if it moved since the last one published here; whether it did."""
         seq, digest = await asyncio.to_thread(self._trail.head)
         if seq == 0 or self._published == (seq, digest):
             return False
-        await ensure_stream(self._js, audit_anchors_stream_config())
+        await ensure_stream(self._js, audit_anchors_stream_config(self._names))
         anchor = AuditAnchor(seq=seq, hash=digest, replica=self._replica)
         # The same head from two replicas is one anchor (de-duplicated by its id).
         await self._js.publish(self._subject, anchor.to_bytes(), headers={"Nats-Msg-Id": f"{seq}:{digest}"})
@@ -82,11 +87,11 @@ class Anchors:
 
     async def read(self) -> list[AuditAnchor]:
         """Every anchor of this chain, oldest first."""
-        await ensure_stream(self._js, audit_anchors_stream_config())
+        await ensure_stream(self._js, audit_anchors_stream_config(self._names))
         found: list[AuditAnchor] = []
         done = asyncio.Event()
         try:
-            await self._js.get_last_msg(subjects.AUDIT_ANCHOR_STREAM, self._subject)
+            await self._js.get_last_msg(self._names.audit_anchors_stream, self._subject)
         except NotFoundError:
             return found  # nothing anchored yet
 

@@ -1,6 +1,6 @@
 """The worker fleet's shared state in NATS KV: the camera catalogue, camera leases, worker presence.
 
-Three buckets per fleet (names in ``subjects``):
+Three buckets per fleet (names from ``pipeline.subjects.Subjects``):
 
 * the catalogue (no expiry): key = camera id, value = ``CameraConfig`` JSON. Operators edit it at run
   time (``safecity cameras ...``); workers watch it.
@@ -28,9 +28,9 @@ from nats.js.api import KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline import subjects
 from pipeline.contracts import utcnow
 from pipeline.settings import CameraConfig, describe_validation_error
+from pipeline.subjects import Subjects
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +76,15 @@ class FleetBuckets:
     ttl_s: float  # of leases and presence, as the bucket really has it
 
 
-async def open_buckets(js: JetStreamContext, fleet: str, ttl_s: float) -> FleetBuckets:
+async def open_buckets(js: JetStreamContext, names: Subjects, fleet: str, ttl_s: float) -> FleetBuckets:
     """Open (creating if missing) the fleet's three buckets.
 
     An existing lease bucket keeps its expiry, since every worker of the fleet must time renewals on
     the same one: the returned ``ttl_s`` is the bucket's, with a warning when it differs from ``ttl_s``.
     """
-    catalogue = await ensure_bucket(js, subjects.cameras_bucket(fleet), history=CATALOGUE_HISTORY)
-    leases = await ensure_bucket(js, subjects.camera_leases_bucket(fleet), ttl_s=ttl_s)
-    presence = await ensure_bucket(js, subjects.workers_bucket(fleet), ttl_s=ttl_s)
+    catalogue = await ensure_bucket(js, names.cameras_bucket(fleet), history=CATALOGUE_HISTORY)
+    leases = await ensure_bucket(js, names.camera_leases_bucket(fleet), ttl_s=ttl_s)
+    presence = await ensure_bucket(js, names.workers_bucket(fleet), ttl_s=ttl_s)
     actual = (await leases.status()).ttl or ttl_s
     if abs(actual - ttl_s) > 0.01:
         log.warning(
@@ -97,8 +97,8 @@ async def open_buckets(js: JetStreamContext, fleet: str, ttl_s: float) -> FleetB
     return FleetBuckets(catalogue, leases, presence, actual)
 
 
-async def open_catalogue(js: JetStreamContext, fleet: str) -> KeyValue:
-    return await ensure_bucket(js, subjects.cameras_bucket(fleet), history=CATALOGUE_HISTORY)
+async def open_catalogue(js: JetStreamContext, names: Subjects, fleet: str) -> KeyValue:
+    return await ensure_bucket(js, names.cameras_bucket(fleet), history=CATALOGUE_HISTORY)
 
 
 async def ensure_bucket(

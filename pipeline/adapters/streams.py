@@ -6,7 +6,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from pipeline import subjects
+from pipeline.subjects import Subjects
 
 _DAY_S = 86_400.0
 
@@ -35,43 +35,43 @@ def _kept(
     )
 
 
-def hits_stream_config() -> StreamConfig:
+def hits_stream_config(names: Subjects) -> StreamConfig:
     """Hits must not be lost: kept 7 days."""
-    return _kept(subjects.HITS_STREAM, subjects.HITS_STREAM_SUBJECTS, days=7, max_bytes=2 * 1024**3)
+    return _kept(names.hits_stream, names.stream_subjects("hits"), days=7, max_bytes=2 * 1024**3)
 
 
-def plates_stream_config() -> StreamConfig:
+def plates_stream_config(names: Subjects) -> StreamConfig:
     """Plate reads (every vehicle pass): kept 30 days for investigations, then dropped."""
-    return _kept(subjects.PLATES_STREAM, subjects.PLATES_STREAM_SUBJECTS, days=30, max_bytes=4 * 1024**3)
+    return _kept(names.plates_stream, names.stream_subjects("plates"), days=30, max_bytes=4 * 1024**3)
 
 
-def watchlist_stream_config() -> StreamConfig:
+def watchlist_stream_config(names: Subjects) -> StreamConfig:
     """Watchlist changes, replayable so a worker that was briefly away catches up."""
-    return _kept(subjects.WATCHLIST_STREAM, subjects.WATCHLIST_STREAM_SUBJECTS, days=30, max_msgs=1_000_000)
+    return _kept(names.watchlist_stream, names.stream_subjects("watchlist"), days=30, max_msgs=1_000_000)
 
 
-def dispatch_stream_config() -> StreamConfig:
+def dispatch_stream_config(names: Subjects) -> StreamConfig:
     """Dispatch notifications to officers, kept until read by each officer's durable consumer (7 days)."""
-    return _kept(subjects.DISPATCH_STREAM, subjects.DISPATCH_STREAM_SUBJECTS, days=7, max_bytes=1024**3)
+    return _kept(names.dispatch_stream, names.stream_subjects("dispatch"), days=7, max_bytes=1024**3)
 
 
-def records_stream_config() -> StreamConfig:
+def records_stream_config(names: Subjects) -> StreamConfig:
     """Officers' records notices and bulletins, kept 7 days for officers who were offline."""
     return _kept(
-        subjects.RECORDS_STREAM,
-        subjects.RECORDS_STREAM_SUBJECTS,
+        names.records_stream,
+        names.stream_subjects("records"),
         days=7,
         max_bytes=512 * 1024**2,
         duplicate_window=300.0,
     )
 
 
-def audit_anchors_stream_config() -> StreamConfig:
+def audit_anchors_stream_config(names: Subjects) -> StreamConfig:
     """Audit chain heads: kept for ever, and nobody may delete or purge them (not even an administrator
     of the database, whose rows they vouch for)."""
     return StreamConfig(
-        name=subjects.AUDIT_ANCHOR_STREAM,
-        subjects=subjects.AUDIT_ANCHOR_STREAM_SUBJECTS,
+        name=names.audit_anchors_stream,
+        subjects=names.stream_subjects("audit.anchors"),
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         discard=DiscardPolicy.NEW,
@@ -81,9 +81,9 @@ def audit_anchors_stream_config() -> StreamConfig:
     )
 
 
-def deadletters_stream_config() -> StreamConfig:
+def deadletters_stream_config(names: Subjects) -> StreamConfig:
     """Messages that can never be handled, kept 90 days for an administrator to read, replay or drop."""
-    return _kept(subjects.DEADLETTER_STREAM, subjects.DEADLETTER_STREAM_SUBJECTS, days=90, max_bytes=1024**3)
+    return _kept(names.deadletters_stream, names.stream_subjects("deadletters"), days=90, max_bytes=1024**3)
 
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:

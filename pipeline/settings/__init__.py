@@ -29,6 +29,7 @@ from pipeline.settings.camera import CameraConfig as CameraConfig
 from pipeline.settings.dispatch import DispatchSettings
 from pipeline.settings.fusion import FusionSettings
 from pipeline.settings.map import TileUrl
+from pipeline.settings.nats import NatsSettings
 from pipeline.settings.plates import PlatesSettings
 from pipeline.settings.records import RecordsSettings
 from pipeline.settings.retention import RetentionSettings
@@ -339,6 +340,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Where the embedded database and state live.")
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite under data_dir.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma separated.")
+    nats: NatsSettings = Field(
+        default_factory=NatsSettings, description="This deployment's names on NATS (subject prefix)."
+    )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis: sessions, lockouts, shared state.")
     models_dir: Path = Field(Path("models"), description="Directory holding the ONNX files.")
     models_registry: Path = Field(Path("configs/models.yaml"), description="Model registry YAML.")

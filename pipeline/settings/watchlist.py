@@ -56,7 +56,9 @@ class WatchlistSnapshots(Strict):
         True, description="Workers start from the newest fitting snapshot, else rebuild from the database."
     )
     bucket: str = Field(
-        "safecity_watchlist", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Object store bucket."
+        "",
+        pattern=r"^[A-Za-z0-9_-]{0,64}$",
+        description="Object store bucket; empty: <nats.subject_prefix>_watchlist (safecity_watchlist).",
     )
     keep: int = Field(2, ge=1, le=20, description="Snapshots kept; older ones are deleted after a publish.")
     catchup_margin_s: float = Field(

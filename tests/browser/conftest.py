@@ -38,8 +38,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from pipeline import subjects
 from tests.e2e.procs import Processes, add_staff, outbox_of, sign_in, wait_http, write_system_config
+from tests.names import subjects
 from tests.services import REPO, SHARED, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")

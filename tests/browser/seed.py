@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import nats
 
-from pipeline import subjects
 from pipeline.contracts import Box, FaceHit
 from tests.browser.conftest import DISTRICT, FACES, System
+from tests.names import subjects
 
 OBAMA = FACES / "obama" / "examples_obama_small.jpg"
 

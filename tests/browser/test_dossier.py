@@ -14,10 +14,10 @@ import nats
 import pytest
 from playwright.sync_api import Page, expect
 
-from pipeline import subjects
 from pipeline.contracts import Box, PlateHit
 from tests.browser.conftest import System, screenshot
 from tests.browser.seed import OBAMA, cnic, face_hit
+from tests.names import subjects
 
 pytestmark = pytest.mark.e2e
 NAME = "Tariq Mehmood Dossier"

@@ -10,8 +10,8 @@ from camera_sim.clip import Clip
 from camera_sim.publisher import FramePublisher
 from camera_sim.server import CameraSimulator, SimCamera
 from pipeline.contracts import FrameSent
-from pipeline.subjects import sim_frames
 from tests.camera_sim.client import read
+from tests.names import subjects
 from tests.services import free_port
 
 
@@ -23,9 +23,9 @@ async def test_frame_sent_events_match_the_stamps_in_the_stream(nats_url: str, s
     async def collect(msg: Msg) -> None:
         received.append(FrameSent.from_bytes(msg.data))
 
-    await nc.subscribe(sim_frames(camera_id), cb=collect)
+    await nc.subscribe(subjects.sim_frames(camera_id), cb=collect)
     await nc.flush()
-    publisher = FramePublisher(nats_url)
+    publisher = FramePublisher(nats_url, subjects)
     assert await asyncio.to_thread(publisher.start)
     sim = CameraSimulator([SimCamera(camera_id, short_clip)], port=0, loops=2, on_frame_sent=publisher.offer)
     try:
@@ -52,7 +52,7 @@ async def test_frame_sent_events_match_the_stamps_in_the_stream(nats_url: str, s
 
 
 def test_video_is_served_without_nats(short_clip: Clip) -> None:
-    publisher = FramePublisher(f"nats://127.0.0.1:{free_port()}")
+    publisher = FramePublisher(f"nats://127.0.0.1:{free_port()}", subjects)
     assert not publisher.start(wait_connected_s=0.5)
     with CameraSimulator([SimCamera("cam-a", short_clip)], port=0, on_frame_sent=publisher.offer) as sim:
         reading = read(sim.url("cam-a"), "tcp", packets=10, min_decoded=0)
@@ -64,7 +64,7 @@ def test_video_is_served_without_nats(short_clip: Clip) -> None:
 
 
 def test_a_full_buffer_drops_the_oldest_events() -> None:
-    publisher = FramePublisher("nats://127.0.0.1:1", buffer_size=3)
+    publisher = FramePublisher("nats://127.0.0.1:1", subjects, buffer_size=3)
     for seq in range(5):
         publisher.offer("cam-a", seq, 0, seq)
     assert publisher.stats.dropped == 2

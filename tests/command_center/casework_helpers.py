@@ -20,10 +20,10 @@ from command_center.records.bulletins import (
     casework_consumer_name,
 )
 from command_center.security.users import StaffUser
-from pipeline import subjects
 from pipeline.contracts import OfficerBulletin
 from tests.command_center.helpers import Served, eventually
 from tests.command_center.records_helpers import REASON
+from tests.names import subjects
 
 
 def b64(data: bytes) -> str:
@@ -75,8 +75,8 @@ async def screened_arrest(http: httpx.AsyncClient, arrest_id: int, within_s: flo
 async def _read(nc: Client, config: ConsumerConfig, count: int, within_s: float) -> list[OfficerBulletin]:
     js = nc.jetstream()
     with contextlib.suppress(Exception):  # made by the command centre already: bind to it as it is
-        await js.add_consumer(subjects.RECORDS_STREAM, config)
-    sub = await js.pull_subscribe_bind(durable=config.durable_name or "", stream=subjects.RECORDS_STREAM)
+        await js.add_consumer(subjects.records_stream, config)
+    sub = await js.pull_subscribe_bind(durable=config.durable_name or "", stream=subjects.records_stream)
     found: list[OfficerBulletin] = []
     deadline = asyncio.get_running_loop().time() + within_s
     try:
@@ -97,7 +97,7 @@ async def broadcasts(
     nc: Client, officer: StaffUser, count: int, within_s: float = 10
 ) -> list[OfficerBulletin]:
     """The bulletins to every officer, read through this officer's own durable consumer."""
-    config = broadcast_consumer_config(officer.government_id, officer.created_at, 30)
+    config = broadcast_consumer_config(subjects, officer.government_id, officer.created_at, 30)
     assert config.durable_name == broadcast_consumer_name(officer.government_id)
     return await _read(nc, config, count, within_s)
 
@@ -105,7 +105,7 @@ async def broadcasts(
 async def casework_notices(
     nc: Client, officer: StaffUser, count: int, within_s: float = 10
 ) -> list[OfficerBulletin]:
-    config = casework_consumer_config(officer.government_id, 30)
+    config = casework_consumer_config(subjects, officer.government_id, 30)
     assert config.durable_name == casework_consumer_name(officer.government_id)
     return await _read(nc, config, count, within_s)
 

@@ -10,9 +10,9 @@ from nats.aio.client import Client
 from nats.js.api import DeliverPolicy
 
 from command_center.app import create_app
-from pipeline import subjects
 from pipeline.settings import Settings
 from tests.command_center.helpers import Served, serve, settings_for
+from tests.names import subjects
 
 
 @pytest.fixture
@@ -36,8 +36,8 @@ async def served(settings: Settings, nc: Client) -> AsyncIterator[Served]:
     async with serve(app) as running:
         yield running
     with contextlib.suppress(Exception):
-        await nc.jetstream().delete_consumer(subjects.HITS_STREAM, settings.command_center.consumer_name)
+        await nc.jetstream().delete_consumer(subjects.hits_stream, settings.command_center.consumer_name)
     with contextlib.suppress(Exception):
         await nc.jetstream().delete_consumer(
-            subjects.PLATES_STREAM, f"{settings.command_center.consumer_name}-plates"
+            subjects.plates_stream, f"{settings.command_center.consumer_name}-plates"
         )

@@ -22,11 +22,11 @@ from command_center.app import create_app
 from command_center.dispatch.officer_channel import consumer_name
 from command_center.security.permissions import Role
 from command_center.security.users import StaffUser
-from pipeline import subjects
 from pipeline.contracts import Box, PlateHit
 from pipeline.settings import CameraConfig, EpisodePolicy, Settings
 from pipeline.settings.dispatch import DispatchSettings
 from tests.command_center.helpers import Served, add_user, bearer, hit, jpeg, serve, ws_auth
+from tests.names import subjects
 
 # A camera in Islamabad; a degree of latitude is ~111.2 km.
 CAMERA_LAT, CAMERA_LON = 33.7000, 73.0500
@@ -109,9 +109,9 @@ async def serve_city(settings: Settings, nc: Client) -> AsyncIterator[Served]:
         yield running
     js = nc.jetstream()
     with contextlib.suppress(Exception):
-        await js.delete_consumer(subjects.HITS_STREAM, settings.command_center.consumer_name)
+        await js.delete_consumer(subjects.hits_stream, settings.command_center.consumer_name)
     with contextlib.suppress(Exception):
-        await js.delete_consumer(subjects.PLATES_STREAM, f"{settings.command_center.consumer_name}-plates")
+        await js.delete_consumer(subjects.plates_stream, f"{settings.command_center.consumer_name}-plates")
 
 
 @dataclass
@@ -227,7 +227,7 @@ async def feed_events(
 async def forget_officer_channel(nc: Client, crew: Crew) -> None:
     with contextlib.suppress(Exception):
         await nc.jetstream().delete_consumer(
-            subjects.DISPATCH_STREAM, consumer_name(crew.officer.government_id)
+            subjects.dispatch_stream, consumer_name(crew.officer.government_id)
         )
 
 

@@ -16,11 +16,11 @@ from nats.aio.client import Client
 from nats.js.api import DeliverPolicy
 
 from command_center.app import create_app
-from pipeline import subjects
 from pipeline.settings import CameraConfig, Settings
 from tests.command_center.helpers import T0, Served, eventually, hit, serve
 from tests.command_center.records_helpers import add_person, watchlist_profile
 from tests.command_center.test_plate_reads import add_vehicle, plate_read
+from tests.names import subjects
 from watchlist.vehicles import VehicleHotlist
 
 # Lahore: the face camera, one 500 m from it, one 5 km from it; in two districts.
@@ -55,9 +55,9 @@ async def served_with_places(settings: Settings, nc: Client) -> AsyncIterator[tu
         yield running, cameras
     name = settings.command_center.consumer_name
     with contextlib.suppress(Exception):
-        await nc.jetstream().delete_consumer(subjects.HITS_STREAM, name)
+        await nc.jetstream().delete_consumer(subjects.hits_stream, name)
     with contextlib.suppress(Exception):
-        await nc.jetstream().delete_consumer(subjects.PLATES_STREAM, f"{name}-plates")
+        await nc.jetstream().delete_consumer(subjects.plates_stream, f"{name}-plates")
 
 
 def at(latitude: float, longitude: float) -> dict[str, float]:

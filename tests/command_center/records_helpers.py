@@ -16,9 +16,9 @@ from command_center.records.notices import consumer_name
 from command_center.security.audit import AuditEntry, AuditTrail
 from command_center.security.permissions import Role
 from command_center.security.users import StaffUser
-from pipeline import subjects
 from pipeline.contracts import PersonNotice
 from tests.command_center.helpers import Served, add_user, bearer, jpeg
+from tests.names import subjects
 from watchlist.governance import LegalBasis
 from watchlist.store import NewPhoto, WatchlistStore
 
@@ -108,8 +108,8 @@ async def officer_notices(
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL,
     )
-    await js.add_consumer(subjects.RECORDS_STREAM, config)
-    sub = await js.pull_subscribe_bind(durable=consumer_name(key), stream=subjects.RECORDS_STREAM)
+    await js.add_consumer(subjects.records_stream, config)
+    sub = await js.pull_subscribe_bind(durable=consumer_name(key), stream=subjects.records_stream)
     found: list[PersonNotice] = []
     deadline = asyncio.get_running_loop().time() + within_s
     while len(found) < count and asyncio.get_running_loop().time() < deadline:

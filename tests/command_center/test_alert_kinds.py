@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from command_center.alerts import kinds
-from pipeline import subjects
 from pipeline.contracts import HIT_CONTRACTS
 from pipeline.kinds import ALERT_KINDS, HIT_KINDS
+from tests.names import subjects
 from workers.kinds import stage_for
 from workers.publisher import subject_of
 
@@ -34,4 +34,4 @@ def test_an_unknown_kind_raises_by_name() -> None:
     with pytest.raises(ValueError, match="no worker analysis for the kind 'weapon'"):
         stage_for("weapon", None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="a worker publishes no str"):
-        subject_of("a hit")  # type: ignore[arg-type]
+        subject_of(subjects, "a hit")  # type: ignore[arg-type]

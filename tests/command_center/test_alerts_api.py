@@ -18,17 +18,17 @@ from nats.aio.client import Client
 from websockets.asyncio.client import ClientConnection, connect
 
 from command_center.app import create_app
-from pipeline import subjects
 from pipeline.adapters import bus
 from pipeline.contracts import EvidenceSource, FaceHit
 from pipeline.settings import Settings
 from tests.command_center.helpers import T0, Served, camera, eventually, hit, jpeg, ws_auth
+from tests.names import subjects
 
 
 async def publish(nc: Client, *hits: FaceHit) -> None:
     js = nc.jetstream()
     for h in hits:
-        await js.publish(subjects.hits("face", h.camera_id), h.to_bytes(), stream=subjects.HITS_STREAM)
+        await js.publish(subjects.hits("face", h.camera_id), h.to_bytes(), stream=subjects.hits_stream)
 
 
 async def alerts_of(served: Served, cam: str) -> list[dict[str, Any]]:
@@ -158,15 +158,15 @@ async def test_an_invalid_message_is_terminated_and_consuming_goes_on(
 ) -> None:
     cam = camera()
     js = nc.jetstream()
-    await js.publish(subjects.hits("face", cam), b"not json", stream=subjects.HITS_STREAM)
-    await js.publish(subjects.hits("face", cam), b'{"camera_id": "x"}', stream=subjects.HITS_STREAM)
+    await js.publish(subjects.hits("face", cam), b"not json", stream=subjects.hits_stream)
+    await js.publish(subjects.hits("face", cam), b'{"camera_id": "x"}', stream=subjects.hits_stream)
     await publish(nc, hit(cam))
     await eventually(lambda: alerts_of(served, cam))
     assert (await stats(served))["invalid"] >= 2
     name = settings.command_center.consumer_name
 
     async def settled() -> bool:
-        info = await js.consumer_info(subjects.HITS_STREAM, name)
+        info = await js.consumer_info(subjects.hits_stream, name)
         return bool(info.num_ack_pending == 0 and info.num_redelivered == 0)
 
     await eventually(settled)

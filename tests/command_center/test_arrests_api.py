@@ -15,7 +15,6 @@ from nats.aio.client import Client
 
 from command_center.records.bulletins import broadcast_consumer_name
 from command_center.security.permissions import Role
-from pipeline import subjects
 from pipeline.face import FaceAnalyzer
 from tests.command_center.casework_helpers import (
     b64,
@@ -35,6 +34,7 @@ from tests.command_center.records_helpers import (
     cnic,
     officer_notices,
 )
+from tests.names import subjects
 from watchlist.enrol import Enroller
 from watchlist.governance import LegalBasis
 
@@ -106,7 +106,7 @@ async def test_every_officer_is_told_and_the_other_cases_officers_coordinate(
 
         # A new phone (the officer's broadcast cursor made afresh) still gets what was kept for them.
         await nc.jetstream().delete_consumer(
-            subjects.RECORDS_STREAM, broadcast_consumer_name(bystander.government_id)
+            subjects.records_stream, broadcast_consumer_name(bystander.government_id)
         )
         again = await bulletin_about(nc, bystander, "arrest", created["id"])
         assert again.event_id == news.event_id

@@ -17,6 +17,7 @@ from command_center.security.audit_anchor import Anchors
 from command_center.security.audit_chain import chain_hash, payload
 from pipeline.adapters.database import make_engine
 from pipeline.adapters.streams import audit_anchors_stream_config, ensure_stream
+from tests.names import subjects
 
 
 @pytest.fixture
@@ -53,8 +54,8 @@ def rewrite_from(trail: AuditTrail, seq: int, key: bytes | None) -> None:
 
 async def anchored(trail: AuditTrail, nats_url: str) -> tuple[Anchors, nats.NATS]:
     nc = await nats.connect(nats_url)
-    await ensure_stream(nc.jetstream(), audit_anchors_stream_config())
-    return Anchors(nc.jetstream(), trail, trail._key, replica="test"), nc
+    await ensure_stream(nc.jetstream(), audit_anchors_stream_config(subjects))
+    return Anchors(nc.jetstream(), subjects, trail, trail._key, replica="test"), nc
 
 
 async def test_entries_cut_off_the_end_are_caught_by_the_anchor(trail: AuditTrail, nats_url: str) -> None:
@@ -98,13 +99,11 @@ async def test_anchors_cannot_be_deleted_or_purged(trail: AuditTrail, nats_url: 
     try:
         await anchors.publish()
         js = nc.jetstream()
-        from pipeline import subjects
-
-        last = await js.get_last_msg(subjects.AUDIT_ANCHOR_STREAM, anchors._subject)
+        last = await js.get_last_msg(subjects.audit_anchors_stream, anchors._subject)
         with pytest.raises(Exception, match=r"(?i)delete|denied|not permitted"):
-            await js.delete_msg(subjects.AUDIT_ANCHOR_STREAM, last.seq)
+            await js.delete_msg(subjects.audit_anchors_stream, last.seq)
         with pytest.raises(Exception, match=r"(?i)purge|denied|not permitted"):
-            await js.purge_stream(subjects.AUDIT_ANCHOR_STREAM)
+            await js.purge_stream(subjects.audit_anchors_stream)
         assert json.loads(last.data or b"{}")["seq"] == 6
     finally:
         await nc.drain()

@@ -19,12 +19,12 @@ from command_center.admin.retention import Purger
 from command_center.alerts.tables import alert_evidence
 from command_center.records.tables import checkins, photos
 from command_center.security.permissions import Role
-from pipeline import subjects
 from pipeline.settings import Settings
 from pipeline.settings.retention import RetentionSettings
 from safecity_cli.main import main
 from tests.command_center.helpers import Served, camera, eventually, hit, jpeg
 from tests.command_center.records_helpers import add_person, checkin, client, cnic, hotel_key
+from tests.names import subjects
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ async def test_an_alerts_images_are_in_the_chain_and_a_changed_one_is_named(
     cam = camera()
     js = nc.jetstream()
     first = hit(cam, similarity=0.6, crop=jpeg((200, 10, 10), 48))
-    await js.publish(subjects.hits("face", cam), first.to_bytes(), stream=subjects.HITS_STREAM)
+    await js.publish(subjects.hits("face", cam), first.to_bytes(), stream=subjects.hits_stream)
     [alert] = await eventually(lambda: alerts_on(served, cam), 20)
     code, out = await verify(config, capsys)
     assert code == 0 and "evidence: 2 evidence files match" in out, out  # the crop and the scene
@@ -123,7 +123,7 @@ async def test_an_alerts_images_are_in_the_chain_and_a_changed_one_is_named(
 
     # A better hit replaces the images, and its entry vouches for the new ones.
     better = hit(cam, similarity=0.8, crop=jpeg((10, 200, 10), 48))
-    await js.publish(subjects.hits("face", cam), better.to_bytes(), stream=subjects.HITS_STREAM)
+    await js.publish(subjects.hits("face", cam), better.to_bytes(), stream=subjects.hits_stream)
 
     async def replaced() -> bool:
         return bool((await alerts_on(served, cam))[0]["best_similarity"] >= 0.8)

@@ -22,7 +22,6 @@ from command_center.app import create_app
 from command_center.security.otp import PREFIX
 from command_center.security.permissions import Role
 from command_center.security.users import StaffUser
-from pipeline import subjects
 from pipeline.settings import Settings
 from tests.command_center.helpers import (
     Served,
@@ -37,6 +36,7 @@ from tests.command_center.helpers import (
     staff_session,
     ws_auth,
 )
+from tests.names import subjects
 from tests.services import TEST_SECURITY
 
 
@@ -168,7 +168,7 @@ async def replica(settings: Settings, nc: Client) -> AsyncIterator[Served]:
     async with serve(create_app(other, hits_deliver_policy=DeliverPolicy.NEW)) as running:
         yield running
     with contextlib.suppress(Exception):
-        await nc.jetstream().delete_consumer(subjects.HITS_STREAM, name)
+        await nc.jetstream().delete_consumer(subjects.hits_stream, name)
 
 
 async def test_logout_is_honoured_by_every_replica(served: Served, settings: Settings, nc: Client) -> None:

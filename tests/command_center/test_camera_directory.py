@@ -12,10 +12,10 @@ from nats.js.api import DeliverPolicy
 
 from command_center.app import create_app
 from command_center.security.permissions import Role
-from pipeline import subjects
 from pipeline.adapters.fleet import camera_bytes, open_catalogue, read_catalogue
 from pipeline.settings import CameraConfig, Settings
 from tests.command_center.helpers import bearer, eventually, hit, serve, staff_session
+from tests.names import subjects
 
 
 async def test_the_live_catalogue_adds_and_moves_cameras_for_lists_and_alert_routing(
@@ -31,7 +31,7 @@ async def test_the_live_catalogue_adds_and_moves_cameras_for_lists_and_alert_rou
             "worker": settings.worker.model_copy(update={"fleet": fleet}),
         }
     )
-    kv = await open_catalogue(nc.jetstream(), fleet)
+    kv = await open_catalogue(nc.jetstream(), subjects, fleet)
     try:
         app = create_app(with_fleet, hits_deliver_policy=DeliverPolicy.NEW)
         async with serve(app) as served:
@@ -102,7 +102,7 @@ async def test_the_live_catalogue_adds_and_moves_cameras_for_lists_and_alert_rou
 
             await eventually(removed)
         with contextlib.suppress(Exception):
-            await nc.jetstream().delete_consumer(subjects.HITS_STREAM, settings.command_center.consumer_name)
+            await nc.jetstream().delete_consumer(subjects.hits_stream, settings.command_center.consumer_name)
     finally:
         with contextlib.suppress(Exception):
             await nc.jetstream().delete_key_value(subjects.cameras_bucket(fleet))
@@ -135,7 +135,7 @@ async def test_a_camera_threshold_raised_before_any_worker_keeps_every_camera_in
 
             listed = await served.http.get("/cameras", headers=supervisor)
             assert {c["id"]: c["face_threshold"] for c in listed.json()} == {raised: 0.61, other: None}
-            kv = await open_catalogue(nc.jetstream(), fleet)
+            kv = await open_catalogue(nc.jetstream(), subjects, fleet)
             catalogue = await read_catalogue(kv)
             assert set(catalogue.cameras) == {raised, other}
             assert catalogue.cameras[raised].face_threshold == 0.61
@@ -151,7 +151,7 @@ async def test_a_camera_threshold_raised_before_any_worker_keeps_every_camera_in
             )
             assert missing.status_code == 404
         with contextlib.suppress(Exception):
-            await nc.jetstream().delete_consumer(subjects.HITS_STREAM, settings.command_center.consumer_name)
+            await nc.jetstream().delete_consumer(subjects.hits_stream, settings.command_center.consumer_name)
     finally:
         with contextlib.suppress(Exception):
             await nc.jetstream().delete_key_value(subjects.cameras_bucket(fleet))

@@ -13,11 +13,11 @@ import pytest
 
 from command_center.admin.camera_health import CameraHealthBoard
 from command_center.alerts.feed import AlertFeed
-from pipeline import subjects
 from pipeline.camera_health import CameraHealth
 from pipeline.contracts import utcnow
 from pipeline.settings import CameraConfig
 from tests.command_center.helpers import eventually
+from tests.names import subjects
 
 
 def _now(condition: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
@@ -35,7 +35,7 @@ def test_a_refused_login_is_kept_logged_once_and_cleared(
 
     async def scenario() -> list[CameraHealth | None]:
         nc = await nats.connect(nats_url)
-        board = CameraHealthBoard({camera.id: camera}, AlertFeed())
+        board = CameraHealthBoard({camera.id: camera}, AlertFeed(), subjects)
         await board.subscribe(nc)
         seen: list[CameraHealth | None] = []
         try:

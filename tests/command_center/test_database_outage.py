@@ -18,9 +18,9 @@ from nats.aio.client import Client
 from nats.js.api import DeliverPolicy
 
 from command_center.app import create_app
-from pipeline import subjects
 from pipeline.settings import Settings
 from tests.command_center.helpers import Served, camera, eventually, hit, serve, settings_for
+from tests.names import subjects
 from tests.services import POSTGRES_ADMIN_URL
 
 DELIVERIES_ONCE_DROPPED = 20
@@ -55,7 +55,7 @@ async def served(
         yield running
     name = quick.command_center.consumer_name
     with contextlib.suppress(Exception):
-        await nc.jetstream().delete_consumer(subjects.HITS_STREAM, name)
+        await nc.jetstream().delete_consumer(subjects.hits_stream, name)
 
 
 async def test_a_hit_waits_out_a_database_outage_and_is_stored_once(
@@ -65,7 +65,7 @@ async def test_a_hit_waits_out_a_database_outage_and_is_stored_once(
     cam = camera()
     with outage(postgres_url):
         await nc.jetstream().publish(
-            subjects.hits("face", cam), hit(cam, similarity=0.7).to_bytes(), stream=subjects.HITS_STREAM
+            subjects.hits("face", cam), hit(cam, similarity=0.7).to_bytes(), stream=subjects.hits_stream
         )
 
         async def failed_often() -> bool:

@@ -18,7 +18,6 @@ from nats.aio.client import Client
 from websockets.asyncio.client import ClientConnection, connect
 
 from command_center.security.permissions import Role
-from pipeline import subjects
 from pipeline.contracts import PatrolPosition
 from pipeline.settings import Settings
 from pipeline.settings.dispatch import DispatchSettings
@@ -42,6 +41,7 @@ from tests.command_center.dispatch_helpers import (
     with_dispatch,
 )
 from tests.command_center.helpers import Served, eventually, jpeg, settings_for, ws_auth
+from tests.names import subjects
 
 ACK_TIMEOUT_S = 1.0  # for the tests of what a missed acknowledgement does (marked short_ack)
 LONG_ACK_TIMEOUT_S = 600.0  # for the others: a loaded machine never times a dispatch out under them

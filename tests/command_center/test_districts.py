@@ -17,9 +17,9 @@ from websockets.asyncio.client import connect
 
 from command_center.app import create_app
 from command_center.security.permissions import Role
-from pipeline import subjects
 from pipeline.settings import CameraConfig, Settings
 from tests.command_center.helpers import Served, bearer, eventually, hit, serve, staff_session, ws_auth
+from tests.names import subjects
 
 
 @contextlib.asynccontextmanager
@@ -33,7 +33,7 @@ async def served_with_districts(
     async with serve(create_app(with_cameras, hits_deliver_policy=DeliverPolicy.NEW)) as running:
         yield running
     with contextlib.suppress(Exception):
-        await nc.jetstream().delete_consumer(subjects.HITS_STREAM, settings.command_center.consumer_name)
+        await nc.jetstream().delete_consumer(subjects.hits_stream, settings.command_center.consumer_name)
 
 
 async def alert_ids(http: httpx.AsyncClient, token: str) -> dict[str, int]:

@@ -11,12 +11,12 @@ from nats.aio.client import Client
 
 from command_center.records.fusion import FaceVehicleFusion
 from command_center.security.permissions import Role
-from pipeline import subjects
 from pipeline.contracts import AlertEvent
 from pipeline.settings import Settings
 from tests.command_center.fusion_helpers import alerts_of, see_face, see_plate, served_with_places, suspect
 from tests.command_center.helpers import Served, eventually
 from tests.command_center.records_helpers import client
+from tests.names import subjects
 
 
 def fusion_of(served: Served) -> FaceVehicleFusion:

@@ -14,9 +14,9 @@ from nats.aio.client import Client
 from nats.js.api import DeliverPolicy
 
 from command_center.app import create_app
-from pipeline import subjects
 from pipeline.settings import Settings
 from tests.command_center.helpers import Served, jpeg, serve
+from tests.names import subjects
 
 CONSOLE = "https://console.safecity.example"
 STRANGER = "https://evil.example"
@@ -32,7 +32,7 @@ async def served_with(settings: Settings, nc: Client) -> AsyncIterator[Served]:
     async with serve(create_app(settings, hits_deliver_policy=DeliverPolicy.NEW)) as running:
         yield running
     with contextlib.suppress(Exception):
-        await nc.jetstream().delete_consumer(subjects.HITS_STREAM, settings.command_center.consumer_name)
+        await nc.jetstream().delete_consumer(subjects.hits_stream, settings.command_center.consumer_name)
 
 
 def enrolment_form(name: str) -> dict[str, str]:

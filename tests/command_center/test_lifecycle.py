@@ -16,7 +16,6 @@ from websockets.asyncio.client import connect
 
 from command_center.alerts.lifecycle import allowed_next
 from command_center.security.permissions import Role
-from pipeline import subjects
 from pipeline.contracts import AlertEscalated
 from pipeline.settings import CameraConfig, Settings
 from tests.command_center.dispatch_helpers import (
@@ -29,6 +28,7 @@ from tests.command_center.dispatch_helpers import (
     with_dispatch,
 )
 from tests.command_center.helpers import Served, bearer, eventually, settings_for, ws_auth
+from tests.names import subjects
 
 
 @pytest.fixture

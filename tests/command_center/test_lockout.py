@@ -19,9 +19,9 @@ from command_center.security.otp import OtpStore
 from command_center.security.permissions import Role
 from command_center.security.users import StaffUser
 from command_center.security.wiring import redis_version, version_problem
-from pipeline import subjects
 from pipeline.settings import SecuritySettings, Settings
 from tests.command_center.helpers import SCRAPER, Served, add_user, otp_sign_in, serve, settings_for
+from tests.names import subjects
 from tests.services import TEST_SECURITY, _server, free_port
 
 WRONG = {"code": "000000"}
@@ -109,7 +109,7 @@ async def on_embedded(
     async with serve(app) as running:
         yield running, settings
     with contextlib.suppress(Exception):
-        await nc.jetstream().delete_consumer(subjects.HITS_STREAM, settings.command_center.consumer_name)
+        await nc.jetstream().delete_consumer(subjects.hits_stream, settings.command_center.consumer_name)
 
 
 async def test_sign_in_lockout_and_logout_work_on_the_embedded_redis(

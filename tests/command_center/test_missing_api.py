@@ -16,10 +16,10 @@ from nats.aio.client import Client
 
 from command_center.alerts.instructions import WELFARE_CHECK
 from command_center.security.permissions import Role
-from pipeline import subjects
 from tests.command_center.casework_helpers import Mailbox, ago, b64, bulletin_about, face
 from tests.command_center.helpers import Served, add_user, camera, eventually, hit, jpeg
 from tests.command_center.records_helpers import REASON, audited, client, client_of
+from tests.names import subjects
 
 MISSING = {
     "name": "Muhammad Bilal",

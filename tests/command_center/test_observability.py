@@ -5,8 +5,8 @@ from __future__ import annotations
 from nats.aio.client import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipeline import subjects
 from tests.command_center.helpers import SCRAPER, Served, camera, eventually, hit
+from tests.names import subjects
 
 
 def samples(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -23,12 +23,12 @@ from command_center.records.bulletins import broadcast_consumer_name, casework_c
 from command_center.records.notices import consumer_name as person_consumer_name
 from command_center.security.permissions import Role
 from command_center.security.users import StaffUser
-from pipeline import subjects
 from pipeline.contracts import BulletinLink, OfficerBulletin
 from pipeline.settings import CameraConfig, Settings
 from tests.command_center.casework_helpers import b64, record_arrest, screened_arrest
 from tests.command_center.helpers import Served, add_user, eventually, hit, jpeg, settings_for, ws_auth
 from tests.command_center.records_helpers import REASON, add_person, client, client_of, watchlist_profile
+from tests.names import subjects
 
 CAMERA = CameraConfig(
     id="faisal-chowk",
@@ -63,10 +63,10 @@ async def officers(served: Served, nc: Client) -> AsyncIterator[list[StaffUser]]
     for user in made:
         key = user.government_id
         with contextlib.suppress(Exception):
-            await js.delete_consumer(subjects.DISPATCH_STREAM, dispatch_consumer_name(key))
+            await js.delete_consumer(subjects.dispatch_stream, dispatch_consumer_name(key))
         for name in (person_consumer_name(key), broadcast_consumer_name(key), casework_consumer_name(key)):
             with contextlib.suppress(Exception):
-                await js.delete_consumer(subjects.RECORDS_STREAM, name)
+                await js.delete_consumer(subjects.records_stream, name)
 
 
 async def officer(served: Served, officers: list[StaffUser]) -> StaffUser:

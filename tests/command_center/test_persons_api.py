@@ -11,7 +11,6 @@ from typing import Any
 from nats.aio.client import Client
 
 from command_center.security.permissions import Role
-from pipeline import subjects
 from tests.command_center.helpers import Served, add_user, camera, eventually, hit, jpeg
 from tests.command_center.records_helpers import (
     REASON,
@@ -25,6 +24,7 @@ from tests.command_center.records_helpers import (
     watchlist_profile,
 )
 from tests.command_center.test_plate_reads import add_vehicle, plate_read
+from tests.names import subjects
 from watchlist.vehicles import VehicleHotlist
 
 CASE = {

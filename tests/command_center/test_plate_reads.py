@@ -9,9 +9,9 @@ from typing import Any
 
 from nats.aio.client import Client
 
-from pipeline import subjects
 from pipeline.contracts import Box, PlateRead
 from tests.command_center.helpers import T0, Served, camera, eventually, jpeg
+from tests.names import subjects
 from watchlist.vehicle_types import NewVehicle
 from watchlist.vehicles import VehicleHotlist
 

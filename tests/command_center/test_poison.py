@@ -13,10 +13,10 @@ from nats.aio.client import Client
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 
 from command_center.admin.deadletters import DeadLetters, retryable
-from pipeline import subjects
 from pipeline.contracts import FaceHit
 from pipeline.settings import Settings
 from tests.command_center.helpers import SCRAPER, Served, camera, eventually, hit
+from tests.names import subjects
 
 POISON = 1000
 
@@ -48,10 +48,10 @@ async def test_a_valid_hit_behind_a_thousand_poison_hits_is_an_alert_within_seco
     cam = camera()
     js = nc.jetstream()
     for n in range(POISON):
-        await js.publish(subjects.hits("face", cam), poisoned(cam, n), stream=subjects.HITS_STREAM)
+        await js.publish(subjects.hits("face", cam), poisoned(cam, n), stream=subjects.hits_stream)
     sent = time.monotonic()
     await js.publish(
-        subjects.hits("face", cam), hit(cam, profile_id=8).to_bytes(), stream=subjects.HITS_STREAM
+        subjects.hits("face", cam), hit(cam, profile_id=8).to_bytes(), stream=subjects.hits_stream
     )
     [alert] = await eventually(lambda: alerts_of(served, cam), 30)
     took = time.monotonic() - sent
@@ -59,7 +59,7 @@ async def test_a_valid_hit_behind_a_thousand_poison_hits_is_an_alert_within_seco
     assert took <= 5.0, f"the valid hit waited {took:.1f} s behind the poison"
     print(f"\nvalid hit behind {POISON} poison hits: an alert {took:.2f} s after it was sent")
 
-    letters = DeadLetters(js)
+    letters = DeadLetters(js, subjects)
     mine = [d for d in await letters.list(limit=100_000) if d.original_subject == subjects.hits("face", cam)]
     assert len(mine) == POISON
     errors = [d.error for d in mine]
@@ -69,7 +69,7 @@ async def test_a_valid_hit_behind_a_thousand_poison_hits_is_an_alert_within_seco
     assert all(d.consumer == settings.command_center.consumer_name for d in mine)
 
     async def settled() -> bool:
-        info = await js.consumer_info(subjects.HITS_STREAM, settings.command_center.consumer_name)
+        info = await js.consumer_info(subjects.hits_stream, settings.command_center.consumer_name)
         return bool(info.num_ack_pending == 0 and info.num_redelivered == 0)
 
     await eventually(settled, 30)
@@ -82,9 +82,9 @@ async def test_a_valid_hit_behind_a_thousand_poison_hits_is_an_alert_within_seco
 async def test_dead_letters_are_read_replayed_and_dropped(served: Served, nc: Client) -> None:
     cam = camera()
     js = nc.jetstream()
-    await js.publish(subjects.hits("face", cam), poisoned(cam, 0), stream=subjects.HITS_STREAM)
+    await js.publish(subjects.hits("face", cam), poisoned(cam, 0), stream=subjects.hits_stream)
     valid_later = hit(cam, profile_id=9).to_bytes()  # dead-lettered below as if a bug had refused it
-    letters = DeadLetters(js)
+    letters = DeadLetters(js, subjects)
 
     async def mine() -> list[Any]:
         return [

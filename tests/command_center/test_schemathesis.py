@@ -32,10 +32,10 @@ from sqlalchemy import Engine
 from command_center.app import create_app
 from command_center.security.permissions import Role
 from command_center.security.wiring import start_auth
-from pipeline import subjects
 from pipeline.adapters.database import make_engine
 from pipeline.settings import Settings
 from tests.command_center.helpers import bearer, settings_for
+from tests.names import subjects
 
 MAX_EXAMPLES = 20
 # Logging out would end the admin session half-way through the run, and every later call would be a 401.
@@ -73,7 +73,7 @@ def api_schema(fuzz_settings: Settings, engine: Engine) -> Iterator[BaseSchema]:
 async def _delete_consumer(settings: Settings) -> None:
     nc = await nats.connect(settings.nats_url)
     with contextlib.suppress(Exception):
-        await nc.jetstream().delete_consumer(subjects.HITS_STREAM, settings.command_center.consumer_name)
+        await nc.jetstream().delete_consumer(subjects.hits_stream, settings.command_center.consumer_name)
     await nc.drain()
 
 

@@ -15,11 +15,11 @@ from nats.js.api import DeliverPolicy
 
 from command_center.admin.deadletters import DeadLetters
 from command_center.app import create_app
-from pipeline import subjects
 from pipeline.adapters.fleet import camera_bytes, open_catalogue
 from pipeline.settings import CameraConfig, Settings
 from tests.command_center.helpers import Served, camera, eventually, hit, serve
 from tests.command_center.test_plate_reads import plate_read
+from tests.names import subjects
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ async def strict(settings: Settings, nc: Client) -> AsyncIterator[tuple[Served, 
     async with serve(app) as served:
         yield served, known, fleet
     name = settings.command_center.consumer_name
-    for stream, consumer in ((subjects.HITS_STREAM, name), (subjects.PLATES_STREAM, f"{name}-plates")):
+    for stream, consumer in ((subjects.hits_stream, name), (subjects.plates_stream, f"{name}-plates")):
         with contextlib.suppress(Exception):
             await nc.jetstream().delete_consumer(stream, consumer)
 
@@ -60,7 +60,7 @@ async def test_an_unknown_cameras_hits_and_reads_are_dead_lettered_and_a_known_o
     [alert] = await eventually(lambda: alerts_on(served, known), 20)
     assert alert["profile_id"] == 32 and alert["district"] == "Islamabad"
 
-    letters = DeadLetters(js)
+    letters = DeadLetters(js, subjects)
     wanted = {subjects.hits("face", stranger), subjects.plates_read(stranger)}
 
     async def set_aside() -> list[Any] | None:
@@ -79,7 +79,7 @@ async def test_a_camera_added_to_the_catalogue_is_accepted_at_once(
 ) -> None:
     served, _, fleet = strict
     added = camera()
-    kv = await open_catalogue(nc.jetstream(), fleet)
+    kv = await open_catalogue(nc.jetstream(), subjects, fleet)
     try:
         entry = CameraConfig(id=added, url=f"rtsp://127.0.0.1/{added}", district="Lahore")
         await kv.put(added, camera_bytes(entry))

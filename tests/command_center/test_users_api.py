@@ -17,7 +17,6 @@ from websockets.exceptions import ConnectionClosed
 from command_center.app import create_app
 from command_center.security.permissions import Permission, Role
 from command_center.security.principal import Principal
-from pipeline import subjects
 from pipeline.contracts import SessionRevoked
 from pipeline.settings import Settings
 from tests.command_center.helpers import (
@@ -30,6 +29,7 @@ from tests.command_center.helpers import (
     staff_session,
     ws_auth,
 )
+from tests.names import subjects
 
 REASON = "transfer order 2026/114"
 

@@ -15,9 +15,9 @@ import numpy as np
 from nats.aio.client import Client
 
 from command_center.security.permissions import Role
-from pipeline import subjects
 from pipeline.contracts import WatchlistChange
 from tests.command_center.helpers import Served, bearer, jpeg, staff_session
+from tests.names import subjects
 from watchlist.matcher import WatchlistMatcher
 
 REASON = {"reason": "FIR 12/2025 enquiry"}

@@ -117,7 +117,7 @@ async def _drop_bucket(nats_url: str, fleet: str) -> None:
     """The run's own camera catalogue, made by ``cameras import``: gone with the test."""
     import nats
 
-    from pipeline import subjects
+    from tests.names import subjects
 
     nc = await nats.connect(nats_url)
     try:

@@ -28,7 +28,6 @@ from sqlalchemy import create_engine, text
 
 from camera_sim.clip import Clip, load_clip
 from camera_sim.server import CameraSimulator, SimCamera
-from pipeline import subjects
 from tests.command_center.helpers import hit, ws_auth
 from tests.e2e.private_servers import PrivateNats, PrivateRedis
 from tests.e2e.procs import (
@@ -41,6 +40,7 @@ from tests.e2e.procs import (
     wait_http,
     write_system_config,
 )
+from tests.names import subjects
 from tests.services import SHARED, free_port
 
 pytestmark = pytest.mark.e2e

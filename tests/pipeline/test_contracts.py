@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from pipeline import subjects
 from pipeline.contracts import Box, FaceHit, FrameSent, WatchlistChange
+from tests.names import subjects
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256))
 
@@ -65,5 +65,5 @@ def test_subjects_refuse_ids_that_would_break_wildcards(camera_id: str) -> None:
 
 
 def test_subjects_are_inside_their_streams() -> None:
-    assert subjects.hits("face", "cam-1").startswith(subjects.HITS_STREAM_SUBJECTS[0][:-1])
-    assert subjects.watchlist_changes().startswith(subjects.WATCHLIST_STREAM_SUBJECTS[0][:-1])
+    assert subjects.hits("face", "cam-1").startswith(subjects.stream_subjects("hits")[0][:-1])
+    assert subjects.watchlist_changes().startswith(subjects.stream_subjects("watchlist")[0][:-1])

@@ -6,10 +6,10 @@ from typing import get_args
 
 import pytest
 
-from pipeline import subjects
 from pipeline.contracts import HIT_CONTRACTS, FaceHit, PlateHit
 from pipeline.kinds import ALERT_KINDS, HIT_KINDS, hit_kind
 from pipeline.settings.camera import Analytic
+from tests.names import subjects
 
 
 def test_every_hit_kind_has_a_contract_and_a_subject_that_parses_back() -> None:

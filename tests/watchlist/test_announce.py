@@ -6,9 +6,9 @@ import nats
 import pytest
 from nats.js.api import DeliverPolicy
 
-from pipeline import subjects
 from pipeline.adapters.streams import ensure_stream, watchlist_stream_config
 from pipeline.contracts import WatchlistChange
+from tests.names import subjects
 from watchlist.announce import announce, announce_blocking
 
 
@@ -26,15 +26,15 @@ async def test_announce_reaches_a_jetstream_subscriber(nats_url: str, blocking: 
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
-        await ensure_stream(js, watchlist_stream_config())
+        await ensure_stream(js, watchlist_stream_config(subjects))
         sub = await js.subscribe(
             subjects.watchlist_changes(), ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
         )
         if blocking:
-            assert await asyncio.to_thread(announce_blocking, nats_url, change, 5.0)
+            assert await asyncio.to_thread(announce_blocking, nats_url, subjects, change, 5.0)
         else:
-            ack = await announce(nc, change)
-            assert ack.stream == subjects.WATCHLIST_STREAM
+            ack = await announce(nc, subjects, change)
+            assert ack.stream == subjects.watchlist_stream
         while True:  # other tests may publish on the same subject meanwhile: wait for ours
             got = WatchlistChange.from_bytes((await sub.next_msg(timeout=5)).data)
             if got.event_id == change.event_id:
@@ -47,5 +47,5 @@ async def test_announce_reaches_a_jetstream_subscriber(nats_url: str, blocking: 
 
 def test_announce_blocking_returns_false_when_nats_is_down(caplog: pytest.LogCaptureFixture) -> None:
     change = WatchlistChange(action="remove", profile_id=1)
-    assert announce_blocking("nats://127.0.0.1:1", change, timeout=1.0) is False
+    assert announce_blocking("nats://127.0.0.1:1", subjects, change, timeout=1.0) is False
     assert "not announced" in caplog.text and "Connect call failed" in caplog.text

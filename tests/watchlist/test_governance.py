@@ -13,6 +13,7 @@ from sqlalchemy import update
 
 from pipeline.adapters.bus import connect
 from pipeline.settings import Settings
+from tests.names import subjects
 from tests.watchlist.conftest import ADMIN, CLERK, SUPERVISOR, basis
 from watchlist.announce import announce
 from watchlist.governance import FourEyesError, InvalidProfileError, LegalBasis, Status, WrongStatusError
@@ -213,7 +214,7 @@ async def test_pending_profiles_never_reach_a_running_worker(
         assert best(matcher, 9) == existing and best(matcher, 10) is None
         decision = await asyncio.to_thread(Reviews(store).approve, pending, SUPERVISOR)
         assert decision.change is not None
-        await announce(nc, decision.change)
+        await announce(nc, subjects, decision.change)
         for _ in range(100):
             if best(matcher, 10) == pending:
                 break

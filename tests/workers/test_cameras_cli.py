@@ -13,8 +13,8 @@ import nats
 import pytest
 import yaml
 
-from pipeline import subjects
 from safecity_cli.main import main
+from tests.names import subjects
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from pipeline import subjects
 from pipeline.adapters.catalogue_watch import CatalogueWatch
 from pipeline.adapters.fleet import (
     CameraLease,
@@ -26,6 +25,7 @@ from pipeline.adapters.fleet import (
     snapshot,
 )
 from pipeline.settings import CameraConfig
+from tests.names import subjects
 from workers.leases import LeaseKeeper
 
 TTL_S = 1.5
@@ -81,7 +81,7 @@ class Fleet:
 async def fleet(nats_url: str) -> AsyncIterator[Fleet]:
     nc = await nats.connect(nats_url)
     name = f"t{uuid.uuid4().hex[:10]}"
-    buckets = await open_buckets(nc.jetstream(), name, TTL_S)
+    buckets = await open_buckets(nc.jetstream(), subjects, name, TTL_S)
     f = Fleet(nc, name, buckets)
     try:
         yield f

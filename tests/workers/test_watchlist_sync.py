@@ -11,6 +11,7 @@ from pipeline.adapters.bus import connect
 from pipeline.adapters.database import make_engine
 from pipeline.contracts import WatchlistChange
 from pipeline.settings import parse
+from tests.names import subjects
 from tests.watchlist.conftest import ADMIN, basis
 from watchlist.announce import announce
 from watchlist.matcher import WatchlistMatcher
@@ -64,13 +65,13 @@ async def test_changes_announced_after_start_reach_the_index(nats_url: str, tmp_
             embeddings=[unit(2).tolist()],
             revision=10**9,
         )
-        await announce(nc, newcomer)
+        await announce(nc, subjects, newcomer)
         assert await wait_for(lambda: matcher.match(unit(2)[None], 1)[0][0].profile_id == 900_001)
 
         removal = WatchlistChange(
             action="remove", profile_id=900_001, embedding_ids=[900_001], revision=10**9 + 1
         )
-        await announce(nc, removal)
+        await announce(nc, subjects, removal)
 
         def gone() -> bool:
             best = matcher.match(unit(2)[None], 1)[0]

@@ -130,7 +130,7 @@ async def set_face_threshold(
     except PasswordNotStorable as exc:
         raise HTTPException(409, str(exc)) from None
     try:
-        kv = await open_catalogue(js, services.settings.worker.fleet)
+        kv = await open_catalogue(js, services.settings.nats.subjects, services.settings.worker.fleet)
         await seed_if_empty(kv, list(services.settings.cameras))
         await kv.put(camera_id, value)
     except Exception as exc:

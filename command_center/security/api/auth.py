@@ -21,6 +21,7 @@ from command_center.api.deps import (
     CurrentPrincipal,
     CurrentSession,
     NatsDep,
+    SubjectsDep,
 )
 from command_center.security.api.auditing import client_ip
 from command_center.security.api.users import announce_revoked
@@ -180,14 +181,19 @@ async def refresh(body: RefreshRequest, auth: AuthDep, trail: AuditDep, request:
 
 @router.post("/logout", status_code=204)
 async def logout(
-    session: CurrentSession, auth: AuthDep, trail: AuditDep, nc: NatsDep, request: Request
+    session: CurrentSession,
+    auth: AuthDep,
+    trail: AuditDep,
+    nc: NatsDep,
+    names: SubjectsDep,
+    request: Request,
 ) -> None:
     """End this session: its tokens are refused from now on and its WebSockets closed, on every replica."""
     await auth.logout(session.claims)
     revoked = SessionRevoked(
         user_id=session.principal.id, session_id=session.claims.session_id, reason="logout"
     )
-    await announce_revoked(nc, revoked)
+    await announce_revoked(nc, names, revoked)
     principal = session.principal
     target = f"session:{session.claims.session_id}"
     await _audit(trail, request, principal.actor, "auth.logout", target, role=principal.role.value)

@@ -30,9 +30,9 @@ from command_center.security.users import (
     UserNotFoundError,
     UserStore,
 )
-from pipeline import subjects
 from pipeline.adapters import transactions
 from pipeline.contracts import SessionRevoked
+from pipeline.subjects import Subjects
 from pipeline.validators import District, Mobile, PersonName
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,9 @@ async def update_user(
     cause = _revocation_cause(before, after)
     if cause is not None:
         event = SessionRevoked(user_id=user_id, reason=cause)
-        await transactions.when_committed(lambda: announce_revoked(nc, event))  # replicas re-read the account
+        await transactions.when_committed(
+            lambda: announce_revoked(nc, services.settings.nats.subjects, event)
+        )  # replicas re-read the account
     return UserView.of(after)
 
 
@@ -206,10 +208,10 @@ def _revocation_cause(before: StaffUser, after: StaffUser) -> Any:
     return None
 
 
-async def announce_revoked(nc: NATS, event: SessionRevoked) -> None:
+async def announce_revoked(nc: NATS, names: Subjects, event: SessionRevoked) -> None:
     """Tell every replica to close the connections of a session or user. Best effort: each WebSocket
     also re-checks its session periodically, so a lost announcement only delays the cut."""
     try:
-        await nc.publish(subjects.sessions_revoked(), event.to_bytes())
+        await nc.publish(names.sessions_revoked(), event.to_bytes())
     except Exception:
         log.exception("could not announce a revoked session (%s); WebSockets re-check on their own", event)
