@@ -47,7 +47,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         host=cc.host,
         port=cc.port,
         log_config=None,  # keep the JSON logging set up by main
-        proxy_headers=False,
+        proxy_headers=bool(cc.trusted_proxies),
+        forwarded_allow_ips=cc.trusted_proxies or None,
         ws="websockets-sansio",
         ws_max_size=64 * 1024,
     )

@@ -29,6 +29,7 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline import subjects
+from pipeline.adapters import streams
 from pipeline.contracts import utcnow
 from pipeline.settings import CameraConfig, describe_validation_error
 
@@ -105,10 +106,14 @@ async def ensure_bucket(
     js: JetStreamContext, bucket: str, *, ttl_s: float | None = None, history: int = 1
 ) -> KeyValue:
     try:
-        return await js.key_value(bucket)
+        kv = await js.key_value(bucket)
+        await streams.match_replicas(js, f"KV_{bucket}")
+        return kv
     except nats.js.errors.BucketNotFoundError:
         pass
-    config = KeyValueConfig(bucket=bucket, history=history, ttl=ttl_s, storage=StorageType.FILE)
+    config = KeyValueConfig(
+        bucket=bucket, history=history, ttl=ttl_s, storage=StorageType.FILE, replicas=streams.replicas()
+    )
     return await js.create_key_value(config)
 
 

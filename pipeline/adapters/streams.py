@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
@@ -9,6 +12,22 @@ from nats.js.errors import NotFoundError
 from pipeline import subjects
 
 _DAY_S = 86_400.0
+
+log = logging.getLogger(__name__)
+
+# Copies a NATS cluster keeps of each stream, KV bucket and object store this process creates
+# (settings.nats_replicas): set once at start-up by use_replicas.
+_replicas = 1
+
+
+def use_replicas(count: int) -> None:
+    """Create (and scale) streams, buckets and object stores with ``count`` replicas from now on."""
+    global _replicas
+    _replicas = count
+
+
+def replicas() -> int:
+    return _replicas
 
 
 def _kept(
@@ -87,9 +106,30 @@ def deadletters_stream_config() -> StreamConfig:
 
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
-    """Create the stream if it does not exist; leave an existing one as it is."""
+    """Create the stream if it does not exist (with the configured replicas); leave an existing one as it
+    is but for its replica count, which follows the setting."""
     assert config.name is not None
     try:
-        await js.stream_info(config.name)
+        info = await js.stream_info(config.name)
     except NotFoundError:
-        await js.add_stream(config)
+        await js.add_stream(dataclasses.replace(config, num_replicas=_replicas))
+        return
+    await _scale(js, info.config)
+
+
+async def match_replicas(js: JetStreamContext, stream: str) -> None:
+    """Scale an existing stream (a KV bucket's or object store's too) to the configured replicas, so a
+    deployment grown from one NATS server to a cluster keeps its data on several nodes. A cluster too
+    small for it refuses; that is logged and the stream left as it was."""
+    await _scale(js, (await js.stream_info(stream)).config)
+
+
+async def _scale(js: JetStreamContext, config: StreamConfig) -> None:
+    if (config.num_replicas or 1) == _replicas:
+        return
+    try:
+        await js.update_stream(dataclasses.replace(config, num_replicas=_replicas))
+    except Exception as exc:
+        log.warning("stream %s: could not change replicas to %d: %s", config.name, _replicas, exc)
+        return
+    log.info("stream %s: now kept on %d NATS servers", config.name, _replicas)
