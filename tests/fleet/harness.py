@@ -174,6 +174,9 @@ class Fleet:
                 "SAFECITY_WORKER__LEASE_TTL_S": str(LEASE_TTL_S),
                 "SAFECITY_WORKER__FLEET": f"fleet-{self.tag}",
                 "SAFECITY_COMMAND_CENTER__TRUSTED_PROXIES": self.net.gateway,
+                # Codes to the test's outbox file (tests/e2e/procs.py), not to a gateway.
+                "SAFECITY_SECURITY__SMS_BACKEND": "outbox",
+                "SAFECITY_SECURITY__SMS_HTTP_URL": "",
             },
         )
 
