@@ -105,6 +105,10 @@ async def open_catalogue(js: JetStreamContext, fleet: str) -> KeyValue:
 async def ensure_bucket(
     js: JetStreamContext, bucket: str, *, ttl_s: float | None = None, history: int = 1
 ) -> KeyValue:
+    return await streams.patiently(f"bucket {bucket}", lambda: _ensure_bucket(js, bucket, ttl_s, history))
+
+
+async def _ensure_bucket(js: JetStreamContext, bucket: str, ttl_s: float | None, history: int) -> KeyValue:
     try:
         kv = await js.key_value(bucket)
         await streams.match_replicas(js, f"KV_{bucket}")

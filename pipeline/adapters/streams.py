@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from pipeline import subjects
 
 _DAY_S = 86_400.0
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +110,31 @@ def deadletters_stream_config() -> StreamConfig:
     return _kept(subjects.DEADLETTER_STREAM, subjects.DEADLETTER_STREAM_SUBJECTS, days=90, max_bytes=1024**3)
 
 
+async def patiently(what: str, setup: Callable[[], Awaitable[T]], budget_s: float = 60.0) -> T:
+    """Run a JetStream set-up call, again while JetStream does not answer in time: a cluster just
+    started, or one that lost a node, elects its leaders for some seconds. The calls are idempotent
+    (what a timed-out call created is found by the next)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + budget_s
+    delay = 0.5
+    while True:
+        try:
+            return await setup()
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError) as exc:
+            if loop.time() + delay > deadline:
+                raise
+            log.warning("%s: JetStream did not answer (%r); trying again in %.1fs", what, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 4.0)
+
+
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     """Create the stream if it does not exist (with the configured replicas); leave an existing one as it
     is but for its replica count, which follows the setting."""
+    await patiently(f"stream {config.name}", lambda: _ensure_stream(js, config))
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     assert config.name is not None
     try:
         info = await js.stream_info(config.name)

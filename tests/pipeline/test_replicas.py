@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import nats
+import nats.errors
 import pytest
 from nats.js.api import StreamConfig
 
@@ -76,3 +77,25 @@ async def test_more_replicas_than_servers_leaves_an_existing_stream_as_it_was(
         await js.delete_stream(config.name or "")
     finally:
         await nc.close()
+
+
+async def test_set_up_is_tried_again_while_a_cluster_elects_its_leaders() -> None:
+    calls = 0
+
+    async def setup() -> str:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise nats.errors.TimeoutError
+        return "created"
+
+    assert await streams.patiently("stream T", setup, budget_s=10) == "created"
+    assert calls == 3
+
+
+async def test_set_up_gives_up_after_its_budget() -> None:
+    async def setup() -> None:
+        raise nats.errors.TimeoutError
+
+    with pytest.raises(nats.errors.TimeoutError):
+        await streams.patiently("stream T", setup, budget_s=0.2)
