@@ -42,7 +42,17 @@ def with_overrides(settings: Settings, host: str | None, port: int | None) -> Se
 def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = with_overrides(settings, args.host, args.port)
     cc = settings.command_center
-    config = uvicorn.Config(
+    server = _Server(server_config(settings), f"http://{cc.host}:{cc.port}/")
+    server.run()
+    if not server.started:
+        raise CommandError("command-center did not start (see the log above)")
+    return 0
+
+
+def server_config(settings: Settings) -> uvicorn.Config:
+    """The HTTP server: X-Forwarded-* believed only from command_center.trusted_proxies."""
+    cc = settings.command_center
+    return uvicorn.Config(
         create_app(settings),
         host=cc.host,
         port=cc.port,
@@ -52,11 +62,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         ws="websockets-sansio",
         ws_max_size=64 * 1024,
     )
-    server = _Server(config, f"http://{cc.host}:{cc.port}/")
-    server.run()
-    if not server.started:
-        raise CommandError("command-center did not start (see the log above)")
-    return 0
 
 
 class _Server(uvicorn.Server):
