@@ -54,7 +54,7 @@ from command_center.security.headers import SecurityHeadersMiddleware
 from command_center.security.request_guard import NulGuardMiddleware
 from command_center.security.wiring import start_auth
 from command_center.services import Services
-from pipeline.adapters import bus
+from pipeline.adapters import bus, streams
 from pipeline.adapters.database import make_engine
 from pipeline.adapters.migrations import upgrade
 from pipeline.settings import Settings
@@ -198,6 +198,7 @@ async def _start(
     stores = await _open_stores(settings, engine, directory, metrics)
     alert_store, watchlist_store, audit_trail, apikeys = stores
     redis, staff_auth = await start_auth(settings, engine, stack)
+    streams.use_replicas(settings.nats_replicas)
     nc = await _connect(settings.nats_url, nats_wait_s)
     stack.push_async_callback(_close_nats, nc)
     await directory.follow(nc, settings, stack)  # before any hit is routed to a district

@@ -42,20 +42,26 @@ def with_overrides(settings: Settings, host: str | None, port: int | None) -> Se
 def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = with_overrides(settings, args.host, args.port)
     cc = settings.command_center
-    config = uvicorn.Config(
-        create_app(settings),
-        host=cc.host,
-        port=cc.port,
-        log_config=None,  # keep the JSON logging set up by main
-        proxy_headers=False,
-        ws="websockets-sansio",
-        ws_max_size=64 * 1024,
-    )
-    server = _Server(config, f"http://{cc.host}:{cc.port}/")
+    server = _Server(server_config(settings), f"http://{cc.host}:{cc.port}/")
     server.run()
     if not server.started:
         raise CommandError("command-center did not start (see the log above)")
     return 0
+
+
+def server_config(settings: Settings) -> uvicorn.Config:
+    """The HTTP server: X-Forwarded-* believed only from command_center.trusted_proxies."""
+    cc = settings.command_center
+    return uvicorn.Config(
+        create_app(settings),
+        host=cc.host,
+        port=cc.port,
+        log_config=None,  # keep the JSON logging set up by main
+        proxy_headers=bool(cc.trusted_proxies),
+        forwarded_allow_ips=cc.trusted_proxies or None,
+        ws="websockets-sansio",
+        ws_max_size=64 * 1024,
+    )
 
 
 class _Server(uvicorn.Server):

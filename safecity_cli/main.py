@@ -100,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"safecity: configuration OK ({where}, environment={settings.environment})")
         return EXIT_OK
     setup_logging(settings)
+    if settings.nats_replicas != 1:  # NATS clients are imported only by the commands that use them
+        from pipeline.adapters.streams import use_replicas
+
+        use_replicas(settings.nats_replicas)
     try:
         result: int = args.func(args, settings)
         return result

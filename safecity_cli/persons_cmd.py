@@ -305,7 +305,7 @@ def _announce(settings: Settings, changes: list[WatchlistChange]) -> bool:
 
     async def publish() -> None:
         nc = await nats.connect(
-            settings.nats_url,
+            servers=[url.strip() for url in settings.nats_url.split(",") if url.strip()],
             connect_timeout=ANNOUNCE_TIMEOUT_S,
             max_reconnect_attempts=0,
             allow_reconnect=False,

@@ -173,8 +173,10 @@ class WatchLists:
                         self._recalibrate(conn, list_id, now)
                 if conn.execute(select(func.count()).select_from(watch_list_members)).scalar_one():
                     self._store.bump(conn)  # profiles now carry lists: workers re-read them
-        except IntegrityError:
-            pass  # another process created them in the same instant
+        except (IntegrityError, ListConflictError):
+            # Another process created them in the same instant: its rows (unique names) refuse ours, or
+            # its commit landed between our count and our insert (two command centres started together).
+            pass
 
     # -- reading -------------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.object_store import ObjectStore
 
+from pipeline.adapters import streams
 from watchlist.snapshot import SnapshotError, SnapshotHeader
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,17 @@ def object_name(header: SnapshotHeader) -> str:
 
 async def bucket(js: JetStreamContext, name: str, create: bool = False) -> ObjectStore:
     try:
-        return await js.object_store(name)
+        store = await js.object_store(name)
+        if create:  # the publisher keeps the bucket's replicas in line with the setting
+            await streams.match_replicas(js, f"OBJ_{name}")
+        return store
     except BucketNotFoundError:
         if not create:
             raise SnapshotUnavailable(f"no object store bucket {name!r}") from None
     config = api.ObjectStoreConfig(
-        description="safecity watchlist index snapshots", storage=api.StorageType.FILE
+        description="safecity watchlist index snapshots",
+        storage=api.StorageType.FILE,
+        replicas=streams.replicas(),
     )
     return await js.create_object_store(name, config=config)
 

@@ -31,7 +31,7 @@ from nats.aio.client import Client
 
 from pipeline.adapters.bus import connect
 from pipeline.adapters.database import make_engine
-from pipeline.adapters.streams import ensure_stream, hits_stream_config, plates_stream_config
+from pipeline.adapters.streams import ensure_stream, hits_stream_config, plates_stream_config, use_replicas
 from pipeline.aio import cancel_and_wait
 from pipeline.camera_credentials import redact
 from pipeline.contracts import PlateRead, WorkerHeartbeat
@@ -106,6 +106,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
+        use_replicas(self.settings.nats_replicas)
         nc = await connect(self.settings.nats_url, name=f"worker-{self.worker_id}")
         self._nc = nc
         try:

@@ -28,6 +28,7 @@ from nats.js.api import KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.adapters import streams
 from pipeline.contracts import utcnow
 from pipeline.settings import CameraConfig, describe_validation_error
 from pipeline.subjects import Subjects
@@ -104,11 +105,19 @@ async def open_catalogue(js: JetStreamContext, names: Subjects, fleet: str) -> K
 async def ensure_bucket(
     js: JetStreamContext, bucket: str, *, ttl_s: float | None = None, history: int = 1
 ) -> KeyValue:
+    return await streams.patiently(f"bucket {bucket}", lambda: _ensure_bucket(js, bucket, ttl_s, history))
+
+
+async def _ensure_bucket(js: JetStreamContext, bucket: str, ttl_s: float | None, history: int) -> KeyValue:
     try:
-        return await js.key_value(bucket)
+        kv = await js.key_value(bucket)
+        await streams.match_replicas(js, f"KV_{bucket}")
+        return kv
     except nats.js.errors.BucketNotFoundError:
         pass
-    config = KeyValueConfig(bucket=bucket, history=history, ttl=ttl_s, storage=StorageType.FILE)
+    config = KeyValueConfig(
+        bucket=bucket, history=history, ttl=ttl_s, storage=StorageType.FILE, replicas=streams.replicas()
+    )
     return await js.create_key_value(config)
 
 

@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from pipeline.subjects import Subjects
 
 _DAY_S = 86_400.0
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+# Copies a NATS cluster keeps of each stream, KV bucket and object store this process creates
+# (settings.nats_replicas): set once at start-up by use_replicas.
+_replicas = 1
+
+
+def use_replicas(count: int) -> None:
+    """Create (and scale) streams, buckets and object stores with ``count`` replicas from now on."""
+    global _replicas
+    _replicas = count
+
+
+def replicas() -> int:
+    return _replicas
 
 
 def _kept(
@@ -86,10 +110,53 @@ def deadletters_stream_config(names: Subjects) -> StreamConfig:
     return _kept(names.deadletters_stream, names.stream_subjects("deadletters"), days=90, max_bytes=1024**3)
 
 
+async def patiently(what: str, setup: Callable[[], Awaitable[T]], budget_s: float = 60.0) -> T:
+    """Run a JetStream set-up call, again while JetStream does not answer in time: a cluster just
+    started, or one that lost a node, elects its leaders for some seconds. The calls are idempotent
+    (what a timed-out call created is found by the next)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + budget_s
+    delay = 0.5
+    while True:
+        try:
+            return await setup()
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError) as exc:
+            if loop.time() + delay > deadline:
+                raise
+            log.warning("%s: JetStream did not answer (%r); trying again in %.1fs", what, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 4.0)
+
+
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
-    """Create the stream if it does not exist; leave an existing one as it is."""
+    """Create the stream if it does not exist (with the configured replicas); leave an existing one as it
+    is but for its replica count, which follows the setting."""
+    await patiently(f"stream {config.name}", lambda: _ensure_stream(js, config))
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     assert config.name is not None
     try:
-        await js.stream_info(config.name)
+        info = await js.stream_info(config.name)
     except NotFoundError:
-        await js.add_stream(config)
+        await js.add_stream(dataclasses.replace(config, num_replicas=_replicas))
+        return
+    await _scale(js, info.config)
+
+
+async def match_replicas(js: JetStreamContext, stream: str) -> None:
+    """Scale an existing stream (a KV bucket's or object store's too) to the configured replicas, so a
+    deployment grown from one NATS server to a cluster keeps its data on several nodes. A cluster too
+    small for it refuses; that is logged and the stream left as it was."""
+    await _scale(js, (await js.stream_info(stream)).config)
+
+
+async def _scale(js: JetStreamContext, config: StreamConfig) -> None:
+    if (config.num_replicas or 1) == _replicas:
+        return
+    try:
+        await js.update_stream(dataclasses.replace(config, num_replicas=_replicas))
+    except Exception as exc:
+        log.warning("stream %s: could not change replicas to %d: %s", config.name, _replicas, exc)
+        return
+    log.info("stream %s: now kept on %d NATS servers", config.name, _replicas)

@@ -171,6 +171,13 @@ DEFAULT_EPISODE_POLICIES: dict[str, EpisodePolicy] = {
 class CommandCenterSettings(Strict):
     host: str = Field("127.0.0.1", description="Listen address.")
     port: int = Field(8080, ge=1, le=65535)
+    trusted_proxies: str = Field(
+        "",
+        description="Addresses of reverse proxies in front (deploy/proxy/), comma separated: their "
+        "X-Forwarded-For and "
+        "X-Forwarded-Proto are believed, so sign-in throttles and the audit trail see the client's "
+        "address, not the proxy's. Empty: no proxy, the headers are ignored.",
+    )
     consumer_name: str = Field("command-center", description="JetStream durable consumer of hits.")
     hits_consumer_start: Literal["all", "new"] = Field(
         "all",
@@ -339,7 +346,19 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Field(Path("data"), description="Where the embedded database and state live.")
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite under data_dir.")
-    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma separated.")
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222",
+        description="NATS server URL(s): one, several comma separated, or a list (the nodes of a cluster); "
+        "a client that loses its server reconnects to another.",
+    )
+    nats_replicas: int = Field(
+        1,
+        ge=1,
+        le=5,
+        description="Copies a NATS cluster keeps of each JetStream stream, KV bucket and object store: 1 on "
+        "a single server, 3 on a three-node cluster (any one node may fail). Applied when they are "
+        "created; existing ones are scaled to it.",
+    )
     nats: NatsSettings = Field(
         default_factory=NatsSettings, description="This deployment's names on NATS (subject prefix)."
     )
@@ -391,6 +410,13 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment overrides the YAML file, which arrives as init kwargs.
         return env_settings, init_settings
+
+    @field_validator("nats_url", mode="before")
+    @classmethod
+    def _nats_urls(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ",".join(str(url).strip() for url in value)
+        return value
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> Settings:

@@ -33,3 +33,13 @@ def test_a_port_out_of_range_is_a_usage_error() -> None:
     with pytest.raises(CommandError, match="--port 70000") as caught:
         command_center_cmd.with_overrides(parse({}), None, 70000)
     assert caught.value.code == 2
+
+
+def test_forwarded_headers_are_believed_only_from_trusted_proxies() -> None:
+    plain = command_center_cmd.server_config(parse({}))
+    assert plain.proxy_headers is False
+    proxied = command_center_cmd.server_config(
+        parse({"command_center": {"trusted_proxies": "10.20.0.40,10.20.0.41"}})
+    )
+    assert proxied.proxy_headers is True
+    assert proxied.forwarded_allow_ips == "10.20.0.40,10.20.0.41"

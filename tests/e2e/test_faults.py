@@ -86,8 +86,8 @@ def wait_for(check: Callable[[], Any], within_s: float, what: str, procs: Proces
         time.sleep(0.1)
 
 
-def metrics(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    body = get_bytes(f"http://127.0.0.1:{port}/metrics", METRICS_TOKEN).decode()
+def metrics(port: int, host: str = "127.0.0.1") -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    body = get_bytes(f"http://{host}:{port}/metrics", METRICS_TOKEN).decode()
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(body)
@@ -95,17 +95,17 @@ def metrics(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def analysed(port: int, camera_id: str) -> float:
+def analysed(port: int, camera_id: str, host: str = "127.0.0.1") -> float:
     """Frames of this camera analysed by the worker at ``port`` while it runs the camera (else 0)."""
-    m = metrics(port)
+    m = metrics(port, host)
     if not m.get(("safecity_worker_camera_running", (("camera", camera_id),))):
         return 0.0
     return m.get(("safecity_worker_frames_analysed_total", (("camera", camera_id),)), 0.0)
 
 
-def ready(port: int) -> bool:
+def ready(port: int, host: str = "127.0.0.1") -> bool:
     try:
-        return bool(get_bytes(f"http://127.0.0.1:{port}/readyz"))
+        return bool(get_bytes(f"http://{host}:{port}/readyz"))
     except urllib.error.HTTPError:
         return False
 
