@@ -1,9 +1,18 @@
 """Spelling-agnostic, ranked search of the CRO records by name/alias, father's name and address.
 
-Two steps on both databases: the database proposes candidates from the search keys, then every
-candidate person is scored in Python (``names.score``) on all of its keys and the best are returned.
+Two steps on both databases: the database proposes candidates from the search keys (``records.keys``),
+then every candidate person is scored in Python (``names.score``) on all of its keys and the best are
+returned. A name typed in Urdu script keys as its Latin spelling (``records.urdu``), so either finds
+the other.
 
-Candidates, per text field of the query (name, father, address):
+Candidates on PostgreSQL, a name and a father's name asked together (how a police station searches):
+each person's ``person`` row holds all the codes of their name, aliases and father's name, GIN-indexed;
+one index scan finds the persons holding, for each word asked, its code or the code of a close
+spelling on the records (``records.spellings``), their keys read in the same statement. The rarest
+code bounds the work, so a common name at 1.5M profiles costs no more than a rare one. If no one holds
+them all, one word may be missing; if no one still, the trigram index per field.
+
+Candidates per field otherwise (a name, a father's name or an address alone):
 
 * PostgreSQL: keys sounding exactly like the query (B-tree on the sorted codes), and keys holding
   every phonetic code of the query (a GIN index on the code array): each
