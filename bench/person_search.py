@@ -9,7 +9,13 @@ parts reordered). Reported: load and index time, latency p50/p99, and recall of 
 the top 10, for a name alone and for name + father's name. Many people share a name, so name-alone
 recall is also given over the queries whose canonical name at most 10 persons share.
 
-    python bench/person_search.py [--size 1500000] [--queries 300] [--keep]
+Name + father's name queries are the headline (``p50_ms``, ``p99_ms``, ``recall_at_10``); the same
+persons are also asked for by name alone, and by name and father's name typed in Urdu script (every part
+the transliteration table knows). Latency is wall time per search (the database's work included; on a
+shared machine it carries the scheduler's delays), so the CPU each search costs is given too: this
+process's (``client_cpu_ms_*``) and the local server's processes' (``server_cpu_ms_mean``, from /proc).
+
+    python bench/person_search.py [--profiles 1500000] [--queries 300] [--json] [--keep | --reuse]
 """
 
 from __future__ import annotations
@@ -17,23 +23,26 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from command_center.records.keys import key_rows, token_rows
 from command_center.records.names import VARIANTS, name_key
 from command_center.records.search import PersonSearch, Query
+from command_center.records.types import PersonFields
+from command_center.records.urdu import WORDS
 from pipeline.adapters.database import make_engine
 from pipeline.adapters.migrations import upgrade
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
-DB_NAME = "safecity_bench_persons"
+DB_NAME = "h_search_bench_persons"
 MALE = """
     Muhammad Ahmad Ali Hassan Hussain Usman Umar Bilal Imran Kamran Asif Tariq Naveed Shahzad Zafar
     Javed Pervez Iqbal Ijaz Rizwan Irfan Sajjad Abbas Rashid Saeed Hameed Majeed Waheed Nazir
@@ -126,13 +135,42 @@ def _copy_text(value: object) -> str:
     return text.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ")
 
 
-def load(url: str, size: int, seed: int) -> tuple[list[dict[str, object]], float]:
-    """Generate and COPY ``size`` persons and their search keys; returns a sample kept for queries."""
+INDEXES = (
+    "ix_cro_search_keys_trgm",
+    "ix_cro_search_keys_codes",
+    "ix_cro_search_keys_person",
+    "ix_cro_search_keys_phonetic_sorted",
+    "ix_cro_name_tokens_trgm",
+)
+
+
+def _person_fields(p: dict[str, object]) -> PersonFields:
+    return PersonFields(
+        category=str(p["category"]),
+        name=str(p["name"]),
+        aliases=tuple(p["aliases"]),  # type: ignore[call-overload]
+        father_name=str(p["father_name"]),
+        address=str(p["address"]),
+    )
+
+
+def load(url: str, size: int, seed: int) -> tuple[list[dict[str, object]], float, float]:
+    """Generate and COPY ``size`` persons and their search keys (the services' ``records.keys``, so the
+    keys are those a write would make); the indexes are dropped for the load and built after, as a bulk
+    load should. Returns a sample kept for queries, the load's and the index build's seconds."""
     rng, picker = random.Random(seed), random.Random(seed + 7)
     sample: list[dict[str, object]] = []
     started = time.perf_counter()
     stamp = "2025-01-01T00:00:00+00"
+    tokens: dict[str, str] = {}
     with psycopg.connect(url) as conn, conn.cursor() as cur:
+        made = {
+            name: cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", (name,)).fetchone()[0]
+            for name in INDEXES
+        }
+        for name in INDEXES:
+            cur.execute(f"DROP INDEX {name}")
+        conn.commit()
         chunk = 50_000
         for start in range(1, size + 1, chunk):
             persons, keys = io.StringIO(), io.StringIO()
@@ -149,12 +187,12 @@ def load(url: str, size: int, seed: int) -> tuple[list[dict[str, object]], float
                     p["address"],
                 ]
                 persons.write("\t".join(_copy_text(v) for v in row) + f"\tbench\t{stamp}\tbench\t{stamp}\n")
-                texts = [("name", p["name"]), *(("alias", a) for a in p["aliases"])]  # type: ignore[attr-defined]
-                texts += [("father", p["father_name"]), ("address", p["address"])]
-                for what, text in texts:
-                    k = name_key(str(text))
-                    fields = [person_id, what, k.canonical, k.phonetic, k.phonetic_sorted, p["category"], "t"]
-                    keys.write("\t".join(_copy_text(v) for v in fields) + "\n")
+                rows = key_rows(person_id, _person_fields(p), True)
+                for k in rows:
+                    fields = [k["person_id"], k["field"], k["canonical"], k["phonetic"], k["phonetic_sorted"]]
+                    keys.write("\t".join(_copy_text(v) for v in [*fields, k["category"], "t"]) + "\n")
+                for t in token_rows(rows):
+                    tokens.setdefault(t["token"], t["code"])
             with cur.copy(
                 "COPY cro_persons (id, category, name, aliases, father_name, address, "
                 "created_by, created_at, updated_by, updated_at) FROM STDIN"
@@ -168,15 +206,40 @@ def load(url: str, size: int, seed: int) -> tuple[list[dict[str, object]], float
                 copy.write(keys.getvalue())
             conn.commit()
             done = min(start + chunk - 1, size)
-            print(f"  loaded {done:>9,} persons  {time.perf_counter() - started:7.1f}s", flush=True)
-    return sample, time.perf_counter() - started
+            print(
+                f"  loaded {done:>9,} persons  {time.perf_counter() - started:7.1f}s",
+                file=sys.stderr,
+                flush=True,
+            )
+        with cur.copy("COPY cro_name_tokens (token, code) FROM STDIN") as copy:
+            copy.write("".join(f"{_copy_text(t)}\t{_copy_text(c)}\n" for t, c in tokens.items()))
+        cur.execute("SELECT setval(pg_get_serial_sequence('cro_persons', 'id'), %s)", (size,))
+        conn.commit()
+        loaded = time.perf_counter() - started
+        conn.autocommit = True
+        cur.execute("SET maintenance_work_mem = '512MB'")
+        for name, definition in made.items():
+            print(f"  building {name}", file=sys.stderr, flush=True)
+            cur.execute(definition)
+    return sample, loaded, time.perf_counter() - started - loaded
 
 
-def query_of(rng: random.Random, p: dict[str, object], with_father: bool) -> Query:
+URDU = {latin: urdu for urdu, latin in WORDS.items() if " " not in latin and "/" not in latin}
+
+
+def in_urdu(parts: object) -> str | None:
+    """The parts written in Urdu script, when the table knows every one of them."""
+    words = [URDU.get(name_key(str(part)).canonical) for part in parts]  # type: ignore[attr-defined]
+    return None if None in words else " ".join(w for w in words if w)
+
+
+def query_of(rng: random.Random, p: dict[str, object], with_father: bool, urdu: bool = False) -> Query:
     name = list(p["parts"])  # type: ignore[call-overload]
     if rng.random() < 0.15:
         name = [name[-1], *name[:-1]]  # "Chaudhry Aslam" for "Aslam Chaudhry"
     father = p["father_parts"]
+    if urdu:
+        return Query(name=in_urdu(name), father=in_urdu(father) if with_father else None)
     text = " ".join(spell(rng, part, typo=0.15) for part in name)
     father_text = " ".join(spell(rng, part, typo=0.15) for part in father) if with_father else None  # type: ignore[attr-defined]
     return Query(name=text, father=father_text)
@@ -187,13 +250,51 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run_queries(url: str, sample: list[dict[str, object]], count: int, seed: int) -> None:
+def _server_cpu_ms(url: str) -> float:
+    """CPU time of the bench database's server processes so far (a local server: /proc)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        pids = [
+            r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ]
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _measure(search: PersonSearch, url: str, queries: list[tuple[int, Query]]) -> dict[str, float]:
+    latencies, cpu, hits = [], [], 0
+    server_before = _server_cpu_ms(url)
+    for person_id, query in queries:
+        began, began_cpu = time.perf_counter(), time.process_time()
+        found = search.search(query, 10)
+        latencies.append((time.perf_counter() - began) * 1000)
+        cpu.append((time.process_time() - began_cpu) * 1000)
+        hits += person_id in [f.person_id for f in found]
+    server = (_server_cpu_ms(url) - server_before) / max(len(queries), 1)
+    return {
+        "p50_ms": round(percentile(latencies, 0.5), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        "recall_at_10": round(hits / max(len(queries), 1), 3),
+        "client_cpu_ms_p50": round(percentile(cpu, 0.5), 1),
+        "client_cpu_ms_p99": round(percentile(cpu, 0.99), 1),
+        "server_cpu_ms_mean": round(server, 1),
+        "queries": len(queries),
+    }
+
+
+def run_queries(url: str, sample: list[dict[str, object]], count: int, seed: int) -> dict[str, object]:
+    """Name + father's name (the figures the issue names), name alone, and both typed in Urdu."""
     engine = make_engine(url)
     search = PersonSearch(engine)
     rng = random.Random(seed + 1)
     chosen = [rng.choice(sample) for _ in range(count)]
     with psycopg.connect(url) as conn:
-        shared = Counter()
+        shared = {}
         for p in chosen:
             canonical = name_key(str(p["name"])).canonical
             shared[p["id"]] = conn.execute(
@@ -201,35 +302,29 @@ def run_queries(url: str, sample: list[dict[str, object]], count: int, seed: int
             ).fetchone()[0]
     for _ in range(5):  # warm the caches and connection pool
         search.search(query_of(rng, chosen[0], True), 10)
-    for with_father in (False, True):
-        latencies, hits, hits_unambiguous, unambiguous = [], 0, 0, 0
-        for p in chosen:
-            query = query_of(rng, p, with_father)
-            began = time.perf_counter()
-            found = search.search(query, 10)
-            latencies.append((time.perf_counter() - began) * 1000)
-            hit = p["id"] in [f.person_id for f in found]
-            hits += hit
-            if shared[p["id"]] <= 10:
-                unambiguous += 1
-                hits_unambiguous += hit
-        label = "name + father" if with_father else "name alone   "
-        share = hits_unambiguous / max(unambiguous, 1)
-        extra = f", recall@10 where <=10 share the name {share:.3f} ({unambiguous})"
-        print(
-            f"{label}: p50 {percentile(latencies, 0.5):6.1f} ms  p99 {percentile(latencies, 0.99):6.1f} ms  "
-            f"recall@10 {hits / len(chosen):.3f}" + ("" if with_father else extra)
-        )
+    both = _measure(search, url, [(int(p["id"]), query_of(rng, p, True)) for p in chosen])  # type: ignore[call-overload]
+    alone = _measure(search, url, [(int(p["id"]), query_of(rng, p, False)) for p in chosen])  # type: ignore[call-overload]
+    unambiguous = [p for p in chosen if shared[p["id"]] <= 10]
+    alone_few = _measure(search, url, [(int(p["id"]), query_of(rng, p, False)) for p in unambiguous])  # type: ignore[call-overload]
+    urdu = [(int(p["id"]), q) for p in chosen if (q := query_of(rng, p, True, urdu=True)).name and q.father]  # type: ignore[call-overload]
     engine.dispose()
+    return {
+        **{k: both[k] for k in ("p50_ms", "p99_ms", "recall_at_10")},
+        "name_and_father": both,
+        "name_alone": alone,
+        "name_alone_shared_by_at_most_10": alone_few,
+        "urdu_name_and_father": _measure(search, url, urdu) if urdu else None,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--size", type=int, default=1_500_000, help="persons to generate")
+    parser.add_argument("--profiles", "--size", dest="size", type=int, default=1_500_000, help="persons")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--seed", type=int, default=20250101)
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument(
         "--admin-url", default=ADMIN_URL, help="a PostgreSQL database to create the bench DB from"
     )
@@ -238,35 +333,35 @@ def main() -> None:
         "--reuse", action="store_true", help="query an existing bench database without loading"
     )
     args = parser.parse_args()
-    url = args.admin_url.rsplit("/", 1)[0] + f"/{DB_NAME}"
+    db_name = f"{DB_NAME}_{args.size}"
+    url = args.admin_url.rsplit("/", 1)[0] + f"/{db_name}"
+    figures: dict[str, object] = {"profiles": args.size}
     if not args.reuse:
         with psycopg.connect(args.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{db_name}"')
         engine = make_engine(url)
         upgrade(engine)  # the schema, with the search indexes
         engine.dispose()
-        print(f"loading {args.size:,} persons into {DB_NAME}")
-        sample, load_s = load(url, args.size, args.seed)
-        began = time.perf_counter()
+        print(f"loading {args.size:,} persons into {db_name}", file=sys.stderr)
+        sample, load_s, index_s = load(url, args.size, args.seed)
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("ANALYZE cro_persons")
-            conn.execute("ANALYZE cro_search_keys")
+            conn.execute("ANALYZE")
             keys = conn.execute("SELECT count(*) FROM cro_search_keys").fetchone()[0]
-            size = conn.execute(
-                "SELECT pg_size_pretty(pg_total_relation_size('cro_search_keys'))"
-            ).fetchone()[0]
-        print(
-            f"load {load_s:.0f}s, trigram index + analyze {time.perf_counter() - began:.0f}s; "
-            f"{keys:,} keys ({size})"
-        )
+            size = conn.execute("SELECT pg_total_relation_size('cro_search_keys')").fetchone()[0]
+        figures |= {"load_s": round(load_s), "index_s": round(index_s), "keys": keys, "keys_mb": size >> 20}
     else:
         rng = random.Random(args.seed)
         sample = [generate(rng, i) for i in range(1, min(args.size, 20_000) + 1)]
-    run_queries(url, sample, args.queries, args.seed)
+    figures |= run_queries(url, sample, args.queries, args.seed)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for name, value in figures.items():
+            print(f"{name}: {value}")
     if not args.keep and not args.reuse:
         with psycopg.connect(args.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Many CRO persons written at once (the bulk import): one batched INSERT per table, search keys included.
 
 Called inside the caller's transaction (``transactions.begin`` joins an audit unit), so a batch of
-persons, their cases, vehicles, photos and search keys and the audit entry naming them commit together.
+persons, their cases, vehicles, photos and search keys (``records.keys``) and the audit entry naming
+them commit together.
 The rows arrive validated as the API validates them; the store's own checks (category, CNIC unique) are
 the database's here: a duplicate CNIC fails the whole batch, so the importer leaves those rows out first.
 """
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, text
 
 from command_center.records import tables as t
-from command_center.records.store import key_rows
+from command_center.records.keys import insert_keys, key_rows
 from command_center.records.types import CASE_EDITABLE, CaseFields, PersonFields
 
 _CHUNK = 500  # values per IN (...) lookup
@@ -65,7 +66,7 @@ def insert_persons(conn: Connection, people: Sequence[NewPerson], actor: str, st
     rows = [{**p.fields.as_row(), **made, "archived_at": None} for p in people]
     ids = _insert_returning_ids(conn, rows)
     keys = [k for pid, p in zip(ids, people, strict=True) for k in key_rows(pid, p.fields, True)]
-    _insert(conn, t.search_keys, keys)
+    insert_keys(conn, keys)
     _insert(
         conn,
         t.cases,

@@ -10,6 +10,9 @@ Mohd / Muhammed, Hussain / Husain / Hussein, Chaudhry / Chaudhary / Ch.). A name
   ``KN``), catching the variants the table does not list;
 * ``phonetic_sorted``: the same codes sorted, so "Aslam Chaudhry" and "Chaudhry Aslam" key alike.
 
+A name written in Urdu script is transliterated first (``records.urdu``), so "محمد علی" keys as
+"Muhammad Ali" and either finds the other.
+
 ``score`` ranks a candidate against a query with rapidfuzz on the canonical text and the phonetic
 codes. Everything here is pure and cheap; the stores compute the keys when a record is written.
 """
@@ -23,6 +26,8 @@ from functools import lru_cache
 
 from doublemetaphone import doublemetaphone
 from rapidfuzz import fuzz
+
+from command_center.records.urdu import to_latin
 
 # canonical form: the spellings folded onto it (lower case, punctuation already removed).
 # fmt: off
@@ -109,8 +114,10 @@ assert not set(_CANONICAL) & set(VARIANTS), "a canonical form is listed as anoth
 
 
 def fold(text: str) -> str:
-    """ASCII lower case: accents dropped (NFKD), every run of other characters a single space."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    """ASCII lower case: Urdu script transliterated (``records.urdu``), accents dropped (NFKD), every
+    run of other characters a single space."""
+    latin = to_latin(unicodedata.normalize("NFKC", text))
+    ascii_text = unicodedata.normalize("NFKD", latin).encode("ascii", "ignore").decode("ascii").lower()
     return " ".join(_NON_ALNUM.sub(" ", _RELATIONS.sub(" ", ascii_text)).split())
 
 

@@ -1,9 +1,18 @@
 """Spelling-agnostic, ranked search of the CRO records by name/alias, father's name and address.
 
-Two steps on both databases: the database proposes candidates from the search keys, then every
-candidate person is scored in Python (``names.score``) on all of its keys and the best are returned.
+Two steps on both databases: the database proposes candidates from the search keys (``records.keys``),
+then every candidate person is scored in Python (``names.score``) on all of its keys and the best are
+returned. A name typed in Urdu script keys as its Latin spelling (``records.urdu``), so either finds
+the other.
 
-Candidates, per text field of the query (name, father, address):
+Candidates on PostgreSQL, a name and a father's name asked together (how a police station searches):
+each person's ``person`` row holds all the codes of their name, aliases and father's name, GIN-indexed;
+one index scan finds the persons holding, for each word asked, its code or the code of a close
+spelling on the records (``records.spellings``), their keys read in the same statement. The rarest
+code bounds the work, so a common name at 1.5M profiles costs no more than a rare one. If no one holds
+them all, one word may be missing; if no one still, the trigram index per field.
+
+Candidates per field otherwise (a name, a father's name or an address alone):
 
 * PostgreSQL: keys sounding exactly like the query (B-tree on the sorted codes), and keys holding
   every phonetic code of the query (a GIN index on the code array): each
@@ -22,13 +31,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, Text, and_, func, literal, or_, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    Text,
+    and_,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
+from command_center.records import keys as keys_
 from command_center.records import tables as t
 from command_center.records.names import NameKey, name_key, score
+from command_center.records.spellings import pg_spellings
 from pipeline.adapters import transactions
 
 CANDIDATES = 300  # persons proposed per query field before scoring
@@ -36,6 +60,7 @@ FEW = 10  # fewer candidates than this by sound: look further (words dropped, th
 MAX_SOUNDING = 5000  # keys read for one sound query before the closest spellings are kept
 TRGM_THRESHOLD = 0.45
 MIN_SCORE = 0.5  # below this a person is not returned at all
+KeyRow = tuple[int, str, NameKey]  # person id, field, key
 WEIGHTS = {"name": 0.6, "father": 0.25, "address": 0.15}
 FIELDS_OF = {"name": ("name", "alias"), "father": ("father",), "address": ("address",)}
 
@@ -69,23 +94,47 @@ class PersonSearch:
         keys = query.keys()
         if not keys:
             return []
+        people = {what: key for what, key in keys.items() if what in ("name", "father")}
+        people = people if len(people) == 2 else {}  # one of them alone: its own keys (_candidates)
         with transactions.connect(self._engine) as conn:
-            if self._postgres:
-                conn.execute(
-                    text("SELECT set_config('pg_trgm.similarity_threshold', :v, true)"),
-                    {"v": str(TRGM_THRESHOLD)},
-                )
             ids: set[int] = set()
+            rows: list[KeyRow] = []
+            if self._postgres and people:
+                ids, rows = self._pg_people(conn, people, query.category)
+            more: set[int] = set()
             for what, key in keys.items():
-                ids |= self._candidates(conn, what, key, query.category)
-            rows = self._keys_of(conn, ids) if ids else []
+                if not self._postgres or what not in people:
+                    more |= self._candidates(conn, what, key, query.category)
+            if (ids or more) and (not rows or more - ids):
+                rows = self._keys_of(conn, sorted(ids | more))
         return rank(keys, rows, limit)
 
+    def _pg_people(
+        self, conn: Connection, keys: dict[str, NameKey], category: str | None
+    ) -> tuple[set[int], list[KeyRow]]:
+        """PostgreSQL: persons whose ``person`` row holds, for every word of the query, its code or the
+        code of a spelling on the records close to it, with their keys (one round trip); if none does,
+        one word may be missing; if none still, the trigram index per field (then only their ids).
+        A name and a father's name together single a person out: one person holding every word is
+        enough, and looking further would only cost time."""
+        positions = pg_spellings(conn, keys)
+        scope = _scope(category, (keys_.PERSON_FIELD,))
+        wanted = " ".join(key.canonical for key in keys.values())
+        rows = self._keys_of(conn, _pg_holding([positions], wanted, scope))
+        ids = {person_id for person_id, _, _ in rows}
+        if ids:
+            return ids, rows
+        if len(positions) >= 3:
+            dropped = [positions[:i] + positions[i + 1 :] for i in range(len(positions))]
+            ids |= _ids(conn, _pg_holding(dropped, wanted, scope))
+        if not ids:
+            _set_threshold(conn, TRGM_THRESHOLD)
+            for what, key in keys.items():
+                ids |= _ids(conn, _pg_similar(key, _scope(category, FIELDS_OF[what])))
+        return ids, []
+
     def _candidates(self, conn: Connection, what: str, key: NameKey, category: str | None) -> set[int]:
-        k = t.search_keys.c
-        scope: list[ColumnElement[bool]] = [k.active.is_(True), k.field.in_(FIELDS_OF[what])]
-        if category is not None:
-            scope.append(k.category == category)
+        scope = _scope(category, FIELDS_OF[what])
         if not self._postgres:
             return _ids(conn, self._sqlite_candidates(key, scope))
         codes = list(dict.fromkeys(key.codes))
@@ -94,6 +143,7 @@ class PersonSearch:
             for dropped in range(len(codes)):
                 ids |= _ids(conn, _pg_sounding(key, codes[:dropped] + codes[dropped + 1 :], scope))
         if len(ids) < FEW:
+            _set_threshold(conn, TRGM_THRESHOLD)
             ids |= _ids(conn, _pg_similar(key, scope))
         return ids
 
@@ -111,18 +161,63 @@ class PersonSearch:
         )
 
     @staticmethod
-    def _keys_of(conn: Connection, ids: Iterable[int]) -> list[tuple[int, str, NameKey]]:
+    def _keys_of(conn: Connection, ids: Iterable[int] | Select[tuple[int]]) -> list[KeyRow]:
+        """The keys of the persons ``ids`` names (a list, or a query of them)."""
         k = t.search_keys.c
+        ids = ids if isinstance(ids, Select) else list(ids)
         rows = conn.execute(
             select(k.person_id, k.field, k.canonical, k.phonetic, k.phonetic_sorted).where(
-                k.person_id.in_(sorted(ids)), k.active.is_(True)
+                k.person_id.in_(ids), k.active.is_(True), k.field != keys_.PERSON_FIELD
             )
         ).all()
         return [(r.person_id, r.field, NameKey(r.canonical, r.phonetic, r.phonetic_sorted)) for r in rows]
 
 
+def _scope(category: str | None, fields: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    k = t.search_keys.c
+    scope: list[ColumnElement[bool]] = [k.active.is_(True), k.field.in_(fields)]
+    if category is not None:
+        scope.append(k.category == category)
+    return scope
+
+
+def _set_threshold(conn: Connection, value: float) -> None:
+    conn.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :v, true)"), {"v": str(value)})
+
+
 def _ids(conn: Connection, query: Select[tuple[int]]) -> set[int]:
     return {int(row[0]) for row in conn.execute(query)}
+
+
+def _codes_array() -> ColumnElement[Any]:
+    """The indexed expression of the codes GIN index, written as in the index (a literal separator)."""
+    return func.string_to_array(t.search_keys.c.phonetic, literal_column("' '"))
+
+
+def _holding(positions: list[list[str]]) -> ColumnElement[bool]:
+    """Every position present: one of its alternative codes (GIN: ``@>`` for the single ones, ``&&``
+    for each with alternatives, all in one index scan)."""
+    codes = _codes_array()
+    single = sorted({alts[0] for alts in positions if len(alts) == 1})
+    terms = [codes.op("@>")(literal(single, type_=ARRAY(Text)))] if single else []
+    terms += [codes.op("&&")(literal(alts, type_=ARRAY(Text))) for alts in positions if len(alts) > 1]
+    return and_(*terms)
+
+
+def _pg_holding(
+    variants: list[list[list[str]]], wanted: str, scope: list[ColumnElement[bool]]
+) -> Select[tuple[int]]:
+    """``person`` rows meeting any of ``variants`` (lists of positions), the closest spellings first.
+
+    The inner limit bounds the work for a very common name asked alone ("Muhammad Ali")."""
+    k = t.search_keys.c
+    met = or_(*(_holding(positions) for positions in variants if positions))
+    inner = select(k.person_id, k.canonical).where(and_(*scope), met).limit(MAX_SOUNDING).subquery()
+    return (
+        select(inner.c.person_id)
+        .order_by(func.similarity(inner.c.canonical, wanted).desc())
+        .limit(CANDIDATES)
+    )
 
 
 def _pg_same_sound(key: NameKey, scope: list[ColumnElement[bool]]) -> Select[tuple[int]]:
@@ -137,7 +232,7 @@ def _pg_sounding(key: NameKey, codes: list[str], scope: list[ColumnElement[bool]
 
     The inner limit bounds the work for a very common name (one word: "Muhammad")."""
     k = t.search_keys.c
-    holding = func.string_to_array(k.phonetic, " ").op("@>")(literal(codes, type_=ARRAY(Text)))
+    holding = _codes_array().op("@>")(literal(codes, type_=ARRAY(Text)))
     inner = select(k.person_id, k.canonical).where(and_(*scope), holding).limit(MAX_SOUNDING).subquery()
     return (
         select(inner.c.person_id)
@@ -157,7 +252,7 @@ def _pg_similar(key: NameKey, scope: list[ColumnElement[bool]]) -> Select[tuple[
     )
 
 
-def rank(keys: dict[str, NameKey], rows: list[tuple[int, str, NameKey]], limit: int) -> list[Found]:
+def rank(keys: dict[str, NameKey], rows: list[KeyRow], limit: int) -> list[Found]:
     """Score each person on its best key per field asked for; the best first, ties by newest id."""
     best: dict[int, dict[str, tuple[float, str]]] = {}
     for person_id, stored_field, stored in rows:

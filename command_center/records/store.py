@@ -14,11 +14,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from command_center.records import tables as t
-from command_center.records.names import name_key
+from command_center.records.keys import write_keys
 from command_center.records.types import (
     CASE_EDITABLE,
     CATEGORIES,
@@ -42,29 +42,6 @@ from pipeline.adapters.migrations import upgrade
 MAX_PHOTOS_PER_PERSON = 10
 MAX_CASES_PER_PERSON = 200
 MAX_VEHICLES_PER_PERSON = 20
-
-
-def key_rows(person_id: int, fields: PersonFields, active: bool) -> list[dict[str, Any]]:
-    """The search keys of a person: one row per name, alias, father's name and address."""
-    texts = [("name", fields.name), *(("alias", a) for a in fields.aliases)]
-    texts += [("father", fields.father_name or ""), ("address", fields.address or "")]
-    rows = []
-    for what, value in texts:
-        key = name_key(value)
-        if key.empty:
-            continue
-        rows.append(
-            {
-                "person_id": person_id,
-                "field": what,
-                "canonical": key.canonical[: t.MAX_TEXT],
-                "phonetic": key.phonetic[: t.MAX_TEXT],
-                "phonetic_sorted": key.phonetic_sorted[: t.MAX_TEXT],
-                "category": fields.category,
-                "active": active,
-            }
-        )
-    return rows
 
 
 def _check(fields: PersonFields) -> None:
@@ -92,7 +69,7 @@ class PersonStore:
                 person_id = int(
                     conn.execute(insert(t.persons).values(**row).returning(t.persons.c.id)).scalar_one()
                 )
-                self._write_keys(conn, person_id, fields, True)
+                write_keys(conn, person_id, fields, True)
         except IntegrityError:
             raise self._conflict(fields) from None
         return self._person(person_id)
@@ -109,7 +86,7 @@ class PersonStore:
         try:
             with transactions.begin(self.engine) as conn:
                 conn.execute(update(t.persons).where(t.persons.c.id == person_id).values(**values))
-                self._write_keys(conn, person_id, fields, True)
+                write_keys(conn, person_id, fields, True)
         except IntegrityError:
             raise self._conflict(fields) from None
         return before, self._person(person_id)
@@ -128,12 +105,6 @@ class PersonStore:
                 update(t.search_keys).where(t.search_keys.c.person_id == person_id).values(active=False)
             )
         return self._person(person_id)
-
-    def _write_keys(self, conn: Connection, person_id: int, fields: PersonFields, active: bool) -> None:
-        conn.execute(delete(t.search_keys).where(t.search_keys.c.person_id == person_id))
-        rows = key_rows(person_id, fields, active)
-        if rows:
-            conn.execute(insert(t.search_keys), rows)
 
     def _conflict(self, fields: PersonFields) -> Exception:
         if fields.cnic is not None:

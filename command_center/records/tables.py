@@ -3,8 +3,9 @@
 Nothing is deleted: a person taken off the records is archived (kept for the audit trail and past
 alerts, found by no search or CNIC lookup). ``cro_search_keys`` holds one row per searchable text of a
 person (name, each alias, father's name, address) with its keys from ``records.names``; it is rewritten
-with the person in one transaction. On PostgreSQL its ``canonical`` column carries a trigram (pg_trgm)
-GIN index, created by the baseline migration (pipeline/adapters/migrations).
+with the person in one transaction (``records.keys``), with a ``person`` row of all the name's and
+father's name's codes. On PostgreSQL its ``canonical`` column carries a trigram (pg_trgm) GIN index and
+its codes a GIN index, created by the migrations (pipeline/adapters/migrations).
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ search_keys = Table(
     Column("active", Boolean, nullable=False),
     Index("ix_cro_search_keys_person", "person_id"),
     Index("ix_cro_search_keys_phonetic_sorted", "phonetic_sorted", "field"),
+)
+
+# Every word of a name or father's name on the records with its phonetic code (``records.keys``): where
+# a query's misspelt word finds the spellings that exist. Trigram GIN on ``token`` on PostgreSQL (0006).
+name_tokens = Table(
+    "cro_name_tokens",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("code", String(64), nullable=False),
 )
 
 photos = Table(

@@ -37,6 +37,10 @@ def test_the_officer_finds_a_person_follows_and_unfollows_them(officer: Page, sy
     expect(card).to_contain_text("also: Mustafa Jatt")
     expect(card).to_contain_text("s/o Ghulam Rasool")
     expect(card).to_contain_text("House 12, Street 4, G-9/2")
+    officer.fill("#officer-person-q", "غلام مصطفی جتوئی")  # the same name typed in Urdu on the phone
+    officer.click("#officer-person-search button[type=submit]")
+    expect(card.locator("h3")).to_contain_text("Ghulam Mustafa Jatoi")
+    assert officer.locator("#officer-person-q").evaluate("el => getComputedStyle(el).direction") == "rtl"
     card.locator("button", has_text="Follow").click()
     expect(card.locator(".message")).to_have_text("Following")
     assert created["id"] in following(system)

@@ -32,6 +32,9 @@ def test_person_search_states_a_reason_that_the_audit_log_shows(supervisor: Page
     page.click("#person-search button[type=submit]")
     link = page.locator("#person-table a", has_text="Muhammad Imran Khan")
     expect(link).to_be_visible()
+    page.fill("#person-q", "محمد عمران خان")  # in Urdu script: the same person
+    page.click("#person-search button[type=submit]")
+    expect(page.locator("#person-table tbody tr").first).to_contain_text("Muhammad Imran Khan")
     link.click()
     expect(page.locator("#person-profile h3")).to_have_text("Muhammad Imran Khan")
     page.goto(f"{system.base}/#/audit")

@@ -145,6 +145,8 @@ SEARCHES = [
     ({"q": "Muhamad Husian"}, "Muhammad Husain"),  # typos
     ({"q": "Hussain", "father_name": "Gulam Rasul"}, "Muhammad Husain"),
     ({"address": "islampura gujranwala"}, "Abdul Rehman Siddiqui"),
+    ({"q": "عمران خان"}, "Imran Khan"),  # Urdu script, as typed on a phone
+    ({"q": "محمد حسین", "father_name": "غلام رسول"}, "Muhammad Husain"),
 ]
 
 

@@ -116,7 +116,7 @@ def test_good_rows_go_in_and_bad_rows_are_reported(
             1 for i in range(1, 301) if i % 3 == 0 and i + 1 not in bad
         )
         keys = conn.execute(select(func.count()).select_from(t.search_keys)).scalar_one()
-    assert keys == 2 * (300 - len(bad))  # name and father's name of each
+    assert keys == 3 * (300 - len(bad))  # name, father's name and the two's codes (records.keys) of each
     trail = AuditTrail(engine, AUDIT_KEY)
     entries = trail.query(action="persons.import")
     assert len(entries) == 5  # 300 rows in batches of 64

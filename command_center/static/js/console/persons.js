@@ -15,8 +15,8 @@ export class PersonsScreen {
 
   mount(container) {
     this.form = h("form", { class: "filters", id: "person-search" },
-      h("label", {}, "Name or alias (any spelling)", h("input", { name: "q", maxlength: 200, id: "person-q" })),
-      h("label", {}, "Father's name", h("input", { name: "father_name", maxlength: 200 })),
+      h("label", {}, "Name or alias (any spelling, Latin or Urdu)", h("input", { name: "q", maxlength: 200, id: "person-q", dir: "auto" })),
+      h("label", {}, "Father's name", h("input", { name: "father_name", maxlength: 200, dir: "auto" })),
       h("label", {}, "Address", h("input", { name: "address", maxlength: 300 })),
       h("label", {}, "Category", h("select", { name: "category" }, h("option", { value: "" }, "Any"),
         CATEGORIES.map((c) => h("option", { value: c }, label(c))))),

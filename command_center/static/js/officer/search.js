@@ -18,7 +18,7 @@ function personCard(person, actions) {
 
 export function mountSearch(container) {
   const form = h("form", { class: "filters", id: "officer-person-search" },
-    h("label", {}, "Name or alias (any spelling)", h("input", { name: "q", required: true, maxlength: 200, id: "officer-person-q" })),
+    h("label", {}, "Name or alias (any spelling, Latin or Urdu)", h("input", { name: "q", required: true, maxlength: 200, id: "officer-person-q", dir: "auto" })),
     reasonField("officer-person-reason"),
     h("button", { type: "submit" }, "Search persons"));
   const message = h("p", { class: "message", id: "officer-person-message" });
