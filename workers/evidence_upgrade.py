@@ -35,6 +35,7 @@ from pipeline.types import Image
 from workers.evidence import downscale, encode_jpeg, face_crop
 from workers.main_stream import Found, MainStreamReader, PacketRing
 from workers.publisher import Outgoing
+from workers.source import bgr_of
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ def decode_last(found: Found, deadline: float) -> Image | None:
     last = keep(ctx.decode(None))
     if last is None:
         return None
-    return np.asarray(last.to_ndarray(format="bgr24"), dtype=np.uint8)
+    return bgr_of(last)
 
 
 def correlation(analysed_jpeg: bytes, crop: Image) -> float:

@@ -225,7 +225,7 @@ class RtspSource(RtspReader):
             capture.checked(stamp.sent_ns, now) if stamp is not None else capture.capture_ns(frame.pts, now)
         )
         self.analysed_size = (frame.width, frame.height)
-        image = np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+        image = bgr_of(frame)
         dropped_before = self._queue.dropped
         self._queue.put(
             Frame(
@@ -239,6 +239,13 @@ class RtspSource(RtspReader):
             )
         )
         self._counters.frames_dropped += self._queue.dropped - dropped_before
+
+
+def bgr_of(frame: av.VideoFrame) -> np.ndarray:
+    """The frame in BGR, converted on this thread. swscale's own threads (PyAV's default: as many as the
+    machine has cores) cost more CPU than they save on a camera's frame, and every camera converts on
+    its own source thread anyway; the pixels are the same."""
+    return np.asarray(frame.to_ndarray(format="bgr24", threads=1), dtype=np.uint8)
 
 
 class SilentGops:

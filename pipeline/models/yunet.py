@@ -118,10 +118,12 @@ class YuNet:
     def _run(self, image: Image) -> FaceDetections:
         height, width = image.shape[:2]
         padded_h, padded_w = -(-height // _ALIGN) * _ALIGN, -(-width // _ALIGN) * _ALIGN
-        blob = np.zeros((1, 3, padded_h, padded_w), np.float32)  # BGR, 0-255, padded bottom and right
-        blob[0, :, :height, :width] = np.ascontiguousarray(
-            image.transpose(2, 0, 1)
-        )  # 0.3 ms less than strided
+        blob = np.empty((1, 3, padded_h, padded_w), np.float32)  # BGR, 0-255, padded bottom and right
+        blob[..., height:, :] = 0.0
+        blob[..., :height, width:] = 0.0
+        # Straight from the strided view, converted as it is copied: 0.9 against 1.4 ms at 854x480 for
+        # zeroing the whole blob and copying a contiguous uint8 transpose into it.
+        blob[0, :, :height, :width] = image.transpose(2, 0, 1)
         session = self._session
         assert session is not None
         raw = dict(zip(self._outputs, session.run(self._outputs, {self._input: blob}), strict=True))
