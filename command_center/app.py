@@ -42,6 +42,7 @@ from command_center.records.api import (
     library,
     missing,
     persons,
+    reminders,
     vehicles,
 )
 from command_center.records.casework import start_casework
@@ -144,6 +145,7 @@ ROUTERS = (
     missing.udr_router,
     crimes.router,
     library.router,
+    reminders.router,
     alert_stats.router,
     cameras.router,
     console.router,
