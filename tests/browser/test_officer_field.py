@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import FACES, System, screenshot
+from tests.browser.conftest import FACES, System, losing_the_first_answer, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -99,14 +99,7 @@ def test_a_crime_reported_offline_arrives_once(officer: Page, system: System) ->
     description = f"House broken into, nobody home ({uuid.uuid4().hex[:8]})"
     context = officer.context
     lost: list[str] = []
-
-    def lose_the_answer(route: Route) -> None:
-        """The first report reaches the server, but its answer never reaches the phone."""
-        if route.request.method == "POST" and not lost:
-            lost.append(route.fetch().text())
-            route.abort("internetdisconnected")
-        else:
-            route.continue_()
+    lose_the_answer = losing_the_first_answer(lost)
 
     context.set_offline(True)
     try:
