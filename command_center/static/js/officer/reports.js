@@ -73,10 +73,11 @@ async function showQueue(queue, list, editors, counted) {
 // A form that goes through the queue: ``body()`` the values to send (or null: not ready), ``title``
 // how the list names them. Sent at once when there is network; refused at once, the form keeps the
 // values and says why; no network, it is kept and the form is cleared for the next one.
-function queued(kind, path, form, message, queue, { body, title, photosOf, cleared, sent }) {
+function queued(kind, path, form, message, queue, { body, title, photosOf, cleared, sent, refusedAs = "Not sent" }) {
   let editing = null; // the refused item being corrected
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    say(message, "Sending…"); // at once: what the last answer said is no longer true
     const values = await body();
     if (!values) return;
     const earlier = editing && (await queue.get(editing));
@@ -88,12 +89,11 @@ function queued(kind, path, form, message, queue, { body, title, photosOf, clear
       say(message, `The phone cannot keep this report (${error.message}): send fewer photos.`, "error");
       return;
     }
-    say(message, "Sending…");
     await queue.flush();
     const now = await queue.get(item.key);
     if (now && now.state === "refused") {
       if (!earlier) await queue.remove(item.key); // nothing kept: the form still holds it
-      say(message, `Not sent: ${now.reason}`, "error");
+      say(message, `${refusedAs}: ${now.reason}`, "error");
       return;
     }
     editing = null;
@@ -241,6 +241,7 @@ function mountCase(container, kind, queue) {
       return body;
     },
     title: (body) => `${kind.what}: ${body.name || body.udr_number}`,
+    refusedAs: "Not registered",
     photosOf,
     cleared: () => {
       photos.clear();
