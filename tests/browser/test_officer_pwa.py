@@ -137,3 +137,35 @@ def test_the_investigating_officer_sees_reminders(officer: Page, system: System)
     expect(reminder).to_contain_text("Tariq Mehmood")
     expect(officer.locator("#reminders-due")).to_be_visible()
     screenshot(officer, "33-officer-reminders")
+
+
+def test_an_arrest_refused_after_it_left_the_form_stays_to_be_corrected(
+    officer: Page, system: System
+) -> None:
+    fir = f"{uuid.uuid4().int % 900 + 100}/2026"
+    officer.goto(f"{system.base}/officer#report")
+    officer.context.set_offline(True)
+    try:
+        officer.click("#officer-report-show-arrest")
+        officer.fill("#officer-arrest-name", "Kashif Javed")
+        officer.fill("#officer-arrest-cnic", "12345")  # mistyped, and no network to say so yet
+        officer.fill("#officer-arrest-fir", fir)
+        officer.fill("#officer-arrest-sections", "411 PPC")
+        officer.fill("#officer-arrest-ps", "PS Kohsar")
+        officer.click("#officer-arrest-form button[type=submit]")
+        expect(officer.locator("#officer-arrest-message")).to_contain_text("No network")
+    finally:
+        officer.context.set_offline(False)
+    item = officer.locator("#officer-queue article.queued", has_text=f"FIR {fir}")
+    expect(item).to_have_attribute("data-state", "refused")  # sent when back: the server said why not
+    expect(item.locator(".error")).to_contain_text("cnic")
+    screenshot(officer, "34-officer-arrest-refused")
+    officer.reload()  # still there after the app is opened again: never dropped
+    expect(item).to_have_attribute("data-state", "refused")
+    item.get_by_role("button", name="Correct and send again").click()
+    expect(officer.locator("#officer-arrest-fir")).to_have_value(fir)  # the form holds what was refused
+    officer.fill("#officer-arrest-cnic", "")
+    officer.click("#officer-arrest-form button[type=submit]")
+    expect(officer.locator("#officer-arrest-message")).to_contain_text("notified")
+    expect(item).to_have_attribute("data-state", "sent")
+    assert [a["person_name"] for a in arrests_of(system, fir)] == ["Kashif Javed"]
