@@ -163,6 +163,9 @@ async function boot() {
   bindSignIn(() => start().catch((error) => leave(error.message)));
   whenEnded((message) => leave(message));
   $("logout").addEventListener("click", async () => {
+    const waiting = Number($("report-waiting").textContent || 0);
+    const kept = `${waiting} report(s) wait on this phone: they stay here and are sent when you sign in again. Sign out?`;
+    if (waiting && !confirm(kept)) return;
     await signOut();
     leave("");
   });
