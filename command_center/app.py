@@ -27,7 +27,7 @@ from command_center.admin.camera_directory import CameraDirectory
 from command_center.admin.wiring import start_admin
 from command_center.alerts.api import alert_stats, alerts, lifecycle, plate_reads, stats
 from command_center.alerts.wiring import start_alerts
-from command_center.api import console, docs, health, observability
+from command_center.api import console, docs, health, observability, officer_pwa
 from command_center.api.console import STATIC_DIR
 from command_center.dispatch.api import dispatches, patrol
 from command_center.dispatch.services import start_dispatch
@@ -42,6 +42,7 @@ from command_center.records.api import (
     library,
     missing,
     persons,
+    reminders,
     vehicles,
 )
 from command_center.records.casework import start_casework
@@ -144,9 +145,11 @@ ROUTERS = (
     missing.udr_router,
     crimes.router,
     library.router,
+    reminders.router,
     alert_stats.router,
     cameras.router,
     console.router,
+    officer_pwa.router,
     docs.router,
 )
 

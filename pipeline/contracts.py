@@ -237,8 +237,11 @@ class PersonNotice(Message):
     their known vehicles read by a hotlist camera (``vehicle_seen``), checked into a hotel, arrested.
     Published on the officer's own subject (``subjects.records_officer``)."""
 
-    kind: Literal["seen", "vehicle_seen", "checkin", "arrested"]
-    officer_id: int = Field(ge=1, description="The staff account of the officer who follows the person")
+    kind: Literal["seen", "vehicle_seen", "checkin", "arrested", "case_reminder"] = Field(
+        description="case_reminder: one of the officer's own cases (as investigating officer) needs an "
+        "update or its challan falls due (records.case_reminder_days, challan_due_days)"
+    )
+    officer_id: int = Field(ge=1, description="The staff account of the officer told")
     person_id: int = Field(ge=1, description="The CRO record")
     person_name: str
     category: str

@@ -202,7 +202,7 @@ def _missing_person(stores: _Stores, supervisor: int, created: list[str]) -> Non
         if conn.execute(query).first() is not None:
             return
     values = {**MISSING, "last_seen_at": datetime.now(UTC) - timedelta(hours=6)}
-    case = stores.missing.add("missing", values, ACTOR, supervisor)
+    case, _ = stores.missing.add("missing", values, ACTOR, supervisor)
     created.append(f"missing:{case.id}")
 
 

@@ -52,9 +52,11 @@ arrests = Table(
     Column("broadcast_at", UtcDateTime(), nullable=True),
     Column("screened_at", UtcDateTime(), nullable=True),
     Column("screening", JSON, nullable=True),
+    Column("idempotency_key", String(36), nullable=True),  # the reporting phone's UUID: stored once
     Index("ix_arrests_fir", "fir_number", "police_station"),
     Index("ix_arrests_time", "arrested_at"),
     Index("ix_arrests_unscreened", "screened_at"),
+    Index("uq_arrests_idempotency_key", "idempotency_key", unique=True),
     sqlite_autoincrement=True,
 )
 

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from command_center.records.arrest_tables import arrests
 from command_center.records.casework_photos import CleanPhoto
+from command_center.records.idempotency import insert_once
 from command_center.records.names import NameKey, name_key, score
 from command_center.records.types import now, utc
 from pipeline.adapters import transactions
@@ -43,6 +44,7 @@ class NewArrest:
     longitude: float | None = None
     notes: str | None = None
     photo: CleanPhoto | None = None
+    idempotency_key: str | None = None  # the reporting phone's UUID for this arrest: stored once
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +169,11 @@ class ArrestStore:
         """The database at the newest migration (every table: see pipeline.adapters.migrations)."""
         upgrade(self._engine)
 
-    def add(self, new: NewArrest, officer_id: int, actor: str, faceprint: bytes | None) -> Arrest:
+    def add(
+        self, new: NewArrest, officer_id: int, actor: str, faceprint: bytes | None
+    ) -> tuple[Arrest, bool]:
+        """The new arrest and True; or, when one with the same idempotency key is stored already (the
+        phone sent it again), that first arrest and False."""
         key = name_key(new.person_name)
         row: dict[str, Any] = {
             "person_name": new.person_name,
@@ -194,12 +200,12 @@ class ArrestStore:
             "photo_width": new.photo.width if new.photo else None,
             "photo_height": new.photo.height if new.photo else None,
             "faceprint": faceprint,
+            "idempotency_key": new.idempotency_key,
         }
-        with transactions.begin(self._engine) as conn:
-            arrest_id = int(conn.execute(insert(arrests).values(**row).returning(arrests.c.id)).scalar_one())
+        arrest_id, created = insert_once(self._engine, arrests, row, arrests.c.officer_id)
         found = self.get(arrest_id)
         assert found is not None
-        return found
+        return found, created
 
     def get(self, arrest_id: int) -> Arrest | None:
         with transactions.connect(self._engine) as conn:

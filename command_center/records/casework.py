@@ -16,6 +16,8 @@ from command_center.records.bulletins import Bulletins
 from command_center.records.crimes import CrimeStore
 from command_center.records.missing import MissingStore
 from command_center.records.missing_service import MissingCasework
+from command_center.records.reminder_loop import ReminderLoop
+from command_center.records.reminders import ReminderStore
 from command_center.records.services import RecordsServices
 from command_center.security.audit import AuditTrail
 from command_center.security.users import UserStore
@@ -30,6 +32,8 @@ class CaseworkServices:
     missing: MissingCasework
     crimes: CrimeStore
     bulletins: Bulletins
+    reminders: ReminderStore  # investigating officers' cases that need an update or a challan
+    reminder_loop: ReminderLoop
 
 
 async def start_casework(
@@ -68,4 +72,8 @@ async def start_casework(
     )
     stack.push_async_callback(screener.close)
     await screener.resume()
-    return CaseworkServices(arrests, screener, missing, crimes, bulletins)
+    reminders = ReminderStore(engine, settings.records)
+    loop = ReminderLoop(reminders, records.notifier, settings.records.case_reminder_check_s)
+    loop.start()
+    stack.push_async_callback(loop.close)
+    return CaseworkServices(arrests, screener, missing, crimes, bulletins, reminders, loop)

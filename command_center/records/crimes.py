@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from command_center.records.casework_photos import CleanPhoto
 from command_center.records.crime_tables import crime_photos, crime_reports
+from command_center.records.idempotency import insert_once
 from command_center.records.types import PersonNotFoundError, RecordsError, now, utc
 from pipeline.adapters import transactions
 from pipeline.adapters.migrations import upgrade
@@ -181,21 +182,8 @@ class CrimeStore:
         (the phone sent it again), that first report and False."""
         row = {name: getattr(new, name) for name in NewCrime.__dataclass_fields__}
         row |= {"officer_id": officer_id, "reported_by": actor, "reported_at": now()}
-        try:
-            with transactions.begin(self._engine) as conn:
-                report_id = int(
-                    conn.execute(
-                        insert(crime_reports).values(**row).returning(crime_reports.c.id)
-                    ).scalar_one()
-                )
-        except IntegrityError:
-            first = self.by_key(new.idempotency_key) if new.idempotency_key else None
-            if first is None:
-                raise
-            if first.officer_id != officer_id:
-                raise RecordsError("idempotency key: another officer's report has it") from None
-            return first, False
-        return self.require(report_id), True
+        report_id, created = insert_once(self._engine, crime_reports, row, crime_reports.c.officer_id)
+        return self.require(report_id), created
 
     def by_key(self, key: str) -> CrimeReport | None:
         c = crime_reports.c

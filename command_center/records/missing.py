@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from command_center.records.arrests import sounds_like, stored_key
 from command_center.records.casework_photos import CleanPhoto
+from command_center.records.idempotency import insert_once
 from command_center.records.matching import DATE_SLACK, PairScore
 from command_center.records.missing_tables import (
     candidates,
@@ -78,7 +79,11 @@ class MissingStore:
 
     # -- cases ---------------------------------------------------------------------------------------
 
-    def add(self, kind: Kind, values: dict[str, Any], actor: str, actor_id: int) -> AnyCase:
+    def add(
+        self, kind: Kind, values: dict[str, Any], actor: str, actor_id: int, key: str | None = None
+    ) -> tuple[AnyCase, bool]:
+        """The new case and True; or, when a case with the same idempotency ``key`` is stored already
+        (the phone sent it again), that first case and False."""
         row = {name: values.get(name) for name in EDITABLE[kind]}
         row["status"] = OPEN[kind]
         _check(kind, row)
@@ -87,10 +92,10 @@ class MissingStore:
         row |= {"updated_by": actor, "updated_at": stamp}
         if kind == "missing":
             row |= _name_columns(str(row["name"]))
+        row["idempotency_key"] = key
         table = TABLES[kind]
-        with transactions.begin(self._engine) as conn:
-            case_id = int(conn.execute(insert(table).values(**row).returning(table.c.id)).scalar_one())
-        return self.require(kind, case_id)
+        case_id, created = insert_once(self._engine, table, row, table.c.registered_by_id)
+        return self.require(kind, case_id), created
 
     def update(
         self, kind: Kind, case_id: int, changes: dict[str, Any], actor: str

@@ -37,6 +37,7 @@ from command_center.records.missing import (
     UnidentifiedBody,
 )
 from command_center.records.missing_watchlist import MissingWatchlist
+from command_center.records.types import RecordsError
 from command_center.security.audit import AuditTrail
 from pipeline.contracts import AlertEvent, BulletinLink, OfficerBulletin
 from pipeline.settings import Settings
@@ -106,16 +107,38 @@ class MissingCasework:
     # -- cases ---------------------------------------------------------------------------------------
 
     async def register(
-        self, kind: Kind, values: dict[str, Any], photos: list[CleanPhoto], actor: str, actor_id: int
-    ) -> tuple[AnyCase, list[CasePhoto]]:
-        case = await asyncio.to_thread(self.store.add, kind, values, actor, actor_id)
+        self,
+        kind: Kind,
+        values: dict[str, Any],
+        photos: list[CleanPhoto],
+        actor: str,
+        actor_id: int,
+        key: str | None = None,
+    ) -> tuple[AnyCase, list[CasePhoto], bool]:
+        """The case, the photos added and whether it is new. With an idempotency ``key`` already stored
+        (the phone sent it again) the first case comes back, its missing photos added, nobody told again."""
+        case, created = await asyncio.to_thread(self.store.add, kind, values, actor, actor_id, key)
+        if not created:
+            return case, await self._complete(case, photos, actor), False
         added = [await self._store_photo(case, photo, actor) for photo in photos]
         if kind == "missing" and any(p.has_face for p in added):
             await self._enrol(case.id, actor)
         first = await asyncio.to_thread(self.store.photo, kind, case.id) if added else None
         await self._broadcast(case, first)
         await self.recompute(kind, case.id)
-        return case, added
+        return case, added, True
+
+    async def _complete(self, case: AnyCase, photos: list[CleanPhoto], actor: str) -> list[CasePhoto]:
+        """A case sent again: the photos its first sending did not store (it was cut short) added now."""
+        added = []
+        for photo in photos:
+            try:
+                added.append(await self._store_photo(case, photo, actor))
+            except RecordsError:  # already on the case (or the case is full): the first sending had it
+                continue
+        if case.kind == "missing" and any(p.has_face for p in added):
+            await self._enrol(case.id, actor)
+        return added
 
     async def update(
         self, kind: Kind, case_id: int, changes: dict[str, Any], actor: str

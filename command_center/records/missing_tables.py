@@ -68,6 +68,8 @@ missing_persons = Table(
     Column("watchlist_profile_id", Integer, nullable=True, index=True),
     Column("watchlist_note", String(300), nullable=True),
     *_description(),
+    Column("idempotency_key", String(36), nullable=True),  # the registering phone's UUID: stored once
+    Index("uq_missing_persons_idempotency_key", "idempotency_key", unique=True),
     sqlite_autoincrement=True,
 )
 
@@ -80,6 +82,8 @@ udr_cases = Table(
     Column("found_place", String(500), nullable=True),
     Column("identified_missing_id", Integer, nullable=True),
     *_description(),
+    Column("idempotency_key", String(36), nullable=True),
+    Index("uq_udr_cases_idempotency_key", "idempotency_key", unique=True),
     sqlite_autoincrement=True,
 )
 

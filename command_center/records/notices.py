@@ -143,6 +143,10 @@ class FollowNotifier:
                 log.exception("could not notify officer %s about person %s", officer_id, person.id)
         return told
 
+    async def tell(self, officer_key: str, notice: PersonNotice, msg_id: str) -> None:
+        """Publish one notice to one officer (a Government ID); ``msg_id`` names it for deduplication."""
+        await self._publish(officer_key, notice, msg_id)
+
     async def _publish(self, officer_key: str, notice: PersonNotice, msg_id: str) -> None:
         await self.ensure_consumer(officer_key)
         await self._js.publish(

@@ -76,3 +76,27 @@ class RecordsSettings(Strict):
     missing_candidates_kept: int = Field(
         50, ge=1, le=500, description="Ranked candidates kept per missing person or body."
     )
+    case_reminder_days: int = Field(
+        15,
+        ge=1,
+        le=365,
+        description="An open case whose record has not been updated for this many days is a reminder "
+        "for its investigating officer (the officer app's Reminders, and a notice when it falls due).",
+    )
+    challan_due_days: int = Field(
+        14,
+        ge=0,
+        le=365,
+        description="Days from the FIR date by which the investigating officer reports to the court "
+        "(the challan, s.173 CrPC) while the case is registered or under investigation; 0: no deadline.",
+    )
+    challan_warn_days: int = Field(
+        3, ge=0, le=60, description="A challan deadline is a reminder from this many days before it."
+    )
+    case_reminder_check_s: float = Field(
+        900.0,
+        ge=1.0,
+        le=86_400.0,
+        description="How often the command centre looks for reminders that fell due, to tell their "
+        "officers (each reminder is told once, whatever the number of replicas).",
+    )

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from playwright.sync_api import (
     Page,
     Playwright,
     Response,
+    Route,
     WebError,
     expect,
     sync_playwright,
@@ -288,6 +290,9 @@ def system(
 
 @pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
+    # A service worker's own requests reach context.route (set_offline alone leaves them online, so an
+    # "offline" officer app would still be served by the network): test_officer_pwa.py cuts them too.
+    os.environ["PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS"] = "1"
     with sync_playwright() as driver:
         yield driver
 
@@ -375,3 +380,17 @@ def officer(browser: Browser, system: System) -> Iterator[Page]:
     expect(page.locator("#link")).to_have_text("live")
     yield page
     context.close()
+
+
+def losing_the_first_answer(lost: list[str]) -> Callable[[Route], None]:
+    """A route handler: the first POST reaches the server (its answer is appended to ``lost``), but the
+    answer never reaches the phone; everything after goes through."""
+
+    def handle(route: Route) -> None:
+        if route.request.method == "POST" and not lost:
+            lost.append(route.fetch().text())
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    return handle

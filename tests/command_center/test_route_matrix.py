@@ -190,6 +190,7 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/library"): LIBRARY_MANAGE,
     ("GET", "/library"): LIBRARY_READ,
     ("GET", "/library/search"): LIBRARY_READ,
+    ("GET", "/cases/reminders"): PERSONS_READ,  # the caller's own cases; scope=district: supervisors
     ("GET", "/library/{doc_id}"): LIBRARY_READ,
     ("GET", "/library/{doc_id}/file"): LIBRARY_READ,
     ("PATCH", "/library/{doc_id}"): LIBRARY_MANAGE,

@@ -17,8 +17,12 @@ from command_center.records.api.arrest_views import ArrestCreate, ArrestPage, Ar
 from command_center.records.api.casework_common import (
     MAX_ID,
     NO_STORE,
+    SENT_AGAIN,
+    IdempotencyKey,
     both_or_neither,
+    call,
     iso,
+    key_of,
     not_in_future,
     photo_from_base64,
     staff_only,
@@ -49,7 +53,12 @@ def get_casework(services: ServicesDep) -> CaseworkServices:
 CaseworkDep = Annotated[CaseworkServices, Depends(get_casework)]
 
 
-@router.post("", status_code=201, response_model=ArrestView)
+@router.post(
+    "",
+    status_code=201,
+    response_model=ArrestView,
+    responses={200: {"model": ArrestView, "description": SENT_AGAIN}},
+)
 async def record_arrest(
     body: ArrestCreate,
     principal: Officer,
@@ -57,9 +66,12 @@ async def record_arrest(
     casework: CaseworkDep,
     records: RecordsDep,
     settings: SettingsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> ArrestView:
     """Record an arrest. Every officer is told (a broadcast with the photo); the check against other
-    cases runs after the answer (``status: screening``, then ``screened`` with what it found)."""
+    cases runs after the answer (``status: screening``, then ``screened`` with what it found). With an
+    ``Idempotency-Key`` the arrest is stored once: sent again, the first arrest comes back (200)."""
     officer_id = staff_only(principal)
     arrested_at = not_in_future(body.arrested_at, "arrested_at")
     if arrested_at < datetime.now(UTC) - MAX_AGE:
@@ -91,10 +103,14 @@ async def record_arrest(
         longitude=body.longitude,
         notes=body.notes,
         photo=photo,
+        idempotency_key=key_of(idempotency_key),
     )
-    arrest = await run_in_threadpool(
+    arrest, created = await call(
         casework.arrests.add, new, officer_id, principal.actor, faceprint_bytes(vector)
     )
+    if not created:  # told and screened when it was first stored
+        response.status_code = 200
+        return ArrestView.of(arrest)
     details = {"fir_number": arrest.fir_number, "police_station": arrest.police_station, "cnic": arrest.cnic}
     details |= evidence.stored("arrest_photo", (arrest.id, photo.jpeg if photo else None))
     await auditor.record("arrests.record", f"arrest:{arrest.id}", details=details)

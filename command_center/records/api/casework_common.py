@@ -8,9 +8,9 @@ import asyncio
 import base64
 import binascii
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import HTTPException, UploadFile
+from fastapi import Header, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from command_center.records.casework_photos import CleanPhoto, clean_photo
@@ -22,6 +22,22 @@ from watchlist.photos import PhotoError
 FUTURE_SLACK = timedelta(minutes=10)  # phones' clocks drift
 MAX_ID = 2**31 - 1
 NO_STORE = {"Cache-Control": "private, no-store"}
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=UUID_PATTERN,
+        description="A UUID the phone made for this report: the same key again returns the first record "
+        "(200) instead of storing a second one",
+    ),
+]
+SENT_AGAIN = "Sent again with the same Idempotency-Key: the first record"
+
+
+def key_of(idempotency_key: str | None) -> str | None:
+    """The stored form of a key (UUIDs compare lower-case)."""
+    return idempotency_key.lower() if idempotency_key else None
 
 
 async def call(work: Any, *args: Any) -> Any:

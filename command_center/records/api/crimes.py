@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Header, HTTPException, Path, Query, Response, UploadFile
+from fastapi import APIRouter, File, HTTPException, Path, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
 
@@ -27,8 +27,11 @@ from command_center.records.api.arrests import CaseworkDep
 from command_center.records.api.casework_common import (
     MAX_ID,
     NO_STORE,
+    SENT_AGAIN,
+    IdempotencyKey,
     call,
     iso,
+    key_of,
     not_in_future,
     photo_from_upload,
     staff_only,
@@ -61,16 +64,6 @@ Reader = Annotated[Principal, require(Permission.CRIMES_READ)]
 Reporter = Annotated[Principal, require(Permission.CRIMES_REPORT)]
 TypeQuery = Annotated[str | None, Query(pattern=TYPE_PATTERN, description="A crime type (GET /crimes/types)")]
 When = Annotated[AwareDatetime | None, Query()]
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        pattern=UUID_PATTERN,
-        description="A UUID the phone made for this report: the same key again returns the first report "
-        "(200) instead of storing a second one",
-    ),
-]
 
 
 def _window(since: datetime | None, until: datetime | None) -> None:
@@ -82,7 +75,7 @@ def _window(since: datetime | None, until: datetime | None) -> None:
     "",
     status_code=201,
     response_model=CrimeView,
-    responses={200: {"model": CrimeView, "description": "Sent again with the same Idempotency-Key"}},
+    responses={200: {"model": CrimeView, "description": SENT_AGAIN}},
 )
 async def report_crime(
     body: CrimeCreate,
@@ -111,7 +104,7 @@ async def report_crime(
         police_station=body.police_station,
         fir_number=body.fir_number,
         description=body.description,
-        idempotency_key=idempotency_key.lower() if idempotency_key else None,
+        idempotency_key=key_of(idempotency_key),
     )
     report, created = await call(casework.crimes.add, new, officer_id, principal.actor)
     if not created:

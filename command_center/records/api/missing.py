@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, HTTPException, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
 
@@ -22,9 +22,12 @@ from command_center.records.api.arrests import CaseworkDep
 from command_center.records.api.casework_common import (
     MAX_ID,
     NO_STORE,
+    SENT_AGAIN,
+    IdempotencyKey,
     both_or_neither,
     call,
     iso,
+    key_of,
     not_in_future,
     photo_from_base64,
     photo_from_upload,
@@ -214,29 +217,66 @@ async def _candidates(
     return CandidatePage(candidates=[CandidateView.of(c) for c in found])
 
 
+class Sending:
+    """What registering a case takes besides its body: who sends it, with which key, and where to."""
+
+    def __init__(
+        self,
+        principal: Registrar,
+        auditor: AuditorDep,
+        casework: CaseworkDep,
+        settings: SettingsDep,
+        response: Response,
+        idempotency_key: IdempotencyKey = None,
+    ) -> None:
+        self.principal, self.auditor, self.casework = principal, auditor, casework
+        self.settings, self.response, self.key = settings, response, key_of(idempotency_key)
+
+
+SendingDep = Annotated[Sending, Depends()]
+
+
+async def _register(
+    kind: Kind, values: dict[str, Any], body: MissingCreate | UdrCreate, sending: Sending
+) -> AnyCase:
+    """Register a case and audit it. A key stored already (the phone sent it again): the first case,
+    answered with 200, its photos completed if the first sending was cut short."""
+    principal, auditor, casework = sending.principal, sending.auditor, sending.casework
+    staff_id = staff_only(principal)
+    photos = await _photos(body.photos_jpeg, sending.settings)
+    registered: tuple[AnyCase, list[CasePhoto], bool] = await refusing(
+        casework.missing.register(kind, values, photos, principal.actor, staff_id, sending.key)
+    )
+    case, added, created = registered
+    if not created:
+        sending.response.status_code = 200
+        if added:  # the first sending was cut short before its photos
+            details = {"sent_again": True, **_evidence(added, photos)}
+            await auditor.record(f"{kind}.photo_add", target(kind, case.id), details=details)
+        return case
+    label = {"name": case.name} if isinstance(case, MissingPerson) else {"udr_number": case.udr_number}
+    details = {**label, "photos": len(photos), **_evidence(added, photos)}
+    await auditor.record(f"{kind}.register", target(kind, case.id), details=details)
+    return case
+
+
 # -- missing persons ----------------------------------------------------------------------------------
 
 
-@router.post("", status_code=201, response_model=MissingView)
-async def register_missing(
-    body: MissingCreate,
-    principal: Registrar,
-    auditor: AuditorDep,
-    casework: CaseworkDep,
-    settings: SettingsDep,
-) -> MissingView:
+@router.post(
+    "",
+    status_code=201,
+    response_model=MissingView,
+    responses={200: {"model": MissingView, "description": SENT_AGAIN}},
+)
+async def register_missing(body: MissingCreate, sending: SendingDep) -> MissingView:
     """Register a missing person: every officer is told, the photos go onto the camera watchlist
-    (category missing: a welfare check), and unidentified bodies are ranked against the description."""
-    staff_id = staff_only(principal)
+    (category missing: a welfare check), and unidentified bodies are ranked against the description.
+    With an ``Idempotency-Key`` the case is stored once: sent again, the first case comes back (200)."""
     values = _values(body)
     values["last_seen_at"] = not_in_future(body.last_seen_at, "last_seen_at")
-    photos = await _photos(body.photos_jpeg, settings)
-    case, added = await refusing(
-        casework.missing.register("missing", values, photos, principal.actor, staff_id)
-    )
-    details = {"name": case.name, "photos": len(photos), **_evidence(added, photos)}
-    await auditor.record("missing.register", target("missing", case.id), details=details)
-    return await _missing_view(casework, case.id)
+    case = await _register("missing", values, body, sending)
+    return await _missing_view(sending.casework, case.id)
 
 
 @router.get("", response_model=MissingPage)
@@ -317,20 +357,19 @@ async def missing_candidates(
 # -- unidentified dead bodies -------------------------------------------------------------------------
 
 
-@udr_router.post("", status_code=201, response_model=UdrView)
-async def register_udr(
-    body: UdrCreate, principal: Registrar, auditor: AuditorDep, casework: CaseworkDep, settings: SettingsDep
-) -> UdrView:
+@udr_router.post(
+    "",
+    status_code=201,
+    response_model=UdrView,
+    responses={200: {"model": UdrView, "description": SENT_AGAIN}},
+)
+async def register_udr(body: UdrCreate, sending: SendingDep) -> UdrView:
     """Register an unidentified dead body: every officer is told, and missing persons are ranked
-    against its description and photos."""
-    staff_id = staff_only(principal)
+    against its description and photos. With an ``Idempotency-Key`` the case is stored once."""
     values = _values(body)
     values["found_at"] = not_in_future(body.found_at, "found_at")
-    photos = await _photos(body.photos_jpeg, settings)
-    case, added = await refusing(casework.missing.register("udr", values, photos, principal.actor, staff_id))
-    details = {"udr_number": case.udr_number, "photos": len(photos), **_evidence(added, photos)}
-    await auditor.record("udr.register", target("udr", case.id), details=details)
-    return await _udr_view(casework, case.id)
+    case = await _register("udr", values, body, sending)
+    return await _udr_view(sending.casework, case.id)
 
 
 @udr_router.get("", response_model=UdrPage)

@@ -1,6 +1,18 @@
 // A staff session in the browser: sign in (government ID + mobile -> SMS code), tokens in sessionStorage
 // (gone when the tab closes), the access token refreshed before it expires, and API calls that carry it.
 // Shared by the operator console and the officer app.
+//
+// The officer app is installed on the officer's phone and must survive being closed (a shift is spent
+// opening and closing it, often with no signal), so it keeps its session in localStorage instead
+// (keepAcrossRestarts): the tokens with the server's expiry, never longer. The trade-off: a token in
+// localStorage outlives the tab, so a script running in the page could read it; the page's policy
+// allows scripts from this origin only (script-src 'self', no inline script), the refresh token lives
+// one shift (security.refresh_token_ttl_s) and is single-use, and the server still decides: sign-out
+// revokes the session on the server and removes every token from the phone; a 401 that a refresh cannot
+// mend removes them too; an administrator's revocation ends the session at its next call. Without
+// network the app starts from what it kept (the officer's queue and library), and asks the server again
+// as soon as there is one. An httpOnly cookie would hide the token from scripts, but every API call
+// would then need CSRF protection and the WebSocket another way to authenticate.
 import { readAsDataUrl } from "./dom.js";
 
 const REFRESH_MARGIN_MS = 60000;
@@ -14,13 +26,48 @@ export class ApiError extends Error {
   }
 }
 
-let session = null; // {access_token, refresh_token, expires_at, user}
+const RETRY_REFRESH_MS = 30000; // a refresh that found no network is tried again this much later
+
+let store = sessionStorage; // localStorage in the installed officer app (keepAcrossRestarts)
+let session = null; // {access_token, refresh_token, expires_at, user, me}
 let refreshTimer = null;
 let onEnded = () => {};
 const photos = new Map(); // image URL -> Promise of a data: URL (some image reads are audited: fetch once)
 
 export function current() {
   return session;
+}
+
+// Keep the session in localStorage (the installed officer app): call before resume(). Another window's
+// refresh or sign-out is followed here (one refresh token, used once, shared by the windows).
+export function keepAcrossRestarts() {
+  store = localStorage;
+  window.addEventListener("storage", (event) => {
+    if (event.key !== SESSION_KEY || !session) return;
+    const stored = read();
+    if (!stored) end("You signed out in another window.");
+    else session = stored;
+  });
+}
+
+function read() {
+  try {
+    return JSON.parse(store.getItem(SESSION_KEY) || "null");
+  } catch (error) {
+    return null;
+  }
+}
+
+// What /auth/me said, kept with the session (and gone with it) for a start with no network.
+export function remember(me) {
+  if (!session) return;
+  session.me = me;
+  store.setItem(SESSION_KEY, JSON.stringify(session));
+}
+
+// A failure of the network (no answer), not a refusal from the server.
+export function unreachable(error) {
+  return !(error instanceof ApiError);
 }
 
 export function whenEnded(callback) {
@@ -56,21 +103,31 @@ function save(tokens) {
     refresh_token: tokens.refresh_token,
     expires_at: Date.now() + tokens.expires_in * 1000,
     user: tokens.user,
+    me: session && session.me,
   };
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  store.setItem(SESSION_KEY, JSON.stringify(session));
   scheduleRefresh();
 }
 
 function scheduleRefresh() {
   clearTimeout(refreshTimer);
   const wait = Math.max(session.expires_at - Date.now() - REFRESH_MARGIN_MS, 1000);
-  refreshTimer = setTimeout(() => refresh().catch(() => end("Your session has ended; sign in again.")), wait);
+  refreshTimer = setTimeout(() => refresh().catch((error) => {
+    if (unreachable(error)) refreshTimer = setTimeout(scheduleRefresh, RETRY_REFRESH_MS); // offline: later
+    else end("Your session has ended; sign in again.");
+  }), wait);
 }
 
 let refreshing = null;
 
 // One refresh at a time: a refresh token is single-use, and a second concurrent use ends the session.
 export function refresh() {
+  const stored = read();
+  if (stored && session && stored.refresh_token !== session.refresh_token && stored.expires_at > Date.now()) {
+    session = stored; // another window refreshed already: its tokens are the live ones
+    scheduleRefresh();
+    return Promise.resolve(session);
+  }
   if (!refreshing) {
     refreshing = postPublic("/auth/refresh", { refresh_token: session.refresh_token })
       .then(save)
@@ -79,13 +136,10 @@ export function refresh() {
   return refreshing;
 }
 
-// The stored session if it is still usable (refreshed if its access token expired), else null.
+// The stored session if it is still usable (refreshed if its access token expired), else null. With no
+// network to refresh it, the stored session as it is (the app starts offline; the server decides later).
 export async function resume() {
-  try {
-    session = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
-  } catch (error) {
-    session = null;
-  }
+  session = read();
   if (!session) return null;
   if (session.expires_at > Date.now()) {
     scheduleRefresh();
@@ -95,6 +149,10 @@ export async function resume() {
     await refresh();
     return session;
   } catch (error) {
+    if (unreachable(error)) {
+      refreshTimer = setTimeout(scheduleRefresh, RETRY_REFRESH_MS);
+      return session;
+    }
     forget();
     return null;
   }
@@ -113,7 +171,7 @@ function forget() {
   clearTimeout(refreshTimer);
   session = null;
   photos.clear();
-  sessionStorage.removeItem(SESSION_KEY);
+  store.removeItem(SESSION_KEY);
 }
 
 export async function signOut() {
@@ -138,6 +196,7 @@ export async function call(path, options = {}, retried = false) {
     try {
       await refresh();
     } catch (error) {
+      if (unreachable(error)) throw error; // no network now: the session stands
       end("Your session has ended; sign in again.");
       throw new ApiError(401, "your session has ended", path);
     }

@@ -43,6 +43,7 @@ TABLE_MODULES = (
     "command_center.records.crime_tables",
     "command_center.records.library_tables",
     "command_center.records.missing_tables",
+    "command_center.records.reminder_tables",
     "command_center.security.users",
     "command_center.security.apikeys",
     "command_center.security.audit",

@@ -4,14 +4,21 @@
 // checked against the watch lists from a photo taken on the spot; the officer's own watchlist; reports
 // from the field (arrests, crimes kept on the phone while offline, missing persons, bodies found). Both kinds come over /ws/officer, the officer's durable channels: each is
 // confirmed once shown, so a phone that was offline gets every one when it reconnects.
+//
+// It is an installable app (officer.webmanifest, the service worker at /officer-sw.js): once opened it
+// opens again with no network at all, says so, and shows what waits on the phone and the library kept
+// for offline reading. The session survives the app being closed (session.js: keepAcrossRestarts).
 import { $ } from "../dom.js";
-import { getJson, openSocket, refresh, resume, send, signOut, whenEnded } from "../session.js";
+import {
+  current, getJson, keepAcrossRestarts, openSocket, refresh, remember, resume, send, signOut, unreachable, whenEnded,
+} from "../session.js";
 import { bindSignIn, showSignIn } from "../signin.js";
 import { DispatchList } from "./dispatches.js";
 import { mountFaceCheck } from "./face_check.js";
 import { NOTICE_TYPES, NoticeList } from "./notices.js";
 import { mountReports } from "./reports.js";
 import { mountLibrary } from "./library.js";
+import { mountReminders } from "./reminders.js";
 import { mountSearch, mountWatchlist } from "./search.js";
 
 const RECONNECT_MIN_MS = 500;
@@ -21,6 +28,7 @@ const MESSAGE_KEY = "safecity.officer.message";
 let socket = null;
 let list = null;
 let notices = null;
+let reminders = null; // reads the reminders again (when the tab is opened)
 
 function leave(message) {
   if (message) sessionStorage.setItem(MESSAGE_KEY, message);
@@ -32,7 +40,7 @@ function leave(message) {
 }
 
 function setLink(up) {
-  $("link").textContent = up ? "live" : "reconnecting…";
+  $("link").textContent = up ? "live" : navigator.onLine === false ? "offline" : "reconnecting…";
   $("link").className = `link ${up ? "link-up" : "link-down"}`;
 }
 
@@ -66,10 +74,8 @@ function connect(delay) {
       return;
     }
     const renewed = event.code === 4401 ? refresh() : Promise.resolve();
-    renewed.then(
-      () => setTimeout(() => socket === ws && connect(Math.min(delay * 2, RECONNECT_MAX_MS)), delay),
-      () => leave("Your session has ended; sign in again."),
-    );
+    const again = () => setTimeout(() => socket === ws && connect(Math.min(delay * 2, RECONNECT_MAX_MS)), delay);
+    renewed.then(again, (error) => (unreachable(error) ? again() : leave("Your session has ended; sign in again.")));
   });
 }
 
@@ -89,10 +95,37 @@ function showTab() {
   for (const section of document.querySelectorAll(".tab")) section.hidden = section.id !== `tab-${tab}`;
   for (const link of document.querySelectorAll("#tabs a")) link.classList.toggle("active", link.dataset.tab === tab);
   if (tab === "notices" && notices) notices.seen();
+  if (tab === "reminders" && reminders) reminders();
+}
+
+// What the officer is, from the server; with no network, what it said last time (kept with the session).
+async function whoAmI() {
+  try {
+    const me = await getJson("/auth/me");
+    remember(me);
+    return me;
+  } catch (error) {
+    const kept = current() && current().me;
+    if (unreachable(error) && kept) return kept;
+    if (unreachable(error)) throw new Error("No network: signing in needs the network once; try again when the phone is online.");
+    throw error;
+  }
+}
+
+function showOffline() {
+  const offline = navigator.onLine === false;
+  $("offline").hidden = !offline;
+  document.body.classList.toggle("is-offline", offline);
+  if (offline) setLink(false);
+}
+
+function installable() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/officer-sw.js", { scope: "/officer" }).catch((error) => console.warn("no offline app:", error.message));
 }
 
 async function start() {
-  const me = await getJson("/auth/me");
+  const me = await whoAmI();
   if (!me.permissions.includes("patrol:report")) {
     await signOut();
     leave(`This app is for patrol officers; your role (${me.role.replaceAll("_", " ")}) uses the command centre console.`);
@@ -108,8 +141,12 @@ async function start() {
   if (me.permissions.includes("faces:search")) mountFaceCheck($("tab-face"));
   else document.querySelector("#tabs a[data-tab=face]").remove();
   mountWatchlist($("tab-watchlist"));
-  mountReports($("tab-report"), me);
+  mountReports($("tab-report"), me, (n) => {
+    $("report-waiting").textContent = String(n);
+    $("report-waiting").hidden = !n;
+  });
   mountLibrary($("tab-library"));
+  reminders = mountReminders($("tab-reminders"), $("reminders-due"));
   window.addEventListener("hashchange", showTab);
   showTab();
   connect(RECONNECT_MIN_MS);
@@ -118,9 +155,17 @@ async function start() {
 // Modules that wait for the deployment's settings (dom.js) may finish after DOMContentLoaded: start
 // at once when the document is already parsed.
 async function boot() {
+  keepAcrossRestarts();
+  installable();
+  showOffline();
+  window.addEventListener("online", showOffline);
+  window.addEventListener("offline", showOffline);
   bindSignIn(() => start().catch((error) => leave(error.message)));
   whenEnded((message) => leave(message));
   $("logout").addEventListener("click", async () => {
+    const waiting = Number($("report-waiting").textContent || 0);
+    const kept = `${waiting} report(s) wait on this phone: they stay here and are sent when you sign in again. Sign out?`;
+    if (waiting && !confirm(kept)) return;
     await signOut();
     leave("");
   });

@@ -18,6 +18,7 @@ const WHAT = {
   wanted_elsewhere: "Arrested: linked to your case",
   missing_match: "Possible match in your case",
   missing_seen: "Missing person seen",
+  case_reminder: "Case reminder",
 };
 const CHANNEL = { person_notice: "My watchlist", bulletin: "All officers", casework: "My cases" };
 
@@ -111,7 +112,7 @@ export class NoticeList {
     const matches = (notice.matches || []).map((m) =>
       h("li", {}, `${label(m.kind)} ${m.id}${m.name ? ` ${m.name}` : ""} (${m.how}${m.score < 1 ? ` ${Math.round(m.score * 100)}%` : ""})${m.detail ? `: ${m.detail}` : ""}`));
     return h("article", { class: `notice notice-${type}${read ? "" : " unread"}`, dataset: { type, kind: notice.kind, event: notice.event_id } },
-      h("header", {}, h("h3", {}, title), h("span", { class: "badge" }, CHANNEL[type] || type), read ? null : h("span", { class: "badge new" }, "new")),
+      h("header", {}, h("h3", {}, title), h("span", { class: "badge" }, notice.kind === "case_reminder" ? "My cases" : CHANNEL[type] || type), read ? null : h("span", { class: "badge new" }, "new")),
       h("div", { class: "what" }, photo, h("p", { class: "summary" }, notice.summary)),
       notice.instruction ? h("p", { class: "message info instruction" }, notice.instruction) : null,
       h("dl", { class: "facts" }, facts.flatMap(([name, value]) => [h("dt", {}, name), h("dd", {}, value)])),

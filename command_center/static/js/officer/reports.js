@@ -1,28 +1,40 @@
 // The officer's reports from the field (the M-CCTNS app): an arrest notified with the person's photo (and
-// the screening against other cases shown when it is done), a crime at the spot (crime_report.js, kept on
-// the phone while offline), a missing person reported by the family and an unidentified body found, each
-// with photos. Every report goes through the command centre's API, which checks and audits it; what it
-// refuses is shown with its reason.
-import { fill, h, label, say } from "../dom.js";
-import { getJson, send } from "../session.js";
+// the screening against other cases shown when it is done), a crime at the spot (crime_report.js), a
+// missing person reported by the family and an unidentified body found, each with photos. Every report is
+// kept on the phone first and sent from there (queue.js for arrests and cases, outbox.js for crimes):
+// with no network it waits and goes by itself when the phone is online again, stored once however often
+// it is sent. The command centre's API checks and audits each; what it refuses is shown with its reason,
+// and a report refused after it left the form stays in the list to be corrected or discarded.
+import { fill, formatTime, h, isoToLocal, label, say } from "../dom.js";
+import { getJson } from "../session.js";
 import { mountCrimeReport } from "./crime_report.js";
-import { base64Of, camera, choice, field, numbers, position, reasonOf, valuesOf, whenField } from "./fields.js";
+import { base64Of, camera, choice, field, numbers, position, valuesOf, whenField } from "./fields.js";
+import { Queue } from "./queue.js";
 
 const SCREENING_POLLS_MS = [1000, 2000, 3000, 5000, 8000, 13000, 21000, 30000]; // then it says "later"
 const SEXES = [["", "Choose…"], ["male", "male"], ["female", "female"], ["unknown", "unknown"]];
 
 const KINDS = [
-  ["arrest", "Arrest", "arrests:record", mountArrest],
-  ["crime", "Crime", "crimes:report", mountCrimeReport],
-  ["missing", "Missing person", "missing:register", (c) => mountCase(c, MISSING)],
-  ["udr", "Body found", "missing:register", (c) => mountCase(c, UDR)],
+  ["arrest", "Arrest", "arrests:record", (c, me, q) => mountArrest(c, q)],
+  ["crime", "Crime", "crimes:report", (c, me) => mountCrimeReport(c, me)],
+  ["missing", "Missing person", "missing:register", (c, me, q) => mountCase(c, MISSING, q)],
+  ["udr", "Body found", "missing:register", (c, me, q) => mountCase(c, UDR, q)],
 ];
+const STATES = { waiting: "waiting to send", sending: "sending…", sent: "sent", refused: "refused" };
+const RECORD = { arrest: "arrest", missing: "missing person case", udr: "UDR case" };
 
-export function mountReports(container, me) {
+// ``counted(n)``: how many reports wait or were refused (the Report tab's badge).
+export function mountReports(container, me, counted = () => {}) {
   const kinds = KINDS.filter(([, , needs]) => me.permissions.includes(needs));
+  const list = h("div", { id: "officer-queue" });
+  const editors = {};
+  const queue = new Queue(me.id, () => showQueue(queue, list, editors, counted), (item, record) => {
+    if (editors[item.kind]) editors[item.kind].sent(item, record);
+  });
+  queue.show = (kind) => show(kinds.findIndex(([id]) => id === kind));
   const panels = kinds.map(([id, , , mount]) => {
     const panel = h("section", { class: "report-panel", id: `officer-report-${id}`, hidden: true });
-    mount(panel, me);
+    editors[id] = mount(panel, me, queue);
     return panel;
   });
   const buttons = kinds.map(([id, text], i) => h("button", {
@@ -33,13 +45,81 @@ export function mountReports(container, me) {
     panel.hidden = i !== chosen;
     buttons[i].setAttribute("aria-pressed", String(i === chosen));
   });
-  fill(container, h("h2", {}, "Report"), h("div", { class: "buttons report-kinds", role: "group", "aria-label": "What to report" }, buttons), panels);
+  fill(container, h("h2", {}, "Report"), h("div", { class: "buttons report-kinds", role: "group", "aria-label": "What to report" }, buttons),
+    h("section", { class: "queue" }, h("h3", {}, "Kept on this phone"), list), panels);
   show(0);
+  showQueue(queue, list, editors, counted);
+  queue.flush();
+}
+
+async function showQueue(queue, list, editors, counted) {
+  const items = await queue.items();
+  counted(items.filter((i) => i.state !== "sent").length);
+  if (!items.length) {
+    fill(list, h("p", { class: "muted", id: "officer-queue-empty" }, "Nothing kept: every arrest and case was sent."));
+    return;
+  }
+  fill(list, items.map((item) => h("article", { class: `queued ${item.state}`, dataset: { key: item.key, kind: item.kind, state: item.state } },
+    h("h4", {}, item.title, " ", h("span", { class: `badge ${item.state}` }, STATES[item.state])),
+    h("p", { class: "muted" }, `kept ${formatTime(item.queued_at)}`,
+      item.state === "sent" ? ` · sent ${formatTime(item.sent_at)} as ${RECORD[item.kind]} ${item.record_id}` : ""),
+    item.state === "refused" ? h("p", { class: "error" }, `Refused: ${item.reason}`) : null,
+    item.state === "refused" ? h("div", { class: "buttons" },
+      h("button", { type: "button", onclick: () => editors[item.kind].edit(item) }, "Correct and send again"),
+      h("button", { type: "button", class: "secondary", onclick: () => confirm("Discard this report? It was never stored.") && queue.remove(item.key) }, "Discard")) : null,
+    item.state === "sent" ? h("button", { type: "button", class: "secondary", onclick: () => queue.remove(item.key) }, "Clear") : null)));
+}
+
+// A form that goes through the queue: ``body()`` the values to send (or null: not ready), ``title``
+// how the list names them. Sent at once when there is network; refused at once, the form keeps the
+// values and says why; no network, it is kept and the form is cleared for the next one.
+function queued(kind, path, form, message, queue, { body, title, photosOf, cleared, sent, refusedAs = "Not sent" }) {
+  let editing = null; // the refused item being corrected
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    say(message, "Sending…"); // at once: what the last answer said is no longer true
+    const values = await body();
+    if (!values) return;
+    const earlier = editing && (await queue.get(editing));
+    if (earlier && earlier.body && !photosOf(values).length) Object.assign(values, photosOf.keep(earlier.body));
+    let item;
+    try {
+      item = earlier ? await queue.correct(earlier.key, values, title(values)) : await queue.add(kind, path, values, title(values));
+    } catch (error) {
+      say(message, `The phone cannot keep this report (${error.message}): send fewer photos.`, "error");
+      return;
+    }
+    await queue.flush();
+    const now = await queue.get(item.key);
+    if (now && now.state === "refused") {
+      if (!earlier) await queue.remove(item.key); // nothing kept: the form still holds it
+      say(message, `${refusedAs}: ${now.reason}`, "error");
+      return;
+    }
+    editing = null;
+    form.reset();
+    cleared();
+    if (!now || now.state !== "sent") say(message, "No network: kept on this phone and sent when it is back online.");
+  });
+  return {
+    sent: (item, record) => sent(item, record, message),
+    edit(item) {
+      editing = item.key;
+      queue.show(kind);
+      for (const [name, value] of Object.entries(item.body)) {
+        const input = form.elements[name];
+        if (!input || input.type === "file") continue;
+        input.value = Array.isArray(value) ? value.join(", ") : input.type === "datetime-local" ? isoToLocal(new Date(value)) : value;
+      }
+      say(message, `Correct what was refused (${item.reason}) and send again; the photos kept stay unless you take new ones.`, "error");
+      form.scrollIntoView();
+    },
+  };
 }
 
 // -- arrest notification ------------------------------------------------------------------------------
 
-function mountArrest(container) {
+function mountArrest(container, queue) {
   const photo = camera("officer-arrest-photo", "Photo of the arrested person");
   const form = h("form", { class: "filters", id: "officer-arrest-form" },
     photo.element,
@@ -54,24 +134,28 @@ function mountArrest(container) {
     h("button", { type: "submit" }, "Notify arrest"));
   const message = h("p", { class: "message", id: "officer-arrest-message", role: "status" });
   const result = h("div", { id: "officer-arrest-result", "aria-live": "polite" });
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const body = valuesOf(form, ["arrested_at"]);
-    body.sections = (body.sections || "").split(",").map((s) => s.trim()).filter(Boolean);
-    say(message, "Sending…");
-    try {
+  const photosOf = (body) => (body.photo_jpeg ? [body.photo_jpeg] : []);
+  photosOf.keep = (body) => (body.photo_jpeg ? { photo_jpeg: body.photo_jpeg } : {});
+  fill(container, h("h3", {}, "Notify an arrest"), form, message, result);
+  return queued("arrest", "/arrests", form, message, queue, {
+    async body() {
+      const body = valuesOf(form, ["arrested_at"]);
+      body.sections = (body.sections || "").split(",").map((s) => s.trim()).filter(Boolean);
       const [taken] = await photo.dataUrls();
       if (taken) body.photo_jpeg = base64Of(taken);
-      const arrest = await send("POST", "/arrests", body);
-      say(message, `Arrest ${arrest.id} notified: every officer is told.`);
-      form.reset();
+      return body;
+    },
+    title: (body) => `Arrest: ${body.person_name}, FIR ${body.fir_number}`,
+    photosOf,
+    cleared: () => {
       photo.clear();
-      followScreening(arrest, result);
-    } catch (error) {
-      say(message, `Not sent: ${reasonOf(error)}`, "error");
-    }
+      form.elements.arrested_at.value = isoToLocal(new Date());
+    },
+    sent(item, record, said) {
+      say(said, `Arrest ${record.id} notified: every officer is told.`);
+      followScreening(record, result);
+    },
   });
-  fill(container, h("h3", {}, "Notify an arrest"), form, message, result);
 }
 
 async function followScreening(arrest, result) {
@@ -131,7 +215,7 @@ const UDR = {
   ],
 };
 
-function mountCase(container, kind) {
+function mountCase(container, kind, queue) {
   const photos = camera(`officer-${kind.id}-photos`, "Photos (up to 3)", 3);
   const where = kind.id === "udr" ? position(`officer-${kind.id}`) : null;
   const form = h("form", { class: "filters", id: `officer-${kind.id}-form` },
@@ -146,20 +230,24 @@ function mountCase(container, kind) {
     where ? where.element : null,
     h("button", { type: "submit" }, "Register"));
   const message = h("p", { class: "message", id: `officer-${kind.id}-message`, role: "status" });
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const body = numbers(valuesOf(form, [kind.when]), ["age_min", "age_max", "latitude", "longitude"]);
-    say(message, "Sending…");
-    try {
-      body.photos_jpeg = (await photos.dataUrls()).map(base64Of);
-      const created = await send("POST", kind.path, body);
-      say(message, `${kind.what} ${created.id} registered: every officer is told.`);
-      form.reset();
-      photos.clear();
-    } catch (error) {
-      say(message, `Not registered: ${reasonOf(error)}`, "error");
-    }
-  });
+  const photosOf = (body) => body.photos_jpeg || [];
+  photosOf.keep = (body) => ({ photos_jpeg: body.photos_jpeg || [] });
   fill(container, h("h3", {}, kind.title), form, message);
   if (where) where.locate();
+  return queued(kind.id, kind.path, form, message, queue, {
+    async body() {
+      const body = numbers(valuesOf(form, [kind.when]), ["age_min", "age_max", "latitude", "longitude"]);
+      body.photos_jpeg = (await photos.dataUrls()).map(base64Of);
+      return body;
+    },
+    title: (body) => `${kind.what}: ${body.name || body.udr_number}`,
+    refusedAs: "Not registered",
+    photosOf,
+    cleared: () => {
+      photos.clear();
+      form.elements[kind.when].value = isoToLocal(new Date());
+      if (where) where.locate();
+    },
+    sent: (item, record, said) => say(said, `${kind.what} ${record.id} registered: every officer is told.`),
+  });
 }
