@@ -128,8 +128,8 @@ def test_bulk_import_writes_the_same_keys(engine: Engine) -> None:
     assert person_rows == len(PEOPLE)
 
 
-def test_migration_0006_backfills_the_keys_of_persons_already_stored(database_url: str) -> None:
-    engine = make_engine(database_url)
+def test_migration_0006_backfills_the_keys_of_persons_already_stored(empty_database_url: str) -> None:
+    engine = make_engine(empty_database_url)
     try:
         migrations.upgrade(engine, "0005")
         stamp = datetime(2025, 1, 1, tzinfo=UTC)
