@@ -78,6 +78,11 @@ def sessions_revoked() -> str:
     return f"{PREFIX}.auth.revoked"
 
 
+def import_progress() -> str:
+    """Bulk import jobs' progress, relayed by every command-centre replica to its consoles (core NATS)."""
+    return f"{PREFIX}.imports.progress"
+
+
 def camera_health(camera_id: str) -> str:
     """A camera's health as its worker sees it (login refused, recovered): core NATS, repeated while bad."""
     return f"{PREFIX}.cameras.health.{_token(camera_id)}"
