@@ -12,7 +12,10 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection
 
+from pipeline.settings import Settings
+
 HEADER = ["name", "father's name", "CNIC", "gender", "district", "category", "cases", "photo"]
+BATCH = 20  # rows per batch in these tests
 BAD_EVERY = 7  # every 7th data row is bad, in turn for one of FAULTS
 
 
@@ -71,3 +74,12 @@ async def next_progress(ws: ClientConnection, job_id: int, within_s: float = 60)
         if message.get("type") == "import_progress" and message["job"]["job_id"] == job_id:
             job: dict[str, Any] = message["job"]
             return job
+
+
+def import_settings(base: Settings) -> Settings:
+    """Small batches (several per test file), a short lease (a dead replica's job is taken over in
+    seconds), small limits to exceed."""
+    records = {"import_batch_rows": BATCH, "import_max_rows": 2000, "import_poll_s": 0.2, "import_lease_s": 3}
+    records["import_max_photos_bytes"] = 50_000
+    cc = base.command_center.model_copy(update={"max_upload_bytes": 400_000})
+    return base.model_copy(update={"records": base.records.model_copy(update=records), "command_center": cc})

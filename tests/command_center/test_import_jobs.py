@@ -18,20 +18,20 @@ from command_center.records import tables as t
 from command_center.security.permissions import Role
 from pipeline.settings import Settings
 from tests.command_center.helpers import Served, settings_for, ws_auth
-from tests.command_center.import_job_helpers import next_progress, persons_csv, until_state, upload
+from tests.command_center.import_job_helpers import (
+    BATCH,
+    import_settings,
+    next_progress,
+    persons_csv,
+    until_state,
+    upload,
+)
 from tests.command_center.records_helpers import client
-
-BATCH = 20
 
 
 @pytest.fixture
 def settings(database_url: str, nats_url: str, redis_url: str, tmp_path: Path, models_dir: Path) -> Settings:
-    base = settings_for(
-        database_url, nats_url, tmp_path, models_dir, redis_url=redis_url, max_upload_bytes=400_000
-    )
-    records = {"import_batch_rows": BATCH, "import_max_rows": 2000, "import_poll_s": 0.2, "import_lease_s": 3}
-    records["import_max_photos_bytes"] = 50_000
-    return base.model_copy(update={"records": base.records.model_copy(update=records)})
+    return import_settings(settings_for(database_url, nats_url, tmp_path, models_dir, redis_url=redis_url))
 
 
 def persons_named(served: Served, tag: str) -> int:
