@@ -36,17 +36,29 @@ Extract = Callable[[np.ndarray], Any]
 Match = Callable[[Any, Any], float]
 
 
-def prints(seed: int = 2026) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """(enrolled, probes, strangers) images, exactly as the identification test makes them."""
+def prints(fingers: int = FINGERS, seed: int = 2026) -> tuple[list[np.ndarray], ...]:
+    """(enrolled, probes, strangers) images, exactly as the identification test makes them (its first
+    ``fingers`` enrolled fingers)."""
     rng = np.random.default_rng(seed)
     enrolled, probes, strangers = [], [], []
-    for _ in range(FINGERS):
+    for _ in range(fingers):
         finger = synth.master(rng)
         enrolled.append(synth.impression(finger, rng))
         probes.append(synth.impression(finger, rng))
-    for _ in range(FINGERS):
+    for _ in range(fingers):
         strangers.append(synth.impression(synth.master(rng), rng))
     return enrolled, probes, strangers
+
+
+def cached_prints(path: str | None, fingers: int) -> tuple[list[np.ndarray], ...]:
+    """The prints, made once and kept in ``path`` (an .npz) for the other candidates' runs."""
+    if path and os.path.exists(path):
+        with np.load(path) as saved:
+            return tuple(list(saved[k]) for k in ("enrolled", "probes", "strangers"))
+    made = prints(fingers)
+    if path:
+        np.savez(path, enrolled=made[0], probes=made[1], strangers=made[2])
+    return made
 
 
 def _ours() -> tuple[Extract, Match]:
@@ -144,10 +156,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--only", action="append", help="measure this candidate only (repeatable)")
+    parser.add_argument("--fingers", type=int, default=FINGERS, help="enrolled fingers (and strangers)")
+    parser.add_argument("--prints", help="an .npz to keep the prints in between runs")
     args = parser.parse_args()
     with contextlib.suppress(Exception):
         cv2.setNumThreads(1)
-    images = prints()
+    images = cached_prints(args.prints, args.fingers)
     results: dict[str, Any] = {}
     for name in args.only or CANDIDATES:
         try:
@@ -157,7 +171,7 @@ def main() -> None:
         if not args.json:
             print(name, results[name], flush=True)
     if args.json:
-        print(json.dumps({"fingers": FINGERS, "seed": 2026, "candidates": results}, indent=2))
+        print(json.dumps({"fingers": args.fingers, "seed": 2026, "candidates": results}, indent=2))
 
 
 if __name__ == "__main__":
