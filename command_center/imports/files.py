@@ -4,6 +4,7 @@ name, since its name says its format; the photos flat, by file name, as ``--phot
 
 from __future__ import annotations
 
+import csv
 import io
 import shutil
 import zipfile
@@ -14,6 +15,7 @@ from command_center.records.import_rows import JSON_SUFFIXES, CsvFormatError, ro
 
 ROW_SUFFIXES = (".csv", *JSON_SUFFIXES)
 MAX_PHOTOS = 1_000_000  # entries in one zip
+MAX_NAME = 200  # bytes of a file name kept (and written to a scratch directory)
 
 
 class UploadRefused(Exception):
@@ -28,6 +30,8 @@ class UploadRefused(Exception):
 def rows_file_name(name: str | None) -> str:
     """The uploaded rows file's own name (no directories), refused unless CSV or JSON lines."""
     clean = PurePosixPath((name or "").replace("\\", "/")).name
+    if len(clean.encode()) > MAX_NAME or any(ord(c) < 32 for c in clean):
+        raise UploadRefused(422, "the file's name is too long or holds control characters: rename it")
     if not clean.lower().endswith(ROW_SUFFIXES):
         raise UploadRefused(
             422, f"{clean or 'the file'}: an import file is CSV (.csv) or JSON lines (.jsonl)"
@@ -47,6 +51,8 @@ def count_rows(name: str, data: bytes, most: int, scratch: Path) -> int:
         raise UploadRefused(422, f"{name}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise UploadRefused(422, f"{name}: not UTF-8 text (byte {exc.start})") from None
+    except (csv.Error, ValueError) as exc:  # e.g. a NUL byte, a line longer than the CSV reader takes
+        raise UploadRefused(422, f"{name}: not a readable import file ({exc})") from None
     if rows == 0:
         raise UploadRefused(422, f"{name}: no data rows")
     if rows > most:
@@ -90,6 +96,8 @@ def _photo_name(member: zipfile.ZipInfo) -> str | None:
     name = PurePosixPath(member.filename.replace("\\", "/")).name
     if not name or name.startswith(".") or name.startswith("__MACOSX"):
         return None
+    if len(name.encode()) > MAX_NAME or any(ord(c) < 32 for c in name):
+        return None  # no row can name it (rows name photos by their file name alone)
     return name
 
 
