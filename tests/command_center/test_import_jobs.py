@@ -49,7 +49,10 @@ def audited(served: Served, action: str, target: str) -> list[dict[str, object]]
 async def test_a_job_runs_to_the_end_with_its_progress_pushed_and_bad_rows_reported(served: Served) -> None:
     data, tag, bad = persons_csv(75)
     clerk = await client(served, Role.RECORDS_CLERK)
-    async with clerk, connect(f"{served.ws_url}/ws/imports", subprotocols=ws_auth(served.token)) as ws:
+    async with (
+        clerk,
+        connect(f"{served.ws_url}/ws/imports", subprotocols=ws_auth(served.token), open_timeout=60) as ws,
+    ):
         started = await upload(clerk, "cro-lahore.csv", data)
         assert started.status_code == 202, started.text
         job = started.json()
@@ -82,7 +85,10 @@ async def test_a_job_runs_to_the_end_with_its_progress_pushed_and_bad_rows_repor
 async def test_a_cancelled_job_stops_after_its_batch_and_keeps_the_rows_before(served: Served) -> None:
     data, tag, _ = persons_csv(1500)
     clerk = await client(served, Role.RECORDS_CLERK)
-    async with clerk, connect(f"{served.ws_url}/ws/imports", subprotocols=ws_auth(served.token)) as ws:
+    async with (
+        clerk,
+        connect(f"{served.ws_url}/ws/imports", subprotocols=ws_auth(served.token), open_timeout=60) as ws,
+    ):
         job = (await upload(clerk, "big.csv", data)).json()
         while (await next_progress(ws, job["id"]))["done"] == 0:
             pass
