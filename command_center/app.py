@@ -31,6 +31,8 @@ from command_center.api import console, docs, health, observability, officer_pwa
 from command_center.api.console import STATIC_DIR
 from command_center.dispatch.api import dispatches, patrol
 from command_center.dispatch.services import start_dispatch
+from command_center.imports import api as imports_api
+from command_center.imports.wiring import start_imports
 from command_center.observability import CommandCenterMetrics, MeteredAlertStore, Watchdog
 from command_center.records.api import (
     arrests,
@@ -146,6 +148,7 @@ ROUTERS = (
     crimes.router,
     library.router,
     reminders.router,
+    imports_api.router,
     alert_stats.router,
     cameras.router,
     console.router,
@@ -224,6 +227,7 @@ async def _start(
         settings, engine, nc, records=records, watchlist=watchlist_store, users=staff_auth.users, stack=stack
     )
     admin = await start_admin(settings, engine, nc, watchlist_store, audit_trail, stack)
+    imports = await start_imports(settings, engine, nc, stack)
     anchors = Anchors.of(nc, audit_trail, settings)
     start_anchoring(anchors, settings.security.audit_anchor_every_s, stack)
     return Services(
@@ -247,6 +251,7 @@ async def _start(
         records=records,
         casework=casework,
         camera_health=alerting.camera_health,
+        imports=imports,
     )
 
 

@@ -17,6 +17,7 @@ from command_center.alerts.feed import AlertFeed
 from command_center.alerts.plate_reads import PlateReadConsumer
 from command_center.alerts.store import AlertStore
 from command_center.dispatch.services import DispatchServices
+from command_center.imports.wiring import ImportServices
 from command_center.records.casework import CaseworkServices
 from command_center.records.services import RecordsServices
 from command_center.security.apikeys import ApiKeyStore
@@ -49,3 +50,4 @@ class Services:
     records: RecordsServices  # CRO persons, search, hotel check-ins, personal watchlists
     casework: CaseworkServices  # arrests, missing persons and unidentified bodies, crime reports
     camera_health: CameraHealthBoard  # cameras their workers cannot analyse (login refused)
+    imports: ImportServices  # bulk import jobs: store, this replica's runner, the consoles watching

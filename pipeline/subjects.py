@@ -115,6 +115,10 @@ class Subjects:
         """Staff sessions that ended, so every replica cuts their WebSockets at once (core NATS)."""
         return f"{self.prefix}.auth.revoked"
 
+    def import_progress(self) -> str:
+        """Bulk import jobs' progress, relayed by every command-centre replica to its consoles (core NATS)."""
+        return f"{self.prefix}.imports.progress"
+
     def camera_health(self, camera_id: str) -> str:
         """A camera's health as its worker sees it (login refused, recovered): core NATS, repeated while
         bad."""

@@ -96,10 +96,10 @@ class ErrorReport:
         self.lines = 0
 
     def write(self, result: BatchResult) -> None:
-        lines = [(p.number, "skipped", p.reason) for p in result.skipped]
-        lines += [(p.number, "imported", p.reason) for p in result.notes]
-        for line in sorted(lines):
-            self._writer.writerow(line)
+        from command_center.records.person_import import report_lines
+
+        lines = report_lines(result)
+        self._writer.writerows(lines)
         self.lines += len(lines)
         self._file.flush()
 
@@ -215,22 +215,18 @@ def _batches(
     stop: threading.Event,
 ) -> list[WatchlistChange]:
     """Read and write the rows after ``after`` batch by batch, until ``stop``; the watchlist changes made."""
-    from command_center.records.import_rows import ImportRow, read_rows
+    from itertools import islice
+
+    from command_center.records.import_rows import read_rows
+    from command_center.records.person_import import batches
 
     changes: list[WatchlistChange] = []
-    batch: list[ImportRow | RowProblem] = []
-    photos = 0
-    limit = args.limit if args.limit is not None else -1
-    for row in read_rows(args.file, after):
-        if limit == 0 or stop.is_set():
+    rows = read_rows(args.file, after)
+    if args.limit is not None:
+        rows = islice(rows, args.limit)
+    for batch in batches(rows, args.batch, args.photo_batch):
+        if stop.is_set():
             break
-        batch.append(row)
-        limit -= 1
-        photos += isinstance(row, ImportRow) and row.photo is not None
-        if len(batch) >= args.batch or photos >= args.photo_batch:
-            changes += _write(importer, batch, report, totals, bar)
-            batch, photos = [], 0
-    if batch and not stop.is_set():
         changes += _write(importer, batch, report, totals, bar)
     return changes
 

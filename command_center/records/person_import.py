@@ -16,7 +16,7 @@ without a profile, and says why.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -111,8 +111,14 @@ class PersonImport:
         entries = self._trail.query(action=ACTION, target=self.target, limit=1)
         return int(entries[0].details.get("through", 0)) if entries else 0
 
-    def write(self, rows: Sequence[ImportRow | RowProblem], through: int) -> BatchResult:
-        """Write one batch (rows up to and including row ``through``) and its audit entry together."""
+    def write(
+        self,
+        rows: Sequence[ImportRow | RowProblem],
+        through: int,
+        within: Callable[[BatchResult], None] | None = None,
+    ) -> BatchResult:
+        """Write one batch (rows up to and including row ``through``) and its audit entry together;
+        ``within(result)`` runs in the same transaction (a job's progress: it commits with the batch)."""
         result = BatchResult(first=rows[0].number if rows else through, through=through)
         with self._trail.unit() as unit:
             unit.connection()  # the chain's lock first (SQLite: the write lock), as audited changes do
@@ -123,6 +129,8 @@ class PersonImport:
                 inserted = bulk_store.insert_persons(conn, people, self._actor, stamp)
             result.person_ids = inserted.person_ids
             self._trail.record(self._actor, ACTION, self.target, details=self._details(result, inserted))
+            if within is not None:
+                within(result)
         return result
 
     def _admissible(self, rows: Sequence[ImportRow | RowProblem], result: BatchResult) -> list[ImportRow]:
@@ -221,3 +229,28 @@ class PersonImport:
         details |= {"person_ids": inserted.person_ids, "enrolled": result.enrolled}
         details["watchlist_profiles"] = [c.profile_id for c in result.changes]
         return details | evidence.stored("person_photo", *inserted.photos)
+
+
+Batch = list[ImportRow | RowProblem]
+
+
+def batches(rows: Iterable[ImportRow | RowProblem], size: int, photo_size: int) -> Iterator[Batch]:
+    """The rows in batches of ``size`` rows, or fewer when ``photo_size`` of them carry a photo (a photo
+    costs a decode, a face detection and an enrolment: a batch of them must stay short)."""
+    batch: Batch = []
+    photos = 0
+    for row in rows:
+        batch.append(row)
+        photos += isinstance(row, ImportRow) and row.photo is not None
+        if len(batch) >= size or photos >= photo_size:
+            yield batch
+            batch, photos = [], 0
+    if batch:
+        yield batch
+
+
+def report_lines(result: BatchResult) -> list[tuple[int, str, str]]:
+    """The error report's lines of a batch, by row: (row, "skipped" | "imported", reason)."""
+    lines = [(p.number, "skipped", p.reason) for p in result.skipped]
+    lines += [(p.number, "imported", p.reason) for p in result.notes]
+    return sorted(lines)

@@ -100,3 +100,25 @@ class RecordsSettings(Strict):
         description="How often the command centre looks for reminders that fell due, to tell their "
         "officers (each reminder is told once, whatever the number of replicas).",
     )
+    # -- bulk import jobs (issue 21: the CLI's import as an API job) --------------------------------
+    import_max_rows: int = Field(
+        200_000, ge=1, le=5_000_000, description="Most data rows one uploaded import file may hold."
+    )
+    import_max_photos_bytes: int = Field(
+        2_000_000_000,
+        ge=1000,
+        description="Largest total of the photos in an uploaded zip, uncompressed (uploads themselves "
+        "are bounded by command_center.max_upload_bytes).",
+    )
+    import_batch_rows: int = Field(500, ge=1, le=20_000, description="Rows per batch (one transaction).")
+    import_batch_photos: int = Field(50, ge=1, le=1000, description="Photos per batch (one transaction).")
+    import_lease_s: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description="An import job's lease: renewed while its replica runs it; once it lapses (the "
+        "replica died) another replica takes the job over from its last committed batch.",
+    )
+    import_poll_s: float = Field(
+        2.0, ge=0.05, le=600, description="How often a replica looks for import jobs no replica runs."
+    )

@@ -29,6 +29,7 @@ SCREENS = [
     ("Watch lists", "lists", Permission.WATCHLIST_READ),
     ("Photo search", "facesearch", Permission.FACES_SEARCH),
     ("Library", "library", Permission.LIBRARY_READ),
+    ("Bulk import", "imports", Permission.PERSONS_WRITE),
     ("Audit log", "audit", Permission.AUDIT_READ),
     ("Cameras", "cameras", Permission.ALERTS_READ),
     ("Patrol units", "units", Permission.PATROL_READ),

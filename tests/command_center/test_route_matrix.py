@@ -195,6 +195,12 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/library/{doc_id}/file"): LIBRARY_READ,
     ("PATCH", "/library/{doc_id}"): LIBRARY_MANAGE,
     ("DELETE", "/library/{doc_id}"): LIBRARY_MANAGE,
+    ("POST", "/imports"): PERSONS_WRITE,
+    ("GET", "/imports"): PERSONS_WRITE,
+    ("GET", "/imports/{job_id}"): PERSONS_WRITE,
+    ("POST", "/imports/{job_id}/cancel"): PERSONS_WRITE,
+    ("GET", "/imports/{job_id}/errors"): PERSONS_WRITE,
+    ("WS", "/ws/imports"): PERSONS_WRITE,
     ("GET", "/users"): USERS_MANAGE,
     ("POST", "/users"): USERS_MANAGE,
     ("GET", "/users/{user_id}"): USERS_MANAGE,
@@ -203,7 +209,7 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
 }
 
 # WebSockets are not in the OpenAPI spec: every one is listed here.
-WEBSOCKETS = {("WS", "/ws/alerts"), ("WS", "/ws/officer")}
+WEBSOCKETS = {("WS", "/ws/alerts"), ("WS", "/ws/officer"), ("WS", "/ws/imports")}
 
 # Values for path parameters: well formed, naming nothing (an allowed call answers 404 or 422).
 PATH_VALUES = {

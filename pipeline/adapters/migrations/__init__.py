@@ -42,6 +42,7 @@ TABLE_MODULES = (
     "command_center.records.arrest_tables",
     "command_center.records.crime_tables",
     "command_center.records.library_tables",
+    "command_center.imports.tables",
     "command_center.records.missing_tables",
     "command_center.records.reminder_tables",
     "command_center.security.users",

@@ -13,6 +13,7 @@ import { bindSound } from "./cue.js";
 import { FaceSearchScreen } from "./face_search.js";
 import { LibraryScreen } from "./library.js";
 import { HotelsScreen } from "./hotels.js";
+import { ImportsScreen } from "./imports.js";
 import { AlertFeed } from "./feed.js";
 import { MapScreen } from "./map.js";
 import { NoticeBoard } from "./notices.js";
@@ -38,6 +39,7 @@ const SCREENS = [
   { id: "lists", title: "Watch lists", needs: "watchlist:read", make: (ctx) => new WatchListsScreen(ctx) },
   { id: "facesearch", title: "Photo search", needs: "faces:search", make: (ctx) => new FaceSearchScreen(ctx) },
   { id: "library", title: "Library", needs: "library:read", make: (ctx) => new LibraryScreen(ctx) },
+  { id: "imports", title: "Bulk import", needs: "persons:write", make: (ctx) => new ImportsScreen(ctx) },
   { id: "audit", title: "Audit log", needs: "audit:read", make: (ctx) => new AuditScreen(ctx) },
   // Administration: the control room's cameras and patrol units, staff accounts, hotels and their keys.
   { id: "cameras", title: "Cameras", needs: "alerts:read", make: (ctx) => new CamerasScreen(ctx) },
