@@ -43,6 +43,7 @@ import numpy.typing as npt
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from watchlist_memory import peak_rss_mb, rss_anon_mb, serialised_bytes
 from watchlist_synth import DIM, FaceSpace, PairStats, embed_real_faces, fit, pair_stats
 from watchlist_workload import Workload, exact_truth, generate, workload_in
 
@@ -99,37 +100,6 @@ def specs(n: int) -> dict[str, Spec]:
 
 DEFAULT_INDEXES = "flat,hnsw16,hnsw32,ivf_flat,ivf_sq8,ivf_pq_rf,opq_ivf_pq,prod"
 PROD_SWEEP = ((0.25, 512), (0.375, 256), (0.375, 512), (0.5, 512))  # (probe_fraction, rerank)
-
-
-# -- memory ------------------------------------------------------------------------------------------
-
-
-def rss_anon_mb() -> float:
-    """Anonymous resident memory: what the index costs, without the memory-mapped gallery file."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no RssAnon in /proc/self/status")
-
-
-def peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
-def serialised_bytes(index: faiss.Index) -> int:
-    """What faiss.write_index produces, counted without holding a copy."""
-    total = 0
-
-    def count(data: bytes) -> int:
-        nonlocal total
-        total += len(data)
-        return len(data)
-
-    faiss.write_index(index, faiss.PyCallbackIOWriter(count))
-    return total
 
 
 # -- one candidate, in its own process -------------------------------------------------------------
@@ -432,10 +402,7 @@ def main() -> int:
         "shared with other work turns a 0.2 s training into seconds",
     )
     parser.add_argument(
-        "--json",
-        action="store_true",
-        help='print only {"p99_ms", "recall_at_1", "memory_mb"} of the production index at its default '
-        "settings (the tables go to stderr); implies --indexes prod unless --indexes is given",
+        "--json", action="store_true", help="only the production index's JSON (tables: stderr)"
     )
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one candidate, JSON out
     args = parser.parse_args()
@@ -451,19 +418,16 @@ def main() -> int:
 
 
 def production_summary(rows: list[dict]) -> dict[str, float | None]:
-    """The production index at its default settings: wall p99 of a single query with one FAISS thread
-    (and the calling thread's CPU p99, which a shared machine's other work cannot inflate), recall@1 of
-    mated queries against exact search, and the memory the index took."""
+    """The production index at its default settings (single queries, one FAISS thread)."""
     prod = [r for r in rows if r["key"] == "prod" and r.get("default")]
-    if not prod:
-        return {"p99_ms": None, "recall_at_1": None, "memory_mb": None}
-    row = prod[0]
-    return {
-        "p99_ms": round(row["p99_1t"], 3),
-        "cpu_p99_ms": round(row["cpu_p99_1t"], 3),
-        "recall_at_1": round(row["recall_mated"], 4),
-        "memory_mb": round(row["rss_mb"]),
+    row = prod[0] if prod else {"p99_1t": None, "cpu_p99_1t": None, "recall_mated": None, "rss_mb": None}
+    keys = {
+        "p99_ms": "p99_1t",
+        "cpu_p99_ms": "cpu_p99_1t",
+        "recall_at_1": "recall_mated",
+        "memory_mb": "rss_mb",
     }
+    return {key: None if row[column] is None else round(row[column], 4) for key, column in keys.items()}
 
 
 def run(args: argparse.Namespace) -> list[dict]:

@@ -66,26 +66,21 @@ class RecognitionSettings(Strict):
         0,
         ge=0,
         le=4096,
-        description="0: an enrolment photo is decoded at full size and detected at detect_max_side. N: the "
-        "fast path (watchlist/enrol_face.py, about 2x the photos per CPU second): a portrait's large face is "
-        "found on a copy of longest side N, then measured again around it (enrol_face_px); the full path "
-        "only when that copy shows no face. Its embeddings differ from the full path's (cosine about 0.92, "
-        "genuine pairs about 0.03 lower; bench/enrolment_rate.py), so it is off by default.",
+        description="0: enrolment photos take the full path (full decode, detect_max_side). N: the fast path "
+        "(watchlist/enrol_face.py): the face found on a copy of longest side N, then measured again around "
+        "itself; its embeddings differ from the full path's (cosine ~0.92), so it is off by default.",
     )
     enrol_face_px: int = Field(
         224,
         ge=64,
         le=1024,
-        description="The face an enrolment photo's small copy shows is detected again in its own region "
-        "at about this size (never enlarged), where YuNet places the landmarks the embedding needs.",
+        description="Fast path: the face's size when it is measured again (never enlarged).",
     )
     enrol_decode_side: int = Field(
         640,
         ge=96,
         le=8192,
-        description="An enrolment JPEG is decoded at 1/2, 1/4 or 1/8 size while its longest side stays at "
-        "least this; the face is aligned from that image if it is large enough there, else from the full "
-        "size.",
+        description="Fast path: JPEGs are decoded at 1/2-1/8 size down to this longest side.",
     )
     min_face_px: int = Field(24, ge=8, le=1000, description="Smallest face side analysed in video.")
     intra_op_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads per session.")
