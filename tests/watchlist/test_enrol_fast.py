@@ -20,7 +20,7 @@ from watchlist.store import WatchlistStore
 
 FAST = parse({"recognition": {"enrol_detect_side": 320}})
 FULL = parse({})
-PEOPLE = ("biden", "deepface_p04", "deepface_p07", "deepface_p10")  # 16 photos, 4 people
+PEOPLE = ("biden", "deepface_p04", "deepface_p10")  # 11 photos, 3 people
 
 
 def _single_faces(faces_dir: Path) -> list[tuple[str, str, bytes]]:
@@ -51,7 +51,7 @@ def test_fast_path_finds_the_same_faces_with_the_same_identification(
         identities.append(identity)
         full.append(_embedding(analyzer, old))
         fast.append(_embedding(analyzer, new))
-    assert len(identities) >= 12
+    assert len(identities) >= 9
     full_e, fast_e = np.asarray(full), np.asarray(fast)
     cosines = np.sum(full_e * fast_e, axis=1)
     # YuNet places landmarks a little differently at each scale and MobileFaceNet is sensitive to them:
