@@ -5,10 +5,13 @@ multi-face or special ones), in one fixed shuffled order repeated to reach ``--p
 and enrols each as its own profile, through
 
 (a) in-process: ``watchlist.enrol.Enroller.enrol`` (decode, YuNet detect, quality checks, ArcFace
-    alignment + MobileFaceNet embed, face crop, store in one transaction). The stages are timed by
-    subclasses of the analyzer, the store and the enroller that only add a clock around ``_decode``,
-    ``detect``, ``embed`` and ``add_profile`` (the product code is unchanged); "other" is the rest
-    (validation, crop and its JPEG encoding).
+    alignment + MobileFaceNet embed, face crop, store in one transaction), once with the default full
+    path and once with the fast path (``recognition.enrol_detect_side``, watchlist/enrol_face.py). The
+    stages are timed by subclasses of the analyzer and the store that only add a clock around
+    ``detect``/``detect_at``/``refine``, ``embed`` and ``add_profile`` (the product code is unchanged);
+    "other" is the rest (decode, validation, crop and its JPEG encoding). Photos/s in process is photos
+    per second of the process's CPU time (``time.process_time``), which other work on a shared machine
+    cannot inflate; the median over ``--rounds`` runs is reported.
 (b) HTTP, as the console does it: the real command centre (a process), a records clerk signed in with
     the SMS code POSTs the photo to /watchlist/profiles (multipart, with the legal basis) and a
     supervisor approves it (four-eyes); ``--http-concurrency`` clerks post at once. The server exposes
@@ -18,7 +21,10 @@ each on SQLite (a file) and on PostgreSQL (a fresh database, dropped after). One
 unmeasured (it loads the models). Photos/s counts every photo handled, refused ones included; a refused
 photo stops after detection, so it is cheaper than an enrolled one.
 
-    python bench/enrolment_rate.py [--photos 200] [--http-concurrency 1,4] [--db sqlite,postgres]
+    python bench/enrolment_rate.py [--photos 200] [--http-concurrency 1,4] [--db sqlite,postgres] [--json]
+
+``--json`` prints one object: ``photos_per_s_in_process`` (default path), ``photos_per_s_in_process_fast``
+and ``photos_per_s_http`` (wall clock, concurrency 1), each the median over the databases measured.
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import json
 import random
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -62,7 +70,7 @@ from watchlist.types import AddedProfile
 
 DB_NAME = "safecity_bench_enrolment"
 FACES = SHARED / "media" / "faces"
-STAGES = ("decode", "detect", "embed", "store", "other")
+STAGES = ("detect", "embed", "store", "other")
 LEGAL = {"legal_reference": "FIR 12/2025 PS Saddar", "authorised_by": "SSP Investigation"}
 T = TypeVar("T")
 
@@ -98,6 +106,7 @@ class Run:
     database: str
     concurrency: int = 1
     wall_s: float = 0.0
+    cpu_s: float = 0.0
     total_ms: list[float] = field(default_factory=list)
     stage_ms: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     propose_ms: list[float] = field(default_factory=list)
@@ -132,8 +141,16 @@ class TimedAnalyzer(FaceAnalyzer):
         super().__init__(settings, settings.models_dir)
         self.clock = clock
 
-    def detect(self, image: Image) -> FaceDetections:
-        return self.clock.time("detect", lambda: super(TimedAnalyzer, self).detect(image))
+    def detect(self, image: Image, min_face_px: float | None = None) -> FaceDetections:
+        return self.clock.time("detect", lambda: super(TimedAnalyzer, self).detect(image, min_face_px))
+
+    def detect_at(self, image: Image, scale: float) -> FaceDetections:
+        return self.clock.time("detect", lambda: super(TimedAnalyzer, self).detect_at(image, scale))
+
+    def refine(self, image: Image, detections: FaceDetections, face_px: float) -> FaceDetections:
+        return self.clock.time(
+            "detect", lambda: super(TimedAnalyzer, self).refine(image, detections, face_px)
+        )
 
     def embed(self, image: Image, detections: FaceDetections) -> npt.NDArray[np.float32]:
         return self.clock.time("embed", lambda: super(TimedAnalyzer, self).embed(image, detections))
@@ -148,18 +165,13 @@ class TimedStore(WatchlistStore):
         return self.clock.time("store", lambda: super(TimedStore, self).add_profile(*args, **kwargs))
 
 
-class TimedEnroller(Enroller):
-    def __init__(self, settings: Settings, analyzer: FaceAnalyzer, store: WatchlistStore, clock: StageClock):
-        super().__init__(settings, analyzer, store)
-        self.clock = clock
-
-    def _decode(self, name: str, data: bytes) -> npt.NDArray[np.uint8]:
-        return self.clock.time("decode", lambda: super(TimedEnroller, self)._decode(name, data))
+FAST = {"enrol_detect_side": 320}
 
 
-def settings_for(database_url: str) -> Settings:
+def settings_for(database_url: str, recognition: dict[str, Any] | None = None) -> Settings:
     return parse(
         {
+            "recognition": recognition or {},
             "environment": "test",
             "database_url": database_url,
             "models_dir": str(models_dir()),
@@ -173,17 +185,17 @@ def basis() -> LegalBasis:
     return LegalBasis(expires_at=datetime.now(UTC) + timedelta(days=30), **LEGAL)
 
 
-def in_process(database_url: str, label: str, photos: list[Photo]) -> Run:
-    settings = settings_for(database_url)
+def in_process(database_url: str, label: str, photos: list[Photo], fast: bool = False) -> Run:
+    settings = settings_for(database_url, FAST if fast else None)
     clock = StageClock()
     analyzer = TimedAnalyzer(settings, clock)
     store = TimedStore(make_engine(settings.resolved_database_url), clock)
     store.create_schema()
-    enroller = TimedEnroller(settings, analyzer, store, clock)
+    enroller = Enroller(settings, analyzer, store)
     analyzer.load()
     enroller.enrol("Warm Up", "wanted", [(photos[0].file, photos[0].data)], basis(), "bench")
-    run = Run("in-process", label)
-    began = time.perf_counter()
+    run = Run("fast" if fast else "in-process", label)
+    began, began_cpu = time.perf_counter(), time.process_time()
     for photo in photos:
         clock.ms = {}
         t0 = time.perf_counter()
@@ -199,6 +211,7 @@ def in_process(database_url: str, label: str, photos: list[Photo]) -> Run:
                 run.stage_ms[stage].append(clock.ms[stage])
         run.stage_ms["other"].append(total - sum(clock.ms.values()))
     run.wall_s = time.perf_counter() - began
+    run.cpu_s = time.process_time() - began_cpu
     store.engine.dispose()
     return run
 
@@ -275,7 +288,8 @@ def database(kind: str, admin_url: str, tmp: Path) -> Iterator[str]:
 
 def report(runs: list[Run], photos: int) -> None:
     print(f"\nenrolment of {photos} photos, one profile each (latencies in ms per photo):")
-    head = f"  {'path':<11}{'db':<9}{'conc':>4}{'photos/s':>9}{'enrolled/s':>11}{'p50':>7}{'p99':>7}"
+    head = f"  {'path':<11}{'db':<9}{'conc':>4}{'photos/s':>9}{'/cpu s':>7}{'enrolled/s':>11}"
+    head += f"{'p50':>7}{'p99':>7}"
     print(head + f"{'enrolled':>9}{'refused':>8} | per stage p50 (p99)")
     for run in runs:
         if run.path == "HTTP":
@@ -285,6 +299,7 @@ def report(runs: list[Run], photos: int) -> None:
         split = "  ".join(f"{s} {percentile(v, 50):.1f} ({percentile(v, 99):.1f})" for s, v in stages.items())
         print(
             f"  {run.path:<11}{run.database:<9}{run.concurrency:>4}{len(run.total_ms) / run.wall_s:>9.2f}"
+            f"{(len(run.total_ms) / run.cpu_s if run.cpu_s else 0):>7.1f}"
             f"{run.enrolled / run.wall_s:>11.2f}{percentile(run.total_ms, 50):>7.1f}"
             f"{percentile(run.total_ms, 99):>7.1f}{run.enrolled:>9}{sum(run.refused.values()):>8} | {split}"
         )
@@ -294,9 +309,7 @@ def report(runs: list[Run], photos: int) -> None:
     if errors:
         print("errors (not refusals): " + "; ".join(f"{n} x {e}" for e, n in errors.items()))
     print("\nrefusals (the quality feedback the clerk gets, numbers masked), per run:")
-    labels = [
-        f"{'proc' if r.path == 'in-process' else f'http{r.concurrency}'}/{r.database[:2]}" for r in runs
-    ]
+    labels = [f"{r.path[:4] if r.path != 'HTTP' else f'http{r.concurrency}'}/{r.database[:2]}" for r in runs]
     print("  " + " ".join(f"{label:>8}" for label in labels) + "   reason")
     for reason in sorted({r for run in runs for r in run.refused}):
         counts = " ".join(f"{run.refused[reason]:>8}" for run in runs)
@@ -314,29 +327,56 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=200, help="photos per run (the set repeated)")
     parser.add_argument(
         "--http-concurrency",
-        type=lambda s: [int(v) for v in s.split(",")],
+        type=lambda s: [int(v) for v in s.split(",") if v],
         default=[1, 4],
-        help="clerks posting at once over HTTP, e.g. 1,4",
+        help="clerks posting at once over HTTP, e.g. 1,4 (empty: no HTTP runs)",
     )
     parser.add_argument("--db", default="sqlite,postgres", help="databases: sqlite, postgres or both")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--admin-url", default=ADMIN_URL, help="PostgreSQL database to create the bench DB from"
     )
+    parser.add_argument("--rounds", type=int, default=1, help="in-process runs per path (median)")
+    parser.add_argument("--json", action="store_true", help="print only the JSON summary")
     args = parser.parse_args()
     photos = photo_set(args.photos, args.seed)
-    print(f"{len({p.file for p in photos})} distinct labelled photos, {len(photos)} per run")
+    say = (lambda *a, **k: None) if args.json else print
+    say(f"{len({p.file for p in photos})} distinct labelled photos, {len(photos)} per run")
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="safecity-enrol-") as tmp:
         for kind in args.db.split(","):
-            with database(kind, args.admin_url, Path(tmp)) as url:
-                runs.append(in_process(url, kind, photos))
-                print(f"  in-process on {kind}: {runs[-1].wall_s:.1f}s", flush=True)
-            with database(kind, args.admin_url, Path(tmp)) as url:
-                runs += over_http(url, kind, photos, args.http_concurrency)
-                print(f"  HTTP on {kind}: {sum(r.wall_s for r in runs[-len(args.http_concurrency) :]):.1f}s")
-    report(runs, len(photos))
+            for fast in (False, True):
+                for _ in range(args.rounds):
+                    with database(kind, args.admin_url, Path(tmp)) as url:
+                        runs.append(in_process(url, kind, photos, fast))
+                    say(f"  {runs[-1].path} on {kind}: {runs[-1].cpu_s:.1f} CPU s", flush=True)
+            if args.http_concurrency:
+                with database(kind, args.admin_url, Path(tmp)) as url:
+                    runs += over_http(url, kind, photos, args.http_concurrency)
+    if args.json:
+        print(json.dumps(summary(runs)))
+    else:
+        report(runs, len(photos))
+        print(json.dumps(summary(runs)))
     return 0
+
+
+def summary(runs: list[Run]) -> dict[str, float | None]:
+    """Photos per CPU second in process (full and fast path), photos per wall second over HTTP (one
+    clerk): medians over the runs and databases."""
+
+    def median(values: list[float]) -> float | None:
+        return round(statistics.median(values), 2) if values else None
+
+    return {
+        "photos_per_s_in_process": median(
+            [len(r.total_ms) / r.cpu_s for r in runs if r.path == "in-process"]
+        ),
+        "photos_per_s_in_process_fast": median([len(r.total_ms) / r.cpu_s for r in runs if r.path == "fast"]),
+        "photos_per_s_http": median(
+            [len(r.total_ms) / r.wall_s for r in runs if r.path == "HTTP" and r.concurrency == 1]
+        ),
+    }
 
 
 if __name__ == "__main__":

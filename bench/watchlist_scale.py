@@ -24,6 +24,7 @@ At 1.5M on 2 cores a full run takes about 50 minutes (the two HNSW builds 20 of 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -42,6 +43,7 @@ import numpy.typing as npt
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from watchlist_memory import peak_rss_mb, rss_anon_mb, serialised_bytes
 from watchlist_synth import DIM, FaceSpace, PairStats, embed_real_faces, fit, pair_stats
 from watchlist_workload import Workload, exact_truth, generate, workload_in
 
@@ -98,37 +100,6 @@ def specs(n: int) -> dict[str, Spec]:
 
 DEFAULT_INDEXES = "flat,hnsw16,hnsw32,ivf_flat,ivf_sq8,ivf_pq_rf,opq_ivf_pq,prod"
 PROD_SWEEP = ((0.25, 512), (0.375, 256), (0.375, 512), (0.5, 512))  # (probe_fraction, rerank)
-
-
-# -- memory ------------------------------------------------------------------------------------------
-
-
-def rss_anon_mb() -> float:
-    """Anonymous resident memory: what the index costs, without the memory-mapped gallery file."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no RssAnon in /proc/self/status")
-
-
-def peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
-def serialised_bytes(index: faiss.Index) -> int:
-    """What faiss.write_index produces, counted without holding a copy."""
-    total = 0
-
-    def count(data: bytes) -> int:
-        nonlocal total
-        total += len(data)
-        return len(data)
-
-    faiss.write_index(index, faiss.PyCallbackIOWriter(count))
-    return total
 
 
 # -- one candidate, in its own process -------------------------------------------------------------
@@ -290,6 +261,7 @@ def measure_production(
             "key": "prod",
             "factory": f"IVF{tuned.nlist},PQ{base.pq_m}x4fs + re-rank (k={k})",
             "setting": f"nprobe={tuned.nprobe},rr={rerank}",
+            "default": fraction == base.probe_fraction and rerank == base.rerank,
             "build_s": build_s,
             "train_s": 0.0,
             "index_mb": size / 2**20,
@@ -429,8 +401,36 @@ def main() -> int:
         help="OMP_WAIT_POLICY of the measuring processes: libgomp's default spins, which on a machine "
         "shared with other work turns a 0.2 s training into seconds",
     )
+    parser.add_argument(
+        "--json", action="store_true", help="only the production index's JSON (tables: stderr)"
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one candidate, JSON out
     args = parser.parse_args()
+    if args.json and not args.measure:
+        if "--indexes" not in sys.argv:
+            args.indexes = "prod"
+        with contextlib.redirect_stdout(sys.stderr):
+            rows = run(args)
+        print(json.dumps(production_summary(rows)))
+        return 0
+    rows = run(args)
+    return 0
+
+
+def production_summary(rows: list[dict]) -> dict[str, float | None]:
+    """The production index at its default settings (single queries, one FAISS thread)."""
+    prod = [r for r in rows if r["key"] == "prod" and r.get("default")]
+    row = prod[0] if prod else {"p99_1t": None, "cpu_p99_1t": None, "recall_mated": None, "rss_mb": None}
+    keys = {
+        "p99_ms": "p99_1t",
+        "cpu_p99_ms": "cpu_p99_1t",
+        "recall_at_1": "recall_mated",
+        "memory_mb": "rss_mb",
+    }
+    return {key: None if row[column] is None else round(row[column], 4) for key, column in keys.items()}
+
+
+def run(args: argparse.Namespace) -> list[dict]:
     threads = [int(t) for t in args.threads.split(",")]
 
     if args.measure:
@@ -441,7 +441,7 @@ def main() -> int:
             rows = measure(specs(args.n)[args.measure], work, args.latency_queries, args.rounds, threads)
         for row in rows:
             print(json.dumps(row), flush=True)
-        return 0
+        return rows
 
     print(f"load average at start: {load_average()} (2 cores, shared)", flush=True)
     with tempfile.TemporaryDirectory(prefix="watchlist-scale-") as tmp:
@@ -481,7 +481,7 @@ def main() -> int:
             from watchlist_startup import run_startup
 
             run_startup(work.gallery, args)
-    return 0
+    return rows
 
 
 if __name__ == "__main__":

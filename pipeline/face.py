@@ -23,6 +23,7 @@ from pipeline.types import Image
 
 SUPPORTED_DETECTORS = ("yunet",)
 SUPPORTED_EMBEDDERS = ("mobilefacenet",)
+REFINE_MARGIN = 0.5  # the region a face is measured again in: its box widened by half its size a side
 
 
 class FaceAnalyzer:
@@ -83,6 +84,24 @@ class FaceAnalyzer:
         if min_face_px is None:
             return self._detector.predict(image)
         return self._detector.predict(image, self._scale(image, min_face_px))
+
+    def detect_at(self, image: Image, scale: float) -> FaceDetections:
+        """Faces in ``image`` detected on a copy shrunk by ``scale`` (at most 1), in ``image``'s
+        coordinates: a photo whose faces are known to be large needs few pixels."""
+        self.load()
+        assert self._detector is not None
+        return self._detector.predict(image, min(1.0, scale))
+
+    def refine(self, image: Image, detections: FaceDetections, face_px: float) -> FaceDetections:
+        """The first face of ``detections`` (found on a small copy) detected again in its own region
+        with the face at about ``face_px``, for landmarks as good as a full-size detection gives; the
+        coarse detection itself if the region shows no face."""
+        self.load()
+        assert self._detector is not None
+        if len(detections) == 0:
+            return detections
+        found = self._detector.predict_around(image, detections.boxes[0], face_px, REFINE_MARGIN)
+        return found if len(found) else detections.filter(np.array([0], dtype=np.intp))
 
     def _scale(self, image: Image, min_face_px: float) -> float:
         height, width = image.shape[:2]

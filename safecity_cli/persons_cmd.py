@@ -59,6 +59,11 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     imp.add_argument("--photo-batch", type=int, default=50, help="photos per transaction (default 50)")
     imp.add_argument("--limit", type=int, default=None, help="stop after this many rows (run again to go on)")
     imp.add_argument("--no-watchlist", action="store_true", help="store photos, enrol none on the watchlist")
+    imp.add_argument(
+        "--fast-faces",
+        action="store_true",
+        help="enrol with the fast face path (recognition.enrol_detect_side=320 unless configured)",
+    )
     imp.add_argument("--legal-reference", default=None, help="watchlist basis of rows without a case")
     imp.add_argument("--authorised-by", default=None, help="who authorised the enrolments (default: --by)")
     imp.add_argument("--expires-days", type=int, default=365, help="watchlist entries lapse after (days)")
@@ -119,6 +124,15 @@ def _check_args(args: argparse.Namespace) -> None:
         raise CommandError("--limit must be 0 or more", EXIT_USAGE)
 
 
+def _face_settings(settings: Settings, fast: bool) -> Settings:
+    """``settings`` with the fast enrolment path on (watchlist/enrol_face.py) when asked for and not
+    configured already."""
+    rec = settings.recognition
+    if not fast or rec.enrol_detect_side:
+        return settings
+    return settings.model_copy(update={"recognition": rec.model_copy(update={"enrol_detect_side": 320})})
+
+
 def _enrolment(args: argparse.Namespace, settings: Settings, actor: str) -> Enrolment | None:
     from command_center.records.person_import import Enrolment
 
@@ -136,7 +150,7 @@ def _enrolment(args: argparse.Namespace, settings: Settings, actor: str) -> Enro
             analyzer.load()
         except ModelError as exc:
             raise CommandError(f"{exc}; nothing of this batch was imported (or use --no-watchlist)") from None
-        return Enroller(settings, analyzer, WatchlistStore(engine))
+        return Enroller(_face_settings(settings, args.fast_faces), analyzer, WatchlistStore(engine))
 
     expires = datetime.now(UTC) + timedelta(days=args.expires_days)
     reference = args.legal_reference or f"CRO records import {args.file.name}"

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from pipeline.contracts import WatchlistChange
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
+from watchlist.enrol_face import locate_faces
 from watchlist.governance import InvalidProfileError, LegalBasis, Status
 from watchlist.lists import WatchLists
 from watchlist.matcher import Match, WatchlistMatcher
@@ -85,28 +86,28 @@ class Enroller:
 
     def _prepare(self, name: str, data: bytes) -> NewPhoto:
         try:
-            image = self._decode(name, data)
+            located = locate_faces(self._analyzer, self._settings, name, data)
         except PhotoError as exc:
             raise EnrolmentError(exc.photo, exc.reason) from None
-        detections = self._analyzer.detect(image)
+        detections = located.detections
         if len(detections) == 0:
             raise EnrolmentError(name, "no face found")
         if len(detections) > 1:
             raise EnrolmentError(
                 name, f"{len(detections)} faces found; an enrolment photo must show one person"
             )
-        side = float(detections.sides[0])
+        side = located.sides[0]
         minimum = self._settings.recognition.enrol_min_face_px
         if side < minimum:
             raise EnrolmentError(name, f"the face is {side:.0f} px; at least {minimum} px is needed")
-        embedding = self._analyzer.embed(image, detections)[0]
+        embedding = self._analyzer.embed(located.image, detections)[0]
         box = tuple(float(v) for v in detections.boxes[0])
-        crop = crop_with_margin(image, (box[0], box[1], box[2], box[3]), CROP_MARGIN)
+        crop = crop_with_margin(located.image, (box[0], box[1], box[2], box[3]), CROP_MARGIN)
         return NewPhoto(
             original=data,
             crop_jpeg=encode_jpeg(crop),
-            width=int(image.shape[1]),
-            height=int(image.shape[0]),
+            width=located.width,
+            height=located.height,
             embedding=embedding,
         )
 

@@ -17,6 +17,13 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # JPEG start-of-frame markers that carry the image size (not DHT 0xC4, JPG 0xC8, DAC 0xCC).
 _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+_REDUCTIONS = (8, 4, 2)
+_REDUCED_FLAGS = {
+    1: cv2.IMREAD_COLOR,
+    2: cv2.IMREAD_REDUCED_COLOR_2,
+    4: cv2.IMREAD_REDUCED_COLOR_4,
+    8: cv2.IMREAD_REDUCED_COLOR_8,
+}
 
 
 class PhotoError(ValueError):
@@ -70,8 +77,8 @@ def image_size(data: bytes) -> tuple[str, int, int] | None:
     return None
 
 
-def decode_photo(name: str, data: bytes, max_bytes: int, max_pixels: int) -> Image:
-    """A BGR image from JPEG/PNG bytes, or PhotoError saying what is wrong with it."""
+def _checked_header(name: str, data: bytes, max_bytes: int, max_pixels: int) -> tuple[str, int, int]:
+    """(format, width, height) of an acceptable photo, or PhotoError saying what is wrong with it."""
     if not data:
         raise PhotoError(name, "the file is empty")
     if len(data) > max_bytes:
@@ -86,12 +93,45 @@ def decode_photo(name: str, data: bytes, max_bytes: int, max_pixels: int) -> Ima
         raise PhotoError(
             name, f"the image is {width}x{height} pixels; at most {max_pixels} pixels are accepted"
         )
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    return kind, width, height
+
+
+def _decoded(name: str, kind: str, data: bytes, flag: int, max_pixels: int) -> Image:
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
     if image is None or image.size == 0:
         raise PhotoError(name, f"the {kind} data is corrupt and cannot be decoded")
     if image.shape[0] * image.shape[1] > max_pixels:  # guard again after decode (EXIF rotation etc.)
         raise PhotoError(name, f"the decoded image is too large ({image.shape[1]}x{image.shape[0]})")
     return np.ascontiguousarray(image, dtype=np.uint8)
+
+
+def decode_photo(name: str, data: bytes, max_bytes: int, max_pixels: int) -> Image:
+    """A BGR image from JPEG/PNG bytes, or PhotoError saying what is wrong with it."""
+    kind, _, _ = _checked_header(name, data, max_bytes, max_pixels)
+    return _decoded(name, kind, data, cv2.IMREAD_COLOR, max_pixels)
+
+
+def jpeg_reduction(kind: str, width: int, height: int, min_side: int) -> int:
+    """The largest factor (1, 2, 4 or 8) a JPEG can be decoded smaller by, in the DCT domain (libjpeg
+    skips the work for the dropped detail), keeping its longest side at least ``min_side``; 1 for PNG."""
+    if kind != "jpeg":
+        return 1
+    return next((r for r in _REDUCTIONS if max(width, height) >= min_side * r), 1)
+
+
+def decode_photo_reduced(
+    name: str, data: bytes, max_bytes: int, max_pixels: int, min_side: int
+) -> tuple[Image, int, tuple[int, int]]:
+    """The photo decoded as small as ``jpeg_reduction`` allows for ``min_side``, the factor it was shrunk
+    by (1: full size) and the full-size (width, height) as decoded (EXIF rotation applied). The limits
+    are checked on the full size, as by ``decode_photo``."""
+    kind, width, height = _checked_header(name, data, max_bytes, max_pixels)
+    reduction = jpeg_reduction(kind, width, height, min_side)
+    image = _decoded(name, kind, data, _REDUCED_FLAGS[reduction], max_pixels)
+    if reduction == 1:
+        return image, 1, (int(image.shape[1]), int(image.shape[0]))
+    rotated = (image.shape[1] > image.shape[0]) != (width > height)  # EXIF orientation 5-8
+    return image, reduction, ((height, width) if rotated else (width, height))
 
 
 def encode_jpeg(image: Image, quality: int = 90) -> bytes:

@@ -63,6 +63,26 @@ class RecognitionSettings(Strict):
     enrol_min_face_px: int = Field(
         60, ge=20, le=1000, description="Smallest face side (pixels) accepted for an enrolment photo."
     )
+    enrol_detect_side: int = Field(
+        0,
+        ge=0,
+        le=4096,
+        description="0: enrolment photos take the full path (full decode, detect_max_side). N: the fast path "
+        "(watchlist/enrol_face.py): the face found on a copy of longest side N, then measured again around "
+        "itself; its embeddings differ from the full path's (cosine ~0.92), so it is off by default.",
+    )
+    enrol_face_px: int = Field(
+        224,
+        ge=64,
+        le=1024,
+        description="Fast path: the face's size when it is measured again (never enlarged).",
+    )
+    enrol_decode_side: int = Field(
+        640,
+        ge=96,
+        le=8192,
+        description="Fast path: JPEGs are decoded at 1/2-1/8 size down to this longest side.",
+    )
     min_face_px: int = Field(24, ge=8, le=1000, description="Smallest face side analysed in video.")
     intra_op_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads per session.")
     flip_tta: bool = Field(
