@@ -34,6 +34,7 @@ from command_center.dispatch.services import start_dispatch
 from command_center.observability import CommandCenterMetrics, MeteredAlertStore, Watchdog
 from command_center.records.api import (
     arrests,
+    checkin_batch,
     checkins,
     crimes,
     dossier,
@@ -139,6 +140,7 @@ ROUTERS = (
     persons.router,
     dossier.router,
     checkins.router,
+    checkin_batch.router,
     arrests.router,
     missing.router,
     missing.udr_router,
@@ -197,6 +199,7 @@ async def _start(
     directory = CameraDirectory(settings.cameras)
     stores = await _open_stores(settings, engine, directory, metrics)
     alert_store, watchlist_store, audit_trail, apikeys = stores
+    stack.callback(audit_trail.close_group)  # before the engine is disposed of (callbacks run LIFO)
     redis, staff_auth = await start_auth(settings, engine, stack)
     nc = await _connect(settings.nats_url, nats_wait_s)
     stack.push_async_callback(_close_nats, nc)

@@ -39,6 +39,14 @@ class Unit:
         self.finished = False  # a task started inside the unit may outlive it; it then works on its own
         self._after: list[Callable[[], Awaitable[None] | None]] = []
 
+    @classmethod
+    def over(cls, engine: Engine, conn: Connection) -> Unit:
+        """A unit on a connection already in a transaction that its caller commits (a group commit):
+        stores inside it write in savepoints of that transaction; ``finish`` is the caller's to skip."""
+        found = cls(engine)
+        found._conn = conn
+        return found
+
     @property
     def opened(self) -> bool:
         return self._conn is not None
