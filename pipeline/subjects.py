@@ -20,6 +20,8 @@ RECORDS_STREAM = "SAFECITY_RECORDS"
 RECORDS_STREAM_SUBJECTS = [f"{PREFIX}.records.>"]
 AUDIT_ANCHOR_STREAM = "SAFECITY_AUDIT_ANCHORS"
 AUDIT_ANCHOR_STREAM_SUBJECTS = [f"{PREFIX}.audit.anchors.>"]
+CHECKINS_STREAM = "SAFECITY_CHECKINS"
+CHECKINS_STREAM_SUBJECTS = [f"{PREFIX}.checkins.>"]
 DEADLETTER_STREAM = "SAFECITY_DEADLETTERS"
 DEADLETTER_STREAM_SUBJECTS = [f"{PREFIX}.deadletters.>"]
 
@@ -66,6 +68,13 @@ def watchlist_changes() -> str:
 def sim_frames(camera_id: str) -> str:
     """When camera_sim sent each frame of a camera (core NATS, for latency measurement)."""
     return f"{PREFIX}.sim.frames.{_token(camera_id)}"
+
+
+def checkin_screening(deployment: str) -> str:
+    """Hotel check-ins waiting to be screened, of one deployment (a token of its database) (JetStream)."""
+    if not deployment.isalnum():
+        raise ValueError(f"not a valid deployment token: {deployment!r}")
+    return f"{PREFIX}.checkins.screen.{deployment}"
 
 
 def alert_events() -> str:

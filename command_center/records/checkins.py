@@ -173,11 +173,32 @@ class CheckinStore:
             data = conn.execute(select(t.checkins.c.photo_jpeg).where(t.checkins.c.id == checkin_id)).scalar()
         return bytes(data) if data is not None else None
 
-    def unscreened(self, limit: int = 1000) -> list[int]:
+    def unscreened(self, limit: int = 1000, after: int = 0) -> list[int]:
+        c = t.checkins.c
+        query = select(c.id).where(c.screened_at.is_(None), c.id > after).order_by(c.id).limit(limit)
+        with transactions.connect(self._engine) as conn:
+            rows = conn.execute(query).all()
+        return [row.id for row in rows]
+
+    def unscreened_of(self, checkin_ids: list[int]) -> list[Checkin]:
+        """Those of ``checkin_ids`` not yet screened, in id order."""
         c = t.checkins.c
         with transactions.connect(self._engine) as conn:
-            rows = conn.execute(select(c.id).where(c.screened_at.is_(None)).order_by(c.id).limit(limit)).all()
-        return [row.id for row in rows]
+            rows = conn.execute(
+                _listing().where(c.id.in_(checkin_ids), c.screened_at.is_(None)).order_by(c.id)
+            ).all()
+        return [Checkin.from_row(row) for row in rows]
+
+    def mark_screened_many(self, checkin_ids: list[int], screening: dict[str, Any]) -> int:
+        """Record the same finding (nothing found) for many check-ins at once; how many were marked."""
+        c = t.checkins.c
+        with transactions.begin(self._engine) as conn:
+            done = conn.execute(
+                update(t.checkins)
+                .where(c.id.in_(checkin_ids), c.screened_at.is_(None))
+                .values(screened_at=now(), screening=screening)
+            ).rowcount
+        return int(done)
 
     def mark_screened(self, checkin_id: int, screening: dict[str, Any]) -> bool:
         c = t.checkins.c

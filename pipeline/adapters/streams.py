@@ -66,6 +66,11 @@ def records_stream_config() -> StreamConfig:
     )
 
 
+def checkins_stream_config() -> StreamConfig:
+    """Hotel check-ins to screen (ids only): kept 7 days, so none is left unscreened by a restart."""
+    return _kept(subjects.CHECKINS_STREAM, subjects.CHECKINS_STREAM_SUBJECTS, days=7, max_bytes=256 * 1024**2)
+
+
 def audit_anchors_stream_config() -> StreamConfig:
     """Audit chain heads: kept for ever, and nobody may delete or purge them (not even an administrator
     of the database, whose rows they vouch for)."""
