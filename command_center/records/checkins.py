@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from command_center.records import tables as t
 from command_center.records.types import PersonNotFoundError, RecordsError, now, utc
@@ -92,6 +93,11 @@ class Checkin:
         return cls(**data)
 
 
+def _insert(dialect: str, table: Any) -> Any:
+    """INSERT with ON CONFLICT of the dialect (PostgreSQL and SQLite spell it alike)."""
+    return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+
+
 _LISTED = [c for c in t.checkins.c if c.name not in ("photo_jpeg",)]
 
 
@@ -122,14 +128,17 @@ class CheckinStore:
             "received_at": received,
             "posted_by": posted_by,
         }
-        try:
-            with transactions.begin(self._engine) as conn:
-                checkin_id = int(
-                    conn.execute(insert(t.checkins).values(**row).returning(t.checkins.c.id)).scalar_one()
-                )
-        except IntegrityError:
+        with transactions.begin(self._engine) as conn:
+            # A repeat (hotel, booking reference) inserts nothing and fails nothing: no savepoint needed.
+            checkin_id = conn.execute(
+                _insert(conn.dialect.name, t.checkins)
+                .values(**row)
+                .on_conflict_do_nothing()
+                .returning(t.checkins.c.id)
+            ).scalar()
+        if checkin_id is None:
             return self._repeat(hotel_id, checkin.booking_ref, digest), False
-        return Ack(checkin_id, received), True
+        return Ack(int(checkin_id), received), True
 
     def _repeat(self, hotel_id: int, booking_ref: str, digest: str) -> Ack:
         c = t.checkins.c

@@ -4,10 +4,13 @@ A request hands its work (``Work``: a function that writes through the stores an
 and the audit entries that record it) to ``GroupAppender.run`` and waits. The appender's thread takes
 every job waiting (up to ``max_batch``), opens one transaction, takes the chain's lock (the advisory lock
 on PostgreSQL, the write lock on SQLite, exactly as every other audited writer does, so replicas and
-the other writers stay in one linear chain), runs each job in a savepoint of its own (a job that fails
-is rolled back alone and its request gets the error), appends all the entries the jobs returned in
+the other writers stay in one linear chain), runs each job (a job that fails gets its error, and
+nothing it wrote is kept), appends all the entries the jobs returned in
 their order with one read of the head, one multi-row insert and one update of the head, and commits
-once. Only then are the requests answered, so:
+once. Jobs run without savepoints of their own (one round trip each is all a check-in costs): a job
+that raises has the batch rolled back and run again without it, so ``Work`` must be safe to run again.
+
+Requests are answered only after that commit, so:
 
 - a change is stored if and only if its audit entry is (they are in the same transaction);
 - an answered request's change and entry are committed (durable on PostgreSQL; on SQLite as durable
@@ -45,6 +48,12 @@ MAX_BATCH = 512
 class _Job(Generic[T]):
     work: Work[T]
     future: concurrent.futures.Future[T] = field(default_factory=concurrent.futures.Future)
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    job: _Job[Any]
+    error: BaseException
 
 
 @dataclass(slots=True)
@@ -117,14 +126,10 @@ class GroupAppender:
             self._commit(batch)
 
     def _commit(self, batch: list[_Job[Any]]) -> None:
-        outcomes: list[tuple[_Job[Any], Any, BaseException | None]] = []
+        batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
+        failed: list[tuple[_Job[Any], BaseException]] = []
         try:
-            with self.trail.engine.connect() as conn:
-                tx = conn.begin()
-                self.trail.lock(conn)
-                entries = self._run_jobs(conn, batch, outcomes)
-                self.trail.append_many(conn, entries)
-                tx.commit()
+            values = self._commit_all(batch, failed)
         except BaseException as exc:  # nothing of the batch was stored: every request hears so
             self.stats.failed_batches += 1
             log.warning("an audit group commit of %d job(s) failed: %s", len(batch), exc)
@@ -137,30 +142,45 @@ class GroupAppender:
         self.stats.batches += 1
         self.stats.jobs += len(batch)
         self.stats.largest = max(self.stats.largest, len(batch))
-        for job, value, error in outcomes:
-            if error is not None:
-                job.future.set_exception(error)
-            else:
-                job.future.set_result(value)
+        for job, error in failed:
+            job.future.set_exception(error)
+        for job, value in values:
+            job.future.set_result(value)
+
+    def _commit_all(
+        self, batch: list[_Job[Any]], failed: list[tuple[_Job[Any], BaseException]]
+    ) -> list[tuple[_Job[Any], Any]]:
+        """Run the jobs in one transaction and commit it. The jobs run without savepoints (a round trip
+        each saved): when one raises, the transaction is rolled back and the batch run again without
+        it, so what it wrote before raising is never kept (jobs must be safe to run again)."""
+        while True:
+            with self.trail.engine.connect() as conn:
+                tx = conn.begin()
+                self.trail.lock(conn)
+                done = self._run_jobs(conn, batch)
+                if isinstance(done, _Failed):
+                    tx.rollback()
+                    failed.append((done.job, done.error))
+                    batch = [job for job in batch if job is not done.job]
+                    continue
+                values, entries = done
+                self.trail.append_many(conn, entries)
+                tx.commit()
+                return values
 
     def _run_jobs(
-        self,
-        conn: Connection,
-        batch: list[_Job[Any]],
-        outcomes: list[tuple[_Job[Any], Any, BaseException | None]],
-    ) -> list[_Fields]:
-        """Each job in a savepoint of the batch's transaction; the entries of those that succeeded."""
+        self, conn: Connection, batch: list[_Job[Any]]
+    ) -> tuple[list[tuple[_Job[Any], Any]], list[_Fields]] | _Failed:
+        """Each job's result and all their entries, or the first job that failed and its error."""
         shared = transactions.Unit.over(self.trail.engine, conn)
         entries: list[_Fields] = []
+        values: list[tuple[_Job[Any], Any]] = []
         for job in batch:
-            if not job.future.set_running_or_notify_cancel():
-                continue
             try:
-                with transactions.entered(shared), conn.begin_nested():
+                with transactions.entered(shared):
                     value, written = job.work()
             except Exception as exc:
-                outcomes.append((job, None, exc))
-                continue
+                return _Failed(job, exc)
             entries.extend(written)
-            outcomes.append((job, value, None))
-        return entries
+            values.append((job, value))
+        return values, entries
