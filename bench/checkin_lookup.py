@@ -52,6 +52,7 @@ from pipeline.adapters.migrations import upgrade
 DB_NAME = "safecity_bench_checkins"
 TARGET_P99_MS = 50.0
 TARGET_RATE = 1000.0
+BENCH_AUDIT_KEY = "bench-checkins-audit-key-0123456789"
 NAMES = ("Muhammad Ali", "Ayesha Khan", "Usman Tariq", "Fatima Noor", "Bilal Ahmed", "Sana Iqbal")
 
 
@@ -210,9 +211,19 @@ def after_burst(system: LiveSystem, url: str, hotel_id: int, run: Run) -> dict[s
     }
 
 
+def fresh_chain(url: str) -> None:
+    """The bench database's audit chain and check-ins started over (its own database), so that the chain
+    verified after the run is all under the bench's key."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE audit_log, hotel_checkins CASCADE")
+        conn.execute("UPDATE audit_head SET seq = 0, hash = %s WHERE id = 1", ("0" * 64,))
+
+
 def run_bench(url: str, size: int, wanted: list[int], args: argparse.Namespace) -> dict[str, Any]:
     extra = ("--workers", str(args.workers)) if args.workers > 1 else ()
-    with live_command_centre(url, own_nats=True, args=extra) as system:
+    fresh_chain(url)
+    keyed = {"security": {"audit_key": BENCH_AUDIT_KEY}}
+    with live_command_centre(url, keyed, own_nats=True, args=extra) as system:
         tag = uuid.uuid4().hex[:6]
         hotel = system.cli_json(
             "integrations", "add-hotel", "--name", f"Bench Inn {tag}", "--licence", f"BENCH-{tag}",
