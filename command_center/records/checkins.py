@@ -98,6 +98,24 @@ def _insert(dialect: str, table: Any) -> Any:
     return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
 
 
+def _row(hotel_id: int, checkin: NewCheckin, posted_by: str, received: datetime) -> dict[str, Any]:
+    return {
+        "hotel_id": hotel_id,
+        "booking_ref": checkin.booking_ref,
+        "payload_sha256": checkin.digest(),
+        "guest_name": checkin.guest_name,
+        "cnic": checkin.cnic,
+        "phone": checkin.phone,
+        "room": checkin.room,
+        "guests": checkin.guests,
+        "checked_in_at": checkin.checked_in_at,
+        "expected_checkout_at": checkin.expected_checkout_at,
+        "photo_jpeg": checkin.photo_jpeg,
+        "received_at": received,
+        "posted_by": posted_by,
+    }
+
+
 _LISTED = [c for c in t.checkins.c if c.name not in ("photo_jpeg",)]
 
 
@@ -111,23 +129,9 @@ class CheckinStore:
 
     def record(self, hotel_id: int, checkin: NewCheckin, posted_by: str) -> tuple[Ack, bool]:
         """(acknowledgement, created); a repeat of the same check-in gets the first acknowledgement."""
-        digest = checkin.digest()
         received = now()
-        row = {
-            "hotel_id": hotel_id,
-            "booking_ref": checkin.booking_ref,
-            "payload_sha256": digest,
-            "guest_name": checkin.guest_name,
-            "cnic": checkin.cnic,
-            "phone": checkin.phone,
-            "room": checkin.room,
-            "guests": checkin.guests,
-            "checked_in_at": checkin.checked_in_at,
-            "expected_checkout_at": checkin.expected_checkout_at,
-            "photo_jpeg": checkin.photo_jpeg,
-            "received_at": received,
-            "posted_by": posted_by,
-        }
+        row = _row(hotel_id, checkin, posted_by, received)
+        digest = row["payload_sha256"]
         with transactions.begin(self._engine) as conn:
             # A repeat (hotel, booking reference) inserts nothing and fails nothing: no savepoint needed.
             checkin_id = conn.execute(
@@ -139,6 +143,35 @@ class CheckinStore:
         if checkin_id is None:
             return self._repeat(hotel_id, checkin.booking_ref, digest), False
         return Ack(int(checkin_id), received), True
+
+    def record_many(
+        self, hotel_id: int, items: list[NewCheckin], posted_by: str
+    ) -> list[tuple[Ack, bool] | RecordsError]:
+        """``record`` for many check-ins with one multi-row insert; per item (acknowledgement, created),
+        or the error refusing it (a booking reference used with other details)."""
+        if not items:
+            return []
+        received = now()
+        rows = [_row(hotel_id, item, posted_by, received) for item in items]
+        with transactions.begin(self._engine) as conn:
+            inserted = conn.execute(
+                _insert(conn.dialect.name, t.checkins)
+                .values(rows)
+                .on_conflict_do_nothing()
+                .returning(t.checkins.c.id, t.checkins.c.booking_ref)
+            ).all()
+        new = {r.booking_ref: int(r.id) for r in inserted}
+        results: list[tuple[Ack, bool] | RecordsError] = []
+        for item, row in zip(items, rows, strict=True):
+            checkin_id = new.pop(item.booking_ref, None)
+            if checkin_id is not None:
+                results.append((Ack(checkin_id, received), True))
+                continue
+            try:
+                results.append((self._repeat(hotel_id, item.booking_ref, row["payload_sha256"]), False))
+            except RecordsError as exc:
+                results.append(exc)
+        return results
 
     def _repeat(self, hotel_id: int, booking_ref: str, digest: str) -> Ack:
         c = t.checkins.c

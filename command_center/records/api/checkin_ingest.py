@@ -115,12 +115,12 @@ def _store_all(
     """Runs in the group commit: each check-in stored (or found again) and its audit entry made."""
     results: list[Stored] = []
     entries: list[_Fields] = []
-    for item in items:
-        try:
-            ack, created = records.checkins.record(poster.hotel_id, item, poster.principal.actor)
-        except RecordsError as exc:
-            results.append(Stored(None, False, exc))
+    outcomes = records.checkins.record_many(poster.hotel_id, items, poster.principal.actor)
+    for item, outcome in zip(items, outcomes, strict=True):
+        if isinstance(outcome, RecordsError):
+            results.append(Stored(None, False, outcome))
             continue
+        ack, created = outcome
         details: dict[str, object] = {
             "hotel_id": poster.hotel_id,
             "booking_ref": item.booking_ref,
