@@ -37,6 +37,17 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (Linux /proc)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(v) for v in task.read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0-100), nearest rank; NaN for no values."""
     if not values:
@@ -93,8 +104,10 @@ class LiveSystem:
         return sign_in(self.base, outbox_of(self.work), *add_staff(self.procs, role))
 
     def server_cpu_s(self) -> float:
-        """CPU seconds (user + system) the command-centre process has used so far (Linux /proc)."""
-        return process_cpu_s(self.procs.procs["command-center"].pid)
+        """CPU seconds (user + system) the command-centre process and its worker processes (``--workers``)
+        have used so far (Linux /proc)."""
+        pid = self.procs.procs["command-center"].pid
+        return process_cpu_s(pid) + sum(process_cpu_s(child) for child in children(pid))
 
     @property
     def ws_base(self) -> str:
@@ -109,6 +122,10 @@ async def _delete_consumers(nats_url: str, name: str) -> None:
         for stream, durable in ((names.hits_stream, name), (names.plates_stream, f"{name}-plates")):
             with contextlib.suppress(Exception):
                 await js.delete_consumer(stream, durable)
+        with contextlib.suppress(Exception):
+            for info in await js.consumers_info(names.checkins_stream):
+                if info.name.startswith(f"{name}-checkins"):
+                    await js.delete_consumer(names.checkins_stream, info.name)
     finally:
         await nc.drain()
 
@@ -126,7 +143,11 @@ def private_nats() -> Iterator[str]:
 
 @contextlib.contextmanager
 def live_command_centre(
-    database_url: str, settings: dict[str, Any] | None = None, *, own_nats: bool = False
+    database_url: str,
+    settings: dict[str, Any] | None = None,
+    *,
+    own_nats: bool = False,
+    args: tuple[str, ...] = (),
 ) -> Iterator[LiveSystem]:
     """The real command centre (``safecity command-center``) on ``database_url``, without cameras, on the
     machine's Redis and NATS (or, with ``own_nats``, a private NATS server); ``settings`` are merged into
@@ -155,7 +176,7 @@ def live_command_centre(
         procs = Processes(work, config)
         base = f"http://127.0.0.1:{port}"
         try:
-            wait_http(f"{base}/health/ready", 120, procs.start("command-center", "command-center"))
+            wait_http(f"{base}/health/ready", 120, procs.start("command-center", "command-center", *args))
             yield LiveSystem(procs, base, work)
         except BaseException:
             print(procs.logs()[-3000:], file=sys.stderr)

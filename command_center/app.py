@@ -36,6 +36,7 @@ from command_center.imports.wiring import start_imports
 from command_center.observability import CommandCenterMetrics, MeteredAlertStore, Watchdog
 from command_center.records.api import (
     arrests,
+    checkin_batch,
     checkins,
     crimes,
     dossier,
@@ -142,6 +143,7 @@ ROUTERS = (
     persons.router,
     dossier.router,
     checkins.router,
+    checkin_batch.router,
     arrests.router,
     missing.router,
     missing.udr_router,
@@ -203,6 +205,7 @@ async def _start(
     directory = CameraDirectory(settings.cameras)
     stores = await _open_stores(settings, engine, directory, metrics)
     alert_store, watchlist_store, audit_trail, apikeys = stores
+    stack.callback(audit_trail.close_group)  # before the engine is disposed of (callbacks run LIFO)
     redis, staff_auth = await start_auth(settings, engine, stack)
     streams.use_replicas(settings.nats_replicas)
     nc = await _connect(settings.nats_url, nats_wait_s)

@@ -69,6 +69,10 @@ class Subjects:
         return self._stream("AUDIT_ANCHORS")
 
     @property
+    def checkins_stream(self) -> str:
+        return self._stream("CHECKINS")
+
+    @property
     def deadletters_stream(self) -> str:
         return self._stream("DEADLETTERS")
 
@@ -114,6 +118,12 @@ class Subjects:
     def sessions_revoked(self) -> str:
         """Staff sessions that ended, so every replica cuts their WebSockets at once (core NATS)."""
         return f"{self.prefix}.auth.revoked"
+
+    def checkin_screening(self, deployment: str) -> str:
+        """Hotel check-ins waiting to be screened, of one deployment (a token of its database) (JetStream)."""
+        if not deployment.isalnum():
+            raise ValueError(f"not a valid deployment token: {deployment!r}")
+        return f"{self.prefix}.checkins.screen.{deployment}"
 
     def import_progress(self) -> str:
         """Bulk import jobs' progress, relayed by every command-centre replica to its consoles (core NATS)."""

@@ -11,6 +11,7 @@ import uvicorn
 from command_center.app import create_app
 from pipeline.settings import Settings
 from safecity_cli.main import CommandError
+from safecity_cli.workers import run_workers
 
 
 def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
@@ -22,6 +23,13 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--host", help="listen address (default: command_center.host)")
     parser.add_argument("--port", type=int, help="listen port (default: command_center.port)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the port (replicas on one machine, each with its own pools and "
+        "audit appender; a worker that dies is started again). Default 1",
+    )
     parser.set_defaults(func=run)
 
 
@@ -41,9 +49,17 @@ def with_overrides(settings: Settings, host: str | None, port: int | None) -> Se
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = with_overrides(settings, args.host, args.port)
+    if not 1 <= args.workers <= 64:
+        raise CommandError(f"--workers {args.workers}: must be between 1 and 64", code=2)
+    if args.workers > 1:
+        return run_workers(settings, args.workers, lambda sock: _serve(settings, [sock]))
+    return _serve(settings, None)
+
+
+def _serve(settings: Settings, sockets: list[socket.socket] | None) -> int:
     cc = settings.command_center
     server = _Server(server_config(settings), f"http://{cc.host}:{cc.port}/")
-    server.run()
+    server.run(sockets=sockets)
     if not server.started:
         raise CommandError("command-center did not start (see the log above)")
     return 0

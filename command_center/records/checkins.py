@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from command_center.records import tables as t
 from command_center.records.types import PersonNotFoundError, RecordsError, now, utc
@@ -92,6 +93,29 @@ class Checkin:
         return cls(**data)
 
 
+def _insert(dialect: str, table: Any) -> Any:
+    """INSERT with ON CONFLICT of the dialect (PostgreSQL and SQLite spell it alike)."""
+    return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+
+
+def _row(hotel_id: int, checkin: NewCheckin, posted_by: str, received: datetime) -> dict[str, Any]:
+    return {
+        "hotel_id": hotel_id,
+        "booking_ref": checkin.booking_ref,
+        "payload_sha256": checkin.digest(),
+        "guest_name": checkin.guest_name,
+        "cnic": checkin.cnic,
+        "phone": checkin.phone,
+        "room": checkin.room,
+        "guests": checkin.guests,
+        "checked_in_at": checkin.checked_in_at,
+        "expected_checkout_at": checkin.expected_checkout_at,
+        "photo_jpeg": checkin.photo_jpeg,
+        "received_at": received,
+        "posted_by": posted_by,
+    }
+
+
 _LISTED = [c for c in t.checkins.c if c.name not in ("photo_jpeg",)]
 
 
@@ -105,31 +129,49 @@ class CheckinStore:
 
     def record(self, hotel_id: int, checkin: NewCheckin, posted_by: str) -> tuple[Ack, bool]:
         """(acknowledgement, created); a repeat of the same check-in gets the first acknowledgement."""
-        digest = checkin.digest()
         received = now()
-        row = {
-            "hotel_id": hotel_id,
-            "booking_ref": checkin.booking_ref,
-            "payload_sha256": digest,
-            "guest_name": checkin.guest_name,
-            "cnic": checkin.cnic,
-            "phone": checkin.phone,
-            "room": checkin.room,
-            "guests": checkin.guests,
-            "checked_in_at": checkin.checked_in_at,
-            "expected_checkout_at": checkin.expected_checkout_at,
-            "photo_jpeg": checkin.photo_jpeg,
-            "received_at": received,
-            "posted_by": posted_by,
-        }
-        try:
-            with transactions.begin(self._engine) as conn:
-                checkin_id = int(
-                    conn.execute(insert(t.checkins).values(**row).returning(t.checkins.c.id)).scalar_one()
-                )
-        except IntegrityError:
+        row = _row(hotel_id, checkin, posted_by, received)
+        digest = row["payload_sha256"]
+        with transactions.begin(self._engine) as conn:
+            # A repeat (hotel, booking reference) inserts nothing and fails nothing: no savepoint needed.
+            checkin_id = conn.execute(
+                _insert(conn.dialect.name, t.checkins)
+                .values(**row)
+                .on_conflict_do_nothing()
+                .returning(t.checkins.c.id)
+            ).scalar()
+        if checkin_id is None:
             return self._repeat(hotel_id, checkin.booking_ref, digest), False
-        return Ack(checkin_id, received), True
+        return Ack(int(checkin_id), received), True
+
+    def record_many(
+        self, hotel_id: int, items: list[NewCheckin], posted_by: str
+    ) -> list[tuple[Ack, bool] | RecordsError]:
+        """``record`` for many check-ins with one multi-row insert; per item (acknowledgement, created),
+        or the error refusing it (a booking reference used with other details)."""
+        if not items:
+            return []
+        received = now()
+        rows = [_row(hotel_id, item, posted_by, received) for item in items]
+        with transactions.begin(self._engine) as conn:
+            inserted = conn.execute(
+                _insert(conn.dialect.name, t.checkins)
+                .values(rows)
+                .on_conflict_do_nothing()
+                .returning(t.checkins.c.id, t.checkins.c.booking_ref)
+            ).all()
+        new = {r.booking_ref: int(r.id) for r in inserted}
+        results: list[tuple[Ack, bool] | RecordsError] = []
+        for item, row in zip(items, rows, strict=True):
+            checkin_id = new.pop(item.booking_ref, None)
+            if checkin_id is not None:
+                results.append((Ack(checkin_id, received), True))
+                continue
+            try:
+                results.append((self._repeat(hotel_id, item.booking_ref, row["payload_sha256"]), False))
+            except RecordsError as exc:
+                results.append(exc)
+        return results
 
     def _repeat(self, hotel_id: int, booking_ref: str, digest: str) -> Ack:
         c = t.checkins.c
@@ -173,11 +215,32 @@ class CheckinStore:
             data = conn.execute(select(t.checkins.c.photo_jpeg).where(t.checkins.c.id == checkin_id)).scalar()
         return bytes(data) if data is not None else None
 
-    def unscreened(self, limit: int = 1000) -> list[int]:
+    def unscreened(self, limit: int = 1000, after: int = 0) -> list[int]:
+        c = t.checkins.c
+        query = select(c.id).where(c.screened_at.is_(None), c.id > after).order_by(c.id).limit(limit)
+        with transactions.connect(self._engine) as conn:
+            rows = conn.execute(query).all()
+        return [row.id for row in rows]
+
+    def unscreened_of(self, checkin_ids: list[int]) -> list[Checkin]:
+        """Those of ``checkin_ids`` not yet screened, in id order."""
         c = t.checkins.c
         with transactions.connect(self._engine) as conn:
-            rows = conn.execute(select(c.id).where(c.screened_at.is_(None)).order_by(c.id).limit(limit)).all()
-        return [row.id for row in rows]
+            rows = conn.execute(
+                _listing().where(c.id.in_(checkin_ids), c.screened_at.is_(None)).order_by(c.id)
+            ).all()
+        return [Checkin.from_row(row) for row in rows]
+
+    def mark_screened_many(self, checkin_ids: list[int], screening: dict[str, Any]) -> int:
+        """Record the same finding (nothing found) for many check-ins at once; how many were marked."""
+        c = t.checkins.c
+        with transactions.begin(self._engine) as conn:
+            done = conn.execute(
+                update(t.checkins)
+                .where(c.id.in_(checkin_ids), c.screened_at.is_(None))
+                .values(screened_at=now(), screening=screening)
+            ).rowcount
+        return int(done)
 
     def mark_screened(self, checkin_id: int, screening: dict[str, Any]) -> bool:
         c = t.checkins.c

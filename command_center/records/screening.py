@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -52,6 +52,10 @@ def placeholder_jpeg() -> bytes:
     ok, buf = cv2.imencode(".jpg", np.full((64, 64, 3), 128, np.uint8))
     assert ok
     return bytes(buf.tobytes())
+
+
+class Submits(Protocol):
+    def submit(self, checkin_id: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +95,16 @@ class CheckinScreener:
         self._categories = frozenset(alert_categories)
         self._tasks: set[asyncio.Task[None]] = set()
         self.screened = 0
+        self.queue: Submits | None = None
 
     def submit(self, checkin_id: int) -> None:
-        """Screen it in the background, once it is committed (after the request's unit of work)."""
-        transactions.after_commit(lambda: self._start(checkin_id))
+        """Screen it in the background, once it is committed (after the request's unit of work): through
+        JetStream once ``queue`` is set (``screening_queue``), else in a task of this process."""
+        queue = self.queue
+        if queue is not None:
+            transactions.after_commit(lambda: queue.submit(checkin_id))
+        else:
+            transactions.after_commit(lambda: self._start(checkin_id))
 
     def _start(self, checkin_id: int) -> None:
         task = asyncio.create_task(self._screen_logged(checkin_id), name=f"screen-checkin:{checkin_id}")
@@ -102,8 +112,16 @@ class CheckinScreener:
         task.add_done_callback(self._tasks.discard)
 
     async def resume(self) -> None:
-        for checkin_id in await asyncio.to_thread(self._checkins.unscreened):
-            self.submit(checkin_id)
+        """Hand every check-in not yet screened to screening again (a replica stopped half-way, or
+        what never reached the queue)."""
+        after = 0
+        while True:
+            found = await asyncio.to_thread(self._checkins.unscreened, 1000, after)
+            for checkin_id in found:
+                self.submit(checkin_id)
+            if len(found) < 1000:
+                return
+            after = found[-1]
 
     async def close(self) -> None:
         if self._tasks:
@@ -114,6 +132,25 @@ class CheckinScreener:
             await self.screen(checkin_id)
         except Exception:
             log.exception("screening check-in %s failed; it is retried at the next start", checkin_id)
+
+    async def screen_many(self, checkin_ids: list[int]) -> None:
+        """Screen several check-ins: one CNIC lookup for all; those with nothing to look at further (no
+        photo, no CNIC on the record in an alerting category) marked screened together, the others one
+        by one as ``screen`` does."""
+        checkins = await asyncio.to_thread(self._checkins.unscreened_of, checkin_ids)
+        persons = await asyncio.to_thread(self._persons.by_cnics, {c.cnic for c in checkins})
+
+        def plain(c: Checkin) -> bool:
+            person = persons.get(c.cnic)
+            return not c.has_photo and (person is None or person.category not in self._categories)
+
+        nothing = [c.id for c in checkins if plain(c)]
+        if nothing:
+            found = {"subjects": [], "face": "no photo", "alerts": []}
+            self.screened += await asyncio.to_thread(self._checkins.mark_screened_many, nothing, found)
+        for checkin in checkins:
+            if not plain(checkin):
+                await self.screen(checkin.id)
 
     async def screen(self, checkin_id: int) -> dict[str, Any]:
         checkin = await asyncio.to_thread(self._checkins.get, checkin_id)

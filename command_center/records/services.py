@@ -17,12 +17,34 @@ from command_center.records.fusion import FaceVehicleFusion
 from command_center.records.library import LibraryStore
 from command_center.records.notices import FollowNotifier
 from command_center.records.screening import CheckinScreener
+from command_center.records.screening_queue import ScreeningConsumer, ScreeningQueue, deployment_token
 from command_center.records.search import PersonSearch
 from command_center.records.store import PersonStore
 from command_center.security.apikeys import ApiKeyStore
 from command_center.security.users import UserStore
 from pipeline.settings import CameraConfig, Settings
 from watchlist.store import WatchlistStore
+
+
+async def _screen_through_jetstream(
+    settings: Settings, nc: NATS, screener: CheckinScreener, stack: AsyncExitStack
+) -> None:
+    """Check-ins reach screening through JetStream (``screening_queue``), shared by the replicas."""
+    deployment = deployment_token(settings.resolved_database_url)
+    names = settings.nats.subjects
+    queue = ScreeningQueue(nc, names, deployment)
+    consumer = ScreeningConsumer(
+        nc,
+        names,
+        screener,
+        name=f"{settings.command_center.consumer_name}-checkins-{deployment}",
+        deployment=deployment,
+    )
+    await consumer.start()
+    stack.push_async_callback(consumer.stop)
+    await queue.start()
+    stack.push_async_callback(queue.close)
+    screener.queue = queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +105,7 @@ async def start_records(
         settings.records.checkin_alert_categories,
     )
     stack.push_async_callback(screener.close)
+    await _screen_through_jetstream(settings, nc, screener, stack)
     await screener.resume()
     library = LibraryStore(engine)
     return RecordsServices(

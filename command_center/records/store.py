@@ -167,6 +167,18 @@ class PersonStore:
             row = conn.execute(query).first()
         return Person.from_row(row) if row is not None else None
 
+    def by_cnics(self, cnics: set[str]) -> dict[str, Person]:
+        """The persons (not archived) holding any of ``cnics``, by CNIC: one query for many guests."""
+        if not cnics:
+            return {}
+        query = select(t.persons).where(
+            t.persons.c.cnic.in_(sorted(cnics)), t.persons.c.archived_at.is_(None)
+        )
+        with transactions.connect(self.engine) as conn:
+            rows = conn.execute(query).all()
+        found = [Person.from_row(row) for row in rows]
+        return {p.fields.cnic: p for p in found if p.fields.cnic is not None}
+
     def by_watchlist_profile(self, profile_id: int) -> list[Person]:
         with transactions.connect(self.engine) as conn:
             rows = conn.execute(

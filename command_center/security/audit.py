@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from sqlalchemy import (
     BigInteger,
@@ -58,6 +58,9 @@ from pipeline.adapters import transactions
 from pipeline.adapters.database import UtcDateTime, as_utc, metadata
 from pipeline.adapters.migrations import upgrade
 from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from command_center.security.audit_group import GroupAppender
 
 __all__ = ["GENESIS", "AuditEntry", "AuditTrail", "Problem", "VerifyResult"]
 
@@ -150,6 +153,11 @@ class Extra(TypedDict, total=False):
     role: str | None
 
 
+def entry_fields(actor: str, action: str, target: str, **extra: Unpack[Extra]) -> _Fields:
+    """An entry's fields as they will be stored (bounded, timestamped now), for ``append_many``."""
+    return _fields(actor, action, target, **extra)
+
+
 def _fields(actor: str, action: str, target: str, **extra: Unpack[Extra]) -> _Fields:
     return _Fields(
         timestamp=datetime.now(UTC),
@@ -181,6 +189,21 @@ class AuditTrail:
             raise ValueError("the audit key must be at least 16 bytes")
         self.engine = engine
         self._key = key
+        self._group: GroupAppender | None = None
+
+    @property
+    def group(self) -> GroupAppender:
+        """This process's group-commit appender of audited writes (started at first use)."""
+        if self._group is None:
+            from command_center.security.audit_group import GroupAppender
+
+            self._group = GroupAppender(self)
+        return self._group
+
+    def close_group(self) -> None:
+        """Commit what was handed to the group appender, then stop it (at shutdown)."""
+        if self._group is not None:
+            self._group.close()
 
     @classmethod
     def of(cls, engine: Engine, settings: Settings) -> AuditTrail:
@@ -237,6 +260,23 @@ class AuditTrail:
         conn.execute(insert(audit_log).values(**row))
         conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
         return _entry(_Row(row))
+
+    def append_many(self, conn: Connection, entries: list[_Fields]) -> list[AuditEntry]:
+        """Append ``entries`` in order within the caller's transaction, which must hold the chain's lock
+        (``lock``): one read of the head, one multi-row insert, one update of the head (group commit)."""
+        if not entries:
+            return []
+        head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
+        seq, prev = int(head.seq), str(head.hash)
+        rows = []
+        for fields in entries:
+            seq += 1
+            digest = chain_hash(prev, payload(seq, fields), self._key)
+            rows.append({**_as_dict(fields), "seq": seq, "prev_hash": prev, "hash": digest, "keyed": True})
+            prev = digest
+        conn.execute(insert(audit_log), rows)
+        conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
+        return [_entry(_Row(row)) for row in rows]
 
     @staticmethod
     def lock(conn: Connection) -> None:

@@ -90,6 +90,11 @@ def records_stream_config(names: Subjects) -> StreamConfig:
     )
 
 
+def checkins_stream_config(names: Subjects) -> StreamConfig:
+    """Hotel check-ins to screen (ids only): kept 7 days, so none is left unscreened by a restart."""
+    return _kept(names.checkins_stream, names.stream_subjects("checkins"), days=7, max_bytes=256 * 1024**2)
+
+
 def audit_anchors_stream_config(names: Subjects) -> StreamConfig:
     """Audit chain heads: kept for ever, and nobody may delete or purge them (not even an administrator
     of the database, whose rows they vouch for)."""

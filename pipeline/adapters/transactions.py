@@ -38,6 +38,16 @@ class Unit:
         self._guard = threading.Lock()
         self.finished = False  # a task started inside the unit may outlive it; it then works on its own
         self._after: list[Callable[[], Awaitable[None] | None]] = []
+        self.nested = True  # each store's call in a savepoint of its own
+
+    @classmethod
+    def over(cls, engine: Engine, conn: Connection) -> Unit:
+        """A unit on a connection already in a transaction that its caller commits (a group commit):
+        stores inside it write in savepoints of that transaction; ``finish`` is the caller's to skip."""
+        found = cls(engine)
+        found._conn = conn
+        found.nested = False  # the caller runs its work again when any of it fails (no savepoints)
+        return found
 
     @property
     def opened(self) -> bool:
@@ -137,6 +147,9 @@ def _shared(engine: Engine, own: Callable[[], AbstractContextManager[Connection]
             yield conn
         return
     conn = found.connection()
+    if not found.nested:
+        yield conn
+        return
     with conn.begin_nested():
         yield conn
 

@@ -30,6 +30,12 @@ class RecordsSettings(Strict):
     checkin_photo_max_bytes: int = Field(
         1_000_000, ge=1000, le=10_000_000, description="Largest guest photo a hotel may send (decoded)."
     )
+    checkin_batch_max_items: int = Field(
+        200, ge=1, le=1000, description="Most check-ins a hotel system may post in one /checkins/batch."
+    )
+    checkin_batch_max_bytes: int = Field(
+        16_000_000, ge=10_000, le=200_000_000, description="Largest /checkins/batch body (photos included)."
+    )
     checkin_alert_categories: list[str] = Field(
         default_factory=lambda: list(ALL_CATEGORIES),
         description="CRO categories whose CNIC at a hotel check-in raises an alert.",

@@ -23,6 +23,7 @@ HOTEL_ROUTES = {
     ("GET", "/integrations/whoami"),
     ("GET", "/auth/me"),
     ("POST", "/checkins"),
+    ("POST", "/checkins/batch"),
     ("POST", "/checkins/checkout"),
     ("POST", "/checkins/{checkin_id}/checkout"),
 }

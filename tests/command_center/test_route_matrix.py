@@ -158,6 +158,7 @@ POLICY: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/persons/{person_id}/follow"): PERSONS_READ,
     ("DELETE", "/persons/{person_id}/follow"): PERSONS_READ,
     ("POST", "/checkins"): CHECKINS_POST,
+    ("POST", "/checkins/batch"): CHECKINS_POST,
     ("POST", "/checkins/{checkin_id}/checkout"): CHECKINS_POST,
     ("GET", "/checkins"): CHECKINS_READ,
     ("GET", "/checkins/{checkin_id}/photo"): CHECKINS_READ,

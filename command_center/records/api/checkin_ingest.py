@@ -1,0 +1,159 @@
+"""Storing hotel check-ins with their audit entries in the audit chain's group commit.
+
+A posted check-in is checked (``prepare``: times, phone, photo), then stored together with its
+``checkins.post`` audit entry by the process's group appender (``command_center.security.audit_group``):
+the check-in is stored if and only if its entry is, and the hotel is answered only after that commit.
+Screening is handed to JetStream after the commit (``CheckinScreener.submit``); it never decides the
+answer, which is the same whether or not the guest is on the records.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from fastapi import HTTPException
+
+from command_center.records.api.person_views import CheckinPost
+from command_center.records.checkins import Ack, NewCheckin
+from command_center.records.services import RecordsServices
+from command_center.records.types import RecordsError
+from command_center.security import evidence
+from command_center.security.audit import AuditTrail, _Fields, entry_fields
+from command_center.security.principal import Principal
+from pipeline.settings import Settings
+from pipeline.validators import normalise_mobile
+from watchlist.photos import PhotoError, decode_photo, encode_jpeg
+
+FUTURE_SLACK = timedelta(minutes=10)  # clocks of hotel systems drift
+MAX_AGE = timedelta(days=30)  # older check-ins are not news for an alert
+
+
+def own_hotel(principal: Principal, claimed: int | None) -> int:
+    if principal.kind != "integration" or principal.hotel_id is None:
+        raise HTTPException(403, "check-ins are posted with a hotel's API key (X-API-Key)")
+    if claimed is not None and claimed != principal.hotel_id:
+        raise HTTPException(403, "this key posts check-ins for its own hotel only")
+    return principal.hotel_id
+
+
+def _photo(encoded: str | None, settings: Settings) -> bytes | None:
+    if encoded is None:
+        return None
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise HTTPException(422, "photo_jpeg: not valid base64") from None
+    limits = settings.records
+    if not data.startswith(b"\xff\xd8"):
+        raise HTTPException(422, "photo_jpeg: not a JPEG")
+    try:
+        image = decode_photo("photo_jpeg", data, limits.checkin_photo_max_bytes, limits.max_photo_pixels)
+    except PhotoError as exc:
+        raise HTTPException(422, str(exc)) from None
+    # Kept re-encoded: the hotel's camera metadata (EXIF: device, time, GPS) is not the guest's record.
+    return encode_jpeg(image)
+
+
+def _when(body: CheckinPost) -> None:
+    now = datetime.now(UTC)
+    if body.checked_in_at > now + FUTURE_SLACK:
+        raise HTTPException(422, "checked_in_at is in the future: check the system's clock")
+    if body.checked_in_at < now - MAX_AGE:
+        raise HTTPException(422, f"checked_in_at is more than {MAX_AGE.days} days ago")
+    if body.expected_checkout_at is not None and body.expected_checkout_at < body.checked_in_at:
+        raise HTTPException(422, "expected_checkout_at is before checked_in_at")
+
+
+def prepare(body: CheckinPost, settings: Settings) -> NewCheckin:
+    """The check-in as stored, or 422 with the reason (blocking: a photo is decoded)."""
+    _when(body)
+    try:
+        phone = normalise_mobile(body.phone) if body.phone is not None else None
+    except ValueError as exc:
+        raise HTTPException(422, f"phone: {exc}") from None
+    return NewCheckin(
+        booking_ref=body.booking_ref,
+        guest_name=body.guest_name,
+        cnic=body.cnic,
+        phone=phone,
+        room=body.room,
+        guests=body.guests,
+        checked_in_at=body.checked_in_at.astimezone(UTC),
+        expected_checkout_at=body.expected_checkout_at.astimezone(UTC) if body.expected_checkout_at else None,
+        photo_jpeg=_photo(body.photo_jpeg, settings),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """One check-in's outcome: its acknowledgement (created or a repeat), or why it was refused."""
+
+    ack: Ack | None
+    created: bool
+    error: RecordsError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Poster:
+    """Who posts (the hotel's key) and from where, for the audit entries."""
+
+    principal: Principal
+    hotel_id: int
+    ip: str | None
+
+    def entry(self, action: str, target: str, details: dict[str, object]) -> _Fields:
+        role = self.principal.role.value
+        return entry_fields(self.principal.actor, action, target, details=details, ip=self.ip, role=role)
+
+
+def _store_all(
+    records: RecordsServices, poster: Poster, items: list[NewCheckin], batch: bool
+) -> tuple[list[Stored], list[_Fields]]:
+    """Runs in the group commit: each check-in stored (or found again) and its audit entry made."""
+    results: list[Stored] = []
+    entries: list[_Fields] = []
+    outcomes = records.checkins.record_many(poster.hotel_id, items, poster.principal.actor)
+    for item, outcome in zip(items, outcomes, strict=True):
+        if isinstance(outcome, RecordsError):
+            results.append(Stored(None, False, outcome))
+            continue
+        ack, created = outcome
+        details: dict[str, object] = {
+            "hotel_id": poster.hotel_id,
+            "booking_ref": item.booking_ref,
+            "repeat": not created,
+        }
+        if batch:
+            details["batch"] = True
+        details |= evidence.stored("checkin_photo", (ack.id, item.photo_jpeg if created else None))
+        entries.append(poster.entry("checkins.post", f"checkin:{ack.id}", details))
+        results.append(Stored(ack, created))
+    return results, entries
+
+
+async def store(
+    trail: AuditTrail,
+    records: RecordsServices,
+    poster: Poster,
+    items: list[NewCheckin],
+    *,
+    batch: bool = False,
+    summary: dict[str, object] | None = None,
+) -> list[Stored]:
+    """Store ``items`` with their audit entries in the next group commit (and ``summary`` as one more
+    ``checkins.batch`` entry); once committed, hand the new ones to screening."""
+
+    def work() -> tuple[list[Stored], list[_Fields]]:
+        results, entries = _store_all(records, poster, items, batch)
+        if summary is not None:
+            entries.append(poster.entry("checkins.batch", f"hotel:{poster.hotel_id}", summary))
+        return results, entries
+
+    results = await trail.group.run(work)
+    for result in results:
+        if result.created and result.ack is not None:
+            records.screener.submit(result.ack.id)
+    return results
