@@ -24,7 +24,12 @@ def every_name(names: Subjects) -> list[str]:
             continue
         method = getattr(names, attr)
         args: list[Any] = [
-            {"kind": "face", "area": "hits", "subject": f"{names.prefix}.hits.face.cam-1"}.get(p, "cam-1")
+            {
+                "kind": "face",
+                "area": "hits",
+                "subject": f"{names.prefix}.hits.face.cam-1",
+                "deployment": "0a1b2c3d",
+            }.get(p, "cam-1")
             for p, param in inspect.signature(method).parameters.items()
             if param.default is inspect.Parameter.empty
         ]
