@@ -20,27 +20,33 @@ if ! { "$VENV/bin/python" -m pip install -q --upgrade pip && "$VENV/bin/python" 
 fi
 cd "$WORK"  # away from the source tree: the installed package must stand on its own
 "$VENV/bin/safecity" --help > /dev/null
-commands=$("$VENV/bin/python" - <<'PY'
+# Every subcommand's --help, in one process (48 processes each importing the models' libraries took a
+# minute of CI): a missing import fails it the same way, and the modules are imported one by one below.
+count=$("$VENV/bin/python" - <<'PY'
 import argparse
+import contextlib
+import io
+import sys
+
 from safecity_cli.main import build_parser
+
 parser = build_parser()
+commands = []
 for action in parser._actions:
     if isinstance(action, argparse._SubParsersAction):
         for name, sub in action.choices.items():
             nested = [a for a in sub._actions if isinstance(a, argparse._SubParsersAction)]
-            if nested:
-                for child in nested[0].choices:
-                    print(f"{name} {child}")
-            else:
-                print(name)
+            commands += [[name, child] for child in nested[0].choices] if nested else [[name]]
+for command in commands:
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            parser.parse_args([*command, "--help"])
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                sys.exit(f"safecity {' '.join(command)} --help exited {exc.code}")
+print(len(commands))
 PY
 )
-count=0
-while read -r line; do
-    # shellcheck disable=SC2086
-    "$VENV/bin/safecity" $line --help > /dev/null
-    count=$((count + 1))
-done <<< "$commands"
 # --help stops before a command's own imports: import every module of the installed packages too.
 modules=$("$VENV/bin/python" - <<'PY'
 import importlib

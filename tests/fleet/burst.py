@@ -13,6 +13,7 @@ import sys
 
 from pipeline.adapters.bus import connect
 from tests.command_center.helpers import hit
+from tests.names import subjects
 from workers.publisher import HitPublisher
 
 CAMERAS = 10
@@ -26,7 +27,7 @@ async def main(count: int, prefix: str) -> None:
         if publisher.published >= count:
             done.set()
 
-    publisher = HitPublisher(nc.jetstream(), asyncio.get_running_loop(), count, published)
+    publisher = HitPublisher(nc.jetstream(), subjects, asyncio.get_running_loop(), count, published)
     for i in range(count):
         publisher.submit(hit(f"{prefix}-{i % CAMERAS}", profile_id=1 + i // CAMERAS))
     stop = asyncio.Event()

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nats.errors
 import pytest
 import websockets
 from sqlalchemy import create_engine, text
@@ -214,12 +215,23 @@ def _counts(engine: Engine, prefix: str) -> tuple[int, int, int]:
     return int(rows), int(distinct), int(doubled)
 
 
-async def _leader(built: Fleet) -> str:
+async def _leader(built: Fleet, within_s: float = 60) -> str:
+    """The node leading the hits stream; asked again while the cluster has none or does not answer (a
+    leader just killed: the JetStream API times out until the others elect one)."""
+    deadline = time.monotonic() + within_s
     nc = await built.connect()
     try:
-        info = await nc.jetstream().stream_info(subjects.hits_stream)
-        assert info.cluster is not None and info.cluster.leader
-        return str(info.cluster.leader)
+        while True:
+            try:
+                info = await nc.jetstream().stream_info(subjects.hits_stream)
+                if info.cluster is not None and info.cluster.leader:
+                    return str(info.cluster.leader)
+            except (TimeoutError, nats.errors.Error) as exc:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no leader of the hits stream within {within_s}s: {exc}") from exc
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no leader of the hits stream within {within_s}s")
+            await asyncio.sleep(0.5)
     finally:
         await nc.close()
 
