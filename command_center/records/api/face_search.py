@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from command_center.admin.api.watch_lists import viewer
 from command_center.api.deps import ServicesDep, require
 from command_center.records.faces import SearchResult
-from command_center.security.api.auditing import MAX_REASON, MIN_REASON, AuditorDep
+from command_center.security.api.auditing import AuditorDep, ReasonForm
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.models.registry import ModelError
@@ -83,10 +83,7 @@ async def search_faces(
     services: ServicesDep,
     auditor: AuditorDep,
     photo: Annotated[UploadFile, File(description="A photo of the person sought (one face, or the largest)")],
-    reason: Annotated[
-        str,
-        Form(min_length=MIN_REASON, max_length=MAX_REASON, pattern=r"\S", description="Case/FIR or enquiry"),
-    ],
+    reason: ReasonForm,
     lists: Annotated[
         list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None,
         Form(max_length=100, description="Search only these lists (default: every list you may see)"),

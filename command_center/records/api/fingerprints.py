@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from command_center.api.deps import ServicesDep, require
 from command_center.records import fingerprints
 from command_center.records.api.person_views import PersonSummary
-from command_center.security.api.auditing import MAX_REASON, MIN_REASON, AuditorDep
+from command_center.security.api.auditing import AuditorDep, ReasonForm
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 
@@ -48,10 +48,7 @@ async def identify_fingerprint(
     services: ServicesDep,
     auditor: AuditorDep,
     image: Annotated[UploadFile, File(description="The fingerprint: PNG or JPEG, ~500 ppi")],
-    reason: Annotated[
-        str,
-        Form(min_length=MIN_REASON, max_length=MAX_REASON, pattern=r"\S", description="Case/FIR or enquiry"),
-    ],
+    reason: ReasonForm,
     finger: Annotated[int, Form(ge=0, le=10, description="14.013 finger position; 0 unknown")] = 0,
 ) -> FingerprintAnswer:
     settings = services.settings.afis

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 from sqlalchemy.exc import SQLAlchemyError
@@ -35,6 +35,12 @@ ReasonQuery = Annotated[
         pattern=r"\S",
         description="Why you are looking (case/FIR number, enquiry); recorded in the audit trail",
     ),
+]
+
+# The same rule for a reason sent as a form field beside an upload (a photo or a fingerprint to search).
+ReasonForm = Annotated[
+    str,
+    Form(min_length=MIN_REASON, max_length=MAX_REASON, pattern=r"\S", description="Case/FIR or enquiry"),
 ]
 
 # The same rule for a reason given in a request body (a verdict, a change of an account, ...).
