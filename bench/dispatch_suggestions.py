@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import statistics
 import tempfile
@@ -38,7 +39,7 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1]
 
 
-async def bench(units: int, runs: int = RUNS) -> None:
+async def bench(units: int, runs: int = RUNS) -> dict[str, float]:
     tag = uuid.uuid4().hex[:8]
     folder = Path(tempfile.mkdtemp())
     settings = parse(
@@ -62,7 +63,7 @@ async def bench(units: int, runs: int = RUNS) -> None:
     patrol = PatrolStore(engine)
     patrol.create_schema()
     redis = Redis.from_url(settings.redis_url)
-    positions = PatrolPositions(redis, settings.dispatch.redis_prefix, settings.dispatch.position_stale_s)
+    positions = PatrolPositions(redis, settings.patrol_redis_prefix, settings.dispatch.position_stale_s)
     rng = random.Random(1)
     now = time.time()
     for n in range(units):
@@ -100,28 +101,38 @@ async def bench(units: int, runs: int = RUNS) -> None:
         await positions.update("U0", CAMERA[0], CAMERA[1], time.time())
         moves.append((time.perf_counter() - started) * 1000)
     assert found
-    print(
-        f"{units:5d} units: suggest p50 {statistics.median(suggest):.2f} ms, "
-        f"p95 {percentile(suggest, 95):.2f} ms; "
-        f"position update p50 {statistics.median(moves):.2f} ms ({len(found)} suggested)"
-    )
-    await redis.delete(f"{settings.dispatch.redis_prefix}:geo", f"{settings.dispatch.redis_prefix}:seen")
+    await redis.delete(f"{settings.patrol_redis_prefix}:geo", f"{settings.patrol_redis_prefix}:seen")
     await redis.aclose()
     engine.dispose()
+    return {
+        "units": units,
+        "suggest_p50_ms": round(statistics.median(suggest), 3),
+        "suggest_p95_ms": round(percentile(suggest, 95), 3),
+        "position_update_p50_ms": round(statistics.median(moves), 3),
+        "suggested": len(found),
+    }
 
 
-async def main(units: list[int], runs: int) -> None:
+async def main(units: list[int], runs: int, as_json: bool) -> None:
     for count in units:
-        await bench(count, runs)
+        r = await bench(count, runs)
+        if as_json:
+            print(json.dumps(r))
+            continue
+        print(
+            f"{count:5d} units: suggest p50 {r['suggest_p50_ms']:.2f} ms, p95 {r['suggest_p95_ms']:.2f} ms; "
+            f"position update p50 {r['position_update_p50_ms']:.2f} ms ({r['suggested']} suggested)"
+        )
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, nargs="+", default=[100, 1000], help="units around the city")
     parser.add_argument("--runs", type=int, default=RUNS, help="suggestions timed per size")
+    parser.add_argument("--json", action="store_true", help="one JSON object per size instead of a line")
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     args = parse_args()
-    asyncio.run(main(args.units, args.runs))
+    asyncio.run(main(args.units, args.runs, args.json))

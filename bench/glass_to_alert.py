@@ -81,6 +81,7 @@ async def collect(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loops", type=int, default=4, help="times the 9.2 s clip is played")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
     models_dir = Path(os.environ.get("SAFECITY_MODELS_DIR", SHARED / "models")).resolve()
     with (
@@ -115,13 +116,14 @@ def main() -> int:
             wait_http(f"{base}/health/ready", 60, procs.start("command-center", "command-center"))
             token = sign_in(base, outbox_of(work), *add_staff(procs, "supervisor"))
             events = asyncio.run(collect(base.replace("http", "ws") + "/ws/alerts", token, procs, args.loops))
-            report(base, token, camera, events)
+            return report(base, token, camera, events, args.json)
         finally:
             procs.stop_all()
-    return 0
 
 
-def report(base: str, token: str, camera: str, events: list[tuple[float, dict[str, object]]]) -> None:
+def report(
+    base: str, token: str, camera: str, events: list[tuple[float, dict[str, object]]], as_json: bool
+) -> int:
     latencies: list[float] = []
     stages: dict[str, list[float]] = {}
     hops: dict[str, list[float]] = {"camera→worker": [], "worker→store": [], "store→websocket": []}
@@ -141,7 +143,17 @@ def report(base: str, token: str, camera: str, events: list[tuple[float, dict[st
             stages.setdefault(stage, []).append(float(ms))
     if not latencies:
         print("no alerts were received; nothing to report", file=sys.stderr)
-        return
+        return 1
+    if as_json:
+        summary: dict[str, object] = {
+            "alerts": len(latencies),
+            "p50_ms": round(statistics.median(latencies), 1),
+        }
+        summary["p99_ms"] = round(percentile(latencies, 99), 1)
+        summary["hops_p50_ms"] = {k: round(statistics.median(v), 1) for k, v in hops.items() if v}
+        summary["stages_p50_ms"] = {k: round(statistics.median(v), 2) for k, v in stages.items()}
+        print(json.dumps(summary))
+        return 0
     print(f"glass-to-alert latency over {len(latencies)} alerts (camera_sim send → WebSocket receive):")
     print(
         f"  p50 {statistics.median(latencies):7.1f} ms   p99 {percentile(latencies, 99):7.1f} ms   "
@@ -151,6 +163,7 @@ def report(base: str, token: str, camera: str, events: list[tuple[float, dict[st
     print("median per worker stage (ms):")
     for stage, values in stages.items():
         print(f"  {stage:<10} {statistics.median(values):7.2f}   (p99 {percentile(values, 99):7.2f})")
+    return 0
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ MobileFaceNet, FAISS, vote) with Lin-Manuel Miranda and Barack Obama enrolled, i
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import statistics
 import sys
 import tempfile
@@ -128,7 +130,11 @@ def main() -> int:
     parser.add_argument(
         "--no-match-seconds", type=float, default=300.0, help="video time of the stranger loop"
     )
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object on stdout (the table goes to stderr)"
+    )
     args = parser.parse_args()
+    say = functools.partial(print, file=sys.stderr if args.json else sys.stdout)
     settings = parse({})
     analyzer = FaceAnalyzer(settings)
     analyzer.load()
@@ -141,29 +147,34 @@ def main() -> int:
         run.play(frames, fps)
         run.analyser.finish()
         c = run.counters
-        print(f"Hamilton clip once at {fps:.1f} analysed frames/s ({len(frames)} frames):")
-        print(f"  FaceHits: per-frame path {before}  ->  tracks and votes {len(run.hits)}")
+        summary: dict[str, object] = {
+            "hits_per_frame_path": before,
+            "hits_tracks_and_votes": len(run.hits),
+            "tracks": c.tracks_started,
+            "whole_frame_ms_p50": round(statistics.median(run.total), 2),
+            "whole_frame_ms_p99": round(p99(run.total), 2),
+        }
+        say(f"Hamilton clip once at {fps:.1f} analysed frames/s ({len(frames)} frames):")
+        say(f"  FaceHits: per-frame path {before}  ->  tracks and votes {len(run.hits)}")
         for hit in run.hits:
             d = hit.decision
             assert d is not None
-            print(
+            say(
                 f"    track {hit.track_id}: {hit.profile_name}, {d.rule}, "
                 f"{d.frames_matched}/{d.frames_embedded} embedded frames matched, "
                 f"mean {d.mean_similarity:.2f} max {d.max_similarity:.2f}, "
                 f"best shot quality {d.best_shot.score:.2f} (frame {hit.frame_seq}), revision {d.revision}"
             )
-        print(
+        say(
             f"  tracks {c.tracks_started} (decided {c.tracks_decided}, undecided {c.tracks_undecided}), "
             f"scene cuts {c.scene_cuts}; faces {c.faces_detected}: embedded {c.faces_embedded}, rejected "
             f"{c.faces_rejected}, after decision {c.faces_after_decision}, over budget {c.faces_over_budget}"
         )
-        print("  ms per analysed frame      median      p99")
+        say("  ms per analysed frame      median      p99")
         for stage, values in run.stages.items():
-            print(f"    {stage:<22} {statistics.median(values):8.2f} {p99(values):8.2f}")
-        print(f"    {'whole frame (new)':<22} {statistics.median(run.total):8.2f} {p99(run.total):8.2f}")
-        print(
-            f"    {'whole frame (per-frame)':<22} {statistics.median(before_ms):8.2f} {p99(before_ms):8.2f}"
-        )
+            say(f"    {stage:<22} {statistics.median(values):8.2f} {p99(values):8.2f}")
+        say(f"    {'whole frame (new)':<22} {statistics.median(run.total):8.2f} {p99(run.total):8.2f}")
+        say(f"    {'whole frame (per-frame)':<22} {statistics.median(before_ms):8.2f} {p99(before_ms):8.2f}")
 
         strangers, rate = sampled(SIX_PEOPLE, args.fps)
         loops = max(1, round(args.no_match_seconds * rate / len(strangers)))
@@ -173,12 +184,16 @@ def main() -> int:
         run.analyser.finish()
         seconds = loops * len(strangers) / rate
         c = run.counters
-        print(f"Six strangers (nobody enrolled), looped for {seconds:.0f} s of video at {rate:.1f} frames/s:")
-        print(
+        say(f"Six strangers (nobody enrolled), looped for {seconds:.0f} s of video at {rate:.1f} frames/s:")
+        say(
             f"  false hits {len(run.hits)} ({len(run.hits) / seconds * 3600:.1f} per camera-hour); "
             f"faces embedded {c.faces_embedded}, unknown {c.faces_unknown}, tracks {c.tracks_started} "
             f"(expired by age {c.tracks_expired}), over budget {c.faces_over_budget}"
         )
+        summary["stranger_seconds"] = round(seconds)
+        summary["false_hits_per_camera_hour"] = round(len(run.hits) / seconds * 3600, 2)
+    if args.json:
+        print(json.dumps(summary))
     return 0
 
 

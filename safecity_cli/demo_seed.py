@@ -254,7 +254,7 @@ def place_units(settings: Settings) -> None:
         redis = Redis.from_url(settings.redis_url)
         try:
             config = settings.dispatch
-            positions = PatrolPositions(redis, config.redis_prefix, config.position_stale_s)
+            positions = PatrolPositions(redis, settings.patrol_redis_prefix, config.position_stale_s)
             for call_sign, *_, (latitude, longitude) in UNITS:
                 await positions.update(call_sign, latitude, longitude, time.time())
         finally:

@@ -131,7 +131,9 @@ def run_unlock(args: argparse.Namespace, settings: Settings) -> int:
     async def unlock() -> int:
         client = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
         try:
-            return await OtpStore(client, settings.security).unlock(user.government_id)
+            return await OtpStore(client, settings.security, settings.auth_redis_prefix).unlock(
+                user.government_id
+            )
         finally:
             await client.aclose()
 

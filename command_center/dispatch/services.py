@@ -53,7 +53,7 @@ async def start_dispatch(
     await asyncio.to_thread(lifecycle.create_schema)
     patrol = PatrolStore(engine)
     dispatches = DispatchStore(engine)
-    positions = PatrolPositions(redis, config.redis_prefix, config.position_stale_s)
+    positions = PatrolPositions(redis, settings.patrol_redis_prefix, config.position_stale_s)
 
     channels = OfficerChannels(nc, settings.nats.subjects, ack_wait_s=config.notice_ack_wait_s)
     await channels.start()

@@ -57,22 +57,20 @@ def _hash(secret: str) -> str:
 
 
 class SessionStore:
-    def __init__(self, redis: Redis, ttl_s: int) -> None:
+    def __init__(self, redis: Redis, ttl_s: int, prefix: str = PREFIX) -> None:
         self._redis = redis
+        self._prefix = prefix
         self._ttl_s = ttl_s
         self._rotate = redis.register_script(_ROTATE)
 
-    @staticmethod
-    def _session_key(session_id: str) -> str:
-        return f"{PREFIX}:session:{session_id}"
+    def _session_key(self, session_id: str) -> str:
+        return f"{self._prefix}:session:{session_id}"
 
-    @staticmethod
-    def _used_key(session_id: str) -> str:
-        return f"{PREFIX}:session:{session_id}:used"
+    def _used_key(self, session_id: str) -> str:
+        return f"{self._prefix}:session:{session_id}:used"
 
-    @staticmethod
-    def _revoked_key(jti: str) -> str:
-        return f"{PREFIX}:revoked:{jti}"
+    def _revoked_key(self, jti: str) -> str:
+        return f"{self._prefix}:revoked:{jti}"
 
     async def open(self, user_id: int) -> tuple[str, str]:
         """A new session: (session id, refresh token)."""

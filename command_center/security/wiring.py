@@ -87,8 +87,8 @@ async def start_auth(
     security = settings.security
     auth = StaffAuth(
         users=users,
-        otp=OtpStore(redis, security),
-        sessions=SessionStore(redis, security.refresh_token_ttl_s),
+        otp=OtpStore(redis, security, settings.auth_redis_prefix),
+        sessions=SessionStore(redis, security.refresh_token_ttl_s, settings.auth_redis_prefix),
         tokens=TokenIssuer(security.jwt_secret.get_secret_value(), security.access_token_ttl_s),
         sms=make_sms_gateway(security),
         trust_without_sessions=security.trust_tokens_without_session_store,

@@ -423,6 +423,18 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'safecity.db').resolve()}"
 
+    @property
+    def auth_redis_prefix(self) -> str:
+        """Prefix of the Redis keys holding sign-in codes, sessions and revoked tokens: the deployment's
+        name first, so deployments sharing one Redis never see each other's sessions."""
+        return f"{self.nats.subject_prefix}:auth"
+
+    @property
+    def patrol_redis_prefix(self) -> str:
+        """Prefix of the Redis keys holding unit positions: ``dispatch.redis_prefix`` when given, else
+        ``<subject_prefix>:patrol``."""
+        return self.dispatch.redis_prefix or f"{self.nats.subject_prefix}:patrol"
+
 
 def parse(data: dict[str, Any]) -> Settings:
     """Build settings from a mapping (plus environment overrides); raise ConfigError on bad input."""

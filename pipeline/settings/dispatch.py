@@ -86,10 +86,11 @@ class DispatchSettings(Strict):
         le=3600,
         description="Positions stamped further than this in the future (a phone's wrong clock) are refused.",
     )
-    redis_prefix: str = Field(
-        "safecity:patrol",
+    redis_prefix: str | None = Field(
+        None,
         pattern=r"^[A-Za-z0-9:_-]{1,64}$",
-        description="Prefix of the Redis keys holding unit positions (deployments sharing a Redis differ).",
+        description="Prefix of the Redis keys holding unit positions. null: <nats.subject_prefix>:patrol, so "
+        "deployments sharing one Redis keep apart as they do on NATS.",
     )
     tick_s: float = Field(
         1.0,

@@ -97,10 +97,10 @@ def test_the_demo_units_stand_near_the_demo_cameras(tmp_path: Path, redis_url: s
     async def read() -> dict[str, tuple[float, float]]:
         redis = Redis.from_url(redis_url)
         try:
-            config = settings.dispatch
-            positions = PatrolPositions(redis, config.redis_prefix, config.position_stale_s)
+            prefix = settings.patrol_redis_prefix
+            positions = PatrolPositions(redis, prefix, settings.dispatch.position_stale_s)
             found = await positions.positions([u[0] for u in UNITS], time.time())
-            await redis.delete(f"{config.redis_prefix}:geo", f"{config.redis_prefix}:seen")
+            await redis.delete(f"{prefix}:geo", f"{prefix}:seen")
         finally:
             await redis.aclose()
         return {unit: (p.latitude, p.longitude) for unit, p in found.items()}

@@ -155,8 +155,9 @@ async def test_the_nearest_available_units_are_suggested(
 
 async def _gone_from_redis(served: Served, unit_id: str) -> bool:
     services = served.app.state.services
-    seen = await services.redis.zscore(f"{services.settings.dispatch.redis_prefix}:seen", unit_id)
-    place = await services.redis.geopos(f"{services.settings.dispatch.redis_prefix}:geo", unit_id)
+    prefix = services.settings.patrol_redis_prefix
+    seen = await services.redis.zscore(f"{prefix}:seen", unit_id)
+    place = await services.redis.geopos(f"{prefix}:geo", unit_id)
     return seen is None and place == [None]
 
 
