@@ -21,6 +21,8 @@ from nats.aio.client import Client as NATS
 from nats.js.api import DeliverPolicy
 from redis.exceptions import RedisError
 from sqlalchemy import Engine
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from command_center.admin.api import cameras, watch_lists, watchlist
 from command_center.admin.camera_directory import CameraDirectory
@@ -111,6 +113,8 @@ def create_app(
     )
     app.state.metrics = metrics
     app.add_exception_handler(RedisError, _redis_unavailable)
+    for error in DATABASE_AWAY:
+        app.add_exception_handler(error, _database_unavailable)
     app.add_middleware(NulGuardMiddleware)  # PostgreSQL cannot take NUL in any text: 400, not 500
     _add_cors(app, settings.security.cors_origins)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: CORS preflights get the headers too
@@ -166,6 +170,21 @@ async def _redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
         {"detail": "a service the command centre needs (Redis) is unavailable; try again shortly"},
         status_code=503,
         headers={"Retry-After": str(REDIS_RETRY_AFTER_S)},
+    )
+
+
+# The database down, unreachable, busy past the pool's wait or a statement past its timeout: a 503 that
+# says so (the client tries again), never a 500.
+DATABASE_AWAY = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+DATABASE_RETRY_AFTER_S = 5
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "the database is unavailable or busy; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
     )
 
 
@@ -260,7 +279,7 @@ async def _start(
 
 def _engine(settings: Settings, stack: AsyncExitStack) -> Engine:
     """The database engine of this process, disposed of when the stack closes."""
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, settings.database_pool)
     stack.callback(engine.dispose)
     return engine
 

@@ -11,6 +11,8 @@ from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
 
+from pipeline.settings.database import DatabasePoolSettings
+
 # Every table of the database (watch lists, alerts, records, security...) is declared on this one metadata;
 # pipeline.adapters.migrations.tables imports every table module, so that it is complete.
 metadata = MetaData()
@@ -43,8 +45,9 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with sane per-backend settings (SQLite: WAL, foreign keys, busy timeout)."""
+def make_engine(url: str, pool: DatabasePoolSettings | None = None) -> Engine:
+    """An engine with sane per-backend settings (SQLite: WAL, foreign keys, busy timeout; PostgreSQL: the
+    pool, connect and statement timeouts of ``pool``, defaults if None)."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -61,4 +64,18 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return _postgres_engine(url, pool or DatabasePoolSettings())
+
+
+def _postgres_engine(url: str, pool: DatabasePoolSettings) -> Engine:
+    connect_args: dict[str, Any] = {"connect_timeout": pool.connect_timeout_s}
+    if pool.statement_timeout_s:
+        connect_args["options"] = f"-c statement_timeout={round(pool.statement_timeout_s * 1000)}"
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool.size,
+        max_overflow=pool.overflow,
+        pool_timeout=pool.wait_s,
+        connect_args=connect_args,
+    )

@@ -26,6 +26,7 @@ from pipeline.settings.base import Strict
 from pipeline.settings.camera import CAMERA_ID_PATTERN as CAMERA_ID_PATTERN
 from pipeline.settings.camera import Analytic as Analytic
 from pipeline.settings.camera import CameraConfig as CameraConfig
+from pipeline.settings.database import DatabasePoolSettings
 from pipeline.settings.dispatch import DispatchSettings
 from pipeline.settings.fusion import FusionSettings
 from pipeline.settings.map import TileUrl
@@ -305,6 +306,10 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Field(Path("data"), description="Where the embedded database and state live.")
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite under data_dir.")
+    database_pool: DatabasePoolSettings = Field(
+        default_factory=DatabasePoolSettings,
+        description="Connections a process keeps to PostgreSQL, and how long it waits for one.",
+    )
     nats_url: str = Field(
         "nats://127.0.0.1:4222",
         description="NATS server URL(s): one, several comma separated, or a list (the nodes of a cluster); "

@@ -102,6 +102,7 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     with _alembic, _serialised(engine), engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_KEY})
+            conn.execute(text("SET LOCAL statement_timeout = 0"))  # a backfill may take minutes
         at = _revision(conn)  # another replica may have migrated while this one waited
         command.upgrade(config(conn), revision)
     if revision == "head":
