@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -163,29 +163,32 @@ ROUTERS = (
 )
 
 
-async def _redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    """Redis (sessions, codes, patrol positions) is down: 503 with a reason, never a 500."""
-    log.warning("redis unavailable for %s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse(
-        {"detail": "a service the command centre needs (Redis) is unavailable; try again shortly"},
-        status_code=503,
-        headers={"Retry-After": str(REDIS_RETRY_AFTER_S)},
-    )
+ExceptionHandler = Callable[[Request, Exception], Awaitable[JSONResponse]]
 
 
-# The database down, unreachable, busy past the pool's wait or a statement past its timeout: a 503 that
-# says so (the client tries again), never a 500.
+def _unavailable(service: str, detail: str, retry_after_s: int) -> ExceptionHandler:
+    """A handler answering 503 with ``detail`` and Retry-After, never a 500, when ``service`` is away."""
+
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("%s unavailable for %s %s: %s", service, request.method, request.url.path, exc)
+        headers = {"Retry-After": str(retry_after_s)}
+        return JSONResponse({"detail": detail}, status_code=503, headers=headers)
+
+    return handle
+
+
+# Redis (sessions, codes, patrol positions) down.
+_redis_unavailable = _unavailable(
+    "redis",
+    "a service the command centre needs (Redis) is unavailable; try again shortly",
+    REDIS_RETRY_AFTER_S,
+)
+# The database down, unreachable, busy past the pool's wait or a statement past its timeout.
 DATABASE_AWAY = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 DATABASE_RETRY_AFTER_S = 5
-
-
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse(
-        {"detail": "the database is unavailable or busy; try again shortly"},
-        status_code=503,
-        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
-    )
+_database_unavailable = _unavailable(
+    "database", "the database is unavailable or busy; try again shortly", DATABASE_RETRY_AFTER_S
+)
 
 
 CORS_METHODS = ["GET", "POST", "PATCH", "DELETE"]
