@@ -16,7 +16,8 @@ The cost is the process's CPU time (user + system, every thread) per second of v
 (``decode`` is the rest: the source thread). ``faces_found`` counts the faces detected in a pass,
 ``faces_embedded`` those embedded, so a cheaper version can be checked to find the same faces.
 
-    python bench/camera_cost.py [--json] [--loops 5] [--min-face-px 24]
+    python bench/camera_cost.py [--json] [--loops 5] [--min-face-px 24] [--full-frame-every 2] \\
+        [--track-margin 0.5]
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def one_pass(
         "dropped": counters.frames_dropped,
         "stages": dict(counters.cpu_seconds),
         "faces_found": counters.faces_detected,
+        "tracks_only": counters.frames_tracks_only,
         "faces_embedded": counters.faces_embedded,
         "hits": counters.hits_published,
     }
@@ -117,6 +119,7 @@ def summary(passes: list[dict[str, Any]], min_face_px: int) -> dict[str, Any]:
         "analysed_fps_per_camera": round(passes[0]["analysed"] / seconds, 2),
         "dropped": sum(p["dropped"] for p in passes),
         "faces_found": passes[0]["faces_found"],
+        "frames_tracks_only": passes[0]["tracks_only"],
         "faces_embedded": passes[0]["faces_embedded"],
         "hits": passes[0]["hits"],
         "cameras_per_2_cores": int(2000 // median),
@@ -130,9 +133,18 @@ def main() -> int:
     parser.add_argument(
         "--min-face-px", type=int, help="the camera's smallest face (recognition.min_face_px)"
     )
+    parser.add_argument(
+        "--full-frame-every",
+        type=int,
+        help="motion.full_frame_every: analysed frames per whole-frame detection (1: every frame whole)",
+    )
+    parser.add_argument("--track-margin", type=float, help="motion.track_margin (face sides)")
     args = parser.parse_args()
     clip = make_720p(Path(tempfile.gettempdir()) / "safecity-bench-media")
-    settings = parse({"models_dir": str(SHARED / "models")})
+    raw: dict[str, Any] = {"models_dir": str(SHARED / "models")}
+    motion = {"full_frame_every": args.full_frame_every, "track_margin": args.track_margin}
+    raw["motion"] = {k: v for k, v in motion.items() if v is not None}
+    settings = parse(raw)
     min_face_px = args.min_face_px or int(settings.recognition.min_face_px)
     analyzer = FaceAnalyzer(settings)
     analyzer.load()
