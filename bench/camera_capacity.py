@@ -17,6 +17,7 @@ window 0). Per count, after a warm-up, it reads the workers' heartbeats, their /
 
     python bench/camera_capacity.py [--counts 1,2,4,6] [--seconds 60] [--warmup 15] [--processes P]
     python bench/camera_capacity.py --cameras 8 --seconds 60 --json      # one count, one JSON object
+    python bench/camera_capacity.py ... [--full-frame-every 1] [--min-face-px 48] [--stream hevc-4k+sub]
 
 ``--processes P`` splits the cameras over P worker processes (pinned with --camera, no leases), to see
 whether several processes per machine cost less than one.
@@ -298,6 +299,8 @@ def run_count(
         if args.min_face_px is not None:
             for camera in settings["cameras"]:
                 camera["min_face_px"] = args.min_face_px
+        if args.full_frame_every is not None:
+            settings.setdefault("motion", {})["full_frame_every"] = args.full_frame_every
         config.write_text(yaml.safe_dump(settings))
         procs = Processes(work, config)
         try:
@@ -384,6 +387,11 @@ def main() -> int:
         type=int,
         help="every camera's smallest face to find (default: recognition.min_face_px); the clip is the "
         "360p original enlarged twice, so its faces are all at least twice as large as there",
+    )
+    parser.add_argument(
+        "--full-frame-every",
+        type=int,
+        help="motion.full_frame_every: analysed frames per whole-frame detection (1: every frame whole)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per count instead of a table")
     args = parser.parse_args()

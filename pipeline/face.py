@@ -17,7 +17,7 @@ from pipeline.align import align_face
 from pipeline.detections import FaceDetections
 from pipeline.models.mobilefacenet import EMBEDDING_DIM, MobileFaceNet
 from pipeline.models.registry import ModelError, Registry, load_registry, locate_registry, resolve
-from pipeline.models.yunet import YuNet, detection_scale
+from pipeline.models.yunet import Region, YuNet, detection_scale
 from pipeline.settings import Settings
 from pipeline.types import Image
 
@@ -84,6 +84,13 @@ class FaceAnalyzer:
         if min_face_px is None:
             return self._detector.predict(image)
         return self._detector.predict(image, self._scale(image, min_face_px))
+
+    def detect_regions(self, image: Image, min_face_px: float, regions: list[Region]) -> FaceDetections:
+        """Faces in ``regions`` (x, y, w, h) of a video frame, detected at the size ``detect`` would
+        detect the whole frame at: a camera's faces followed between its whole-frame detections."""
+        self.load()
+        assert self._detector is not None
+        return self._detector.predict_regions(image, self._scale(image, min_face_px), regions)
 
     def detect_at(self, image: Image, scale: float) -> FaceDetections:
         """Faces in ``image`` detected on a copy shrunk by ``scale`` (at most 1), in ``image``'s

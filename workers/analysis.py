@@ -36,6 +36,7 @@ from workers.face_hits import FaceTrack, HitMaker
 from workers.motion import MotionGate
 from workers.quality import FaceQuality, QualityGate
 from workers.stats import CameraCounters
+from workers.track_regions import TrackRegions
 from workers.tracking import NO_TRACK, BoxTracker, NorfairTracker, SceneCut, TrackUpdate, first_track_id
 from workers.vote import Candidate, Decision, FrameVote, TrackVote, VoteRules
 
@@ -76,6 +77,7 @@ class CameraAnalyser:
         self._hits = HitMaker(camera_id, worker_id, settings, scope)
         self._min_face_px = min_face_px or settings.recognition.min_face_px
         self._motion = MotionGate(settings.motion, self._min_face_px)
+        self._regions = TrackRegions(settings.motion)
         self._max_age_ns = int(settings.vote.max_track_age_s * 1e9)
         self._rules = VoteRules.of(settings)
         self._gate = QualityGate(settings.quality, settings.recognition.min_face_px)
@@ -110,13 +112,25 @@ class CameraAnalyser:
         if not self._motion.should_detect(frame.image, frame.received_ns):
             # Nothing moved: the faces, tracks and votes of the last detection still hold.
             self._counters.frames_still += 1
+            self._regions.still()
             self._expire(frame.received_ns)
             clock.lap("motion")
             self.last_stage_ms, self.last_stage_cpu_ms = clock.wall_ms, clock.cpu_ms
             return []
         clock.lap("motion")
-        detections = self._analyzer.detect(frame.image, self._min_face_px)
-        self._motion.detected(frame.received_ns)
+        height, width = frame.image.shape[:2]
+        regions = self._regions.plan(width, height, self._tracks.keys())
+        if regions is None:
+            detections = self._analyzer.detect(frame.image, self._min_face_px)
+            self._motion.detected(frame.received_ns)
+        else:  # between whole-frame detections: only where the tracks are (nowhere if there are none)
+            self._counters.frames_tracks_only += 1
+            detections = (
+                self._analyzer.detect_regions(frame.image, self._min_face_px, regions)
+                if regions
+                else FaceDetections.empty()
+            )
+        self._regions.detected(whole=regions is None)
         clock.lap("detect")
         hits = self._analyse(frame, detections, clock, queue_ms)
         self._expire(frame.received_ns)
@@ -141,6 +155,7 @@ class CameraAnalyser:
             self.finish()  # nobody inherits a track from the previous scene
         update = self._tracker.update(detections.boxes, detections.scores)
         self._follow(update, frame)
+        self._regions.observe(update.ids, detections.boxes)
         clock.lap("track")
         chosen = self._choose(update, qualities)
         touched = self._embed_and_vote(frame, detections, qualities, update, chosen, clock)

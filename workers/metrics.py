@@ -142,6 +142,11 @@ _CAMERA_COUNTERS = (  # (CameraCounters attribute, help): the metric is safecity
     ("frames_analysed", "Frames analysed (the analysis rate's share of the decoded ones)."),
     ("frames_dropped", "Frames dropped because analysis was behind (the oldest goes)."),
     ("frames_still", "Analysed frames in which nothing had moved since the last detection (none made)."),
+    (
+        "frames_tracks_only",
+        "Analysed frames detected only around the camera's tracks, between whole-frame detections "
+        "(motion.full_frame_every); with no track, not detected.",
+    ),
     ("reconnects", "Times the camera's stream was lost or could not be opened, then retried."),
     (
         "logins_refused",

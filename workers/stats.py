@@ -23,6 +23,7 @@ class CameraCounters:
     frames_decoded: int = 0
     frames_analysed: int = 0
     frames_still: int = 0  # analysed frames in which nothing had moved: no detection needed
+    frames_tracks_only: int = 0  # analysed frames detected only around their tracks (or, with none, not)
     frames_dropped: int = 0
     reconnects: int = 0
     logins_refused: int = 0  # by the camera (401/403), or its password reference unreadable

@@ -13,6 +13,7 @@ Pure: no I/O, one instance per camera thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -89,16 +90,19 @@ class MotionGate:
         return merge_overlapping(boxes)
 
 
-def merge_overlapping(boxes: list[Region]) -> list[Region]:
-    """Boxes with any overlap replaced by their union, until none overlap."""
+def merge_overlapping(
+    boxes: list[Region], joins: Callable[[Region, Region], bool] | None = None
+) -> list[Region]:
+    """Boxes with any overlap (or any pair ``joins`` says) replaced by their union, until none is left."""
+    should_join = joins or _overlap
     out = list(boxes)
     merged = True
     while merged:
         merged = False
         for i in range(len(out)):
             for j in range(i + 1, len(out)):
-                if _overlap(out[i], out[j]):
-                    out[i] = _union(out[i], out[j])
+                if should_join(out[i], out[j]):
+                    out[i] = union_of(out[i], out[j])
                     del out[j]
                     merged = True
                     break
@@ -111,7 +115,8 @@ def _overlap(a: Region, b: Region) -> bool:
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
-def _union(a: Region, b: Region) -> Region:
+def union_of(a: Region, b: Region) -> Region:
+    """The smallest box holding both."""
     x0, y0 = min(a[0], b[0]), min(a[1], b[1])
     x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
     return x0, y0, x1 - x0, y1 - y0
