@@ -48,6 +48,7 @@ from live_system import ADMIN_URL, LiveSystem, bench_database, live_command_cent
 
 from pipeline.adapters.database import make_engine
 from pipeline.adapters.migrations import upgrade
+from tests.e2e.procs import exchange
 
 DB_NAME = "safecity_bench_checkins"
 TARGET_P99_MS = 50.0
@@ -100,19 +101,6 @@ class Guests:
         }
 
 
-async def _exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: str, body: bytes
-) -> tuple[int, bytes]:
-    writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
-    status = int((await reader.readline()).split()[1])
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.partition(b":")
-        if name.lower() == b"content-length":
-            length = int(value)
-    return status, await reader.readexactly(length)
-
-
 def _judge(run: Run, status: int, payload: bytes, batch: int) -> int:
     """Check-ins acknowledged by one answer; errors counted."""
     if batch == 1:
@@ -132,14 +120,15 @@ def _judge(run: Run, status: int, payload: bytes, batch: int) -> int:
 
 async def _client(host: str, port: int, key: str, guests: Guests, run: Run, until: float, batch: int) -> None:
     path = "/checkins" if batch == 1 else "/checkins/batch"
-    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\n"
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {key}\r\n"
+    head_bytes = (head + "Content-Type: application/json\r\n").encode()
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < until:
             items = [guests.next(run) for _ in range(batch)]
             body = json.dumps(items[0] if batch == 1 else {"checkins": items}).encode()
             began = time.perf_counter()
-            status, payload = await _exchange(reader, writer, head, body)
+            status, payload = await exchange(reader, writer, head_bytes, body)
             ended = time.perf_counter()
             acked = _judge(run, status, payload, batch)
             if run.measuring:
