@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from command_center.records import tables as t
 from command_center.records.types import PersonNotFoundError, RecordsError, now, utc
-from pipeline.adapters import transactions
+from pipeline.adapters import transactions, unnest
 
 
 class CheckinConflictError(RecordsError):
@@ -102,7 +102,26 @@ class Post:
     items: list[NewCheckin]
 
 
-_ROWS_PER_INSERT = 1000  # bind parameters of one statement stay well under PostgreSQL's 65,535
+_ROWS_PER_INSERT = 1000  # SQLite: bind parameters of one statement well under its limit
+_COLUMNS = [
+    c.name for c in t.checkins.c if c.name not in ("id", "checked_out_at", "screened_at", "screening")
+]
+_PG_INSERT = text(
+    unnest.insert_sql(t.checkins, _COLUMNS) + " ON CONFLICT DO NOTHING RETURNING id, hotel_id, booking_ref"
+)
+
+
+def _insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> list[Any]:
+    """Insert the rows, a repeat (hotel, booking reference) left out; (id, hotel_id, booking_ref) of
+    those inserted. PostgreSQL: one statement of constant text (``unnest``)."""
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(_PG_INSERT, unnest.arrays(rows, _COLUMNS)).all())
+    returning = (t.checkins.c.id, t.checkins.c.hotel_id, t.checkins.c.booking_ref)
+    return list(
+        conn.execute(
+            _insert("sqlite", t.checkins).values(rows).on_conflict_do_nothing().returning(*returning)
+        ).all()
+    )
 
 
 def _insert(dialect: str, table: Any) -> Any:
@@ -171,13 +190,10 @@ class CheckinStore:
         new: dict[tuple[int, str], int] = {}
         with transactions.begin(self._engine) as conn:
             for start in range(0, len(rows), _ROWS_PER_INSERT):
-                inserted = conn.execute(
-                    _insert(conn.dialect.name, t.checkins)
-                    .values(rows[start : start + _ROWS_PER_INSERT])
-                    .on_conflict_do_nothing()
-                    .returning(t.checkins.c.id, t.checkins.c.hotel_id, t.checkins.c.booking_ref)
-                ).all()
-                new |= {(int(r.hotel_id), r.booking_ref): int(r.id) for r in inserted}
+                new |= {
+                    (int(r.hotel_id), r.booking_ref): int(r.id)
+                    for r in _insert_rows(conn, rows[start : start + _ROWS_PER_INSERT])
+                }
         digests = iter(row["payload_sha256"] for row in rows)
         return [
             [self._outcome(post.hotel_id, item, next(digests), received, new) for item in post.items]

@@ -355,8 +355,23 @@ class ApiKeyStore:
         if parts is None:
             return None
         key_id, secret = parts
-        presented = self._hash(key_id, secret)
-        row = self._key_row(key_id)
+        return self._principal(self._hash(key_id, secret), self._key_row(key_id), write_use=True)
+
+    def verify_cached(self, raw_key: str) -> Principal | None:
+        """``verify`` without touching the database (on the event loop): the principal when this
+        process holds the key's row fresh and its last use needs no writing; None otherwise, and then
+        ``verify`` decides."""
+        parts = split_key(raw_key)
+        if parts is None:
+            return None
+        key_id, secret = parts
+        with self._lock:
+            cached = self._rows.get(key_id)
+        if cached is None or time.monotonic() - cached[0] >= self._cache_s:
+            return None
+        return self._principal(self._hash(key_id, secret), cached[1], write_use=False)
+
+    def _principal(self, presented: str, row: Any, *, write_use: bool) -> Principal | None:
         stored = row.secret_hash if row is not None else "0" * 64
         # Constant time whatever matched; the row lookup is by the public key_id, which leaks nothing.
         if not hmac.compare_digest(presented, stored) or row is None:
@@ -365,7 +380,10 @@ class ApiKeyStore:
         info = KeyInfo.from_row(row)
         if not info.usable_at(now) or not row.active:
             return None
-        self._touch(info, now)
+        if write_use:
+            self._touch(info, now)
+        elif self._use_unwritten(info, now):
+            return None
         return Principal(
             kind="integration",
             id=info.id,
@@ -398,12 +416,16 @@ class ApiKeyStore:
                 self._rows[key_id] = (clock, row)
         return row
 
-    def _touch(self, info: KeyInfo, now: datetime) -> None:
-        """Record use, at most once per LAST_USED_RESOLUTION, so a busy feed does not write per request."""
+    def _use_unwritten(self, info: KeyInfo, now: datetime) -> bool:
+        """Whether this use must be written (the last one written is older than LAST_USED_RESOLUTION)."""
         # A cached row's last use is as old as the row: the last one this process wrote counts too.
         written = self._used.get(info.key_id) if self._cache_s > 0 else None
         last = max(filter(None, (info.last_used_at, written)), default=None)
-        if last is not None and now - last < LAST_USED_RESOLUTION:
+        return last is None or now - last >= LAST_USED_RESOLUTION
+
+    def _touch(self, info: KeyInfo, now: datetime) -> None:
+        """Record use, at most once per LAST_USED_RESOLUTION, so a busy feed does not write per request."""
+        if not self._use_unwritten(info, now):
             return
         self._used[info.key_id] = now
         cutoff = now - LAST_USED_RESOLUTION

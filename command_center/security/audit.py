@@ -54,7 +54,7 @@ from command_center.security.audit_chain import (
     find_break,
     payload,
 )
-from pipeline.adapters import transactions
+from pipeline.adapters import transactions, unnest
 from pipeline.adapters.database import UtcDateTime, as_utc, metadata
 from pipeline.adapters.migrations import upgrade
 from pipeline.settings import Settings
@@ -72,7 +72,6 @@ MAX_IP = 64
 MAX_QUERY = 500
 _BATCH = 1000
 _PG_LOCK_KEY = 0x5AFEC17A  # advisory lock id of the audit chain
-_ONE_STATEMENT_ROWS = 2000  # entries appended with the head's update in one statement (bind parameters)
 _LOCK_HEAD = text(
     "SELECT h.seq, h.hash FROM audit_head h CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock(:key)) l "
     "WHERE h.id = 1 FOR UPDATE OF h"
@@ -102,6 +101,14 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+
+_COLUMNS = [c.name for c in audit_log.c]
+# The entries and the chain's new head in one statement of constant text (see pipeline.adapters.unnest).
+_PG_APPEND = text(
+    f"WITH appended AS ({unnest.insert_sql(audit_log, _COLUMNS)}) "  # noqa: S608 (metadata, not input)
+    "UPDATE audit_head SET seq = :head_seq, hash = :head_hash WHERE id = 1"
 )
 
 
@@ -283,12 +290,11 @@ class AuditTrail:
             digest = chain_hash(prev, payload(seq, fields), self._key)
             rows.append({**_as_dict(fields), "seq": seq, "prev_hash": prev, "hash": digest, "keyed": True})
             prev = digest
-        moved = update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev)
-        if conn.dialect.name == "postgresql" and len(rows) <= _ONE_STATEMENT_ROWS:
-            conn.execute(moved.add_cte(insert(audit_log).values(rows).cte("appended")))
+        if conn.dialect.name == "postgresql":
+            conn.execute(_PG_APPEND, {**unnest.arrays(rows, _COLUMNS), "head_seq": seq, "head_hash": prev})
         else:
             conn.execute(insert(audit_log), rows)
-            conn.execute(moved)
+            conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
         return [_entry(_Row(row)) for row in rows]
 
     @staticmethod

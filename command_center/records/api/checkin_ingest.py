@@ -9,18 +9,21 @@ answer, which is the same whether or not the guest is on the records.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fastapi import HTTPException
+from sqlalchemy.exc import SQLAlchemyError
 
-from command_center.records.api.person_views import CheckinPost
+from command_center.records.api.person_views import CheckinAck, CheckinPost
 from command_center.records.checkins import Ack, NewCheckin, Post
 from command_center.records.services import RecordsServices
 from command_center.records.types import RecordsError
 from command_center.security import evidence
+from command_center.security.api.auditing import audit_failed
 from command_center.security.audit import AuditTrail, _Fields, entry_fields
 from command_center.security.audit_group import BulkWork
 from command_center.security.principal import Principal
@@ -185,3 +188,28 @@ async def store(
         if result.created and result.ack is not None:
             records.screener.submit(result.ack.id)
     return results
+
+
+async def post_one(
+    body: CheckinPost,
+    principal: Principal,
+    trail: AuditTrail,
+    records: RecordsServices,
+    settings: Settings,
+    ip: str | None,
+) -> tuple[int, CheckinAck]:
+    """One posted check-in stored: (201 stored or 200 a repeat, the acknowledgement), or HTTPException
+    (403 another hotel's, 422 invalid, 409 a booking reference used with other details, 503 the audit
+    trail could not be written)."""
+    poster = Poster(principal, own_hotel(principal, body.hotel_id), ip)
+    if body.photo_jpeg is not None:  # decoding a photo blocks for milliseconds
+        checkin = await asyncio.to_thread(prepare, body, settings)
+    else:
+        checkin = prepare(body, settings)
+    try:
+        (result,) = await store(trail, records, poster, [checkin])
+    except SQLAlchemyError:
+        raise audit_failed() from None
+    if result.error is not None or result.ack is None:
+        raise HTTPException(409, str(result.error)) from None
+    return (201 if result.created else 200), CheckinAck(id=result.ack.id, received_at=result.ack.received_at)
