@@ -36,6 +36,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -159,23 +160,23 @@ async def _cpu_windows(system: LiveSystem, run: Run, until: float) -> list[tuple
     return samples
 
 
-def backends_cpu_s(url: str, pids: set[int] | None = None) -> tuple[set[int], float]:
-    """The PostgreSQL backends serving the bench database (``pids``, or those connected now) and the CPU
-    seconds they have used so far (Linux /proc; a backend gone meanwhile is left out)."""
+def backends_cpu_s(url: str, pids: Iterable[int] | None = None) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend serving the bench database (``pids``, or
+    those connected now; Linux /proc). A backend gone meanwhile is left out."""
     if pids is None:
         name = url.rsplit("/", 1)[1]
         with psycopg.connect(url, autocommit=True) as conn:
             rows = conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,)
             ).fetchall()
-        pids = {int(row[0]) for row in rows}
-    used = 0.0
-    for pid in sorted(pids):
+        pids = [int(row[0]) for row in rows]
+    used = {}
+    for pid in pids:
         try:
-            used += process_cpu_s(pid)
+            used[pid] = process_cpu_s(pid)
         except OSError:
             continue
-    return pids, used
+    return used
 
 
 async def post_for(
@@ -188,7 +189,7 @@ async def post_for(
         *(_client(host, int(port), key, guests, warm, until, args.batch) for _ in range(args.concurrency))
     )
     run = Run(measuring=True)
-    backends, pg_before = backends_cpu_s(url)
+    pg_before = backends_cpu_s(url)
     client_before = process_cpu_s(os.getpid())
     began = time.perf_counter()
     until = began + args.seconds
@@ -199,7 +200,8 @@ async def post_for(
     samples = await cpu_task
     wall = time.perf_counter() - began
     client_cpu = process_cpu_s(os.getpid()) - client_before
-    pg_cpu = backends_cpu_s(url, backends)[1] - pg_before
+    pg_after = backends_cpu_s(url, pg_before)  # backends opened meanwhile are not counted
+    pg_cpu = sum(pg_after[pid] - pg_before[pid] for pid in pg_after)
     per_checkin = []
     for (cpu0, t0), (cpu1, t1) in itertools.pairwise(samples):
         acked = sum(n for at, n in run.done_at if t0 <= at < t1)
