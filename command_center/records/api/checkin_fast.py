@@ -2,14 +2,14 @@
 
 At a thousand check-ins a second, FastAPI's routing over every route of the API and its dependency
 resolution cost about twice what storing the check-in does (measured with py-spy on the real process;
-see the README's check-in figures). ``CheckinFastPath`` answers a check-in posted with an ``X-API-Key``
-(and no bearer token) itself: the key from this process's cache (or checked in a thread), the body
-validated by the route's own model (``CheckinPost``), stored by the same code as the route
-(``checkin_ingest.post_one``), answered with the route's acknowledgement and status. Anything else goes
-on to the app untouched, which answers it as always: another path or method, a bearer token, a key
-that is not valid or may not post (401/403 from the route), a body that does not validate (the route's
-422, the body handed on as it came). It sits inside the app's other middleware (body size limit,
-security headers, CORS), so those apply as to every request.
+see the README's check-in figures). ``CheckinFastPath`` answers a check-in posted with an
+``X-API-Key`` (a JSON body, no bearer token) itself: the key from this process's cache (or checked in
+a thread), the body validated by the route's own model (``CheckinPost``), stored by the same code as the
+route (``checkin_ingest.post_one``), answered with the route's acknowledgement and status. Anything
+else goes on to the app untouched, which answers it as always: another path or method, a bearer token,
+another content type, a key that is not valid or may not post (401/403 from the route), a body that
+does not validate (the route's 422, the body handed on as it came). It sits inside the app's other
+middleware (body size limit, security headers, CORS), so those apply as to every request.
 """
 
 from __future__ import annotations
@@ -32,15 +32,18 @@ PATH = "/checkins"
 _JSON = (b"content-type", b"application/json")
 
 
-def _headers(scope: Scope) -> tuple[str | None, bool]:
-    """The API key sent, and whether an Authorization header was sent too."""
-    key, authorization = None, False
+def _api_key(scope: Scope) -> str | None:
+    """The API key sent, when the request is one this path serves: a JSON body and no Authorization."""
+    key, json_body = None, False
     for name, value in scope["headers"]:
         if name == b"x-api-key":
             key = value.decode("latin-1")
         elif name == b"authorization":
-            authorization = True
-    return key, authorization
+            return None
+        elif name == b"content-type":
+            kind = value.split(b";", 1)[0].strip().lower()
+            json_body = kind == b"application/json" or kind.endswith(b"+json")
+    return key if json_body else None
 
 
 async def _body(receive: Receive) -> bytes:
@@ -85,9 +88,9 @@ class CheckinFastPath:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
             await self.app(scope, receive, send)
             return
-        key, authorization = _headers(scope)
+        key = _api_key(scope)
         services: Services | None = getattr(scope["app"].state, "services", None)
-        principal = await _principal(services, key) if key and not authorization else None
+        principal = await _principal(services, key) if key else None
         if services is None or principal is None or not principal.can(Permission.CHECKINS_POST):
             await self.app(scope, receive, send)  # the route answers, 401/403 included
             return
