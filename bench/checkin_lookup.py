@@ -13,7 +13,9 @@ cores with the server and PostgreSQL) stays small.
 
 Reported: check-ins/s (acknowledged, 201), the latency of a request p50/p99 (of a batch with
 ``--batch``), errors (anything but 201, per item for a batch), the command centre's own CPU per
-check-in (median over 1 s windows; its worker processes included), whether every check-in was
+check-in (median over 1 s windows; its worker processes included), the CPU per check-in of the
+PostgreSQL backends serving the bench database and of this client (it shares the two cores), the
+1-minute load average at the end, whether every check-in was
 screened and every wanted guest raised exactly one alert, and whether the audit chain verifies
 (``safecity audit verify``) after the burst.
 
@@ -27,12 +29,14 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import random
 import statistics
 import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,10 +48,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cro_load import cnic_of, describe, load
-from live_system import ADMIN_URL, LiveSystem, bench_database, live_command_centre, percentile
+from live_system import (
+    ADMIN_URL,
+    LiveSystem,
+    bench_database,
+    live_command_centre,
+    percentile,
+    process_cpu_s,
+)
 
 from pipeline.adapters.database import make_engine
 from pipeline.adapters.migrations import upgrade
+from tests.e2e.procs import exchange
 
 DB_NAME = "safecity_bench_checkins"
 TARGET_P99_MS = 50.0
@@ -100,19 +112,6 @@ class Guests:
         }
 
 
-async def _exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: str, body: bytes
-) -> tuple[int, bytes]:
-    writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
-    status = int((await reader.readline()).split()[1])
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.partition(b":")
-        if name.lower() == b"content-length":
-            length = int(value)
-    return status, await reader.readexactly(length)
-
-
 def _judge(run: Run, status: int, payload: bytes, batch: int) -> int:
     """Check-ins acknowledged by one answer; errors counted."""
     if batch == 1:
@@ -132,14 +131,15 @@ def _judge(run: Run, status: int, payload: bytes, batch: int) -> int:
 
 async def _client(host: str, port: int, key: str, guests: Guests, run: Run, until: float, batch: int) -> None:
     path = "/checkins" if batch == 1 else "/checkins/batch"
-    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {key}\r\nContent-Type: application/json\r\n"
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {key}\r\n"
+    head_bytes = (head + "Content-Type: application/json\r\n").encode()
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < until:
             items = [guests.next(run) for _ in range(batch)]
             body = json.dumps(items[0] if batch == 1 else {"checkins": items}).encode()
             began = time.perf_counter()
-            status, payload = await _exchange(reader, writer, head, body)
+            status, payload = await exchange(reader, writer, head_bytes, body)
             ended = time.perf_counter()
             acked = _judge(run, status, payload, batch)
             if run.measuring:
@@ -160,7 +160,28 @@ async def _cpu_windows(system: LiveSystem, run: Run, until: float) -> list[tuple
     return samples
 
 
-async def post_for(system: LiveSystem, key: str, guests: Guests, args: argparse.Namespace) -> tuple[Run, Any]:
+def backends_cpu_s(url: str, pids: Iterable[int] | None = None) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend serving the bench database (``pids``, or
+    those connected now; Linux /proc). A backend gone meanwhile is left out."""
+    if pids is None:
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,)
+            ).fetchall()
+        pids = [int(row[0]) for row in rows]
+    used = {}
+    for pid in pids:
+        try:
+            used[pid] = process_cpu_s(pid)
+        except OSError:
+            continue
+    return used
+
+
+async def post_for(
+    system: LiveSystem, url: str, key: str, guests: Guests, args: argparse.Namespace
+) -> tuple[Run, Any]:
     host, port = system.base.removeprefix("http://").split(":")
     warm = Run()
     until = time.perf_counter() + args.warmup_s
@@ -168,6 +189,8 @@ async def post_for(system: LiveSystem, key: str, guests: Guests, args: argparse.
         *(_client(host, int(port), key, guests, warm, until, args.batch) for _ in range(args.concurrency))
     )
     run = Run(measuring=True)
+    pg_before = backends_cpu_s(url)
+    client_before = process_cpu_s(os.getpid())
     began = time.perf_counter()
     until = began + args.seconds
     cpu_task = asyncio.create_task(_cpu_windows(system, run, until))
@@ -176,13 +199,17 @@ async def post_for(system: LiveSystem, key: str, guests: Guests, args: argparse.
     )
     samples = await cpu_task
     wall = time.perf_counter() - began
+    client_cpu = process_cpu_s(os.getpid()) - client_before
+    pg_after = backends_cpu_s(url, pg_before)  # backends opened meanwhile are not counted
+    pg_cpu = sum(pg_after[pid] - pg_before[pid] for pid in pg_after)
     per_checkin = []
     for (cpu0, t0), (cpu1, t1) in itertools.pairwise(samples):
         acked = sum(n for at, n in run.done_at if t0 <= at < t1)
         if acked:
             per_checkin.append((cpu1 - cpu0) / acked * 1000)
     total_cpu = samples[-1][0] - samples[0][0]
-    return run, {"wall_s": wall, "cpu_ms_per_checkin": per_checkin, "cpu_total_s": total_cpu}
+    found = {"wall_s": wall, "cpu_ms_per_checkin": per_checkin, "cpu_total_s": total_cpu}
+    return run, found | {"client_cpu_s": client_cpu, "postgres_cpu_s": pg_cpu, "load": os.getloadavg()[0]}
 
 
 def after_burst(system: LiveSystem, url: str, hotel_id: int, run: Run) -> dict[str, Any]:
@@ -233,9 +260,10 @@ def run_bench(url: str, size: int, wanted: list[int], args: argparse.Namespace) 
             "api_key"
         ]
         guests = Guests(size, wanted, args.wanted_share, args.seed)
-        run, cpu = asyncio.run(post_for(system, key, guests, args))
+        run, cpu = asyncio.run(post_for(system, url, key, guests, args))
         checks = after_burst(system, url, int(hotel["id"]), run)
     cpu_ms = cpu["cpu_ms_per_checkin"]
+    checkins = max(run.checkins, 1)
     return {
         "checkins_per_s": round(run.checkins / cpu["wall_s"], 1),
         "p50_ms": round(percentile(run.latencies_ms, 50), 2),
@@ -244,6 +272,9 @@ def run_bench(url: str, size: int, wanted: list[int], args: argparse.Namespace) 
         "requests_per_s": round(run.requests / cpu["wall_s"], 1),
         "server_cpu_ms_per_checkin_median": round(statistics.median(cpu_ms), 3) if cpu_ms else None,
         "server_cores_busy": round(cpu["cpu_total_s"] / cpu["wall_s"], 2),
+        "postgres_cpu_ms_per_checkin": round(cpu["postgres_cpu_s"] / checkins * 1000, 3),
+        "client_cpu_ms_per_checkin": round(cpu["client_cpu_s"] / checkins * 1000, 3),
+        "load_average_1m": round(cpu["load"], 1),
         "profiles": size,
         "seconds": args.seconds,
         "concurrency": args.concurrency,

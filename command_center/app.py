@@ -50,6 +50,7 @@ from command_center.records.api import (
     reminders,
     vehicles,
 )
+from command_center.records.api.checkin_fast import CheckinFastPath
 from command_center.records.casework import start_casework
 from command_center.records.services import start_records
 from command_center.security.api import audit, auth, integrations, users
@@ -115,6 +116,7 @@ def create_app(
     app.add_exception_handler(RedisError, _redis_unavailable)
     for error in DATABASE_AWAY:
         app.add_exception_handler(error, _database_unavailable)
+    app.add_middleware(CheckinFastPath)  # innermost: hotels' check-ins without routing (checkin_fast.py)
     app.add_middleware(NulGuardMiddleware)  # PostgreSQL cannot take NUL in any text: 400, not 500
     _add_cors(app, settings.security.cors_origins)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: CORS preflights get the headers too

@@ -146,7 +146,9 @@ async def current_principal(
 
 
 async def integration_principal(services: Services, raw_key: str) -> Principal:
-    principal = await run_in_threadpool(services.apikeys.verify, raw_key)
+    principal = services.apikeys.verify_cached(raw_key)  # no thread hop while the key is cached
+    if principal is None:
+        principal = await run_in_threadpool(services.apikeys.verify, raw_key)
     if principal is None:
         raise unauthorized("the API key is not valid (unknown, revoked or expired)")
     return principal

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from command_center.records import tables as t
 from command_center.records.types import PersonNotFoundError, RecordsError, now, utc
-from pipeline.adapters import transactions
+from pipeline.adapters import transactions, unnest
 
 
 class CheckinConflictError(RecordsError):
@@ -93,6 +93,37 @@ class Checkin:
         return cls(**data)
 
 
+@dataclass(frozen=True, slots=True)
+class Post:
+    """Check-ins one hotel posted (one request)."""
+
+    hotel_id: int
+    posted_by: str
+    items: list[NewCheckin]
+
+
+_ROWS_PER_INSERT = 1000  # SQLite: bind parameters of one statement well under its limit
+_COLUMNS = [
+    c.name for c in t.checkins.c if c.name not in ("id", "checked_out_at", "screened_at", "screening")
+]
+_PG_INSERT = text(
+    unnest.insert_sql(t.checkins, _COLUMNS) + " ON CONFLICT DO NOTHING RETURNING id, hotel_id, booking_ref"
+)
+
+
+def _insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> list[Any]:
+    """Insert the rows, a repeat (hotel, booking reference) left out; (id, hotel_id, booking_ref) of
+    those inserted. PostgreSQL: one statement of constant text (``unnest``)."""
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(_PG_INSERT, unnest.arrays(rows, _COLUMNS)).all())
+    returning = (t.checkins.c.id, t.checkins.c.hotel_id, t.checkins.c.booking_ref)
+    return list(
+        conn.execute(
+            _insert("sqlite", t.checkins).values(rows).on_conflict_do_nothing().returning(*returning)
+        ).all()
+    )
+
+
 def _insert(dialect: str, table: Any) -> Any:
     """INSERT with ON CONFLICT of the dialect (PostgreSQL and SQLite spell it alike)."""
     return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
@@ -149,29 +180,42 @@ class CheckinStore:
     ) -> list[tuple[Ack, bool] | RecordsError]:
         """``record`` for many check-ins with one multi-row insert; per item (acknowledgement, created),
         or the error refusing it (a booking reference used with other details)."""
-        if not items:
-            return []
+        return self.record_posts([Post(hotel_id, posted_by, items)])[0]
+
+    def record_posts(self, posts: list[Post]) -> list[list[tuple[Ack, bool] | RecordsError]]:
+        """``record_many`` for the posts of several hotels (a group commit's): one multi-row insert for
+        all of them (per ``_ROWS_PER_INSERT``); per post, per item, as ``record_many`` answers."""
         received = now()
-        rows = [_row(hotel_id, item, posted_by, received) for item in items]
+        rows = [_row(post.hotel_id, item, post.posted_by, received) for post in posts for item in post.items]
+        new: dict[tuple[int, str], int] = {}
         with transactions.begin(self._engine) as conn:
-            inserted = conn.execute(
-                _insert(conn.dialect.name, t.checkins)
-                .values(rows)
-                .on_conflict_do_nothing()
-                .returning(t.checkins.c.id, t.checkins.c.booking_ref)
-            ).all()
-        new = {r.booking_ref: int(r.id) for r in inserted}
-        results: list[tuple[Ack, bool] | RecordsError] = []
-        for item, row in zip(items, rows, strict=True):
-            checkin_id = new.pop(item.booking_ref, None)
-            if checkin_id is not None:
-                results.append((Ack(checkin_id, received), True))
-                continue
-            try:
-                results.append((self._repeat(hotel_id, item.booking_ref, row["payload_sha256"]), False))
-            except RecordsError as exc:
-                results.append(exc)
-        return results
+            for start in range(0, len(rows), _ROWS_PER_INSERT):
+                new |= {
+                    (int(r.hotel_id), r.booking_ref): int(r.id)
+                    for r in _insert_rows(conn, rows[start : start + _ROWS_PER_INSERT])
+                }
+        digests = iter(row["payload_sha256"] for row in rows)
+        return [
+            [self._outcome(post.hotel_id, item, next(digests), received, new) for item in post.items]
+            for post in posts
+        ]
+
+    def _outcome(
+        self,
+        hotel_id: int,
+        item: NewCheckin,
+        digest: str,
+        received: datetime,
+        new: dict[tuple[int, str], int],
+    ) -> tuple[Ack, bool] | RecordsError:
+        """The first item of a (hotel, booking reference) inserted is created; any other is a repeat."""
+        checkin_id = new.pop((hotel_id, item.booking_ref), None)
+        if checkin_id is not None:
+            return Ack(checkin_id, received), True
+        try:
+            return self._repeat(hotel_id, item.booking_ref, digest), False
+        except RecordsError as exc:
+            return exc
 
     def _repeat(self, hotel_id: int, booking_ref: str, digest: str) -> Ack:
         c = t.checkins.c

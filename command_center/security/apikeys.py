@@ -185,6 +185,14 @@ def validate_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
     return wanted
 
 
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A key's row with its hotel, and the key's fields read from it (once, while it is cached)."""
+
+    row: Any
+    info: KeyInfo
+
+
 class ApiKeyStore:
     """Hotels and their integration keys in SQLite or PostgreSQL (SQLAlchemy Core, bound parameters)."""
 
@@ -194,7 +202,7 @@ class ApiKeyStore:
         self.engine = engine
         self._pepper = pepper.encode()
         self._cache_s = cache_s
-        self._rows: dict[str, tuple[float, Any]] = {}  # key_id -> (when read, its row and hotel)
+        self._rows: dict[str, tuple[float, _Found]] = {}  # key_id -> (when read, its row and hotel)
         self._used: dict[str, datetime] = {}  # key_id -> last use written by this process
         self._lock = threading.Lock()
 
@@ -355,17 +363,35 @@ class ApiKeyStore:
         if parts is None:
             return None
         key_id, secret = parts
-        presented = self._hash(key_id, secret)
-        row = self._key_row(key_id)
-        stored = row.secret_hash if row is not None else "0" * 64
+        return self._principal(self._hash(key_id, secret), self._key_row(key_id), write_use=True)
+
+    def verify_cached(self, raw_key: str) -> Principal | None:
+        """``verify`` without touching the database (on the event loop): the principal when this
+        process holds the key's row fresh and its last use needs no writing; None otherwise, and then
+        ``verify`` decides."""
+        parts = split_key(raw_key)
+        if parts is None:
+            return None
+        key_id, secret = parts
+        with self._lock:
+            cached = self._rows.get(key_id)
+        if cached is None or time.monotonic() - cached[0] >= self._cache_s:
+            return None
+        return self._principal(self._hash(key_id, secret), cached[1], write_use=False)
+
+    def _principal(self, presented: str, found: _Found | None, *, write_use: bool) -> Principal | None:
+        stored = found.row.secret_hash if found is not None else "0" * 64
         # Constant time whatever matched; the row lookup is by the public key_id, which leaks nothing.
-        if not hmac.compare_digest(presented, stored) or row is None:
+        if not hmac.compare_digest(presented, stored) or found is None:
             return None
         now = datetime.now(UTC)
-        info = KeyInfo.from_row(row)
+        row, info = found.row, found.info
         if not info.usable_at(now) or not row.active:
             return None
-        self._touch(info, now)
+        if write_use:
+            self._touch(info, now)
+        elif self._use_unwritten(info, now):
+            return None
         return Principal(
             kind="integration",
             id=info.id,
@@ -376,7 +402,7 @@ class ApiKeyStore:
             scopes=frozenset(info.scopes),
         )
 
-    def _key_row(self, key_id: str) -> Any:
+    def _key_row(self, key_id: str) -> _Found | None:
         """The key's row with its hotel, from this process's cache while fresh (only keys that exist are
         kept: a key issued on another replica is found at its first use)."""
         clock = time.monotonic()
@@ -391,19 +417,26 @@ class ApiKeyStore:
         )
         with transactions.connect(self.engine) as conn:
             row = conn.execute(query).first()
-        if row is not None and self._cache_s > 0:
+        if row is None:
+            return None
+        found = _Found(row, KeyInfo.from_row(row))
+        if self._cache_s > 0:
             with self._lock:
                 if len(self._rows) >= KEY_CACHE_SIZE:
                     self._rows.pop(next(iter(self._rows)))
-                self._rows[key_id] = (clock, row)
-        return row
+                self._rows[key_id] = (clock, found)
+        return found
 
-    def _touch(self, info: KeyInfo, now: datetime) -> None:
-        """Record use, at most once per LAST_USED_RESOLUTION, so a busy feed does not write per request."""
+    def _use_unwritten(self, info: KeyInfo, now: datetime) -> bool:
+        """Whether this use must be written (the last one written is older than LAST_USED_RESOLUTION)."""
         # A cached row's last use is as old as the row: the last one this process wrote counts too.
         written = self._used.get(info.key_id) if self._cache_s > 0 else None
         last = max(filter(None, (info.last_used_at, written)), default=None)
-        if last is not None and now - last < LAST_USED_RESOLUTION:
+        return last is None or now - last >= LAST_USED_RESOLUTION
+
+    def _touch(self, info: KeyInfo, now: datetime) -> None:
+        """Record use, at most once per LAST_USED_RESOLUTION, so a busy feed does not write per request."""
+        if not self._use_unwritten(info, now):
             return
         self._used[info.key_id] = now
         cutoff = now - LAST_USED_RESOLUTION

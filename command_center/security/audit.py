@@ -54,7 +54,7 @@ from command_center.security.audit_chain import (
     find_break,
     payload,
 )
-from pipeline.adapters import transactions
+from pipeline.adapters import transactions, unnest
 from pipeline.adapters.database import UtcDateTime, as_utc, metadata
 from pipeline.adapters.migrations import upgrade
 from pipeline.settings import Settings
@@ -72,6 +72,10 @@ MAX_IP = 64
 MAX_QUERY = 500
 _BATCH = 1000
 _PG_LOCK_KEY = 0x5AFEC17A  # advisory lock id of the audit chain
+_LOCK_HEAD = text(
+    "SELECT h.seq, h.hash FROM audit_head h CROSS JOIN LATERAL (SELECT pg_advisory_xact_lock(:key)) l "
+    "WHERE h.id = 1 FOR UPDATE OF h"
+)
 
 
 audit_log = Table(
@@ -97,6 +101,14 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+
+_COLUMNS = [c.name for c in audit_log.c]
+# The entries and the chain's new head in one statement of constant text (see pipeline.adapters.unnest).
+_PG_APPEND = text(
+    f"WITH appended AS ({unnest.insert_sql(audit_log, _COLUMNS)}) "  # noqa: S608 (metadata, not input)
+    "UPDATE audit_head SET seq = :head_seq, hash = :head_hash WHERE id = 1"
 )
 
 
@@ -261,22 +273,46 @@ class AuditTrail:
         conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
         return _entry(_Row(row))
 
-    def append_many(self, conn: Connection, entries: list[_Fields]) -> list[AuditEntry]:
+    def append_many(
+        self, conn: Connection, entries: list[_Fields], head: tuple[int, str] | None = None
+    ) -> list[AuditEntry]:
         """Append ``entries`` in order within the caller's transaction, which must hold the chain's lock
-        (``lock``): one read of the head, one multi-row insert, one update of the head (group commit)."""
+        (``lock``, or ``lock_head``, which also gives the ``head`` to pass here): one read of the head
+        unless given, then the rows and the new head written together (one statement on PostgreSQL)."""
         if not entries:
             return []
-        head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
-        seq, prev = int(head.seq), str(head.hash)
+        if head is None:
+            head = self._read_head(conn)
+        seq, prev = head
         rows = []
         for fields in entries:
             seq += 1
             digest = chain_hash(prev, payload(seq, fields), self._key)
             rows.append({**_as_dict(fields), "seq": seq, "prev_hash": prev, "hash": digest, "keyed": True})
             prev = digest
-        conn.execute(insert(audit_log), rows)
-        conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
+        if conn.dialect.name == "postgresql":
+            conn.execute(_PG_APPEND, {**unnest.arrays(rows, _COLUMNS), "head_seq": seq, "head_hash": prev})
+        else:
+            conn.execute(insert(audit_log), rows)
+            conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
         return [_entry(_Row(row)) for row in rows]
+
+    @staticmethod
+    def _read_head(conn: Connection) -> tuple[int, str]:
+        head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
+        return int(head.seq), str(head.hash)
+
+    @classmethod
+    def lock_head(cls, conn: Connection) -> tuple[int, str]:
+        """``lock``, then the chain's head as it is under the lock (for ``append_many``): one round trip
+        on PostgreSQL. The head row is read FOR UPDATE, so however the two are ordered in the plan the
+        newest committed head is returned (READ COMMITTED rereads a row locked after a concurrent
+        update), and the advisory lock keeps every other appender out until this transaction ends."""
+        if conn.dialect.name != "postgresql":
+            cls.lock(conn)
+            return cls._read_head(conn)
+        row = conn.execute(_LOCK_HEAD, {"key": _PG_LOCK_KEY}).one()
+        return int(row.seq), str(row.hash)
 
     @staticmethod
     def lock(conn: Connection) -> None:

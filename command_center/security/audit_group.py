@@ -2,13 +2,16 @@
 
 A request hands its work (``Work``: a function that writes through the stores and returns its result
 and the audit entries that record it) to ``GroupAppender.run`` and waits. The appender's thread takes
-every job waiting (up to ``max_batch``), opens one transaction, takes the chain's lock (the advisory lock
-on PostgreSQL, the write lock on SQLite, exactly as every other audited writer does, so replicas and
-the other writers stay in one linear chain), runs each job (a job that fails gets its error, and
-nothing it wrote is kept), appends all the entries the jobs returned in
-their order with one read of the head, one multi-row insert and one update of the head, and commits
-once. Jobs run without savepoints of their own (one round trip each is all a check-in costs): a job
-that raises has the batch rolled back and run again without it, so ``Work`` must be safe to run again.
+every job waiting (up to ``max_batch``), opens one transaction on a connection of its own (kept open:
+no pool checkout or ping per batch), takes the chain's lock and reads its head (the advisory lock on
+PostgreSQL, the write lock on SQLite, exactly as every other audited writer does, so replicas and the
+other writers stay in one linear chain; one round trip on PostgreSQL), runs the jobs (a job that fails
+gets its error, and nothing it wrote is kept), appends all the entries the jobs returned in their
+order with one multi-row insert that also moves the head (one statement on PostgreSQL), and commits
+once. Jobs of one ``BulkWork`` class run together (``run_all``: e.g. every request's check-ins in one
+insert), so a batch costs the same few round trips however many requests it holds. Jobs run without
+savepoints of their own: a job that raises has the batch rolled back and run again without it (bulk
+work that raises, one job at a time), so ``Work`` must be safe to run again.
 
 Requests are answered only after that commit, so:
 
@@ -30,9 +33,10 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from command_center.security.audit import AuditTrail, _Fields
 from pipeline.adapters import transactions
@@ -42,6 +46,26 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Work = Callable[[], tuple[T, list[_Fields]]]
 MAX_BATCH = 512
+
+
+class BulkWork(Generic[T]):
+    """Work that runs together with the other jobs of its class in a batch (``run_all``, in the batch's
+    transaction, their results in order); called alone when the bulk run failed, to find the job."""
+
+    def __call__(self) -> tuple[T, list[_Fields]]:
+        raise NotImplementedError
+
+    @classmethod
+    def run_all(cls, works: list[Self]) -> list[tuple[T, list[_Fields]]]:
+        raise NotImplementedError
+
+
+class _MergeFailed:
+    """A bulk run raised: the batch is run again one job at a time."""
+
+
+_MERGE_FAILED = _MergeFailed()
+_Done = tuple[list[tuple["_Job[Any]", Any]], list[_Fields]]
 
 
 @dataclass(slots=True)
@@ -78,6 +102,7 @@ class GroupAppender:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
+        self._conn: Connection | None = None  # the appender thread's own
         self.stats = GroupStats()
 
     async def run(self, work: Work[T]) -> T:
@@ -108,6 +133,13 @@ class GroupAppender:
         return job.future
 
     def _loop(self) -> None:
+        try:
+            self._take_batches()
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+
+    def _take_batches(self) -> None:
         stopping = False
         while not stopping:
             first = self._queue.get()
@@ -152,35 +184,81 @@ class GroupAppender:
     ) -> list[tuple[_Job[Any], Any]]:
         """Run the jobs in one transaction and commit it. The jobs run without savepoints (a round trip
         each saved): when one raises, the transaction is rolled back and the batch run again without
-        it, so what it wrote before raising is never kept (jobs must be safe to run again)."""
+        it, so what it wrote before raising is never kept (jobs must be safe to run again). A connection
+        found broken before the commit is replaced, and the batch run again on the new one, once."""
+        merge, reconnect = True, True
         while True:
-            with self.trail.engine.connect() as conn:
-                tx = conn.begin()
-                self.trail.lock(conn)
-                done = self._run_jobs(conn, batch)
-                if isinstance(done, _Failed):
-                    tx.rollback()
-                    failed.append((done.job, done.error))
-                    batch = [job for job in batch if job is not done.job]
-                    continue
-                values, entries = done
-                self.trail.append_many(conn, entries)
-                tx.commit()
-                return values
+            conn = self._connection()
+            committing = False
+            try:
+                with conn.begin() as tx:
+                    head = self.trail.lock_head(conn)
+                    done = self._run_jobs(conn, batch, merge)
+                    if isinstance(done, _MergeFailed | _Failed):
+                        tx.rollback()
+                    else:
+                        self.trail.append_many(conn, done[1], head)
+                        committing = True  # from here on, whether it committed is not known
+                        tx.commit()
+                        return done[0]
+            except DBAPIError as exc:
+                self._drop_connection()
+                if committing or not (exc.connection_invalidated and reconnect):
+                    raise
+                reconnect = False
+                continue
+            except BaseException:
+                self._drop_connection()
+                raise
+            if isinstance(done, _MergeFailed):
+                merge = False
+            else:
+                failed.append((done.job, done.error))
+                batch = [job for job in batch if job is not done.job]
+
+    def _connection(self) -> Connection:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self.trail.engine.connect()
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception as exc:  # it is broken already: nothing more to release
+                log.debug("closing the appender's connection: %s", exc)
 
     def _run_jobs(
-        self, conn: Connection, batch: list[_Job[Any]]
-    ) -> tuple[list[tuple[_Job[Any], Any]], list[_Fields]] | _Failed:
-        """Each job's result and all their entries, or the first job that failed and its error."""
+        self, conn: Connection, batch: list[_Job[Any]], merge: bool
+    ) -> _Done | _Failed | _MergeFailed:
+        """Each job's result and all their entries in the batch's order; or the first job that failed
+        and its error; or ``_MERGE_FAILED`` when a bulk run raised."""
         shared = transactions.Unit.over(self.trail.engine, conn)
-        entries: list[_Fields] = []
-        values: list[tuple[_Job[Any], Any]] = []
-        for job in batch:
-            try:
-                with transactions.entered(shared):
-                    value, written = job.work()
-            except Exception as exc:
-                return _Failed(job, exc)
-            entries.extend(written)
-            values.append((job, value))
-        return values, entries
+        done: dict[int, tuple[Any, list[_Fields]]] = {}
+        with transactions.entered(shared):
+            if merge:
+                for kind, jobs in _bulk_kinds(batch).items():
+                    try:
+                        outcomes = kind.run_all([job.work for job in jobs])  # type: ignore[misc]
+                    except Exception as exc:
+                        log.info("a bulk run of %d job(s) failed (%s): one at a time", len(jobs), exc)
+                        return _MERGE_FAILED
+                    done |= {id(job): outcome for job, outcome in zip(jobs, outcomes, strict=True)}
+            for job in batch:
+                if id(job) not in done:
+                    try:
+                        done[id(job)] = job.work()
+                    except Exception as exc:
+                        return _Failed(job, exc)
+        values = [(job, done[id(job)][0]) for job in batch]
+        return values, [entry for job in batch for entry in done[id(job)][1]]
+
+
+def _bulk_kinds(batch: list[_Job[Any]]) -> dict[type[BulkWork[Any]], list[_Job[Any]]]:
+    kinds: dict[type[BulkWork[Any]], list[_Job[Any]]] = {}
+    for job in batch:
+        if isinstance(job.work, BulkWork):
+            kinds.setdefault(type(job.work), []).append(job)
+    return kinds

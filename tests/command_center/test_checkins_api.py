@@ -191,3 +191,23 @@ async def test_a_guest_photo_is_kept_without_the_hotel_cameras_metadata(served: 
         stored = await clerk.get(f"/checkins/{posted.json()['id']}/photo", params={"reason": "FIR 12/2025"})
         assert stored.status_code == 200 and stored.content[:2] == b"\xff\xd8"
         assert b"Exif" not in stored.content and b"secret" not in stored.content
+
+
+async def test_checkins_the_fast_path_hands_on_answer_as_the_route_does(served: Served) -> None:
+    """``checkin_fast`` serves a hotel's JSON post; what it hands on to the route is answered as ever."""
+    _, key = await hotel_key(served)
+    async with hotel(served, key) as desk:
+        first = await desk.post("/checkins", json=checkin("F-1", cnic()))
+        assert first.status_code == 201 and set(first.json()) == {"id", "received_at", "status"}
+        assert first.headers["x-frame-options"] == "DENY"  # the app's middleware still applies
+        invalid = await desk.post("/checkins", json=checkin("F-2", "1-2"))  # the body, handed on, refused
+        assert invalid.status_code == 422 and invalid.json()["detail"][0]["loc"] == ["body", "cnic"]
+        as_text = await desk.post("/checkins", content=b"{}", headers={"Content-Type": "text/plain"})
+        assert as_text.status_code == 422
+        both = await desk.post(
+            "/checkins", json=checkin("F-3", cnic()), headers={"Authorization": "Bearer x"}
+        )
+        assert both.status_code == 401 and "either" in both.json()["detail"]
+    async with hotel(served, key[:-2] + "xx") as wrong:
+        refused = await wrong.post("/checkins", json=checkin("F-4", cnic()))
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -113,6 +114,21 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = N
             last = exc
         time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer 200 within {timeout}s: {last}")
+
+
+async def exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, body: bytes
+) -> tuple[int, bytes]:
+    """One request on a keep-alive HTTP/1.1 connection (raw sockets: no client library's retries, pools
+    or CPU): ``head`` is the request line and headers but Content-Length; (status, body) of the answer."""
+    writer.write(head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
 
 
 def get_json(url: str, token: str | None = None) -> Any:

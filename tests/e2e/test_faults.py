@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +47,6 @@ pytestmark = pytest.mark.e2e
 
 BURST = 1000
 BURST_CAMERAS = 10
-
-
-@pytest.fixture
-def private_nats() -> Iterator[PrivateNats]:
-    server = PrivateNats()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,19 +9,23 @@ answer, which is the same whether or not the guest is on the records.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fastapi import HTTPException
+from sqlalchemy.exc import SQLAlchemyError
 
-from command_center.records.api.person_views import CheckinPost
-from command_center.records.checkins import Ack, NewCheckin
+from command_center.records.api.person_views import CheckinAck, CheckinPost
+from command_center.records.checkins import Ack, NewCheckin, Post
 from command_center.records.services import RecordsServices
 from command_center.records.types import RecordsError
 from command_center.security import evidence
+from command_center.security.api.auditing import audit_failed
 from command_center.security.audit import AuditTrail, _Fields, entry_fields
+from command_center.security.audit_group import BulkWork
 from command_center.security.principal import Principal
 from pipeline.settings import Settings
 from pipeline.validators import normalise_mobile
@@ -113,9 +117,15 @@ def _store_all(
     records: RecordsServices, poster: Poster, items: list[NewCheckin], batch: bool
 ) -> tuple[list[Stored], list[_Fields]]:
     """Runs in the group commit: each check-in stored (or found again) and its audit entry made."""
+    post = Post(poster.hotel_id, poster.principal.actor, items)
+    return _outcomes(poster, items, records.checkins.record_posts([post])[0], batch)
+
+
+def _outcomes(
+    poster: Poster, items: list[NewCheckin], outcomes: list[tuple[Ack, bool] | RecordsError], batch: bool
+) -> tuple[list[Stored], list[_Fields]]:
     results: list[Stored] = []
     entries: list[_Fields] = []
-    outcomes = records.checkins.record_many(poster.hotel_id, items, poster.principal.actor)
     for item, outcome in zip(items, outcomes, strict=True):
         if isinstance(outcome, RecordsError):
             results.append(Stored(None, False, outcome))
@@ -134,6 +144,34 @@ def _store_all(
     return results, entries
 
 
+@dataclass(frozen=True, slots=True)
+class CheckinWork(BulkWork[list[Stored]]):
+    """One request's check-ins for the group commit: alone (``__call__``) or together with the other
+    requests' of the group (``run_all``: one insert for all their check-ins)."""
+
+    records: RecordsServices
+    poster: Poster
+    items: list[NewCheckin]
+    batch: bool
+    summary: dict[str, object] | None
+
+    def __call__(self) -> tuple[list[Stored], list[_Fields]]:
+        return self.run_all([self])[0]
+
+    @classmethod
+    def run_all(cls, works: list[CheckinWork]) -> list[tuple[list[Stored], list[_Fields]]]:
+        posts = [Post(w.poster.hotel_id, w.poster.principal.actor, w.items) for w in works]
+        done = []
+        for work, outcomes in zip(works, works[0].records.checkins.record_posts(posts), strict=True):
+            results, entries = _outcomes(work.poster, work.items, outcomes, work.batch)
+            if work.summary is not None:
+                entries.append(
+                    work.poster.entry("checkins.batch", f"hotel:{work.poster.hotel_id}", work.summary)
+                )
+            done.append((results, entries))
+        return done
+
+
 async def store(
     trail: AuditTrail,
     records: RecordsServices,
@@ -145,15 +183,33 @@ async def store(
 ) -> list[Stored]:
     """Store ``items`` with their audit entries in the next group commit (and ``summary`` as one more
     ``checkins.batch`` entry); once committed, hand the new ones to screening."""
-
-    def work() -> tuple[list[Stored], list[_Fields]]:
-        results, entries = _store_all(records, poster, items, batch)
-        if summary is not None:
-            entries.append(poster.entry("checkins.batch", f"hotel:{poster.hotel_id}", summary))
-        return results, entries
-
-    results = await trail.group.run(work)
+    results = await trail.group.run(CheckinWork(records, poster, items, batch, summary))
     for result in results:
         if result.created and result.ack is not None:
             records.screener.submit(result.ack.id)
     return results
+
+
+async def post_one(
+    body: CheckinPost,
+    principal: Principal,
+    trail: AuditTrail,
+    records: RecordsServices,
+    settings: Settings,
+    ip: str | None,
+) -> tuple[int, CheckinAck]:
+    """One posted check-in stored: (201 stored or 200 a repeat, the acknowledgement), or HTTPException
+    (403 another hotel's, 422 invalid, 409 a booking reference used with other details, 503 the audit
+    trail could not be written)."""
+    poster = Poster(principal, own_hotel(principal, body.hotel_id), ip)
+    if body.photo_jpeg is not None:  # decoding a photo blocks for milliseconds
+        checkin = await asyncio.to_thread(prepare, body, settings)
+    else:
+        checkin = prepare(body, settings)
+    try:
+        (result,) = await store(trail, records, poster, [checkin])
+    except SQLAlchemyError:
+        raise audit_failed() from None
+    if result.error is not None or result.ack is None:
+        raise HTTPException(409, str(result.error)) from None
+    return (201 if result.created else 200), CheckinAck(id=result.ack.id, received_at=result.ack.received_at)

@@ -11,14 +11,12 @@ reads nothing.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
-from sqlalchemy.exc import SQLAlchemyError
 
 from command_center.api.deps import AuditDep, SettingsDep, require
 from command_center.records.api import checkin_ingest as ingest
@@ -32,7 +30,7 @@ from command_center.records.api.person_views import (
 )
 from command_center.records.api.persons import RecordsDep
 from command_center.records.types import PersonNotFoundError, RecordsError
-from command_center.security.api.auditing import AuditorDep, ReasonQuery, audit_failed, client_ip
+from command_center.security.api.auditing import AuditorDep, ReasonQuery, client_ip
 from command_center.security.permissions import Permission
 from command_center.security.principal import Principal
 from pipeline.validators import normalise_cnic
@@ -57,21 +55,11 @@ async def post_checkin(
     response: Response,
 ) -> CheckinAck:
     """One check-in: 201 when stored, 200 with the first acknowledgement for a repeat; answered once it
-    and its audit entry are committed (one group commit with other requests')."""
-    poster = ingest.Poster(principal, ingest.own_hotel(principal, body.hotel_id), client_ip(request))
-    if body.photo_jpeg is not None:  # decoding a photo blocks for milliseconds
-        checkin = await asyncio.to_thread(ingest.prepare, body, settings)
-    else:
-        checkin = ingest.prepare(body, settings)
-    try:
-        (result,) = await ingest.store(trail, records, poster, [checkin])
-    except SQLAlchemyError:
-        raise audit_failed() from None
-    if result.error is not None or result.ack is None:
-        raise HTTPException(409, str(result.error)) from None
-    if not result.created:
-        response.status_code = 200
-    return CheckinAck(id=result.ack.id, received_at=result.ack.received_at)
+    and its audit entry are committed (one group commit with other requests'). Hotel systems' posts
+    with a key are served by ``checkin_fast`` before this route, with the same checks and answers."""
+    status, ack = await ingest.post_one(body, principal, trail, records, settings, client_ip(request))
+    response.status_code = status
+    return ack
 
 
 @router.post("/{checkin_id}/checkout", response_model=CheckoutAck)
