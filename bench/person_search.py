@@ -15,7 +15,7 @@ the transliteration table knows). Latency is wall time per search (the database'
 shared machine it carries the scheduler's delays), so the CPU each search costs is given too: this
 process's (``client_cpu_ms_*``) and the local server's processes' (``server_cpu_ms_mean``, from /proc).
 
-    python bench/person_search.py [--profiles 1500000] [--queries 300] [--json] [--keep | --reuse]
+    python bench/person_search.py [--profiles 1500000] [--queries 300] [--json] [--db NAME] [--keep | --reuse]
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from pipeline.adapters.database import make_engine
 from pipeline.adapters.migrations import upgrade
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
-DB_NAME = "h_search_bench_persons"
+DB_NAME = "safecity_bench_persons"
 MALE = """
     Muhammad Ahmad Ali Hassan Hussain Usman Umar Bilal Imran Kamran Asif Tariq Naveed Shahzad Zafar
     Javed Pervez Iqbal Ijaz Rizwan Irfan Sajjad Abbas Rashid Saeed Hameed Majeed Waheed Nazir
@@ -328,12 +328,15 @@ def main() -> None:
     parser.add_argument(
         "--admin-url", default=ADMIN_URL, help="a PostgreSQL database to create the bench DB from"
     )
+    parser.add_argument(
+        "--db", default=DB_NAME, help="name of the bench database (the profile count is appended)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database (rerun with --reuse)")
     parser.add_argument(
         "--reuse", action="store_true", help="query an existing bench database without loading"
     )
     args = parser.parse_args()
-    db_name = f"{DB_NAME}_{args.size}"
+    db_name = f"{args.db}_{args.size}"
     url = args.admin_url.rsplit("/", 1)[0] + f"/{db_name}"
     figures: dict[str, object] = {"profiles": args.size}
     if not args.reuse:

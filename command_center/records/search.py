@@ -49,10 +49,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
-from command_center.records import keys as keys_
+from command_center.records import search_pg as pg
 from command_center.records import tables as t
 from command_center.records.names import NameKey, name_key, score
-from command_center.records.spellings import pg_spellings
+from command_center.records.spellings import positions_of
 from pipeline.adapters import transactions
 
 CANDIDATES = 300  # persons proposed per query field before scoring
@@ -95,41 +95,48 @@ class PersonSearch:
         if not keys:
             return []
         people = {what: key for what, key in keys.items() if what in ("name", "father")}
-        people = people if len(people) == 2 else {}  # one of them alone: its own keys (_candidates)
         with transactions.connect(self._engine) as conn:
             ids: set[int] = set()
             rows: list[KeyRow] = []
             if self._postgres and people:
-                ids, rows = self._pg_people(conn, people, query.category)
+                ids, rows = self._pg_people(conn, people, query.category, keys)
             more: set[int] = set()
             for what, key in keys.items():
                 if not self._postgres or what not in people:
                     more |= self._candidates(conn, what, key, query.category)
             if (ids or more) and (not rows or more - ids):
-                rows = self._keys_of(conn, sorted(ids | more))
+                rows = self._keys_of(conn, sorted(ids | more), keys)
         return rank(keys, rows, limit)
 
     def _pg_people(
-        self, conn: Connection, keys: dict[str, NameKey], category: str | None
+        self, conn: Connection, people: dict[str, NameKey], category: str | None, keys: dict[str, NameKey]
     ) -> tuple[set[int], list[KeyRow]]:
-        """PostgreSQL: persons whose ``person`` row holds, for every word of the query, its code or the
-        code of a spelling on the records close to it, with their keys (one round trip); if none does,
-        one word may be missing; if none still, the trigram index per field (then only their ids).
-        A name and a father's name together single a person out: one person holding every word is
-        enough, and looking further would only cost time."""
-        positions = pg_spellings(conn, keys)
-        scope = _scope(category, (keys_.PERSON_FIELD,))
-        wanted = " ".join(key.canonical for key in keys.values())
-        rows = self._keys_of(conn, _pg_holding([positions], wanted, scope))
+        """PostgreSQL: persons whose ``person`` row holds, for every word of the name and/or father's name
+        asked, its code or the code of a spelling on the records close to it, with their keys (one round
+        trip after the spellings'); a name alone adds the newest persons sounding exactly like it. Too
+        few (a name and a father's name together: none), one word may be missing; none still, the
+        trigram index per field (then only their ids). A name and a father's name together single a
+        person out: one person holding every word is enough, and looking further would only cost time."""
+        positions = positions_of(people)
+        wanted = " ".join(key.canonical for key in people.values())
+        st = pg.Statement()
+        found = pg.held(st, [positions], wanted, category)
+        if set(people) == {"name"}:
+            found = f"({found}) UNION ({pg.newest_sounding(st, people['name'], category)})"
+        result = conn.exec_driver_sql(pg.keys_of(st, found, _fields(keys)), st.params)
+        rows = [(r[0], r[1], NameKey(r[2], r[3], r[4])) for r in result]
         ids = {person_id for person_id, _, _ in rows}
-        if ids:
+        if len(ids) >= (1 if len(people) == 2 else FEW):
             return ids, rows
         if len(positions) >= 3:
             dropped = [positions[:i] + positions[i + 1 :] for i in range(len(positions))]
-            ids |= _ids(conn, _pg_holding(dropped, wanted, scope))
+            st = pg.Statement()
+            ids |= {
+                int(r[0]) for r in conn.exec_driver_sql(pg.held(st, dropped, wanted, category), st.params)
+            }
         if not ids:
             _set_threshold(conn, TRGM_THRESHOLD)
-            for what, key in keys.items():
+            for what, key in people.items():
                 ids |= _ids(conn, _pg_similar(key, _scope(category, FIELDS_OF[what])))
         return ids, []
 
@@ -161,16 +168,22 @@ class PersonSearch:
         )
 
     @staticmethod
-    def _keys_of(conn: Connection, ids: Iterable[int] | Select[tuple[int]]) -> list[KeyRow]:
-        """The keys of the persons ``ids`` names (a list, or a query of them)."""
+    def _keys_of(
+        conn: Connection, ids: Iterable[int] | Select[tuple[int]], keys: dict[str, NameKey]
+    ) -> list[KeyRow]:
+        """The keys of the persons ``ids`` names (a list, or a query of them) for the fields asked."""
         k = t.search_keys.c
         ids = ids if isinstance(ids, Select) else list(ids)
         rows = conn.execute(
             select(k.person_id, k.field, k.canonical, k.phonetic, k.phonetic_sorted).where(
-                k.person_id.in_(ids), k.active.is_(True), k.field != keys_.PERSON_FIELD
+                k.person_id.in_(ids), k.active.is_(True), k.field.in_(_fields(keys))
             )
         ).all()
         return [(r.person_id, r.field, NameKey(r.canonical, r.phonetic, r.phonetic_sorted)) for r in rows]
+
+
+def _fields(keys: dict[str, NameKey]) -> list[str]:
+    return sorted({field for what in keys for field in FIELDS_OF[what]})
 
 
 def _scope(category: str | None, fields: tuple[str, ...]) -> list[ColumnElement[bool]]:
@@ -192,32 +205,6 @@ def _ids(conn: Connection, query: Select[tuple[int]]) -> set[int]:
 def _codes_array() -> ColumnElement[Any]:
     """The indexed expression of the codes GIN index, written as in the index (a literal separator)."""
     return func.string_to_array(t.search_keys.c.phonetic, literal_column("' '"))
-
-
-def _holding(positions: list[list[str]]) -> ColumnElement[bool]:
-    """Every position present: one of its alternative codes (GIN: ``@>`` for the single ones, ``&&``
-    for each with alternatives, all in one index scan)."""
-    codes = _codes_array()
-    single = sorted({alts[0] for alts in positions if len(alts) == 1})
-    terms = [codes.op("@>")(literal(single, type_=ARRAY(Text)))] if single else []
-    terms += [codes.op("&&")(literal(alts, type_=ARRAY(Text))) for alts in positions if len(alts) > 1]
-    return and_(*terms)
-
-
-def _pg_holding(
-    variants: list[list[list[str]]], wanted: str, scope: list[ColumnElement[bool]]
-) -> Select[tuple[int]]:
-    """``person`` rows meeting any of ``variants`` (lists of positions), the closest spellings first.
-
-    The inner limit bounds the work for a very common name asked alone ("Muhammad Ali")."""
-    k = t.search_keys.c
-    met = or_(*(_holding(positions) for positions in variants if positions))
-    inner = select(k.person_id, k.canonical).where(and_(*scope), met).limit(MAX_SOUNDING).subquery()
-    return (
-        select(inner.c.person_id)
-        .order_by(func.similarity(inner.c.canonical, wanted).desc())
-        .limit(CANDIDATES)
-    )
 
 
 def _pg_same_sound(key: NameKey, scope: list[ColumnElement[bool]]) -> Select[tuple[int]]:
@@ -253,13 +240,18 @@ def _pg_similar(key: NameKey, scope: list[ColumnElement[bool]]) -> Select[tuple[
 
 
 def rank(keys: dict[str, NameKey], rows: list[KeyRow], limit: int) -> list[Found]:
-    """Score each person on its best key per field asked for; the best first, ties by newest id."""
+    """Score each person on its best key per field asked for; the best first, ties by newest id.
+
+    A score depends on the stored text alone, so each text is scored once however many share it."""
+    scored: dict[tuple[str, str], float] = {}
     best: dict[int, dict[str, tuple[float, str]]] = {}
     for person_id, stored_field, stored in rows:
         for what, wanted in keys.items():
             if stored_field not in FIELDS_OF[what]:
                 continue
-            value = score(wanted, stored)
+            value = scored.get((what, stored.canonical))
+            if value is None:
+                value = scored[what, stored.canonical] = score(wanted, stored)
             fields = best.setdefault(person_id, {})
             if value > fields.get(what, (-1.0, ""))[0]:
                 fields[what] = (value, stored.canonical)
@@ -269,6 +261,6 @@ def rank(keys: dict[str, NameKey], rows: list[KeyRow], limit: int) -> list[Found
         value = sum(WEIGHTS[what] * fields.get(what, (0.0, ""))[0] for what in keys) / total
         if value >= MIN_SCORE:
             matched = {what: text for what, (_, text) in fields.items()}
-            found.append(Found(person_id, round(value, 4), matched))
-    found.sort(key=lambda f: (-f.score, -f.person_id))
-    return found[:limit]
+            found.append((value, Found(person_id, round(value, 4), matched)))
+    found.sort(key=lambda f: (-f[0], -f[1].person_id))
+    return [f for _, f in found[:limit]]

@@ -1,0 +1,96 @@
+"""PostgreSQL's candidates for a name and/or a father's name, as one statement of SQL text.
+
+Written as text with bound parameters rather than built as SQLAlchemy expressions: a search is one
+statement, and building and cache-keying an expression of a dozen array subqueries cost more of the
+client's CPU than the database spent answering it. What it asks (``records.search``):
+
+* ``held``: the ``person`` rows (``records.keys``) holding, for every word asked, its code or one of
+  its alternatives (``records.spellings``; the words on the records close to it are looked up by a
+  subquery of the same statement), all in one scan of the GIN index of the codes. The rarest code
+  bounds the work; at most ``HELD`` rows are read, the ``CANDIDATES`` closest by trigram similarity kept;
+* ``newest_sounding``: a name alone, the newest persons whose name or alias sounds exactly like it
+  (words in any order), read in order from the partial index of migration 0010 and cut short;
+* ``keys_of``: the keys of those persons for the fields asked, in the same statement.
+"""
+
+# ruff: noqa: S608  (every value is bound by Statement.bind; only this module's constants and fragments are
+# written into the text)
+from __future__ import annotations
+
+from typing import Any
+
+from command_center.records.keys import PERSON_FIELD
+from command_center.records.names import NameKey
+from command_center.records.spellings import Position, max_edits
+from command_center.records.tables import NAME_FIELDS
+
+CANDIDATES = 300  # persons proposed before scoring
+HELD = 5000  # person rows read for one query before the closest spellings are kept
+_CODES = "string_to_array(phonetic, ' ')"  # as the GIN index of the codes is written
+
+
+class Statement:
+    """SQL text and its parameters, bound one by one as the text is written."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+
+    def bind(self, value: object, cast: str = "") -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"%({name})s{cast}"
+
+    def scope(self, category: str | None) -> str:
+        return "active" + (f" AND category = {self.bind(category)}" if category is not None else "")
+
+
+def _alternatives(st: Statement, p: Position) -> str:
+    known = st.bind(list(p.codes), "::text[]")
+    if not p.word:
+        return known
+    edits = max_edits(p.word)
+    close = (
+        f"SELECT {st.bind(p.tag)} || v.code FROM cro_name_tokens v WHERE v.token %% {st.bind(p.word)} "
+        f"AND length(v.token) BETWEEN {st.bind(len(p.word) - edits)} AND {st.bind(len(p.word) + edits)}"
+    )
+    return f"({known} || ARRAY({close}))"
+
+
+def _holding(st: Statement, positions: list[Position]) -> str:
+    """Every position present: ``@>`` for the words taken as written with one code, ``&&`` for each
+    with alternatives (one GIN index scan)."""
+    alone = [p for p in positions if not p.word and len(p.codes) == 1]
+    single = sorted({p.codes[0] for p in alone})
+    terms = [f"{_CODES} @> {st.bind(single, '::text[]')}"] if single else []
+    terms += [f"{_CODES} && {_alternatives(st, p)}" for p in positions if p not in alone]
+    return "(" + " AND ".join(terms) + ")"
+
+
+def held(st: Statement, variants: list[list[Position]], wanted: str, category: str | None) -> str:
+    """Ids of the persons meeting any of ``variants`` (lists of positions), the closest first."""
+    met = " OR ".join(_holding(st, positions) for positions in variants if positions)
+    rows = (
+        f"SELECT person_id, canonical FROM cro_search_keys WHERE field = '{PERSON_FIELD}' "
+        f"AND {st.scope(category)} AND ({met}) LIMIT {HELD}"
+    )
+    return (
+        f"SELECT person_id FROM ({rows}) AS held "
+        f"ORDER BY similarity(canonical, {st.bind(wanted)}) DESC LIMIT {CANDIDATES}"
+    )
+
+
+def newest_sounding(st: Statement, key: NameKey, category: str | None) -> str:
+    """Ids of the newest persons whose name or alias sounds exactly like ``key`` (the field condition
+    written out, so that the planner matches the partial index's predicate)."""
+    return (
+        f"SELECT person_id FROM cro_search_keys WHERE {NAME_FIELDS} AND {st.scope(category)} "
+        f"AND phonetic_sorted = {st.bind(key.phonetic_sorted)} ORDER BY person_id DESC LIMIT {CANDIDATES}"
+    )
+
+
+def keys_of(st: Statement, ids: str, fields: list[str]) -> str:
+    """The keys of the persons of the query ``ids`` for ``fields``."""
+    return (
+        "SELECT person_id, field, canonical, phonetic, phonetic_sorted FROM cro_search_keys "
+        f"WHERE person_id IN ({ids}) AND active AND field = ANY({st.bind(fields)})"
+    )
