@@ -5,14 +5,18 @@ then every candidate person is scored in Python (``names.score``) on all of its 
 returned. A name typed in Urdu script keys as its Latin spelling (``records.urdu``), so either finds
 the other.
 
-Candidates on PostgreSQL, a name and a father's name asked together (how a police station searches):
-each person's ``person`` row holds all the codes of their name, aliases and father's name, GIN-indexed;
-one index scan finds the persons holding, for each word asked, its code or the code of a close
-spelling on the records (``records.spellings``), their keys read in the same statement. The rarest
-code bounds the work, so a common name at 1.5M profiles costs no more than a rare one. If no one holds
-them all, one word may be missing; if no one still, the trigram index per field.
+Candidates on PostgreSQL for a name and/or a father's name (how a police station searches; also each
+alone): one statement (``records.search_pg``). Each person's ``person`` row holds all the codes of
+their name, aliases and father's name, GIN-indexed; one index scan finds the persons holding, for each
+word asked, its code or the code of a close spelling (``records.spellings``: the table's, and the
+words on the records, looked up by a subquery of the statement). The rarest code bounds the work, so
+a common name at 1.5M profiles costs no more than a rare one. A name alone adds the newest persons
+whose name sounds exactly like it, read in order from a partial index and cut short: ties in the
+ranking go to the newest person, so a name that thousands share costs no more than a rare one and
+still answers with its best. Too few found, the persons holding every word but one are added in the
+same statement. None at all: name and father's name one by one, then the trigram index per field.
 
-Candidates per field otherwise (a name, a father's name or an address alone):
+Candidates per field otherwise (an address; PostgreSQL), and every field on SQLite:
 
 * PostgreSQL: keys sounding exactly like the query (B-tree on the sorted codes), and keys holding
   every phonetic code of the query (a GIN index on the code array): each
@@ -55,9 +59,9 @@ from command_center.records.names import NameKey, name_key, score
 from command_center.records.spellings import positions_of
 from pipeline.adapters import transactions
 
-CANDIDATES = 300  # persons proposed per query field before scoring
+CANDIDATES = pg.CANDIDATES  # persons proposed per query field before scoring
 FEW = 10  # fewer candidates than this by sound: look further (words dropped, then trigrams)
-MAX_SOUNDING = 5000  # keys read for one sound query before the closest spellings are kept
+MAX_SOUNDING = pg.HELD  # keys read for one sound query before the closest spellings are kept
 TRGM_THRESHOLD = 0.45
 MIN_SCORE = 0.5  # below this a person is not returned at all
 KeyRow = tuple[int, str, NameKey]  # person id, field, key
@@ -111,34 +115,36 @@ class PersonSearch:
     def _pg_people(
         self, conn: Connection, people: dict[str, NameKey], category: str | None, keys: dict[str, NameKey]
     ) -> tuple[set[int], list[KeyRow]]:
-        """PostgreSQL: persons whose ``person`` row holds, for every word of the name and/or father's name
-        asked, its code or the code of a spelling on the records close to it, with their keys (one round
-        trip after the spellings'); a name alone adds the newest persons sounding exactly like it. Too
-        few (a name and a father's name together: none), one word may be missing; none still, the
-        trigram index per field (then only their ids). A name and a father's name together single a
-        person out: one person holding every word is enough, and looking further would only cost time."""
+        """PostgreSQL, one statement (``records.search_pg``): persons whose ``person`` row holds, for every
+        word of the name and/or father's name asked, its code or the code of a spelling close to it, with
+        their keys; a name alone adds the newest persons sounding exactly like it; too few of them (a
+        name and a father's name together: none), those holding every word but one as well. None at
+        all: a name and a father's name are asked for one by one, a field alone by the trigram index
+        (then only the ids). A name and a father's name together single a person out: one person
+        holding every word is enough, and looking further would only cost time."""
         positions = positions_of(people)
         wanted = " ".join(key.canonical for key in people.values())
         st = pg.Statement()
-        found = pg.held(st, [positions], wanted, category)
+        first = pg.held(st, [positions], wanted, category)
         if set(people) == {"name"}:
-            found = f"({found}) UNION ({pg.newest_sounding(st, people['name'], category)})"
-        result = conn.exec_driver_sql(pg.keys_of(st, found, _fields(keys)), st.params)
+            first = f"({first}) UNION ({pg.newest_sounding(st, people['name'], category)})"
+        dropped = [positions[:i] + positions[i + 1 :] for i in range(len(positions))]
+        more = pg.held(st, dropped, wanted, category) if len(positions) >= 3 else None
+        enough = 1 if len(people) == 2 else FEW
+        result = conn.exec_driver_sql(pg.candidates(st, first, more, enough, _fields(keys)), st.params)
         rows = [(r[0], r[1], NameKey(r[2], r[3], r[4])) for r in result]
         ids = {person_id for person_id, _, _ in rows}
-        if len(ids) >= (1 if len(people) == 2 else FEW):
+        if ids:
             return ids, rows
-        if len(positions) >= 3:
-            dropped = [positions[:i] + positions[i + 1 :] for i in range(len(positions))]
-            st = pg.Statement()
-            ids |= {
-                int(r[0]) for r in conn.exec_driver_sql(pg.held(st, dropped, wanted, category), st.params)
-            }
-        if not ids:
-            _set_threshold(conn, TRGM_THRESHOLD)
+        if len(people) == 2:  # no one close by both: by each alone, as bounded
             for what, key in people.items():
-                ids |= _ids(conn, _pg_similar(key, _scope(category, FIELDS_OF[what])))
-        return ids, []
+                found, more_rows = self._pg_people(conn, {what: key}, category, keys)
+                ids |= found
+                rows += more_rows
+            return ids, rows
+        ((what, key),) = people.items()
+        _set_threshold(conn, TRGM_THRESHOLD)  # no one sounds or is spelt close: trigrams
+        return _ids(conn, _pg_similar(key, _scope(category, FIELDS_OF[what]))), []
 
     def _candidates(self, conn: Connection, what: str, key: NameKey, category: str | None) -> set[int]:
         scope = _scope(category, FIELDS_OF[what])

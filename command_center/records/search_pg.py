@@ -10,7 +10,8 @@ client's CPU than the database spent answering it. What it asks (``records.searc
   bounds the work; at most ``HELD`` rows are read, the ``CANDIDATES`` closest by trigram similarity kept;
 * ``newest_sounding``: a name alone, the newest persons whose name or alias sounds exactly like it
   (words in any order), read in order from the partial index of migration 0010 and cut short;
-* ``keys_of``: the keys of those persons for the fields asked, in the same statement.
+* ``candidates``: the keys of those persons for the fields asked, in the same statement; too few, the
+  persons holding every word but one (a word misspelt beyond its close spellings) as well.
 """
 
 # ruff: noqa: S608  (every value is bound by Statement.bind; only this module's constants and fragments are
@@ -88,9 +89,14 @@ def newest_sounding(st: Statement, key: NameKey, category: str | None) -> str:
     )
 
 
-def keys_of(st: Statement, ids: str, fields: list[str]) -> str:
-    """The keys of the persons of the query ``ids`` for ``fields``."""
+def candidates(st: Statement, first: str, more: str | None, enough: int, fields: list[str]) -> str:
+    """The keys for ``fields`` of the persons of the query ``first``, and when it finds fewer than
+    ``enough`` of those of ``more`` (run only then: a one-time filter on the count)."""
+    ids = "SELECT person_id FROM first"
+    if more is not None:
+        ids += f" UNION SELECT person_id FROM ({more}) AS more WHERE (SELECT count(*) FROM first) < {enough}"
     return (
+        f"WITH first AS MATERIALIZED ({first}) "
         "SELECT person_id, field, canonical, phonetic, phonetic_sorted FROM cro_search_keys "
         f"WHERE person_id IN ({ids}) AND active AND field = ANY({st.bind(fields)})"
     )
