@@ -27,6 +27,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -141,6 +142,7 @@ INDEXES = (
     "ix_cro_search_keys_person",
     "ix_cro_search_keys_phonetic_sorted",
     "ix_cro_name_tokens_trgm",
+    "ix_cro_search_keys_name_sound",
 )
 
 
@@ -154,11 +156,23 @@ def _person_fields(p: dict[str, object]) -> PersonFields:
     )
 
 
+def people(size: int, seed: int) -> Iterator[tuple[dict[str, object], bool]]:
+    """The persons the bench loads, each with whether it is kept for the queries (the same whether the
+    database is loaded now or reused)."""
+    rng, picker = random.Random(seed), random.Random(seed + 7)
+    kept = 0
+    for person_id in range(1, size + 1):
+        p = generate(rng, person_id)
+        keep = picker.random() < 0.002 or kept < 50
+        kept += keep
+        yield p, keep
+
+
 def load(url: str, size: int, seed: int) -> tuple[list[dict[str, object]], float, float]:
     """Generate and COPY ``size`` persons and their search keys (the services' ``records.keys``, so the
     keys are those a write would make); the indexes are dropped for the load and built after, as a bulk
     load should. Returns a sample kept for queries, the load's and the index build's seconds."""
-    rng, picker = random.Random(seed), random.Random(seed + 7)
+    persons_ = people(size, seed)
     sample: list[dict[str, object]] = []
     started = time.perf_counter()
     stamp = "2025-01-01T00:00:00+00"
@@ -175,8 +189,8 @@ def load(url: str, size: int, seed: int) -> tuple[list[dict[str, object]], float
         for start in range(1, size + 1, chunk):
             persons, keys = io.StringIO(), io.StringIO()
             for person_id in range(start, min(start + chunk, size + 1)):
-                p = generate(rng, person_id)
-                if picker.random() < 0.002 or len(sample) < 50:
+                p, keep = next(persons_)
+                if keep:
                     sample.append(p)
                 row = [
                     person_id,
@@ -354,8 +368,7 @@ def main() -> None:
             size = conn.execute("SELECT pg_total_relation_size('cro_search_keys')").fetchone()[0]
         figures |= {"load_s": round(load_s), "index_s": round(index_s), "keys": keys, "keys_mb": size >> 20}
     else:
-        rng = random.Random(args.seed)
-        sample = [generate(rng, i) for i in range(1, min(args.size, 20_000) + 1)]
+        sample = [p for p, keep in people(args.size, args.seed) if keep]
     figures |= run_queries(url, sample, args.queries, args.seed)
     if args.json:
         print(json.dumps(figures))

@@ -117,11 +117,12 @@ class PersonSearch:
     ) -> tuple[set[int], list[KeyRow]]:
         """PostgreSQL, one statement (``records.search_pg``): persons whose ``person`` row holds, for every
         word of the name and/or father's name asked, its code or the code of a spelling close to it, with
-        their keys; a name alone adds the newest persons sounding exactly like it; too few of them (a
-        name and a father's name together: none), those holding every word but one as well. None at
-        all: a name and a father's name are asked for one by one, a field alone by the trigram index
-        (then only the ids). A name and a father's name together single a person out: one person
-        holding every word is enough, and looking further would only cost time."""
+        their keys; a name alone adds the newest persons sounding exactly like it, and when that finds
+        fewer than ``FEW``, those holding every word but one. A name and a father's name that no one
+        holds all the words of: every word but one (a second statement); none still, one by one.
+        A field alone that finds no one: the trigram index (then only the ids). A name and a father's
+        name together single a person out: one person holding every word is enough, and looking further
+        would only cost time."""
         positions = positions_of(people)
         wanted = " ".join(key.canonical for key in people.values())
         st = pg.Statement()
@@ -129,14 +130,19 @@ class PersonSearch:
         if set(people) == {"name"}:
             first = f"({first}) UNION ({pg.newest_sounding(st, people['name'], category)})"
         dropped = [positions[:i] + positions[i + 1 :] for i in range(len(positions))]
-        more = pg.held(st, dropped, wanted, category) if len(positions) >= 3 else None
-        enough = 1 if len(people) == 2 else FEW
-        result = conn.exec_driver_sql(pg.candidates(st, first, more, enough, _fields(keys)), st.params)
+        alone = len(people) == 1  # a name and a father's name: one word missing is the rare fallback
+        more = pg.held(st, dropped, wanted, category) if alone and len(positions) >= 3 else None
+        result = conn.exec_driver_sql(pg.candidates(st, first, more, FEW, _fields(keys)), st.params)
         rows = [(r[0], r[1], NameKey(r[2], r[3], r[4])) for r in result]
         ids = {person_id for person_id, _, _ in rows}
         if ids:
             return ids, rows
-        if len(people) == 2:  # no one close by both: by each alone, as bounded
+        if not alone and len(positions) >= 3:
+            st = pg.Statement()
+            ids = {int(r[0]) for r in conn.exec_driver_sql(pg.held(st, dropped, wanted, category), st.params)}
+            if ids:
+                return ids, []
+        if not alone:  # no one close by both: by each alone, as bounded
             for what, key in people.items():
                 found, more_rows = self._pg_people(conn, {what: key}, category, keys)
                 ids |= found
