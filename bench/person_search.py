@@ -34,7 +34,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from command_center.records.keys import key_rows, token_rows
+from command_center.records.keys import key_rows, letters, token_rows
 from command_center.records.names import VARIANTS, name_key
 from command_center.records.search import PersonSearch, Query
 from command_center.records.types import PersonFields
@@ -225,8 +225,10 @@ def load(url: str, size: int, seed: int) -> tuple[list[dict[str, object]], float
                 file=sys.stderr,
                 flush=True,
             )
-        with cur.copy("COPY cro_name_tokens (token, code) FROM STDIN") as copy:
-            copy.write("".join(f"{_copy_text(t)}\t{_copy_text(c)}\n" for t, c in tokens.items()))
+        with cur.copy("COPY cro_name_tokens (token, code, letters) FROM STDIN") as copy:
+            copy.write(
+                "".join(f"{_copy_text(t)}\t{_copy_text(c)}\t{letters(t)}\n" for t, c in tokens.items())
+            )
         cur.execute("SELECT setval(pg_get_serial_sequence('cro_persons', 'id'), %s)", (size,))
         conn.commit()
         loaded = time.perf_counter() - started

@@ -103,7 +103,7 @@ class PersonSearch:
             ids: set[int] = set()
             rows: list[KeyRow] = []
             if self._postgres and people:
-                ids, rows = self._pg_people(conn, people, query.category, keys)
+                ids, rows = self._pg_people(conn, people, query.category, keys, limit)
             more: set[int] = set()
             for what, key in keys.items():
                 if not self._postgres or what not in people:
@@ -113,12 +113,18 @@ class PersonSearch:
         return rank(keys, rows, limit)
 
     def _pg_people(
-        self, conn: Connection, people: dict[str, NameKey], category: str | None, keys: dict[str, NameKey]
+        self,
+        conn: Connection,
+        people: dict[str, NameKey],
+        category: str | None,
+        keys: dict[str, NameKey],
+        limit: int,
     ) -> tuple[set[int], list[KeyRow]]:
         """PostgreSQL, one statement (``records.search_pg``): persons whose ``person`` row holds, for every
         word of the name and/or father's name asked, its code or the code of a spelling close to it, with
-        their keys; a name alone adds the newest persons sounding exactly like it, and when that finds
-        fewer than ``FEW``, those holding every word but one. A name and a father's name that no one
+        their keys; a name alone adds the newest persons sounding exactly like it (and when ``limit`` of
+        them spell it as asked, they alone are the answer), and when that finds fewer than ``FEW``,
+        those holding every word but one. A name and a father's name that no one
         holds all the words of: every word but one (a second statement); none still, one by one.
         A field alone that finds no one: the trigram index (then only the ids). A name and a father's
         name together single a person out: one person holding every word is enough, and looking further
@@ -126,13 +132,15 @@ class PersonSearch:
         positions = positions_of(people)
         wanted = " ".join(key.canonical for key in people.values())
         st = pg.Statement()
-        first = pg.held(st, [positions], wanted, category)
+        held = pg.held(st, [positions], wanted, category)
         if set(people) == {"name"}:
-            first = f"({first}) UNION ({pg.newest_sounding(st, people['name'], category)})"
+            ctes = pg.name_alone(st, people["name"], held, limit, category)
+        else:
+            ctes = f"first AS MATERIALIZED ({held})"
         dropped = [positions[:i] + positions[i + 1 :] for i in range(len(positions))]
         alone = len(people) == 1  # a name and a father's name: one word missing is the rare fallback
         more = pg.held(st, dropped, wanted, category) if alone and len(positions) >= 3 else None
-        result = conn.exec_driver_sql(pg.candidates(st, first, more, FEW, _fields(keys)), st.params)
+        result = conn.exec_driver_sql(pg.candidates(st, ctes, more, FEW, _fields(keys)), st.params)
         rows = [(r[0], r[1], NameKey(r[2], r[3], r[4])) for r in result]
         ids = {person_id for person_id, _, _ in rows}
         if ids:
@@ -144,7 +152,7 @@ class PersonSearch:
                 return ids, []
         if not alone:  # no one close by both: by each alone, as bounded
             for what, key in people.items():
-                found, more_rows = self._pg_people(conn, {what: key}, category, keys)
+                found, more_rows = self._pg_people(conn, {what: key}, category, keys, limit)
                 ids |= found
                 rows += more_rows
             return ids, rows

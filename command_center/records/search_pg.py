@@ -8,7 +8,7 @@ client's CPU than the database spent answering it. What it asks (``records.searc
   its alternatives (``records.spellings``; the words on the records close to it are looked up by a
   subquery of the same statement), all in one scan of the GIN index of the codes. The rarest code
   bounds the work; at most ``HELD`` rows are read, the ``CANDIDATES`` closest by trigram similarity kept;
-* ``newest_sounding``: a name alone, the newest persons whose name or alias sounds exactly like it
+* ``name_alone``: a name alone, the newest persons whose name or alias sounds exactly like it
   (words in any order), read in order from the partial index of migration 0010 and cut short;
 * ``candidates``: the keys of those persons for the fields asked, in the same statement; too few, the
   persons holding every word but one (a word misspelt beyond its close spellings) as well.
@@ -18,15 +18,17 @@ client's CPU than the database spent answering it. What it asks (``records.searc
 # written into the text)
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
-from command_center.records.keys import PERSON_FIELD
+from command_center.records.keys import PERSON_FIELD, letters
 from command_center.records.names import NameKey
 from command_center.records.spellings import Position, max_edits
 from command_center.records.tables import NAME_FIELDS
 
 CANDIDATES = 300  # persons proposed before scoring
 HELD = 5000  # person rows read for one query before the closest spellings are kept
+MAX_ORDERS = 5  # a name of up to this many words is matched in every order of its words
 _CODES = "string_to_array(phonetic, ' ')"  # as the GIN index of the codes is written
 
 
@@ -51,8 +53,9 @@ def _alternatives(st: Statement, p: Position) -> str:
         return known
     edits = max_edits(p.word)
     close = (
-        f"SELECT {st.bind(p.tag)} || v.code FROM cro_name_tokens v WHERE v.token %% {st.bind(p.word)} "
-        f"AND length(v.token) BETWEEN {st.bind(len(p.word) - edits)} AND {st.bind(len(p.word) + edits)}"
+        f"SELECT {st.bind(p.tag)} || v.code FROM cro_name_tokens v WHERE (v.token %% {st.bind(p.word)} "
+        f"AND length(v.token) BETWEEN {st.bind(len(p.word) - edits)} AND {st.bind(len(p.word) + edits)}) "
+        f"OR v.letters = {st.bind(letters(p.word))}"
     )
     return f"({known} || ARRAY({close}))"
 
@@ -80,23 +83,35 @@ def held(st: Statement, variants: list[list[Position]], wanted: str, category: s
     )
 
 
-def newest_sounding(st: Statement, key: NameKey, category: str | None) -> str:
-    """Ids of the newest persons whose name or alias sounds exactly like ``key`` (the field condition
-    written out, so that the planner matches the partial index's predicate)."""
-    return (
-        f"SELECT person_id FROM cro_search_keys WHERE {NAME_FIELDS} AND {st.scope(category)} "
+def name_alone(st: Statement, key: NameKey, held: str, limit: int, category: str | None) -> str:
+    """The CTEs of a name alone: ``sounding``, the newest persons whose name or alias sounds exactly
+    like ``key`` (the field condition written out, so that the planner matches the partial index's
+    predicate), and ``first``, those and the ``held`` ones. When ``limit`` of the sounding ones spell
+    the name as asked (its words in any order: the best score there is, and ties go to the newest),
+    they are the answer and ``held`` is not run (a one-time filter)."""
+    words = key.canonical.split()
+    orders = [" ".join(p) for p in itertools.permutations(words)] if len(words) <= MAX_ORDERS else []
+    sounding = (
+        f"SELECT person_id, canonical FROM cro_search_keys WHERE {NAME_FIELDS} AND {st.scope(category)} "
         f"AND phonetic_sorted = {st.bind(key.phonetic_sorted)} ORDER BY person_id DESC LIMIT {CANDIDATES}"
     )
+    spelt = st.bind(orders or [key.canonical])
+    exact = f"SELECT count(DISTINCT person_id) FROM sounding WHERE canonical = ANY({spelt})"
+    first = (
+        f"SELECT person_id FROM sounding UNION "
+        f"SELECT person_id FROM ({held}) AS held_ WHERE ({exact}) < {st.bind(limit)}"
+    )
+    return f"sounding AS MATERIALIZED ({sounding}), first AS MATERIALIZED ({first})"
 
 
-def candidates(st: Statement, first: str, more: str | None, enough: int, fields: list[str]) -> str:
-    """The keys for ``fields`` of the persons of the query ``first``, and when it finds fewer than
-    ``enough`` of those of ``more`` (run only then: a one-time filter on the count)."""
+def candidates(st: Statement, ctes: str, more: str | None, enough: int, fields: list[str]) -> str:
+    """The keys for ``fields`` of the persons of the CTE ``first`` (``ctes`` make it), and when it
+    finds fewer than ``enough`` of those of ``more`` (run only then: a one-time filter on the count)."""
     ids = "SELECT person_id FROM first"
     if more is not None:
         ids += f" UNION SELECT person_id FROM ({more}) AS more WHERE (SELECT count(*) FROM first) < {enough}"
     return (
-        f"WITH first AS MATERIALIZED ({first}) "
+        f"WITH {ctes} "
         "SELECT person_id, field, canonical, phonetic, phonetic_sorted FROM cro_search_keys "
         f"WHERE person_id IN ({ids}) AND active AND field = ANY({st.bind(fields)})"
     )

@@ -6,7 +6,8 @@ query is therefore allowed the codes of
 
 * the spellings in ``names.VARIANTS`` within one or two edits of it (a transposition counts as one),
   standing for their canonical form ("mohaed" -> "mohamed" -> muhammad);
-* the words on the records (``cro_name_tokens``, trigram GIN on PostgreSQL) close to it, looked up
+* the words on the records (``cro_name_tokens``, trigram GIN on PostgreSQL) close to it, or with
+  the same letters (two of them swapped, which costs short words most of their trigrams), looked up
   inside the search's statement.
 
 Words of three letters or fewer are taken as written: one edit makes another name of them.

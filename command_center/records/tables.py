@@ -86,6 +86,9 @@ name_tokens = Table(
     metadata,
     Column("token", String(64), primary_key=True),
     Column("code", String(64), nullable=False),
+    # its letters sorted: a transposed pair of letters keeps them ("mzahar" finds "mazhar"; 0010)
+    Column("letters", String(64), nullable=False, server_default=""),
+    Index("ix_cro_name_tokens_letters", "letters"),
 )
 
 photos = Table(
