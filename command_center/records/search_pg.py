@@ -47,7 +47,7 @@ class Statement:
         return "active" + (f" AND category = {self.bind(category)}" if category is not None else "")
 
 
-def _alternatives(st: Statement, p: Position) -> str:
+def alternatives(st: Statement, p: Position) -> str:
     known = st.bind(list(p.codes), "::text[]")
     if not p.word:
         return known
@@ -66,7 +66,7 @@ def _holding(st: Statement, positions: list[Position]) -> str:
     alone = [p for p in positions if not p.word and len(p.codes) == 1]
     single = sorted({p.codes[0] for p in alone})
     terms = [f"{_CODES} @> {st.bind(single, '::text[]')}"] if single else []
-    terms += [f"{_CODES} && {_alternatives(st, p)}" for p in positions if p not in alone]
+    terms += [f"{_CODES} && {alternatives(st, p)}" for p in positions if p not in alone]
     return "(" + " AND ".join(terms) + ")"
 
 

@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
+from command_center.records import search_pg as pg
 from command_center.records import tables as t
 from command_center.records.bulk_store import NewPerson, insert_persons
-from command_center.records.keys import PERSON_FIELD
+from command_center.records.keys import NAME_TAG, PERSON_FIELD
 from command_center.records.names import name_key
 from command_center.records.search import CANDIDATES, PersonSearch, Query
+from command_center.records.spellings import positions_of
 from command_center.records.store import PersonStore
 from command_center.records.types import PersonFields
 from pipeline.adapters import migrations, transactions
@@ -183,3 +185,21 @@ def test_a_name_hundreds_share_answers_with_the_newest_of_them(engine: Engine) -
     assert all(f.score == 1.0 for f in found)
     rare = PersonSearch(engine).search(Query(name="Zeshan Bangash"), 10)
     assert rare and rare[0].matched["name"] == "zeeshan khan bangash"
+
+
+def test_two_letters_swapped_stand_for_the_word_on_the_records(postgres_url: str) -> None:
+    """ "Mzahar" has few trigrams in common with "Mazhar" and another sound: its sorted letters find the
+    word on the records, whose code the search then asks the index for."""
+    engine = make_engine(postgres_url)
+    try:
+        fields = PersonFields(category="local", name="Mazhar Kazmi", father_name="Iqbal Kazmi")
+        pid = PersonStore(engine).add(fields, "test").id
+        (position,) = positions_of({"name": name_key("Mzahar")})
+        st = pg.Statement()
+        with engine.connect() as conn:
+            codes = conn.exec_driver_sql(f"SELECT {pg.alternatives(st, position)}", st.params).scalar_one()
+        assert name_key("Mzahar").phonetic != name_key("Mazhar").phonetic
+        assert NAME_TAG + name_key("Mazhar").phonetic in codes
+        assert _top10(PersonSearch(engine), "Mzahar Kazmi")[:1] == [pid]
+    finally:
+        engine.dispose()
