@@ -15,7 +15,7 @@ the transliteration table knows). Latency is wall time per search (the database'
 shared machine it carries the scheduler's delays), so the CPU each search costs is given too: this
 process's (``client_cpu_ms_*``) and the local server's processes' (``server_cpu_ms_mean``, from /proc).
 
-    python bench/person_search.py [--profiles 1500000] [--queries 300] [--json] [--keep | --reuse]
+    python bench/person_search.py [--profiles 1500000] [--queries 300] [--json] [--db NAME] [--keep | --reuse]
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ import os
 import random
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from command_center.records.keys import key_rows, token_rows
+from command_center.records.keys import key_rows, letters, token_rows
 from command_center.records.names import VARIANTS, name_key
 from command_center.records.search import PersonSearch, Query
 from command_center.records.types import PersonFields
@@ -42,7 +43,7 @@ from pipeline.adapters.database import make_engine
 from pipeline.adapters.migrations import upgrade
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
-DB_NAME = "h_search_bench_persons"
+DB_NAME = "safecity_bench_persons"
 MALE = """
     Muhammad Ahmad Ali Hassan Hussain Usman Umar Bilal Imran Kamran Asif Tariq Naveed Shahzad Zafar
     Javed Pervez Iqbal Ijaz Rizwan Irfan Sajjad Abbas Rashid Saeed Hameed Majeed Waheed Nazir
@@ -141,6 +142,7 @@ INDEXES = (
     "ix_cro_search_keys_person",
     "ix_cro_search_keys_phonetic_sorted",
     "ix_cro_name_tokens_trgm",
+    "ix_cro_search_keys_name_sound",
 )
 
 
@@ -154,11 +156,23 @@ def _person_fields(p: dict[str, object]) -> PersonFields:
     )
 
 
+def people(size: int, seed: int) -> Iterator[tuple[dict[str, object], bool]]:
+    """The persons the bench loads, each with whether it is kept for the queries (the same whether the
+    database is loaded now or reused)."""
+    rng, picker = random.Random(seed), random.Random(seed + 7)
+    kept = 0
+    for person_id in range(1, size + 1):
+        p = generate(rng, person_id)
+        keep = picker.random() < 0.002 or kept < 50
+        kept += keep
+        yield p, keep
+
+
 def load(url: str, size: int, seed: int) -> tuple[list[dict[str, object]], float, float]:
     """Generate and COPY ``size`` persons and their search keys (the services' ``records.keys``, so the
     keys are those a write would make); the indexes are dropped for the load and built after, as a bulk
     load should. Returns a sample kept for queries, the load's and the index build's seconds."""
-    rng, picker = random.Random(seed), random.Random(seed + 7)
+    persons_ = people(size, seed)
     sample: list[dict[str, object]] = []
     started = time.perf_counter()
     stamp = "2025-01-01T00:00:00+00"
@@ -175,8 +189,8 @@ def load(url: str, size: int, seed: int) -> tuple[list[dict[str, object]], float
         for start in range(1, size + 1, chunk):
             persons, keys = io.StringIO(), io.StringIO()
             for person_id in range(start, min(start + chunk, size + 1)):
-                p = generate(rng, person_id)
-                if picker.random() < 0.002 or len(sample) < 50:
+                p, keep = next(persons_)
+                if keep:
                     sample.append(p)
                 row = [
                     person_id,
@@ -211,8 +225,10 @@ def load(url: str, size: int, seed: int) -> tuple[list[dict[str, object]], float
                 file=sys.stderr,
                 flush=True,
             )
-        with cur.copy("COPY cro_name_tokens (token, code) FROM STDIN") as copy:
-            copy.write("".join(f"{_copy_text(t)}\t{_copy_text(c)}\n" for t, c in tokens.items()))
+        with cur.copy("COPY cro_name_tokens (token, code, letters) FROM STDIN") as copy:
+            copy.write(
+                "".join(f"{_copy_text(t)}\t{_copy_text(c)}\t{letters(t)}\n" for t, c in tokens.items())
+            )
         cur.execute("SELECT setval(pg_get_serial_sequence('cro_persons', 'id'), %s)", (size,))
         conn.commit()
         loaded = time.perf_counter() - started
@@ -328,12 +344,15 @@ def main() -> None:
     parser.add_argument(
         "--admin-url", default=ADMIN_URL, help="a PostgreSQL database to create the bench DB from"
     )
+    parser.add_argument(
+        "--db", default=DB_NAME, help="name of the bench database (the profile count is appended)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database (rerun with --reuse)")
     parser.add_argument(
         "--reuse", action="store_true", help="query an existing bench database without loading"
     )
     args = parser.parse_args()
-    db_name = f"{DB_NAME}_{args.size}"
+    db_name = f"{args.db}_{args.size}"
     url = args.admin_url.rsplit("/", 1)[0] + f"/{db_name}"
     figures: dict[str, object] = {"profiles": args.size}
     if not args.reuse:
@@ -351,8 +370,7 @@ def main() -> None:
             size = conn.execute("SELECT pg_total_relation_size('cro_search_keys')").fetchone()[0]
         figures |= {"load_s": round(load_s), "index_s": round(index_s), "keys": keys, "keys_mb": size >> 20}
     else:
-        rng = random.Random(args.seed)
-        sample = [generate(rng, i) for i in range(1, min(args.size, 20_000) + 1)]
+        sample = [p for p, keep in people(args.size, args.seed) if keep]
     figures |= run_queries(url, sample, args.queries, args.seed)
     if args.json:
         print(json.dumps(figures))

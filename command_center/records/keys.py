@@ -10,8 +10,9 @@ Per person, in ``cro_search_keys``:
   index scan: the rarest code decides how much is read, however common "Muhammad" is.
 
 And ``cro_name_tokens``, the vocabulary of every canonical word of a name or a father's name with its
-phonetic code, so a word misspelt beyond its sound in a query ("Ahad" for "Ahmad") can be looked up
-among the spellings that exist (trigram GIN on PostgreSQL) and stand for theirs. It only grows: a
+phonetic code and its letters sorted, so a word misspelt beyond its sound in a query ("Ahad" for
+"Ahmad", "Mzahar" for "Mazhar") can be looked up among the spellings that exist (trigram GIN on
+PostgreSQL, or the same letters) and stand for theirs. It only grows: a
 word no longer used costs one row and never a wrong answer (the scoring decides).
 
 Used by the store (create, update, archive), the bulk import, the migration that backfills them
@@ -81,15 +82,25 @@ def token_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
         if row["field"] in ("name", "alias", "father"):
             for token, code in zip(row["canonical"].split(), row["phonetic"].split(), strict=False):
                 tokens.setdefault(token[:MAX_TOKEN], code[:MAX_TOKEN])
-    return [{"token": token, "code": code} for token, code in sorted(tokens.items())]
+    return [{"token": t, "code": c, "letters": letters(t)} for t, c in sorted(tokens.items())]
 
 
-def insert_keys(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert key rows and add their words to the vocabulary (words already there are left alone)."""
+def letters(token: str) -> str:
+    """A word's letters sorted: the same for a word and its misspelling with two letters swapped."""
+    return "".join(sorted(token))
+
+
+def insert_keys(
+    conn: Connection, rows: Sequence[dict[str, Any]], token_columns: Sequence[str] | None = None
+) -> None:
+    """Insert key rows and add their words to the vocabulary (words already there are left alone);
+    ``token_columns``: only those of the vocabulary (a migration before one of them was added)."""
     if not rows:
         return
     conn.execute(insert(t.search_keys), list(rows))
     tokens = token_rows(rows)
+    if token_columns is not None:
+        tokens = [{c: row[c] for c in token_columns} for row in tokens]
     if not tokens:
         return
     if conn.dialect.name == "postgresql":

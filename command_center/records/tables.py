@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from command_center.security.evidence import Source, declare
@@ -54,6 +55,7 @@ persons = Table(
     sqlite_autoincrement=True,
 )
 
+NAME_FIELDS = "field IN ('name', 'alias')"
 search_keys = Table(
     "cro_search_keys",
     metadata,
@@ -67,6 +69,14 @@ search_keys = Table(
     Column("active", Boolean, nullable=False),
     Index("ix_cro_search_keys_person", "person_id"),
     Index("ix_cro_search_keys_phonetic_sorted", "phonetic_sorted", "field"),
+    # a name's sound, newest person first, read in order and cut short (a name alone, 0010)
+    Index(
+        "ix_cro_search_keys_name_sound",
+        "phonetic_sorted",
+        "person_id",
+        postgresql_where=text(NAME_FIELDS),
+        sqlite_where=text(NAME_FIELDS),
+    ),
 )
 
 # Every word of a name or father's name on the records with its phonetic code (``records.keys``): where
@@ -76,6 +86,9 @@ name_tokens = Table(
     metadata,
     Column("token", String(64), primary_key=True),
     Column("code", String(64), nullable=False),
+    # its letters sorted: a transposed pair of letters keeps them ("mzahar" finds "mazhar"; 0010)
+    Column("letters", String(64), nullable=False, server_default=""),
+    Index("ix_cro_name_tokens_letters", "letters"),
 )
 
 photos = Table(

@@ -10,16 +10,19 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
+from command_center.records import search_pg as pg
 from command_center.records import tables as t
 from command_center.records.bulk_store import NewPerson, insert_persons
-from command_center.records.keys import PERSON_FIELD
+from command_center.records.keys import NAME_TAG, PERSON_FIELD
 from command_center.records.names import name_key
-from command_center.records.search import PersonSearch, Query
+from command_center.records.search import CANDIDATES, PersonSearch, Query
+from command_center.records.spellings import positions_of
 from command_center.records.store import PersonStore
 from command_center.records.types import PersonFields
 from pipeline.adapters import migrations, transactions
 from pipeline.adapters.database import make_engine
 
+_NOW = datetime(2026, 1, 1, tzinfo=UTC)
 # (name, father's name): common Pakistani names, some sharing parts, two written in Urdu script.
 PEOPLE = [
     ("Muhammad Ali Khan", "Muhammad Aslam Khan"),
@@ -158,5 +161,45 @@ def test_migration_0006_backfills_the_keys_of_persons_already_stored(empty_datab
         search = PersonSearch(engine)
         assert 11 in _top10(search, "Imran Ali", "Muhammad Shafiq")  # stored in Urdu before 0006
         assert 1 in _top10(search, "Mohd Ali Khan", "Mohammed Aslam Kahn")
+    finally:
+        engine.dispose()
+
+
+def test_a_name_hundreds_share_answers_with_the_newest_of_them(engine: Engine) -> None:
+    """A name alone that more persons share than the database proposes (CANDIDATES): the answer is
+    still the best, i.e. the newest of those spelling it as asked (ties go to the newest), whichever
+    spelling each was stored in, and a person whose name is rare is still found among them."""
+    spellings = ["Muhammad Khan", "Mohd Khan", "Muhammed Kahn", "Mohammad Khan", "Khan Muhammad"]
+    common = [f"{spellings[i % len(spellings)]}" for i in range(CANDIDATES + 40)]
+    others = ["Muhammad Ali Khan", "Muhammad Khan Afridi", "Zeeshan Khan Bangash"] * 5
+    people = [NewPerson(PersonFields(category="local", name=n, father_name="Ghulam Rasool")) for n in common]
+    people += [NewPerson(PersonFields(category="local", name=n, father_name="Abdul Majeed")) for n in others]
+    with transactions.begin(engine) as conn:
+        inserted = insert_persons(
+            conn, people[:20] + people[-len(others) :] + people[20 : -len(others)], "t", _NOW
+        )
+    ids = inserted.person_ids
+    shared = sorted(ids[:20] + ids[20 + len(others) :], reverse=True)  # the common name's persons
+    found = PersonSearch(engine).search(Query(name="Mohamed Khan"), 10)
+    assert [f.person_id for f in found] == shared[:10]
+    assert all(f.score == 1.0 for f in found)
+    rare = PersonSearch(engine).search(Query(name="Zeshan Bangash"), 10)
+    assert rare and rare[0].matched["name"] == "zeeshan khan bangash"
+
+
+def test_two_letters_swapped_stand_for_the_word_on_the_records(postgres_url: str) -> None:
+    """ "Mzahar" has few trigrams in common with "Mazhar" and another sound: its sorted letters find the
+    word on the records, whose code the search then asks the index for."""
+    engine = make_engine(postgres_url)
+    try:
+        fields = PersonFields(category="local", name="Mazhar Kazmi", father_name="Iqbal Kazmi")
+        pid = PersonStore(engine).add(fields, "test").id
+        (position,) = positions_of({"name": name_key("Mzahar")})
+        st = pg.Statement()
+        with engine.connect() as conn:
+            codes = conn.exec_driver_sql(f"SELECT {pg.alternatives(st, position)}", st.params).scalar_one()
+        assert name_key("Mzahar").phonetic != name_key("Mazhar").phonetic
+        assert NAME_TAG + name_key("Mazhar").phonetic in codes
+        assert _top10(PersonSearch(engine), "Mzahar Kazmi")[:1] == [pid]
     finally:
         engine.dispose()

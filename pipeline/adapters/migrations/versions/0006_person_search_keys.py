@@ -70,7 +70,7 @@ def _backfill(bind: sa.Connection) -> None:
                 address=r.address,
             )
             keys += key_rows(r.id, fields, r.archived_at is None)
-        insert_keys(bind, keys)
+        insert_keys(bind, keys, token_columns=("token", "code"))  # 0010 adds and fills ``letters``
         last = ids[-1]
 
 
