@@ -1,5 +1,5 @@
 """The face of an enrolment photo, found at the resolution the photo needs (``recognition.enrol_detect_side``
-> 0; 0, the default, is the full path: full decode, YuNet at ``recognition.detect_max_side``).
+> 0, the default; 0 is the full path: full decode, YuNet at ``recognition.detect_max_side``).
 
 An enrolment photo is a portrait: its face is large, so decoding and detecting it at full size spends
 most of an enrolment's CPU on detail nobody uses. The fast path decodes the JPEG at 1/2, 1/4 or 1/8
@@ -10,10 +10,12 @@ embeds it from the decoded image. A photo whose small copy does not show exactly
 ``ALIGN_MIN_FACE_PX`` (a small face, a group photo) takes the full path, so its embedding and any
 refusal are the full path's.
 
-The fast embeddings are not the full path's: the same photo embeds at cosine about 0.92 to it, because
-MobileFaceNet is that sensitive to the landmarks and YuNet places them differently at each scale (the
-full path itself, detected at full size instead of 1280 px, gives about 0.95). Identification on the
-shared faces is unchanged (tests/watchlist/test_enrol_fast.py); genuine pairs score about 0.03 lower.
+The fast embeddings are not the full path's (the same photo embeds at cosine about 0.92 to it: YuNet
+places landmarks differently at each scale and MobileFaceNet is sensitive to them), but neither is the
+reference: what matters is how well an enrolment separates the people a camera sees. Against the
+worker's faces (the shared photos shrunk to 24-60 px, blurred and compressed, and the shared videos'
+faces; bench/enrol_roc.py) a fast-path gallery separates genuine from impostor pairs as well as a
+full-path one (README, Enrolment speed), for half the CPU, so it is the default.
 """
 
 from __future__ import annotations
@@ -60,7 +62,9 @@ def locate_faces(analyzer: FaceAnalyzer, settings: Settings, name: str, data: by
     if len(detections) == 1 and detections.sides[0] >= ALIGN_MIN_FACE_PX:
         refined = analyzer.refine(image, detections, rec.enrol_face_px)
         return LocatedFaces(image, refined, reduction, width, height)
-    # A small face, none, or several: the full path decides (full size, detected at detect_max_side).
+    # A small face, none, or several: the full path decides (full size, detected at detect_max_side). A
+    # group photo is not refused on the small copy alone: it can show a face that is not there (a
+    # shared photo's 320-px copy gives a second face at score 0.79 that the full path does not find).
     if reduction > 1:
         image = decode_photo(name, data, limits.max_photo_bytes, limits.max_photo_pixels)
     return LocatedFaces(image, analyzer.detect(image), 1, width, height)

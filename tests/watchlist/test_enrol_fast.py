@@ -1,5 +1,6 @@
-"""The fast enrolment path (``recognition.enrol_detect_side``): reduced JPEG decode, detection on a small
-copy, the face measured again around itself; against the full path on the shared faces."""
+"""The fast enrolment path (``recognition.enrol_detect_side``, the default): reduced JPEG decode, detection
+on a small copy, the face measured again around itself; against the full path on the shared faces.
+Which one makes the better gallery is bench/enrol_roc.py's question (README, Enrolment speed)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from watchlist.enrol_face import LocatedFaces, locate_faces
 from watchlist.photos import PhotoError, decode_photo_reduced, jpeg_reduction
 from watchlist.store import WatchlistStore
 
-FAST = parse({"recognition": {"enrol_detect_side": 320}})
-FULL = parse({})
+FAST = parse({})
+FULL = parse({"recognition": {"enrol_detect_side": 0}})
 PEOPLE = ("biden", "deepface_p04", "deepface_p10")  # 11 photos, 3 people
 
 
