@@ -19,7 +19,8 @@ import numpy.typing as npt
 from pipeline.contracts import WatchlistChange
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
-from watchlist.enrol_face import locate_faces
+from pipeline.types import Image
+from watchlist.enrol_face import locate_faces, locate_faces_in
 from watchlist.enrol_pool import PreparePool
 from watchlist.governance import InvalidProfileError, LegalBasis, Status
 from watchlist.lists import WatchLists
@@ -86,11 +87,15 @@ class Enroller:
         limits = self._settings.watchlist
         return decode_photo(name, data, limits.max_photo_bytes, limits.max_photo_pixels)
 
-    def prepare(self, name: str, data: bytes) -> NewPhoto:
+    def prepare(self, name: str, data: bytes, image: Image | None = None) -> NewPhoto:
         """A photo's face found, checked and embedded, ready to store (thread-safe, no database work);
-        raises EnrolmentError saying why the photo is refused."""
+        raises EnrolmentError saying why the photo is refused. ``image``: ``data`` already decoded at
+        full size (by a caller that needed it anyway), not decoded again."""
         try:
-            located = locate_faces(self._analyzer, self._settings, name, data)
+            if image is None:
+                located = locate_faces(self._analyzer, self._settings, name, data)
+            else:
+                located = locate_faces_in(self._analyzer, self._settings, image)
         except PhotoError as exc:
             raise EnrolmentError(exc.photo, exc.reason) from None
         detections = located.detections

@@ -6,9 +6,10 @@ most of an enrolment's CPU on detail nobody uses. The fast path decodes the JPEG
 size in the DCT domain (``recognition.enrol_decode_side``, chosen from the header), finds the face on a
 copy of ``enrol_detect_side``, measures it again in its own region with the face at about
 ``recognition.enrol_face_px`` (YuNet's landmarks depend on the size it sees a face at), and aligns and
-embeds it from the decoded image. A photo whose small copy does not show exactly one face of at least
-``ALIGN_MIN_FACE_PX`` (a small face, a group photo) takes the full path, so its embedding and any
-refusal are the full path's.
+embeds it from the decoded image (decoded again less reduced if the face came out smaller than
+``ALIGN_MIN_FACE_PX``; a face smaller than that in the photo itself is measured at its own size, as the
+full path would). A photo whose small copy shows no face, or several (a small face, a group photo),
+takes the full path, so its embedding and any refusal are the full path's.
 
 The fast embeddings are not the full path's (the same photo embeds at cosine about 0.92 to it: YuNet
 places landmarks differently at each scale and MobileFaceNet is sensitive to them), but neither is the
@@ -20,17 +21,19 @@ full-path one (README, Enrolment speed), for half the CPU, so it is the default.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipeline.detections import FaceDetections
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
 from pipeline.types import Image
-from watchlist.photos import decode_photo, decode_photo_reduced
+from watchlist.photos import decode_photo, decode_photo_at, decode_photo_reduced
 
 ALIGN_MIN_FACE_PX = 160
 """A face at least this side (pixels of the decoded image) is warped to the 112-pixel template without
-losing detail; a smaller one takes the full path."""
+losing detail: a face smaller than this on a reduced decode is decoded again at the least reduction that
+makes it this large (or at full size)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +61,53 @@ def locate_faces(analyzer: FaceAnalyzer, settings: Settings, name: str, data: by
     image, reduction, (width, height) = decode_photo_reduced(
         name, data, limits.max_photo_bytes, limits.max_photo_pixels, rec.enrol_decode_side
     )
+
+    def decoded(factor: int) -> Image:
+        if factor == reduction:
+            return image
+        if factor == 1:
+            return decode_photo(name, data, limits.max_photo_bytes, limits.max_photo_pixels)
+        return decode_photo_at(name, data, limits.max_photo_pixels, factor)[0]
+
+    return _located(analyzer, settings, decoded, reduction, (width, height))
+
+
+def locate_faces_in(analyzer: FaceAnalyzer, settings: Settings, image: Image) -> LocatedFaces:
+    """The faces of a photo already decoded at full size (a bulk import decodes it to store it anyway),
+    found as ``locate_faces`` finds them."""
+    size = (int(image.shape[1]), int(image.shape[0]))
+    if settings.recognition.enrol_detect_side == 0:
+        return LocatedFaces(image, analyzer.detect(image), 1, *size)
+    return _located(analyzer, settings, lambda _: image, 1, size)
+
+
+def _located(
+    analyzer: FaceAnalyzer,
+    settings: Settings,
+    decoded: Callable[[int], Image],
+    reduction: int,
+    size: tuple[int, int],
+) -> LocatedFaces:
+    """The fast path on the photo as ``decoded(reduction)`` gives it (``decoded(r)``: shrunk by r)."""
+    rec = settings.recognition
+    image = decoded(reduction)
     detections = analyzer.detect_at(image, rec.enrol_detect_side / max(image.shape[:2]))
-    if len(detections) == 1 and detections.sides[0] >= ALIGN_MIN_FACE_PX:
+    if len(detections) == 1:
+        side = float(detections.sides[0])
+        if side < ALIGN_MIN_FACE_PX and reduction > 1:
+            finer = _finer_reduction(side * reduction)
+            image = decoded(finer)
+            detections, reduction = detections.scaled(reduction / finer), finer
         refined = analyzer.refine(image, detections, rec.enrol_face_px)
-        return LocatedFaces(image, refined, reduction, width, height)
-    # A small face, none, or several: the full path decides (full size, detected at detect_max_side). A
+        return LocatedFaces(image, refined, reduction, *size)
+    # No face on the small copy, or several: the full path decides (full size, at detect_max_side). A
     # group photo is not refused on the small copy alone: it can show a face that is not there (a
     # shared photo's 320-px copy gives a second face at score 0.79 that the full path does not find).
-    if reduction > 1:
-        image = decode_photo(name, data, limits.max_photo_bytes, limits.max_photo_pixels)
-    return LocatedFaces(image, analyzer.detect(image), 1, width, height)
+    image = decoded(1)
+    return LocatedFaces(image, analyzer.detect(image), 1, *size)
+
+
+def _finer_reduction(full_side: float) -> int:
+    """The largest JPEG reduction (4, 2 or 1) keeping a face of ``full_side`` photo pixels at least
+    ``ALIGN_MIN_FACE_PX``."""
+    return next((r for r in (4, 2) if full_side / r >= ALIGN_MIN_FACE_PX), 1)

@@ -187,12 +187,20 @@ class PersonImport:
         return {number: outcome for (number, _), outcome in zip(named, outcomes, strict=True)}
 
     def _load_photo(self, name: str) -> tuple[StoredPhoto, NewPhoto | EnrolmentError | None]:
-        """(thread-safe) The stored photo, raising PhotoError, and its face or why it is not enrolled."""
-        photo = self._photo(name)
+        """(thread-safe) The stored photo, raising PhotoError, and its face or why it is not enrolled;
+        the face is found in the image decoded for the stored copy, not decoded again."""
+        data = self._read_photo(name)
+        limits = self._settings.records
+        image = decode_photo(name, data, limits.max_photo_bytes, limits.max_photo_pixels)
+        photo = StoredPhoto(encode_jpeg(image), int(image.shape[1]), int(image.shape[0]))
         if self._enroller is None:
             return photo, None
+        watchlist = self._settings.watchlist  # its own limits: checked by decoding again where exceeded
+        within = (
+            image.size // 3 <= watchlist.max_photo_pixels and len(photo.jpeg) <= watchlist.max_photo_bytes
+        )
         try:
-            return photo, self._enroller.prepare(name, photo.jpeg)
+            return photo, self._enroller.prepare(name, photo.jpeg, image if within else None)
         except EnrolmentError as exc:
             return photo, exc
 
@@ -228,18 +236,15 @@ class PersonImport:
         if enrolled.change is not None:
             result.changes.append(enrolled.change)
 
-    def _photo(self, name: str) -> StoredPhoto:
+    def _read_photo(self, name: str) -> bytes:
         if self._photos_dir is None:
             raise PhotoError(name, "no photos directory given (--photos)")
         if Path(name).name != name:
             raise PhotoError(name, "a photo is named by its file name alone")
         try:
-            data = (self._photos_dir / name).read_bytes()
+            return (self._photos_dir / name).read_bytes()
         except OSError as exc:
             raise PhotoError(name, f"cannot be read ({exc.strerror})") from None
-        limits = self._settings.records
-        image = decode_photo(name, data, limits.max_photo_bytes, limits.max_photo_pixels)
-        return StoredPhoto(encode_jpeg(image), int(image.shape[1]), int(image.shape[0]))
 
     def _enrol(self, person: PersonCreate, name: str, face: NewPhoto) -> Any:
         enrolment = self._enrolment

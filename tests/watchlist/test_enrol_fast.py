@@ -70,24 +70,24 @@ def test_fast_path_finds_the_same_faces_with_the_same_identification(
         assert impostor.max() < 0.42  # recognition.threshold's default
 
 
-def _small_face_jpeg(faces_dir: Path, analyzer: FaceAnalyzer) -> bytes:
-    """An Obama photo shrunk so the face is about 80 px, on a 2400x1800 grey JPEG: on the 320-pixel
-    copy the face is 11 px, too small for YuNet, so only the full path finds it."""
+def _small_face_jpeg(faces_dir: Path, analyzer: FaceAnalyzer, face_px: float, canvas_px: int) -> bytes:
+    """An Obama photo shrunk so the face is about ``face_px``, on a grey JPEG ``canvas_px`` wide (4:3)."""
     image = cv2.imread(str(faces_dir / "obama" / "examples_obama.jpg"))
     side = float(analyzer.detect(image).largest().sides[0])
-    small = cv2.resize(image, None, fx=80 / side, fy=80 / side, interpolation=cv2.INTER_AREA)
-    canvas = np.full((1800, 2400, 3), 128, np.uint8)
+    small = cv2.resize(image, None, fx=face_px / side, fy=face_px / side, interpolation=cv2.INTER_AREA)
+    canvas = np.full((canvas_px * 3 // 4, canvas_px, 3), 128, np.uint8)
     h, w = small.shape[:2]
-    canvas[900 : 900 + h, 1200 : 1200 + w] = small
+    canvas[canvas_px // 3 : canvas_px // 3 + h, canvas_px // 2 : canvas_px // 2 + w] = small
     ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 95])
     assert ok
     return bytes(buf.tobytes())
 
 
-def test_a_small_face_falls_back_to_the_full_path_and_enrols(
+def test_a_face_too_small_for_the_small_copy_takes_the_full_path_and_enrols(
     analyzer: FaceAnalyzer, faces_dir: Path, store: WatchlistStore
 ) -> None:
-    data = _small_face_jpeg(faces_dir, analyzer)
+    # 70 px in a 4000-px photo: 5.6 px on the 320-pixel copy, too small for YuNet.
+    data = _small_face_jpeg(faces_dir, analyzer, 70, 4000)
     fast = locate_faces(analyzer, FAST, "small.jpg", data)
     full = locate_faces(analyzer, FULL, "small.jpg", data)
     assert fast.reduction == 1 and len(fast.detections) == 1 and fast.sides[0] >= 60
@@ -96,6 +96,19 @@ def test_a_small_face_falls_back_to_the_full_path_and_enrols(
         "Small Face", "wanted", [("small.jpg", data)], basis(), ADMIN
     )
     assert len(result.embedding_ids) == 1 and store.get_profile(result.profile_id) is not None
+
+
+def test_a_face_small_on_the_reduced_decode_is_measured_at_full_size(
+    analyzer: FaceAnalyzer, faces_dir: Path
+) -> None:
+    # 80 px in a 2400-px photo: decoded at half size it would be 40 px, so it is decoded again in full
+    # and measured there, at its own size (the full path sees it at 1280/2400 of that).
+    data = _small_face_jpeg(faces_dir, analyzer, 80, 2400)
+    fast = locate_faces(analyzer, FAST, "small.jpg", data)
+    full = locate_faces(analyzer, FULL, "small.jpg", data)
+    assert fast.reduction == 1 and fast.image.shape[:2] == (1800, 2400)
+    assert len(fast.detections) == 1 and abs(fast.sides[0] - full.sides[0]) < 0.2 * full.sides[0]
+    assert float(_embedding(analyzer, fast) @ _embedding(analyzer, full)) > 0.85  # the same face
 
 
 @pytest.mark.parametrize(
