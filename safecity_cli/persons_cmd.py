@@ -203,6 +203,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
         report.close()
+        importer.close()
     return _finish(args, settings, importer, report, totals, bar, changes, stop.is_set(), remaining)
 
 

@@ -116,6 +116,10 @@ class PersonImport:
     def create_schema(self) -> None:
         self._trail.create_schema()
 
+    def close(self) -> None:
+        """Stop the threads that prepare photos (they start again if another batch is written)."""
+        self._pool.close()
+
     def done_through(self) -> int:
         """The last row of this file already imported (0: none)."""
         entries = self._trail.query(action=ACTION, target=self.target, limit=1)
