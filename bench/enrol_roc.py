@@ -52,14 +52,18 @@ PATHS = {"full": {"enrol_detect_side": 0}, "fast": {}}  # fast: the defaults
 
 
 def gallery(analyzer: FaceAnalyzer, settings: Settings, photos: list[Photo]) -> np.ndarray:
-    """Each photo enrolled with ``settings``' path (its largest face); a photo enrolment refuses to
-    decode keeps the detection bench/face_conditions.py made of it, the same in every gallery."""
+    """Each photo enrolled with ``settings``' path; a photo enrolment refuses (not decodable, several
+    faces) keeps the detection bench/face_conditions.py made of it (its largest face), the same in
+    every gallery."""
     rows = []
     for photo in photos:
         try:
             located = locate_faces(analyzer, settings, photo.path.name, photo.path.read_bytes())
-            rows.append(analyzer.embed(located.image, located.detections.largest())[0])
         except PhotoError:
+            located = None
+        if located is not None and len(located.detections) == 1:
+            rows.append(analyzer.embed(located.image, located.detections)[0])
+        else:  # refused by enrolment, whichever path: the same row in both galleries
             rows.append(analyzer.embed(photo.image, photo.face)[0])
     return np.stack(rows)
 

@@ -8,7 +8,7 @@ and enrols each as its own profile, through
     quality checks, ArcFace alignment + MobileFaceNet embed, face crop, store in one transaction), with
     the default (fast) face path and with the full path (``recognition.enrol_detect_side: 0``,
     watchlist/enrol_face.py). The stages are timed in CPU time of the enrolling thread by subclasses of
-    the analyzer and the store that only add a clock around ``detect``/``detect_at``/``refine``,
+    the analyzer and the store that only add a clock around ``detect``/``detect_at``/``refine``/``confirm``,
     ``embed`` and ``add_profile`` (the product code is unchanged); "other" is the rest (decode,
     validation, crop and its JPEG encoding). Photos per CPU second (``time.process_time``) is the robust
     figure on a shared machine: other work cannot inflate it much.
@@ -160,6 +160,11 @@ class TimedAnalyzer(FaceAnalyzer):
     def refine(self, image: Image, detections: FaceDetections, face_px: float) -> FaceDetections:
         return self.clock.time(
             "detect", lambda: super(TimedAnalyzer, self).refine(image, detections, face_px)
+        )
+
+    def confirm(self, image: Image, detections: FaceDetections, face_px: float) -> FaceDetections:
+        return self.clock.time(
+            "detect", lambda: super(TimedAnalyzer, self).confirm(image, detections, face_px)
         )
 
     def embed(self, image: Image, detections: FaceDetections) -> npt.NDArray[np.float32]:

@@ -8,8 +8,13 @@ copy of ``enrol_detect_side``, measures it again in its own region with the face
 ``recognition.enrol_face_px`` (YuNet's landmarks depend on the size it sees a face at), and aligns and
 embeds it from the decoded image (decoded again less reduced if the face came out smaller than
 ``ALIGN_MIN_FACE_PX``; a face smaller than that in the photo itself is measured at its own size, as the
-full path would). A photo whose small copy shows no face, or several (a small face, a group photo),
-takes the full path, so its embedding and any refusal are the full path's.
+full path would). Several faces on the small copy are each looked for again in their own region
+(``FaceAnalyzer.confirm``): a small copy can show a face that is not there (one shared photo's 320-px
+copy gives a second face at score 0.79 that the full path does not find); two or more confirmed refuse
+the photo as a group photo, one is the photo's face. On the shared photos this gives every multi-face
+photo the full path's verdict (the count of faces may differ by one: the small copy misses tiny ones).
+A photo whose small copy shows no face (a small face) takes the full path, so its embedding and any
+refusal are the full path's.
 
 The fast embeddings are not the full path's (the same photo embeds at cosine about 0.92 to it: YuNet
 places landmarks differently at each scale and MobileFaceNet is sensitive to them), but neither is the
@@ -92,6 +97,10 @@ def _located(
     rec = settings.recognition
     image = decoded(reduction)
     detections = analyzer.detect_at(image, rec.enrol_detect_side / max(image.shape[:2]))
+    if len(detections) > 1:  # only the faces found again around themselves count
+        detections = analyzer.confirm(image, detections, rec.enrol_face_px)
+        if len(detections) > 1:  # a group photo: refused, as the full path refuses it
+            return LocatedFaces(image, detections, reduction, *size)
     if len(detections) == 1:
         side = float(detections.sides[0])
         if side < ALIGN_MIN_FACE_PX and reduction > 1:
@@ -100,9 +109,7 @@ def _located(
             detections, reduction = detections.scaled(reduction / finer), finer
         refined = analyzer.refine(image, detections, rec.enrol_face_px)
         return LocatedFaces(image, refined, reduction, *size)
-    # No face on the small copy, or several: the full path decides (full size, at detect_max_side). A
-    # group photo is not refused on the small copy alone: it can show a face that is not there (a
-    # shared photo's 320-px copy gives a second face at score 0.79 that the full path does not find).
+    # No face on the small copy (or none confirmed): the full path decides (full size, detect_max_side).
     image = decoded(1)
     return LocatedFaces(image, analyzer.detect(image), 1, *size)
 

@@ -15,8 +15,8 @@ from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings, parse
 from tests.watchlist.conftest import ADMIN, basis
 from watchlist.enrol import Enroller
-from watchlist.enrol_face import LocatedFaces, locate_faces
-from watchlist.photos import PhotoError, decode_photo_reduced, jpeg_reduction
+from watchlist.enrol_face import LocatedFaces, locate_faces, locate_faces_in
+from watchlist.photos import PhotoError, decode_photo, decode_photo_reduced, jpeg_reduction
 from watchlist.store import WatchlistStore
 
 FAST = parse({})
@@ -125,3 +125,35 @@ def test_reduced_decode_reports_the_full_size(faces_dir: Path, settings: Setting
     image, reduction, size = decode_photo_reduced("o.jpg", data, 10**7, 4 * 10**7, 640)
     assert reduction == 2 and size == (1434, 2333)
     assert image.shape[:2] == (-(-2333 // 2), -(-1434 // 2))
+
+
+def test_an_image_already_decoded_is_located_as_its_bytes_are(
+    analyzer: FaceAnalyzer, faces_dir: Path
+) -> None:
+    """A bulk import decodes each photo at full size for its stored copy and finds the face in it: for a
+    photo the fast path decodes at full size anyway that is exactly the bytes' result; for a larger one
+    the face is the same face, measured from more pixels."""
+    for name, reduced in (("deepface_p04/img12.jpg", False), ("deepface_p04/img3.jpg", True)):
+        data = (faces_dir / name).read_bytes()
+        image = decode_photo(name, data, 10**7, 4 * 10**7)
+        from_bytes = locate_faces(analyzer, FAST, name, data)
+        from_image = locate_faces_in(analyzer, FAST, image)
+        assert (from_bytes.reduction > 1) == reduced and from_image.reduction == 1
+        assert (from_image.width, from_image.height) == (from_bytes.width, from_bytes.height)
+        cosine = float(_embedding(analyzer, from_bytes) @ _embedding(analyzer, from_image))
+        assert cosine > (0.9999 if not reduced else 0.85), (name, cosine)
+
+
+def test_faces_on_the_small_copy_count_only_when_found_again(analyzer: FaceAnalyzer, faces_dir: Path) -> None:
+    """A group photo is refused from its small copy, each face confirmed around itself (no full-size
+    detection); a face the small copy shows that is not there does not refuse a portrait."""
+    couple = (faces_dir / "_multi" / "couple.jpg").read_bytes()  # 2280x1588, two large faces
+    group = locate_faces(analyzer, FAST, "couple.jpg", couple)
+    assert group.reduction > 1 and len(group.detections) == 2
+    portrait = (faces_dir / "deepface_p07" / "img31.jpg").read_bytes()
+    copy_image, _, _ = decode_photo_reduced("img31.jpg", portrait, 10**7, 4 * 10**7, 640)
+    assert len(analyzer.detect_at(copy_image, 320 / max(copy_image.shape[:2]))) == 2  # one is not a face
+    fast = locate_faces(analyzer, FAST, "img31.jpg", portrait)
+    full = locate_faces(analyzer, FULL, "img31.jpg", portrait)
+    assert len(fast.detections) == 1 and len(full.detections) == 1 and fast.reduction > 1
+    assert float(_embedding(analyzer, fast) @ _embedding(analyzer, full)) > 0.85
