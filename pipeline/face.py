@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.align import align_face
-from pipeline.detections import FaceDetections
+from pipeline.detections import FaceDetections, box_iou
 from pipeline.models.mobilefacenet import EMBEDDING_DIM, MobileFaceNet
 from pipeline.models.registry import ModelError, Registry, load_registry, locate_registry, resolve
 from pipeline.models.yunet import Region, YuNet, detection_scale
@@ -24,6 +24,7 @@ from pipeline.types import Image
 SUPPORTED_DETECTORS = ("yunet",)
 SUPPORTED_EMBEDDERS = ("mobilefacenet",)
 REFINE_MARGIN = 0.5  # the region a face is measured again in: its box widened by half its size a side
+CONFIRM_IOU = 0.3  # a face found again in its region is the same face when the boxes overlap this much
 
 
 class FaceAnalyzer:
@@ -109,6 +110,19 @@ class FaceAnalyzer:
             return detections
         found = self._detector.predict_around(image, detections.boxes[0], face_px, REFINE_MARGIN)
         return found if len(found) else detections.filter(np.array([0], dtype=np.intp))
+
+    def confirm(self, image: Image, detections: FaceDetections, face_px: float) -> FaceDetections:
+        """The faces of ``detections`` (found on a small copy) that are found again in their own region
+        at about ``face_px`` (as ``refine`` measures one), overlapping where they were seen: a small
+        copy can show a face that is not there."""
+        self.load()
+        assert self._detector is not None
+        kept = []
+        for i, box in enumerate(detections.boxes):
+            found = self._detector.predict_around(image, box, face_px, REFINE_MARGIN)
+            if len(found) and float(box_iou(found.boxes, box).max()) >= CONFIRM_IOU:
+                kept.append(i)
+        return detections.filter(np.array(kept, dtype=np.intp))
 
     def _scale(self, image: Image, min_face_px: float) -> float:
         height, width = image.shape[:2]

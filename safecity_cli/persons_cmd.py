@@ -60,9 +60,9 @@ def register(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     imp.add_argument("--limit", type=int, default=None, help="stop after this many rows (run again to go on)")
     imp.add_argument("--no-watchlist", action="store_true", help="store photos, enrol none on the watchlist")
     imp.add_argument(
-        "--fast-faces",
+        "--full-faces",
         action="store_true",
-        help="enrol with the fast face path (recognition.enrol_detect_side=320 unless configured)",
+        help="enrol with the full face path (recognition.enrol_detect_side=0: full decode and detection)",
     )
     imp.add_argument("--legal-reference", default=None, help="watchlist basis of rows without a case")
     imp.add_argument("--authorised-by", default=None, help="who authorised the enrolments (default: --by)")
@@ -124,13 +124,12 @@ def _check_args(args: argparse.Namespace) -> None:
         raise CommandError("--limit must be 0 or more", EXIT_USAGE)
 
 
-def _face_settings(settings: Settings, fast: bool) -> Settings:
-    """``settings`` with the fast enrolment path on (watchlist/enrol_face.py) when asked for and not
-    configured already."""
+def _face_settings(settings: Settings, full: bool) -> Settings:
+    """``settings`` with the full enrolment path (watchlist/enrol_face.py) when asked for."""
     rec = settings.recognition
-    if not fast or rec.enrol_detect_side:
+    if not full:
         return settings
-    return settings.model_copy(update={"recognition": rec.model_copy(update={"enrol_detect_side": 320})})
+    return settings.model_copy(update={"recognition": rec.model_copy(update={"enrol_detect_side": 0})})
 
 
 def _enrolment(args: argparse.Namespace, settings: Settings, actor: str) -> Enrolment | None:
@@ -150,7 +149,7 @@ def _enrolment(args: argparse.Namespace, settings: Settings, actor: str) -> Enro
             analyzer.load()
         except ModelError as exc:
             raise CommandError(f"{exc}; nothing of this batch was imported (or use --no-watchlist)") from None
-        return Enroller(_face_settings(settings, args.fast_faces), analyzer, WatchlistStore(engine))
+        return Enroller(_face_settings(settings, args.full_faces), analyzer, WatchlistStore(engine))
 
     expires = datetime.now(UTC) + timedelta(days=args.expires_days)
     reference = args.legal_reference or f"CRO records import {args.file.name}"
@@ -204,6 +203,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
         report.close()
+        importer.close()
     return _finish(args, settings, importer, report, totals, bar, changes, stop.is_set(), remaining)
 
 

@@ -10,7 +10,7 @@ caller names who acted and is responsible for auditing it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +19,9 @@ import numpy.typing as npt
 from pipeline.contracts import WatchlistChange
 from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings
-from watchlist.enrol_face import locate_faces
+from pipeline.types import Image
+from watchlist.enrol_face import locate_faces, locate_faces_in
+from watchlist.enrol_pool import PreparePool
 from watchlist.governance import InvalidProfileError, LegalBasis, Status
 from watchlist.lists import WatchLists
 from watchlist.matcher import Match, WatchlistMatcher
@@ -73,6 +75,7 @@ class Enroller:
         self._store = store
         self._matcher = matcher
         self._lists = lists
+        self.pool = PreparePool(settings.recognition.enrol_threads)
 
     @property
     def lists(self) -> WatchLists:
@@ -84,9 +87,15 @@ class Enroller:
         limits = self._settings.watchlist
         return decode_photo(name, data, limits.max_photo_bytes, limits.max_photo_pixels)
 
-    def _prepare(self, name: str, data: bytes) -> NewPhoto:
+    def prepare(self, name: str, data: bytes, image: Image | None = None) -> NewPhoto:
+        """A photo's face found, checked and embedded, ready to store (thread-safe, no database work);
+        raises EnrolmentError saying why the photo is refused. ``image``: ``data`` already decoded at
+        full size (by a caller that needed it anyway), not decoded again."""
         try:
-            located = locate_faces(self._analyzer, self._settings, name, data)
+            if image is None:
+                located = locate_faces(self._analyzer, self._settings, name, data)
+            else:
+                located = locate_faces_in(self._analyzer, self._settings, image)
         except PhotoError as exc:
             raise EnrolmentError(exc.photo, exc.reason) from None
         detections = located.detections
@@ -111,6 +120,23 @@ class Enroller:
             embedding=embedding,
         )
 
+    def prepare_each(self, photos: Iterable[tuple[str, bytes]]) -> Iterator[NewPhoto | EnrolmentError]:
+        """``prepare`` of each photo, several at once (``recognition.enrol_threads``), in order; a refused
+        photo's EnrolmentError in its place."""
+        for outcome in self.pool.stream(lambda photo: self.prepare(*photo), photos):
+            yield outcome if not isinstance(outcome, PhotoError) else _refusal(outcome)
+
+    def _prepare_all(self, photos: Sequence[tuple[str, bytes]]) -> list[NewPhoto]:
+        """Every photo of one profile prepared; the first refusal (in photo order) raised."""
+        if len(photos) == 1:
+            return [self.prepare(*photos[0])]
+        prepared = []
+        for outcome in self.prepare_each(photos):
+            if isinstance(outcome, EnrolmentError):
+                raise outcome
+            prepared.append(outcome)
+        return prepared
+
     def propose(
         self,
         name: str,
@@ -132,9 +158,11 @@ class Enroller:
         basis: LegalBasis,
         actor: str,
         lists: Sequence[int] | None = None,
+        prepared: Sequence[NewPhoto] | None = None,
     ) -> EnrolResult:
-        """Store an active profile at once, bypassing four-eyes (administrative bootstrap path)."""
-        return self._store_profile(name, category, photos, basis, actor, actor, lists)
+        """Store an active profile at once, bypassing four-eyes (administrative bootstrap path).
+        ``prepared``: the photos already through ``prepare``/``prepare_each`` (a bulk import)."""
+        return self._store_profile(name, category, photos, basis, actor, actor, lists, prepared)
 
     def _store_profile(
         self,
@@ -145,10 +173,13 @@ class Enroller:
         proposed_by: str,
         approved_by: str | None,
         lists: Sequence[int] | None,
+        ready: Sequence[NewPhoto] | None = None,
     ) -> EnrolResult:
         """Validate every field and photo, then store; raises EnrolmentError (nothing stored) on refusal."""
         name, category, basis = _validated(name, category, basis, len(photos))
-        prepared = [self._prepare(photo_name, data) for photo_name, data in photos]
+        if ready is not None and len(ready) != len(photos):
+            raise ValueError(f"{len(ready)} prepared photos for {len(photos)} photos")
+        prepared = list(ready) if ready is not None else self._prepare_all(photos)
         self.lists.ensure_defaults()  # before the profile joins the list of its category
         try:
             added = self._store.add_profile(
@@ -222,6 +253,10 @@ class Enroller:
             )
             for b, score, matches in zip(detections.boxes, detections.scores, results, strict=True)
         ]
+
+
+def _refusal(error: PhotoError) -> EnrolmentError:
+    return error if isinstance(error, EnrolmentError) else EnrolmentError(error.photo, error.reason)
 
 
 def _validated(name: str, category: str, basis: LegalBasis, photos: int) -> tuple[str, str, LegalBasis]:

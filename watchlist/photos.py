@@ -126,7 +126,15 @@ def decode_photo_reduced(
     by (1: full size) and the full-size (width, height) as decoded (EXIF rotation applied). The limits
     are checked on the full size, as by ``decode_photo``."""
     kind, width, height = _checked_header(name, data, max_bytes, max_pixels)
-    reduction = jpeg_reduction(kind, width, height, min_side)
+    return decode_photo_at(name, data, max_pixels, jpeg_reduction(kind, width, height, min_side))
+
+
+def decode_photo_at(
+    name: str, data: bytes, max_pixels: int, reduction: int
+) -> tuple[Image, int, tuple[int, int]]:
+    """As ``decode_photo_reduced``, shrunk by ``reduction`` (1, 2, 4 or 8; a JPEG's, else 1)."""
+    kind, width, height = _checked_header(name, data, len(data), max_pixels)
+    reduction = reduction if kind == "jpeg" else 1
     image = _decoded(name, kind, data, _REDUCED_FLAGS[reduction], max_pixels)
     if reduction == 1:
         return image, 1, (int(image.shape[1]), int(image.shape[0]))

@@ -70,7 +70,10 @@ def run_persons(context: JobContext, job: Job) -> str:
             photos_dir.mkdir()
             extract_photos(photos, photos_dir, context.settings.records.import_max_photos_bytes)
         importer = _importer(context, job, photos_dir)
-        return _batches(context, job, importer, path)
+        try:
+            return _batches(context, job, importer, path)
+        finally:
+            importer.close()
 
 
 def _importer(context: JobContext, job: Job, photos_dir: Path | None) -> PersonImport:

@@ -10,7 +10,9 @@ and never writes a row twice. A CNIC already on the records (or twice in the fil
 A row's photo is stored on the person's record and, when it shows one clear face, enrolled on the camera
 watchlist as the person's profile (``watchlist.enrol.Enroller``, the administrative path: active at once,
 audited in the batch's entry with its legal basis). A photo that cannot be used leaves the person in,
-without a profile, and says why.
+without a profile, and says why. A batch's photos are read, decoded and their faces embedded several at
+once (``recognition.enrol_threads``, watchlist/enrol_pool.py) before its transaction begins, so the
+database lock is held only for the writes.
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ from pipeline.adapters import transactions
 from pipeline.contracts import WatchlistChange
 from pipeline.settings import Settings
 from watchlist.enrol import Enroller, EnrolmentError
+from watchlist.enrol_pool import PreparePool
 from watchlist.governance import LegalBasis
 from watchlist.photos import PhotoError, decode_photo, encode_jpeg
+from watchlist.store import NewPhoto
 from watchlist.tables import MAX_REFERENCE_LENGTH
 
 ACTION = "persons.import"
@@ -75,6 +79,11 @@ class BatchResult:
     changes: list[WatchlistChange] = field(default_factory=list)  # to announce once committed
 
 
+Loaded = tuple[StoredPhoto, NewPhoto | EnrolmentError | None] | PhotoError
+"""A row's photo as stored on the record and its face ready to enrol (None: not enrolling), or why the
+photo cannot be used at all."""
+
+
 class PersonImport:
     def __init__(
         self,
@@ -98,6 +107,7 @@ class PersonImport:
         self._enrolment = enrolment
         self._enroller: Enroller | None = None
         self._officers: dict[str, bool] = {}
+        self._pool = PreparePool(settings.recognition.enrol_threads)
 
     @property
     def target(self) -> str:
@@ -105,6 +115,10 @@ class PersonImport:
 
     def create_schema(self) -> None:
         self._trail.create_schema()
+
+    def close(self) -> None:
+        """Stop the threads that prepare photos (they start again if another batch is written)."""
+        self._pool.close()
 
     def done_through(self) -> int:
         """The last row of this file already imported (0: none)."""
@@ -120,10 +134,11 @@ class PersonImport:
         """Write one batch (rows up to and including row ``through``) and its audit entry together;
         ``within(result)`` runs in the same transaction (a job's progress: it commits with the batch)."""
         result = BatchResult(first=rows[0].number if rows else through, through=through)
+        loaded = self._load_photos(rows)
         with self._trail.unit() as unit:
             unit.connection()  # the chain's lock first (SQLite: the write lock), as audited changes do
             good = self._admissible(rows, result)
-            people = [self._staged(row, result) for row in good]
+            people = [self._staged(row, result, loaded.get(row.number)) for row in good]
             stamp = now()
             with transactions.begin(self.engine) as conn:
                 inserted = bulk_store.insert_persons(conn, people, self._actor, stamp)
@@ -167,29 +182,56 @@ class PersonImport:
             self._officers[government_id] = self._users.by_government_id(government_id) is not None
         return self._officers[government_id]
 
-    def _staged(self, row: ImportRow, result: BatchResult) -> NewPerson:
+    def _load_photos(self, rows: Sequence[ImportRow | RowProblem]) -> dict[int, Loaded]:
+        """Each photo row's photo read, decoded and re-encoded, and its face prepared, several at once."""
+        named = [(r.number, str(r.photo)) for r in rows if isinstance(r, ImportRow) and r.photo is not None]
+        if self._enrolment is not None and self._enroller is None and named:
+            self._enroller = self._enrolment.make_enroller(self.engine)
+        outcomes = self._pool.stream(self._load_photo, [name for _, name in named])
+        return {number: outcome for (number, _), outcome in zip(named, outcomes, strict=True)}
+
+    def _load_photo(self, name: str) -> tuple[StoredPhoto, NewPhoto | EnrolmentError | None]:
+        """(thread-safe) The stored photo, raising PhotoError, and its face or why it is not enrolled;
+        the face is found in the image decoded for the stored copy, not decoded again."""
+        data = self._read_photo(name)
+        limits = self._settings.records
+        image = decode_photo(name, data, limits.max_photo_bytes, limits.max_photo_pixels)
+        photo = StoredPhoto(encode_jpeg(image), int(image.shape[1]), int(image.shape[0]))
+        if self._enroller is None:
+            return photo, None
+        watchlist = self._settings.watchlist  # its own limits: checked by decoding again where exceeded
+        within = (
+            image.size // 3 <= watchlist.max_photo_pixels and len(photo.jpeg) <= watchlist.max_photo_bytes
+        )
+        try:
+            return photo, self._enroller.prepare(name, photo.jpeg, image if within else None)
+        except EnrolmentError as exc:
+            return photo, exc
+
+    def _staged(self, row: ImportRow, result: BatchResult, loaded: Loaded | None) -> NewPerson:
         body = row.person
         data = body.model_dump(exclude={"cases", "vehicles"})
         fields = PersonFields(**{**data, "aliases": tuple(body.aliases)})
         cases = [CaseFields(**{**c.model_dump(), "sections": tuple(c.sections)}) for c in body.cases]
         vehicles = [(v.key(), v.plate, v.description) for v in body.vehicles]
         person = NewPerson(fields, cases, vehicles)
-        if row.photo is not None:
-            self._attach_photo(row, person, result)
+        if row.photo is not None and loaded is not None:
+            self._attach_photo(row, person, result, loaded)
         return person
 
-    def _attach_photo(self, row: ImportRow, person: NewPerson, result: BatchResult) -> None:
+    def _attach_photo(self, row: ImportRow, person: NewPerson, result: BatchResult, loaded: Loaded) -> None:
         """Store the photo on the record and enrol its face as the person's watchlist profile."""
         name = str(row.photo)
-        try:
-            person.photo = self._photo(name)
-        except PhotoError as exc:
-            result.notes.append(RowProblem(row.number, f"imported without a photo: {exc}"))
+        if isinstance(loaded, PhotoError):
+            result.notes.append(RowProblem(row.number, f"imported without a photo: {loaded}"))
             return
-        if self._enrolment is None:
+        person.photo, face = loaded
+        if face is None:
             return
         try:
-            enrolled = self._enrol(row.person, name, person.photo.jpeg)
+            if isinstance(face, EnrolmentError):
+                raise face
+            enrolled = self._enrol(row.person, name, face)
         except EnrolmentError as exc:
             result.notes.append(RowProblem(row.number, f"imported, photo not on the watchlist: {exc}"))
             return
@@ -198,30 +240,26 @@ class PersonImport:
         if enrolled.change is not None:
             result.changes.append(enrolled.change)
 
-    def _photo(self, name: str) -> StoredPhoto:
+    def _read_photo(self, name: str) -> bytes:
         if self._photos_dir is None:
             raise PhotoError(name, "no photos directory given (--photos)")
         if Path(name).name != name:
             raise PhotoError(name, "a photo is named by its file name alone")
         try:
-            data = (self._photos_dir / name).read_bytes()
+            return (self._photos_dir / name).read_bytes()
         except OSError as exc:
             raise PhotoError(name, f"cannot be read ({exc.strerror})") from None
-        limits = self._settings.records
-        image = decode_photo(name, data, limits.max_photo_bytes, limits.max_photo_pixels)
-        return StoredPhoto(encode_jpeg(image), int(image.shape[1]), int(image.shape[0]))
 
-    def _enrol(self, person: PersonCreate, name: str, jpeg: bytes) -> Any:
+    def _enrol(self, person: PersonCreate, name: str, face: NewPhoto) -> Any:
         enrolment = self._enrolment
-        assert enrolment is not None
-        if self._enroller is None:
-            self._enroller = enrolment.make_enroller(self.engine)
+        assert enrolment is not None and self._enroller is not None
         reference = enrolment.legal_reference
         if person.cases:
             reference = f"FIR {person.cases[0].fir_number} PS {person.cases[0].police_station}"
         basis = LegalBasis(reference[:MAX_REFERENCE_LENGTH], enrolment.authorised_by, enrolment.expires_at)
         category = WATCHLIST_CATEGORY.get(person.category, person.category)
-        return self._enroller.enrol(person.name, category, [(name, jpeg)], basis, self._actor)
+        photos = [(name, face.original)]
+        return self._enroller.enrol(person.name, category, photos, basis, self._actor, prepared=[face])
 
     def _details(self, result: BatchResult, inserted: bulk_store.Inserted) -> dict[str, Any]:
         details: dict[str, Any] = {"file": self._file_name, "first": result.first, "through": result.through}

@@ -67,12 +67,13 @@ class RecognitionSettings(Strict):
         60, ge=20, le=1000, description="Smallest face side (pixels) accepted for an enrolment photo."
     )
     enrol_detect_side: int = Field(
-        0,
+        320,
         ge=0,
         le=4096,
-        description="0: enrolment photos take the full path (full decode, detect_max_side). N: the fast path "
-        "(watchlist/enrol_face.py): the face found on a copy of longest side N, then measured again around "
-        "itself; its embeddings differ from the full path's (cosine ~0.92), so it is off by default.",
+        description="N: enrolment photos take the fast path (watchlist/enrol_face.py): the face found on a "
+        "copy of longest side N, then measured again around itself at enrol_face_px; as good as the full "
+        "path against camera faces (README, Enrolment speed). 0: the full path (full decode, "
+        "detect_max_side).",
     )
     enrol_face_px: int = Field(
         224,
@@ -88,6 +89,13 @@ class RecognitionSettings(Strict):
     )
     min_face_px: int = Field(24, ge=8, le=1000, description="Smallest face side analysed in video.")
     intra_op_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads per session.")
+    enrol_threads: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Threads that prepare enrolment photos at once (decode, detect, embed; onnxruntime and "
+        "OpenCV release the GIL) for a profile of several photos and for bulk imports. 0: one per CPU core.",
+    )
     flip_tta: bool = Field(
         False,
         description="Flip test-time augmentation: a face's embedding is the normalised sum of the embeddings "

@@ -162,14 +162,14 @@ def test_json_lines_are_imported_like_the_api_body(
     assert sorted(map(str, stored_cnics(database_url))) == ["35202-9999999-1", "None"]
 
 
-@pytest.mark.parametrize("fast", [False, True], ids=["full-faces", "fast-faces"])
+@pytest.mark.parametrize("full", [False, True], ids=["fast-faces", "full-faces"])
 def test_photos_with_one_face_are_enrolled_as_the_persons_profile(
     capsys: pytest.CaptureFixture[str],
     config: Path,
     database_url: str,
     tmp_path: Path,
     media_dir: Path,
-    fast: bool,
+    full: bool,
 ) -> None:
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -183,8 +183,8 @@ def test_photos_with_one_face_are_enrolled_as_the_persons_profile(
     rows[2][8] = "couple.jpg"  # two faces: stored, not enrolled
     rows[3][8] = "gone.jpg"  # no such file: the person without a photo
     source = write_csv(tmp_path / "persons.csv", rows)
-    fast_faces = ["--fast-faces"] if fast else []
-    code, summary, _ = run(capsys, config, str(source), "--photos", str(photos), *fast_faces)
+    full_faces = ["--full-faces"] if full else []
+    code, summary, _ = run(capsys, config, str(source), "--photos", str(photos), *full_faces)
     assert code == 0 and summary["imported"] == 5 and summary["photos_enrolled"] == 2
     assert summary["imported_with_notes"] == 2
     notes = {int(e["row"]): e for e in report(tmp_path / "persons.csv.errors.csv")}

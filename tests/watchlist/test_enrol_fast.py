@@ -1,5 +1,6 @@
-"""The fast enrolment path (``recognition.enrol_detect_side``): reduced JPEG decode, detection on a small
-copy, the face measured again around itself; against the full path on the shared faces."""
+"""The fast enrolment path (``recognition.enrol_detect_side``, the default): reduced JPEG decode, detection
+on a small copy, the face measured again around itself; against the full path on the shared faces.
+Which one makes the better gallery is bench/enrol_roc.py's question (README, Enrolment speed)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings, parse
 from tests.watchlist.conftest import ADMIN, basis
 from watchlist.enrol import Enroller
-from watchlist.enrol_face import LocatedFaces, locate_faces
-from watchlist.photos import PhotoError, decode_photo_reduced, jpeg_reduction
+from watchlist.enrol_face import LocatedFaces, locate_faces, locate_faces_in
+from watchlist.photos import PhotoError, decode_photo, decode_photo_reduced, jpeg_reduction
 from watchlist.store import WatchlistStore
 
-FAST = parse({"recognition": {"enrol_detect_side": 320}})
-FULL = parse({})
+FAST = parse({})
+FULL = parse({"recognition": {"enrol_detect_side": 0}})
 PEOPLE = ("biden", "deepface_p04", "deepface_p10")  # 11 photos, 3 people
 
 
@@ -69,24 +70,24 @@ def test_fast_path_finds_the_same_faces_with_the_same_identification(
         assert impostor.max() < 0.42  # recognition.threshold's default
 
 
-def _small_face_jpeg(faces_dir: Path, analyzer: FaceAnalyzer) -> bytes:
-    """An Obama photo shrunk so the face is about 80 px, on a 2400x1800 grey JPEG: on the 320-pixel
-    copy the face is 11 px, too small for YuNet, so only the full path finds it."""
+def _small_face_jpeg(faces_dir: Path, analyzer: FaceAnalyzer, face_px: float, canvas_px: int) -> bytes:
+    """An Obama photo shrunk so the face is about ``face_px``, on a grey JPEG ``canvas_px`` wide (4:3)."""
     image = cv2.imread(str(faces_dir / "obama" / "examples_obama.jpg"))
     side = float(analyzer.detect(image).largest().sides[0])
-    small = cv2.resize(image, None, fx=80 / side, fy=80 / side, interpolation=cv2.INTER_AREA)
-    canvas = np.full((1800, 2400, 3), 128, np.uint8)
+    small = cv2.resize(image, None, fx=face_px / side, fy=face_px / side, interpolation=cv2.INTER_AREA)
+    canvas = np.full((canvas_px * 3 // 4, canvas_px, 3), 128, np.uint8)
     h, w = small.shape[:2]
-    canvas[900 : 900 + h, 1200 : 1200 + w] = small
+    canvas[canvas_px // 3 : canvas_px // 3 + h, canvas_px // 2 : canvas_px // 2 + w] = small
     ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 95])
     assert ok
     return bytes(buf.tobytes())
 
 
-def test_a_small_face_falls_back_to_the_full_path_and_enrols(
+def test_a_face_too_small_for_the_small_copy_takes_the_full_path_and_enrols(
     analyzer: FaceAnalyzer, faces_dir: Path, store: WatchlistStore
 ) -> None:
-    data = _small_face_jpeg(faces_dir, analyzer)
+    # 70 px in a 4000-px photo: 5.6 px on the 320-pixel copy, too small for YuNet.
+    data = _small_face_jpeg(faces_dir, analyzer, 70, 4000)
     fast = locate_faces(analyzer, FAST, "small.jpg", data)
     full = locate_faces(analyzer, FULL, "small.jpg", data)
     assert fast.reduction == 1 and len(fast.detections) == 1 and fast.sides[0] >= 60
@@ -95,6 +96,19 @@ def test_a_small_face_falls_back_to_the_full_path_and_enrols(
         "Small Face", "wanted", [("small.jpg", data)], basis(), ADMIN
     )
     assert len(result.embedding_ids) == 1 and store.get_profile(result.profile_id) is not None
+
+
+def test_a_face_small_on_the_reduced_decode_is_measured_at_full_size(
+    analyzer: FaceAnalyzer, faces_dir: Path
+) -> None:
+    # 80 px in a 2400-px photo: decoded at half size it would be 40 px, so it is decoded again in full
+    # and measured there, at its own size (the full path sees it at 1280/2400 of that).
+    data = _small_face_jpeg(faces_dir, analyzer, 80, 2400)
+    fast = locate_faces(analyzer, FAST, "small.jpg", data)
+    full = locate_faces(analyzer, FULL, "small.jpg", data)
+    assert fast.reduction == 1 and fast.image.shape[:2] == (1800, 2400)
+    assert len(fast.detections) == 1 and abs(fast.sides[0] - full.sides[0]) < 0.2 * full.sides[0]
+    assert float(_embedding(analyzer, fast) @ _embedding(analyzer, full)) > 0.85  # the same face
 
 
 @pytest.mark.parametrize(
@@ -111,3 +125,35 @@ def test_reduced_decode_reports_the_full_size(faces_dir: Path, settings: Setting
     image, reduction, size = decode_photo_reduced("o.jpg", data, 10**7, 4 * 10**7, 640)
     assert reduction == 2 and size == (1434, 2333)
     assert image.shape[:2] == (-(-2333 // 2), -(-1434 // 2))
+
+
+def test_an_image_already_decoded_is_located_as_its_bytes_are(
+    analyzer: FaceAnalyzer, faces_dir: Path
+) -> None:
+    """A bulk import decodes each photo at full size for its stored copy and finds the face in it: for a
+    photo the fast path decodes at full size anyway that is exactly the bytes' result; for a larger one
+    the face is the same face, measured from more pixels."""
+    for name, reduced in (("deepface_p04/img12.jpg", False), ("deepface_p04/img3.jpg", True)):
+        data = (faces_dir / name).read_bytes()
+        image = decode_photo(name, data, 10**7, 4 * 10**7)
+        from_bytes = locate_faces(analyzer, FAST, name, data)
+        from_image = locate_faces_in(analyzer, FAST, image)
+        assert (from_bytes.reduction > 1) == reduced and from_image.reduction == 1
+        assert (from_image.width, from_image.height) == (from_bytes.width, from_bytes.height)
+        cosine = float(_embedding(analyzer, from_bytes) @ _embedding(analyzer, from_image))
+        assert cosine > (0.9999 if not reduced else 0.85), (name, cosine)
+
+
+def test_faces_on_the_small_copy_count_only_when_found_again(analyzer: FaceAnalyzer, faces_dir: Path) -> None:
+    """A group photo is refused from its small copy, each face confirmed around itself (no full-size
+    detection); a face the small copy shows that is not there does not refuse a portrait."""
+    couple = (faces_dir / "_multi" / "couple.jpg").read_bytes()  # 2280x1588, two large faces
+    group = locate_faces(analyzer, FAST, "couple.jpg", couple)
+    assert group.reduction > 1 and len(group.detections) == 2
+    portrait = (faces_dir / "deepface_p07" / "img31.jpg").read_bytes()
+    copy_image, _, _ = decode_photo_reduced("img31.jpg", portrait, 10**7, 4 * 10**7, 640)
+    assert len(analyzer.detect_at(copy_image, 320 / max(copy_image.shape[:2]))) == 2  # one is not a face
+    fast = locate_faces(analyzer, FAST, "img31.jpg", portrait)
+    full = locate_faces(analyzer, FULL, "img31.jpg", portrait)
+    assert len(fast.detections) == 1 and len(full.detections) == 1 and fast.reduction > 1
+    assert float(_embedding(analyzer, fast) @ _embedding(analyzer, full)) > 0.85
