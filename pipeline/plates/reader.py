@@ -154,6 +154,7 @@ def plate_rules(settings: PlatesSettings) -> PlateRules:
         format_margin=settings.format_margin,
         foreign_margin=settings.foreign_format_margin,
         correction_penalty=settings.correction_penalty,
+        distinct_penalty=settings.distinct_correction_penalty,
     )
 
 
