@@ -227,7 +227,7 @@ class PlateRules:
         format_margin: float = 0.03,
         foreign_margin: float = 0.2,
         correction_penalty: float = 0.1,
-        distinct_penalty: float = 0.03,
+        distinct_penalty: float = 0.01,
     ) -> None:
         table = {**DEFAULT_FORMATS, **{c: tuple(p) for c, p in (formats or {}).items()}}
         unknown = [c for c in countries if c not in table]

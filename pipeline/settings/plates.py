@@ -174,7 +174,7 @@ class PlatesSettings(Strict):
         ge=1,
         le=4,
         description="Crops read per plate and combined: base, full height, stretched, grey. On the "
-        "benchmark photos (LPD-YuNet) 1 gives 0.80 exact, 4 gives 0.85; each costs one more OCR pass "
+        "benchmark photos (LPD-YuNet, PP-OCRv4) 1 gives 0.80 exact, 4 gives 0.85; each costs one more OCR pass "
         "(about 12 ms on 2 cores) per plate.",
     )
     ocr_settle_confidence: float = Field(
@@ -209,12 +209,13 @@ class PlatesSettings(Strict):
         "plate fonts draw the two alike (0 → O in a letter slot, O → 0 and I → 1 in a digit slot).",
     )
     distinct_correction_penalty: float = Field(
-        0.03,
+        0.01,
         gt=0.0,
         le=1.0,
         description="The same for look-alikes that a sharp plate tells apart (8/B, 5/S, 2/Z, 6/G, 7/T, "
-        "4/A, D/0): a format overrules the OCR on those only where the OCR itself is unsure, so a "
-        "plate that fits no format (DD4C591) is not bent into one (0DAC591).",
+        "4/A, D/0): a format overrules the OCR on those only where the OCR itself is unsure; below "
+        "format_margin, so that a format's bonus alone never pays for one confident such correction "
+        "and a plate that fits no format (DD4C591) is not bent into one (0DAC591).",
     )
     format_margin: float = Field(
         0.03,
