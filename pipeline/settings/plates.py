@@ -174,8 +174,8 @@ class PlatesSettings(Strict):
         ge=1,
         le=4,
         description="Crops read per plate and combined: base, full height, stretched, grey. On the "
-        "benchmark photos (LPD-YuNet, PP-OCRv4) 1 gives 0.80 exact, 4 gives 0.85; each costs one more OCR pass "
-        "(about 12 ms on 2 cores) per plate.",
+        "benchmark photos (LPD-YuNet, PP-OCRv4) 1 gives 0.80 exact, 4 gives 0.85; each costs one more "
+        "OCR pass (about 12 ms on 2 cores) per plate.",
     )
     ocr_settle_confidence: float = Field(
         0.8,
