@@ -13,6 +13,7 @@ time per photo, which a loaded machine disturbs least. Prints figures (``--json`
 asserts nothing.
 
     python bench/plates_accuracy.py [--json] [--threads T] [--detector lpd_yunet|platedet] [--limit N]
+                                    [--ocr-model ppocr_v6_rec|ppocr_rec] [--show-misses]
 """
 
 from __future__ import annotations
@@ -104,6 +105,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--detector", choices=["lpd_yunet", "platedet"], default="lpd_yunet")
     parser.add_argument("--variants", type=int, default=4, help="crop variants read per plate (1-4)")
     parser.add_argument(
+        "--ocr-model", help="plates.ocr_model, a registry name (default: the setting's default)"
+    )
+    parser.add_argument(
         "--settle", type=float, help="plates.ocr_settle_confidence (default: the setting's default)"
     )
     parser.add_argument(
@@ -146,6 +150,8 @@ def base_settings(args: argparse.Namespace) -> PlatesSettings:
     base = PlatesSettings(
         detector=detector, crop_variants=args.variants, intra_op_threads=args.intra_op_threads
     )
+    if args.ocr_model is not None:
+        base = base.model_copy(update={"ocr_model": args.ocr_model})
     if args.settle is not None:
         base = base.model_copy(update={"ocr_settle_confidence": args.settle})
     if args.min_confidence is not None:

@@ -1,11 +1,10 @@
-"""PP-OCRv4 text-line recogniser (PaddleOCR, via RapidOCR's ONNX export) used as plate OCR.
+"""PP-OCR text-line recognisers (PaddleOCR, RapidOCR's ONNX exports) as plate OCR: v6 small or v4.
 
-The network scores 6625 classes (mostly Chinese) per time step. For plates only the blank, A-Z and 0-9
-matter: ``predict`` returns, per crop, a (T, 37) matrix of probabilities over ``PLATE_ALPHABET`` (column 0
-is the CTC blank). Lower-case letters are added to their upper-case class, separators (space, '-', '.',
-'·') to the blank, and every other class is dropped before renormalising, so a Chinese look-alike can no
-longer win a step that is really a Latin letter.
-"""
+The network scores thousands of classes (6625 for v4, 18710 for v6; mostly Chinese) per time step. For
+plates only the blank, A-Z and 0-9 matter: ``predict`` returns, per crop, a (T, 37) matrix of probabilities
+over ``PLATE_ALPHABET`` (column 0 is the CTC blank). Lower-case letters are added to their upper-case class,
+separators (space, '-', '.', '·') to the blank, and every other class is dropped before renormalising, so a
+Chinese look-alike can no longer win a step that is really a Latin letter."""
 
 from __future__ import annotations
 

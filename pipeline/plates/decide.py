@@ -90,7 +90,7 @@ class TextDecoder:
         self.rules = rules
         self.params = params or DecodeParams()
         self.likelihood = TextLikelihood(rules)
-        self._transfer = transfer_matrices(rules.correction_penalty)
+        self._transfer = transfer_matrices(rules.correction_penalty, rules.distinct_penalty)
         # Confidence in a corrected character is that of the confusable pair (O or 0) as a whole: the
         # format decides which of the two it is; the penalty prices the choice of format, not the read.
         self._confidence_transfer = transfer_matrices(1.0)

@@ -11,8 +11,9 @@ reading; they are a prior that re-ranks readings. A reading that fits a format g
 factor): the formats of the countries a camera declares gain the most (``format_margin``), every other
 known format less (``foreign_margin``), and with no country declared every known format gains the full
 bonus. A format also corrects look-alike characters where it assigns a class (``0`` → ``O`` in a letter
-slot, ``O`` → ``0`` in a digit slot), at ``correction_penalty`` per correction; where it says ``A``
-nothing is changed. The rules are applied to OCR output in probability space
+slot, ``O`` → ``0`` in a digit slot), at ``correction_penalty`` per correction of look-alikes plate fonts
+draw the same (O/0, I/1) and the smaller ``distinct_penalty`` for those a sharp plate tells apart (8/B,
+4/A ...); where it says ``A`` nothing is changed. The rules are applied to OCR output in probability space
 (``pipeline/plates/decide.py``): a correction costs what the network's own probabilities say, times the
 penalty.
 """
@@ -125,15 +126,23 @@ def is_sign_word(text: str) -> bool:
 _TOKEN = re.compile(r"[LDA]\??|[- ]")
 
 
-def transfer_matrices(penalty: float) -> dict[str, npt.NDArray[np.float32]]:
-    """Per slot class, the (37, 37) matrix that lends ``penalty`` times a confusable symbol's probability
-    to the symbol the slot allows (``0`` → ``O`` in a letter slot, ``O`` → ``0`` in a digit slot)."""
+SAME_GLYPH = frozenset({("O", "0"), ("0", "O"), ("I", "1"), ("1", "I")})
+"""Look-alikes that many plate fonts draw the same (the UK's and Slovakia's O and 0, a serif-less I and
+1): the network's choice between them says little, and a format may decide it cheaply. The other
+look-alikes (8/B, 5/S, 2/Z, 6/G, 7/T, 4/A, D/0, Q/0) differ in a sharp image."""
+
+
+def transfer_matrices(penalty: float, distinct: float | None = None) -> dict[str, npt.NDArray[np.float32]]:
+    """Per slot class, the (37, 37) matrix that lends a confusable symbol's probability to the symbol the
+    slot allows (``0`` → ``O`` in a letter slot, ``O`` → ``0`` in a digit slot): ``penalty`` times it for
+    ``SAME_GLYPH`` pairs, ``distinct`` times it (default: ``penalty``) for the other look-alikes."""
+    other = penalty if distinct is None else distinct
     index = {c: i for i, c in enumerate(PLATE_ALPHABET)}
     out: dict[str, npt.NDArray[np.float32]] = {}
     for cls, table in (("L", DIGIT_TO_LETTER), ("D", LETTER_TO_DIGIT)):
         matrix = np.eye(len(PLATE_ALPHABET), dtype=np.float32)
         for wrong, right in table.items():
-            matrix[index[wrong], index[right]] += penalty
+            matrix[index[wrong], index[right]] += penalty if (wrong, right) in SAME_GLYPH else other
         out[cls] = matrix
     return out
 
@@ -218,6 +227,7 @@ class PlateRules:
         format_margin: float = 0.03,
         foreign_margin: float = 0.2,
         correction_penalty: float = 0.1,
+        distinct_penalty: float = 0.01,
     ) -> None:
         table = {**DEFAULT_FORMATS, **{c: tuple(p) for c, p in (formats or {}).items()}}
         unknown = [c for c in countries if c not in table]
@@ -226,10 +236,14 @@ class PlateRules:
         low, high = free_lengths
         if not 1 <= low <= high <= 16:
             raise FormatError(f"region-free lengths must satisfy 1 <= min <= max <= 16, got {free_lengths}")
-        if not (0 < format_margin <= 1 and 0 < foreign_margin <= 1 and 0 < correction_penalty <= 1):
-            raise FormatError("format_margin, foreign_margin and correction_penalty must be in (0, 1]")
+        margins = (format_margin, foreign_margin, correction_penalty, distinct_penalty)
+        if not all(0 < m <= 1 for m in margins):
+            raise FormatError(
+                "format_margin, foreign_margin, correction_penalty and distinct_penalty must be in (0, 1]"
+            )
         self.countries = tuple(countries)
         self.correction_penalty = correction_penalty
+        self.distinct_penalty = distinct_penalty
         home, away = -math.log(format_margin), -math.log(foreign_margin)
         templates = [
             Template(

@@ -115,7 +115,7 @@ class TextLikelihood:
         self.rules = rules
         self.look_alike = look_alike
         self.outlier = outlier
-        self._transfer = transfer_matrices(rules.correction_penalty)
+        self._transfer = transfer_matrices(rules.correction_penalty, rules.distinct_penalty)
 
     def evidence(self, views: Sequence[FloatArray]) -> Evidence:
         """The views of one plate, each a (T, 37) OCR matrix, ready for scoring. Views of different

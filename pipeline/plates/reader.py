@@ -10,7 +10,7 @@ Why not fast-alpr (0.3/0.4, read in its source and ``../shared/MEASURED.md``): i
 fast-plate-ocr models, fixed-slot classifiers configured by ``max_plate_slots``, ``alphabet`` and
 ``pad_char`` (local files via ``ocr_model_path``/``ocr_config_path``), and its trained weights are not
 obtainable here; its ``detector_model`` argument names a model that open-image-models downloads from a
-hub. PP-OCRv4 is a CTC recogniser, which that path cannot load, so both stages would have to be our own
+hub. PP-OCR is a CTC recogniser, which that path cannot load, so both stages would have to be our own
 ``BaseDetector``/``BaseOCR`` objects anyway, and fast-alpr would add only its loop: an axis-aligned crop
 (no perspective correction) and one text with a mean confidence per plate, where the format decoder
 (``decide.py``) needs the per-frame character probabilities. The project keeps the same two-stage
@@ -154,6 +154,7 @@ def plate_rules(settings: PlatesSettings) -> PlateRules:
         format_margin=settings.format_margin,
         foreign_margin=settings.foreign_format_margin,
         correction_penalty=settings.correction_penalty,
+        distinct_penalty=settings.distinct_correction_penalty,
     )
 
 

@@ -119,7 +119,11 @@ class PlatesSettings(Strict):
     detector: PlateDetectorSettings = Field(
         default_factory=LpdYuNetDetector, description="Plate detector backend (by its 'type')."
     )
-    ocr_model: str = Field("ppocr_rec", description="Registry name of the text recogniser.")
+    ocr_model: str = Field(
+        "ppocr_v6_rec",
+        description="Registry name of the text recogniser: PP-OCRv6 small (0.876 exact on the benchmark "
+        "photos) or ppocr_rec, PP-OCRv4 (0.851), at the same cost.",
+    )
     motion: PlateMotionSettings = Field(
         default_factory=PlateMotionSettings, description="Motion gating before plate detection (video)."
     )
@@ -170,8 +174,8 @@ class PlatesSettings(Strict):
         ge=1,
         le=4,
         description="Crops read per plate and combined: base, full height, stretched, grey. On the "
-        "benchmark photos (LPD-YuNet) 1 gives 0.80 exact, 4 gives 0.85; each costs one more OCR pass "
-        "(about 12 ms on 2 cores) per plate.",
+        "benchmark photos (LPD-YuNet, PP-OCRv4) 1 gives 0.80 exact, 4 gives 0.85; each costs one more "
+        "OCR pass (about 12 ms on 2 cores) per plate.",
     )
     ocr_settle_confidence: float = Field(
         0.8,
@@ -201,8 +205,17 @@ class PlatesSettings(Strict):
         0.1,
         gt=0.0,
         le=1.0,
-        description="Share of a confusable symbol's probability a format lends to its counterpart "
-        "(0 → O in a letter slot, O → 0 in a digit slot).",
+        description="Share of a confusable symbol's probability a format lends to its counterpart where "
+        "plate fonts draw the two alike (0 → O in a letter slot, O → 0 and I → 1 in a digit slot).",
+    )
+    distinct_correction_penalty: float = Field(
+        0.01,
+        gt=0.0,
+        le=1.0,
+        description="The same for look-alikes that a sharp plate tells apart (8/B, 5/S, 2/Z, 6/G, 7/T, "
+        "4/A, D/0): a format overrules the OCR on those only where the OCR itself is unsure; below "
+        "format_margin, so that a format's bonus alone never pays for one confident such correction "
+        "and a plate that fits no format (DD4C591) is not bent into one (0DAC591).",
     )
     format_margin: float = Field(
         0.03,

@@ -1,6 +1,6 @@
 """A hotlisted plate on an ANPR camera: one read per pass in the read log, one alert for the operator.
 
-camera_sim serves the KA 22 P 3368 dash-cam clip; a worker with the plate stage (LPD-YuNet + PP-OCRv4,
+camera_sim serves the KA 22 P 3368 dash-cam clip; a worker with the plate stage (LPD-YuNet + PP-OCRv6,
 the camera declaring Pakistan's and India's plates) tracks the plate and votes over the pass; the command
 centre logs the read and matches it against the hotlist. The vehicle then passes a second time: a second
 read is logged, and the same alert is updated rather than a second one opened. A car from abroad (a

