@@ -9,8 +9,9 @@ reader's plate that overlaps the labelled box most (IoU >= 0.3) has exactly the 
 that of the region-free reading (``exact``), with ``--threads`` photos read at once as a worker reads its
 cameras (one reader each, the models shared, one onnxruntime thread per session unless
 ``--intra-op-threads``): ``frames_per_s`` is photos over wall time, ``cpu_ms_per_frame`` the process's CPU
-time per photo, which a loaded machine disturbs least. Prints figures (``--json``: one JSON object);
-asserts nothing.
+time per photo and ``frames_per_cpu_s`` its inverse, which a loaded machine disturbs least (a machine's
+capacity is about its cores times that); ``stage_cpu_ms`` the reading thread's CPU time per photo in each
+stage (mean). Prints figures (``--json``: one JSON object); asserts nothing.
 
     python bench/plates_accuracy.py [--json] [--threads T] [--detector lpd_yunet|platedet] [--limit N]
                                     [--ocr-model ppocr_v6_rec|ppocr_rec] [--show-misses]
@@ -67,6 +68,7 @@ class Tally:
 @dataclass
 class Timings:
     stage_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    stage_cpu_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     frame_ms: list[float] = field(default_factory=list)
     per_plate_ms: list[float] = field(default_factory=list)
     plates: int = 0
@@ -209,9 +211,12 @@ def read_all(
     def one(image: Image) -> Read:
         if not hasattr(local, "reader"):
             local.reader = PlateReader(base, args.models_dir, models=models)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         detections = local.reader.detect(image)
-        times = {"detect": (time.perf_counter() - start) * 1000}
+        times = {
+            "detect": (time.perf_counter() - start) * 1000,
+            "detect_cpu": (time.thread_time() - cpu) * 1000,
+        }
         observations = local.reader.recognise(image, detections, times)
         return Read(detections, observations, times, (time.perf_counter() - start) * 1000)
 
@@ -233,6 +238,7 @@ def measure(
         timings.frame_ms.append(read.frame_ms)
         for stage in ("detect", "crop", "ocr", "decode"):
             timings.stage_ms[stage].append(times.get(stage, 0.0))
+            timings.stage_cpu_ms[stage].append(times.get(f"{stage}_cpu", 0.0))
         if observations:
             read_ms = sum(times.get(s, 0.0) for s in ("crop", "ocr", "decode"))
             timings.per_plate_ms.append(read_ms / len(observations))
@@ -264,6 +270,8 @@ def report(tallies: dict[str, Tally], timings: Timings) -> dict[str, Any]:
         "frames_per_s": round(frames / timings.wall_s, 2),
         "threads": timings.threads,
         "cpu_ms_per_frame": round(timings.cpu_s * 1000 / frames, 1),
+        "frames_per_cpu_s": round(frames / timings.cpu_s, 2),
+        "stage_cpu_ms": {k: round(statistics.fmean(v), 1) for k, v in timings.stage_cpu_ms.items()},
         **{k: v for k, v in overall.items() if k != "images"},
         "images": overall["images"],
         "per_region": {r: tallies[r].figures() for r in sorted(tallies) if r != "all"},
@@ -296,7 +304,8 @@ def print_tables(
     for stage, values in timings.stage_ms.items():
         print(
             f"  {stage:<8} median {statistics.median(values):7.1f} ms   "
-            f"p90 {pct(values, 90):7.1f} ms  per frame"
+            f"p90 {pct(values, 90):7.1f} ms  per frame; CPU mean "
+            f"{statistics.fmean(timings.stage_cpu_ms[stage]):6.1f} ms"
         )
     frame_ms, per_plate = timings.frame_ms, timings.per_plate_ms
     print(
@@ -309,7 +318,8 @@ def print_tables(
     )
     print(
         f"  throughput {timings.plates / timings.wall_s:.1f} plates/s, {len(frame_ms) / timings.wall_s:.1f} "
-        f"frames/s; CPU {timings.cpu_s * 1000 / len(frame_ms):.1f} ms per frame"
+        f"frames/s; CPU {timings.cpu_s * 1000 / len(frame_ms):.1f} ms per frame "
+        f"({len(frame_ms) / timings.cpu_s:.1f} frames per CPU-second)"
     )
     if args.show_misses:
         for region in sorted(tallies):

@@ -25,6 +25,7 @@ from pipeline.plates.formats import PlateRules
 from pipeline.plates.motion import MotionGate, Region
 from pipeline.settings import Settings
 from pipeline.types import Frame, Image
+from workers.cpu import StageClock
 from workers.evidence import downscale, encode_jpeg
 from workers.plate_vote import PassVoter, PlateVoteRules, ProbMatrix, Reading
 from workers.stats import CameraCounters
@@ -162,20 +163,22 @@ class PlateAnalyser:
         self._tracks: dict[int, PlateTrack] = {}
         # plate text → (start, last sighting) of its latest published pass, in received_ns
         self._recent: dict[str, tuple[int, int]] = {}
-        self.last_stage_ms: dict[str, float] = {}
+        self.last_stage_ms: dict[str, float] = {}  # wall time of the last frame's parts
+        self.last_stage_cpu_ms: dict[str, float] = {}  # this thread's CPU time in them
 
     @property
     def open_tracks(self) -> int:
         return len(self._tracks)
 
     def process(self, frame: Frame) -> list[PlateRead]:
-        t0 = time.perf_counter()
+        clock = StageClock()
         decision = self._gate.decide(frame.image, frame.received_ns)
         self.gate_counts[decision.reason] += 1
         if not decision.detect:
             # Nothing moved since the last look: what it found still stands; tracks keep as they are.
             expired = self._expire(frame.received_ns)
-            self.last_stage_ms = {"plate_gate": (time.perf_counter() - t0) * 1e3}
+            clock.lap("plate_gate")
+            self.last_stage_ms, self.last_stage_cpu_ms = clock.wall_ms, clock.cpu_ms
             return expired
         published: list[PlateRead] = []
         if self._scene_cut(frame.image):
@@ -183,8 +186,9 @@ class PlateAnalyser:
         settled = {t.track_id for t in self._tracks.values() if self._settled(t)}
         # Plates not to be read (settled, or idle) need no close look to be followed.
         known = [t.box for t in self._tracks.values() if t.track_id in settled or t.idle_reads >= _IDLE_READS]
+        clock.lap("plate_gate")
         detections = self._reader.detect(frame.image, decision.regions, known=known)
-        t1 = time.perf_counter()
+        clock.lap("plate_detect")
         self._counters.plates_detected += len(detections)
         kept = self._unlooked(decision.regions)
         boxes = np.concatenate([detections.boxes, np.array([t.box for t in kept], np.float32).reshape(-1, 4)])
@@ -197,8 +201,9 @@ class PlateAnalyser:
         to_read = [
             i for i, track_id in enumerate(ids) if self._worth_reading(track_id, settled, detections, i)
         ]
+        clock.lap("track_vote")
         observations = self._reader.recognise(frame.image, detections.filter(np.asarray(to_read, np.intp)))
-        t2 = time.perf_counter()
+        clock.lap("read")
         for i, track_id in enumerate(ids):
             if track_id in self._tracks and i not in to_read:
                 self._follow(self._tracks[track_id], detections, i, frame)
@@ -208,12 +213,8 @@ class PlateAnalyser:
         for track_id in update.ended:
             published += self._close(track_id)
         published += self._expire(frame.received_ns)
-        t3 = time.perf_counter()
-        self.last_stage_ms = {
-            "plate_detect": (t1 - t0) * 1e3,
-            "read": (t2 - t1) * 1e3,
-            "track_vote": (t3 - t2) * 1e3,
-        }
+        clock.lap("track_vote")
+        self.last_stage_ms, self.last_stage_cpu_ms = clock.wall_ms, clock.cpu_ms
         return published
 
     def _settled(self, track: PlateTrack) -> bool:

@@ -12,11 +12,15 @@ import pytest
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pipeline.plate_detections import PlateDetections
+from pipeline.settings import parse
 from pipeline.types import CameraId, Frame
+from tests.workers.test_plate_passes import Seen
 from tests.workers.test_probe_server import snapshot_of
 from workers.cpu import StageClock, ThreadCpu
 from workers.frame_queue import DropOldestQueue
 from workers.metrics import RateMeter, WorkerMetrics
+from workers.plate_analysis import PlateAnalyser
 from workers.runner import CameraRunner
 from workers.stats import CameraCounters
 
@@ -51,7 +55,7 @@ class TimedStage:
 
 
 class UntimedStage:
-    """A stage that does not (the plate analysis): its time is counted under its analytic."""
+    """A stage that does not time its parts: its time is counted under its analytic."""
 
     def __init__(self) -> None:
         self.last_stage_ms: dict[str, float] = {}
@@ -67,11 +71,10 @@ def frame(seq: int) -> Frame:
     return Frame(CameraId("cam-c"), np.zeros((8, 8, 3), np.uint8), received_ns=time.time_ns(), seq=seq)
 
 
-@pytest.mark.parametrize("stages", [{"face": TimedStage()}, {"plate": UntimedStage()}], ids=["face", "plate"])
-def test_the_runner_counts_every_frame_and_the_cpu_of_each_stage(stages: dict[str, object]) -> None:
-    counters = CameraCounters("cam-c")
+def run_four_frames(camera: str, stages: dict[str, object], counters: CameraCounters) -> dict[str, float]:
+    """Four frames through a camera's runner; the CPU seconds it counted per stage."""
     queue: DropOldestQueue[Frame] = DropOldestQueue(8)
-    runner = CameraRunner("cam-c", stages, queue, threading.Event(), counters)  # type: ignore[arg-type]
+    runner = CameraRunner(camera, stages, queue, threading.Event(), counters)  # type: ignore[arg-type]
     for seq in range(4):
         queue.put(frame(seq))
     queue.close()
@@ -79,7 +82,13 @@ def test_the_runner_counts_every_frame_and_the_cpu_of_each_stage(stages: dict[st
     runner.join(30)
     assert not runner.is_alive()
     assert counters.frames_analysed == 4
-    cpu = counters.cpu_seconds
+    return dict(counters.cpu_seconds)
+
+
+@pytest.mark.parametrize("stages", [{"face": TimedStage()}, {"plate": UntimedStage()}], ids=["face", "plate"])
+def test_the_runner_counts_every_frame_and_the_cpu_of_each_stage(stages: dict[str, object]) -> None:
+    counters = CameraCounters("cam-c")
+    cpu = run_four_frames("cam-c", stages, counters)
     if isinstance(stage := stages.get("face"), TimedStage):
         assert cpu["detect"] == pytest.approx(stage.reported["detect"]) and cpu["detect"] >= 4 * 0.02
         assert cpu["embed"] == pytest.approx(stage.reported["embed"]) and cpu["embed"] >= 4 * 0.01
@@ -136,3 +145,29 @@ def test_cpu_per_stage_and_per_camera_second_in_metrics() -> None:
     per_second = samples[("safecity_worker_cpu_ms_per_camera_second", (("camera", "cam-1"),))]
     assert per_second == pytest.approx(55.0)
     assert samples[("safecity_worker_process_cpu_ms_per_camera_second", ())] == 70.0
+
+
+class BurningReader:
+    """A plate reader that spends known CPU: 20 ms to detect, 10 ms per plate to read."""
+
+    box = (40.0, 250.0, 120.0, 30.0)
+
+    def detect(self, image: object, regions: object = None, *, known: object = ()) -> PlateDetections:
+        burn(0.02)
+        return PlateDetections(np.array([self.box], np.float32), np.array([0.9], np.float32))
+
+    def recognise(self, image: object, detections: PlateDetections) -> list[Seen]:
+        burn(0.01 * len(detections))
+        return [Seen("", self.box, confidence=0.0) for _ in range(len(detections))]  # unreadable
+
+
+def test_a_plate_camera_counts_its_cpu_by_part() -> None:
+    """The plate analysis times its parts as the face analysis does: detection and reading are told
+    apart in safecity_worker_cpu_seconds_total, not lumped under 'plate'."""
+    settings = parse({"plates": {"motion": {"enabled": False}}})
+    counters = CameraCounters("cam-p")
+    analyser = PlateAnalyser("cam-p", "w1", settings, BurningReader(), counters, lambda read: None)
+    cpu = run_four_frames("cam-p", {"plate": analyser}, counters)
+    assert 4 * 0.02 <= cpu["plate_detect"] < 4 * 0.02 + 0.5
+    assert 0.01 <= cpu["read"] < 4 * 0.01 + 0.5  # an unreadable plate that stays put is not read again
+    assert {"plate_gate", "track_vote"} <= set(cpu) and cpu.get("plate", 0.0) < 0.05
