@@ -5,7 +5,8 @@ dictionary lookups whatever the size of the list:
 
 - exact: the read's key is an entry's key;
 - confusion: same length, every difference a known OCR confusion (``O``/``0``, ``I``/``1``, ``B``/``8``
-  ...), at most ``MatchPolicy.confusions_allowed(len)`` of them (none under 5 characters);
+  ...), at most ``MatchPolicy.confusions_allowed(len)`` of them (none under 5 characters) besides O/0 and
+  I/1, which many plate fonts draw alike (they still add to the distance);
 - partial: the read misses the first or last character of an entry (a plate cut by the frame edge or
   a character lost to glare), with at most one confusion in the rest, and is at least 5 characters.
 
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from watchlist.plate_text import confusions, fold, plate_distance, read_key
+from watchlist.plate_text import confusions, fold, plate_distance, read_key, telling_differences
 from watchlist.vehicle_types import HotlistEntry
 
 __all__ = [
@@ -87,7 +88,8 @@ def classify(read: str, key: str, policy: MatchPolicy = DEFAULT_POLICY) -> tuple
     costs = confusions(read, key)
     if costs is not None:
         total = round(sum(costs), 6)
-        if len(costs) <= policy.confusions_allowed(len(key)) and total <= policy.max_confusion_cost:
+        counted = telling_differences(read, key)  # O/0 and I/1 cost, but are not counted as confusions
+        if counted <= policy.confusions_allowed(len(key)) and total <= policy.max_confusion_cost:
             return "confusion", total
         return None
     if len(read) + 1 != len(key) or len(read) < policy.min_partial_length:

@@ -34,6 +34,16 @@ CONFUSION_COSTS: dict[frozenset[str], float] = {
     )
     for pair in pairs
 }
+# Pairs many plate fonts draw alike (the reader may pick either to fit a format): a difference between
+# them is no evidence of another plate, so the hotlist does not count it among a read's confusions.
+SAME_GLYPH: frozenset[frozenset[str]] = frozenset({frozenset("O0"), frozenset("I1")})
+
+
+def telling_differences(read: str, key: str) -> int:
+    """Positions where two equally long keys differ other than by a same-glyph pair (O/0, I/1)."""
+    return sum(1 for a, b in zip(read, key, strict=True) if a != b and frozenset((a, b)) not in SAME_GLYPH)
+
+
 # One representative per group of characters linked by a confusion above.
 _FOLD = str.maketrans(
     {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "T": "1"}
