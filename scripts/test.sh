@@ -9,7 +9,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTEST=${PYTEST:-.venv/bin/pytest}
-JOBS=${TEST_JOBS:-3}
+JOBS=${TEST_JOBS:-4}  # the tests wait on services more than they compute: 4 keep 2 cores busier than 3
 # A phase that hangs (a test's leftover thread keeping pytest alive after its summary, say) fails here
 # instead of holding CI for its whole allowance.
 PHASE_LIMIT_S=${TEST_PHASE_LIMIT_S:-1500}
