@@ -145,10 +145,16 @@ async def current_principal(
     return session.principal
 
 
-async def integration_principal(services: Services, raw_key: str) -> Principal:
-    principal = services.apikeys.verify_cached(raw_key)  # no thread hop while the key is cached
+async def key_principal(services: Services, raw_key: str) -> Principal | None:
+    """Whom an API key stands for (None: unknown, revoked or expired); no thread hop while it is cached."""
+    principal = services.apikeys.verify_cached(raw_key)
     if principal is None:
         principal = await run_in_threadpool(services.apikeys.verify, raw_key)
+    return principal
+
+
+async def integration_principal(services: Services, raw_key: str) -> Principal:
+    principal = await key_principal(services, raw_key)
     if principal is None:
         raise unauthorized("the API key is not valid (unknown, revoked or expired)")
     return principal

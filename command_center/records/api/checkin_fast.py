@@ -14,7 +14,6 @@ middleware (body size limit, security headers, CORS), so those apply as to every
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 
@@ -22,10 +21,10 @@ from fastapi import HTTPException
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from command_center.api.deps import key_principal
 from command_center.records.api import checkin_ingest as ingest
 from command_center.records.api.person_views import CheckinPost
 from command_center.security.permissions import Permission
-from command_center.security.principal import Principal
 from command_center.services import Services
 
 PATH = "/checkins"
@@ -90,7 +89,7 @@ class CheckinFastPath:
             return
         key = _api_key(scope)
         services: Services | None = getattr(scope["app"].state, "services", None)
-        principal = await _principal(services, key) if key else None
+        principal = await key_principal(services, key) if services and key else None
         if services is None or principal is None or not principal.can(Permission.CHECKINS_POST):
             await self.app(scope, receive, send)  # the route answers, 401/403 included
             return
@@ -115,12 +114,3 @@ class CheckinFastPath:
             await _answer(send, exc.status_code, answer, exc.headers)
             return
         await _answer(send, status, ack.model_dump_json().encode())
-
-
-async def _principal(services: Services | None, key: str) -> Principal | None:
-    if services is None:
-        return None
-    found = services.apikeys.verify_cached(key)
-    if found is None:
-        found = await asyncio.to_thread(services.apikeys.verify, key)
-    return found
