@@ -1,7 +1,8 @@
 """One camera's clock: replays a clip in real time into the appsrc of the mount's shared RTSP media.
 
-A camera may also serve a sub-stream (the same frames, encoded smaller): its frames go out with the main
-stream's, on the same clock and with the same frame stamps, as a real camera encodes both from one sensor.
+A camera may also serve a sub-stream (the same frames, encoded smaller, and perhaps at a fraction of the
+main stream's rate): its frames go out with the main stream's of the same instants, on the same clock and
+with the same frame stamps, as a real camera encodes both from one sensor.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class Feeder:
 
     ``loops`` is how many times the clip plays (``None``: forever); afterwards the media gets EOS.
     ``stamps=False`` sends the frames as a real camera does, without the simulator's frame stamps.
-    ``substream``: a clip of the same frames to serve beside the main one (its mount role ``SUB``).
+    ``substream``: a clip of the same frames to serve beside the main one (its mount role ``SUB``), every
+    ``substream_step``-th of them (its frame j goes out with the main stream's frame j * step).
     """
 
     def __init__(
@@ -78,17 +80,23 @@ class Feeder:
         stamps: bool = True,
         substream: Clip | None = None,
         *,
+        substream_step: int = 1,
         on_first_viewer: bool = False,
         faults: Sequence[FaultSpec] = (),
         alternates: dict[int, Clip] | None = None,
     ) -> None:
         if loops is not None and loops < 1:
             raise ValueError("loops must be at least 1 (or None for forever)")
-        if substream is not None and len(substream.units) != len(clip.units):
+        if substream_step < 1:
+            raise ValueError("substream_step must be at least 1")
+        expected = -(-len(clip.units) // substream_step)  # every step-th frame of the main stream's
+        if substream is not None and len(substream.units) != expected:
             raise ValueError(
                 f"camera {camera_id}: the sub-stream has {len(substream.units)} frames, the main stream "
-                f"{len(clip.units)}; both must be the same frames"
+                f"{len(clip.units)}; both must be the same frames (every {substream_step}th in the "
+                "sub-stream)"
             )
+        self.substream_step = substream_step
         self.camera_id = camera_id
         self.clip = clip
         self.clips = {MAIN: clip} | ({SUB: substream} if substream is not None else {})
@@ -216,13 +224,16 @@ class Feeder:
         corrupt = faults.active("corrupt", now)
         resized = faults.active("resolution", now)
         for role, clip in self.clips.items():
-            unit = clip.units[index]
-            source = self._source_clip(role, index, resized.spec.height if resized else None)
+            if role != MAIN and index % self.substream_step:
+                continue  # a low-rate sub-stream has no frame of this instant
+            i = index if role == MAIN else index // self.substream_step
+            unit = clip.units[i]
+            source = self._source_clip(role, i, resized.spec.height if resized else None)
             if withheld:
                 self._resync.add(role)  # frames after the gap would refer to frames never sent
                 continue
-            data = source.units[index % len(source.units)].data
-            keyframe = source.units[index % len(source.units)].keyframe
+            data = source.units[i % len(source.units)].data
+            keyframe = source.units[i % len(source.units)].keyframe
             if role in self._resync and not keyframe:
                 continue
             self._resync.discard(role)

@@ -8,7 +8,7 @@ cameras:
     loop: true                     # false: play once, then end the stream
     stamps: true                   # false: no frame stamps, as a real camera sends
     encode: {codec: hevc, height: 2160}  # optional: serve the file encoded so (transcoded once, cached)
-    substream: {height: 360}       # optional: the same frames, smaller, at rtsp://HOST:PORT/<id>/sub
+    substream: {height: 360, fps: 6}  # optional: the same frames, smaller (and fewer), at .../<id>/sub
     auth:                          # optional: the camera asks for a login (401 without it)
       method: digest               # or basic
       username: admin
@@ -59,9 +59,22 @@ class StreamEncoding(BaseModel):
     )
     gop_s: float = Field(1.0, gt=0, le=60, description="Seconds between keyframes.")
     slices: int = Field(1, ge=1, le=16, description="Slices per frame.")
+    fps: float | None = Field(
+        None,
+        gt=0,
+        le=120,
+        description="A sub-stream's frame rate, as a whole fraction of the camera's (25 fps and fps 6: every "
+        "4th frame, 6.25 fps); default: the camera's. Not for encode (the camera's fps sets that).",
+    )
 
     def encoding(self) -> CameraEncoding:
         return CameraEncoding(codec=self.codec, height=self.height, gop_s=self.gop_s, slices=self.slices)
+
+    def frame_step(self, camera_fps: float) -> int:
+        """Every how many of the camera's frames this stream sends one (1: all of them)."""
+        if self.fps is None:
+            return 1
+        return max(1, round(camera_fps / self.fps))
 
 
 class CameraLogin(BaseModel):
@@ -127,6 +140,14 @@ class ScenarioCamera(BaseModel):
         default_factory=list,
         description="Faults to show, each at_s after the camera starts playing (camera_sim/faults.py).",
     )
+
+    @model_validator(mode="after")
+    def _encode_keeps_rate(self) -> ScenarioCamera:
+        if self.encode is not None and self.encode.fps is not None:
+            raise ValueError(
+                "encode.fps: the camera's fps sets its main stream's rate (fps is for a substream)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _skew_needs_stamps(self) -> ScenarioCamera:

@@ -7,7 +7,7 @@ import math
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -61,6 +61,7 @@ class SimCamera:
     loop: bool = True
     stamps: bool = True  # False: no frame stamps, as a real camera (latency from its RTCP reports)
     substream: Clip | None = None  # the same frames, smaller: served at rtsp://HOST:PORT/<id>/sub
+    substream_step: int = 1  # the sub-stream has every n-th frame of the main stream's (a lower rate)
     auth: SimAuth | None = None  # a login the camera requires (both streams); None: open to anyone
     on_first_viewer: bool = False  # the clock starts when a client first connects, not at start()
     faults: tuple[FaultSpec, ...] = ()  # scheduled from when the clock starts (faults.py)
@@ -134,6 +135,7 @@ class CameraSimulator:
                 on_frame_sent=on_frame_sent,
                 stamps=cam.stamps,
                 substream=cam.substream,
+                substream_step=cam.substream_step,
                 on_first_viewer=cam.on_first_viewer,
                 faults=cam.faults,
                 alternates={alt.height: alt for alt in cam.alternates},
@@ -180,9 +182,11 @@ class CameraSimulator:
         cameras = []
         for cam in scenario.cameras:
             main = clip(_main_file(cam, cache_dir), cam.fps)
-            sub = None
+            sub, step = None, 1
             if cam.substream is not None:
-                sub = clip(transcoded(cam.file, cam.substream.encoding(), cache_dir), cam.fps)
+                step = cam.substream.frame_step(cam.fps or main.fps)
+                encoding = replace(cam.substream.encoding(), frame_step=step)
+                sub = clip(transcoded(cam.file, encoding, cache_dir), cam.fps / step if cam.fps else None)
             auth = None if cam.auth is None else cam.auth.sim_auth()
             faults = tuple(cam.faults)
             heights = sorted({f.height for f in faults if f.height is not None})
@@ -195,6 +199,7 @@ class CameraSimulator:
                     cam.loop,
                     cam.stamps,
                     sub,
+                    step,
                     auth=auth,
                     on_first_viewer=on_first_viewer,
                     faults=faults,

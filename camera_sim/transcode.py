@@ -40,7 +40,9 @@ _ENCODERS: dict[Codec, str] = {"h264": "libx264", "hevc": "libx265"}
 @dataclass(frozen=True, slots=True)
 class CameraEncoding:
     """How a camera encodes its stream. ``height`` None keeps the source's size (else the width follows
-    the source's aspect ratio, rounded to even); ``fps`` None keeps the source's frame rate."""
+    the source's aspect ratio, rounded to even); ``fps`` None keeps the source's frame rate.
+    ``frame_step`` n > 1 keeps every n-th frame at 1/n of that rate (a camera's low-rate sub-stream of
+    the same instants: its frame j is the main stream's frame j * n)."""
 
     codec: Codec = "h264"
     height: int | None = None
@@ -50,6 +52,7 @@ class CameraEncoding:
     crf: int = 20
     preset: str = "veryfast"
     b_frames: int = 0  # a few cameras send them (frames out of display order, for bitrate)
+    frame_step: int = 1
 
     def __post_init__(self) -> None:
         if self.codec not in CAMERA_CODECS:
@@ -62,6 +65,8 @@ class CameraEncoding:
             raise ValueError("gop_s must be positive")
         if not 0 <= self.b_frames <= 4:
             raise ValueError("b_frames must be within 0-4")
+        if not 1 <= self.frame_step <= 30:
+            raise ValueError("frame_step must be within 1-30")
 
     @property
     def tag(self) -> str:
@@ -69,8 +74,10 @@ class CameraEncoding:
         size = f"{self.height}p" if self.height else "src"
         rate = f"{self.fps:g}fps" if self.fps else "srcfps"
         b_frames = f"-b{self.b_frames}" if self.b_frames else ""
+        step = f"-every{self.frame_step}" if self.frame_step > 1 else ""
         return (
-            f"{self.codec}-{size}-{rate}-g{self.gop_s:g}-s{self.slices}-q{self.crf}-{self.preset}{b_frames}"
+            f"{self.codec}-{size}-{rate}-g{self.gop_s:g}-s{self.slices}-q{self.crf}-{self.preset}"
+            f"{b_frames}{step}"
         )
 
     def size_for(self, width: int, height: int) -> tuple[int, int]:
@@ -183,14 +190,16 @@ def encode_file(source: Path, target: Path, encoding: CameraEncoding) -> None:
             Fraction(encoding.fps).limit_denominator(1001)
             if encoding.fps
             else in_stream.average_rate or Fraction(25)
-        )
+        ) / encoding.frame_step
         width, height = encoding.size_for(in_stream.codec_context.width, in_stream.codec_context.height)
         out = camera_stream(dst, rate, width, height, encoding)
         for index, frame in enumerate(src.decode(in_stream)):
+            if index % encoding.frame_step:
+                continue  # a low-rate sub-stream: only the frames of its instants
             frame = frame.reformat(width=width, height=height, format="yuv420p")
             # The source's I-frames would otherwise be forced on the encoder: keyframes at its places.
             frame.pict_type = PictureType.NONE
-            frame.pts = index
+            frame.pts = index // encoding.frame_step
             frame.time_base = out.codec_context.time_base
             for packet in out.encode(frame):
                 dst.mux(packet)

@@ -43,6 +43,7 @@ def test_relative_files_resolve_against_the_scenario_folder(tmp_path: Path, vide
         ([{"id": "cam-a", "file": "x.mp4", "encode": {"codec": "vp9"}}], "cameras.0.encode.codec"),
         ([{"id": "cam-a", "file": "x.mp4", "substream": {"height": 8}}], "cameras.0.substream.height"),
         ([{"id": "cam-a", "file": "x.mp4", "substream": {"width": 640}}], "substream.width: Extra inputs"),
+        ([{"id": "cam-a", "file": "x.mp4", "encode": {"fps": 6}}], "encode.fps: the camera's fps sets"),
     ],
 )
 def test_invalid_scenarios_say_what_is_wrong(
@@ -87,8 +88,10 @@ def test_a_camera_is_served_encoded_as_asked_with_a_sub_stream(video_dir: Path, 
         "encode": {"codec": "hevc", "gop_s": 2},
         "substream": {"height": 120},
     }
-    scenario = parse_scenario({"cameras": [camera]}, tmp_path)
-    streams = CameraSimulator.from_scenario(scenario, port=0).streams("cam-a")
+    low = {**camera, "id": "cam-b", "substream": {"height": 120, "fps": 6}}
+    scenario = parse_scenario({"cameras": [camera, low]}, tmp_path)
+    sim = CameraSimulator.from_scenario(scenario, port=0)
+    streams = sim.streams("cam-a")
     main, sub = streams[MAIN], streams[SUB]
     assert (main.codec, main.width, main.height) == ("hevc", 640, 360)
     assert (sub.codec, sub.width, sub.height) == ("h264", 214, 120)
@@ -96,6 +99,11 @@ def test_a_camera_is_served_encoded_as_asked_with_a_sub_stream(video_dir: Path, 
     assert main.fps == sub.fps == pytest.approx(25)
     # Two seconds of the file (29.97 fps) between keyframes, whatever rate it is replayed at.
     assert [u.keyframe for u in main.units][:61] == [i % 60 == 0 for i in range(61)]
+    # A sub-stream at 6 fps of a 25 fps camera: every 4th frame, 6.25 fps, a keyframe a second.
+    low_sub = sim.streams("cam-b")[SUB]
+    assert (len(low_sub.units), low_sub.height) == (69, 120)
+    assert low_sub.fps == pytest.approx(6.25)
+    assert sim._feeders["cam-b"].substream_step == 4
 
 
 def test_a_camera_login_comes_from_the_scenario_or_its_environment(

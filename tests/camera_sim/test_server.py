@@ -196,3 +196,23 @@ def test_invalid_arguments(short_clip: Clip) -> None:
         CameraSimulator([SimCamera("a", short_clip), SimCamera("a", short_clip)])
     with pytest.raises(ValueError, match="loops"):
         CameraSimulator([SimCamera("a", short_clip)], loops=-1)
+
+
+def test_a_low_rate_sub_stream_sends_every_nth_frame_with_its_stamp(hamilton: Clip) -> None:
+    """A sub-stream at a fifth of the camera's rate (as cameras' analysis streams run at 5-6 fps): each
+    of its frames is the main stream's frame of that instant, with the same stamp."""
+    encoding = CameraEncoding(height=120, preset="ultrafast", frame_step=5)
+    sub = load_clip(transcoded(hamilton.path, encoding))
+    assert len(sub.units) == 55 and sub.fps == pytest.approx(hamilton.fps / 5, rel=0.01)
+    camera = SimCamera("cam-low", hamilton, substream=sub, substream_step=5)
+    with CameraSimulator([camera], port=0) as sim, ThreadPoolExecutor(2) as pool:
+        main_read = pool.submit(read, sim.url("cam-low"), "tcp", packets=80, min_decoded=60)
+        sub_reading = read(sim.url("cam-low", SUB), "tcp", packets=12, min_decoded=8)
+        main_reading = main_read.result()
+    seqs = sub_reading.seqs
+    assert all(b - a == 5 for a, b in itertools.pairwise(seqs)), seqs
+    sent = {s.seq: s.sent_ns for s in main_reading.stamps if s is not None}
+    shared = [s for s in sub_reading.stamps if s is not None and s.seq in sent]
+    assert len(shared) >= 8 and all(sent[s.seq] == s.sent_ns for s in shared)
+    with pytest.raises(ValueError, match="every 4th in the"):
+        CameraSimulator([SimCamera("cam", hamilton, substream=sub, substream_step=4)], port=0)
