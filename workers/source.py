@@ -71,18 +71,37 @@ class SourceOptions:
 
 
 class RateGate:
-    """Chooses frames at a steady rate from a faster stream, without drift."""
+    """Chooses frames at a steady rate from a faster stream, without drift.
+
+    A frame that arrives a little early (network jitter, a loaded machine) is taken in its turn rather
+    than skipped for the next one: up to a quarter of the period early, and less than half the stream's
+    own frame interval. Without that, a sub-stream sent at the analysis rate (5 fps analysed at 5 fps)
+    loses every frame that arrives a few milliseconds before its time (6 of 100 at ±15 ms of jitter).
+    The rate taken stays at most ``fps``: each frame taken moves the next time on by a period.
+    """
 
     def __init__(self, fps: float) -> None:
         self._period_ns = int(1e9 / fps)
         self._next_ns = 0
+        self._last_ns: int | None = None  # the last frame seen (taken or not)
+        self._interval_ns: float | None = None  # the stream's frame interval, smoothed
+
+    def _early_ns(self) -> int:
+        if self._interval_ns is None:
+            return 0
+        return int(min(self._period_ns / 4, self._interval_ns / 2))
 
     def due(self, now_ns: int) -> bool:
         """Whether a frame at ``now_ns`` would be taken (nothing changes)."""
-        return now_ns >= self._next_ns
+        return now_ns >= self._next_ns - self._early_ns()
 
     def take(self, now_ns: int) -> bool:
-        if now_ns < self._next_ns:
+        taken = self.due(now_ns)
+        if self._last_ns is not None and now_ns > self._last_ns:
+            gap = now_ns - self._last_ns
+            self._interval_ns = gap if self._interval_ns is None else 0.9 * self._interval_ns + 0.1 * gap
+        self._last_ns = now_ns
+        if not taken:
             return False
         self._next_ns += self._period_ns
         if self._next_ns <= now_ns:
