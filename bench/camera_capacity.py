@@ -18,6 +18,11 @@ window 0). Per count, after a warm-up, it reads the workers' heartbeats, their /
     python bench/camera_capacity.py [--counts 1,2,4,6] [--seconds 60] [--warmup 15] [--processes P]
     python bench/camera_capacity.py --cameras 8 --seconds 60 --json      # one count, one JSON object
     python bench/camera_capacity.py ... [--full-frame-every 1] [--min-face-px 48] [--stream hevc-4k+sub]
+    python bench/camera_capacity.py --cameras 8 --json --stream h264-1080p+sub6 [--evidence-wait 0]
+
+``--stream h264-1080p+sub6`` is a camera set up as deployments set one up: analysed on a 640x360 H.264
+sub-stream at 6.25 fps, its 1080p main stream kept for the hits' evidence images (``evidence_wait_ms``:
+what the hits waited for them, from the worker's log).
 
 ``--processes P`` splits the cameras over P worker processes (pinned with --camera, no leases), to see
 whether several processes per machine cost less than one.
@@ -29,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -272,6 +278,20 @@ def glass_to_alert(
     return latencies
 
 
+_EVIDENCE_WAIT = re.compile(r'"evidence_wait_ms": ([0-9.]+)|evidence_wait_ms=([0-9.]+)')
+
+
+def evidence_waits(logs: list[Path]) -> list[float]:
+    """What each face hit of a sub-stream camera waited for its main-stream images before it went out
+    (workers.evidence_upgrade logs it), over the whole run, in ms."""
+    waits = []
+    for path in logs:
+        if path.exists():
+            for match in _EVIDENCE_WAIT.finditer(path.read_text(errors="replace")):
+                waits.append(float(match[1] or match[2]))
+    return waits
+
+
 def run_count(
     count: int, clip: Path, nats_url: str, redis_url: str, args: argparse.Namespace
 ) -> dict[str, Any] | None:
@@ -299,6 +319,8 @@ def run_count(
         if args.min_face_px is not None:
             for camera in settings["cameras"]:
                 camera["min_face_px"] = args.min_face_px
+        if args.evidence_wait is not None:
+            settings["worker"].setdefault("streams", {})["evidence_wait_s"] = args.evidence_wait
         if args.full_frame_every is not None:
             settings.setdefault("motion", {})["full_frame_every"] = args.full_frame_every
         config.write_text(yaml.safe_dump(settings))
@@ -318,6 +340,9 @@ def run_count(
                 print(procs.logs(), file=sys.stderr)
                 raise
             latencies = glass_to_alert(base, token, set(cameras), result["alerts"])
+            result["evidence_waits"] = evidence_waits(
+                [procs.log(f"worker-{i}") for i in range(args.processes)]
+            )
             if not result["decoded"] or min(result["decoded"]) == 0:
                 print(f"a camera decoded nothing; the processes' logs:\n{procs.logs()}", file=sys.stderr)
         finally:
@@ -331,7 +356,7 @@ def summary(run: dict[str, Any], seconds: float) -> dict[str, Any]:
     """The figures of a run as the JSON object the capacity goal is stated in: the workers' CPU per
     camera-second, the slowest camera's analysed frames per second, drops per second, glass-to-alert
     p50/p99 over the run's decided tracks and the faces detected in the window."""
-    latencies = run["latencies"]
+    latencies, waits = run["latencies"], run.get("evidence_waits", [])
     count = run["count"]
     return {
         "cameras": count,
@@ -345,6 +370,11 @@ def summary(run: dict[str, Any], seconds: float) -> dict[str, Any]:
         },
         "faces_found": round(run["faces_per_s"] * seconds),
         "decided_tracks": len(latencies),
+        "evidence_wait_ms": {
+            "hits": len(waits),
+            "p50": round(statistics.median(waits)) if waits else None,
+            "p99": round(percentile(waits, 99)) if waits else None,
+        },
         "cpu_ms_per_camera_s_by_stage": {
             stage: round(spent / run["window_s"] / count * 1e3, 1)
             for stage, spent in sorted(run["stages_cpu_s"].items())
@@ -392,6 +422,12 @@ def main() -> int:
         "--full-frame-every",
         type=int,
         help="motion.full_frame_every: analysed frames per whole-frame detection (1: every frame whole)",
+    )
+    parser.add_argument(
+        "--evidence-wait",
+        type=float,
+        help="worker.streams.evidence_wait_s: how long a sub-stream camera's hit may wait for the main "
+        "stream's images (0: never)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per count instead of a table")
     args = parser.parse_args()

@@ -15,7 +15,9 @@ The cost is the process's CPU time (user + system, every thread) per second of v
 ``--loops`` passes; the stages from the worker's own ``safecity_worker_cpu_seconds_total`` split
 (``decode`` is the rest: the source thread). ``faces_found`` counts the faces detected in a pass,
 ``faces_embedded`` those embedded and ``tracks`` the tracks they made, so a cheaper version can be
-checked to find the same faces.
+checked to find the same faces. For a stream analysed on its sub-stream (``--stream ...+sub6``), the
+main stream's cost is added (``main_stream``): its reader thread receiving it from camera_sim into the
+evidence ring (10 s in real time), and decoding each hit's frame from the keyframe before it.
 
     python bench/camera_cost.py [--json] [--loops 5] [--min-face-px 24] [--full-frame-every 2] \\
         [--track-margin 0.5] [--stream hevc-4k+sub]
@@ -33,12 +35,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import av
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from camera_capacity import FPS, make_720p
-from capacity_streams import SOURCE, STREAMS
+from capacity_streams import SOURCE, STREAMS, Mode, evidence_decode_ms, measure, stream_files, sub_step
 from track_vote import enrolled
 
+from camera_sim.clip import load_clip
 from camera_sim.transcode import transcoded
 from pipeline.camera_credentials import StreamAddress
 from pipeline.face import FaceAnalyzer
@@ -53,7 +58,14 @@ from workers.source import RtspSource, SourceOptions
 from workers.stats import CameraCounters
 
 CAMERA = CameraId("cost")
-FRAME_NS = 1_000_000_000 // FPS
+MAIN_SECONDS = 10.0
+
+
+def frame_ns(clip: Path) -> int:
+    """The clip's frame period (the capacity clip: 40 ms; a 6.25 fps sub-stream: 160 ms)."""
+    with av.open(str(clip)) as container:
+        rate = container.streams.video[0].average_rate
+    return round(1e9 / float(rate)) if rate else 1_000_000_000 // FPS
 
 
 def one_pass(
@@ -74,9 +86,10 @@ def one_pass(
         skip_nonref=settings.worker.streams.skip_nonref,
         skip_loop_filter=settings.worker.streams.skip_loop_filter,
     )
-    # The camera's clock follows its frames: frame n is read at n / 25 s, whatever the machine's pace.
+    # The camera's clock follows its frames: frame n is read at n / fps s, whatever the machine's pace.
+    period = frame_ns(clip)
     source = RtspSource(
-        CAMERA, options, queue, counters, stop, clock=lambda: counters.frames_decoded * FRAME_NS
+        CAMERA, options, queue, counters, stop, clock=lambda: counters.frames_decoded * period
     )
     face = CameraAnalyser(
         CAMERA, "bench", settings, analyzer, matcher, counters, lambda hit: None, min_face_px=min_face_px
@@ -91,6 +104,7 @@ def one_pass(
     return {
         "cpu_s": spent,
         "frames": counters.frames_decoded,
+        "seconds": counters.frames_decoded * period / 1e9,
         "analysed": counters.frames_analysed,
         "dropped": counters.frames_dropped,
         "stages": dict(counters.cpu_seconds),
@@ -99,11 +113,12 @@ def one_pass(
         "tracks": counters.tracks_started,
         "faces_embedded": counters.faces_embedded,
         "hits": counters.hits_published,
+        "hit_updates": counters.hit_updates_published,
     }
 
 
 def summary(passes: list[dict[str, Any]], min_face_px: int, camera: str) -> dict[str, Any]:
-    seconds = passes[0]["frames"] / FPS
+    seconds = passes[0]["seconds"]
     per_pass = [p["cpu_s"] * 1e3 / seconds for p in passes]
     median = statistics.median(per_pass)
     stages: dict[str, float] = {}
@@ -127,6 +142,7 @@ def summary(passes: list[dict[str, Any]], min_face_px: int, camera: str) -> dict
         "tracks": passes[0]["tracks"],
         "faces_embedded": passes[0]["faces_embedded"],
         "hits": passes[0]["hits"],
+        "hit_updates": passes[0]["hit_updates"],
         "cameras_per_2_cores": int(2000 // median),
     }
 
@@ -139,6 +155,22 @@ def analysed_clip(stream: str | None) -> Path:
         return make_720p(cache)
     chosen = STREAMS[stream]
     return transcoded(SOURCE, chosen.substream or chosen.encoding, cache)
+
+
+def main_stream_cost(stream: str, hits_per_s: float) -> dict[str, float]:
+    """A sub-stream camera's main stream, kept for evidence: CPU ms per camera-second of the worker's
+    MainStreamReader thread receiving it over RTSP from camera_sim and keeping it in the packet ring (the
+    one part measured in real time: ``--main-seconds``, once), and of decoding a hit's frame from the
+    keyframe before it (median over two GOPs' frames) at ``hits_per_s``."""
+    main, sub = stream_files(stream)
+    assert sub is not None
+    read = measure((load_clip(main), load_clip(sub)), Mode(), MAIN_SECONDS, sub_step(stream))
+    per_hit = evidence_decode_ms(main)["cpu_median"]
+    return {
+        "reader_cpu_ms_per_s": round(read["main_stream_cpu_ms_per_s"], 1),
+        "evidence_cpu_ms_per_hit": per_hit,
+        "evidence_cpu_ms_per_s": round(per_hit * hits_per_s, 1),
+    }
 
 
 def main() -> int:
@@ -170,6 +202,14 @@ def main() -> int:
     matcher = enrolled(settings, analyzer, workdir)  # Lin-Manuel Miranda and Barack Obama
     passes = [one_pass(clip, settings, analyzer, matcher, min_face_px) for _ in range(args.loops)]
     out = summary(passes, min_face_px, args.stream or "h264-720p (the capacity clip)")
+    if args.stream is not None and STREAMS[args.stream].substream is not None:
+        hits = (out["hits"] + out["hit_updates"]) / out["seconds_of_video"]
+        out["main_stream"] = main_stream_cost(args.stream, hits)
+        extra = out["main_stream"]["reader_cpu_ms_per_s"] + out["main_stream"]["evidence_cpu_ms_per_s"]
+        out["worker_cpu_ms_per_camera_s_with_main_stream"] = round(
+            out["worker_cpu_ms_per_camera_s"] + extra, 1
+        )
+        out["cameras_per_2_cores"] = int(2000 // out["worker_cpu_ms_per_camera_s_with_main_stream"])
     print(json.dumps(out, indent=None if args.json else 2))
     return 0
 

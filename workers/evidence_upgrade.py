@@ -116,13 +116,16 @@ class EvidenceUpgrade:
         except Exception:
             log.exception("camera %s: evidence from the main stream failed", self.camera_id)
             upgraded, why = None, "failed"
+        # What the hit waited here, from its submission: queued behind others, found, decoded.
+        waited_ms = round((time.monotonic() - deadline + self._opt.wait_s) * 1e3, 1)
+        extra = {"camera_id": self.camera_id, "event_id": str(hit.event_id), "evidence_wait_ms": waited_ms}
         if upgraded is None:
             self.kept += 1
             log.info(
                 "camera %s: hit evidence from the analysed stream (main stream: %s)",
                 self.camera_id,
                 why,
-                extra={"camera_id": self.camera_id, "event_id": str(hit.event_id)},
+                extra=extra,
             )
             return hit
         self.upgraded += 1
@@ -131,7 +134,7 @@ class EvidenceUpgrade:
             self.camera_id,
             why,
             (time.perf_counter() - started) * 1e3,
-            extra={"camera_id": self.camera_id, "event_id": str(hit.event_id)},
+            extra=extra,
         )
         return upgraded
 

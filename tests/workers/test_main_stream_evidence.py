@@ -217,3 +217,6 @@ def test_a_hit_goes_at_once_when_its_frame_would_take_longer_to_decode_than_it_m
     assert (upgrade.upgraded, upgrade.kept) == (1, 1)
     assert published[1] == hurried
     assert "frames to decode would take" in caplog.text
+    # What it waited is logged (the capacity bench reads it): not a decode's worth, under a second.
+    [record] = [r for r in caplog.records if "evidence_wait_ms" in r.__dict__]
+    assert 0 <= record.__dict__["evidence_wait_ms"] < 1000
