@@ -88,20 +88,11 @@ def one_pass(
     )
     # The camera's clock follows its frames: frame n is read at n / fps s, whatever the machine's pace.
     period = frame_ns(clip)
-    hurry = threading.Event()  # as the worker wires them: a suspect on view makes the source faster
     source = RtspSource(
-        CAMERA, options, queue, counters, stop, clock=lambda: counters.frames_decoded * period, hurry=hurry
+        CAMERA, options, queue, counters, stop, clock=lambda: counters.frames_decoded * period
     )
     face = CameraAnalyser(
-        CAMERA,
-        "bench",
-        settings,
-        analyzer,
-        matcher,
-        counters,
-        lambda hit: None,
-        min_face_px=min_face_px,
-        hurry=hurry,
+        CAMERA, "bench", settings, analyzer, matcher, counters, lambda hit: None, min_face_px=min_face_px
     )
     runner = CameraRunner(CAMERA, {"face": face}, queue, stop, counters)
     cpu = time.process_time()

@@ -18,7 +18,6 @@ until its track ends. Unknown faces leave only counts.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
@@ -49,10 +48,6 @@ Observer = Callable[[int, npt.NDArray[np.float32], float, int | None], None]
 benchmarks that replay a camera's faces against other galleries (bench/false_alerts.py); a camera's
 own analysis has none, and keeps no embedding past its match."""
 _RUNNER_UP = 2  # profiles fetched per face: the best and the one it must lead by a margin
-# A suspect (a track that a face or its template voted for a watch-listed profile, not yet decided) is
-# analysed at twice the rate for its first seconds: its decision needs a few faces (median 4 in the
-# capacity bench), and each analysed frame sooner is an alert sooner. It costs frames only then.
-HURRY_NS = 2_000_000_000
 
 
 class CameraAnalyser:
@@ -72,14 +67,10 @@ class CameraAnalyser:
         scope: CameraScope | None = None,
         observer: Observer | None = None,
         min_face_px: float | None = None,
-        hurry: threading.Event | None = None,
     ) -> None:
         """``scope``: the live watch lists of this camera and their thresholds (None: every profile the
         matcher holds, at the global threshold). ``min_face_px``: the smallest face this camera must
-        find (None: ``recognition.min_face_px``), which sets the size frames are detected at.
-        ``hurry``: set while a young suspect is on view, cleared after (the camera's source then takes
-        frames at twice the analysis rate)."""
-        self._hurry = hurry
+        find (None: ``recognition.min_face_px``), which sets the size frames are detected at."""
         self.camera_id = camera_id
         self._scope = scope
         self._observer = observer
@@ -125,7 +116,6 @@ class CameraAnalyser:
             self._expire(frame.received_ns)
             clock.lap("motion")
             self.last_stage_ms, self.last_stage_cpu_ms = clock.wall_ms, clock.cpu_ms
-            self._ask_for_frames(frame.received_ns)
             return []
         clock.lap("motion")
         height, width = frame.image.shape[:2]
@@ -145,7 +135,6 @@ class CameraAnalyser:
         hits = self._analyse(frame, detections, clock, queue_ms)
         self._expire(frame.received_ns)
         self.last_stage_ms, self.last_stage_cpu_ms = clock.wall_ms, clock.cpu_ms
-        self._ask_for_frames(frame.received_ns)
         for hit in hits:
             self._sink(hit)
             if hit.decision is not None and hit.decision.revision > 0:
@@ -312,20 +301,6 @@ class CameraAnalyser:
                 decision.max_similarity,
             )
         return self._hits.hit(frame, track, decision, revision, clock.wall_ms, queue_ms)
-
-    def _ask_for_frames(self, now_ns: int) -> None:
-        """Frames faster while a suspect of under ``HURRY_NS`` is undecided, at the usual rate after."""
-        if self._hurry is None:
-            return
-        suspect = any(
-            t.profiles and not t.vote.published and now_ns - t.first_seen_ns < HURRY_NS
-            for t in self._tracks.values()
-        )
-        if suspect != self._hurry.is_set():
-            if suspect:
-                self._hurry.set()
-            else:
-                self._hurry.clear()
 
     def _expire(self, now_ns: int) -> None:
         """Age budget: close tracks older than the limit; their object, if still there, starts anew."""

@@ -228,7 +228,6 @@ class Worker:
         wopt = self.settings.worker
         stop = threading.Event()
         queue: DropOldestQueue[Frame] = DropOldestQueue(wopt.queue_size)
-        hurry = threading.Event()  # the analysis asks the source for frames faster (a suspect on view)
         source = RtspSource(
             CameraId(camera.id),
             SourceOptions.for_camera(camera, wopt),
@@ -236,7 +235,6 @@ class Worker:
             counters,
             stop,
             health=self._health,
-            hurry=hurry,
         )
         submit = self._publisher.submit
         evidence = MainStreamEvidence.for_camera(camera, wopt, lambda: source.analysed_size, submit, stop)
@@ -251,7 +249,6 @@ class Worker:
             self._matcher,
             self._policies,
             self._shared,
-            hurry,
         )
         stages: dict[str, Stage] = {kind: stage_for(kind, context) for kind in camera.analytics}
         analyser = CameraRunner(camera.id, stages, queue, stop, counters, observer=self.metrics)

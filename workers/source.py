@@ -78,9 +78,6 @@ class RateGate:
     own frame interval. Without that, a sub-stream sent at the analysis rate (5 fps analysed at 5 fps)
     loses every frame that arrives a few milliseconds before its time (6 of 100 at ±15 ms of jitter).
     The rate taken stays at most ``fps``: each frame taken moves the next time on by a period.
-
-    ``fast`` (a suspect on view, see ``workers.analysis``): frames are due at twice the rate, as often as
-    the stream has them, until it is off again.
     """
 
     def __init__(self, fps: float) -> None:
@@ -94,24 +91,20 @@ class RateGate:
             return 0
         return int(min(self._period_ns / 4, self._interval_ns / 2))
 
-    def _target(self, fast: bool) -> int:
-        return self._next_ns - (self._period_ns // 2 if fast else 0)
-
-    def due(self, now_ns: int, fast: bool = False) -> bool:
+    def due(self, now_ns: int) -> bool:
         """Whether a frame at ``now_ns`` would be taken (nothing changes)."""
-        return now_ns >= self._target(fast) - self._early_ns()
+        return now_ns >= self._next_ns - self._early_ns()
 
-    def take(self, now_ns: int, fast: bool = False) -> bool:
-        taken = self.due(now_ns, fast)
+    def take(self, now_ns: int) -> bool:
+        taken = self.due(now_ns)
         if self._last_ns is not None and now_ns > self._last_ns:
             gap = now_ns - self._last_ns
             self._interval_ns = gap if self._interval_ns is None else 0.9 * self._interval_ns + 0.1 * gap
         self._last_ns = now_ns
         if not taken:
             return False
-        # Fast, the next frame is due half a period on (a period if fast is off by then).
-        self._next_ns = self._target(fast) + self._period_ns
-        if self._target(fast) <= now_ns:
+        self._next_ns += self._period_ns
+        if self._next_ns <= now_ns:
             # Fell behind (stall or first frame): restart the schedule from now.
             self._next_ns = now_ns + self._period_ns
         return True
@@ -129,10 +122,7 @@ class RtspSource(RtspReader):
         stop: threading.Event,
         clock: Callable[[], int] = time.time_ns,
         health: HealthNotices | None = None,
-        hurry: threading.Event | None = None,
     ) -> None:
-        """``hurry``: set by the camera's analysis while a suspect is on view, to take frames at twice
-        the analysis rate (``RateGate``)."""
         super().__init__(
             camera_id,
             options.address,
@@ -152,7 +142,6 @@ class RtspSource(RtspReader):
         self._clock = clock
         self._health = health
         self._gate = RateGate(options.analysis_fps)
-        self._hurry = hurry
         self.analysed_size: tuple[int, int] | None = None  # (width, height) of the last frame taken
 
     def _connected(self, connected: bool) -> None:
@@ -195,7 +184,7 @@ class RtspSource(RtspReader):
                 self._counters.decoder_resets += 1
             capture.observe(packet)
             _remember_stamp(stamps, packet)
-            if self._opt.skip_nonref and skipping == self._gate.due(self._clock(), self._fast()):
+            if self._opt.skip_nonref and skipping == self._gate.due(self._clock()):
                 skipping = not skipping  # frames no one will analyse: decode only those others need
                 ctx.skip_frame = "NONREF" if skipping else "DEFAULT"
             t0 = time.perf_counter()
@@ -219,9 +208,6 @@ class RtspSource(RtspReader):
                 stamp = stamps.pop(frame.pts, None) if frame.pts is not None else None
                 self._on_frame(frame, stamp, capture, decode_ms)
         return watch.decoding
-
-    def _fast(self) -> bool:
-        return self._hurry is not None and self._hurry.is_set()
 
     def _configure(self, ctx: av.codec.context.CodecContext) -> None:
         # Frame threading holds frames back (one per thread) before returning them: latency for no
@@ -251,7 +237,7 @@ class RtspSource(RtspReader):
         now = self._clock()
         self._counters.frames_decoded += 1
         self._counters.last_frame_ns = now
-        if not self._gate.take(now, self._fast()):
+        if not self._gate.take(now):
             return
         # A stamp from a camera whose clock is off (camera_sim's skew fault) is no latency either.
         sent_ns = (

@@ -57,11 +57,7 @@ def matcher(settings: Settings, analyzer: FaceAnalyzer, tmp_path: Path) -> Itera
 
 
 def make_analyser(
-    settings: Settings,
-    analyzer: FaceAnalyzer,
-    matcher: WatchlistMatcher,
-    min_face_px: int | None = None,
-    hurry: threading.Event | None = None,
+    settings: Settings, analyzer: FaceAnalyzer, matcher: WatchlistMatcher, min_face_px: int | None = None
 ) -> tuple[CameraAnalyser, list[FaceHit], CameraCounters]:
     hits: list[FaceHit] = []
     counters = CameraCounters("cam-t")
@@ -74,7 +70,6 @@ def make_analyser(
         counters,
         hits.append,
         min_face_px=min_face_px,
-        hurry=hurry,
     )
     return analyser, hits, counters
 
@@ -153,11 +148,9 @@ def test_a_single_weak_frame_above_the_threshold_is_not_a_hit(
     weak = 90
     similarity = similarity_to(matcher, analyzer, hamilton[weak], "Lin-Manuel Miranda")
     assert settings.recognition.threshold <= similarity < VoteRules.of(settings).strong_threshold, similarity
-    hurry = threading.Event()
-    analyser, hits, counters = make_analyser(settings, analyzer, matcher, hurry=hurry)
+    analyser, hits, counters = make_analyser(settings, analyzer, matcher)
     assert analyser.process(frame(hamilton[weak], seq=weak)) == []
     assert hits == [] and counters.faces_embedded == 1 and analyser.held_shots == 1
-    assert hurry.is_set()  # a suspect, undecided: its source is asked for frames faster
     analyser.finish()
     assert counters.tracks_undecided == 1 and analyser.held_shots == 0
 
@@ -168,10 +161,8 @@ def test_a_single_very_strong_frame_is_a_hit(
     strong = 156
     similarity = similarity_to(matcher, analyzer, hamilton[strong], "Lin-Manuel Miranda")
     assert similarity >= VoteRules.of(settings).strong_threshold, similarity
-    hurry = threading.Event()
-    analyser, hits, _ = make_analyser(settings, analyzer, matcher, hurry=hurry)
+    analyser, hits, _ = make_analyser(settings, analyzer, matcher)
     analyser.process(frame(hamilton[strong], seq=strong))
-    assert not hurry.is_set()  # decided at once: nothing to hurry for
     assert len(hits) == 1 and hits[0].decision is not None
     assert hits[0].decision.rule == "strong" and hits[0].decision.frames_matched == 1
     assert hits[0].similarity == pytest.approx(similarity, abs=1e-4)

@@ -57,16 +57,3 @@ def test_rate_gate_takes_a_jittered_stream_at_the_analysis_rate(stream_fps: floa
     frames = int(stream_fps * 20)
     taken = sum(gate.take(int(i * period + rng.uniform(-15e6, 15e6))) for i in range(1, frames + 1))
     assert expected - 2 <= taken <= expected + 1
-
-
-@pytest.mark.parametrize(("stream_fps", "expected"), [(25, 100), (6.25, 62), (4, 40)])
-def test_rate_gate_takes_frames_twice_as_fast_while_asked(stream_fps: float, expected: int) -> None:
-    """A suspect on view: 10 s of frames at twice the analysis rate (as often as the stream has them),
-    then at the analysis rate again."""
-    gate = RateGate(5)
-    period = 1e9 / stream_fps
-    frames = int(stream_fps * 10)
-    fast = sum(gate.take(int(i * period), fast=True) for i in range(frames))
-    assert expected - 2 <= fast <= expected + 1
-    normal = sum(gate.take(int(i * period), fast=False) for i in range(frames, 2 * frames))
-    assert min(50, int(stream_fps * 10)) - 2 <= normal <= 51

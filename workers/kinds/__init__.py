@@ -9,7 +9,6 @@ what it decides through ``context.submit``. Models that every camera of a kind c
 from __future__ import annotations
 
 import importlib
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +33,6 @@ class StageContext:
     matcher: WatchlistMatcher  # the live watch lists' embeddings
     policies: ListPolicies  # each live list's threshold, cameras and rules
     shared: dict[str, Any] = field(default_factory=dict)  # per process, by kind: loaded models
-    hurry: threading.Event = field(default_factory=threading.Event)  # set: the source takes frames faster
 
 
 def stage_for(kind: str, context: StageContext) -> Stage:

@@ -25,5 +25,4 @@ def stage(context: StageContext) -> CameraAnalyser:
         context.submit,
         scope=CameraScope(context.policies, camera.id, camera.district, camera.face_threshold),
         min_face_px=camera.min_face_px,
-        hurry=context.hurry,
     )
