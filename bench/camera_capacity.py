@@ -281,15 +281,25 @@ def glass_to_alert(
 _EVIDENCE_WAIT = re.compile(r'"evidence_wait_ms": ([0-9.]+)|evidence_wait_ms=([0-9.]+)')
 
 
+_DECIDED = re.compile(r"is profile \d+ \((consensus|strong|template), (\d+)/(\d+) frames")
+
+
 def evidence_waits(logs: list[Path]) -> list[float]:
     """What each face hit of a sub-stream camera waited for its main-stream images before it went out
     (workers.evidence_upgrade logs it), over the whole run, in ms."""
-    waits = []
-    for path in logs:
-        if path.exists():
-            for match in _EVIDENCE_WAIT.finditer(path.read_text(errors="replace")):
-                waits.append(float(match[1] or match[2]))
-    return waits
+    texts = [path.read_text(errors="replace") for path in logs if path.exists()]
+    return [float(m[1] or m[2]) for text in texts for m in _EVIDENCE_WAIT.finditer(text)]
+
+
+def decisions(logs: list[Path]) -> dict[str, Any]:
+    """How the run's tracks were decided (the worker logs each): tracks by rule, and the median number of
+    faces embedded when decided (1: on the first face, by the strong rule)."""
+    found = [m for path in logs if path.exists() for m in _DECIDED.finditer(path.read_text(errors="replace"))]
+    rules: dict[str, int] = {}
+    for m in found:
+        rules[m[1]] = rules.get(m[1], 0) + 1
+    embedded = [int(m[3]) for m in found]
+    return {"by_rule": rules, "faces_embedded_p50": statistics.median(embedded) if embedded else None}
 
 
 def run_count(
@@ -340,9 +350,8 @@ def run_count(
                 print(procs.logs(), file=sys.stderr)
                 raise
             latencies = glass_to_alert(base, token, set(cameras), result["alerts"])
-            result["evidence_waits"] = evidence_waits(
-                [procs.log(f"worker-{i}") for i in range(args.processes)]
-            )
+            logs = [procs.log(f"worker-{i}") for i in range(args.processes)]
+            result["evidence_waits"], result["decisions"] = evidence_waits(logs), decisions(logs)
             if not result["decoded"] or min(result["decoded"]) == 0:
                 print(f"a camera decoded nothing; the processes' logs:\n{procs.logs()}", file=sys.stderr)
         finally:
@@ -368,8 +377,15 @@ def summary(run: dict[str, Any], seconds: float) -> dict[str, Any]:
             "p50": round(statistics.median(latencies)) if latencies else None,
             "p99": round(percentile(latencies, 99)) if latencies else None,
         },
+        "glass_to_analysed_ms": [
+            {"p50": round(p50 * 1e3), "p99": round(p99 * 1e3)}
+            if p50 is not None and p99 is not None
+            else None
+            for p50, p99 in run["halves"]
+        ],
         "faces_found": round(run["faces_per_s"] * seconds),
         "decided_tracks": len(latencies),
+        "decisions": run.get("decisions"),
         "evidence_wait_ms": {
             "hits": len(waits),
             "p50": round(statistics.median(waits)) if waits else None,
