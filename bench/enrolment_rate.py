@@ -33,6 +33,7 @@ photo stops after detection, so it is cheaper than an enrolled one.
 ``photos_per_s_in_process`` (wall clock, (p), default path), ``photos_per_cpu_s_in_process`` (default
 path, (a)), ``photos_per_cpu_s_in_process_parallel`` ((p): the threads' overhead shows against (a)),
 ``photos_per_cpu_s_in_process_full`` (full path, (a)), ``photos_per_s_http`` (wall clock, one clerk),
+``photos_per_server_cpu_s_http`` (one clerk, per CPU second of the command centre: propose and approve),
 ``threads``, ``cores`` and ``load_average`` (1-minute, at the start and the end).
 """
 
@@ -117,7 +118,7 @@ class Run:
     database: str
     concurrency: int = 1
     wall_s: float = 0.0
-    cpu_s: float = 0.0
+    cpu_s: float = 0.0  # HTTP: the command centre's CPU
     total_ms: list[float] = field(default_factory=list)
     stage_ms: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     propose_ms: list[float] = field(default_factory=list)
@@ -331,7 +332,9 @@ def over_http(database_url: str, label: str, photos: list[Photo], levels: list[i
         asyncio.run(enrol_over_http(system.base, clerk, supervisor, photos[:1], Run("warm-up", label)))
         for concurrency in levels:
             run = Run("HTTP", label, concurrency)
+            began_cpu = system.server_cpu_s()
             asyncio.run(enrol_over_http(system.base, clerk, supervisor, photos, run))
+            run.cpu_s = system.server_cpu_s() - began_cpu
             runs.append(run)
     return runs
 
@@ -450,14 +453,14 @@ def summary(runs: list[Run]) -> dict[str, float | int | None]:
         return median([len(r.total_ms) / r.cpu_s for r in runs if r.path == path])
 
     parallel = [r for r in runs if r.path == "parallel"]
+    http = [r for r in runs if r.path == "HTTP" and r.concurrency == 1]
     return {
         "photos_per_s_in_process": median([len(r.total_ms) / r.wall_s for r in parallel]),
         "photos_per_cpu_s_in_process": per_cpu_s("in-process"),
         "photos_per_cpu_s_in_process_parallel": per_cpu_s("parallel"),
         "photos_per_cpu_s_in_process_full": per_cpu_s("full"),
-        "photos_per_s_http": median(
-            [len(r.total_ms) / r.wall_s for r in runs if r.path == "HTTP" and r.concurrency == 1]
-        ),
+        "photos_per_s_http": median([len(r.total_ms) / r.wall_s for r in http]),
+        "photos_per_server_cpu_s_http": median([len(r.total_ms) / r.cpu_s for r in http if r.cpu_s]),
         "threads": parallel[0].concurrency if parallel else None,
         "cores": cpu_cores(),
     }
