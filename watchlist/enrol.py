@@ -27,6 +27,8 @@ from watchlist.lists import WatchLists
 from watchlist.matcher import Match, WatchlistMatcher
 from watchlist.photos import PhotoError, crop_with_margin, decode_photo, encode_jpeg
 from watchlist.store import NewPhoto, WatchlistStore, validate_category, validate_name
+from watchlist.store_many import ProfileToAdd, add_profiles
+from watchlist.types import AddedProfile
 
 MAX_PHOTOS = 20
 CROP_MARGIN = 0.25
@@ -47,6 +49,18 @@ class EnrolResult:
     status: Status
     change: WatchlistChange | None  # ready to publish with watchlist.announce; None while pending
     lists: list[int]  # the watch lists it joined
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """One profile of ``Enroller.enrol_many``; ``prepared``: its photos already through ``prepare``."""
+
+    name: str
+    category: str
+    photos: Sequence[tuple[str, bytes]]
+    basis: LegalBasis
+    lists: Sequence[int] | None = None
+    prepared: Sequence[NewPhoto] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +90,18 @@ class Enroller:
         self._matcher = matcher
         self._lists = lists
         self.pool = PreparePool(settings.recognition.enrol_threads)
+        self._defaults_ready = False  # lists are archived, never deleted: once there, always there
 
     @property
     def lists(self) -> WatchLists:
         if self._lists is None:
             self._lists = WatchLists.open(self._store, self._settings)
         return self._lists
+
+    def _ensure_lists(self) -> None:
+        if not self._defaults_ready:
+            self.lists.ensure_defaults()
+            self._defaults_ready = True
 
     def _decode(self, name: str, data: bytes) -> npt.NDArray[np.uint8]:
         limits = self._settings.watchlist
@@ -180,7 +200,7 @@ class Enroller:
         if ready is not None and len(ready) != len(photos):
             raise ValueError(f"{len(ready)} prepared photos for {len(photos)} photos")
         prepared = list(ready) if ready is not None else self._prepare_all(photos)
-        self.lists.ensure_defaults()  # before the profile joins the list of its category
+        self._ensure_lists()  # before the profile joins the list of its category
         try:
             added = self._store.add_profile(
                 name,
@@ -195,6 +215,46 @@ class Enroller:
             )
         except InvalidProfileError as exc:
             raise EnrolmentError(None, str(exc)) from None
+        return self._result(name, category, basis, prepared, added)
+
+    def enrol_many(self, enrolments: Sequence[Enrolment], actor: str) -> list[EnrolResult | EnrolmentError]:
+        """Active profiles stored at once (administrative path, as ``enrol``), all in one transaction
+        (``watchlist.store_many``): a bulk import's group. Each refused enrolment's EnrolmentError is in
+        its place and the others are stored; an error of the group itself (an unknown list) is raised,
+        and then nothing is stored."""
+        outcomes: list[EnrolResult | EnrolmentError | None] = [None] * len(enrolments)
+        ready: list[tuple[int, ProfileToAdd]] = []
+        for at, item in enumerate(enrolments):
+            try:
+                name, category, basis = _validated(item.name, item.category, item.basis, len(item.photos))
+                if item.prepared is not None and len(item.prepared) != len(item.photos):
+                    raise ValueError(f"{len(item.prepared)} prepared photos for {len(item.photos)} photos")
+                photos = list(item.prepared) if item.prepared is not None else self._prepare_all(item.photos)
+            except EnrolmentError as exc:
+                outcomes[at] = exc
+                continue
+            ready.append((at, ProfileToAdd(name, category, photos, basis, item.lists)))
+        if ready:
+            self._ensure_lists()
+            try:
+                added = add_profiles(
+                    self._store,
+                    [p for _, p in ready],
+                    self._analyzer.embedder_model,
+                    proposed_by=actor,
+                    approved_by=actor,
+                    recalibrate=self.lists.recalibrate_in,
+                )
+            except InvalidProfileError as exc:
+                raise EnrolmentError(None, str(exc)) from None
+            for (at, p), stored in zip(ready, added, strict=True):
+                outcomes[at] = self._result(p.name, p.category, p.basis, p.photos, stored)
+        return [o for o in outcomes if o is not None]
+
+    def _result(
+        self, name: str, category: str, basis: LegalBasis, photos: Sequence[NewPhoto], added: AddedProfile
+    ) -> EnrolResult:
+        """The stored profile's result; an active one's change applied to the matcher, ready to publish."""
         change = None
         if added.status is Status.ACTIVE:
             change = WatchlistChange(
@@ -203,7 +263,7 @@ class Enroller:
                 name=name,
                 category=category,
                 embedding_ids=added.embedding_ids,
-                embeddings=[p.embedding.astype(float).tolist() for p in prepared],
+                embeddings=[p.embedding.astype(float).tolist() for p in photos],
                 revision=added.revision,
                 expires_at=basis.expires_at,
                 lists=added.lists,

@@ -35,10 +35,11 @@ from pipeline.settings import Settings
 from pipeline.types import Image
 from watchlist.photos import decode_photo, decode_photo_at, decode_photo_reduced
 
-ALIGN_MIN_FACE_PX = 160
+ALIGN_MIN_FACE_PX = 112
 """A face at least this side (pixels of the decoded image) is warped to the 112-pixel template without
-losing detail: a face smaller than this on a reduced decode is decoded again at the least reduction that
-makes it this large (or at full size)."""
+losing detail (its eyes about 45 px apart, the template's 35): a face smaller than this on a reduced
+decode is decoded again at the least reduction that makes it this large (or at full size). 160 decoded
+a fifth of the shared photos twice for no better gallery (bench/enrol_roc.py, README Enrolment speed)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -417,13 +417,13 @@ class WatchLists:
                 self._store.bump(conn)
         return moved
 
-    def recalibrate_in(self, conn: Connection, profile_id: int) -> None:
-        """Inside a transaction that put a profile in or out of force: its lists' thresholds follow.
-        The gallery of every profile (search only, national size: counting it costs) follows at the next
-        scheduled ``recalibrate``."""
-        now = _now()
-        for list_id in member_lists(conn, [profile_id]).get(profile_id, []):
-            self._recalibrate(conn, list_id, now)
+    def recalibrate_in(self, conn: Connection, profile_id: int | Sequence[int]) -> None:
+        """Inside a transaction that put a profile (or several) in or out of force: its lists' thresholds
+        follow, each list once. The gallery of every profile (search only, national size: counting it
+        costs) follows at the next scheduled ``recalibrate``."""
+        ids = [profile_id] if isinstance(profile_id, int) else list(profile_id)
+        for list_id in sorted({i for found in member_lists(conn, ids).values() for i in found}):
+            self._recalibrate(conn, list_id, _now())
 
     def _recalibrate(self, conn: Connection, list_id: int, now: datetime) -> tuple[WatchList, Calibration]:
         row = conn.execute(select(watch_lists).where(watch_lists.c.id == list_id)).one()

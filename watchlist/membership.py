@@ -55,28 +55,41 @@ def join_lists(
     """Inside an enrolment's transaction: the new profile joins ``lists``, or by default the active list
     that takes its category (none if there is none). UnknownListError names a list that does not exist,
     is archived, or holds every profile already."""
+    chosen = chosen_lists(conn, category, lists)
+    add_members(conn, [(profile_id, chosen)], actor)
+    return chosen
+
+
+def chosen_lists(conn: Connection, category: str, lists: Sequence[int] | None) -> list[int]:
+    """The lists a new profile of ``category`` joins: ``lists`` once checked, or the active list that
+    takes its category (none if there is none). Raises UnknownListError as ``join_lists``."""
     if lists is None:
         found = conn.execute(
             select(watch_lists.c.id).where(
                 watch_lists.c.auto_category == category, watch_lists.c.status == _ACTIVE
             )
         ).first()
-        chosen = [int(found.id)] if found is not None else []
-    else:
-        chosen = sorted(set(lists))
-        rows = conn.execute(
-            select(watch_lists.c.id, watch_lists.c.all_profiles).where(
-                watch_lists.c.id.in_(chosen), watch_lists.c.status == _ACTIVE
-            )
-        ).all()
-        usable = {int(r.id) for r in rows if not r.all_profiles}
-        missing = [i for i in chosen if i not in usable]
-        if missing:
-            raise UnknownListError(missing[0])
-    if chosen:
-        now = datetime.now(UTC)
-        conn.execute(
-            insert(watch_list_members),
-            [{"list_id": i, "profile_id": profile_id, "added_by": actor, "added_at": now} for i in chosen],
+        return [int(found.id)] if found is not None else []
+    chosen = sorted(set(lists))
+    rows = conn.execute(
+        select(watch_lists.c.id, watch_lists.c.all_profiles).where(
+            watch_lists.c.id.in_(chosen), watch_lists.c.status == _ACTIVE
         )
+    ).all()
+    usable = {int(r.id) for r in rows if not r.all_profiles}
+    missing = [i for i in chosen if i not in usable]
+    if missing:
+        raise UnknownListError(missing[0])
     return chosen
+
+
+def add_members(conn: Connection, joins: Sequence[tuple[int, Sequence[int]]], actor: str) -> None:
+    """Each (profile id, list ids) of ``joins`` put on its lists, in one statement."""
+    now = datetime.now(UTC)
+    rows = [
+        {"list_id": i, "profile_id": profile_id, "added_by": actor, "added_at": now}
+        for profile_id, chosen in joins
+        for i in chosen
+    ]
+    if rows:
+        conn.execute(insert(watch_list_members), rows)

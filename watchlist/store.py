@@ -102,6 +102,30 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def profile_row(
+    name: str, category: str, basis: LegalBasis, proposed_by: str, approved_by: str | None, now: datetime
+) -> dict[str, object]:
+    """A new profile's row, every field validated (InvalidProfileError says which is wrong): pending
+    without ``approved_by``, active at once with it."""
+    status = Status.PENDING_ADD if approved_by is None else Status.ACTIVE
+    basis = basis.validated()
+    return {
+        "name": validate_name(name),
+        "category": validate_category(category),
+        "status": status.value,
+        "active": status is Status.ACTIVE,
+        "legal_reference": basis.legal_reference,
+        "authorised_by": basis.authorised_by,
+        "expires_at": basis.expires_at,
+        "proposed_by": validate_actor(proposed_by),
+        "proposed_at": now,
+        "approved_by": validate_actor(approved_by) if approved_by is not None else None,
+        "approved_at": now if approved_by is not None else None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def vector_to_bytes(vector: npt.NDArray[np.float32]) -> bytes:
     return np.ascontiguousarray(vector, dtype=_VECTOR_DTYPE).reshape(-1).tobytes()
 
@@ -163,29 +187,15 @@ class WatchlistStore:
         ``lists`` (watch list ids), or by default the list that takes its category; ``recalibrate``, when
         it is active at once, brings those lists' thresholds to their new size in the same transaction.
         """
-        name = validate_name(name)
-        category = validate_category(category)
-        basis = basis.validated()
-        proposed_by = validate_actor(proposed_by)
+        now = _now()
+        row = profile_row(name, category, basis, proposed_by, approved_by, now)
         if not photos:
             raise InvalidProfileError("a profile needs at least one photo")
-        now = _now()
-        status = Status.PENDING_ADD if approved_by is None else Status.ACTIVE
-        row = {
-            "name": name,
-            "category": category,
-            "status": status.value,
-            "active": status is Status.ACTIVE,
-            "legal_reference": basis.legal_reference,
-            "authorised_by": basis.authorised_by,
-            "expires_at": basis.expires_at,
-            "proposed_by": proposed_by,
-            "proposed_at": now,
-            "approved_by": validate_actor(approved_by) if approved_by is not None else None,
-            "approved_at": now if approved_by is not None else None,
-            "created_at": now,
-            "updated_at": now,
-        }
+        status, category, proposed_by = (
+            Status(str(row["status"])),
+            str(row["category"]),
+            str(row["proposed_by"]),
+        )
         with transactions.begin(self.engine) as conn:
             profile_id = int(
                 conn.execute(insert(profiles).values(**row).returning(profiles.c.id)).scalar_one()

@@ -30,7 +30,8 @@ class EnrolmentService:
         self._enroller = Enroller(settings, self._analyzer, store, lists=lists)
         self._reviews = Reviews(store, lists.recalibrate_in)
         self._loaded = False
-        # One enrolment at a time: they are rare, and it keeps model loading single.
+        # Models loaded once; proposals then run side by side (onnxruntime and OpenCV release the GIL,
+        # each proposal is its own transaction), so several clerks use every core.
         self._lock = asyncio.Lock()
 
     async def propose(
@@ -44,13 +45,14 @@ class EnrolmentService:
     ) -> EnrolResult:
         """Store a pending profile (raises EnrolmentError with the reason, ModelError). Not announced.
         It joins ``lists``, or by default the watch list that takes its category."""
-        async with self._lock:
-            if not self._loaded:
-                await asyncio.to_thread(self._analyzer.load)
-                self._loaded = True
-            return await asyncio.to_thread(
-                self._enroller.propose, name, category, photos, basis, proposed_by, lists
-            )
+        if not self._loaded:
+            async with self._lock:
+                if not self._loaded:
+                    await asyncio.to_thread(self._analyzer.load)
+                    self._loaded = True
+        return await asyncio.to_thread(
+            self._enroller.propose, name, category, photos, basis, proposed_by, lists
+        )
 
     async def propose_removal(self, profile_id: int, proposed_by: str, reason: str) -> Decision:
         """active -> pending_removal (raises ProfileNotFoundError, ReviewError). Not announced."""

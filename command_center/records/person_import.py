@@ -12,7 +12,8 @@ watchlist as the person's profile (``watchlist.enrol.Enroller``, the administrat
 audited in the batch's entry with its legal basis). A photo that cannot be used leaves the person in,
 without a profile, and says why. A batch's photos are read, decoded and their faces embedded several at
 once (``recognition.enrol_threads``, watchlist/enrol_pool.py) before its transaction begins, so the
-database lock is held only for the writes.
+database lock is held only for the writes; the batch's profiles are stored together
+(``Enroller.enrol_many``: multi-row inserts, each watch list recalibrated once).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pipeline.adapters import transactions
 from pipeline.contracts import WatchlistChange
 from pipeline.settings import Settings
 from watchlist.enrol import Enroller, EnrolmentError
+from watchlist.enrol import Enrolment as ProfileEnrolment
 from watchlist.enrol_pool import PreparePool
 from watchlist.governance import LegalBasis
 from watchlist.photos import PhotoError, decode_photo, encode_jpeg
@@ -82,6 +84,9 @@ class BatchResult:
 Loaded = tuple[StoredPhoto, NewPhoto | EnrolmentError | None] | PhotoError
 """A row's photo as stored on the record and its face ready to enrol (None: not enrolling), or why the
 photo cannot be used at all."""
+
+Faces = list[tuple[int, NewPerson, ProfileEnrolment]]
+"""A batch's faces waiting to be enrolled: the row's number, its person and the profile to enrol."""
 
 
 class PersonImport:
@@ -138,7 +143,9 @@ class PersonImport:
         with self._trail.unit() as unit:
             unit.connection()  # the chain's lock first (SQLite: the write lock), as audited changes do
             good = self._admissible(rows, result)
-            people = [self._staged(row, result, loaded.get(row.number)) for row in good]
+            faces: Faces = []
+            people = [self._staged(row, result, loaded.get(row.number), faces) for row in good]
+            self._enrol_all(faces, result)
             stamp = now()
             with transactions.begin(self.engine) as conn:
                 inserted = bulk_store.insert_persons(conn, people, self._actor, stamp)
@@ -208,7 +215,7 @@ class PersonImport:
         except EnrolmentError as exc:
             return photo, exc
 
-    def _staged(self, row: ImportRow, result: BatchResult, loaded: Loaded | None) -> NewPerson:
+    def _staged(self, row: ImportRow, result: BatchResult, loaded: Loaded | None, faces: Faces) -> NewPerson:
         body = row.person
         data = body.model_dump(exclude={"cases", "vehicles"})
         fields = PersonFields(**{**data, "aliases": tuple(body.aliases)})
@@ -216,11 +223,14 @@ class PersonImport:
         vehicles = [(v.key(), v.plate, v.description) for v in body.vehicles]
         person = NewPerson(fields, cases, vehicles)
         if row.photo is not None and loaded is not None:
-            self._attach_photo(row, person, result, loaded)
+            self._attach_photo(row, person, result, loaded, faces)
         return person
 
-    def _attach_photo(self, row: ImportRow, person: NewPerson, result: BatchResult, loaded: Loaded) -> None:
-        """Store the photo on the record and enrol its face as the person's watchlist profile."""
+    def _attach_photo(
+        self, row: ImportRow, person: NewPerson, result: BatchResult, loaded: Loaded, faces: Faces
+    ) -> None:
+        """Store the photo on the record; its face, if usable, waits in ``faces`` for the batch's
+        enrolment (``_enrol_all``)."""
         name = str(row.photo)
         if isinstance(loaded, PhotoError):
             result.notes.append(RowProblem(row.number, f"imported without a photo: {loaded}"))
@@ -228,17 +238,27 @@ class PersonImport:
         person.photo, face = loaded
         if face is None:
             return
-        try:
-            if isinstance(face, EnrolmentError):
-                raise face
-            enrolled = self._enrol(row.person, name, face)
-        except EnrolmentError as exc:
-            result.notes.append(RowProblem(row.number, f"imported, photo not on the watchlist: {exc}"))
+        if isinstance(face, EnrolmentError):
+            result.notes.append(RowProblem(row.number, f"imported, photo not on the watchlist: {face}"))
             return
-        person.fields = replace(person.fields, watchlist_profile_id=enrolled.profile_id)
-        result.enrolled += 1
-        if enrolled.change is not None:
-            result.changes.append(enrolled.change)
+        faces.append((row.number, person, self._profile(row.person, name, face)))
+
+    def _enrol_all(self, faces: Faces, result: BatchResult) -> None:
+        """The batch's faces enrolled as watchlist profiles together (one statement per table, the
+        lists recalibrated once: ``Enroller.enrol_many``), each person given its profile."""
+        if not faces:
+            return
+        assert self._enroller is not None
+        outcomes = self._enroller.enrol_many([profile for _, _, profile in faces], self._actor)
+        for (number, person, _), outcome in zip(faces, outcomes, strict=True):
+            if isinstance(outcome, EnrolmentError):
+                result.notes.append(RowProblem(number, f"imported, photo not on the watchlist: {outcome}"))
+                continue
+            person.fields = replace(person.fields, watchlist_profile_id=outcome.profile_id)
+            result.enrolled += 1
+            if outcome.change is not None:
+                result.changes.append(outcome.change)
+        result.notes.sort(key=lambda p: p.number)
 
     def _read_photo(self, name: str) -> bytes:
         if self._photos_dir is None:
@@ -250,16 +270,15 @@ class PersonImport:
         except OSError as exc:
             raise PhotoError(name, f"cannot be read ({exc.strerror})") from None
 
-    def _enrol(self, person: PersonCreate, name: str, face: NewPhoto) -> Any:
+    def _profile(self, person: PersonCreate, name: str, face: NewPhoto) -> ProfileEnrolment:
         enrolment = self._enrolment
-        assert enrolment is not None and self._enroller is not None
+        assert enrolment is not None
         reference = enrolment.legal_reference
         if person.cases:
             reference = f"FIR {person.cases[0].fir_number} PS {person.cases[0].police_station}"
         basis = LegalBasis(reference[:MAX_REFERENCE_LENGTH], enrolment.authorised_by, enrolment.expires_at)
         category = WATCHLIST_CATEGORY.get(person.category, person.category)
-        photos = [(name, face.original)]
-        return self._enroller.enrol(person.name, category, photos, basis, self._actor, prepared=[face])
+        return ProfileEnrolment(person.name, category, [(name, face.original)], basis, prepared=[face])
 
     def _details(self, result: BatchResult, inserted: bulk_store.Inserted) -> dict[str, Any]:
         details: dict[str, Any] = {"file": self._file_name, "first": result.first, "through": result.through}

@@ -1,5 +1,6 @@
 """Enrolment photos prepared several at once (watchlist/enrol_pool.py): the same outcomes, in the same
-order, as one by one, with refusals in place; prepared photos stored as given."""
+order, as one by one, with refusals in place; prepared photos stored as given; a group stored in one
+transaction."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pipeline.face import FaceAnalyzer
 from pipeline.settings import Settings, parse
 from pipeline.types import Image
 from tests.watchlist.conftest import ADMIN, basis
-from watchlist.enrol import Enroller, EnrolmentError
+from watchlist.enrol import Enroller, Enrolment, EnrolmentError, EnrolResult
 from watchlist.enrol_pool import PreparePool, cpu_cores
 from watchlist.store import NewPhoto, WatchlistStore
 
@@ -85,3 +86,40 @@ def test_one_thread_works_inline_and_zero_means_every_core() -> None:
     names = list(inline.stream(lambda _: threading.current_thread().name, range(3)))
     assert names == [threading.current_thread().name] * 3
     assert PreparePool(0).threads == cpu_cores() >= 1
+
+
+def _unit(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal(128).astype(np.float32)
+    return np.asarray(v / np.linalg.norm(v), dtype=np.float32)
+
+
+def test_a_group_is_stored_in_one_transaction_as_one_by_one(
+    analyzer: FaceAnalyzer, store: WatchlistStore, obama_photos: list[tuple[str, bytes]]
+) -> None:
+    enroller = Enroller(TWO_THREADS, analyzer, store)
+    one = enroller.enrol("First One", "wanted", obama_photos[:1], basis(), ADMIN)
+    ready = [NewPhoto(b"jpeg", b"crop", 640, 480, _unit(seed)) for seed in range(4)]
+    named = [(f"p{i}.jpg", b"jpeg") for i in range(4)]
+    group = [
+        Enrolment("Second One", "wanted", named[:1], basis(), prepared=ready[:1]),
+        Enrolment("", "wanted", named[1:2], basis(), prepared=ready[1:2]),  # refused: no name
+        Enrolment("Third One", "missing", named[2:4], basis(), prepared=ready[2:4]),
+        Enrolment("Fourth One", "wanted", obama_photos[1:2], basis()),  # prepared here
+    ]
+    outcomes = enroller.enrol_many(group, ADMIN)
+    assert isinstance(outcomes[1], EnrolmentError) and "name" in outcomes[1].reason
+    second, third, fourth = (o for o in outcomes if isinstance(o, EnrolResult))
+    assert second.revision == third.revision == fourth.revision == one.revision + 1  # one transaction
+    assert second.lists == fourth.lists == one.lists and third.lists != one.lists
+    assert len(third.embedding_ids) == 2 and third.change is not None
+    stored = {e.embedding_id: (e.profile_id, e.vector) for e in store.iter_embeddings()}
+    for result, photos in ((second, ready[:1]), (third, ready[2:4])):
+        for embedding_id, photo in zip(result.embedding_ids, photos, strict=True):
+            assert stored[embedding_id][0] == result.profile_id
+            assert np.allclose(stored[embedding_id][1], photo.embedding, atol=1e-6)
+    wanted = enroller.lists.get(one.lists[0])
+    assert wanted.gallery_size == 3  # recalibrated in the group's transaction: three wanted embeddings
+    before = store.count_profiles()
+    with pytest.raises(EnrolmentError, match="no active watch list with id 999"):
+        enroller.enrol_many([Enrolment("Fifth One", "wanted", named[:1], basis(), [999], ready[:1])], ADMIN)
+    assert store.count_profiles() == before  # nothing of a failed group is stored
