@@ -3,13 +3,18 @@
 #
 # Two phases: first every test but the end-to-end ones, spread over processes by pytest-xdist (one test
 # file per process at a time, so module fixtures are built once); then the end-to-end and browser tests
-# (marker e2e) one at a time, since each starts camera_sim, a worker and a command centre whose deadlines
-# assume the machine is theirs. Arguments, when given, replace both phases with one plain pytest run.
+# (marker e2e), which mostly wait on the camera_sim, worker and command centre they start: in two lanes,
+# two pytest processes side by side, each with a NATS of its own, one running the tests that analyse
+# video (one at a time: their deadlines assume the analysis has a core), the other the rest (see
+# E2E_LANES in tests/conftest.py). TEST_E2E_LANES=1 runs them all in one process, one at a time.
+# pytest-xdist cannot do this: its loadgroup does not group under pytest 9 (it sets item._nodeid).
+# Arguments, when given, replace both phases with one plain pytest run.
 # pytest exits 5 when it collects no test; that is said, not failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTEST=${PYTEST:-.venv/bin/pytest}
 JOBS=${TEST_JOBS:-3}
+E2E_LANES=${TEST_E2E_LANES:-2}
 # A phase that hangs (a test's leftover thread keeping pytest alive after its summary, say) fails here
 # instead of holding CI for its whole allowance.
 PHASE_LIMIT_S=${TEST_PHASE_LIMIT_S:-1500}
@@ -39,8 +44,24 @@ parallel=$?
 install_log=$(mktemp)
 bash scripts/check-install.sh >"$install_log" 2>&1 &
 install_pid=$!
-run -p no:xdist -m e2e --durations=20
-serial=$?
+if [ "$E2E_LANES" -gt 1 ]; then
+    # The services lane's output is shown when it ends, after the video lane's.
+    lane_log=$(mktemp)
+    SAFECITY_TEST_PRIVATE_NATS=1 SAFECITY_TEST_E2E_LANE=services \
+        run -p no:xdist -m e2e --durations=10 -p no:cacheprovider >"$lane_log" 2>&1 &
+    lane_pid=$!
+    SAFECITY_TEST_PRIVATE_NATS=1 SAFECITY_TEST_E2E_LANE=video run -p no:xdist -m e2e --durations=10
+    video=$?
+    wait "$lane_pid"
+    services=$?
+    cat "$lane_log"
+    rm -f "$lane_log"
+    echo "scripts/test.sh: end-to-end video lane exit $video, services lane exit $services"
+    serial=$((video || services))
+else
+    run -p no:xdist -m e2e --durations=20
+    serial=$?
+fi
 wait "$install_pid"
 install=$?
 cat "$install_log"

@@ -139,8 +139,41 @@ LONGEST_FIRST = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# The end-to-end phase in two lanes, two pytest processes side by side (scripts/test.sh), each with a NATS
+# of its own (SAFECITY_TEST_PRIVATE_NATS=1) and every test with its own ports, data directory, database
+# and Redis prefix. The tests whose worker analyses video from start to end run one at a time, in one lane
+# (never two such workers side by side); the other takes the tests that mostly wait on services (the
+# browser package, whose modules share one running system, whole), ~even on CI. SAFECITY_TEST_E2E_LANE
+# names the lane a process runs; a file in neither list runs in the services lane.
+E2E_LANES = {
+    "video": (
+        "tests/e2e/test_dispatch.py",
+        "tests/e2e/test_face_alert.py",
+        "tests/e2e/test_plate_alert.py",
+        "tests/e2e/test_tamper_alert.py",
+        "tests/e2e/test_demo.py",
+    ),
+    "services": (),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Put the longest files first, each file's tests still together and in their order (the same order
-    on every xdist worker: it depends on the paths alone)."""
+    on every xdist worker: it depends on the paths alone); keep only this lane's end-to-end tests."""
     rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+    lane = os.environ.get("SAFECITY_TEST_E2E_LANE")
+    if not lane:
+        return
+    if lane not in E2E_LANES:
+        raise pytest.UsageError(f"SAFECITY_TEST_E2E_LANE={lane}: the lanes are {', '.join(E2E_LANES)}")
+    elsewhere = [item for item in items if item.get_closest_marker("e2e") and e2e_lane(item) != lane]
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = [item for item in items if item not in elsewhere]
+
+
+def e2e_lane(item: pytest.Item) -> str:
+    """The lane of an end-to-end test (``E2E_LANES``; "services" for a file listed in none)."""
+    path = item.nodeid.split("::")[0]
+    return next((lane for lane, files in E2E_LANES.items() if path in files), "services")

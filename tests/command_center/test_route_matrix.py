@@ -296,11 +296,23 @@ def test_every_route_has_a_rule(served: Served) -> None:
     assert sorted(POLICY.keys() - routes) == [], "rules for routes that no longer exist"
 
 
-async def test_every_route_by_every_role(served: Served) -> None:
+def sample(rule: str | set[Role], turn: int) -> list[Role | None]:
+    """Anonymous, one role the rule lets in and one it refuses (each taken in turn over the routes, so
+    that every role is seen): the handler runs, and both refusals are checked, at 3 calls instead of 7."""
+    allowed = [who for who in Role if rule == PUBLIC or who in rule]
+    refused = [who for who in Role if who not in allowed]
+    return [None] + [group[turn % len(group)] for group in (allowed, refused) if group]
+
+
+async def test_every_route_by_every_role(served: Served, database_url: str) -> None:
+    """Every role on every route on PostgreSQL, the deployments' database; on SQLite (the same policy
+    code over the same account query), every route by a sample of callers, so that each handler still
+    answers without a 5xx on both databases. The whole matrix on both took ~60 s per database on CI."""
+    full = not database_url.startswith("sqlite")
     who_calls = await callers(served)
     wrong = []
-    for (method, path), rule in sorted(POLICY.items(), key=lambda item: item[0]):
-        for who in [None, *Role]:
+    for turn, ((method, path), rule) in enumerate(sorted(POLICY.items(), key=lambda item: item[0])):
+        for who in [None, *Role] if full else sample(rule, turn):
             if method == "WS":
                 got = await ws_outcome(served, path, who, who_calls)
             else:
