@@ -142,7 +142,7 @@ class PlatesSettings(Strict):
         "surely from the base crop (ocr_settle_confidence): it reads the same crops, and the plate is "
         "decided on both models' views. PP-OCRv4 by default, trained apart from PP-OCRv6 and wrong on "
         "other plates. On the benchmark photos +0.012 exact with the region declared and region-free, "
-        "at about 11 ms more OCR per photo (a quarter of the plates ask). None: one model.",
+        "at about 20 ms more OCR CPU per photo (a sixth of the plates ask). None: one model.",
     )
     motion: PlateMotionSettings = Field(
         default_factory=PlateMotionSettings, description="Motion gating before plate detection (video)."
