@@ -233,10 +233,11 @@ class PlateReader:
         ``regions`` (x, y, w, h frame pixels) only, if given; ``known``: plates followed already."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"plate reading needs a BGR uint8 HxWx3 image, got {image.dtype} {image.shape}")
-        found = self.models.detector.predict(image, regions, known).by_score()
-        if not len(found) and self.models.large is not None:
-            found = self.models.large.predict(image, regions, known).by_score()
         opts = self.settings
+        found = self.models.detector.predict(image, regions, known).by_score()
+        large = self.models.large if getattr(opts.detector, "large_plate_px", None) else None
+        if not len(found) and large is not None:
+            found = large.predict(image, regions, known).by_score()
         big = (found.boxes[:, 2] >= opts.min_plate_width_px) & (found.boxes[:, 3] >= opts.min_plate_height_px)
         return found.filter(np.flatnonzero(big)[: opts.max_plates].astype(np.intp))
 
@@ -298,7 +299,7 @@ class PlateReader:
                 if (r := _two_line_candidate(image, quads[i], self.settings)) is not None
             }
         more = [c for i in unsettled for c in crops[i][first:]]
-        second = self.models.second
+        second = self.models.second if self.settings.ocr_second_model else None
         with _timed(times, "ocr"):
             probs = self.models.ocr.predict(more + list(rows.values()))
             opinions = second.predict([c for i in unsettled for c in crops[i]]) if second else []
