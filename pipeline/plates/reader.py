@@ -19,6 +19,7 @@ design (detector → crop → recogniser) behind its own model interface (``pipe
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ import numpy.typing as npt
 from pipeline.models.lpd_yunet import LpdYuNet, scale_for
 from pipeline.models.plate_ocr import PlateOcr
 from pipeline.models.platedet import PlateDet
-from pipeline.models.registry import Registry, load_registry, locate_registry, resolve
+from pipeline.models.registry import ModelError, Registry, load_registry, locate_registry, resolve
 from pipeline.plate_detections import PlateDetections
 from pipeline.plates import ctc
 from pipeline.plates.crop import crop_variants, expand_quad, quad_size, two_line, warp_quad
@@ -41,6 +42,7 @@ from pipeline.plates.formats import PlateRules
 from pipeline.settings.plates import LpdYuNetDetector, PlatesSettings
 from pipeline.types import Image
 
+_log = logging.getLogger(__name__)
 DEFAULT_REGISTRY = Path("configs/models.yaml")
 _EVIDENCE_PAD = (0.08, 0.2)
 _EVIDENCE_HEIGHT = (32, 160)
@@ -140,14 +142,23 @@ class PlateModels:
         else:
             detector = PlateDet(path, det.score_threshold, opts.intra_op_threads)
         ocr = PlateOcr(resolve(registry, self._models_dir, opts.ocr_model), opts.intra_op_threads)
-        second = None
-        if opts.ocr_second_model is not None:
-            second_path = resolve(registry, self._models_dir, opts.ocr_second_model)
-            second = PlateOcr(second_path, opts.intra_op_threads)
+        second = self._second_opinion(registry)
         for model in (detector, large, ocr, second):
             if model is not None:
                 model.load()
         self._detector, self._large, self._ocr, self._second = detector, large, ocr, second
+
+    def _second_opinion(self, registry: Registry) -> PlateOcr | None:
+        """The second recogniser, or None when there is none or its file is not usable (pulled apart from
+        the first, which ships in a wheel: plates are then read by one model, and the log says so)."""
+        name = self._settings.ocr_second_model
+        if name is None:
+            return None
+        try:
+            return PlateOcr(resolve(registry, self._models_dir, name), self._settings.intra_op_threads)
+        except ModelError as exc:
+            _log.warning("plates.ocr_second_model: %s; unsure plates are read by one recogniser", exc)
+            return None
 
     @property
     def detector(self) -> PlateDetector:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from pipeline.models.registry import ModelError, Registry
+from pipeline.models.registry import ModelError, Registry, load_registry, locate_registry
 from pipeline.plate_detections import PlateDetections
 from pipeline.plates.reader import PlateModels, PlateObservation, PlateReader
 from pipeline.settings.plates import PlateDetDetector, PlatesSettings
@@ -246,3 +247,15 @@ def test_an_unsure_plate_is_read_by_the_second_recogniser_as_well(
     assert both.text == text and len(both.evidence) == 8
     sure, _ = _read_labelled(_reader(models, models_dir), media_dir, *PHOTOS[0])
     assert len(sure.evidence) == 1
+
+
+def test_without_the_second_recogniser_file_plates_are_read_by_one(
+    models_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PP-OCRv4 is pulled apart from PP-OCRv6 (which ships in a wheel): missing, it is only warned of."""
+    (tmp_path / _entry()["file"]).symlink_to(models_dir / str(_entry()["file"]))
+    registry = load_registry(locate_registry(Path("configs/models.yaml")))
+    models = PlateModels(PlatesSettings(), tmp_path, registry)
+    with caplog.at_level(logging.WARNING):
+        models.load()
+    assert models.second is None and "ppocr_rec" in caplog.text
