@@ -339,7 +339,10 @@ def main() -> int:
     tallies, timings = measure(args, Readers(args, base, models), photos, reads)
     timings.threads, timings.wall_s, timings.cpu_s = args.threads, wall_s, cpu_s
     if args.json:
-        print(json.dumps(report(tallies, timings), indent=2))
+        out = report(tallies, timings)
+        if args.show_misses:
+            out["misses"] = [line for region in sorted(tallies) for line in tallies[region].misses]
+        print(json.dumps(out, indent=2))
     else:
         print_tables(args, tallies, timings, load_s)
     return 0

@@ -117,8 +117,9 @@ class TextDecoder:
         winner = scored[0]
         # Per variant, the weakest character of its most confident nomination of the winner (0 if none).
         per_variant = [0.0] * len(variants)
-        best_read = max(nominees[winner.text], key=lambda n: n.decoded.confidence)
-        for n in nominees[winner.text]:
+        written = [n for t, ns in nominees.items() for n in ns if self._written(t, winner) == winner.text]
+        best_read = max(written, key=lambda n: n.decoded.confidence)
+        for n in written:
             per_variant[n.variant] = max(per_variant[n.variant], n.decoded.confidence)
         logs = np.array([s.log_score for s in scored])
         shares = np.exp(logs - logs.max())
@@ -137,6 +138,10 @@ class TextDecoder:
             sum(c > 0 for c in per_variant) / len(variants),
             tuple((s.text, float(share)) for s, share in zip(scored, shares, strict=True)),
         )
+
+    def _written(self, text: str, winner: Scored) -> str:
+        """A nominated text as the winner's country writes it (the winner may stand for several)."""
+        return self.rules.written(text, winner.classes) if len(text) == len(winner.text) else text
 
     def _no_plate_wins(self, pool: Pool, raws: Sequence[ctc.Decoded], best: Scored) -> bool:
         """The network's own reading of each crop competes too, with no bonus: when it is no plate (a word

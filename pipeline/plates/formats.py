@@ -147,6 +147,13 @@ def transfer_matrices(penalty: float, distinct: float | None = None) -> dict[str
     return out
 
 
+WRITTEN_AS: Mapping[str, Mapping[str, str]] = {"us": {"O": "0"}}
+"""How a country's records write a glyph its plates draw alike for two characters. US plate fonts draw O
+and 0 the same, most states issue no letter O in their serials and treat the two as one character on
+vanity plates, and US plate records (openalpr's annotations among them) write 0: a US plate read with an
+O is written with a 0. Hotlist matching treats O and 0 alike either way (``watchlist/plate_text.py``)."""
+
+
 class FormatError(ValueError):
     """A plate format pattern that cannot be parsed, or a country without formats."""
 
@@ -277,10 +284,26 @@ class PlateRules:
         """The template that gives ``classes`` its bonus (a declared country's before any other)."""
         return self._by_classes[classes][0]
 
+    def written(self, text: str, classes: str) -> str:
+        """``text`` (read under ``classes``) as its country writes it (``WRITTEN_AS``): the country its
+        format names (see ``describe``), or for a reading of no format the camera's declared countries
+        when they all write alike."""
+        country = self.describe_country(classes)
+        if country is None and set(classes) == {"A"} and self.countries:
+            tables = {tuple(sorted(WRITTEN_AS.get(c, {}).items())) for c in self.countries}
+            country = self.countries[0] if len(tables) == 1 else None
+        table = WRITTEN_AS.get(country or "")
+        return "".join(table.get(ch, ch) for ch in text) if table else text
+
+    def describe_country(self, classes: str) -> str | None:
+        """The country a reading under ``classes`` is of: the first declared country whose format gives
+        the bonus, or the only country among equals (None for a reading of no format)."""
+        best = self._by_classes[classes]
+        top = {t.country for t in best if t.bonus == best[0].bonus}
+        return best[0].country if best[0].country in self.countries or len(top) == 1 else None
+
     def describe(self, text: str, classes: str) -> PlateText:
         """``text``, read under ``classes``, as a PlateText. Its country is named when one country's
         format gives the bonus: the first declared one, or the only one among equals."""
-        best = self._by_classes[classes]
-        top = {t.country for t in best if t.bonus == best[0].bonus}
-        country = best[0].country if best[0].country in self.countries or len(top) == 1 else None
-        return PlateText(text, best[0].display(text), country, best[0].format)
+        best = self._by_classes[classes][0]
+        return PlateText(text, best.display(text), self.describe_country(classes), best.format)

@@ -147,8 +147,9 @@ class TextLikelihood:
         return Pool(np.concatenate(padded), owners, np.bincount(owners).astype(np.float64))
 
     def score(self, pool: Pool, texts: Sequence[str]) -> list[Scored]:
-        """Each text's best score over the class strings it fits, best first; texts that fit none (too
-        short or too long for a region-free reading, and no format) are left out."""
+        """Each text's best score over the class strings it fits, best first, as its country writes it
+        (``PlateRules.written``: the best of the texts written alike); texts that fit none (too short
+        or too long for a region-free reading, and no format) are left out."""
         items = [(text, classes) for text in texts for classes in self.rules.fitting(text)]
         if not items:
             return []
@@ -157,8 +158,9 @@ class TextLikelihood:
         best: dict[str, Scored] = {}
         for (text, classes), total in zip(items, per_frame.mean(axis=1), strict=True):
             score = float(total) + self.rules.bonus(classes)
-            if text not in best or score > best[text].log_score:
-                best[text] = Scored(text, score, classes)
+            written = self.rules.written(text, classes)  # US O as 0: two readings, one plate
+            if written not in best or score > best[written].log_score:
+                best[written] = Scored(written, score, classes)
         return sorted(best.values(), key=lambda s: -s.log_score)
 
     def plain(self, pool: Pool, text: str) -> float:

@@ -19,6 +19,7 @@ design (detector → crop → recogniser) behind its own model interface (``pipe
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ import numpy.typing as npt
 from pipeline.models.lpd_yunet import LpdYuNet, scale_for
 from pipeline.models.plate_ocr import PlateOcr
 from pipeline.models.platedet import PlateDet
-from pipeline.models.registry import Registry, load_registry, locate_registry, resolve
+from pipeline.models.registry import ModelError, Registry, load_registry, locate_registry, resolve
 from pipeline.plate_detections import PlateDetections
 from pipeline.plates import ctc
 from pipeline.plates.crop import crop_variants, expand_quad, quad_size, two_line, warp_quad
@@ -41,6 +42,7 @@ from pipeline.plates.formats import PlateRules
 from pipeline.settings.plates import LpdYuNetDetector, PlatesSettings
 from pipeline.types import Image
 
+_log = logging.getLogger(__name__)
 DEFAULT_REGISTRY = Path("configs/models.yaml")
 _EVIDENCE_PAD = (0.08, 0.2)
 _EVIDENCE_HEIGHT = (32, 160)
@@ -111,7 +113,9 @@ class PlateModels:
         self._models_dir = models_dir
         self._registry = registry
         self._detector: PlateDetector | None = None
+        self._large: PlateDetector | None = None
         self._ocr: PlateOcr | None = None
+        self._second: PlateOcr | None = None
 
     def load(self) -> None:
         """Verify and load both models, with warm-up. Idempotent; raises ModelError if a file is unusable."""
@@ -122,6 +126,7 @@ class PlateModels:
         det = opts.detector
         path = resolve(registry, self._models_dir, det.model)
         detector: PlateDetector
+        large: PlateDetector | None = None
         if isinstance(det, LpdYuNetDetector):
             detector = LpdYuNet(
                 path,
@@ -130,12 +135,30 @@ class PlateModels:
                 scale_for(det.smallest_plate_px),
                 det.candidate_factor,
             )
+            if det.large_plate_px is not None:
+                # No close look: it would show the plate as large as the first look did.
+                scale = scale_for(det.large_plate_px)
+                large = LpdYuNet(path, det.score_threshold, opts.intra_op_threads, scale, refine=False)
         else:
             detector = PlateDet(path, det.score_threshold, opts.intra_op_threads)
         ocr = PlateOcr(resolve(registry, self._models_dir, opts.ocr_model), opts.intra_op_threads)
-        detector.load()
-        ocr.load()
-        self._detector, self._ocr = detector, ocr
+        second = self._second_opinion(registry)
+        for model in (detector, large, ocr, second):
+            if model is not None:
+                model.load()
+        self._detector, self._large, self._ocr, self._second = detector, large, ocr, second
+
+    def _second_opinion(self, registry: Registry) -> PlateOcr | None:
+        """The second recogniser, or None when there is none or its file is not usable (pulled apart from
+        the first, which ships in a wheel: plates are then read by one model, and the log says so)."""
+        name = self._settings.ocr_second_model
+        if name is None:
+            return None
+        try:
+            return PlateOcr(resolve(registry, self._models_dir, name), self._settings.intra_op_threads)
+        except ModelError as exc:
+            _log.warning("plates.ocr_second_model: %s; unsure plates are read by one recogniser", exc)
+            return None
 
     @property
     def detector(self) -> PlateDetector:
@@ -144,10 +167,22 @@ class PlateModels:
         return self._detector
 
     @property
+    def large(self) -> PlateDetector | None:
+        """The second look for plates too large for the first (``detector.large_plate_px``), if any."""
+        self.load()
+        return self._large
+
+    @property
     def ocr(self) -> PlateOcr:
         self.load()
         assert self._ocr is not None
         return self._ocr
+
+    @property
+    def second(self) -> PlateOcr | None:
+        """The recogniser asked for a second opinion on unsure plates (``ocr_second_model``), if any."""
+        self.load()
+        return self._second
 
 
 def plate_rules(settings: PlatesSettings) -> PlateRules:
@@ -209,8 +244,11 @@ class PlateReader:
         ``regions`` (x, y, w, h frame pixels) only, if given; ``known``: plates followed already."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"plate reading needs a BGR uint8 HxWx3 image, got {image.dtype} {image.shape}")
-        found = self.models.detector.predict(image, regions, known).by_score()
         opts = self.settings
+        found = self.models.detector.predict(image, regions, known).by_score()
+        large = self.models.large if getattr(opts.detector, "large_plate_px", None) else None
+        if not len(found) and large is not None:
+            found = large.predict(image, regions, known).by_score()
         big = (found.boxes[:, 2] >= opts.min_plate_width_px) & (found.boxes[:, 3] >= opts.min_plate_height_px)
         return found.filter(np.flatnonzero(big)[: opts.max_plates].astype(np.intp))
 
@@ -238,7 +276,7 @@ class PlateReader:
             raws = [ctc.greedy(v[0]).text for v in views]  # the OCR's own reading of the base crop
             unsettled = [i for i, c in enumerate(combined) if not self._settled(c)]
         if unsettled:
-            self._read_further(image, quads, [c[first:] for c in crops], unsettled, views, combined, times)
+            self._read_further(image, quads, crops, first, unsettled, views, combined, times)
         with _timed(times, "decode"):
             return [
                 self._observation(image, detections, i, quad, combined[i], raws[i], tuple(views[i]))
@@ -255,30 +293,36 @@ class PlateReader:
         self,
         image: Image,
         quads: npt.NDArray[np.float32],
-        others: list[list[Image]],
+        crops: list[list[Image]],
+        first: int,
         unsettled: list[int],
         views: list[list[ProbMatrix]],
         combined: list[Combined | None],
         times: StageTimes | None,
     ) -> None:
-        """The ``others`` crop variants (and two rows, for square plates) of the unsettled plates, read in
-        one batch; each of those plates is decided again on all its views (in place)."""
+        """The crop variants not read yet (and two rows, for square plates) of the unsettled plates, read
+        in one batch, and every crop of theirs by the second recogniser if there is one; each of those
+        plates is decided again on all its views (in place)."""
         with _timed(times, "crop"):
             rows = {
                 i: r
                 for i in unsettled
                 if (r := _two_line_candidate(image, quads[i], self.settings)) is not None
             }
-        more = [c for i in unsettled for c in others[i]]
+        more = [c for i in unsettled for c in crops[i][first:]]
+        second = self.models.second if self.settings.ocr_second_model else None
         with _timed(times, "ocr"):
             probs = self.models.ocr.predict(more + list(rows.values()))
+            opinions = second.predict([c for i in unsettled for c in crops[i]]) if second else []
         with _timed(times, "decode"):
-            at = 0
+            at, seconds = 0, iter(opinions)
             row_probs = dict(zip(rows, probs[len(more) :], strict=True))
             for i in unsettled:
-                if others[i]:
-                    views[i] = views[i] + probs[at : at + len(others[i])]
-                    at += len(others[i])
+                extra = len(crops[i]) - first
+                views[i] = views[i] + probs[at : at + extra]
+                views[i] += [next(seconds) for _ in crops[i]] if second else []
+                at += extra
+                if len(views[i]) > first:
                     combined[i] = self._decoder.combine(views[i])
                 if i in row_probs:
                     by_rows = self._decoder.combine([row_probs[i]])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from pipeline.models.registry import ModelError, Registry
+from pipeline.models.registry import ModelError, Registry, load_registry, locate_registry
 from pipeline.plate_detections import PlateDetections
 from pipeline.plates.reader import PlateModels, PlateObservation, PlateReader
 from pipeline.settings.plates import PlateDetDetector, PlatesSettings
@@ -217,3 +218,44 @@ def _entry() -> dict[str, object]:
         "commercial_use": True,
         "default": False,
     }
+
+
+@pytest.mark.parametrize(
+    ("file", "text"), [("plates/us/us8.jpg", "EAZ6913"), ("plates/eu/eu8.jpg", "WSQ3021")]
+)
+def test_a_plate_too_large_for_the_first_look_is_found_by_the_second(
+    models: PlateModels, models_dir: Path, media_dir: Path, file: str, text: str
+) -> None:
+    """Plates 300-330 px wide, close to the camera: LPD-YuNet misses them at the first look's scale."""
+    image = _image(media_dir / file)
+    assert (
+        _reader(models, models_dir, detector={"type": "lpd_yunet", "large_plate_px": None}).read(image) == []
+    )
+    best, truth = _read_labelled(_reader(models, models_dir), media_dir, file, text)
+    assert _iou(best.box, truth) >= 0.5 and best.text == text, (best.box, truth, best.text)
+
+
+def test_an_unsure_plate_is_read_by_the_second_recogniser_as_well(
+    models: PlateModels, models_dir: Path, media_dir: Path
+) -> None:
+    """PP-OCRv6 alone reads this small Washington plate's V as Y, not surely; PP-OCRv4's views of the
+    same crops decide it. A plate read surely from its base crop asks no second opinion."""
+    file, text = "plates/us/4be2025c-09f7-4bb0-b1bd-8e8633e6dec1.jpg", "UF2V5S"
+    alone, _ = _read_labelled(_reader(models, models_dir, ocr_second_model=None), media_dir, file, text)
+    both, _ = _read_labelled(_reader(models, models_dir), media_dir, file, text)
+    assert alone.text != text and len(alone.evidence) == 4
+    assert both.text == text and len(both.evidence) == 8
+    sure, _ = _read_labelled(_reader(models, models_dir), media_dir, *PHOTOS[0])
+    assert len(sure.evidence) == 1
+
+
+def test_without_the_second_recogniser_file_plates_are_read_by_one(
+    models_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PP-OCRv4 is pulled apart from PP-OCRv6 (which ships in a wheel): missing, it is only warned of."""
+    (tmp_path / _entry()["file"]).symlink_to(models_dir / str(_entry()["file"]))
+    registry = load_registry(locate_registry(Path("configs/models.yaml")))
+    models = PlateModels(PlatesSettings(), tmp_path, registry)
+    with caplog.at_level(logging.WARNING):
+        models.load()
+    assert models.second is None and "ppocr_rec" in caplog.text
