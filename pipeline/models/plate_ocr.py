@@ -16,9 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
-from pipeline.models.runtime import ort_session
+from pipeline.models.engine import Engine, EngineSpec, choose, open_engine
 from pipeline.plates.alphabet import BLANK, PLATE_ALPHABET
 from pipeline.types import Image
 
@@ -72,24 +71,29 @@ def restrict(probs: npt.NDArray[np.float32], proj: npt.NDArray[np.intp]) -> Prob
 class PlateOcr:
     """Lazy, idempotent ``load()``; ``predict(crops)`` → one (T, 37) probability matrix per crop."""
 
-    def __init__(self, path: Path, threads: int) -> None:
+    def __init__(self, path: Path, threads: int, engine: EngineSpec | None = None) -> None:
         self._path = path
         self._threads = threads
-        self._session: ort.InferenceSession | None = None
+        self._spec = engine or choose()
+        self._engine: Engine | None = None
         self._proj = np.zeros(0, dtype=np.intp)
         self._lock = threading.Lock()
 
     def load(self) -> None:
         with self._lock:
-            if self._session is not None:
+            if self._engine is not None:
                 return
-            session = ort_session(self._path, self._threads)
-            meta = session.get_modelmeta().custom_metadata_map
-            if "character" not in meta:
+            engine = open_engine(self._path, self._threads, self._spec)
+            character = engine.metadata("character")
+            if character is None:
                 raise ValueError(f"{self._path.name} has no 'character' table in its metadata")
-            self._proj = projection(charset_from_metadata(meta["character"]))
-            session.run(None, {"x": np.zeros((1, 3, INPUT_H, MIN_W), np.float32)})
-            self._session = session
+            self._proj = projection(charset_from_metadata(character))
+            engine.run({"x": np.zeros((1, 3, INPUT_H, MIN_W), np.float32)})
+            self._engine = engine
+
+    @property
+    def engine(self) -> EngineSpec:
+        return self._spec
 
     def predict(self, crops: Sequence[Image]) -> list[ProbMatrix]:
         """One matrix per crop, in order. Crops of similar width run as one batch; padding a narrow crop
@@ -97,11 +101,11 @@ class PlateOcr:
         if not crops:
             return []
         self.load()
-        assert self._session is not None
+        assert self._engine is not None
         widths = [_input_width(c) for c in crops]
         out: list[ProbMatrix | None] = [None] * len(crops)
         for group in _width_groups(widths):
-            (raw,) = self._session.run(None, {"x": preprocess([crops[i] for i in group])})
+            (raw,) = self._engine.run({"x": preprocess([crops[i] for i in group])})
             probs = np.asarray(raw, dtype=np.float32)
             if probs.shape[-1] != len(self._proj):
                 raise ValueError(f"OCR output has {probs.shape[-1]} classes, the table {len(self._proj)}")

@@ -29,6 +29,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.models.engine import EngineSpec, choose
 from pipeline.models.lpd_yunet import LpdYuNet, scale_for
 from pipeline.models.plate_ocr import PlateOcr
 from pipeline.models.platedet import PlateDet
@@ -38,6 +39,7 @@ from pipeline.plates import ctc
 from pipeline.plates.crop import crop_variants, expand_quad, quad_size, two_line, warp_quad
 from pipeline.plates.decide import Combined, DecodeParams, ProbMatrix, TextDecoder
 from pipeline.plates.formats import PlateRules
+from pipeline.settings.models import ModelsSettings
 from pipeline.settings.plates import LpdYuNetDetector, PlatesSettings
 from pipeline.types import Image
 
@@ -59,6 +61,9 @@ onnxruntime runs on the calling thread at one intra-op thread)."""
 
 class PlateDetector(Protocol):
     def load(self) -> None: ...
+
+    @property
+    def engine(self) -> EngineSpec: ...
 
     def predict(
         self, image: Image, regions: Sequence[Region] | None = None, known: Sequence[Box] = ()
@@ -106,10 +111,17 @@ class PlateObservation:
 class PlateModels:
     """The configured detector and recogniser, each file verified (size, sha256) against the registry."""
 
-    def __init__(self, settings: PlatesSettings, models_dir: Path, registry: Registry | None = None) -> None:
+    def __init__(
+        self,
+        settings: PlatesSettings,
+        models_dir: Path,
+        registry: Registry | None = None,
+        engines: ModelsSettings | None = None,
+    ) -> None:
         self._settings = settings
         self._models_dir = models_dir
         self._registry = registry
+        self._engines = engines or ModelsSettings()
         self._detector: PlateDetector | None = None
         self._ocr: PlateOcr | None = None
 
@@ -129,10 +141,17 @@ class PlateModels:
                 opts.intra_op_threads,
                 scale_for(det.smallest_plate_px),
                 det.candidate_factor,
+                engine=choose(*self._engines.for_model(det.model)),
             )
         else:
-            detector = PlateDet(path, det.score_threshold, opts.intra_op_threads)
-        ocr = PlateOcr(resolve(registry, self._models_dir, opts.ocr_model), opts.intra_op_threads)
+            detector = PlateDet(
+                path, det.score_threshold, opts.intra_op_threads, choose(*self._engines.for_model(det.model))
+            )
+        ocr = PlateOcr(
+            resolve(registry, self._models_dir, opts.ocr_model),
+            opts.intra_op_threads,
+            choose(*self._engines.for_model(opts.ocr_model)),
+        )
         detector.load()
         ocr.load()
         self._detector, self._ocr = detector, ocr
@@ -185,9 +204,10 @@ class PlateReader:
         registry: Registry | None = None,
         *,
         models: PlateModels | None = None,
+        engines: ModelsSettings | None = None,
     ) -> None:
         self.settings = settings
-        self.models = models or PlateModels(settings, models_dir, registry)
+        self.models = models or PlateModels(settings, models_dir, registry, engines)
         self.rules = plate_rules(settings)
         self._decoder = TextDecoder(self.rules, DecodeParams())
 
