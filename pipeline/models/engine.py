@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,8 +45,9 @@ ShapeKey = tuple[tuple[int, ...], ...]
 STATIC_AFTER = 8
 """Runs at one input shape after which that shape gets its own static compilation (in the background)."""
 MAX_STATIC = 6
-"""Static compilations kept per model (least recently used dropped): a camera's frame, its regions' usual
-sizes, the close looks; beyond that the dynamic compilation serves."""
+"""Static compilations per model, the first shapes to recur (a camera's frame, the close looks, the usual
+plate widths); beyond that the dynamic compilation serves. None is dropped for a newer one: with many
+recurring shapes (photos of every size) that would compile forever."""
 _BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
@@ -211,8 +212,6 @@ class OpenVinoEngine:
         slot = key if compiled is not self._compiled else None
         held = requests.get(slot)
         if held is None or held[0] is not compiled:
-            if len(requests) > 2 * MAX_STATIC:  # static compilations dropped since: forget their requests
-                requests.clear()
             held = requests[slot] = (compiled, compiled.create_infer_request())
         return held[1]
 
@@ -226,14 +225,13 @@ class OpenVinoEngine:
 
 
 class _Shapes:
-    """Static compilations of a dynamic model for the shapes it runs at most often: a shape seen
-    ``STATIC_AFTER`` times is compiled in the background (the dynamic compilation serves meanwhile);
-    at most ``MAX_STATIC`` are kept, the least recently used dropped."""
+    """Static compilations of a dynamic model for shapes it runs at often: a shape seen ``STATIC_AFTER``
+    times is compiled in the background (the dynamic compilation serves meanwhile), ``MAX_STATIC`` at most."""
 
     def __init__(self, compile_shape: Callable[[ShapeKey], Any]) -> None:
         self._compile_shape = compile_shape
         self._seen: Counter[ShapeKey] = Counter()
-        self._ready: OrderedDict[ShapeKey, Any] = OrderedDict()
+        self._ready: dict[ShapeKey, Any] = {}
         self._pending: dict[ShapeKey, Future[None]] = {}
         self._failed: set[ShapeKey] = set()
         self._lock = threading.Lock()
@@ -241,8 +239,7 @@ class _Shapes:
     def get(self, key: ShapeKey) -> Any | None:
         with self._lock:
             compiled = self._ready.get(key)
-            if compiled is not None:
-                self._ready.move_to_end(key)
+            if compiled is not None or len(self._ready) + len(self._pending) >= MAX_STATIC:
                 return compiled
             self._seen[key] += 1
             if self._seen[key] >= STATIC_AFTER and key not in self._pending and key not in self._failed:
@@ -264,5 +261,3 @@ class _Shapes:
                 self._failed.add(key)
             else:
                 self._ready[key] = compiled
-                while len(self._ready) > MAX_STATIC:
-                    self._ready.popitem(last=False)

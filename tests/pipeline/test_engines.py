@@ -3,6 +3,8 @@ media, from several threads at once; the settings that choose them validate."""
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
 from pathlib import Path
 
@@ -147,3 +149,21 @@ def test_an_openvino_engine_serves_several_threads_at_once(models_dir: Path, reg
             # in the last bits of bf16, never by another input's scores).
             np.testing.assert_allclose(conf, alone[(worker + k) % 2], atol=0.02)
     assert engine.metadata("no such key") is None
+
+
+def test_without_openvino_every_model_runs_with_onnxruntime(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "openvino", None)  # `import openvino` raises ImportError
+    for cached in (openvino_available, native_bf16):
+        cached.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="pipeline.models.engine"):
+            assert choose("openvino", "bf16") == ORT
+            assert choose("auto", "auto") == ORT
+            assert choose("openvino", "auto") == ORT
+        assert [r.getMessage() for r in caplog.records if "openvino cannot be imported" in r.getMessage()]
+        assert len(caplog.records) == 1  # one line, however many models ask
+    finally:
+        for cached in (openvino_available, native_bf16):
+            cached.cache_clear()
