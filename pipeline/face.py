@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from pipeline.align import align_face
 from pipeline.detections import FaceDetections, box_iou
-from pipeline.models.engine import choose
+from pipeline.models.engine import engine_for
 from pipeline.models.mobilefacenet import EMBEDDING_DIM, MobileFaceNet
 from pipeline.models.registry import ModelError, Registry, load_registry, locate_registry, resolve
 from pipeline.models.yunet import Region, YuNet, detection_scale
@@ -69,13 +69,13 @@ class FaceAnalyzer:
             rec.detector_score,
             rec.detect_max_side,
             rec.intra_op_threads,
-            choose(*engines.for_model(rec.detector_model)),
+            engine_for(engines, rec.detector_model),
         )
         embedder = MobileFaceNet(
             resolve(registry, self._models_dir, rec.embedder_model),
             rec.intra_op_threads,
             rec.flip_tta,
-            choose(*engines.for_model(rec.embedder_model)),
+            engine_for(engines, rec.embedder_model),
         )
         detector.load()
         embedder.load()

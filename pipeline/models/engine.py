@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.models.runtime import free_input_size, ort_session
+from pipeline.settings.models import ModelsSettings
 
 if TYPE_CHECKING:
     import openvino
@@ -49,6 +51,11 @@ MAX_STATIC = 6
 plate widths); beyond that the dynamic compilation serves. None is dropped for a newer one: with many
 recurring shapes (photos of every size) that would compile forever."""
 _BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+AUTO_ONNXRUNTIME = frozenset({"yunet"})
+"""Models that ``auto`` keeps on onnxruntime even where OpenVINO computes bf16: YuNet runs at a new size
+almost every call (a photo's, a face's region), where OpenVINO costs more (enrolment's detection and
+re-detection 38.6-43.3 against 20.3-22.0 ms per photo, 2026-12-07); only at a camera's fixed frame size is
+it cheaper (864x480: 12.8 against 18.9 ms). ``models.per_model`` can still ask for it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,11 @@ class Engine(Protocol):
 @functools.lru_cache(maxsize=1)
 def openvino_available() -> bool:
     """Whether ``openvino`` imports here (its wheel exists for x86-64 and arm64 Linux, macOS, Windows)."""
+    if "gi.repository.Gst" in sys.modules and "openvino" not in sys.modules:
+        # OpenVINO's CPU plugin loaded after camera_sim's GStreamer RTSP server crashes the process
+        # (segmentation fault in Core(), 2026.4.1); loaded before it, both work. Workers load no GStreamer.
+        log.warning("GStreamer is loaded in this process: every model runs with onnxruntime")
+        return False
     try:
         import openvino  # noqa: F401
     except ImportError as exc:
@@ -122,6 +134,14 @@ def choose(engine: str = "auto", precision: str = "auto") -> EngineSpec:
     if precision == "auto":
         return EngineSpec("openvino", "bf16" if native_bf16() else "f32")
     return EngineSpec("openvino", "bf16" if precision == "bf16" else "f32")
+
+
+def engine_for(models: ModelsSettings, name: str) -> EngineSpec:
+    """The engine the model ``name`` (a registry name) runs with under the ``models`` settings."""
+    engine, precision = models.for_model(name)
+    if engine == "auto" and name in AUTO_ONNXRUNTIME:
+        engine = "onnxruntime"
+    return choose(engine, precision)
 
 
 def open_engine(path: Path, threads: int, spec: EngineSpec, free_size_axis: int | None = None) -> Engine:

@@ -29,7 +29,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.models.engine import EngineSpec, choose
+from pipeline.models.engine import EngineSpec, engine_for
 from pipeline.models.lpd_yunet import LpdYuNet, scale_for
 from pipeline.models.plate_ocr import PlateOcr
 from pipeline.models.platedet import PlateDet
@@ -141,16 +141,16 @@ class PlateModels:
                 opts.intra_op_threads,
                 scale_for(det.smallest_plate_px),
                 det.candidate_factor,
-                engine=choose(*self._engines.for_model(det.model)),
+                engine=engine_for(self._engines, det.model),
             )
         else:
             detector = PlateDet(
-                path, det.score_threshold, opts.intra_op_threads, choose(*self._engines.for_model(det.model))
+                path, det.score_threshold, opts.intra_op_threads, engine_for(self._engines, det.model)
             )
         ocr = PlateOcr(
             resolve(registry, self._models_dir, opts.ocr_model),
             opts.intra_op_threads,
-            choose(*self._engines.for_model(opts.ocr_model)),
+            engine_for(self._engines, opts.ocr_model),
         )
         detector.load()
         ocr.load()

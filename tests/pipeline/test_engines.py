@@ -14,7 +14,14 @@ import pytest
 
 from pipeline.align import align_face
 from pipeline.detections import box_iou
-from pipeline.models.engine import EngineSpec, choose, native_bf16, open_engine, openvino_available
+from pipeline.models.engine import (
+    EngineSpec,
+    choose,
+    engine_for,
+    native_bf16,
+    open_engine,
+    openvino_available,
+)
 from pipeline.models.mobilefacenet import MobileFaceNet
 from pipeline.models.registry import Registry, load_registry, locate_registry, resolve
 from pipeline.models.yunet import YuNet
@@ -83,6 +90,10 @@ def test_auto_is_openvino_in_bf16_exactly_where_the_cpu_computes_bf16() -> None:
     expected = EngineSpec("openvino", "bf16") if native_bf16() else ORT
     assert choose("auto", "auto") == expected
     assert choose() == expected
+    assert engine_for(ModelsSettings(), "mobilefacenet") == expected
+    assert engine_for(ModelsSettings(), "yunet") == ORT  # cheaper on onnxruntime at its varying sizes
+    asked = ModelsSettings(engine="openvino", precision="f32")
+    assert engine_for(asked, "yunet") == (EngineSpec("openvino", "f32") if openvino_available() else ORT)
 
 
 @needs_openvino
