@@ -15,6 +15,7 @@ stage (mean). Prints figures (``--json``: one JSON object); asserts nothing.
 
     python bench/plates_accuracy.py [--json] [--threads T] [--detector lpd_yunet|platedet] [--limit N]
                                     [--ocr-model ppocr_v6_rec|ppocr_rec] [--show-misses]
+                                    [--engine auto|onnxruntime|openvino] [--precision auto|f32|bf16]
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.plate_detections import PlateDetections
 from pipeline.plates.reader import PlateModels, PlateObservation, PlateReader
+from pipeline.settings.models import ModelsSettings
 from pipeline.settings.plates import LpdYuNetDetector, PlateDetDetector, PlatesSettings
 from pipeline.types import Image
 
@@ -136,6 +138,12 @@ def arguments() -> argparse.Namespace:
         type=int,
         default=1,
         help="onnxruntime threads per session (plates.intra_op_threads)",
+    )
+    parser.add_argument(
+        "--engine", choices=["auto", "onnxruntime", "openvino"], default="auto", help="models.engine"
+    )
+    parser.add_argument(
+        "--precision", choices=["auto", "f32", "bf16"], default="auto", help="models.precision"
     )
     parser.add_argument("--limit", type=int, default=0, help="only the first N images (0: all)")
     parser.add_argument("--show-misses", action="store_true", help="list every wrong read")
@@ -330,7 +338,8 @@ def print_tables(
 def main() -> int:
     args = arguments()
     base = base_settings(args)
-    models = PlateModels(base, args.models_dir)
+    engines = ModelsSettings(engine=args.engine, precision=args.precision)
+    models = PlateModels(base, args.models_dir, engines=engines)
     t0 = time.perf_counter()
     models.load()
     load_s = time.perf_counter() - t0
@@ -339,7 +348,8 @@ def main() -> int:
     tallies, timings = measure(args, Readers(args, base, models), photos, reads)
     timings.threads, timings.wall_s, timings.cpu_s = args.threads, wall_s, cpu_s
     if args.json:
-        out = report(tallies, timings)
+        engine = {"engine": str(models.detector.engine), "ocr_engine": str(models.ocr.engine)}
+        out = {**report(tallies, timings), **engine}
         if args.show_misses:
             out["misses"] = [line for region in sorted(tallies) for line in tallies[region].misses]
         print(json.dumps(out, indent=2))

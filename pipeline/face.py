@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from pipeline.align import align_face
 from pipeline.detections import FaceDetections, box_iou
+from pipeline.models.engine import engine_for
 from pipeline.models.mobilefacenet import EMBEDDING_DIM, MobileFaceNet
 from pipeline.models.registry import ModelError, Registry, load_registry, locate_registry, resolve
 from pipeline.models.yunet import Region, YuNet, detection_scale
@@ -62,15 +63,19 @@ class FaceAnalyzer:
 
     def _load(self) -> None:
         registry = self._registry or load_registry(locate_registry(self._settings.models_registry))
-        rec = self._settings.recognition
+        rec, engines = self._settings.recognition, self._settings.models
         detector = YuNet(
             resolve(registry, self._models_dir, rec.detector_model),
             rec.detector_score,
             rec.detect_max_side,
             rec.intra_op_threads,
+            engine_for(engines, rec.detector_model),
         )
         embedder = MobileFaceNet(
-            resolve(registry, self._models_dir, rec.embedder_model), rec.intra_op_threads, rec.flip_tta
+            resolve(registry, self._models_dir, rec.embedder_model),
+            rec.intra_op_threads,
+            rec.flip_tta,
+            engine_for(engines, rec.embedder_model),
         )
         detector.load()
         embedder.load()

@@ -100,7 +100,9 @@ def _reader(args: argparse.Namespace, settings: Settings) -> PlateReader:
 
     try:
         registry = load_registry(locate_registry(settings.models_registry))
-        reader = PlateReader(_plate_settings(args, settings), settings.models_dir, registry)
+        reader = PlateReader(
+            _plate_settings(args, settings), settings.models_dir, registry, engines=settings.models
+        )
         reader.load()
     except FormatError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None

@@ -1,10 +1,10 @@
-"""LPD-YuNet licence-plate detector (OpenCV Zoo 2023mar), run with onnxruntime; gives four corners per plate.
+"""LPD-YuNet licence-plate detector (OpenCV Zoo 2023mar), run by an inference engine; four corners per plate.
 
 The network was trained on Chinese plates (CCPD) and its graph declares a fixed 320x240 input, though it is
 fully convolutional (every reshape keeps a free dimension). Three things make it work on other plates
 at a bounded cost:
 
-* the input size is declared free when the graph is loaded (``free_input_size``), so a frame (or a part
+* the input size is declared free when the graph is loaded (``open_engine``), so a frame (or a part
   of it where something moved) is looked at in one run, shrunk by one factor (``scale``) and padded to a
   multiple of 32: no tiles overlapping each other, no squashing;
 * the scale is the lowest at which the narrowest plate a camera must find is still ``PLATE_MIN_INPUT_PX``
@@ -35,10 +35,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
 from pipeline.detections import box_iou
-from pipeline.models.runtime import free_input_size, ort_session
+from pipeline.models.engine import Engine, EngineSpec, choose, open_engine
 from pipeline.plate_detections import PlateDetections, box_corners, corners_to_boxes, fused_nms
 from pipeline.types import Image
 
@@ -210,6 +209,7 @@ class LpdYuNet:
         scale: float = 0.5,
         candidate_factor: float = 0.3,
         refine: bool = True,
+        engine: EngineSpec | None = None,
     ) -> None:
         if not 0.0 < scale <= 1.0 or not 0.0 < candidate_factor <= 1.0:
             raise ValueError(f"scale {scale} and candidate_factor {candidate_factor} must be in (0, 1]")
@@ -221,24 +221,29 @@ class LpdYuNet:
         self._threads = threads
         self._scale = scale
         self._refine = refine
-        self._session: ort.InferenceSession | None = None
+        self._spec = engine or choose()
+        self._engine: Engine | None = None
         self._lock = threading.Lock()
 
     def load(self) -> None:
         with self._lock:
-            if self._session is not None:
+            if self._engine is not None:
                 return
-            session = ort_session(free_input_size(self._path.read_bytes(), anchor_axis=0), self._threads)
-            session.run(None, {"input": np.zeros((1, 3, INPUT_H, INPUT_W), np.float32)})
-            self._session = session
+            engine = open_engine(self._path, self._threads, self._spec, free_size_axis=0)
+            engine.run({"input": np.zeros((1, 3, INPUT_H, INPUT_W), np.float32)})
+            self._engine = engine
+
+    @property
+    def engine(self) -> EngineSpec:
+        return self._spec
 
     def _run(self, pixels: Image, shown: tuple[int, int]) -> PlateDetections:
         """Plates in one input (any size, multiples of 32), in its pixels; ``shown`` is the width and
         height of the part holding the image (the rest is padding)."""
-        assert self._session is not None
+        assert self._engine is not None
         height, width = pixels.shape[:2]
         blob = np.ascontiguousarray(pixels.transpose(2, 0, 1)[np.newaxis], dtype=np.float32)
-        loc, conf, iou = self._session.run(None, {"input": blob})
+        loc, conf, iou = self._engine.run({"input": blob})
         anchors = priors(width, height)
         if len(loc) != len(anchors):
             raise ValueError(

@@ -1,4 +1,4 @@
-"""MobileFaceNet (foamliu, ArcFace loss) 128-d face embedder, run with onnxruntime.
+"""MobileFaceNet (foamliu, ArcFace loss) 128-d face embedder, run by an inference engine.
 
 Input: faces already aligned to the 112x112 ArcFace template. The graph's batch is fixed at 1 (its last
 Reshape is hard-wired to [1, -1] too), so faces are run one by one: a graph edited to a free batch gives
@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
 from pipeline.align import ALIGNED_SIZE
-from pipeline.models.runtime import ort_session
+from pipeline.models.engine import Engine, EngineSpec, choose, open_engine
 from pipeline.types import Image
 
 EMBEDDING_DIM = 128
@@ -36,22 +35,29 @@ def preprocess(face: Image) -> npt.NDArray[np.float32]:
 
 
 class MobileFaceNet:
-    def __init__(self, path: Path, threads: int, flip_tta: bool = False) -> None:
+    def __init__(
+        self, path: Path, threads: int, flip_tta: bool = False, engine: EngineSpec | None = None
+    ) -> None:
         self._path = path
         self._threads = threads
         self._flip_tta = flip_tta
-        self._session: ort.InferenceSession | None = None
+        self._spec = engine or choose()
+        self._engine: Engine | None = None
         self._input = "input0"
         self._lock = threading.Lock()
 
     def load(self) -> None:
         with self._lock:
-            if self._session is not None:
+            if self._engine is not None:
                 return
-            session = ort_session(self._path, self._threads)
-            self._input = session.get_inputs()[0].name
-            session.run(None, {self._input: np.zeros((1, 3, ALIGNED_SIZE, ALIGNED_SIZE), np.float32)})
-            self._session = session
+            engine = open_engine(self._path, self._threads, self._spec)
+            self._input = engine.inputs[0]
+            engine.run({self._input: np.zeros((1, 3, ALIGNED_SIZE, ALIGNED_SIZE), np.float32)})
+            self._engine = engine
+
+    @property
+    def engine(self) -> EngineSpec:
+        return self._spec
 
     def predict(self, aligned_faces: Sequence[Image] | npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """(N, 128) float32 L2-normalised embeddings, one row per aligned face."""
@@ -65,8 +71,8 @@ class MobileFaceNet:
         return out
 
     def _unit_embedding(self, face: Image) -> npt.NDArray[np.float32]:
-        assert self._session is not None
-        (raw,) = self._session.run(None, {self._input: preprocess(face)})[:1]
+        assert self._engine is not None
+        (raw,) = self._engine.run({self._input: preprocess(face)})[:1]
         return _normalised(np.asarray(raw, dtype=np.float32).reshape(-1))
 
 

@@ -16,9 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
-from pipeline.models.runtime import ort_session
+from pipeline.models.engine import Engine, EngineSpec, choose, open_engine
 from pipeline.plates.alphabet import BLANK, PLATE_ALPHABET
 from pipeline.types import Image
 
@@ -26,6 +25,7 @@ INPUT_H = 48
 MIN_W = 160  # PaddleOCR pads to 320; on plates the results are identical and OCR is faster
 MAX_W = 960
 _BATCH_SPREAD = 1.15
+OPENVINO_WIDTH_ALIGN = 32
 _SEPARATORS = frozenset(" -.·•_:")
 
 ProbMatrix = npt.NDArray[np.float32]
@@ -49,10 +49,11 @@ def projection(charset: Sequence[str]) -> npt.NDArray[np.intp]:
     return out
 
 
-def preprocess(crops: Sequence[Image]) -> npt.NDArray[np.float32]:
-    """BGR crops → (N, 3, 48, W) float32 in [-1, 1], each resized to height 48 and right-padded with 0."""
+def preprocess(crops: Sequence[Image], align: int = 1) -> npt.NDArray[np.float32]:
+    """BGR crops → (N, 3, 48, W) float32 in [-1, 1], each resized to height 48 and right-padded with 0;
+    W is a multiple of ``align``."""
     widths = [min(MAX_W, max(1, math.ceil(INPUT_H * c.shape[1] / max(1, c.shape[0])))) for c in crops]
-    batch_w = max(MIN_W, *widths)
+    batch_w = -(-max(MIN_W, *widths) // align) * align
     batch = np.zeros((len(crops), 3, INPUT_H, batch_w), dtype=np.float32)
     for i, (crop, width) in enumerate(zip(crops, widths, strict=True)):
         resized = cv2.resize(crop, (width, INPUT_H), interpolation=cv2.INTER_LINEAR)
@@ -72,24 +73,32 @@ def restrict(probs: npt.NDArray[np.float32], proj: npt.NDArray[np.intp]) -> Prob
 class PlateOcr:
     """Lazy, idempotent ``load()``; ``predict(crops)`` → one (T, 37) probability matrix per crop."""
 
-    def __init__(self, path: Path, threads: int) -> None:
+    def __init__(self, path: Path, threads: int, engine: EngineSpec | None = None) -> None:
         self._path = path
         self._threads = threads
-        self._session: ort.InferenceSession | None = None
+        self._spec = engine or choose()
+        # OpenVINO prepares a graph for each new input width: at the crops' own widths it costs more than
+        # onnxruntime, padded to a multiple of 32 (a few widths, compiled statically) 2-3 times less.
+        self._align = OPENVINO_WIDTH_ALIGN if self._spec.engine == "openvino" else 1
+        self._engine: Engine | None = None
         self._proj = np.zeros(0, dtype=np.intp)
         self._lock = threading.Lock()
 
     def load(self) -> None:
         with self._lock:
-            if self._session is not None:
+            if self._engine is not None:
                 return
-            session = ort_session(self._path, self._threads)
-            meta = session.get_modelmeta().custom_metadata_map
-            if "character" not in meta:
+            engine = open_engine(self._path, self._threads, self._spec)
+            character = engine.metadata("character")
+            if character is None:
                 raise ValueError(f"{self._path.name} has no 'character' table in its metadata")
-            self._proj = projection(charset_from_metadata(meta["character"]))
-            session.run(None, {"x": np.zeros((1, 3, INPUT_H, MIN_W), np.float32)})
-            self._session = session
+            self._proj = projection(charset_from_metadata(character))
+            engine.run({"x": np.zeros((1, 3, INPUT_H, MIN_W), np.float32)})
+            self._engine = engine
+
+    @property
+    def engine(self) -> EngineSpec:
+        return self._spec
 
     def predict(self, crops: Sequence[Image]) -> list[ProbMatrix]:
         """One matrix per crop, in order. Crops of similar width run as one batch; padding a narrow crop
@@ -97,11 +106,11 @@ class PlateOcr:
         if not crops:
             return []
         self.load()
-        assert self._session is not None
+        assert self._engine is not None
         widths = [_input_width(c) for c in crops]
         out: list[ProbMatrix | None] = [None] * len(crops)
         for group in _width_groups(widths):
-            (raw,) = self._session.run(None, {"x": preprocess([crops[i] for i in group])})
+            (raw,) = self._engine.run({"x": preprocess([crops[i] for i in group], self._align)})
             probs = np.asarray(raw, dtype=np.float32)
             if probs.shape[-1] != len(self._proj):
                 raise ValueError(f"OCR output has {probs.shape[-1]} classes, the table {len(self._proj)}")

@@ -1,4 +1,4 @@
-"""platedet YOLOv8s-seg licence-plate detector (fp16 graph), run with onnxruntime.
+"""platedet YOLOv8s-seg licence-plate detector (fp16 graph), run by an inference engine.
 
 Licence: the weights are AGPL-3.0 (Ultralytics). This detector is optional and never a default.
 Only the box head is used; the mask prototypes (``output1``) are ignored.
@@ -13,9 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
-from pipeline.models.runtime import ort_session
+from pipeline.models.engine import Engine, EngineSpec, choose, open_engine
 from pipeline.plate_detections import PlateDetections, nms
 from pipeline.types import Image
 
@@ -69,20 +68,27 @@ def decode(
 class PlateDet:
     """Lazy, idempotent ``load()``; ``predict(image)`` returns plate boxes (no corners) in image pixels."""
 
-    def __init__(self, path: Path, score_threshold: float, threads: int) -> None:
+    def __init__(
+        self, path: Path, score_threshold: float, threads: int, engine: EngineSpec | None = None
+    ) -> None:
         self._path = path
         self._score_threshold = score_threshold
         self._threads = threads
-        self._session: ort.InferenceSession | None = None
+        self._spec = engine or choose()
+        self._engine: Engine | None = None
         self._lock = threading.Lock()
 
     def load(self) -> None:
         with self._lock:
-            if self._session is not None:
+            if self._engine is not None:
                 return
-            session = ort_session(self._path, self._threads)
-            session.run(["output0"], {"images": np.zeros((1, 3, INPUT_SIZE, INPUT_SIZE), np.float16)})
-            self._session = session
+            engine = open_engine(self._path, self._threads, self._spec)
+            engine.run({"images": np.zeros((1, 3, INPUT_SIZE, INPUT_SIZE), np.float16)}, ["output0"])
+            self._engine = engine
+
+    @property
+    def engine(self) -> EngineSpec:
+        return self._spec
 
     def predict(
         self,
@@ -98,9 +104,9 @@ class PlateDet:
         if regions is not None and not regions:
             return PlateDetections.empty()
         self.load()
-        assert self._session is not None
+        assert self._engine is not None
         blob, ratio, pad = letterbox(image)
-        (output,) = self._session.run(["output0"], {"images": blob})
+        (output,) = self._engine.run({"images": blob}, ["output0"])
         height, width = image.shape[:2]
         found = decode(np.asarray(output, np.float32), ratio, pad, (width, height), self._score_threshold)
         if regions is None or not len(found):

@@ -88,6 +88,7 @@ class ScoreCalibration(_Strict):
 
 
 CalibrationVariant = Literal["plain", "flip_tta"]
+ValidatedEngine = Literal["onnxruntime:f32", "openvino:f32", "openvino:bf16"]
 
 
 class ModelEntry(_Strict):
@@ -104,6 +105,11 @@ class ModelEntry(_Strict):
     calibration: dict[CalibrationVariant, ScoreCalibration] = Field(
         default_factory=dict,
         description="Face embedders: score distributions per test-time augmentation (plain, flip_tta).",
+    )
+    validated_engines: list[ValidatedEngine] = Field(
+        default_factory=list,
+        description="Inference engines and precisions whose accuracy was measured on this model (the "
+        "benchmarks named in notes): a deployment choosing another (models.engine) should measure first.",
     )
 
 

@@ -1,4 +1,4 @@
-"""YuNet face detector (OpenCV Zoo 2023mar), run with onnxruntime at whatever input size is asked for.
+"""YuNet face detector (OpenCV Zoo 2023mar), run by an inference engine at whatever input size is asked for.
 
 The graph is anchor-free: three heads (strides 8, 16, 32) give, per grid cell, a class and an
 objectness score, a box (centre offset in cells, log width and height in cells) and five landmarks
@@ -6,7 +6,8 @@ objectness score, a box (centre offset in cells, log width and height in cells) 
 resize or a reshape to ``[1, -1, k]``, so the spatial dimensions are freed when the model is loaded
 and any size that is a multiple of 32 runs. onnxruntime runs it in 40 % of the CPU time OpenCV's DNN
 module (``cv2.FaceDetectorYN``) took for the same input, and gives the same faces (the test compares
-them); the session is thread-safe, so one detector serves every camera of a process.
+them); the engine is thread-safe (``pipeline.models.engine``), so one detector serves every camera of a
+process.
 
 YuNet finds faces from about ``SMALLEST_FACE_PX`` up to about 300 px, so callers choose a scale per
 image: a camera from the smallest face it must find (``detection_scale``), a photo from
@@ -21,10 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
 from pipeline.detections import FaceDetections
-from pipeline.models.runtime import free_input_size, ort_session
+from pipeline.models.engine import Engine, EngineSpec, choose, open_engine
 from pipeline.plate_detections import nms
 from pipeline.types import Image
 
@@ -81,28 +81,40 @@ def decode(outputs: dict[str, FloatArray], width: int, height: int, score_thresh
 class YuNet:
     """Lazy, idempotent ``load()``; ``predict(image)`` returns faces in the image's coordinates.
 
-    Thread-safe: cameras share one instance (onnxruntime sessions may run concurrently)."""
+    Thread-safe: cameras share one instance (engines may run concurrently)."""
 
-    def __init__(self, path: Path, score_threshold: float, max_side: int, threads: int = 1) -> None:
+    def __init__(
+        self,
+        path: Path,
+        score_threshold: float,
+        max_side: int,
+        threads: int = 1,
+        engine: EngineSpec | None = None,
+    ) -> None:
         self._path = path
         self._score_threshold = score_threshold
         self._max_side = max_side
         self._threads = threads
-        self._session: ort.InferenceSession | None = None
+        self._spec = engine or choose()
+        self._engine: Engine | None = None
         self._input = "input"
         self._outputs: list[str] = []
         self._lock = threading.Lock()
 
     def load(self) -> None:
         with self._lock:
-            if self._session is not None:
+            if self._engine is not None:
                 return
-            session = ort_session(free_input_size(self._path.read_bytes(), anchor_axis=1), self._threads)
-            self._input = session.get_inputs()[0].name
-            self._outputs = [o.name for o in session.get_outputs()]
+            engine = open_engine(self._path, self._threads, self._spec, free_size_axis=1)
+            self._input = engine.inputs[0]
+            self._outputs = engine.outputs
             width, height = _WARMUP_SIZE
-            session.run(None, {self._input: np.zeros((1, 3, height, width), np.float32)})
-            self._session = session
+            engine.run({self._input: np.zeros((1, 3, height, width), np.float32)})
+            self._engine = engine
+
+    @property
+    def engine(self) -> EngineSpec:
+        return self._spec
 
     def predict(self, image: Image, scale: float | None = None) -> FaceDetections:
         """Faces in ``image``, detected on a copy shrunk by ``scale`` (default: to ``max_side``)."""
@@ -199,9 +211,9 @@ class YuNet:
         # Straight from the strided view, converted as it is copied: 0.9 against 1.4 ms at 854x480 for
         # zeroing the whole blob and copying a contiguous uint8 transpose into it.
         blob[0, :, :height, :width] = image.transpose(2, 0, 1)
-        session = self._session
-        assert session is not None
-        raw = dict(zip(self._outputs, session.run(self._outputs, {self._input: blob}), strict=True))
+        engine = self._engine
+        assert engine is not None
+        raw = dict(zip(self._outputs, engine.run({self._input: blob}), strict=True))
         found = decode(raw, padded_w, padded_h, self._score_threshold)
         return found.filter(nms(found.boxes, found.scores, NMS_THRESHOLD)) if len(found) else found
 

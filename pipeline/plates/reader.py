@@ -30,6 +30,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.models.engine import EngineSpec, engine_for
 from pipeline.models.lpd_yunet import LpdYuNet, scale_for
 from pipeline.models.plate_ocr import PlateOcr
 from pipeline.models.platedet import PlateDet
@@ -39,6 +40,7 @@ from pipeline.plates import ctc
 from pipeline.plates.crop import crop_variants, expand_quad, quad_size, two_line, warp_quad
 from pipeline.plates.decide import Combined, DecodeParams, ProbMatrix, TextDecoder
 from pipeline.plates.formats import PlateRules
+from pipeline.settings.models import ModelsSettings
 from pipeline.settings.plates import LpdYuNetDetector, PlatesSettings
 from pipeline.types import Image
 
@@ -61,6 +63,9 @@ onnxruntime runs on the calling thread at one intra-op thread)."""
 
 class PlateDetector(Protocol):
     def load(self) -> None: ...
+
+    @property
+    def engine(self) -> EngineSpec: ...
 
     def predict(
         self, image: Image, regions: Sequence[Region] | None = None, known: Sequence[Box] = ()
@@ -108,10 +113,17 @@ class PlateObservation:
 class PlateModels:
     """The configured detector and recogniser, each file verified (size, sha256) against the registry."""
 
-    def __init__(self, settings: PlatesSettings, models_dir: Path, registry: Registry | None = None) -> None:
+    def __init__(
+        self,
+        settings: PlatesSettings,
+        models_dir: Path,
+        registry: Registry | None = None,
+        engines: ModelsSettings | None = None,
+    ) -> None:
         self._settings = settings
         self._models_dir = models_dir
         self._registry = registry
+        self._engines = engines or ModelsSettings()
         self._detector: PlateDetector | None = None
         self._large: PlateDetector | None = None
         self._ocr: PlateOcr | None = None
@@ -134,14 +146,28 @@ class PlateModels:
                 opts.intra_op_threads,
                 scale_for(det.smallest_plate_px),
                 det.candidate_factor,
+                engine=engine_for(self._engines, det.model),
             )
             if det.large_plate_px is not None:
                 # No close look: it would show the plate as large as the first look did.
                 scale = scale_for(det.large_plate_px)
-                large = LpdYuNet(path, det.score_threshold, opts.intra_op_threads, scale, refine=False)
+                large = LpdYuNet(
+                    path,
+                    det.score_threshold,
+                    opts.intra_op_threads,
+                    scale,
+                    refine=False,
+                    engine=engine_for(self._engines, det.model),
+                )
         else:
-            detector = PlateDet(path, det.score_threshold, opts.intra_op_threads)
-        ocr = PlateOcr(resolve(registry, self._models_dir, opts.ocr_model), opts.intra_op_threads)
+            detector = PlateDet(
+                path, det.score_threshold, opts.intra_op_threads, engine_for(self._engines, det.model)
+            )
+        ocr = PlateOcr(
+            resolve(registry, self._models_dir, opts.ocr_model),
+            opts.intra_op_threads,
+            engine_for(self._engines, opts.ocr_model),
+        )
         second = self._second_opinion(registry)
         for model in (detector, large, ocr, second):
             if model is not None:
@@ -155,10 +181,11 @@ class PlateModels:
         if name is None:
             return None
         try:
-            return PlateOcr(resolve(registry, self._models_dir, name), self._settings.intra_op_threads)
+            path = resolve(registry, self._models_dir, name)
         except ModelError as exc:
             _log.warning("plates.ocr_second_model: %s; unsure plates are read by one recogniser", exc)
             return None
+        return PlateOcr(path, self._settings.intra_op_threads, engine_for(self._engines, name))
 
     @property
     def detector(self) -> PlateDetector:
@@ -220,9 +247,10 @@ class PlateReader:
         registry: Registry | None = None,
         *,
         models: PlateModels | None = None,
+        engines: ModelsSettings | None = None,
     ) -> None:
         self.settings = settings
-        self.models = models or PlateModels(settings, models_dir, registry)
+        self.models = models or PlateModels(settings, models_dir, registry, engines)
         self.rules = plate_rules(settings)
         self._decoder = TextDecoder(self.rules, DecodeParams())
 

@@ -30,6 +30,7 @@ from pipeline.settings.database import DatabasePoolSettings
 from pipeline.settings.dispatch import DispatchSettings
 from pipeline.settings.fusion import FusionSettings
 from pipeline.settings.map import TileUrl
+from pipeline.settings.models import ModelsSettings
 from pipeline.settings.nats import NatsSettings
 from pipeline.settings.plates import PlatesSettings
 from pipeline.settings.records import RecordsSettings
@@ -337,6 +338,9 @@ class Settings(BaseSettings):
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis: sessions, lockouts, shared state.")
     models_dir: Path = Field(Path("models"), description="Directory holding the ONNX files.")
     models_registry: Path = Field(Path("configs/models.yaml"), description="Model registry YAML.")
+    models: ModelsSettings = Field(
+        default_factory=ModelsSettings, description="Inference engine (onnxruntime, OpenVINO) and precision."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = Field(
         "json", description="json: one object per line with camera_id, event_id, ... when known; text: plain."

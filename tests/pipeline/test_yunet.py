@@ -1,5 +1,6 @@
 """YuNet through onnxruntime at free input sizes: the same faces as OpenCV's own YuNet, found at the
-size a camera's smallest face needs, from any number of threads at once."""
+size a camera's smallest face needs, from any number of threads at once (OpenVINO against onnxruntime:
+tests/pipeline/test_engines.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from pipeline.detections import FaceDetections
+from pipeline.models.engine import EngineSpec
 from pipeline.models.registry import load_registry, locate_registry, resolve
 from pipeline.models.yunet import SMALLEST_FACE_PX, YuNet, detection_scale
 from pipeline.settings import parse
@@ -28,7 +30,7 @@ def model_path(models_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def detector(model_path: Path) -> YuNet:
-    yunet = YuNet(model_path, score_threshold=0.6, max_side=4096)
+    yunet = YuNet(model_path, score_threshold=0.6, max_side=4096, engine=EngineSpec("onnxruntime", "f32"))
     yunet.load()
     return yunet
 

@@ -12,7 +12,9 @@ def stage(context: StageContext) -> PlateAnalyser:
     from pipeline.plates.reader import PlateReader
 
     camera, settings = context.camera, context.settings
-    reader = PlateReader(settings.plates.for_camera(camera.plate_countries), settings.models_dir)
+    reader = PlateReader(
+        settings.plates.for_camera(camera.plate_countries), settings.models_dir, engines=settings.models
+    )
     reader.load()
     return PlateAnalyser(
         camera.id, context.worker_id, settings, reader, context.counters, context.submit, formats=reader.rules
