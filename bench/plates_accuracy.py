@@ -140,7 +140,10 @@ def arguments() -> argparse.Namespace:
         help="onnxruntime threads per session (plates.intra_op_threads)",
     )
     parser.add_argument(
-        "--engine", choices=["auto", "onnxruntime", "openvino"], default="auto", help="models.engine"
+        "--engine",
+        choices=["auto", "onnxruntime", "openvino"],
+        default="onnxruntime",
+        help="models.engine (the shipped default: onnxruntime)",
     )
     parser.add_argument(
         "--precision", choices=["auto", "f32", "bf16"], default="auto", help="models.precision"
