@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.types import Receive, Scope, Send
 
 from command_center.admin.api import cameras, watch_lists, watchlist
 from command_center.admin.camera_directory import CameraDirectory
@@ -39,6 +40,7 @@ from command_center.observability import CommandCenterMetrics, MeteredAlertStore
 from command_center.records.api import (
     arrests,
     checkin_batch,
+    checkin_fast,
     checkins,
     crimes,
     dossier,
@@ -50,7 +52,6 @@ from command_center.records.api import (
     reminders,
     vehicles,
 )
-from command_center.records.api.checkin_fast import CheckinFastPath
 from command_center.records.casework import start_casework
 from command_center.records.services import start_records
 from command_center.security.api import audit, auth, integrations, users
@@ -105,7 +106,7 @@ def create_app(
             log.info("command centre ready on NATS %s", settings.nats_url)
             yield
 
-    app = FastAPI(
+    app = CommandCentreApp(
         title="safecity command centre",
         lifespan=lifespan,
         docs_url=None,  # a Swagger page loads scripts from a CDN, which the CSP forbids: api/docs.py
@@ -116,7 +117,6 @@ def create_app(
     app.add_exception_handler(RedisError, _redis_unavailable)
     for error in DATABASE_AWAY:
         app.add_exception_handler(error, _database_unavailable)
-    app.add_middleware(CheckinFastPath)  # innermost: hotels' check-ins without routing (checkin_fast.py)
     app.add_middleware(NulGuardMiddleware)  # PostgreSQL cannot take NUL in any text: 400, not 500
     _add_cors(app, settings.security.cors_origins)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: CORS preflights get the headers too
@@ -124,6 +124,19 @@ def create_app(
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+class CommandCentreApp(FastAPI):
+    """The API, whose hotels' ``POST /checkins`` is answered before any middleware or routing
+    (``records/api/checkin_fast.py``; whatever that path does not serve goes through the whole app)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if checkin_fast.wanted(scope):
+            scope["app"] = self
+            services = getattr(self.state, "services", None)
+            await checkin_fast.serve(services, self.max_body_size, scope, receive, send, super().__call__)
+            return
+        await super().__call__(scope, receive, send)
 
 
 REDIS_RETRY_AFTER_S = 5
