@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -71,6 +72,13 @@ from watchlist.vehicles import VehicleHotlist
 
 log = logging.getLogger(__name__)
 
+# The audit appender and the screening threads wait for PostgreSQL with the GIL released; taking it back
+# while the event loop is busy waits for the loop to be made to yield, every switch interval (Python's
+# default: 5 ms), so each of a group commit's round trips could cost 5 ms under load. At 0.5 ms (same
+# half hour, load ~21): 478 check-ins/s, p50 54 ms, p99 231 ms, 0.90 ms CPU each; at 5 ms: 356/s, 69 ms,
+# 274 ms, 1.18 ms.
+SWITCH_INTERVAL_S = 0.0005
+
 NATS_WAIT_S = 30.0
 NATS_DRAIN_TIMEOUT_S = 5.0
 
@@ -98,6 +106,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
             app.state.services = await _start(settings, engine, policy, nats_wait_s, stack, metrics)
             metrics.attach(app.state.services)
             watchdog = Watchdog(app.state.services, metrics)
