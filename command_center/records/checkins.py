@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, select, text, update
+from sqlalchemy import JSON, Connection, Engine, and_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from command_center.records import tables as t
 from command_center.records.types import PersonNotFoundError, RecordsError, now, utc
 from pipeline.adapters import transactions, unnest
+from pipeline.adapters.database import UtcDateTime
 
 
 class CheckinConflictError(RecordsError):
@@ -154,6 +155,28 @@ def _listing() -> Any:
     return select(*_LISTED, t.checkins.c.photo_jpeg.is_not(None).label("has_photo"))
 
 
+# Screening's first pass in one statement (PostgreSQL): the check-ins not yet screened among :ids; those
+# without a photo whose CNIC is not on the record in an alerting category marked screened with :found.
+# Constant text (arrays, not IN lists), so it is prepared once; a fraction of three SQLAlchemy queries'
+# CPU (measured: ~2 ms each for a batch of thirty).
+_PG_SCREEN_PLAIN = text(
+    """
+    WITH todo AS (
+        SELECT c.id, c.photo_jpeg IS NULL AND NOT EXISTS (
+            SELECT 1 FROM cro_persons p
+            WHERE p.cnic = c.cnic AND p.archived_at IS NULL AND p.category = ANY(CAST(:categories AS text[]))
+        ) AS plain
+        FROM hotel_checkins c WHERE c.id = ANY(CAST(:ids AS bigint[])) AND c.screened_at IS NULL
+    ), marked AS (
+        UPDATE hotel_checkins h SET screened_at = :at, screening = :found
+        FROM todo WHERE h.id = todo.id AND todo.plain AND h.screened_at IS NULL
+        RETURNING h.id
+    )
+    SELECT todo.id, todo.plain, (SELECT count(*) FROM marked) AS marked FROM todo ORDER BY todo.id
+    """
+).bindparams(bindparam("at", type_=UtcDateTime()), bindparam("found", type_=JSON()))
+
+
 class CheckinStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -274,6 +297,19 @@ class CheckinStore:
                 _listing().where(c.id.in_(checkin_ids), c.screened_at.is_(None)).order_by(c.id)
             ).all()
         return [Checkin.from_row(row) for row in rows]
+
+    def screen_plain(
+        self, checkin_ids: list[int], categories: frozenset[str], found: dict[str, Any]
+    ) -> tuple[list[int], int] | None:
+        """PostgreSQL: those of ``checkin_ids`` not yet screened that have no photo and whose CNIC is not
+        on the record in one of ``categories`` marked screened with ``found``, in one statement; (the
+        ids of the other unscreened ones, how many were marked). None on another database."""
+        if self._engine.dialect.name != "postgresql":
+            return None
+        values = {"ids": checkin_ids, "categories": sorted(categories), "at": now(), "found": found}
+        with transactions.begin(self._engine) as conn:
+            rows = conn.execute(_PG_SCREEN_PLAIN, values).all()
+        return [int(r.id) for r in rows if not r.plain], int(rows[0].marked) if rows else 0
 
     def mark_screened_many(self, checkin_ids: list[int], screening: dict[str, Any]) -> int:
         """Record the same finding (nothing found) for many check-ins at once; how many were marked."""

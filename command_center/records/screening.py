@@ -135,22 +135,32 @@ class CheckinScreener:
 
     async def screen_many(self, checkin_ids: list[int]) -> None:
         """Screen several check-ins: one CNIC lookup for all; those with nothing to look at further (no
-        photo, no CNIC on the record in an alerting category) marked screened together, the others one
-        by one as ``screen`` does."""
-        checkins = await asyncio.to_thread(self._checkins.unscreened_of, checkin_ids)
-        persons = await asyncio.to_thread(self._persons.by_cnics, {c.cnic for c in checkins})
+        photo, no CNIC on the record in an alerting category) marked screened together (all that in one
+        hop to a thread), the others one by one as ``screen`` does."""
+        further, marked = await asyncio.to_thread(self._screen_plain, checkin_ids)
+        self.screened += marked
+        for checkin_id in further:
+            await self.screen(checkin_id)
+
+    def _screen_plain(self, checkin_ids: list[int]) -> tuple[list[int], int]:
+        """Marks those of ``checkin_ids`` with nothing to look at further screened: the others' ids, and
+        how many were marked."""
+        found = {"subjects": [], "face": "no photo", "alerts": []}
+        done = self._checkins.screen_plain(checkin_ids, self._categories, found)
+        if done is not None:
+            return done
+        checkins = self._checkins.unscreened_of(checkin_ids)
+        persons = self._persons.by_cnics({c.cnic for c in checkins})
 
         def plain(c: Checkin) -> bool:
             person = persons.get(c.cnic)
             return not c.has_photo and (person is None or person.category not in self._categories)
 
         nothing = [c.id for c in checkins if plain(c)]
+        marked = 0
         if nothing:
-            found = {"subjects": [], "face": "no photo", "alerts": []}
-            self.screened += await asyncio.to_thread(self._checkins.mark_screened_many, nothing, found)
-        for checkin in checkins:
-            if not plain(checkin):
-                await self.screen(checkin.id)
+            marked = self._checkins.mark_screened_many(nothing, found)
+        return [c.id for c in checkins if not plain(c)], marked
 
     async def screen(self, checkin_id: int) -> dict[str, Any]:
         checkin = await asyncio.to_thread(self._checkins.get, checkin_id)

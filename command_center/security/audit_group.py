@@ -3,15 +3,17 @@
 A request hands its work (``Work``: a function that writes through the stores and returns its result
 and the audit entries that record it) to ``GroupAppender.run`` and waits. The appender's thread takes
 every job waiting (up to ``max_batch``), opens one transaction on a connection of its own (kept open:
-no pool checkout or ping per batch), takes the chain's lock and reads its head (the advisory lock on
-PostgreSQL, the write lock on SQLite, exactly as every other audited writer does, so replicas and the
-other writers stay in one linear chain; one round trip on PostgreSQL), runs the jobs (a job that fails
-gets its error, and nothing it wrote is kept), appends all the entries the jobs returned in their
-order with one multi-row insert that also moves the head (one statement on PostgreSQL), and commits
-once. Jobs of one ``BulkWork`` class run together (``run_all``: e.g. every request's check-ins in one
-insert), so a batch costs the same few round trips however many requests it holds. Jobs run without
-savepoints of their own: a job that raises has the batch rolled back and run again without it (bulk
-work that raises, one job at a time), so ``Work`` must be safe to run again.
+no pool checkout or ping per batch), runs the jobs (a job that fails gets its error, and nothing it
+wrote is kept), takes the chain's lock and reads its head (the advisory lock on PostgreSQL, the write
+lock on SQLite, exactly as every other audited writer does, so replicas and the other writers stay in
+one linear chain; one round trip on PostgreSQL; on SQLite the lock is taken before the jobs run, as a
+writer there must read nothing before it), appends all the entries the jobs returned in their order
+with one multi-row insert that also moves the head (one statement on PostgreSQL), and commits once: on
+PostgreSQL another process's appender waits for three round trips of this one (head, entries, commit),
+not for its jobs' writes. Jobs of one ``BulkWork`` class run together (``run_all``: e.g. every
+request's check-ins in one insert), so a batch costs the same few round trips however many requests it
+holds. Jobs run without savepoints of their own: a job that raises has the batch rolled back and run
+again without it (bulk work that raises, one job at a time), so ``Work`` must be safe to run again.
 
 Requests are answered only after that commit, so:
 
@@ -192,11 +194,15 @@ class GroupAppender:
             committing = False
             try:
                 with conn.begin() as tx:
-                    head = self.trail.lock_head(conn)
+                    # PostgreSQL: the jobs write before the chain's lock is taken, so that other processes'
+                    # appenders wait only for this one's head, entries and commit (SQLite: the write lock
+                    # first, as every writer there must read nothing before taking it).
+                    head = None if conn.dialect.name == "postgresql" else self.trail.lock_head(conn)
                     done = self._run_jobs(conn, batch, merge)
                     if isinstance(done, _MergeFailed | _Failed):
                         tx.rollback()
                     else:
+                        head = head or self.trail.lock_head(conn)
                         self.trail.append_many(conn, done[1], head)
                         committing = True  # from here on, whether it committed is not known
                         tx.commit()

@@ -197,9 +197,15 @@ async def test_checkins_the_fast_path_hands_on_answer_as_the_route_does(served: 
     """``checkin_fast`` serves a hotel's JSON post; what it hands on to the route is answered as ever."""
     _, key = await hotel_key(served)
     async with hotel(served, key) as desk:
-        first = await desk.post("/checkins", json=checkin("F-1", cnic()))
+        guest = checkin("F-1", cnic())
+        first = await desk.post("/checkins", json=guest)
         assert first.status_code == 201 and set(first.json()) == {"id", "received_at", "status"}
-        assert first.headers["x-frame-options"] == "DENY"  # the app's middleware still applies
+        assert first.headers["x-frame-options"] == "DENY"  # the headers every answer carries
+        assert first.headers["content-security-policy"].startswith("default-src 'self'")
+        with_query = await desk.post("/checkins?via=pms", json=checkin("F-5", cnic()))  # the route's
+        assert with_query.status_code == 201 and with_query.headers["x-frame-options"] == "DENY"
+        again = await desk.post("/checkins", json=guest)  # a retried post: its first acknowledgement
+        assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
         invalid = await desk.post("/checkins", json=checkin("F-2", "1-2"))  # the body, handed on, refused
         assert invalid.status_code == 422 and invalid.json()["detail"][0]["loc"] == ["body", "cnic"]
         as_text = await desk.post("/checkins", content=b"{}", headers={"Content-Type": "text/plain"})
