@@ -76,7 +76,8 @@ log = logging.getLogger(__name__)
 # while the event loop is busy waits for the loop to be made to yield, every switch interval (Python's
 # default: 5 ms), so each of a group commit's round trips could cost 5 ms under load. At 0.5 ms (same
 # half hour, load ~21): 478 check-ins/s, p50 54 ms, p99 231 ms, 0.90 ms CPU each; at 5 ms: 356/s, 69 ms,
-# 274 ms, 1.18 ms.
+# 274 ms, 1.18 ms. On a quiet machine (23:25, load ~2-3) one pair showed no such gain: 593/s, p99 139 ms,
+# 1.54 ms CPU at 0.5 ms against 635/s, p99 120 ms, 1.41 ms at 5 ms; to be measured again over several pairs.
 SWITCH_INTERVAL_S = 0.0005
 
 NATS_WAIT_S = 30.0
