@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import nats.errors
 import nats.js.errors
@@ -77,8 +78,8 @@ class LeaseKeeper:
         self.live_workers = 0
         self.last_round_ok: float | None = None
         self._free_before: frozenset[str] = frozenset()
-        # Others' leases: camera -> (revision, when first seen at it). One that stops changing lapses
-        # at most a TTL after it was first seen, and the next round is timed for that moment.
+        # Others' leases: camera -> (revision, when it lapses unless renewed), and the next round is
+        # timed for the first such moment.
         self._foreign: dict[str, tuple[int, float]] = {}
         self._started_at = utcnow()
         self._wakeup = asyncio.Event()
@@ -151,13 +152,29 @@ class LeaseKeeper:
             if owners[camera_id] == self.worker_id or entry.revision is None:
                 continue
             before = self._foreign.get(camera_id)
-            foreign[camera_id] = before if before and before[0] == entry.revision else (entry.revision, now)
+            if before and before[0] == entry.revision:
+                foreign[camera_id] = before
+            else:
+                foreign[camera_id] = (entry.revision, self._lapse_of(entry, now))
         self._foreign = foreign
 
+    def _lapse_of(self, entry: KeyValue.Entry, now: float) -> float:
+        """When a lease first seen ``now`` lapses unless renewed (a little after, to be sure).
+
+        It was written up to a round before this worker saw it: the server's time of the write tells
+        when, which lets a dead worker's camera be taken up to a round sooner. That time is another
+        machine's clock, so it may only bring the moment forward by at most one round."""
+        seen_due = now + self.ttl_s + SAFETY_MARGIN_S
+        written: object = entry.created  # nats.py types it int; a watch gives the stream's datetime
+        if not isinstance(written, datetime):
+            return seen_due
+        written_due = now + written.timestamp() - time.time() + self.ttl_s + SAFETY_MARGIN_S
+        return min(max(written_due, seen_due - self.period_s), seen_due)
+
     def _next_lapse(self) -> float:
-        """When the first unrenewed foreign lease can have lapsed (a little after, to be sure)."""
+        """When the first unrenewed foreign lease can have lapsed."""
         now = self._clock()
-        dues = [seen + self.ttl_s + SAFETY_MARGIN_S for _, seen in self._foreign.values()]
+        dues = [due for _, due in self._foreign.values()]
         # The server expires entries on a timer of its own: look again every LAPSE_POLL_S for a while.
         soon = [max(due, now + LAPSE_POLL_S) for due in dues if due > now - LAPSE_GRACE_S]
         return min(soon, default=now + self.ttl_s)
