@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Engine, and_, bindparam, func, select, text, update
+from sqlalchemy import JSON, Connection, Engine, and_, bindparam, false, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -62,6 +63,7 @@ class Ack:
     id: int
     received_at: datetime
     checked_out_at: datetime | None = None
+    screened: bool = False  # screened as it was stored (nothing to look at further)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,17 +109,42 @@ _ROWS_PER_INSERT = 1000  # SQLite: bind parameters of one statement well under i
 _COLUMNS = [
     c.name for c in t.checkins.c if c.name not in ("id", "checked_out_at", "screened_at", "screening")
 ]
-_PG_INSERT = text(
-    unnest.insert_sql(t.checkins, _COLUMNS) + " ON CONFLICT DO NOTHING RETURNING id, hotel_id, booking_ref"
+_RETURNING = (
+    " ON CONFLICT DO NOTHING RETURNING id, hotel_id, booking_ref, screened_at IS NOT NULL AS screened"
 )
+_PG_INSERT = text(unnest.insert_sql(t.checkins, _COLUMNS) + _RETURNING)
+
+# What screening records for a check-in with nothing to look at further: no photo, and no person on the
+# record under its CNIC in an alerting category.
+PLAIN_SCREENING: dict[str, Any] = {"subjects": [], "face": "no photo", "alerts": []}
+
+# The insert that also screens (PostgreSQL, a store given the alerting categories): a check-in with
+# nothing to look at further is stored screened, in the same statement and transaction (one index probe
+# of the CRO by CNIC per row), so it never needs screening's queue, its lookup or its update of the row
+# (a second version of the row and of its five index entries). Only the others are left to screening.
+_NAMES = unnest.column_list(_COLUMNS)
+_PG_INSERT_SCREENED = text(
+    f'INSERT INTO "{t.checkins.name}" ({_NAMES}, "screened_at", "screening") '  # noqa: S608 (metadata)
+    "SELECT u.*, CASE WHEN s.plain THEN CAST(:at AS timestamptz) END, "
+    "CASE WHEN s.plain THEN CAST(:found AS json) END "
+    f"FROM {unnest.rows_sql(t.checkins, _COLUMNS)} AS u({_NAMES}) "
+    "CROSS JOIN LATERAL (SELECT u.photo_jpeg IS NULL AND NOT EXISTS ("
+    "SELECT 1 FROM cro_persons p WHERE p.cnic = u.cnic AND p.archived_at IS NULL "
+    "AND p.category = ANY(CAST(:categories AS text[])))) AS s(plain)" + _RETURNING
+).bindparams(bindparam("at", type_=UtcDateTime()), bindparam("found", type_=JSON()))
 
 
-def _insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> list[Any]:
-    """Insert the rows, a repeat (hotel, booking reference) left out; (id, hotel_id, booking_ref) of
-    those inserted. PostgreSQL: one statement of constant text (``unnest``)."""
+def _insert_rows(conn: Connection, rows: list[dict[str, Any]], categories: list[str] | None) -> list[Any]:
+    """Insert the rows, a repeat (hotel, booking reference) left out; (id, hotel_id, booking_ref,
+    screened) of those inserted. PostgreSQL: one statement of constant text (``unnest``), which screens
+    the plain ones when given the alerting ``categories``."""
     if conn.dialect.name == "postgresql":
-        return list(conn.execute(_PG_INSERT, unnest.arrays(rows, _COLUMNS)).all())
-    returning = (t.checkins.c.id, t.checkins.c.hotel_id, t.checkins.c.booking_ref)
+        values = unnest.arrays(rows, _COLUMNS)
+        if categories is None:
+            return list(conn.execute(_PG_INSERT, values).all())
+        screened = {"at": rows[0]["received_at"], "found": PLAIN_SCREENING, "categories": categories}
+        return list(conn.execute(_PG_INSERT_SCREENED, values | screened).all())
+    returning = (t.checkins.c.id, t.checkins.c.hotel_id, t.checkins.c.booking_ref, false().label("screened"))
     return list(
         conn.execute(
             _insert("sqlite", t.checkins).values(rows).on_conflict_do_nothing().returning(*returning)
@@ -178,8 +205,11 @@ _PG_SCREEN_PLAIN = text(
 
 
 class CheckinStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, screen_categories: Iterable[str] | None = None) -> None:
+        """``screen_categories``: the CRO categories screening alerts on; given, a check-in with nothing
+        to look at further is stored screened (PostgreSQL; see ``_PG_INSERT_SCREENED``)."""
         self._engine = engine
+        self._categories = sorted(screen_categories) if screen_categories is not None else None
 
     def record(self, hotel_id: int, checkin: NewCheckin, posted_by: str) -> tuple[Ack, bool]:
         """(acknowledgement, created); a repeat of the same check-in gets the first acknowledgement."""
@@ -210,12 +240,12 @@ class CheckinStore:
         all of them (per ``_ROWS_PER_INSERT``); per post, per item, as ``record_many`` answers."""
         received = now()
         rows = [_row(post.hotel_id, item, post.posted_by, received) for post in posts for item in post.items]
-        new: dict[tuple[int, str], int] = {}
+        new: dict[tuple[int, str], tuple[int, bool]] = {}
         with transactions.begin(self._engine) as conn:
             for start in range(0, len(rows), _ROWS_PER_INSERT):
                 new |= {
-                    (int(r.hotel_id), r.booking_ref): int(r.id)
-                    for r in _insert_rows(conn, rows[start : start + _ROWS_PER_INSERT])
+                    (int(r.hotel_id), r.booking_ref): (int(r.id), bool(r.screened))
+                    for r in _insert_rows(conn, rows[start : start + _ROWS_PER_INSERT], self._categories)
                 }
         digests = iter(row["payload_sha256"] for row in rows)
         return [
@@ -229,12 +259,12 @@ class CheckinStore:
         item: NewCheckin,
         digest: str,
         received: datetime,
-        new: dict[tuple[int, str], int],
+        new: dict[tuple[int, str], tuple[int, bool]],
     ) -> tuple[Ack, bool] | RecordsError:
         """The first item of a (hotel, booking reference) inserted is created; any other is a repeat."""
-        checkin_id = new.pop((hotel_id, item.booking_ref), None)
-        if checkin_id is not None:
-            return Ack(checkin_id, received), True
+        inserted = new.pop((hotel_id, item.booking_ref), None)
+        if inserted is not None:
+            return Ack(inserted[0], received, screened=inserted[1]), True
         try:
             return self._repeat(hotel_id, item.booking_ref, digest), False
         except RecordsError as exc:

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from command_center.alerts.sightings import Sighting, SightingKind
 from command_center.alerts.store import AlertStore, HitOutcome
 from command_center.alerts.views import stored_event
-from command_center.records.checkins import Checkin, CheckinStore
+from command_center.records.checkins import PLAIN_SCREENING, Checkin, CheckinStore
 from command_center.records.faces import FaceMatch, GuestFaceMatcher
 from command_center.records.notices import FollowNotifier
 from command_center.records.store import PersonStore
@@ -145,7 +145,7 @@ class CheckinScreener:
     def _screen_plain(self, checkin_ids: list[int]) -> tuple[list[int], int]:
         """Marks those of ``checkin_ids`` with nothing to look at further screened: the others' ids, and
         how many were marked."""
-        found = {"subjects": [], "face": "no photo", "alerts": []}
+        found = PLAIN_SCREENING
         done = self._checkins.screen_plain(checkin_ids, self._categories, found)
         if done is not None:
             return done

@@ -75,7 +75,7 @@ async def start_records(
     face alerts (followers, fusion), and screen check-ins left unscreened by a previous run."""
     persons = PersonStore(engine)
     await asyncio.to_thread(persons.create_schema)
-    checkins = CheckinStore(engine)
+    checkins = CheckinStore(engine, settings.records.checkin_alert_categories)
     known = cameras if cameras is not None else {c.id: c for c in settings.cameras}
     names = settings.nats.subjects
     notifier = FollowNotifier(

@@ -22,6 +22,9 @@ Requests are answered only after that commit, so:
   as the database's ``synchronous`` setting makes any commit);
 - a crash before the commit loses the whole batch, none of whose requests was answered.
 
+The requests waiting on an event loop hear back in one callback per batch on that loop (one wake-up of
+the loop, not one a request).
+
 While one batch commits the next one gathers, so under load batches grow by themselves and an idle
 system commits each request at once (no deliberate delay).
 """
@@ -34,7 +37,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, Self, TypeVar
 
 from sqlalchemy.engine import Connection
@@ -72,8 +75,51 @@ _Done = tuple[list[tuple["_Job[Any]", Any]], list[_Fields]]
 
 @dataclass(slots=True)
 class _Job(Generic[T]):
+    """A job and who waits for it: a thread (``future``, ``run_sync``) or a task (``waiter``, ``run``)."""
+
     work: Work[T]
-    future: concurrent.futures.Future[T] = field(default_factory=concurrent.futures.Future)
+    future: concurrent.futures.Future[T] | None = None
+    waiter: asyncio.Future[T] | None = None
+
+    def start(self) -> bool:
+        """Whether it is still wanted (its waiter not cancelled meanwhile); a thread's can no longer be."""
+        if self.future is not None:
+            return self.future.set_running_or_notify_cancel()
+        return self.waiter is not None and not self.waiter.cancelled()
+
+
+_Outcome = tuple[_Job[Any], Any, BaseException | None]
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    """Each job's result or error to whoever waits for it: a thread's at once; the tasks' on their
+    event loop, one callback per loop for the whole batch (one wake-up of the loop, not one a job)."""
+    waiting: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for job, value, error in outcomes:
+        if job.future is not None:
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(value)
+        elif job.waiter is not None:
+            waiting.setdefault(job.waiter.get_loop(), []).append((job, value, error))
+    for loop, jobs in waiting.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, jobs)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            log.debug("%d audited job(s) finished after their event loop closed", len(jobs))
+
+
+def _resolve(outcomes: list[_Outcome]) -> None:
+    """On the waiters' loop: the outcomes set (a waiter cancelled meanwhile is left alone)."""
+    for job, value, error in outcomes:
+        waiter = job.waiter
+        if waiter is None or waiter.done():
+            continue
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +155,14 @@ class GroupAppender:
 
     async def run(self, work: Work[T]) -> T:
         """Run ``work`` in the next group commit; its result once that commit is done."""
-        return await asyncio.wrap_future(self._submit(work))
+        waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._submit(_Job(work, waiter=waiter))
+        return await waiter
 
     def run_sync(self, work: Work[T]) -> T:
-        return self._submit(work).result()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._submit(_Job(work, future=future))
+        return future.result()
 
     def close(self) -> None:
         """Finish the jobs already handed in, then stop the thread."""
@@ -123,8 +173,7 @@ class GroupAppender:
             self._queue.put(None)
             thread.join(timeout=30)
 
-    def _submit(self, work: Work[T]) -> concurrent.futures.Future[T]:
-        job: _Job[T] = _Job(work)
+    def _submit(self, job: _Job[T]) -> None:
         with self._start_lock:
             if self._closed:
                 raise AppenderClosedError("the audit appender is closed")
@@ -132,7 +181,6 @@ class GroupAppender:
                 self._thread = threading.Thread(target=self._loop, name="audit-appender", daemon=True)
                 self._thread.start()
             self._queue.put(job)
-        return job.future
 
     def _loop(self) -> None:
         try:
@@ -160,26 +208,21 @@ class GroupAppender:
             self._commit(batch)
 
     def _commit(self, batch: list[_Job[Any]]) -> None:
-        batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
+        batch = [job for job in batch if job.start()]
         failed: list[tuple[_Job[Any], BaseException]] = []
         try:
             values = self._commit_all(batch, failed)
         except BaseException as exc:  # nothing of the batch was stored: every request hears so
             self.stats.failed_batches += 1
             log.warning("an audit group commit of %d job(s) failed: %s", len(batch), exc)
-            for job in batch:
-                if not job.future.done():
-                    job.future.set_exception(exc)
+            _settle([(job, None, exc) for job in batch])
             if not isinstance(exc, Exception):
                 raise
             return
         self.stats.batches += 1
         self.stats.jobs += len(batch)
         self.stats.largest = max(self.stats.largest, len(batch))
-        for job, error in failed:
-            job.future.set_exception(error)
-        for job, value in values:
-            job.future.set_result(value)
+        _settle([(job, None, error) for job, error in failed] + [(job, value, None) for job, value in values])
 
     def _commit_all(
         self, batch: list[_Job[Any]], failed: list[tuple[_Job[Any], BaseException]]

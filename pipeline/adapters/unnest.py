@@ -21,10 +21,19 @@ _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 def insert_sql(table: Table, columns: Sequence[str]) -> str:
     """``INSERT INTO table (columns) SELECT * FROM unnest(CAST(:column AS type[]), ...)``: bind each
     column's values as a list under its own name (see ``arrays``); append ON CONFLICT, RETURNING."""
-    names = ", ".join(f'"{name}"' for name in columns)
-    arrays = ", ".join(f"CAST(:{name} AS {_array_type(table, name)})" for name in columns)
     # Names and types from the table's metadata, never from input: the values are bound.
-    return f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays})'  # noqa: S608
+    return f'INSERT INTO "{table.name}" ({column_list(columns)}) SELECT * FROM {rows_sql(table, columns)}'  # noqa: S608
+
+
+def column_list(columns: Sequence[str]) -> str:
+    """The columns' names, quoted, comma-separated."""
+    return ", ".join(f'"{name}"' for name in columns)
+
+
+def rows_sql(table: Table, columns: Sequence[str]) -> str:
+    """``unnest(CAST(:column AS type[]), ...)``: the bound rows as a set of rows (``arrays``), for an
+    ``INSERT ... SELECT`` that computes more columns from them (alias it with ``column_list``)."""
+    return "unnest(" + ", ".join(f"CAST(:{name} AS {_array_type(table, name)})" for name in columns) + ")"
 
 
 def _array_type(table: Table, name: str) -> str:

@@ -182,10 +182,10 @@ async def store(
     summary: dict[str, object] | None = None,
 ) -> list[Stored]:
     """Store ``items`` with their audit entries in the next group commit (and ``summary`` as one more
-    ``checkins.batch`` entry); once committed, hand the new ones to screening."""
+    ``checkins.batch`` entry); once committed, hand the new ones not screened as stored to screening."""
     results = await trail.group.run(CheckinWork(records, poster, items, batch, summary))
     for result in results:
-        if result.created and result.ack is not None:
+        if result.created and result.ack is not None and not result.ack.screened:
             records.screener.submit(result.ack.id)
     return results
 
