@@ -26,6 +26,17 @@ _SIDE = 320  # pixels across the grey copy
 _MIN_CHANGED_FACE_SHARE = 0.25  # of the smallest face's area, in the grey copy's pixels
 
 
+def every_nth(image: Image, stride: int) -> Image:
+    """Every ``stride``-th pixel of every ``stride``-th row (``image[::stride, ::stride]``, the same pixels
+    when the sides divide by ``stride``). OpenCV's nearest-neighbour resize copies them in 0.13 ms at
+    320x180 where NumPy's strided copy of a colour image takes 0.5 ms (pixel by pixel, byte by byte)."""
+    if stride <= 1:
+        return image
+    height, width = image.shape[:2]
+    size = (-(-width // stride), -(-height // stride))
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_NEAREST), dtype=np.uint8)
+
+
 class MotionGate:
     """Per camera, one thread: ``should_detect(image, now_ns)`` and, when it said yes and the frame was
     detected, ``detected()`` to make that frame the reference."""
@@ -45,7 +56,7 @@ class MotionGate:
         if not self._settings.enabled:
             return True
         stride = max(1, round(image.shape[1] / _SIDE))
-        small = np.ascontiguousarray(image[::stride, ::stride])
+        small = every_nth(image, stride)
         grey = np.asarray(cv2.blur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (3, 3)), dtype=np.uint8)
         self._pending = grey
         reference, last = self._reference, self._last_detection_ns

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 from pipeline.types import Frame
+from watchlist.index import search_on_this_thread
 from workers.frame_queue import DropOldestQueue
 from workers.stats import CameraCounters
 
@@ -79,6 +80,7 @@ class CameraRunner:
         return self._thread.is_alive()
 
     def _run(self) -> None:
+        search_on_this_thread()  # the camera's watchlist searches: no spinning helper threads
         try:
             while not self._stop.is_set():
                 frame = self._queue.get(timeout=0.5)
