@@ -16,6 +16,7 @@ stage (mean). Prints figures (``--json``: one JSON object); asserts nothing.
     python bench/plates_accuracy.py [--json] [--threads T] [--detector lpd_yunet|platedet] [--limit N]
                                     [--ocr-model ppocr_v6_rec|ppocr_rec] [--show-misses]
                                     [--engine auto|onnxruntime|openvino] [--precision auto|f32|bf16]
+                                    [--coarse-model lpd_yunet_qdq]
 """
 
 from __future__ import annotations
@@ -126,6 +127,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--candidate-factor", type=float, help="LPD-YuNet candidate_factor (default: the setting's default)"
     )
+    parser.add_argument(
+        "--coarse-model", help="LPD-YuNet coarse_model, e.g. lpd_yunet_qdq (scripts/quantize_lpd_yunet.py)"
+    )
     parser.add_argument("--labels", type=Path, default=SHARED / "media" / "plates" / "labels.csv")
     parser.add_argument(
         "--models-dir", type=Path, default=Path(os.environ.get("SAFECITY_MODELS_DIR", SHARED / "models"))
@@ -158,7 +162,11 @@ def base_settings(args: argparse.Namespace) -> PlatesSettings:
     if args.detector == "platedet":
         detector = PlateDetDetector(type="platedet")
     else:
-        given = {"smallest_plate_px": args.smallest_plate, "candidate_factor": args.candidate_factor}
+        given = {
+            "smallest_plate_px": args.smallest_plate,
+            "candidate_factor": args.candidate_factor,
+            "coarse_model": args.coarse_model,
+        }
         detector = LpdYuNetDetector.model_validate({k: v for k, v in given.items() if v is not None})
     base = PlatesSettings(
         detector=detector, crop_variants=args.variants, intra_op_threads=args.intra_op_threads

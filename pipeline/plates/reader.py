@@ -147,6 +147,7 @@ class PlateModels:
                 scale_for(det.smallest_plate_px),
                 det.candidate_factor,
                 engine=engine_for(self._engines, det.model),
+                coarse_path=self._optional(registry, det.coarse_model, "plates.detector.coarse_model"),
             )
             if det.large_plate_px is not None:
                 # No close look: it would show the plate as large as the first look did.
@@ -178,14 +179,21 @@ class PlateModels:
         """The second recogniser, or None when there is none or its file is not usable (pulled apart from
         the first, which ships in a wheel: plates are then read by one model, and the log says so)."""
         name = self._settings.ocr_second_model
+        path = self._optional(registry, name, "plates.ocr_second_model")
+        if name is None or path is None:
+            return None
+        return PlateOcr(path, self._settings.intra_op_threads, engine_for(self._engines, name))
+
+    def _optional(self, registry: Registry, name: str | None, setting: str) -> Path | None:
+        """The file of an optional model, or None when none is set or its file is not usable (logged:
+        the reader then does without it)."""
         if name is None:
             return None
         try:
-            path = resolve(registry, self._models_dir, name)
+            return resolve(registry, self._models_dir, name)
         except ModelError as exc:
-            _log.warning("plates.ocr_second_model: %s; unsure plates are read by one recogniser", exc)
+            _log.warning("%s: %s; reading without it", setting, exc)
             return None
-        return PlateOcr(path, self._settings.intra_op_threads, engine_for(self._engines, name))
 
     @property
     def detector(self) -> PlateDetector:

@@ -58,6 +58,13 @@ class LpdYuNetDetector(Strict):
         "plates at one more close look per candidate (recall 0.984 at 0.6, 0.988 at 0.3).",
     )
 
+    coarse_model: str | None = Field(
+        None,
+        description="Registry name of the file that runs the shrunk first look (e.g. lpd_yunet_qdq, the "
+        "int8 one made by scripts/quantize_lpd_yunet.py); the close look that confirms, places and scores "
+        "every candidate keeps ``model``. None: ``model`` for both.",
+    )
+
     large_plate_px: float | None = Field(
         120.0,
         ge=12.0,

@@ -106,9 +106,9 @@ def test_a_known_plate_needs_no_second_look(detector: LpdYuNet, media_dir: Path)
     runs: list[int] = []
     original = detector._run
 
-    def counted(pixels: np.ndarray, shown: tuple[int, int]) -> object:
+    def counted(pixels: np.ndarray, shown: tuple[int, int], first_look: bool = False) -> object:
         runs.append(1)
-        return original(pixels, shown)
+        return original(pixels, shown, first_look)
 
     detector._run = counted  # type: ignore[method-assign]
     try:
@@ -120,3 +120,24 @@ def test_a_known_plate_needs_no_second_look(detector: LpdYuNet, media_dir: Path)
     assert len(runs) - looks < looks  # the followed plate was not looked at again
     assert max(_iou(tuple(b), PHOTO[1]) for b in followed.boxes) >= 0.5
     assert len(seen) >= 1
+
+
+def test_the_first_look_can_run_another_file_and_only_proposes(models_dir: Path, media_dir: Path) -> None:
+    # The coarse file here is the f32 one itself; what matters is which engine runs which look.
+    det = LpdYuNet(models_dir / MODEL, 0.3, 1, scale_for(44.0), coarse_path=models_dir / MODEL)
+    det.load()
+    assert det._coarse_engine is not None and det._engine is not None
+    runs: dict[str, list[tuple[int, ...]]] = {"coarse": [], "close": []}
+    for name, engine in (("coarse", det._coarse_engine), ("close", det._engine)):
+        original = engine.run
+
+        def counted(feeds: dict, outputs: None = None, *, _k: str = name, _run: object = original) -> list:
+            runs[_k].append(tuple(feeds["input"].shape))
+            return _run(feeds, outputs)  # type: ignore[operator, no-any-return]
+
+        engine.run = counted  # type: ignore[method-assign]
+    image = cv2.imread(str(media_dir / PHOTO[0]))
+    found = det.predict(image)
+    assert runs["coarse"] == [(1, 3, 416, 704)]  # the shrunk whole photo, once
+    assert runs["close"] and all(shape == (1, 3, INPUT_H, INPUT_W) for shape in runs["close"])
+    assert max(_iou(tuple(b), PHOTO[1]) for b in found.boxes) >= 0.5
