@@ -21,8 +21,8 @@ window 0). Per count, after a warm-up, it reads the workers' heartbeats, their /
     python bench/camera_capacity.py --cameras 8 --json --stream h264-1080p+sub6 [--evidence-wait 0]
 
 ``--stream h264-1080p+sub6`` is a camera set up as deployments set one up: analysed on a 640x360 H.264
-sub-stream at 6.25 fps, its 1080p main stream kept for the hits' evidence images (``evidence_wait_ms``:
-what the hits waited for them, from the worker's log).
+sub-stream at 6.25 fps, its 1080p main stream kept for the hits' evidence images, which follow each hit
+(``evidence_update_ms``: how long after the hit, from the worker's log).
 
 ``--processes P`` splits the cameras over P worker processes (pinned with --camera, no leases), to see
 whether several processes per machine cost less than one.
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -186,6 +187,15 @@ async def measure(
         beats.append((time.monotonic(), WorkerHeartbeat.from_bytes(msg.data)))
 
     await nc.subscribe(Subjects().worker_heartbeat_all(), cb=on_beat)  # its workers: default prefix
+    published: dict[str, tuple[float, float]] = {}  # hit id -> (on NATS, emitted by the worker), Unix s
+
+    async def on_hit(msg: Any) -> None:
+        with contextlib.suppress(ValueError):  # not a hit: a hit's later images
+            if Subjects().parse_hit(msg.subject)[0] == "face":
+                hit = json.loads(msg.data)
+                published[hit["event_id"]] = (time.time(), _moment(hit["emitted_at"]))
+
+    await nc.subscribe(Subjects().hits_all(), cb=on_hit)
     offered = [Subprotocol("bearer"), Subprotocol(token)]
     async with websockets.connect(ws_url, max_size=2**24, subprotocols=offered) as ws:
 
@@ -207,6 +217,7 @@ async def measure(
         listener.cancel()
     await nc.close()
     result: dict[str, Any] = {"halves": [], "alerts": alerts, "cpu_s": cpu1 - cpu0, "window_s": end - start}
+    result["published"] = published
     result["stages_cpu_s"] = {k: v - first.cpu_s.get(k, 0.0) for k, v in last.cpu_s.items()}
     result.update(rates([(t, b) for t, b in beats if start - 1 <= t <= end + 1 and b.cameras]))
     for a, b in ((first, middle), (middle, last)):
@@ -241,16 +252,27 @@ def rates(window: list[tuple[float, WorkerHeartbeat]]) -> dict[str, Any]:
 
 
 def glass_to_alert(
-    base: str, token: str, cameras: set[str], alerts: list[tuple[float, dict[str, Any]]]
-) -> list[float]:
+    base: str,
+    token: str,
+    cameras: set[str],
+    alerts: list[tuple[float, dict[str, Any]]],
+    published: dict[str, tuple[float, float]],
+) -> tuple[list[float], dict[str, list[float]]]:
     """Camera send → WebSocket, per decided track: from the send stamp of the frame of a track's first hit
     to the first alert event (created, or updated when the track joined an open episode) that arrived after
-    the command centre stored that hit. Later hits of the same track (better shots) are not counted."""
+    the command centre stored that hit. Later hits of the same track (better shots) are not counted.
+
+    Also where that time went (``parts``, ms per track): ``sent_to_received`` (the best shot's frame
+    from camera_sim to the worker), ``vote_wait`` (from it to the frame that decided the track),
+    ``decided_to_emitted`` (that frame's analysis, to the hit made), ``emitted_to_nats`` (until the hit
+    was on NATS: ``published``, hit id -> (on NATS, emitted), as the bench saw them),
+    ``nats_to_stored`` (the command centre consuming and storing it) and ``stored_to_console``."""
     events: dict[int, list[float]] = {}
     for received_at, event in alerts:
         if event.get("kind") in ("created", "updated") and event.get("camera_id") in cameras:
             events.setdefault(int(event["alert_id"]), []).append(received_at)
     latencies: list[float] = []
+    parts: dict[str, list[float]] = {}
     for alert_id, arrivals in events.items():
         try:
             hits = get_json(f"{base}/alerts/{alert_id}/hits?limit=1000", token)
@@ -263,10 +285,10 @@ def glass_to_alert(
             previous = track
             if not first_of_track or not hit.get("frame_sent_at"):
                 continue
-            stored = datetime.fromisoformat(hit["received_at"]).timestamp()
+            stored = _moment(hit["received_at"])
             shown = [t for t in arrivals if t >= stored]
             if shown:
-                sent = datetime.fromisoformat(hit["frame_sent_at"]).timestamp()
+                sent = _moment(hit["frame_sent_at"])
                 latency_ms = (min(shown) - sent) * 1e3
                 if latency_ms > IMPLAUSIBLE_MS:  # a stamp that is not this run's (seen once in ~10 runs)
                     print(
@@ -275,20 +297,49 @@ def glass_to_alert(
                     )
                     continue
                 latencies.append(latency_ms)
-    return latencies
+                on_nats = published.get(hit["hit_id"])
+                for name, ms in _parts(hit, sent, on_nats, stored, min(shown)).items():
+                    parts.setdefault(name, []).append(ms)
+    return latencies, parts
 
 
-_EVIDENCE_WAIT = re.compile(r'"evidence_wait_ms": ([0-9.]+)|evidence_wait_ms=([0-9.]+)')
+def _moment(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+def _parts(
+    hit: dict[str, Any], sent: float, on_nats: tuple[float, float] | None, stored: float, shown: float
+) -> dict[str, float]:
+    """Where a track's glass-to-alert time went, from its first hit's stamps (see ``glass_to_alert``)."""
+    received = _moment(hit["captured_at"])
+    decision = (hit.get("details") or {}).get("decision") or {}
+    decided = _moment(decision["last_seen_at"]) if decision.get("last_seen_at") else received
+    parts = {
+        "sent_to_received": (received - sent) * 1e3,
+        "vote_wait": (decided - received) * 1e3,
+        "stored_to_console": (shown - stored) * 1e3,
+    }
+    if on_nats is not None:
+        arrived, emitted = on_nats
+        parts |= {
+            "decided_to_emitted": (emitted - decided) * 1e3,
+            "emitted_to_nats": (arrived - emitted) * 1e3,
+            "nats_to_stored": (stored - arrived) * 1e3,
+        }
+    return parts
+
+
+_EVIDENCE_AFTER = re.compile(r'"evidence_update_ms": ([0-9.]+)|evidence_update_ms=([0-9.]+)')
 
 
 _DECIDED = re.compile(r"is profile \d+ \((consensus|strong|template), (\d+)/(\d+) frames")
 
 
 def evidence_waits(logs: list[Path]) -> list[float]:
-    """What each face hit of a sub-stream camera waited for its main-stream images before it went out
+    """How long after each face hit of a sub-stream camera its main-stream images were seen to
     (workers.evidence_upgrade logs it), over the whole run, in ms."""
     texts = [path.read_text(errors="replace") for path in logs if path.exists()]
-    return [float(m[1] or m[2]) for text in texts for m in _EVIDENCE_WAIT.finditer(text)]
+    return [float(m[1] or m[2]) for text in texts for m in _EVIDENCE_AFTER.finditer(text)]
 
 
 def decisions(logs: list[Path]) -> dict[str, Any]:
@@ -349,7 +400,9 @@ def run_count(
             except Exception:
                 print(procs.logs(), file=sys.stderr)
                 raise
-            latencies = glass_to_alert(base, token, set(cameras), result["alerts"])
+            latencies, result["parts"] = glass_to_alert(
+                base, token, set(cameras), result["alerts"], result["published"]
+            )
             logs = [procs.log(f"worker-{i}") for i in range(args.processes)]
             result["evidence_waits"], result["decisions"] = evidence_waits(logs), decisions(logs)
             if not result["decoded"] or min(result["decoded"]) == 0:
@@ -386,10 +439,13 @@ def summary(run: dict[str, Any], seconds: float) -> dict[str, Any]:
         "faces_found": round(run["faces_per_s"] * seconds),
         "decided_tracks": len(latencies),
         "decisions": run.get("decisions"),
-        "evidence_wait_ms": {
+        "evidence_update_ms": {
             "hits": len(waits),
             "p50": round(statistics.median(waits)) if waits else None,
             "p99": round(percentile(waits, 99)) if waits else None,
+        },
+        "glass_to_alert_parts_ms_p50": {
+            name: round(statistics.median(values)) for name, values in sorted(run.get("parts", {}).items())
         },
         "cpu_ms_per_camera_s_by_stage": {
             stage: round(spent / run["window_s"] / count * 1e3, 1)
@@ -442,8 +498,8 @@ def main() -> int:
     parser.add_argument(
         "--evidence-wait",
         type=float,
-        help="worker.streams.evidence_wait_s: how long a sub-stream camera's hit may wait for the main "
-        "stream's images (0: never)",
+        help="worker.streams.evidence_wait_s: how long after a sub-stream camera's hit its main stream's "
+        "images may be sent (0: never)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per count instead of a table")
     args = parser.parse_args()

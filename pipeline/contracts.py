@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # module and named here too, so that every contract can be imported from one place.
 from pipeline.hits import HIT_CONTRACTS as HIT_CONTRACTS
 from pipeline.hits import EvidenceSource as EvidenceSource
+from pipeline.hits import FaceEvidence as FaceEvidence
 from pipeline.hits import FaceHit as FaceHit
 from pipeline.hits import Hit as Hit
 from pipeline.hits import PlateCandidate as PlateCandidate

@@ -115,6 +115,23 @@ class FaceHit(Message, Storable):
         return self.event_id
 
 
+class FaceEvidence(Message, Storable):
+    """Sharper images for a face hit already published: the main stream's crop and scene of the hit's instant.
+
+    A camera analysed on its sub-stream publishes its hit at once with the sub-stream's images, then this,
+    once the main stream's frame of the same instant is decoded (``workers.evidence_upgrade``), on
+    ``subjects.evidence(camera)``. The command centre puts the images on the alert that stored ``hit_id``,
+    if the alert still shows that hit's images; it never opens an alert of its own.
+    """
+
+    camera_id: str = Field(pattern=CAMERA_ID)
+    worker_id: str = Field(max_length=128)
+    hit_id: uuid.UUID = Field(description="The FaceHit's event_id: the sighting these images are of")
+    crop_jpeg: bytes
+    scene_jpeg: bytes
+    evidence: EvidenceSource
+
+
 class PlateCandidate(BaseModel):
     """One reading of a plate that the frames of a vehicle pass voted for."""
 

@@ -92,6 +92,18 @@ class Subjects:
             raise ValueError(f"not a hit subject: {subject!r}")
         return hit_kind(parts[2]), _token(parts[3])
 
+    def face_evidence(self, camera_id: str) -> str:
+        """Sharper images for a face hit of this camera already published (JetStream, the hits' stream,
+        after the hit): ``<prefix>.hits.face.<camera>.evidence``."""
+        return f"{self.hits('face', camera_id)}.evidence"
+
+    def parse_face_evidence(self, subject: str) -> str | None:
+        """The camera of a face-evidence subject; None for any other subject."""
+        parts = subject.split(".")
+        if len(parts) != 5 or parts[:3] != [self.prefix, "hits", "face"] or parts[4] != "evidence":
+            return None
+        return _token(parts[3])
+
     def hits_all(self) -> str:
         """Every kind of hit (what turns into alerts)."""
         return f"{self.prefix}.hits.>"

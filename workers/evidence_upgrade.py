@@ -3,15 +3,18 @@
 A camera analysed on its sub-stream (360p, say) matches faces of 30-60 pixels; an operator verifying the
 alert against the enrolment photo needs more. The main stream's frame of the same instant (4K: six times
 the pixels a side) is decoded on demand from the packets ``MainStreamReader`` keeps, in this camera's
-evidence thread, and its crop of the hit's box replaces the sub-stream's before the hit is published.
+evidence thread, and its crop of the hit's box is sent after the hit as a ``FaceEvidence`` of that hit.
 
-What a control room needs decides the rules. The alert must not wait long: a hit waits at most ``wait_s``
-(measured with a 2 s GOP: median 0.10 s for 1080p H.264, 0.41 s for 4K HEVC; up to 0.23 and 1.0 s at the
-end of a GOP), and not at all when the frames to decode would take longer than the time left at the rate
-this stream has decoded so far. The evidence must show what the matcher saw: the main stream's crop is
-used only when it is of the same instant (the nearest frame within ``MAX_DISTANCE_NS``) and looks like the
-analysed crop (normalised correlation of the two, at the sub-stream's size). Otherwise the hit goes with
-the sub-stream's images, as it would without a main stream. Plate reads pass straight through.
+What a control room needs decides the rules. The alert must not wait for its sharper picture: the hit is
+published at once with the sub-stream's images (decoding from the keyframe before the frame took a median
+0.10 s for 1080p H.264, 0.41 s for 4K HEVC with a 2 s GOP, and that was most of what an alert waited
+beyond its analysis), and the command centre puts the main stream's images on the alert when they come,
+in place. The worker tries for them at most ``wait_s`` after the hit, and not at all when the frames to
+decode would take longer than that at the rate this stream has decoded so far. The evidence must show
+what the matcher saw: the main stream's crop is sent only when it is of the same instant (the nearest
+frame within ``MAX_DISTANCE_NS``) and looks like the analysed crop (normalised correlation of the two, at
+the sub-stream's size). Otherwise the alert keeps the sub-stream's images. Plate reads pass straight
+through.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import numpy as np
 from av.codec.context import Flags2
 from av.video.codeccontext import VideoCodecContext
 
-from pipeline.contracts import EvidenceSource, FaceHit
+from pipeline.contracts import EvidenceSource, FaceEvidence, FaceHit
 from pipeline.settings import CameraConfig, WorkerSettings
 from pipeline.types import Image
 from workers.evidence import downscale, encode_jpeg, face_crop
@@ -55,7 +58,8 @@ class EvidenceOptions:
 
 
 class EvidenceUpgrade:
-    """Wraps a camera's ``submit``: face hits wait here (at most ``wait_s``) for the main stream's images.
+    """Wraps a camera's ``submit``: a face hit goes on at once, and its main-stream images follow it (tried
+    for at most ``wait_s``) as a ``FaceEvidence`` of the same hit.
 
     ``analysed_size`` gives the analysed stream's frame size (width, height), to scale a hit's box.
     """
@@ -85,8 +89,8 @@ class EvidenceUpgrade:
         self._thread.start()
 
     def close(self, timeout: float | None = None) -> None:
-        """No more waiting: hits queued are still seen to (each within its deadline), later ones go
-        straight through. Call once the analysis that submits has stopped, so none of its hits is lost."""
+        """No more main-stream images: hits queued are still seen to (each within its deadline), later ones
+        go with their own images only. Call once the analysis that submits has stopped."""
         with self._lock:
             if not self._closed:
                 self._closed = True
@@ -97,46 +101,48 @@ class EvidenceUpgrade:
         return self._thread.is_alive()
 
     def submit(self, hit: Outgoing) -> None:
-        """Called from the camera's analysis thread; never blocks."""
+        """Called from the camera's analysis thread; never blocks. The hit is handed on first, so its
+        evidence (published after it, on the same stream) never overtakes it."""
+        self._submit(hit)
         with self._lock:
             if isinstance(hit, FaceHit) and not self._closed:
                 self._waiting.put((hit, time.monotonic() + self._opt.wait_s))
-                return
-        self._submit(hit)
 
     def _run(self) -> None:
         while (item := self._waiting.get()) is not None:  # None: closed, and nothing queued after it
             hit, deadline = item
-            self._submit(self._with_main_stream_images(hit, deadline))
+            update = self._main_stream_images(hit, deadline)
+            if update is not None:
+                self._submit(update)
 
-    def _with_main_stream_images(self, hit: FaceHit, deadline: float) -> FaceHit:
+    def _main_stream_images(self, hit: FaceHit, deadline: float) -> FaceEvidence | None:
         started = time.perf_counter()
         try:
-            upgraded, why = self._upgrade(hit, deadline)
+            update, why = self._upgrade(hit, deadline)
         except Exception:
             log.exception("camera %s: evidence from the main stream failed", self.camera_id)
-            upgraded, why = None, "failed"
-        # What the hit waited here, from its submission: queued behind others, found, decoded.
-        waited_ms = round((time.monotonic() - deadline + self._opt.wait_s) * 1e3, 1)
-        extra = {"camera_id": self.camera_id, "event_id": str(hit.event_id), "evidence_wait_ms": waited_ms}
-        if upgraded is None:
+            update, why = None, "failed"
+        # From the hit's publication to its sharper images: queued behind others, found, decoded.
+        after_ms = round((time.monotonic() - deadline + self._opt.wait_s) * 1e3, 1)
+        extra = {"camera_id": self.camera_id, "event_id": str(hit.event_id), "evidence_update_ms": after_ms}
+        if update is None:
             self.kept += 1
             log.info(
-                "camera %s: hit evidence from the analysed stream (main stream: %s)",
+                "camera %s: hit evidence from the analysed stream only (main stream: %s)",
                 self.camera_id,
                 why,
                 extra=extra,
             )
-            return hit
+            return None
         self.upgraded += 1
         log.info(
-            "camera %s: hit evidence from the main stream (%s, %.0f ms)",
+            "camera %s: hit evidence from the main stream follows the hit (%s, %.0f ms)",
             self.camera_id,
             why,
             (time.perf_counter() - started) * 1e3,
             extra=extra,
         )
-        return upgraded
+        return update
 
     def _find(self, hit: FaceHit, deadline: float) -> Found | None:
         """The main stream's frame of the hit's instant, waiting (to the deadline) if it is still coming."""
@@ -148,7 +154,7 @@ class EvidenceUpgrade:
             found = self._ring.find(captured, arrived)
         return found
 
-    def _upgrade(self, hit: FaceHit, deadline: float) -> tuple[FaceHit | None, str]:
+    def _upgrade(self, hit: FaceHit, deadline: float) -> tuple[FaceEvidence | None, str]:
         size = self._analysed_size()
         if size is None:
             return None, "analysed frame size unknown"
@@ -158,7 +164,7 @@ class EvidenceUpgrade:
         frames = len(found.frames)
         left_s = deadline - time.monotonic()
         if self._s_per_frame is not None and frames * self._s_per_frame > left_s:
-            # Not worth starting: the alert would wait for nothing.
+            # Not worth starting: it could not be done within the time given.
             return None, f"{frames} frames to decode would take ~{frames * self._s_per_frame:.2f} s"
         started = time.perf_counter()
         image = decode_last(found, deadline)
@@ -173,22 +179,25 @@ class EvidenceUpgrade:
         if likeness < MIN_CORRELATION:
             return None, f"its crop does not look like the analysed one (correlation {likeness:.2f})"
         quality = self._opt.jpeg_quality
-        evidence = {
-            "crop_jpeg": encode_jpeg(crop, quality),
-            "scene_jpeg": encode_jpeg(downscale(image, self._opt.scene_max_side), quality),
-            "evidence": EvidenceSource(
+        update = FaceEvidence(
+            camera_id=hit.camera_id,
+            worker_id=hit.worker_id,
+            hit_id=hit.event_id,
+            crop_jpeg=encode_jpeg(crop, quality),
+            scene_jpeg=encode_jpeg(downscale(image, self._opt.scene_max_side), quality),
+            evidence=EvidenceSource(
                 stream="main",
                 width=image.shape[1],
                 height=image.shape[0],
                 offset_ms=round(found.distance_ns / 1e6, 1),
                 correlation=round(likeness, 3),
             ),
-        }
+        )
         summary = (
             f"{image.shape[1]}x{image.shape[0]}, {len(found.frames)} frames decoded, "
             f"{found.distance_ns / 1e6:.0f} ms apart, correlation {likeness:.2f}"
         )
-        return hit.model_copy(update=evidence), summary
+        return update, summary
 
 
 def decode_last(found: Found, deadline: float) -> Image | None:
@@ -275,7 +284,8 @@ class MainStreamEvidence:
         submit: Submit,
         stop: threading.Event,
     ) -> MainStreamEvidence | None:
-        """None unless the camera is analysed on a sub-stream and hits may wait for the main one."""
+        """None unless the camera is analysed on a sub-stream and its hits' evidence is taken from the main
+        one (``evidence_wait_s`` > 0)."""
         if camera.analysis_url is None or worker.streams.evidence_wait_s == 0:
             return None
         return cls(camera, worker, analysed_size, submit, stop)

@@ -16,18 +16,20 @@ from typing import get_args
 
 from nats.js import JetStreamContext
 
-from pipeline.contracts import Hit, PlateRead
+from pipeline.contracts import FaceEvidence, Hit, PlateRead
 from pipeline.subjects import Subjects
 
-Outgoing = Hit | PlateRead
+Outgoing = Hit | PlateRead | FaceEvidence
 HITS = get_args(Hit)
 
 
 def subject_of(names: Subjects, message: Outgoing) -> str:
     """A plate read goes to the read log (the command centre matches the hotlist); a hit to its kind's
-    subject."""
+    subject; a face hit's sharper images after it, to the hits' stream."""
     if isinstance(message, PlateRead):
         return names.plates_read(message.camera_id)
+    if isinstance(message, FaceEvidence):
+        return names.face_evidence(message.camera_id)
     if isinstance(message, HITS):
         return names.hits(message.KIND, message.camera_id)
     raise TypeError(f"a worker publishes no {type(message).__name__}")

@@ -31,7 +31,8 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from command_center.alerts import kinds
+from command_center.alerts import evidence_updates, kinds
+from command_center.alerts.evidence_updates import EvidenceOutcome
 from command_center.alerts.sightings import Sighting
 from command_center.alerts.tables import alert_evidence, alert_hits, alerts
 from command_center.security import evidence
@@ -39,7 +40,7 @@ from command_center.security.audit import AuditTrail
 from pipeline.adapters import transactions
 from pipeline.adapters.database import as_utc
 from pipeline.adapters.migrations import upgrade
-from pipeline.contracts import Hit
+from pipeline.contracts import FaceEvidence, Hit
 from pipeline.settings import EpisodePolicy
 
 EvidenceKind = Literal["crop", "scene"]
@@ -174,6 +175,13 @@ class AlertStore:
         assert alert is not None
         return HitOutcome(alert, created=created, duplicate=False, quiet=quiet)
 
+    def record_evidence(self, update_: FaceEvidence) -> EvidenceOutcome:
+        """A face hit's sharper images, sent after it, on the alert showing that hit's images (the rule:
+        ``command_center.alerts.evidence_updates``); never opens an alert."""
+        with transactions.begin(self._engine) as conn:
+            AuditTrail.lock(conn)  # the chain's lock first, as every audited write takes it
+            return evidence_updates.apply(conn, update_, self._audit)
+
     def _claim_hit(self, conn: Connection, hit: Sighting, received_at: datetime) -> int:
         result = conn.execute(
             insert(alert_hits)
@@ -246,7 +254,7 @@ class AlertStore:
                 last_seen=seen,
                 hit_count=1,
                 first_hit_id=hit.hit_id,
-                details=hit.details or None,
+                details=evidence_updates.shown(hit.details, hit.hit_id),
                 watch_list_id=hit.watch_list_id,
                 requires_ack=hit.requires_ack,
                 created_at=now,
@@ -269,8 +277,7 @@ class AlertStore:
         }
         if hit.score > alert.best_similarity:
             values["best_similarity"] = hit.score
-            if hit.details:
-                values["details"] = hit.details
+            values["details"] = evidence_updates.shown(hit.details, hit.hit_id)
             for row in self._evidence_rows(alert.id, hit, now):
                 conn.execute(
                     update(alert_evidence)

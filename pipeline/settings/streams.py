@@ -40,11 +40,13 @@ class StreamSettings(Strict):
         "the time from a track's best shot to its hit.",
     )
     evidence_wait_s: float = Field(
-        0.5,
+        1.2,
         ge=0,
         le=5,
-        description="How long a hit may wait while its face crop and scene are decoded from the camera's "
-        "main stream (from the keyframe before the frame: about half a GOP of decoding, ~0.1 s for "
-        "1080p H.264, ~0.5 s for 4K HEVC). When it cannot be had in time, or does not show what the "
-        "analysed frame showed, the hit goes with the sub-stream's images. 0: always the sub-stream's.",
+        description="For a camera analysed on its sub-stream: how long after a face hit (which goes at once "
+        "with the sub-stream's images) the worker may still send the camera's main-stream crop and scene of "
+        "the same instant, to sharpen the alert in place. Decoding from the keyframe before the frame takes "
+        "~0.1 s for 1080p H.264 and 0.4-1.1 s for 4K HEVC with a 2 s GOP; a decode that cannot end in time "
+        "is not started, and a main-stream crop that does not show what the analysed frame showed is not "
+        "sent. 0: the sub-stream's images only.",
     )

@@ -24,7 +24,7 @@ from websockets.typing import Subprotocol
 from command_center.security.authn import TokenPair
 from command_center.security.permissions import Role
 from command_center.security.users import StaffUser
-from pipeline.contracts import Box, FaceHit
+from pipeline.contracts import Box, EvidenceSource, FaceEvidence, FaceHit
 from pipeline.settings import Settings, parse
 from tests.services import TEST_SECURITY, deployment_audit_key
 
@@ -116,6 +116,21 @@ def hit(
         crop_jpeg=crop if crop is not None else jpeg((0, 0, 255)),
         scene_jpeg=jpeg((40, 40, 40), 96),
         **extra,
+    )
+
+
+MAIN_STREAM = EvidenceSource(stream="main", width=1920, height=1080, offset_ms=12.0, correlation=0.93)
+
+
+def main_stream_images(of: FaceHit, crop: bytes) -> FaceEvidence:
+    """The sharper images a sub-stream camera's worker sends after hit ``of``."""
+    return FaceEvidence(
+        camera_id=of.camera_id,
+        worker_id=of.worker_id,
+        hit_id=of.event_id,
+        crop_jpeg=crop,
+        scene_jpeg=jpeg((90, 90, 90), 192),
+        evidence=MAIN_STREAM,
     )
 
 

@@ -1,4 +1,6 @@
-"""AlertStore.record_hit: episodes, idempotence and races, on SQLite and PostgreSQL."""
+"""AlertStore.record_hit: episodes, idempotence and races, on SQLite and PostgreSQL; record_evidence: a face
+hit's sharper images sent after it, on its own alert in place and audited, only while the alert shows that
+hit's images, once, never an alert of its own."""
 
 from __future__ import annotations
 
@@ -8,14 +10,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from command_center.alerts.store import AlertStore, HitOutcome
-from command_center.alerts.tables import alerts
+from command_center.alerts.tables import alert_evidence, alerts
+from command_center.security.audit import AuditTrail
 from pipeline.adapters.database import make_engine
 from pipeline.contracts import Box, FaceHit, PlateHit
 from pipeline.settings import EpisodePolicy
-from tests.command_center.helpers import T0, camera, hit, jpeg
+from tests.command_center.helpers import MAIN_STREAM, T0, camera, hit, jpeg, main_stream_images
+from tests.services import TEST_SECURITY
 
 RECEIVED = datetime(2025, 1, 1, 12, 0, 1, tzinfo=UTC)
 
@@ -254,3 +258,72 @@ def test_plate_hits_make_plate_alerts_apart_from_face_alerts_of_the_same_id(poli
     (first_hit, _) = policy_store.list_hits(alert.id)
     assert first_hit.track_id == 3 and first_hit.details is not None
     assert first_hit.details["match_kind"] == "exact"
+
+
+# -- a face hit's sharper images, after the hit (record_evidence) ----------------------------------------
+
+
+@pytest.fixture
+def trail(engine: Engine) -> AuditTrail:
+    return AuditTrail(engine, str(TEST_SECURITY["audit_key"]).encode())
+
+
+@pytest.fixture
+def audited(engine: Engine, trail: AuditTrail) -> AlertStore:
+    store = AlertStore(engine, merge_window_s=60, audit=trail)
+    store.create_schema()
+    trail.create_schema()
+    return store
+
+
+def evidence_entries(trail: AuditTrail, alert_id: int) -> list[dict[str, object]]:
+    return [e.details for e in trail.query(action="alert.evidence", target=f"alert:{alert_id}")]
+
+
+def test_the_images_go_on_the_hits_alert_in_place_and_are_audited(
+    audited: AlertStore, trail: AuditTrail
+) -> None:
+    first = hit(camera(), crop=jpeg((0, 0, 255)))
+    stored = audited.record_hit(first, RECEIVED).alert
+    main_crop = jpeg((0, 255, 0), 128)
+    outcome = audited.record_evidence(main_stream_images(first, main_crop))
+    assert (outcome.result, outcome.alert_id) == ("applied", stored.id)
+    after = audited.get_alert(stored.id)
+    assert after is not None and after.updated_at > stored.updated_at
+    assert (after.hit_count, after.best_similarity, after.status) == (1, stored.best_similarity, "new")
+    assert after.details is not None and after.details["evidence"] == MAIN_STREAM.model_dump(mode="json")
+    assert audited.evidence(stored.id, "crop") == main_crop
+    assert audited.list_hits(stored.id)[0].details["evidence"]["stream"] == "main"  # type: ignore[index]
+    newest = evidence_entries(trail, stored.id)[0]
+    assert newest["hit_id"] == str(first.hit_id) and newest["stream"] == "main"
+    # Sent again (a redelivery, a restarted worker): nothing changes, nothing more is audited.
+    assert audited.record_evidence(main_stream_images(first, main_crop)).result == "duplicate"
+    assert len(evidence_entries(trail, stored.id)) == 2  # the hit's images, then the sharper ones
+    assert audited.get_alert(stored.id) == after
+
+
+def test_a_better_sightings_images_are_not_overwritten_by_an_earlier_ones(audited: AlertStore) -> None:
+    cam = camera()
+    weak = hit(cam, similarity=0.5, crop=jpeg((0, 0, 255)))
+    better_crop = jpeg((255, 0, 0))
+    alert_id = audited.record_hit(weak, RECEIVED).alert.id
+    audited.record_hit(hit(cam, similarity=0.8, at=T0 + timedelta(seconds=1), crop=better_crop), RECEIVED)
+    assert audited.record_evidence(main_stream_images(weak, jpeg((0, 255, 0)))).result == "superseded"
+    assert audited.evidence(alert_id, "crop") == better_crop
+
+
+def test_images_for_an_unknown_hit_or_purged_images_change_nothing(
+    audited: AlertStore, engine: Engine
+) -> None:
+    with engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(alerts)).scalar_one()
+    unknown = main_stream_images(hit(camera(), event_id=uuid.uuid4()), jpeg((1, 1, 1)))
+    assert audited.record_evidence(unknown).result == "unknown"
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(alerts)).scalar_one() == before  # none opened
+    first = hit(camera())
+    alert_id = audited.record_hit(first, RECEIVED).alert.id
+    with engine.begin() as conn:  # what the retention does to a closed alert's images
+        conn.execute(delete(alert_evidence).where(alert_evidence.c.alert_id == alert_id))
+    assert audited.record_evidence(main_stream_images(first, jpeg((2, 2, 2)))).result == "purged"
+    assert audited.evidence(alert_id, "crop") is None

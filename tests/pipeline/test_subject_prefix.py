@@ -17,7 +17,7 @@ def every_name(names: Subjects) -> list[str]:
     added later is covered without this test changing."""
     found: list[str] = []
     for attr, member in inspect.getmembers(Subjects):
-        if attr.startswith("_") or attr in ("prefix", "parse_hit"):
+        if attr.startswith(("_", "parse_")) or attr == "prefix":
             continue
         if isinstance(member, property):
             found.append(getattr(names, attr))
@@ -90,3 +90,13 @@ def test_a_prefix_that_is_not_one_token_is_refused_clearly(bad: str) -> None:
 def test_the_prefix_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAFECITY_NATS__SUBJECT_PREFIX", "metro-2")
     assert parse({}).nats.subjects.hits_all() == "metro-2.hits.>"
+
+
+def test_a_face_hits_later_images_have_a_subject_of_their_own_in_the_hits_stream() -> None:
+    ours = Subjects("a")
+    subject = ours.face_evidence("cam-1")
+    assert subject == "a.hits.face.cam-1.evidence" and ours.parse_face_evidence(subject) == "cam-1"
+    with pytest.raises(ValueError, match="not a hit subject"):
+        ours.parse_hit(subject)  # never taken for a hit
+    assert ours.parse_face_evidence(ours.hits("face", "cam-1")) is None
+    assert ours.parse_face_evidence(Subjects("b").face_evidence("cam-1")) is None
