@@ -257,6 +257,8 @@ def after_burst(system: LiveSystem, url: str, hotel_id: int, run: Run) -> dict[s
     people = Counter(int(a[0]) for a in alerts)
     wrong = sum(n != 1 for n in people.values()) + len(run.wanted_sent ^ set(people))
     verify = system.procs.run("audit", "verify", timeout=600)
+    if verify.returncode != 0:
+        print(f"audit verify failed:\n{verify.stdout}\n{verify.stderr}", file=sys.stderr)
     return {
         "unscreened": int(unscreened),
         "wanted_guests": len(run.wanted_sent),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
@@ -360,11 +360,13 @@ class AuditTrail:
             ).first()
         return (int(row.seq), str(row.hash)) if row is not None else (0, GENESIS)
 
-    def rows(self) -> Iterator[Any]:
-        """Every stored row in seq order, read in batches."""
+    def rows(self, until: int | None = None) -> Iterator[Any]:
+        """Every stored row in seq order (up to seq ``until``, when given), read in batches."""
         after = 0
         while True:
             query = select(audit_log).where(audit_log.c.seq > after).order_by(audit_log.c.seq).limit(_BATCH)
+            if until is not None:
+                query = query.where(audit_log.c.seq <= until)
             with transactions.connect(self.engine) as conn:
                 batch = conn.execute(query).all()
             yield from batch
@@ -373,9 +375,31 @@ class AuditTrail:
             after = int(batch[-1].seq)
 
     def verify(self) -> VerifyResult:
-        """Walk the chain from the first entry; report the first changed, removed or reordered one."""
+        """Walk the chain from the first entry up to the head as it is when the walk starts; report the
+        first changed, removed or reordered one.
+
+        The chain is verified while it grows: entries appended during the walk (each with the head, in
+        one transaction) are left to the next verification, which used to report a live system's chain
+        as broken ("the head does not match the last entry"). An entry past the head while the head has
+        not moved was written around the appender, and is reported."""
         head_seq, head_hash = self.head()
-        return find_break(self.rows, head_seq, head_hash, self._key)
+        result = find_break(lambda: self.rows(until=head_seq), head_seq, head_hash, self._key)
+        if result.ok and self._written_past(head_seq) and self.head()[0] == head_seq:
+            return replace(
+                result,
+                ok=False,
+                first_bad_id=head_seq + 1,
+                problem="changed",
+                detail=f"entries after the head (seq {head_seq}) that the head does not record",
+            )
+        return result
+
+    def _written_past(self, seq: int) -> bool:
+        with transactions.connect(self.engine) as conn:
+            return (
+                conn.execute(select(audit_log.c.seq).where(audit_log.c.seq > seq).limit(1)).first()
+                is not None
+            )
 
     def hash_at(self, seq: int) -> str | None:
         """The stored hash of entry ``seq`` (None when there is none)."""

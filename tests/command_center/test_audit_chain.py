@@ -120,6 +120,38 @@ def test_verify_detects_the_last_entries_cut_off(trail: AuditTrail, engine: Engi
     assert (result.first_bad_id, result.problem, result.checked) == (4, "removed", 3)
 
 
+class _AppendAfterHead(AuditTrail):
+    """A trail whose verification reads the head, and then a live append lands before the walk."""
+
+    def __init__(self, engine: Engine, writer: AuditTrail) -> None:
+        super().__init__(engine, AUDIT_KEY)
+        self.writer, self.appended = writer, 0
+
+    def head(self) -> tuple[int, str]:
+        seen = super().head()
+        if not self.appended:
+            self.appended = 1
+            self.writer.record("staff:9:clerk", "checkins.batch", "hotel:1", details={"n": 1})
+        return seen
+
+
+def test_verify_while_entries_are_appended_is_not_a_break(trail: AuditTrail, engine: Engine) -> None:
+    fill(trail)
+    result = _AppendAfterHead(engine, trail).verify()
+    assert result.ok and result.checked == result.head_seq == 5, result  # the new entry: next time
+    assert trail.verify().ok and trail.verify().checked == 6
+
+
+def test_verify_detects_an_entry_past_a_head_that_did_not_move(trail: AuditTrail, engine: Engine) -> None:
+    fill(trail)
+    sql(
+        engine,
+        "UPDATE audit_head SET seq = 4, hash = (SELECT hash FROM audit_log WHERE seq = 4) WHERE id = 1",
+    )
+    result = trail.verify()
+    assert (result.ok, result.first_bad_id, result.problem, result.checked) == (False, 5, "changed", 4)
+
+
 COLUMNS = ("timestamp", "actor", "role", "ip", "action", "target", "reason", "details", "prev_hash", "hash")
 
 
