@@ -65,7 +65,7 @@ async def test_a_valid_hit_behind_a_thousand_poison_hits_is_an_alert_within_seco
     errors = [d.error for d in mine]
     assert sum("9999" in e for e in errors) == POISON // 4 and sum("0001" in e for e in errors) == POISON // 4
     assert sum("profile_id" in e for e in errors) == POISON // 4
-    assert sum("'another-camera' in a hit" in e for e in errors) == POISON // 4
+    assert sum("'another-camera' in a FaceHit" in e for e in errors) == POISON // 4
     assert all(d.consumer == settings.command_center.consumer_name for d in mine)
 
     async def settled() -> bool:
