@@ -54,7 +54,7 @@ def apply(conn: Connection, update_: FaceEvidence, audit: AuditTrail | None) -> 
     """Put the update's images on its hit's alert (within the caller's transaction, which must hold the
     audit chain's lock: ``AuditTrail.lock``)."""
     query = (
-        select(alerts.c.id, alerts.c.kind, alerts.c.details)
+        select(alerts.c.id, alerts.c.kind, alerts.c.details, alert_hits.c.details.label("hit_details"))
         .join(alert_hits, alert_hits.c.alert_id == alerts.c.id)
         .where(alert_hits.c.hit_id == update_.hit_id)
         .with_for_update(of=alerts)
@@ -83,13 +83,10 @@ def apply(conn: Connection, update_: FaceEvidence, audit: AuditTrail | None) -> 
         .where(alerts.c.id == alert_id)
         .values(details={**details, "evidence": source}, updated_at=now)
     )
-    hit_details = conn.execute(
-        select(alert_hits.c.details).where(alert_hits.c.hit_id == update_.hit_id)
-    ).scalar()
     conn.execute(
         update(alert_hits)
         .where(alert_hits.c.hit_id == update_.hit_id)
-        .values(details={**(hit_details or {}), "evidence": source})
+        .values(details={**(row.hit_details or {}), "evidence": source})
     )
     if audit is not None:
         _audit(conn, audit, alert_id, update_)
