@@ -120,8 +120,8 @@ class FaceEvidence(Message, Storable):
 
     A camera analysed on its sub-stream publishes its hit at once with the sub-stream's images, then this,
     once the main stream's frame of the same instant is decoded (``workers.evidence_upgrade``), on
-    ``subjects.face_evidence(camera)``. The command centre puts the images on the alert that stored ``hit_id``,
-    if the alert still shows that hit's images; it never opens an alert of its own.
+    ``subjects.face_evidence(camera)``. The command centre puts the images on the alert that stored
+    ``hit_id``, if the alert still shows that hit's images; it never opens an alert of its own.
     """
 
     camera_id: str = Field(pattern=CAMERA_ID)
